@@ -1,0 +1,490 @@
+//! The record schema of docs/FORMAT.md section 4, compiled: which members each kind's body has
+//! and what their values must be. The writer runs it on every entry before anything is written;
+//! the verifier runs it on every record it reads. The intent rules mirror
+//! `python/kfm_wal/schemas/wal-entry-v1.json`; the Python tests hold the two in agreement.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::hash;
+
+/// A schema violation: the member at fault ("" for the whole object) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err<T>(field: &str, message: impl Into<String>) -> Result<T, FieldError> {
+    Err(FieldError { field: field.to_owned(), message: message.into() })
+}
+
+/// serde's messages already name the member ("missing field `tier`"); lift the name out.
+fn from_serde(e: serde_json::Error) -> FieldError {
+    let text = e.to_string();
+    let field = text.split('`').nth(1).unwrap_or("").to_owned();
+    let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    FieldError { field, message }
+}
+
+/// Where the object came from decides whether envelope members may appear in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// A caller's entry: the writer adds the envelope, so its names are reserved.
+    Entry,
+    /// A whole line read from a log: the envelope has already been checked by `record::parse`.
+    Line,
+}
+
+/// Envelope members, present in lines, forbidden in entries.
+#[derive(Deserialize)]
+struct EnvelopeSlots {
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+}
+
+impl EnvelopeSlots {
+    fn check(&self, ctx: Context) -> Result<(), FieldError> {
+        if ctx == Context::Entry {
+            let names = [
+                ("seq", self.seq.is_some()),
+                ("prev", self.prev.is_some()),
+                ("kind", self.kind.is_some()),
+                ("timestamp", self.timestamp.is_some()),
+                ("hash", self.hash.is_some()),
+            ];
+            if let Some((name, _)) = names.iter().find(|(_, present)| *present) {
+                return err(name, "is assigned by the writer and must not be given");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentShape<'a> {
+    // Envelope slots are spelled out (not flattened) so deny_unknown_fields keeps working.
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+    #[serde(borrow)]
+    wal_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    operation: &'a RawValue,
+    #[serde(borrow)]
+    actor: &'a RawValue,
+    #[serde(borrow)]
+    pre_state_hash: &'a RawValue,
+    #[serde(borrow)]
+    post_state_expected: &'a RawValue,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(borrow)]
+    reversal: &'a RawValue,
+    #[serde(borrow)]
+    tier: &'a RawValue,
+    #[serde(borrow)]
+    governance: &'a RawValue,
+    #[serde(borrow)]
+    lineage_links: &'a RawValue,
+    #[serde(borrow)]
+    telemetry: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompletionShape<'a> {
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+    #[serde(borrow)]
+    wal_id: &'a RawValue,
+    #[serde(borrow)]
+    status: &'a RawValue,
+    #[serde(borrow)]
+    post_state_hash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    executed_digest: Option<&'a RawValue>,
+    #[serde(borrow)]
+    duration_ms: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+}
+
+macro_rules! envelope_of {
+    ($shape:expr) => {
+        EnvelopeSlots { seq: $shape.seq, prev: $shape.prev, kind: $shape.kind, timestamp: $shape.timestamp, hash: $shape.hash }
+    };
+}
+
+/// What the writer and the verifier need to know about a valid intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentFacts {
+    /// None when an entry leaves the id to the writer.
+    pub wal_id: Option<u128>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletionFacts {
+    pub wal_id: u128,
+}
+
+fn json_str<'a>(field: &str, raw: &'a RawValue) -> Result<Cow<'a, str>, FieldError> {
+    // Borrow when the string has no escapes; allocate only when it does.
+    if let Ok(s) = serde_json::from_str::<&'a str>(raw.get()) {
+        return Ok(Cow::Borrowed(s));
+    }
+    serde_json::from_str::<String>(raw.get()).map(Cow::Owned).or_else(|_| err(field, "must be a string"))
+}
+
+fn non_empty_str<'a>(field: &str, raw: &'a RawValue) -> Result<Cow<'a, str>, FieldError> {
+    let s = json_str(field, raw)?;
+    if s.is_empty() {
+        return err(field, "must be a non-empty string");
+    }
+    Ok(s)
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+fn is_array(raw: &RawValue) -> bool {
+    raw.get().starts_with('[')
+}
+
+fn state_hash(field: &str, raw: &RawValue) -> Result<(), FieldError> {
+    let s = json_str(field, raw)?;
+    if hash::parse_prefixed(&s).is_none() {
+        return err(field, "must be sha256:<64 lowercase hex digits>");
+    }
+    Ok(())
+}
+
+/// A canonical lowercase UUIDv4, as a u128.
+pub fn parse_uuid_v4(text: &str) -> Option<u128> {
+    let u = uuid::Uuid::try_parse(text).ok()?;
+    if u.get_version_num() != 4 || text.len() != 36 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    Some(u.as_u128())
+}
+
+pub fn format_uuid(id: u128) -> String {
+    uuid::Uuid::from_u128(id).hyphenated().to_string()
+}
+
+fn uuid_field(field: &str, raw: &RawValue) -> Result<u128, FieldError> {
+    let s = json_str(field, raw)?;
+    parse_uuid_v4(&s).map_or_else(|| err(field, format!("must be a lowercase UUIDv4, got {s:?}")), Ok)
+}
+
+fn operation_name(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
+    let s = json_str("operation", raw)?;
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'.');
+    if !ok {
+        return err("operation", format!("must match ^[a-z][a-z0-9_.]{{0,63}}$, got {s:?}"));
+    }
+    Ok(s)
+}
+
+fn actor(raw: &RawValue) -> Result<(), FieldError> {
+    #[derive(Deserialize)]
+    struct Actor<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<&'a RawValue>,
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    if !is_object(raw) {
+        return err("actor", "must be an object with type and id");
+    }
+    let a: Actor = serde_json::from_str(raw.get()).or_else(|_| err("actor", "must be an object with type and id"))?;
+    let kind = a.kind.map_or_else(|| err("actor.type", "is required"), |k| json_str("actor.type", k))?;
+    if !matches!(kind.as_ref(), "developer" | "ci" | "system") {
+        return err("actor.type", format!("must be developer, ci or system, got {kind:?}"));
+    }
+    a.id.map_or_else(|| err("actor.id", "is required"), |id| non_empty_str("actor.id", id).map(|_| ()))
+}
+
+fn reversal(raw: &RawValue) -> Result<(), FieldError> {
+    #[derive(Deserialize)]
+    struct Reversal<'a> {
+        #[serde(borrow)]
+        steps: Option<&'a RawValue>,
+        irreversible: Option<bool>,
+        #[serde(borrow)]
+        reason: Option<&'a RawValue>,
+    }
+    if !is_object(raw) {
+        return err("reversal", "must be an object");
+    }
+    let r: Reversal = serde_json::from_str(raw.get()).or_else(|_| err("reversal", "irreversible must be a boolean"))?;
+    match (r.steps, r.irreversible.unwrap_or(false)) {
+        (Some(_), true) => err("reversal", "cannot both list steps and be irreversible"),
+        (Some(steps), false) => {
+            let empty = serde_json::from_str::<Vec<IgnoredAny>>(steps.get()).map(|v| v.is_empty());
+            match empty {
+                Ok(false) => Ok(()),
+                Ok(true) => err("reversal.steps", "must not be empty"),
+                Err(_) => err("reversal.steps", "must be an array"),
+            }
+        }
+        (None, true) => r.reason.map_or_else(|| err("reversal.reason", "is required when irreversible"), |why| non_empty_str("reversal.reason", why).map(|_| ())),
+        (None, false) => err("reversal", "needs steps, or irreversible: true with a reason"),
+    }
+}
+
+fn tier(raw: &RawValue, operation: &str) -> Result<(), FieldError> {
+    let t = serde_json::from_str::<u64>(raw.get()).or_else(|_| err("tier", format!("must be an integer 0-4, got {}", raw.get())))?;
+    if t > 4 {
+        return err("tier", format!("must be an integer 0-4, got {t}"));
+    }
+    if t == 4 && operation != "rollback" {
+        return err("tier", "tier 4 is reserved for rollback operations");
+    }
+    Ok(())
+}
+
+fn governance(raw: &RawValue) -> Result<(), FieldError> {
+    #[derive(Deserialize)]
+    struct Governance<'a> {
+        #[serde(borrow)]
+        care: Option<&'a RawValue>,
+        #[serde(borrow)]
+        approvals: Option<&'a RawValue>,
+    }
+    if !is_object(raw) {
+        return err("governance", "must be an object");
+    }
+    let g: Governance = serde_json::from_str(raw.get()).or_else(|_| err("governance", "must be an object"))?;
+    let care = g.care.map_or_else(|| err("governance.care", "is required"), |c| json_str("governance.care", c))?;
+    if !matches!(care.as_ref(), "public" | "sensitive" | "restricted") {
+        return err("governance.care", format!("must be public, sensitive or restricted, got {care:?}"));
+    }
+    match g.approvals {
+        Some(a) if !is_array(a) => err("governance.approvals", "must be an array"),
+        _ => Ok(()),
+    }
+}
+
+fn lineage_links(raw: &RawValue) -> Result<(), FieldError> {
+    let links = serde_json::from_str::<Vec<&RawValue>>(raw.get()).or_else(|_| err("lineage_links", "must be an array of strings"))?;
+    for link in links {
+        non_empty_str("lineage_links", link)?;
+    }
+    Ok(())
+}
+
+fn telemetry(raw: &RawValue) -> Result<(), FieldError> {
+    #[derive(Deserialize)]
+    struct Telemetry<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    if !is_object(raw) {
+        return err("telemetry", "must be an object with an id");
+    }
+    let t: Telemetry = serde_json::from_str(raw.get()).or_else(|_| err("telemetry", "must be an object with an id"))?;
+    t.id.map_or_else(|| err("telemetry.id", "is required"), |id| non_empty_str("telemetry.id", id).map(|_| ()))
+}
+
+/// Check an intent object (`json` is a whole JSON object: an entry or a line).
+pub fn check_intent(json: &[u8], ctx: Context) -> Result<IntentFacts, FieldError> {
+    let shape: IntentShape = serde_json::from_slice(json).map_err(from_serde)?;
+    envelope_of!(shape).check(ctx)?;
+    let wal_id = shape.wal_id.map(|raw| uuid_field("wal_id", raw)).transpose()?;
+    if ctx == Context::Line && wal_id.is_none() {
+        return err("wal_id", "is required");
+    }
+    let op = operation_name(shape.operation)?;
+    actor(shape.actor)?;
+    state_hash("pre_state_hash", shape.pre_state_hash)?;
+    state_hash("post_state_expected", shape.post_state_expected)?;
+    if !is_object(shape.payload) {
+        return err("payload", "must be an object");
+    }
+    reversal(shape.reversal)?;
+    tier(shape.tier, &op)?;
+    governance(shape.governance)?;
+    lineage_links(shape.lineage_links)?;
+    telemetry(shape.telemetry)?;
+    Ok(IntentFacts { wal_id })
+}
+
+pub fn check_completion(json: &[u8], ctx: Context) -> Result<CompletionFacts, FieldError> {
+    let shape: CompletionShape = serde_json::from_slice(json).map_err(from_serde)?;
+    envelope_of!(shape).check(ctx)?;
+    let wal_id = uuid_field("wal_id", shape.wal_id)?;
+    let status = json_str("status", shape.status)?;
+    if !matches!(status.as_ref(), "succeeded" | "failed" | "refused" | "reversed") {
+        return err("status", format!("must be succeeded, failed, refused or reversed, got {status:?}"));
+    }
+    if let Some(raw) = shape.post_state_hash {
+        state_hash("post_state_hash", raw)?;
+    }
+    if let Some(raw) = shape.executed_digest {
+        state_hash("executed_digest", raw)?;
+    }
+    if let Some(raw) = shape.duration_ms {
+        match serde_json::from_str::<f64>(raw.get()) {
+            Ok(ms) if ms >= 0.0 => {}
+            _ => return err("duration_ms", "must be a number >= 0"),
+        }
+    }
+    if let Some(raw) = shape.error {
+        json_str("error", raw)?;
+    }
+    if let Some(raw) = shape.detail {
+        if !is_object(raw) {
+            return err("detail", "must be an object");
+        }
+    }
+    Ok(CompletionFacts { wal_id })
+}
+
+/// Header body, parsed (lines only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // envelope slots exist only to be accepted
+pub struct HeaderBody {
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+    pub format: String,
+    pub log_id: String,
+    pub segment: u64,
+    pub key_id: String,
+    pub public_key: String,
+    pub max_record_bytes: u64,
+    pub max_segment_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // envelope slots exist only to be accepted
+pub struct SealBody {
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+    pub key_id: String,
+    pub signature: String,
+    pub closes: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // envelope slots exist only to be accepted
+pub struct KeyBody {
+    seq: Option<IgnoredAny>,
+    prev: Option<IgnoredAny>,
+    kind: Option<IgnoredAny>,
+    timestamp: Option<IgnoredAny>,
+    hash: Option<IgnoredAny>,
+    pub action: String,
+    pub key_id: String,
+    pub public_key: Option<String>,
+}
+
+pub const FORMAT: &str = "kfm-wal/1";
+
+pub fn parse_line_body<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Result<T, FieldError> {
+    serde_json::from_slice(line).map_err(from_serde)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> serde_json::Value {
+        serde_json::json!({
+            "operation": "etl_step",
+            "actor": {"type": "ci", "id": "runner-1"},
+            "pre_state_hash": format!("sha256:{}", "a".repeat(64)),
+            "post_state_expected": format!("sha256:{}", "b".repeat(64)),
+            "payload": {"actions": []},
+            "reversal": {"steps": [{"type": "noop"}]},
+            "tier": 1,
+            "governance": {"care": "public", "approvals": []},
+            "lineage_links": ["wal:x"],
+            "telemetry": {"id": "t-1"}
+        })
+    }
+
+    fn check(v: &serde_json::Value) -> Result<IntentFacts, FieldError> {
+        check_intent(&serde_json::to_vec(v).unwrap(), Context::Entry)
+    }
+
+    #[test]
+    fn accepts_a_seed_entry() {
+        assert_eq!(check(&entry()).unwrap(), IntentFacts { wal_id: None });
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+            ("tier", serde_json::json!(5), "tier"),
+            ("tier", serde_json::json!("1"), "tier"),
+            ("operation", serde_json::json!("Bad Op"), "operation"),
+            ("pre_state_hash", serde_json::json!("md5:00"), "pre_state_hash"),
+            ("reversal", serde_json::json!({"steps": []}), "reversal.steps"),
+            ("reversal", serde_json::json!({"irreversible": true}), "reversal.reason"),
+            ("governance", serde_json::json!({"care": "secret"}), "governance.care"),
+            ("actor", serde_json::json!({"type": "robot", "id": "x"}), "actor.type"),
+            ("telemetry", serde_json::json!({}), "telemetry.id"),
+            ("wal_id", serde_json::json!("not-a-uuid"), "wal_id"),
+            ("timestamp", serde_json::json!("2026-01-01T00:00:00.000000Z"), "timestamp"),
+            ("surprise", serde_json::json!(1), "surprise"),
+        ];
+        for (member, value, field) in cases {
+            let mut e = entry();
+            e[member] = value;
+            assert_eq!(check(&e).unwrap_err().field, field, "{member}");
+        }
+        let mut e = entry();
+        e.as_object_mut().unwrap().remove("governance");
+        assert_eq!(check(&e).unwrap_err().field, "governance");
+        let mut e = entry();
+        e["tier"] = serde_json::json!(4);
+        assert_eq!(check(&e).unwrap_err().field, "tier");
+        e["operation"] = serde_json::json!("rollback");
+        assert!(check(&e).is_ok());
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let text = serde_json::to_string(&entry()).unwrap();
+        let dup = text.replacen("{", "{\"tier\":2,", 1);
+        assert_eq!(check_intent(dup.as_bytes(), Context::Entry).unwrap_err().field, "tier");
+    }
+
+    #[test]
+    fn completion_rules() {
+        let id = "0b7c1f4e-2b8a-4c1e-9f3a-6d5e4c3b2a10";
+        let ok = format!(r#"{{"wal_id":"{id}","status":"succeeded","duration_ms":1.5}}"#);
+        assert!(check_completion(ok.as_bytes(), Context::Entry).is_ok());
+        let bad = format!(r#"{{"wal_id":"{id}","status":"maybe"}}"#);
+        assert_eq!(check_completion(bad.as_bytes(), Context::Entry).unwrap_err().field, "status");
+    }
+}

@@ -1,0 +1,25 @@
+//! kfm-wal core: the on-disk format (docs/FORMAT.md), hashing, Ed25519 seals, the group-commit
+//! writer, the segment scanner and the verifier. No Python here: the binding crate is a thin
+//! layer over this one, and `cargo test` exercises it alone.
+
+pub mod body;
+pub mod error;
+pub mod finding;
+pub mod fsutil;
+pub mod hash;
+pub mod keys;
+pub mod prepare;
+pub mod reader;
+pub mod record;
+pub mod recovery;
+pub mod scan;
+pub mod segment;
+pub mod timestamp;
+pub mod verify;
+pub mod writer;
+
+pub use error::{Result, WalError};
+pub use finding::{Code, Finding};
+pub use recovery::{RecoveryMode, RecoveryNote};
+pub use verify::{verify, LogReport, VerifyOptions};
+pub use writer::{Durability, Receipt, Writer, WriterOptions};

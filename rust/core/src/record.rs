@@ -1,0 +1,179 @@
+//! The line grammar of docs/FORMAT.md section 2 and the record hash of section 3: building a
+//! line on write, and splitting one into its envelope on read, without a JSON parser.
+
+use crate::hash::{self, Digest};
+use crate::timestamp::{self, Timestamp};
+
+/// `"hash":"sha256:` + 64 hex + `"}` + `\n`.
+pub const SUFFIX_LEN: usize = 82;
+const SUFFIX_HEAD: &[u8] = b"\"hash\":\"sha256:";
+const SUFFIX_TAIL: &[u8] = b"\"}\n";
+const P_SEQ: &[u8] = b"{\"seq\":";
+const P_PREV: &[u8] = b",\"prev\":\"sha256:";
+const P_KIND: &[u8] = b"\",\"kind\":\"";
+const P_TS: &[u8] = b"\",\"timestamp\":\"";
+const P_BODY: &[u8] = b"\",";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Header,
+    Intent,
+    Completion,
+    Seal,
+    Key,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Header => "header",
+            Kind::Intent => "intent",
+            Kind::Completion => "completion",
+            Kind::Seal => "seal",
+            Kind::Key => "key",
+        }
+    }
+
+    pub fn parse(name: &[u8]) -> Option<Kind> {
+        Some(match name {
+            b"header" => Kind::Header,
+            b"intent" => Kind::Intent,
+            b"completion" => Kind::Completion,
+            b"seal" => Kind::Seal,
+            b"key" => Kind::Key,
+            _ => return None,
+        })
+    }
+}
+
+/// A line split into its envelope. Borrowed from the segment bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope<'a> {
+    pub seq: u64,
+    pub prev: Digest,
+    pub kind: Kind,
+    pub timestamp: &'a [u8],
+    /// The body members followed by their closing comma, exactly as written.
+    pub body: &'a [u8],
+    /// The hash the line claims for itself.
+    pub claimed: Digest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineError {
+    /// The bytes do not have the envelope shape; the text says which part.
+    Malformed(&'static str),
+    /// The shape is right but the kind is not one of the format's.
+    UnknownKind(String),
+}
+
+/// The bytes the record hash covers: everything before `"hash":"`.
+pub fn hashed_part(line: &[u8]) -> &[u8] {
+    &line[..line.len().saturating_sub(SUFFIX_LEN)]
+}
+
+/// Split `line` (including its trailing `\n`) into its envelope. Does not hash.
+pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
+    use LineError::Malformed;
+    let n = line.len();
+    if n < SUFFIX_LEN + P_SEQ.len() || line[n - 1] != b'\n' {
+        return Err(Malformed("line is incomplete"));
+    }
+    let suffix = &line[n - SUFFIX_LEN..];
+    if &suffix[..SUFFIX_HEAD.len()] != SUFFIX_HEAD || &suffix[SUFFIX_LEN - SUFFIX_TAIL.len()..] != SUFFIX_TAIL {
+        return Err(Malformed("line does not end with the hash member"));
+    }
+    let claimed = hash::parse_hex(&suffix[SUFFIX_HEAD.len()..SUFFIX_HEAD.len() + 64]).ok_or(Malformed("hash is not 64 lowercase hex digits"))?;
+    let head = &line[..n - SUFFIX_LEN];
+
+    let rest = head.strip_prefix(P_SEQ).ok_or(Malformed("line does not start with {\"seq\":"))?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 || rest[0] == b'0' {
+        return Err(Malformed("seq is not a positive integer without leading zeros"));
+    }
+    let seq = std::str::from_utf8(&rest[..digits]).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(Malformed("seq out of range"))?;
+    let rest = rest[digits..].strip_prefix(P_PREV).ok_or(Malformed("prev member missing after seq"))?;
+    if rest.len() < 64 {
+        return Err(Malformed("prev is truncated"));
+    }
+    let prev = hash::parse_hex(&rest[..64]).ok_or(Malformed("prev is not 64 lowercase hex digits"))?;
+    let rest = rest[64..].strip_prefix(P_KIND).ok_or(Malformed("kind member missing after prev"))?;
+    let kind_len = memchr::memchr(b'"', rest).ok_or(Malformed("kind is not terminated"))?;
+    let kind_name = &rest[..kind_len];
+    let rest = rest[kind_len..].strip_prefix(P_TS).ok_or(Malformed("timestamp member missing after kind"))?;
+    if rest.len() < timestamp::LEN {
+        return Err(Malformed("timestamp is truncated"));
+    }
+    let ts = &rest[..timestamp::LEN];
+    if !timestamp::is_valid(ts) {
+        return Err(Malformed("timestamp is not YYYY-MM-DDTHH:MM:SS.ffffffZ"));
+    }
+    let body = rest[timestamp::LEN..].strip_prefix(P_BODY).ok_or(Malformed("body missing after timestamp"))?;
+    if body.len() < 2 || body[body.len() - 1] != b',' {
+        return Err(Malformed("body is empty or not followed by a comma"));
+    }
+    let kind = Kind::parse(kind_name).ok_or_else(|| LineError::UnknownKind(String::from_utf8_lossy(kind_name).into_owned()))?;
+    Ok(Envelope { seq, prev, kind, timestamp: ts, body, claimed })
+}
+
+/// Append one complete line to `out` and return its record hash. `members` are the body's
+/// JSON object members without braces and without a trailing comma; the caller guarantees
+/// they are valid JSON members (see `body`).
+pub fn write(out: &mut Vec<u8>, seq: u64, prev: &Digest, kind: Kind, ts: &Timestamp, members: &[u8]) -> Digest {
+    let start = out.len();
+    out.reserve(members.len() + 256);
+    out.extend_from_slice(P_SEQ);
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+    out.extend_from_slice(P_PREV);
+    hash::push_hex(out, prev);
+    out.extend_from_slice(P_KIND);
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(P_TS);
+    out.extend_from_slice(ts);
+    out.extend_from_slice(P_BODY);
+    out.extend_from_slice(members);
+    out.push(b',');
+    let digest = hash::sha256(&out[start..]);
+    out.extend_from_slice(SUFFIX_HEAD);
+    hash::push_hex(out, &digest);
+    out.extend_from_slice(SUFFIX_TAIL);
+    digest
+}
+
+/// Bytes a line will take for a body of `members_len` bytes (upper bound, for rotation).
+pub fn line_len_bound(members_len: usize) -> usize {
+    members_len + SUFFIX_LEN + 160
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_parse() {
+        let ts = *b"2026-01-01T00:00:00.000000Z";
+        let mut out = Vec::new();
+        let h = write(&mut out, 7, &hash::ZERO, Kind::Intent, &ts, br#""a":1,"b":[2]"#);
+        let env = parse(&out).unwrap();
+        assert_eq!(env.seq, 7);
+        assert_eq!(env.kind, Kind::Intent);
+        assert_eq!(env.claimed, h);
+        assert_eq!(env.body, br#""a":1,"b":[2],"#);
+        assert_eq!(hash::sha256(hashed_part(&out)), h);
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["timestamp"], "2026-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn rejects_shapes() {
+        let ts = *b"2026-01-01T00:00:00.000000Z";
+        let mut out = Vec::new();
+        write(&mut out, 1, &hash::ZERO, Kind::Seal, &ts, br#""x":1"#);
+        assert!(parse(&out[..out.len() - 1]).is_err());
+        let mut lead0 = out.clone();
+        lead0[7] = b'0';
+        assert!(parse(&lead0).is_err());
+        let bad_kind = String::from_utf8(out.clone()).unwrap().replace("\"seal\"", "\"lies\"");
+        assert_eq!(parse(bad_kind.as_bytes()).unwrap_err(), LineError::UnknownKind("lies".into()));
+    }
+}

@@ -1,0 +1,143 @@
+//! Recovery when a log is opened for writing (docs/FORMAT.md section 6): verify, refuse on any
+//! damage to sealed history, cut a torn or unsealed tail only after saving a copy of it, and
+//! finish a rotation a crash interrupted.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, Result, WalError};
+use crate::fsutil;
+use crate::hash::Digest;
+use crate::keys::WriterKey;
+use crate::segment;
+use crate::timestamp::Timestamp;
+use crate::verify::{self, OpState, VerifyOptions};
+use crate::writer::Durability;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Any finding, a recoverable tail included, refuses to open.
+    Strict,
+    /// Cut an unsealed or torn tail (keeping a copy); refuse on anything else.
+    TolerateTail,
+}
+
+impl RecoveryMode {
+    pub fn parse(s: &str) -> Option<RecoveryMode> {
+        match s {
+            "strict" => Some(RecoveryMode::Strict),
+            "tolerate-tail" => Some(RecoveryMode::TolerateTail),
+            _ => None,
+        }
+    }
+}
+
+/// One thing recovery did, for the caller to report.
+#[derive(Debug, Clone)]
+pub struct RecoveryNote {
+    pub action: String,
+    pub segment: String,
+    pub offset: u64,
+    pub bytes: u64,
+    pub saved_to: Option<PathBuf>,
+}
+
+pub struct Recovered {
+    pub log_id: String,
+    pub segment_no: u64,
+    pub segment_name: String,
+    pub segment_len: u64,
+    pub segment_base_len: u64,
+    pub next_seq: u64,
+    pub head: Digest,
+    pub last_ts: Timestamp,
+    pub ops: HashMap<u128, OpState>,
+    pub closes: bool,
+    pub max_record_bytes: u64,
+    pub max_segment_bytes: u64,
+    pub notes: Vec<RecoveryNote>,
+}
+
+/// Temp files are written before a rename makes them part of the log; one left behind by a crash
+/// was never part of it.
+fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
+    for entry in fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("wal-") && name.ends_with(".tmp") {
+            fs::remove_file(&path).at(&path)?;
+            notes.push(RecoveryNote { action: "removed an unfinished segment temp file".into(), segment: name.to_owned(), offset: 0, bytes: 0, saved_to: None });
+        }
+    }
+    Ok(())
+}
+
+/// Copy `len` bytes at `offset` of `segment` into `recovered/`, durably, then cut them off.
+fn cut_tail(dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
+    let mut file = OpenOptions::new().read(true).write(true).open(segment).at(segment)?;
+    let mut cut = Vec::with_capacity(len as usize);
+    file.seek(SeekFrom::Start(offset)).at(segment)?;
+    file.read_to_end(&mut cut).at(segment)?;
+    let saved_dir = dir.join(segment::RECOVERED);
+    fsutil::create_dir_durable(&saved_dir)?;
+    let saved = saved_dir.join(format!("{name}.{offset}.tail"));
+    // Always synced: the copy must be durable before the only other copy is cut.
+    fsutil::write_atomic(&saved, &cut, true)?;
+    file.set_len(offset).at(segment)?;
+    if sync {
+        file.sync_all().at(segment)?;
+    }
+    Ok(saved)
+}
+
+pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Recovered> {
+    let sync = durability == Durability::Fsync;
+    let mut notes = Vec::new();
+    remove_stale_temps(dir, &mut notes)?;
+    let report = verify::verify(dir, &VerifyOptions { keyring: None, check_bodies: true, keep_ops: true })?;
+    if let Some(damage) = report.first_damage() {
+        return Err(WalError::Corruption(Box::new(damage.clone())));
+    }
+    let in_force = report.key_in_force.as_ref().map(|k| k.key_id.clone()).unwrap_or_default();
+    if in_force != key.public.key_id {
+        return Err(WalError::KeyMismatch { expected: in_force, given: key.public.key_id.clone() });
+    }
+    let last = report.segments.last().cloned().ok_or_else(|| WalError::NotALog(dir.to_path_buf()))?;
+    let mut segment_len = fs::metadata(&last.path).at(&last.path)?.len();
+    if let Some(tail) = &report.tail {
+        if mode == RecoveryMode::Strict {
+            return Err(WalError::Corruption(Box::new(tail.finding.clone())));
+        }
+        let saved = cut_tail(dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;
+        notes.push(RecoveryNote { action: format!("cut {}", tail.finding.code.as_str()), segment: tail.segment.name(), offset: tail.offset, bytes: tail.len, saved_to: Some(saved) });
+        segment_len = tail.offset;
+    }
+    let head = report.head.ok_or_else(|| WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display())))?;
+    // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
+    for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
+        crate::writer::archive(dir, &s.name(), sync)?;
+        notes.push(RecoveryNote { action: "archived a closed segment left in the live directory".into(), segment: s.name(), offset: 0, bytes: 0, saved_to: None });
+    }
+    if last.archived && !report.last_closes {
+        return Err(WalError::InvalidArgument(format!("{}: the last segment is in archive/ but was never closed", last.path.display())));
+    }
+    let header = report.last_header.clone().ok_or_else(|| WalError::InvalidArgument("last segment has no valid header".into()))?;
+    let only_header_and_seal = head.seq == last.first_seq + 1;
+    Ok(Recovered {
+        log_id: report.log_id.clone().unwrap_or_default(),
+        segment_no: last.number,
+        segment_name: last.name(),
+        segment_len,
+        segment_base_len: if only_header_and_seal { segment_len } else { 0 },
+        next_seq: head.seq + 1,
+        head: head.hash,
+        last_ts: head.timestamp,
+        ops: report.ops,
+        closes: report.last_closes,
+        max_record_bytes: header.max_record_bytes,
+        max_segment_bytes: header.max_segment_bytes,
+        notes,
+    })
+}

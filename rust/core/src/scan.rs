@@ -1,0 +1,458 @@
+//! Scanning one segment: every line split, hashed and chained; bodies checked; seals collected
+//! and their signatures verified in batches; the bytes after the last seal classified. Segments
+//! are scanned independently (so the verifier can run them on all cores) and joined afterwards
+//! at their boundaries (`verify`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+
+use crate::body::{self, Context, HeaderBody, KeyBody, SealBody};
+use crate::error::{IoContext, Result};
+use crate::finding::{Code, Finding};
+use crate::hash::{self, Digest};
+use crate::keys::{self, PendingSignature, PublicKey};
+use crate::record::{self, Kind, LineError};
+use crate::segment::SegmentFile;
+use crate::timestamp::{self, Timestamp};
+
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// Trusted public keys by key id.
+pub type Keyring = HashMap<String, PublicKey>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boundary {
+    pub seq: u64,
+    pub hash: Digest,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderInfo {
+    pub log_id: String,
+    pub segment: u64,
+    pub key: PublicKey,
+    pub max_record_bytes: u64,
+    pub max_segment_bytes: u64,
+}
+
+/// A sealed record's place in its segment, for readers.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef {
+    pub seq: u64,
+    pub kind: Kind,
+    pub offset: u64,
+    pub len: u64,
+    pub hash: Digest,
+}
+
+/// An intent or completion, for pairing across the whole log.
+#[derive(Debug, Clone, Copy)]
+pub struct OpEvent {
+    pub wal_id: u128,
+    pub completion: bool,
+    pub seq: u64,
+    pub offset: u64,
+}
+
+/// What follows the last valid seal of a segment.
+#[derive(Debug, Default)]
+pub struct Tail {
+    pub start: u64,
+    pub len: u64,
+    /// Records with a valid own hash and an intact chain, never sealed.
+    pub records: u64,
+    /// Problems found after the last seal (bad lines, broken links).
+    pub findings: Vec<Finding>,
+    /// Whether every finding is a bad line with no valid line after the first of them: the
+    /// signature of a torn write rather than of damage.
+    pub only_torn_lines: bool,
+}
+
+impl Tail {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+pub struct ScanOptions<'a> {
+    pub keyring: Option<&'a Keyring>,
+    pub check_bodies: bool,
+    pub collect_records: bool,
+}
+
+pub struct SegmentScan {
+    pub file: SegmentFile,
+    pub name: String,
+    pub header: Option<HeaderInfo>,
+    /// seq, prev and timestamp of the first record with a valid own hash.
+    pub first: Option<(u64, Digest, Timestamp)>,
+    /// The last valid seal and the offset just past it.
+    pub sealed: Option<Boundary>,
+    pub sealed_end: u64,
+    pub closes: bool,
+    pub key_at_end: Option<PublicKey>,
+    pub findings: Vec<Finding>,
+    pub tail: Tail,
+    pub sealed_records: u64,
+    pub bytes: u64,
+    pub ops: Vec<OpEvent>,
+    pub records: Vec<RecordRef>,
+    pub keys_seen: BTreeSet<String>,
+}
+
+/// Segment bytes: archived segments never change, so they are mapped; the live one is read,
+/// because a writer may still append to it (and a mapping of a file that shrinks faults).
+pub enum SegmentBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for SegmentBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SegmentBytes::Mapped(m) => m,
+            SegmentBytes::Read(v) => v,
+        }
+    }
+}
+
+pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
+    if archived {
+        let file = File::open(path).at(path)?;
+        if file.metadata().at(path)?.len() > 0 {
+            // SAFETY: archived segments are immutable by contract (docs/FORMAT.md section 1);
+            // kfm-wal never writes to a file after moving it into archive/.
+            let map = unsafe { memmap2::Mmap::map(&file) }.at(path)?;
+            let _ = map.advise(memmap2::Advice::Sequential);
+            return Ok(SegmentBytes::Mapped(map));
+        }
+        return Ok(SegmentBytes::Read(Vec::new()));
+    }
+    std::fs::read(path).map(SegmentBytes::Read).at(path)
+}
+
+struct Seal {
+    body: SealBody,
+}
+
+/// Per-scan mutable state, so `scan` reads as the rules.
+struct Scanner<'a, 'o> {
+    name: String,
+    file: SegmentFile,
+    opts: &'o ScanOptions<'a>,
+    header: Option<HeaderInfo>,
+    first: Option<(u64, Digest, Timestamp)>,
+    expect: Option<(u64, Digest)>,
+    resync: bool,
+    last_ts: Option<Timestamp>,
+    key: Option<PublicKey>,
+    revoked: HashSet<String>,
+    pending_keys: Vec<KeyBody>,
+    untrusted_reported: HashSet<String>,
+    signatures: Vec<PendingSignature<(u64, u64)>>,
+    // The window: everything since the last valid seal.
+    window_findings: Vec<Finding>,
+    window_ops: Vec<OpEvent>,
+    window_records: Vec<RecordRef>,
+    window_valid: u64,
+    window_bad_line: bool,
+    window_valid_after_bad: bool,
+    out: SegmentScan,
+}
+
+pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
+    let name = file.name();
+    let mut s = Scanner {
+        name: name.clone(),
+        file: file.clone(),
+        opts,
+        header: None,
+        first: None,
+        expect: None,
+        resync: false,
+        last_ts: None,
+        key: None,
+        revoked: HashSet::new(),
+        pending_keys: Vec::new(),
+        untrusted_reported: HashSet::new(),
+        signatures: Vec::new(),
+        window_findings: Vec::new(),
+        window_ops: Vec::new(),
+        window_records: Vec::new(),
+        window_valid: 0,
+        window_bad_line: false,
+        window_valid_after_bad: false,
+        out: SegmentScan {
+            file: file.clone(),
+            name,
+            header: None,
+            first: None,
+            sealed: None,
+            sealed_end: 0,
+            closes: false,
+            key_at_end: None,
+            findings: Vec::new(),
+            tail: Tail::default(),
+            sealed_records: 0,
+            bytes: bytes.len() as u64,
+            ops: Vec::new(),
+            records: Vec::new(),
+            keys_seen: BTreeSet::new(),
+        },
+    };
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
+        s.line(&bytes[pos..end], pos as u64);
+        pos = end;
+    }
+    s.finish(bytes.len() as u64)
+}
+
+impl Scanner<'_, '_> {
+    fn finding(&self, code: Code, offset: u64, seq: Option<u64>, message: impl Into<String>) -> Finding {
+        Finding::new(code, &self.name, offset, seq, message)
+    }
+
+    fn bad_line(&mut self, code: Code, offset: u64, message: String) {
+        let f = self.finding(code, offset, None, message);
+        self.window_findings.push(f);
+        self.window_bad_line = true;
+        self.resync = true;
+    }
+
+    fn line(&mut self, line: &[u8], offset: u64) {
+        let env = match record::parse(line) {
+            Ok(env) => env,
+            Err(LineError::Malformed(why)) => {
+                let why = if line.iter().all(|&b| b == 0) { "zero bytes" } else { why };
+                return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
+            }
+            Err(LineError::UnknownKind(k)) => return self.bad_line(Code::RecordKind, offset, format!("unknown record kind {k:?}")),
+        };
+        let computed = hash::sha256(record::hashed_part(line));
+        if computed != env.claimed {
+            return self.bad_line(Code::RecordHash, offset, "record hash does not match its bytes".to_owned());
+        }
+        if self.window_bad_line {
+            self.window_valid_after_bad = true;
+        }
+        self.window_valid += 1;
+        let seq = Some(env.seq);
+        let mut ts = [0u8; timestamp::LEN];
+        ts.copy_from_slice(env.timestamp);
+        if self.first.is_none() {
+            self.first = Some((env.seq, env.prev, ts));
+            if offset == 0 && env.seq != self.file.first_seq {
+                let f = self.finding(Code::ChainSegment, offset, seq, format!("file name says first seq {}, header has {}", self.file.first_seq, env.seq));
+                self.window_findings.push(f);
+            }
+        }
+        let limit = self.header.as_ref().map_or(DEFAULT_MAX_RECORD_BYTES, |h| h.max_record_bytes);
+        if line.len() as u64 > limit {
+            let f = self.finding(Code::RecordTooLarge, offset, seq, format!("record is {} bytes, over max_record_bytes {limit}", line.len()));
+            self.window_findings.push(f);
+        }
+        if let (Some((want_seq, want_prev)), false) = (self.expect, self.resync) {
+            if env.seq != want_seq {
+                let f = self.finding(Code::ChainSeq, offset, seq, format!("expected seq {want_seq}, found {}", env.seq));
+                self.window_findings.push(f);
+            } else if env.prev != want_prev {
+                let f = self.finding(Code::ChainPrev, offset, seq, format!("prev does not match the hash of seq {}", env.seq - 1));
+                self.window_findings.push(f);
+            }
+        }
+        self.resync = false;
+        self.expect = Some((env.seq + 1, computed));
+        if let Some(last) = self.last_ts {
+            if ts < last {
+                let f = self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
+                self.window_findings.push(f);
+            }
+        }
+        self.last_ts = Some(ts);
+        if offset == 0 && env.kind != Kind::Header {
+            let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
+            self.window_findings.push(f);
+        }
+        if self.opts.collect_records {
+            self.window_records.push(RecordRef { seq: env.seq, kind: env.kind, offset, len: line.len() as u64, hash: computed });
+        }
+        match env.kind {
+            Kind::Header => self.header_line(line, offset, env.seq),
+            Kind::Intent | Kind::Completion => self.op_line(line, offset, env.seq, env.kind),
+            Kind::Key => self.key_line(line, offset, env.seq),
+            Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
+        }
+    }
+
+    fn header_line(&mut self, line: &[u8], offset: u64, seq: u64) {
+        if offset != 0 {
+            let f = self.finding(Code::ChainSegment, offset, Some(seq), "header record inside a segment");
+            return self.window_findings.push(f);
+        }
+        let parsed = body::parse_line_body::<HeaderBody>(line)
+            .map_err(|e| format!("header: {}: {}", e.field, e.message))
+            .and_then(|h| {
+                if h.format != body::FORMAT {
+                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
+                }
+                if h.segment != self.file.number {
+                    return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
+                }
+                if body::parse_uuid_v4(&h.log_id).is_none() {
+                    return Err("header log_id is not a UUIDv4".to_owned());
+                }
+                let key = PublicKey::from_base64(&h.public_key)?;
+                if key.key_id != h.key_id {
+                    return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
+                }
+                Ok(HeaderInfo { log_id: h.log_id, segment: h.segment, key, max_record_bytes: h.max_record_bytes, max_segment_bytes: h.max_segment_bytes })
+            });
+        match parsed {
+            Ok(h) => {
+                self.key = Some(h.key.clone());
+                self.out.keys_seen.insert(h.key.key_id.clone());
+                self.header = Some(h);
+            }
+            Err(message) => {
+                let f = self.finding(Code::ChainSegment, offset, Some(seq), message);
+                self.window_findings.push(f);
+            }
+        }
+    }
+
+    fn op_line(&mut self, line: &[u8], offset: u64, seq: u64, kind: Kind) {
+        if !self.opts.check_bodies {
+            return;
+        }
+        let checked = if kind == Kind::Intent {
+            body::check_intent(line, Context::Line).map(|f| f.wal_id.unwrap_or_default())
+        } else {
+            body::check_completion(line, Context::Line).map(|f| f.wal_id)
+        };
+        match checked {
+            Ok(wal_id) => self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset }),
+            Err(e) => {
+                let f = self.finding(Code::RecordSchema, offset, Some(seq), format!("{}: {}: {}", kind.as_str(), e.field, e.message));
+                self.window_findings.push(f);
+            }
+        }
+    }
+
+    fn key_line(&mut self, line: &[u8], offset: u64, seq: u64) {
+        let parsed = body::parse_line_body::<KeyBody>(line).map_err(|e| format!("key: {}: {}", e.field, e.message)).and_then(|k| {
+            match (k.action.as_str(), &k.public_key) {
+                ("rotate", Some(pk)) => {
+                    let key = PublicKey::from_base64(pk)?;
+                    if key.key_id != k.key_id {
+                        return Err(format!("rotate key_id {} does not match its public key ({})", k.key_id, key.key_id));
+                    }
+                    Ok(k)
+                }
+                ("rotate", None) => Err("rotate needs a public_key".to_owned()),
+                ("revoke", _) => Ok(k),
+                (other, _) => Err(format!("unknown key action {other:?}")),
+            }
+        });
+        match parsed {
+            Ok(k) => self.pending_keys.push(k),
+            Err(message) => {
+                let f = self.finding(Code::RecordSchema, offset, Some(seq), message);
+                self.window_findings.push(f);
+            }
+        }
+    }
+
+    fn seal_line(&mut self, line: &[u8], offset: u64, seq: u64, prev: Digest, ts: &Timestamp, computed: Digest) {
+        let seal = match body::parse_line_body::<SealBody>(line) {
+            Ok(body) => Seal { body },
+            Err(e) => {
+                let f = self.finding(Code::RecordSchema, offset, Some(seq), format!("seal: {}: {}", e.field, e.message));
+                return self.window_findings.push(f);
+            }
+        };
+        self.out.keys_seen.insert(seal.body.key_id.clone());
+        self.check_seal_key(&seal, line, offset, seq, prev, ts);
+        // The seal closes the window: what it covers is sealed history from now on.
+        let findings = std::mem::take(&mut self.window_findings);
+        self.out.findings.extend(findings);
+        self.out.ops.append(&mut self.window_ops);
+        self.out.records.append(&mut self.window_records);
+        for k in std::mem::take(&mut self.pending_keys) {
+            if k.action == "rotate" {
+                if let Some(pk) = k.public_key.as_deref().and_then(|pk| PublicKey::from_base64(pk).ok()) {
+                    self.out.keys_seen.insert(pk.key_id.clone());
+                    self.key = Some(pk);
+                }
+            } else {
+                self.revoked.insert(k.key_id);
+            }
+        }
+        self.window_valid = 0;
+        self.window_bad_line = false;
+        self.window_valid_after_bad = false;
+        self.out.sealed = Some(Boundary { seq, hash: computed, timestamp: *ts });
+        self.out.sealed_end = offset + line.len() as u64;
+        self.out.closes = seal.body.closes;
+        self.out.sealed_records = seq + 1 - self.first.map_or(seq, |f| f.0);
+    }
+
+    fn check_seal_key(&mut self, seal: &Seal, _line: &[u8], offset: u64, seq: u64, prev: Digest, ts: &Timestamp) {
+        let Some(key) = self.key.clone() else {
+            let f = self.finding(Code::SealUntrustedKey, offset, Some(seq), "no writer key in force (segment header missing or invalid)");
+            return self.window_findings.push(f);
+        };
+        let claimed = &seal.body.key_id;
+        let untrusted = if *claimed != key.key_id {
+            Some(format!("seal signed by {claimed}, but the key in force is {}", key.key_id))
+        } else if self.revoked.contains(claimed) {
+            Some(format!("seal signed by revoked key {claimed}"))
+        } else {
+            self.opts.keyring.and_then(|ring| match ring.get(claimed) {
+                Some(trusted) if trusted.key == key.key => None,
+                Some(_) => Some(format!("key {claimed} differs from the keyring's key with that id")),
+                None => Some(format!("key {claimed} is not in the keyring")),
+            })
+        };
+        if let Some(message) = untrusted {
+            if self.untrusted_reported.insert(claimed.clone()) {
+                let f = self.finding(Code::SealUntrustedKey, offset, Some(seq), message);
+                self.window_findings.push(f);
+            }
+            return;
+        }
+        let Some(log_id) = self.header.as_ref().map(|h| h.log_id.clone()) else { return };
+        match keys::decode_signature(&seal.body.signature) {
+            Some(signature) => self.signatures.push(PendingSignature {
+                message: keys::seal_message(&log_id, seq, ts, &prev, seal.body.closes),
+                signature,
+                key: key.key,
+                tag: (offset, seq),
+            }),
+            None => {
+                let f = self.finding(Code::SealSignature, offset, Some(seq), "signature is not 64 bytes of base64");
+                self.window_findings.push(f);
+            }
+        }
+    }
+
+    fn finish(mut self, len: u64) -> SegmentScan {
+        for (offset, seq) in keys::verify_all(std::mem::take(&mut self.signatures)) {
+            let f = self.finding(Code::SealSignature, offset, Some(seq), "seal signature does not verify");
+            self.out.findings.push(f);
+        }
+        self.out.findings.sort_by_key(|f| f.offset);
+        let start = self.out.sealed_end;
+        let only_torn_lines = !self.window_valid_after_bad && self.window_findings.iter().all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
+        let records = self.window_valid;
+        self.out.tail = Tail { start, len: len - start, records, findings: self.window_findings, only_torn_lines };
+        self.out.header = self.header;
+        self.out.first = self.first;
+        self.out.key_at_end = self.key;
+        self.out
+    }
+}

@@ -1,0 +1,77 @@
+//! Segment files: their names, and finding them in the live directory and `archive/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, Result};
+
+pub const ARCHIVE: &str = "archive";
+pub const RECOVERED: &str = "recovered";
+pub const LOCK: &str = "LOCK";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFile {
+    pub number: u64,
+    pub first_seq: u64,
+    pub path: PathBuf,
+    pub archived: bool,
+}
+
+impl SegmentFile {
+    pub fn name(&self) -> String {
+        name(self.number, self.first_seq)
+    }
+}
+
+/// `wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl`
+pub fn name(number: u64, first_seq: u64) -> String {
+    format!("wal-{number:08}-{first_seq:016}.jsonl")
+}
+
+pub fn parse_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_prefix("wal-")?.strip_suffix(".jsonl")?;
+    let (number, first) = stem.split_once('-')?;
+    if number.len() != 8 || first.len() != 16 || !number.bytes().chain(first.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((number.parse().ok()?, first.parse().ok()?))
+}
+
+fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && archived => return Ok(()),
+        Err(e) => return Err(e).at(dir),
+    };
+    for entry in entries {
+        let entry = entry.at(dir)?;
+        let file_name = entry.file_name();
+        let Some((number, first_seq)) = file_name.to_str().and_then(parse_name) else { continue };
+        out.push(SegmentFile { number, first_seq, path: entry.path(), archived });
+    }
+    Ok(())
+}
+
+/// Every segment of the log in `dir`, archived and live, ordered by segment number (archived
+/// first on a tie, so a duplicate shows up next to its twin).
+pub fn list(dir: &Path) -> Result<Vec<SegmentFile>> {
+    let mut out = Vec::new();
+    list_in(&dir.join(ARCHIVE), true, &mut out)?;
+    list_in(dir, false, &mut out)?;
+    out.sort_by_key(|s| (s.number, !s.archived));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let n = name(3, 1234);
+        assert_eq!(n, "wal-00000003-0000000000001234.jsonl");
+        assert_eq!(parse_name(&n), Some((3, 1234)));
+        assert_eq!(parse_name("wal-3-1234.jsonl"), None);
+        assert_eq!(parse_name("wal-00000003-0000000000001234.jsonl.tmp"), None);
+    }
+}

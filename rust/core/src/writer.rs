@@ -1,0 +1,437 @@
+//! The writer: one per log directory (flock), group commit (appenders queue their batches; one of
+//! them becomes the leader and writes everything queued with one write, one seal and one
+//! fdatasync), rotation to `archive/`, and poisoning after the first failed write or sync.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::error::{IoContext, Result, WalError};
+use crate::fsutil::{self, DirLock};
+use crate::hash::{self, Digest};
+use crate::keys::{self, WriterKey};
+use crate::prepare::{self, Prepared};
+use crate::record::{self, Kind};
+use crate::recovery::{self, RecoveryMode, RecoveryNote};
+use crate::segment;
+use crate::timestamp::{self, Timestamp};
+use crate::verify::OpState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Acknowledged = on stable storage (fdatasync of the segment, fsync of directories).
+    Fsync,
+    /// Acknowledged = handed to the OS: survives a process crash, not a power loss.
+    Os,
+    /// Nothing is synced, directories included: scratch logs and tests.
+    None,
+}
+
+impl Durability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Fsync => "fsync",
+            Durability::Os => "os",
+            Durability::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Durability> {
+        Some(match s {
+            "fsync" => Durability::Fsync,
+            "os" => Durability::Os,
+            "none" => Durability::None,
+            _ => return None,
+        })
+    }
+
+    fn syncs(self) -> bool {
+        self == Durability::Fsync
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    pub max_segment_bytes: u64,
+    pub max_record_bytes: u64,
+    pub durability: Durability,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { max_segment_bytes: 64 << 20, max_record_bytes: 1 << 20, durability: Durability::Fsync }
+    }
+}
+
+/// Proof that a record is in the log, covered by a durable seal (at the durability given).
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub seq: u64,
+    pub hash: Digest,
+    pub wal_id: u128,
+    pub kind: Kind,
+    pub segment: String,
+    pub offset: u64,
+    pub seal_seq: u64,
+    pub durability: Durability,
+}
+
+/// The head of the log as the writer knows it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: Digest,
+    pub timestamp: Timestamp,
+    pub segment: String,
+}
+
+/// Everything only the commit leader touches.
+struct LogState {
+    dir: PathBuf,
+    log_id: String,
+    key: WriterKey,
+    opts: WriterOptions,
+    file: File,
+    segment_no: u64,
+    segment_name: String,
+    segment_len: u64,
+    /// Length of the segment right after its header and first seal: a segment no longer than
+    /// this holds nothing worth rotating.
+    segment_base_len: u64,
+    next_seq: u64,
+    head: Digest,
+    last_ts: Timestamp,
+    ops: HashMap<u128, OpState>,
+    poisoned: Option<String>,
+    closed: bool,
+    _lock: DirLock,
+}
+
+struct Request {
+    ticket: u64,
+    items: Vec<Prepared>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Request>,
+    done: HashMap<u64, Result<Vec<Receipt>>>,
+    leader: bool,
+    next_ticket: u64,
+}
+
+pub struct Writer {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    log: Mutex<LogState>,
+    dir: PathBuf,
+    log_id: String,
+    max_record_bytes: usize,
+    recovery: Vec<RecoveryNote>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock cannot leave the log half-updated (state only changes after
+    // a successful write), so a poisoned mutex is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Writer {
+    /// Create a new log in `dir` (which may exist but must not hold one).
+    pub fn create(dir: &Path, key: WriterKey, opts: WriterOptions) -> Result<Writer> {
+        if !segment::list(dir).unwrap_or_default().is_empty() {
+            return Err(WalError::Exists(dir.to_path_buf()));
+        }
+        if opts.max_record_bytes < 4096 || opts.max_segment_bytes < opts.max_record_bytes {
+            return Err(WalError::InvalidArgument("max_record_bytes must be >= 4096 and max_segment_bytes >= max_record_bytes".into()));
+        }
+        fsutil::create_dir_durable(dir)?;
+        fsutil::create_dir_durable(&dir.join(segment::ARCHIVE))?;
+        let lock = DirLock::acquire(dir)?;
+        let log_id = uuid::Uuid::new_v4().hyphenated().to_string();
+        let ts = timestamp::now();
+        let (name, len, head) = new_segment(dir, &log_id, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
+        let state = LogState::opened(dir, log_id, key, opts, lock, 1, name, len, 3, head, ts, HashMap::new())?;
+        Ok(Writer::from_state(state, Vec::new()))
+    }
+
+    /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`.
+    pub fn open(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Writer> {
+        if !dir.is_dir() || segment::list(dir)?.is_empty() {
+            return Err(WalError::NotALog(dir.to_path_buf()));
+        }
+        let lock = DirLock::acquire(dir)?;
+        let r = recovery::recover(dir, &key, mode, durability)?;
+        let opts = WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
+        let mut state = LogState::opened(dir, r.log_id, key, opts, lock, r.segment_no, r.segment_name, r.segment_len, r.next_seq, r.head, r.last_ts, r.ops)?;
+        state.segment_base_len = r.segment_base_len;
+        let mut notes = r.notes;
+        if r.closes {
+            // The last rotation stopped after its closing seal: finish it now.
+            state.start_next_segment()?;
+            notes.push(RecoveryNote { action: "finished an interrupted rotation".into(), segment: state.segment_name.clone(), offset: 0, bytes: 0, saved_to: None });
+        }
+        Ok(Writer::from_state(state, notes))
+    }
+
+    fn from_state(state: LogState, recovery: Vec<RecoveryNote>) -> Writer {
+        Writer {
+            dir: state.dir.clone(),
+            log_id: state.log_id.clone(),
+            max_record_bytes: state.opts.max_record_bytes as usize,
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            log: Mutex::new(state),
+            recovery,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    pub fn recovery(&self) -> &[RecoveryNote] {
+        &self.recovery
+    }
+
+    pub fn key_id(&self) -> String {
+        lock(&self.log).key.public.key_id.clone()
+    }
+
+    pub fn head(&self) -> Head {
+        let s = lock(&self.log);
+        Head { seq: s.next_seq - 1, hash: s.head, timestamp: s.last_ts, segment: s.segment_name.clone() }
+    }
+
+    /// Check, queue and commit a batch of entries of one kind; returns when a durable seal covers
+    /// them all. Safe to call from many threads: concurrent batches share one write and one sync.
+    pub fn append<B: AsRef<[u8]> + Sync>(&self, kind: Kind, entries: &[B]) -> Result<Vec<Receipt>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = prepare::prepare(kind, entries, self.max_record_bytes)?;
+        self.commit(items)
+    }
+
+    fn commit(&self, items: Vec<Prepared>) -> Result<Vec<Receipt>> {
+        let mut q = lock(&self.queue);
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push(Request { ticket, items });
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            if !q.leader {
+                q.leader = true;
+                let batch = std::mem::take(&mut q.pending);
+                drop(q);
+                let results = lock(&self.log).commit_group(batch);
+                q = lock(&self.queue);
+                q.leader = false;
+                q.done.extend(results);
+                self.wake.notify_all();
+                continue;
+            }
+            q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Stop writing: later appends fail with `Closed`. The lock is released when the writer is
+    /// dropped.
+    pub fn close(&self) {
+        lock(&self.log).closed = true;
+    }
+
+    pub fn poisoned(&self) -> Option<String> {
+        lock(&self.log).poisoned.clone()
+    }
+}
+
+/// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
+/// Returns its name, length and the hash of its seal.
+#[allow(clippy::too_many_arguments)]
+fn new_segment(dir: &Path, log_id: &str, key: &WriterKey, opts: &WriterOptions, number: u64, first_seq: u64, prev: &Digest, ts: &Timestamp) -> Result<(String, u64, Digest)> {
+    let name = segment::name(number, first_seq);
+    let header = format!(
+        r#""format":"{}","log_id":"{log_id}","segment":{number},"key_id":"{}","public_key":"{}","max_record_bytes":{},"max_segment_bytes":{}"#,
+        crate::body::FORMAT,
+        key.public.key_id,
+        key.public.to_base64(),
+        opts.max_record_bytes,
+        opts.max_segment_bytes
+    );
+    let mut buf = Vec::with_capacity(1024);
+    let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
+    let seal = write_seal(&mut buf, key, log_id, first_seq + 1, &h, ts, false);
+    fsutil::write_atomic(&dir.join(&name), &buf, opts.durability.syncs())?;
+    Ok((name, buf.len() as u64, seal))
+}
+
+fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: &Digest, ts: &Timestamp, closes: bool) -> Digest {
+    let sig = key.sign(&keys::seal_message(log_id, seq, ts, prev, closes));
+    let members = format!(r#""closes":{closes},"key_id":"{}","signature":"{}""#, key.public.key_id, keys::encode_signature(&sig));
+    record::write(buf, seq, prev, Kind::Seal, ts, members.as_bytes())
+}
+
+impl LogState {
+    #[allow(clippy::too_many_arguments)]
+    fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, segment_no: u64, segment_name: String, segment_len: u64, next_seq: u64, head: Digest, last_ts: Timestamp, ops: HashMap<u128, OpState>) -> Result<LogState> {
+        let path = dir.join(&segment_name);
+        let file = OpenOptions::new().append(true).open(&path).at(&path)?;
+        Ok(LogState { dir: dir.to_path_buf(), log_id, key, opts, file, segment_no, segment_name, segment_len, segment_base_len: segment_len, next_seq, head, last_ts, ops, poisoned: None, closed: false, _lock: lock })
+    }
+
+    fn clock(&mut self) -> Timestamp {
+        let now = timestamp::now();
+        if now > self.last_ts {
+            self.last_ts = now;
+        }
+        self.last_ts
+    }
+
+    /// Operation-level checks for one request against the log and the requests before it in this
+    /// group; applied to `ops` only if the whole request passes.
+    fn admit(&mut self, items: &[Prepared]) -> Result<()> {
+        let mut staged: HashMap<u128, OpState> = HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            let known = staged.get(&item.wal_id).or_else(|| self.ops.get(&item.wal_id)).copied();
+            let id = crate::body::format_uuid(item.wal_id);
+            match (item.kind, known) {
+                (Kind::Intent, None) => {
+                    staged.insert(item.wal_id, OpState::Pending);
+                }
+                (Kind::Intent, Some(_)) => return Err(WalError::Conflict { index, message: format!("wal_id {id} is already in the log") }),
+                (Kind::Completion, Some(OpState::Pending)) => {
+                    staged.insert(item.wal_id, OpState::Completed);
+                }
+                (Kind::Completion, Some(OpState::Completed)) => return Err(WalError::Conflict { index, message: format!("intent {id} is already completed") }),
+                (Kind::Completion, None) => return Err(WalError::Conflict { index, message: format!("no intent {id} in the log to complete") }),
+                _ => {}
+            }
+        }
+        self.ops.extend(staged);
+        Ok(())
+    }
+
+    fn commit_group(&mut self, batch: Vec<Request>) -> Vec<(u64, Result<Vec<Receipt>>)> {
+        if self.closed {
+            return batch.into_iter().map(|r| (r.ticket, Err(WalError::Closed))).collect();
+        }
+        if let Some(why) = &self.poisoned {
+            return batch.into_iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))).collect();
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        let mut admitted = Vec::with_capacity(batch.len());
+        for req in batch {
+            match self.admit(&req.items) {
+                Ok(()) => admitted.push(req),
+                Err(e) => results.push((req.ticket, Err(e))),
+            }
+        }
+        if admitted.is_empty() {
+            return results;
+        }
+        match self.write_group(&admitted) {
+            Ok(mut receipts) => {
+                for req in admitted.iter().rev() {
+                    let mine = receipts.split_off(receipts.len() - req.items.len());
+                    results.push((req.ticket, Ok(mine)));
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.poisoned = Some(why.clone());
+                results.extend(admitted.iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))));
+            }
+        }
+        results
+    }
+
+    fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<Receipt>> {
+        let estimate: u64 = admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members.len()) as u64).sum::<u64>() + 512;
+        if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
+            self.rotate()?;
+        }
+        let ts = self.clock();
+        let count: usize = admitted.iter().map(|r| r.items.len()).sum();
+        let mut buf = Vec::with_capacity(estimate as usize);
+        let mut receipts = Vec::with_capacity(count);
+        let seal_seq = self.next_seq + count as u64;
+        let mut head = self.head;
+        let mut seq = self.next_seq;
+        for item in admitted.iter().flat_map(|r| &r.items) {
+            let offset = self.segment_len + buf.len() as u64;
+            head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
+            receipts.push(Receipt { seq, hash: head, wal_id: item.wal_id, kind: item.kind, segment: self.segment_name.clone(), offset, seal_seq, durability: self.opts.durability });
+            seq += 1;
+        }
+        let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
+        self.write_durably(&buf)?;
+        self.head = sealed;
+        self.next_seq = seal_seq + 1;
+        Ok(receipts)
+    }
+
+    fn segment_path(&self) -> PathBuf {
+        self.dir.join(&self.segment_name)
+    }
+
+    fn write_durably(&mut self, buf: &[u8]) -> Result<()> {
+        let path = self.segment_path();
+        self.file.write_all(buf).at(&path)?;
+        if self.opts.durability.syncs() {
+            self.file.sync_data().at(&path)?;
+        }
+        self.segment_len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Close the live segment with a closing seal, start the next one, archive the old one.
+    fn rotate(&mut self) -> Result<()> {
+        let ts = self.clock();
+        let mut buf = Vec::with_capacity(512);
+        let seq = self.next_seq;
+        let sealed = write_seal(&mut buf, &self.key, &self.log_id, seq, &self.head, &ts, true);
+        self.write_durably(&buf)?;
+        self.head = sealed;
+        self.next_seq = seq + 1;
+        self.start_next_segment()
+    }
+
+    /// Steps 2 and 3 of rotation (docs/FORMAT.md section 7).
+    fn start_next_segment(&mut self) -> Result<()> {
+        let ts = self.clock();
+        let old_name = self.segment_name.clone();
+        let number = self.segment_no + 1;
+        let (name, len, head) = new_segment(&self.dir, &self.log_id, &self.key, &self.opts, number, self.next_seq, &self.head, &ts)?;
+        let path = self.dir.join(&name);
+        self.file = OpenOptions::new().append(true).open(&path).at(&path)?;
+        self.segment_no = number;
+        self.segment_name = name;
+        self.segment_len = len;
+        self.segment_base_len = len;
+        self.head = head;
+        self.next_seq += 2;
+        archive(&self.dir, &old_name, self.opts.durability.syncs())
+    }
+}
+
+/// Move a closed segment from the live directory into `archive/`, durably.
+pub(crate) fn archive(dir: &Path, name: &str, sync: bool) -> Result<()> {
+    let archive_dir = dir.join(segment::ARCHIVE);
+    fsutil::create_dir_durable(&archive_dir)?;
+    let to = archive_dir.join(name);
+    fs::rename(dir.join(name), &to).at(&to)?;
+    if sync {
+        fsutil::sync_dir(&archive_dir)?;
+        fsutil::sync_dir(dir)?;
+    }
+    Ok(())
+}
