@@ -1,0 +1,41 @@
+//! Shared helpers for the core's integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::record::Kind;
+use kfm_wal_core::{verify, Durability, LogReport, Receipt, VerifyOptions, Writer, WriterOptions};
+
+pub fn key(n: u8) -> WriterKey {
+    WriterKey::from_seed(&[n; 32]).unwrap()
+}
+
+pub fn entry(i: usize) -> Vec<u8> {
+    format!(
+        r#"{{"actor":{{"id":"runner","type":"ci"}},"governance":{{"approvals":[],"care":"public"}},"lineage_links":[],"operation":"etl_step","payload":{{"i":{i},"path":"processed/part-{i}.parquet"}},"post_state_expected":"sha256:{b}","pre_state_hash":"sha256:{a}","reversal":{{"steps":[{{"type":"file.delete"}}]}},"telemetry":{{"id":"t-{i}"}},"tier":1}}"#,
+        a = "a".repeat(64),
+        b = "b".repeat(64)
+    )
+    .into_bytes()
+}
+
+pub fn entries(from: usize, n: usize) -> Vec<Vec<u8>> {
+    (from..from + n).map(entry).collect()
+}
+
+pub fn small_segments() -> WriterOptions {
+    WriterOptions { max_segment_bytes: 16 * 1024, max_record_bytes: 8 * 1024, durability: Durability::Fsync }
+}
+
+pub fn append(w: &Writer, from: usize, n: usize) -> Vec<Receipt> {
+    w.append(Kind::Intent, &entries(from, n)).unwrap()
+}
+
+pub fn check(dir: &Path) -> LogReport {
+    verify(dir, &VerifyOptions { keyring: None, check_bodies: true, keep_ops: false }).unwrap()
+}
+
+pub fn codes(r: &LogReport) -> Vec<&'static str> {
+    r.findings.iter().map(|f| f.code.as_str()).collect()
+}

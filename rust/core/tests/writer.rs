@@ -1,0 +1,176 @@
+//! The writer end to end: create, append, rotate, reopen, lock, concurrency, bad input.
+
+mod common;
+
+use std::fs;
+use std::sync::Arc;
+
+use common::*;
+use kfm_wal_core::record::Kind;
+use kfm_wal_core::{segment, Durability, RecoveryMode, WalError, Writer, WriterOptions};
+
+#[test]
+fn create_append_verify_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap();
+    let r = append(&w, 0, 10);
+    assert_eq!(r.len(), 10);
+    assert_eq!(r[0].seq, 3, "seq 1 is the header, 2 its seal");
+    assert!(r.windows(2).all(|p| p[1].seq == p[0].seq + 1));
+    assert_eq!(r[9].seal_seq, 13);
+    drop(w);
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.records, 13);
+    assert_eq!(rep.intents, 10);
+    assert_eq!(rep.pending, 10);
+    let w = Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync).unwrap();
+    assert!(w.recovery().is_empty());
+    let more = append(&w, 10, 1);
+    assert_eq!(more[0].seq, 14);
+}
+
+#[test]
+fn completions_pair_with_intents() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap();
+    let r = append(&w, 0, 2);
+    let id = uuid::Uuid::from_u128(r[0].wal_id).to_string();
+    let done = format!(r#"{{"wal_id":"{id}","status":"succeeded"}}"#);
+    w.append(Kind::Completion, &[done.as_bytes()]).unwrap();
+    match w.append(Kind::Completion, &[done.as_bytes()]) {
+        Err(WalError::Conflict { index: 0, message }) => assert!(message.contains("already completed")),
+        other => panic!("{other:?}"),
+    }
+    let orphan = r#"{"wal_id":"0b7c1f4e-2b8a-4c1e-9f3a-6d5e4c3b2a10","status":"failed"}"#;
+    assert!(matches!(w.append(Kind::Completion, &[orphan.as_bytes()]), Err(WalError::Conflict { .. })));
+    drop(w);
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!((rep.intents, rep.completions, rep.pending), (2, 1, 1));
+}
+
+#[test]
+fn rotation_archives_and_links_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(2), small_segments()).unwrap();
+    for i in 0..40 {
+        append(&w, i * 5, 5);
+    }
+    drop(w);
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert!(rep.segments.len() > 5);
+    let live: Vec<_> = rep.segments.iter().filter(|s| !s.archived).collect();
+    assert_eq!(live.len(), 1, "only the last segment stays live");
+    assert_eq!(rep.intents, 200);
+}
+
+#[test]
+fn bad_entries_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), small_segments()).unwrap();
+    let before = w.head();
+    let mut bad = entries(0, 3);
+    bad[1] = b"{\"tier\":1}".to_vec();
+    assert!(matches!(w.append(Kind::Intent, &bad), Err(WalError::Schema { index: 1, .. })));
+    let mut big = String::from_utf8(entry(0)).unwrap();
+    big = big.replace("\"i\":0", &format!("\"i\":\"{}\"", "x".repeat(9000)));
+    assert!(matches!(w.append(Kind::Intent, &[big.as_bytes()]), Err(WalError::TooLarge { .. })));
+    let newline = String::from_utf8(entry(0)).unwrap().replace(",\"tier\"", ",\n\"tier\"");
+    assert!(matches!(w.append(Kind::Intent, &[newline.as_bytes()]), Err(WalError::Schema { .. })));
+    assert!(matches!(w.append(Kind::Intent, &[b"[1]".as_slice()]), Err(WalError::Schema { .. })));
+    assert_eq!(w.head().seq, before.seq);
+    drop(w);
+    assert!(check(dir.path()).ok());
+}
+
+#[test]
+fn second_writer_is_refused_with_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap();
+    match Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync) {
+        Err(WalError::Locked { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("second writer opened"),
+    }
+    drop(w);
+    Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync).unwrap();
+}
+
+#[test]
+fn wrong_key_and_not_a_log() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap());
+    assert!(matches!(Writer::open(dir.path(), key(9), RecoveryMode::TolerateTail, Durability::Fsync), Err(WalError::KeyMismatch { .. })));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(Writer::open(empty.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync), Err(WalError::NotALog(_))));
+    assert!(matches!(Writer::create(dir.path(), key(1), WriterOptions::default()), Err(WalError::Exists(_))));
+}
+
+#[test]
+fn concurrent_appenders_share_group_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Arc::new(Writer::create(dir.path(), key(3), WriterOptions { max_segment_bytes: 256 * 1024, max_record_bytes: 64 * 1024, ..WriterOptions::default() }).unwrap());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let w = Arc::clone(&w);
+            std::thread::spawn(move || (0..50).flat_map(|i| append(&w, t * 1000 + i * 2, 2)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut receipts: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    receipts.sort_by_key(|r| r.seq);
+    receipts.dedup_by_key(|r| r.seq);
+    assert_eq!(receipts.len(), 800);
+    let seals = receipts.iter().map(|r| r.seal_seq).collect::<std::collections::BTreeSet<_>>().len();
+    drop(w);
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.intents, 800);
+    assert!(seals <= 400, "{seals} seals for 400 batches: group commit merged nothing");
+}
+
+#[test]
+fn torn_tail_is_cut_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap();
+    let acked = append(&w, 0, 5);
+    drop(w);
+    let live = segment::list(dir.path()).unwrap().pop().unwrap();
+    let good_len = fs::metadata(&live.path).unwrap().len();
+    let mut bytes = fs::read(&live.path).unwrap();
+    bytes.extend_from_slice(&entry(99)[..100]);
+    fs::write(&live.path, &bytes).unwrap();
+    assert_eq!(codes(&check(dir.path())), ["tail.torn"]);
+    assert!(Writer::open(dir.path(), key(1), RecoveryMode::Strict, Durability::Fsync).is_err());
+    let w = Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync).unwrap();
+    let note = &w.recovery()[0];
+    assert_eq!((note.offset, note.bytes), (good_len, 100));
+    assert_eq!(fs::read(note.saved_to.as_ref().unwrap()).unwrap(), &entry(99)[..100]);
+    let next = append(&w, 5, 1);
+    assert_eq!(next[0].seq, acked[4].seal_seq + 1);
+    drop(w);
+    assert!(check(dir.path()).ok());
+}
+
+#[test]
+fn mid_log_damage_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap();
+    let r = append(&w, 0, 3);
+    append(&w, 3, 3);
+    drop(w);
+    let live = segment::list(dir.path()).unwrap().pop().unwrap();
+    let mut bytes = fs::read(&live.path).unwrap();
+    bytes[r[1].offset as usize + 30] ^= 0x01;
+    fs::write(&live.path, &bytes).unwrap();
+    let rep = check(dir.path());
+    assert_eq!(rep.findings[0].code.as_str(), "record.hash");
+    assert_eq!(rep.findings[0].offset, r[1].offset);
+    match Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync) {
+        Err(WalError::Corruption(f)) => assert_eq!(f.offset, r[1].offset),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened a corrupt log"),
+    }
+    assert_eq!(fs::read(&live.path).unwrap(), bytes, "refusal must not touch the log");
+}
