@@ -427,7 +427,7 @@ class _Line:
     status: str = "malformed"  # good | malformed | hash
     hash_ok: bool = False  # the envelope parsed and H matches the bytes (even if the JSON is bad)
     problem: str = ""
-    seq: int | None = None
+    seq: int | None = None  # set once the line is complete and its envelope prefix and suffix parse
     prev: str = ""
     kind: str = ""
     ts: str = ""
@@ -580,7 +580,7 @@ def _scan(dir, keyring=None):
     sealed_records, head = [], None
     for r, seg in enumerate(segs):
         lines = seg.lines
-        first_seq = lines[0].seq if lines and lines[0].status == "good" else None
+        first_seq = lines[0].seq if lines else None
         want = segs[r - 1].number + 1 if r else 1
         if seg.number != want:
             err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", phase=0)
@@ -590,11 +590,11 @@ def _scan(dir, keyring=None):
         for i, ln in enumerate(lines):
             sealed = r < last or i <= seal_at
             if tail_error and r == last and i == tail_error[0]:
-                err(r, seg.name, ln.offset, ln.seq if ln.status == "good" else None, tail_error[1], tail_error[2], 1)
+                err(r, seg.name, ln.offset, ln.seq, tail_error[1], tail_error[2], 1)
             if ln.status != "good":
                 if not (r == last and i in torn):
                     code = "record.hash" if ln.status == "hash" else "record.malformed"
-                    err(r, seg.name, ln.offset, ln.seq if ln.status == "hash" else None, code, ln.problem)
+                    err(r, seg.name, ln.offset, ln.seq, code, ln.problem)
                 resync = True  # do not judge the next record's links against an unusable line
                 continue
 

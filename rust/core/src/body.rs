@@ -177,7 +177,7 @@ fn state_hash(field: &str, raw: &RawValue) -> Result<(), FieldError> {
 /// A canonical lowercase UUIDv4, as a u128.
 pub fn parse_uuid_v4(text: &str) -> Option<u128> {
     let u = uuid::Uuid::try_parse(text).ok()?;
-    if u.get_version_num() != 4 || text.len() != 36 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+    if u.get_version_num() != 4 || u.get_variant() != uuid::Variant::RFC4122 || text.len() != 36 || text.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
     Some(u.as_u128())

@@ -1,1 +1,23 @@
+//! `kfm_wal._core`: the private extension module. A thin layer: argument conversion, the GIL
+//! released around every piece of real work, and one error conversion (`errors`).
 
+mod errors;
+mod read;
+mod writer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use super::read::{public_key, read_segment, segments, verify_log};
+    #[pymodule_export]
+    use super::writer::{PyWriter, Receipt};
+
+    #[pymodule_init]
+    fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+        use pyo3::types::PyModuleMethods as _;
+        m.add("FORMAT", kfm_wal_core::body::FORMAT)?;
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

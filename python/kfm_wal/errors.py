@@ -1,0 +1,99 @@
+"""The exception hierarchy of kfm-wal, defined once. The Rust core raises these classes too
+(its single error conversion imports this module), so callers catch one family.
+
+    WalError
+    ├── UsageError            bad argument (exit code 2 in the CLI)
+    ├── SchemaError           an entry breaks the record schema (.index, .field)
+    │   └── RecordTooLargeError
+    ├── ConflictError         duplicate wal_id, completion of an unknown or completed intent
+    ├── LockedError           another writer holds the log (.pid)
+    ├── NotALogError / LogExistsError / KeyMismatchError
+    ├── CorruptionError       damage to sealed history (.finding: code, segment, offset, seq)
+    ├── PoisonedError         an earlier write or sync failed; reopen the log
+    ├── ClosedError
+    └── StorageError          an operating-system I/O error (.path)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WalError(Exception):
+    """Base class of every kfm-wal error."""
+
+
+class UsageError(WalError, ValueError):
+    """An argument is not acceptable."""
+
+
+class SchemaError(WalError, ValueError):
+    """An entry breaks the record schema. `index` is its position in the batch, `field` the member."""
+
+    index: int | None = None
+    field: str | None = None
+
+
+class RecordTooLargeError(SchemaError):
+    """A record would exceed the log's max_record_bytes."""
+
+
+class ConflictError(WalError, ValueError):
+    """The entry is valid but contradicts the log (duplicate wal_id, orphan completion...)."""
+
+    index: int | None = None
+
+
+class LockedError(WalError):
+    """Another writer holds the log's lock; `pid` is the holder's."""
+
+    pid: str | None = None
+
+
+class NotALogError(WalError):
+    """The directory holds no kfm-wal log."""
+
+
+class LogExistsError(WalError):
+    """The directory already holds a kfm-wal log."""
+
+
+class KeyMismatchError(WalError):
+    """The signing key given is not the log's writer key."""
+
+
+class CorruptionError(WalError):
+    """Sealed history is damaged. `finding` holds code, segment, offset, seq, wal_id, message."""
+
+    finding: dict[str, Any] | None = None
+
+
+class PoisonedError(WalError):
+    """A write or sync failed earlier; this writer acknowledges nothing more."""
+
+
+class ClosedError(WalError):
+    """The log was closed."""
+
+
+class StorageError(WalError):
+    """An operating-system I/O error; `path` names the file."""
+
+    path: str | None = None
+
+
+__all__ = [
+    "ClosedError",
+    "ConflictError",
+    "CorruptionError",
+    "KeyMismatchError",
+    "LockedError",
+    "LogExistsError",
+    "NotALogError",
+    "PoisonedError",
+    "RecordTooLargeError",
+    "SchemaError",
+    "StorageError",
+    "UsageError",
+    "WalError",
+]

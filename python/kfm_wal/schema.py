@@ -1,0 +1,117 @@
+"""The entry schema (`schemas/wal-entry-v1.json`) and the encoding of entries for the core.
+
+Entries are encoded with orjson (sorted keys, 53-bit integers). The core then checks each one
+against the compiled form of the same schema before anything is queued; when it refuses one, the
+JSON Schema here produces the field-precise message. The two are held in agreement by
+tests/test_schema_agreement.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from .errors import SchemaError
+
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+@cache
+def entry_schema() -> dict[str, Any]:
+    text = resources.files("kfm_wal").joinpath("schemas/wal-entry-v1.json").read_bytes()
+    schema: dict[str, Any] = orjson.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(entry_schema())
+
+
+def _path(parts: Iterable[object]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def explain(entry: object) -> tuple[str, str] | None:
+    """(field, message) of the most relevant schema violation of `entry`, or None if valid."""
+    import jsonschema
+
+    errors = list(_validator().iter_errors(entry))
+    if not errors:
+        return None
+    best = jsonschema.exceptions.best_match(errors)
+    return _path(best.absolute_path), best.message
+
+
+def is_valid(entry: object) -> bool:
+    return bool(_validator().is_valid(entry))
+
+
+def _unencodable(value: object, path: list[object]) -> tuple[str, str] | None:
+    """Find what orjson cannot (or must not) encode: NaN/Infinity, non-string keys, odd types."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (_path(path), f"{value} is not allowed (JSON has no NaN/Infinity)")
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return _path(path), f"key {k!r} is not a string"
+            found = _unencodable(v, [*path, k])
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _unencodable(v, [*path, i])
+            if found:
+                return found
+        return None
+    return _path(path), f"{type(value).__name__} is not JSON-serializable"
+
+
+def _fail(index: int, field: str, message: str) -> SchemaError:
+    err = SchemaError(f"entry {index}: {field or 'entry'}: {message}")
+    err.index, err.field = index, field
+    return err
+
+
+def encode(entries: Iterable[Mapping[str, Any]]) -> list[bytes]:
+    """Encode entries to compact JSON. NaN and Infinity would silently become null in orjson;
+    they can only hide behind a `null`, so entries whose bytes hold no `null` skip the walk."""
+    out = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise _fail(index, "", f"must be a mapping, got {type(entry).__name__}")
+        try:
+            data = orjson.dumps(entry, option=_OPTIONS)
+        except TypeError as e:
+            found = _unencodable(entry, [])
+            raise _fail(index, *(found or ("", str(e)))) from None
+        if b"null" in data:
+            found = _unencodable(entry, [])
+            if found:
+                raise _fail(index, *found)
+        out.append(data)
+    return out
+
+
+def refine(err: SchemaError, entries: list[Mapping[str, Any]]) -> SchemaError:
+    """Replace the core's message with the JSON Schema's path-precise one when it has one."""
+    if err.index is None or not 0 <= err.index < len(entries):
+        return err
+    found = explain(entries[err.index])
+    return _fail(err.index, *found) if found else err
+
+
+__all__ = ["encode", "entry_schema", "explain", "is_valid", "refine"]

@@ -1,0 +1,164 @@
+"""`Wal`: the write-ahead log a pipeline appends to. One writer per directory; many threads may
+append at once and share group commits. An append returns only when a durable seal covers it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from . import _core, schema
+from .errors import SchemaError, UsageError
+from .keys import SigningKey
+from .reader import Record, records
+
+Durability = Literal["fsync", "os", "none"]
+Recovery = Literal["strict", "tolerate-tail"]
+Status = Literal["succeeded", "failed", "refused", "reversed"]
+Receipt = _core.Receipt
+
+DEFAULT_MAX_SEGMENT_BYTES = 64 << 20
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
+
+
+def _key(key: SigningKey) -> bytes:
+    if not isinstance(key, SigningKey):
+        raise UsageError(f"key must be a kfm_wal.keys.SigningKey, got {type(key).__name__}")
+    return key.seed
+
+
+class Wal:
+    """An open, writable log. Use `Wal.create` or `Wal.open`; close it (or use `with`)."""
+
+    def __init__(self, writer: _core.PyWriter) -> None:
+        self._writer = writer
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        key: SigningKey,
+        *,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        durability: Durability = "fsync",
+    ) -> Wal:
+        """Create a new log in `path` (created if missing; must not already hold a log)."""
+        return cls(_core.PyWriter.create(Path(path), _key(key), max_segment_bytes, max_record_bytes, durability))
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        key: SigningKey,
+        *,
+        recovery: Recovery = "tolerate-tail",
+        durability: Durability = "fsync",
+    ) -> Wal:
+        """Open an existing log for writing. The whole log is verified first; an unsealed or torn
+        tail is cut (a copy kept in `recovered/`, listed in `.recovery`) unless `recovery` is
+        "strict"; any other damage raises CorruptionError and changes nothing."""
+        return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, entry: Mapping[str, Any]) -> _core.Receipt:
+        """Record one intent; returns once it is durable."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[_core.Receipt]:
+        """Record intents as one group commit (all or none); returns once they are durable."""
+        entries = list(entries)
+        return self._append("intent", entries)
+
+    def complete(
+        self,
+        wal_id: str,
+        status: Status = "succeeded",
+        *,
+        post_state_hash: str | None = None,
+        executed_digest: str | None = None,
+        duration_ms: float | None = None,
+        error: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> _core.Receipt:
+        """Record the outcome of the intent `wal_id`."""
+        given = {
+            "post_state_hash": post_state_hash,
+            "executed_digest": executed_digest,
+            "duration_ms": duration_ms,
+            "error": error,
+            "detail": detail,
+        }
+        entry = {"wal_id": wal_id, "status": status, **{k: v for k, v in given.items() if v is not None}}
+        return self.complete_many([entry])[0]
+
+    def complete_many(self, completions: Sequence[Mapping[str, Any]]) -> list[_core.Receipt]:
+        """Record several outcomes as one group commit."""
+        return self._append("completion", list(completions))
+
+    def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> list[_core.Receipt]:
+        bodies = schema.encode(entries)
+        try:
+            return self._writer.append(kind, bodies)
+        except SchemaError as e:
+            if kind == "intent":
+                raise schema.refine(e, entries) from None
+            raise
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def records(self, **filters: Any) -> Iterator[Record]:
+        """Sealed records with optional filters: start_seq, end_seq, kind, operation, wal_id."""
+        return records(self.path, **filters)
+
+    def intent(self, wal_id: str) -> Record | None:
+        return next(records(self.path, kind="intent", wal_id=wal_id), None)
+
+    def completion(self, wal_id: str) -> Record | None:
+        return next(records(self.path, kind="completion", wal_id=wal_id), None)
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return Path(self._writer.path)
+
+    @property
+    def log_id(self) -> str:
+        return self._writer.log_id
+
+    @property
+    def key_id(self) -> str:
+        return self._writer.key_id
+
+    @property
+    def head(self) -> tuple[int, str, str, str]:
+        """(seq, hash, timestamp, segment) of the last record (always a seal)."""
+        return self._writer.head()
+
+    @property
+    def recovery(self) -> list[dict[str, Any]]:
+        """What opening the log had to repair: cut tails (with where the copy went), rotations."""
+        return self._writer.recovery
+
+    @property
+    def poisoned(self) -> str | None:
+        return self._writer.poisoned
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> Wal:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Wal({str(self.path)!r}, log_id={self.log_id!r})"
+
+
+__all__ = ["Durability", "Receipt", "Recovery", "Status", "Wal"]

@@ -1,0 +1,151 @@
+//! `kfm_wal._core.Writer`: the group-commit writer. Entries arrive as compact JSON bytes (the
+//! Python layer encodes them); checking, chaining, hashing, signing, writing and syncing all run
+//! detached from the interpreter so other Python threads keep running and can join the commit.
+
+use std::path::PathBuf;
+
+use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::record::Kind;
+use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, WalError, Writer, WriterOptions};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyDict;
+
+use crate::errors::IntoPyResult;
+
+fn usage(msg: String) -> PyErr {
+    crate::errors::to_py(WalError::InvalidArgument(msg))
+}
+
+fn durability(name: &str) -> PyResult<Durability> {
+    Durability::parse(name).ok_or_else(|| usage(format!("durability must be fsync, os or none, got {name:?}")))
+}
+
+fn writer_key(seed: &[u8]) -> PyResult<WriterKey> {
+    WriterKey::from_seed(seed).map_err(usage)
+}
+
+fn kind(name: &str) -> PyResult<Kind> {
+    match name {
+        "intent" => Ok(Kind::Intent),
+        "completion" => Ok(Kind::Completion),
+        other => Err(usage(format!("entries are intents or completions, not {other:?}"))),
+    }
+}
+
+/// What an append got: the record's place in the log and the seal that made it durable.
+#[pyclass(frozen, get_all, module = "kfm_wal._core")]
+pub struct Receipt {
+    pub seq: u64,
+    pub hash: String,
+    pub wal_id: String,
+    pub kind: &'static str,
+    pub segment: String,
+    pub offset: u64,
+    pub seal_seq: u64,
+    pub durability: &'static str,
+}
+
+#[pymethods]
+impl Receipt {
+    fn __repr__(&self) -> String {
+        format!("Receipt(seq={}, kind={:?}, wal_id={:?}, hash={:?}, seal_seq={}, durability={:?})", self.seq, self.kind, self.wal_id, self.hash, self.seal_seq, self.durability)
+    }
+}
+
+impl From<kfm_wal_core::Receipt> for Receipt {
+    fn from(r: kfm_wal_core::Receipt) -> Self {
+        Receipt {
+            seq: r.seq,
+            hash: hash::to_prefixed(&r.hash),
+            wal_id: kfm_wal_core::body::format_uuid(r.wal_id),
+            kind: r.kind.as_str(),
+            segment: r.segment,
+            offset: r.offset,
+            seal_seq: r.seal_seq,
+            durability: r.durability.as_str(),
+        }
+    }
+}
+
+#[pyclass(frozen, module = "kfm_wal._core")]
+pub struct PyWriter {
+    inner: Writer,
+}
+
+#[pymethods]
+impl PyWriter {
+    #[staticmethod]
+    #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability))]
+    fn create(py: Python<'_>, path: PathBuf, seed: &[u8], max_segment_bytes: u64, max_record_bytes: u64, durability: &str) -> PyResult<PyWriter> {
+        let key = writer_key(seed)?;
+        let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
+        let inner = py.detach(|| Writer::create(&path, key, opts)).py()?;
+        Ok(PyWriter { inner })
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (path, seed, recovery, durability))]
+    fn open(py: Python<'_>, path: PathBuf, seed: &[u8], recovery: &str, durability: &str) -> PyResult<PyWriter> {
+        let key = writer_key(seed)?;
+        let mode = RecoveryMode::parse(recovery).ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
+        let durability = self::durability(durability)?;
+        let inner = py.detach(|| Writer::open(&path, key, mode, durability)).py()?;
+        Ok(PyWriter { inner })
+    }
+
+    /// Append compact JSON entries of one kind as one group commit; returns when durable.
+    fn append(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Vec<Receipt>> {
+        let kind = self::kind(kind)?;
+        let receipts = py.detach(|| self.inner.append(kind, &entries)).py()?;
+        Ok(receipts.into_iter().map(Receipt::from).collect())
+    }
+
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    #[getter]
+    fn log_id(&self) -> &str {
+        self.inner.log_id()
+    }
+
+    #[getter]
+    fn key_id(&self) -> String {
+        self.inner.key_id()
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.inner.dir().to_path_buf()
+    }
+
+    #[getter]
+    fn poisoned(&self) -> Option<String> {
+        self.inner.poisoned()
+    }
+
+    /// (seq, hash, timestamp, segment) of the last record, always a seal.
+    fn head(&self) -> (u64, String, String, String) {
+        let h = self.inner.head();
+        (h.seq, hash::to_prefixed(&h.hash), String::from_utf8_lossy(&h.timestamp[..timestamp::LEN]).into_owned(), h.segment)
+    }
+
+    /// What recovery did when the log was opened.
+    #[getter]
+    fn recovery<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.inner
+            .recovery()
+            .iter()
+            .map(|n| {
+                let d = PyDict::new(py);
+                d.set_item("action", &n.action)?;
+                d.set_item("segment", &n.segment)?;
+                d.set_item("offset", n.offset)?;
+                d.set_item("bytes", n.bytes)?;
+                d.set_item("saved_to", n.saved_to.as_ref().map(|p| p.display().to_string()))?;
+                Ok(d)
+            })
+            .collect()
+    }
+}
