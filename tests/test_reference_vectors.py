@@ -285,3 +285,26 @@ def test_truncating_the_last_segment_leaves_only_a_recoverable_tail(cut):
     else:
         assert [(e.code, e.offset) for e in report.errors] == \
             [("tail.unsealed" if cut in ends else "tail.torn", last_seal_end)]
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_arbitrary_splices_are_judged_without_crashing(data):
+    """Deleting a byte range or inserting random bytes anywhere: a Report, never an exception."""
+    rel, content = data.draw(st.sampled_from(BASIC_FILES))
+    a = data.draw(st.integers(0, len(content)))
+    b = data.draw(st.integers(a, min(len(content), a + 2000)))
+    insert = data.draw(st.binary(max_size=64) | st.sampled_from([b"\n", b"{}\n", b"\x00" * 32, b'{"seq":1,']))
+    changed = content[:a] + insert + content[b:]
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_basic(tmp)
+        with open(os.path.join(tmp, rel), "wb") as f:
+            f.write(changed)
+        report = ref.verify(tmp)
+    assert report.ok == (report.errors == [])
+    if changed != content and not report.ok:
+        assert all(e.code in {
+            "record.malformed", "record.hash", "record.kind", "record.schema", "record.too_large", "chain.seq",
+            "chain.prev", "chain.segment", "seal.signature", "seal.untrusted_key", "seal.missing", "time.regression",
+            "intent.duplicate", "completion.orphan", "completion.duplicate", "tail.unsealed", "tail.torn"}
+            for e in report.errors)

@@ -17,6 +17,8 @@ import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 try:
     from . import kfm_wal_ref as ref
 except ImportError:  # run as a script, or imported with tests/reference on sys.path
@@ -213,7 +215,6 @@ def generate(out=DEFAULT_OUT):
     os.makedirs(valid)
     os.makedirs(invalid)
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     pubs = {label: ref.public_key_of(Ed25519PrivateKey.from_private_bytes(seed))
             for label, seed in (("key1", KEY_SEED), ("key2", KEY2_SEED), ("untrusted", UNTRUSTED_SEED))}
     write_json(os.path.join(out, "keyring.json"), {"keys": [
@@ -381,10 +382,9 @@ def generate(out=DEFAULT_OUT):
            note="the log rotates to a key that is not in keyring.json; the first seal signed by it is untrusted "
                 "(the log is valid without a keyring)")
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey as K
     d, (j, sp) = built("seal-key-not-in-force", {
         6: rotate_after,
-        9: lambda w, k, b: w.commit([{"kind": k, "body": x} for x in b], seal_key=K.from_private_bytes(KEY_SEED))})
+        9: lambda w, k, b: w.commit([{"kind": k, "body": x} for x in b], seal_key=Ed25519PrivateKey.from_private_bytes(KEY_SEED))})
     expect(d, sp[9][-1], error="seal.untrusted_key", sole=True,
            note="after key1 was rotated out and revoked, a seal is validly signed by key1 (trusted, not in force)")
 
@@ -483,12 +483,16 @@ Timestamps start at 2026-01-01T00:00:00.000000Z and advance 1 ms per record. Seg
 ## Error location conventions
 
 - `segment` is the segment's file name (without `archive/`); `offset` the byte offset of the line in it.
-- `seq` is the seq of the line at that offset when that line is complete (ends in `\n`) and its envelope
+- `seq` is the seq of the line at that offset when that line is complete (ends in `\\n`) and its envelope
   prefix and suffix parse (so also for `record.hash` and most `record.malformed`), else `null`.
-- Errors are ordered by segment, then offset. At one line the order is: file-level `chain.segment`,
-  tail error, `record.malformed`/`record.hash`, `record.too_large`, `chain.seq`, `chain.prev`,
-  `chain.segment`, `time.regression`, `record.kind`/`record.schema`, `seal.missing`, then the header
-  checks (`chain.segment`), `seal.signature`, `seal.untrusted_key`, `intent.*`/`completion.*`.
+- Errors are ordered by segment, then offset. At one line the order is: file-level `chain.segment`
+  (naming, numbering), the tail error, `record.malformed`/`record.hash`, `record.too_large`, `chain.seq`,
+  `chain.prev`, `chain.segment` (header position), `time.regression`, `record.kind`/`record.schema`,
+  `seal.missing` (second record not a seal), `chain.segment` (header fields vs file name, log_id, key in
+  force; closing seal not last), `seal.signature`, `seal.untrusted_key`, `intent.*`/`completion.*`, and
+  last `seal.missing` (a non-last segment not ending with a closing seal).
+- After a chain error the chain is resynchronised from the record's own seq and hash; after a line that
+  fails to parse or whose hash does not match, the next record's seq/prev are not judged.
 - A tail (after the last valid seal of the last segment) is reported once, at its first byte: `tail.torn`
   if it ends in bytes that are not a record with a valid own hash, `tail.unsealed` if it holds only valid
   records. A bad line followed by any line with a valid own hash is corruption (`record.hash` /

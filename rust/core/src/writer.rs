@@ -106,7 +106,8 @@ struct LogState {
     ops: HashMap<u128, OpState>,
     poisoned: Option<String>,
     closed: bool,
-    _lock: DirLock,
+    /// Held until `close`; the kernel also drops it if the process dies.
+    lock: Option<DirLock>,
 }
 
 struct Request {
@@ -243,10 +244,11 @@ impl Writer {
         }
     }
 
-    /// Stop writing: later appends fail with `Closed`. The lock is released when the writer is
-    /// dropped.
+    /// Stop writing and release the directory lock: later appends fail with `Closed`.
     pub fn close(&self) {
-        lock(&self.log).closed = true;
+        let mut s = lock(&self.log);
+        s.closed = true;
+        s.lock = None;
     }
 
     pub fn poisoned(&self) -> Option<String> {
@@ -285,7 +287,7 @@ impl LogState {
     fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, segment_no: u64, segment_name: String, segment_len: u64, next_seq: u64, head: Digest, last_ts: Timestamp, ops: HashMap<u128, OpState>) -> Result<LogState> {
         let path = dir.join(&segment_name);
         let file = OpenOptions::new().append(true).open(&path).at(&path)?;
-        Ok(LogState { dir: dir.to_path_buf(), log_id, key, opts, file, segment_no, segment_name, segment_len, segment_base_len: segment_len, next_seq, head, last_ts, ops, poisoned: None, closed: false, _lock: lock })
+        Ok(LogState { dir: dir.to_path_buf(), log_id, key, opts, file, segment_no, segment_name, segment_len, segment_base_len: segment_len, next_seq, head, last_ts, ops, poisoned: None, closed: false, lock: Some(lock) })
     }
 
     fn clock(&mut self) -> Timestamp {

@@ -1,0 +1,53 @@
+# kfm-wal: `make help` lists the targets. Everything runs inside .venv, which the targets create.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.deps-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv build demo test test-rust test-python lint fmt bench vectors clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "maturin>=1.7,<2"
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtualenv (dependencies come from pyproject.toml at build)
+
+build: $(STAMP) ## Build the Rust core (release) into the virtualenv, with the dev extras
+	PIP_QUIET=1 $(BIN)/maturin develop --release -q -E dev
+
+demo: build ## Run the main job: a sample pipeline logged under data/, validated, summarised
+	$(BIN)/kfm-wal demo --data data
+
+test-rust: ## cargo test: the core alone (unit, integration, property tests)
+	cargo test --workspace --exclude kfm-wal-py -q
+
+test-python: build ## pytest: public API, CLI, reference implementation, vectors
+	$(BIN)/pytest tests
+
+test: test-rust test-python ## All tests (what CI runs)
+
+lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/mypy
+
+fmt: build ## Format Rust and Python sources
+	cargo fmt --all
+	$(BIN)/ruff check --fix -q python tests benches || true
+
+bench: build ## Benchmarks: ratios against peers (reference, SQLite, hashlib, raw fsync)
+	$(BIN)/python benches/run.py
+
+vectors: build ## Regenerate the golden vectors in data/vectors/
+	$(BIN)/python tests/reference/make_vectors.py
+
+clean: ## Remove build outputs and the virtualenv
+	rm -rf target $(VENV) .pytest_cache .hypothesis .bench-tmp

@@ -1,0 +1,306 @@
+"""The public Python API: writing, reading, verifying, refusing bad input, recovering."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import live_segment, make_entry
+
+import kfm_wal
+from kfm_wal import (
+    ConflictError,
+    CorruptionError,
+    KeyMismatchError,
+    LockedError,
+    LogExistsError,
+    NotALogError,
+    RecordTooLargeError,
+    SchemaError,
+    Wal,
+    keys,
+    verify,
+)
+
+
+def test_round_trip(wal: Wal, log_dir: Path) -> None:
+    receipts = wal.append_many([make_entry(i) for i in range(5)])
+    assert [r.seq for r in receipts] == [3, 4, 5, 6, 7]
+    assert all(r.seal_seq == 8 and r.durability == "fsync" for r in receipts)
+    done = wal.complete(receipts[0].wal_id, "succeeded", duration_ms=1.5)
+    assert done.kind == "completion" and done.wal_id == receipts[0].wal_id
+    by_seq = {r.seq: r for r in wal.records()}
+    for r in receipts:
+        rec = by_seq[r.seq]
+        assert rec.hash == r.hash and rec.wal_id == r.wal_id and rec.kind == "intent"
+        assert rec.body["payload"] == make_entry(r.seq - 3)["payload"]
+    intent = wal.intent(receipts[0].wal_id)
+    completion = wal.completion(receipts[0].wal_id)
+    assert intent is not None and completion is not None
+    assert completion.body["status"] == "succeeded" and completion.body["duration_ms"] == 1.5
+    report = verify(log_dir)
+    assert report.ok, report.findings
+    assert (report.intents, report.completions, report.pending) == (5, 1, 4)
+    assert report.trust == "self-declared"
+    assert report.head_seq == wal.head[0]
+
+
+def test_every_line_is_the_format(wal: Wal, log_dir: Path) -> None:
+    wal.append(make_entry())
+    for line in live_segment(log_dir).read_bytes().splitlines(keepends=True):
+        doc = orjson.loads(line)
+        assert list(doc)[:4] == ["seq", "prev", "kind", "timestamp"] and list(doc)[-1] == "hash"
+        assert line.endswith(b'"}\n') and b'"hash":"sha256:' in line[-82:]
+
+
+def test_caller_wal_id_is_kept_and_must_be_unique(wal: Wal) -> None:
+    wid = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f"
+    assert wal.append(make_entry(wal_id=wid)).wal_id == wid
+    with pytest.raises(ConflictError, match="already in the log"):
+        wal.append(make_entry(wal_id=wid))
+    with pytest.raises(ConflictError):
+        wal.append_many([make_entry(1, wal_id="5f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f")] * 2)
+
+
+def test_completion_rules(wal: Wal) -> None:
+    r = wal.append(make_entry())
+    wal.complete(r.wal_id, "failed", error="disk full")
+    with pytest.raises(ConflictError, match="already completed"):
+        wal.complete(r.wal_id)
+    with pytest.raises(ConflictError, match="no intent"):
+        wal.complete("0b7c1f4e-2b8a-4c1e-9f3a-6d5e4c3b2a10")
+    with pytest.raises(SchemaError) as e:
+        wal.complete(r.wal_id, "maybe")  # type: ignore[arg-type]
+    assert e.value.field == "status"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tier": 5}, "tier"),
+        ({"tier": "1"}, "tier"),
+        ({"tier": 4}, "operation"),  # tier 4 is for rollbacks only
+        ({"operation": "Not An Op"}, "operation"),
+        ({"pre_state_hash": "md5:abc"}, "pre_state_hash"),
+        ({"reversal": {"steps": []}}, "reversal.steps"),
+        ({"governance": {"care": "secret"}}, "governance.care"),
+        ({"actor": {"type": "robot", "id": "x"}}, "actor.type"),
+        ({"telemetry": {}}, "telemetry"),
+        ({"lineage_links": "wal:x"}, "lineage_links"),
+        ({"wal_id": "not-a-uuid"}, "wal_id"),
+        ({"timestamp": "2026-01-01T00:00:00.000000Z"}, ""),
+        ({"surprise": 1}, ""),
+    ],
+)
+def test_schema_errors_name_the_field_and_write_nothing(wal: Wal, change: dict, field: str) -> None:
+    head = wal.head
+    batch = [make_entry(0), make_entry(1, **change), make_entry(2)]
+    with pytest.raises(SchemaError) as e:
+        wal.append_many(batch)
+    assert e.value.index == 1
+    assert e.value.field == field
+    assert str(e.value).startswith("entry 1: ")
+    assert wal.head == head
+    assert verify(wal.path).ok
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"x": math.nan}, "payload.x"),
+        ({"x": [1, math.inf]}, "payload.x[1]"),
+        ({"x": {1, 2}}, "payload.x"),
+        ({1: "a"}, "payload"),
+        ({"x": 2**64}, ""),
+        ({"x": object()}, "payload.x"),
+    ],
+)
+def test_unencodable_payloads_are_refused(wal: Wal, payload: dict, where: str) -> None:
+    head = wal.head
+    with pytest.raises(SchemaError) as e:
+        wal.append(make_entry(payload=payload))
+    assert e.value.field == where
+    assert wal.head == head
+
+
+def test_none_is_fine(wal: Wal) -> None:
+    r = wal.append(make_entry(payload={"blob": None}))
+    rec = next(wal.records(wal_id=r.wal_id))
+    assert rec.body["payload"] == {"blob": None}
+
+
+def test_record_size_limit(wal: Wal) -> None:
+    with pytest.raises(RecordTooLargeError):
+        wal.append(make_entry(payload={"x": "y" * 20_000}))
+    assert verify(wal.path).ok
+
+
+def test_rotation_and_reading_across_segments(wal: Wal, log_dir: Path) -> None:
+    ids = [r.wal_id for _ in range(30) for r in wal.append_many([make_entry(i) for i in range(20)])]
+    assert len(list((log_dir / "archive").glob("wal-*.jsonl"))) >= 5
+    assert len(list(log_dir.glob("wal-*.jsonl"))) == 1
+    intents = list(wal.records(kind="intent"))
+    assert [r.wal_id for r in intents] == ids
+    seqs = [r.seq for r in wal.records()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    window = list(wal.records(start_seq=100, end_seq=140))
+    assert [r.seq for r in window] == list(range(100, 141))
+    assert len(list(wal.records(operation="etl_step"))) == 600
+    assert len(list(wal.records(operation="graph_write"))) == 0
+    assert verify(log_dir).ok
+
+
+def test_concurrent_appends_from_threads(wal: Wal, log_dir: Path) -> None:
+    got: list[kfm_wal.Receipt] = []
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        for i in range(40):
+            r = wal.append(make_entry(t * 100 + i))
+            with lock:
+                got.append(r)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.seq for r in got}) == 320
+    report = verify(log_dir)
+    assert report.ok and report.intents == 320
+
+
+def test_one_writer_per_directory(wal: Wal, log_dir: Path, key: keys.SigningKey) -> None:
+    with pytest.raises(LockedError) as e:
+        Wal.open(log_dir, key)
+    assert e.value.pid == str(os.getpid())
+    wal.close()
+    Wal.open(log_dir, key).close()
+
+
+def test_open_refusals(tmp_path: Path, wal: Wal, log_dir: Path, key: keys.SigningKey) -> None:
+    wal.close()
+    with pytest.raises(KeyMismatchError):
+        Wal.open(log_dir, keys.generate())
+    with pytest.raises(LogExistsError):
+        Wal.create(log_dir, key)
+    with pytest.raises(NotALogError):
+        Wal.open(tmp_path / "nothing-here", key)
+    with pytest.raises(NotALogError):
+        verify(tmp_path)
+    with pytest.raises(kfm_wal.UsageError):
+        Wal.open(log_dir, key, recovery="yolo")  # type: ignore[arg-type]
+
+
+def test_keyring_trust(wal: Wal, log_dir: Path, key: keys.SigningKey, tmp_path: Path) -> None:
+    wal.append(make_entry())
+    ring = keys.Keyring(()).with_key(key)
+    keys.save_keyring(ring, tmp_path / "ring.json")
+    trusted = verify(log_dir, keyring=tmp_path / "ring.json")
+    assert trusted.ok and trusted.trust == "keyring"
+    stranger = keys.Keyring(()).with_key(keys.generate())
+    report = verify(log_dir, keyring=stranger)
+    assert not report.ok
+    assert {f.code for f in report.findings} == {"seal.untrusted_key"}
+    assert not verify(log_dir, keyring=[]).ok
+
+
+def test_key_files(tmp_path: Path) -> None:
+    k = keys.generate()
+    path = keys.save(k, tmp_path / "k.pem")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert keys.load(path) == k
+    with pytest.raises(kfm_wal.UsageError):
+        keys.save(k, path)
+    (tmp_path / "junk.pem").write_text("junk")
+    with pytest.raises(kfm_wal.UsageError):
+        keys.load(tmp_path / "junk.pem")
+
+
+def test_torn_tail_is_recovered_with_a_copy(wal: Wal, log_dir: Path, key: keys.SigningKey) -> None:
+    acked = wal.append_many([make_entry(i) for i in range(3)])
+    wal.close()
+    seg = live_segment(log_dir)
+    good = seg.stat().st_size
+    with seg.open("ab") as f:
+        f.write(b'{"seq":99,"prev":"sha256:')
+    report = verify(log_dir)
+    assert [f.code for f in report.findings] == ["tail.torn"]
+    assert report.findings[0].offset == good
+    with pytest.raises(CorruptionError):
+        Wal.open(log_dir, key, recovery="strict")
+    with Wal.open(log_dir, key) as w:
+        (note,) = w.recovery
+        assert note["offset"] == good and note["bytes"] == 25
+        assert Path(note["saved_to"]).read_bytes() == b'{"seq":99,"prev":"sha256:'
+        nxt = w.append(make_entry(9))
+        assert nxt.seq == acked[-1].seal_seq + 1
+    assert verify(log_dir).ok
+
+
+def test_mid_log_corruption_is_refused_and_located(wal: Wal, log_dir: Path, key: keys.SigningKey) -> None:
+    r = wal.append_many([make_entry(i) for i in range(3)])
+    wal.append(make_entry(7))
+    wal.close()
+    seg = live_segment(log_dir)
+    data = bytearray(seg.read_bytes())
+    data[data.index(b'"payload"', r[1].offset) + 20] ^= 0x01  # inside the body: only the hash can tell
+    seg.write_bytes(bytes(data))
+    report = verify(log_dir)
+    first = report.findings[0]
+    assert (first.code, first.offset, first.segment) == ("record.hash", r[1].offset, seg.name)
+    with pytest.raises(CorruptionError) as e:
+        Wal.open(log_dir, key)
+    assert e.value.finding is not None and e.value.finding["offset"] == r[1].offset
+    assert seg.read_bytes() == bytes(data)
+
+
+@pytest.mark.parametrize("durability", ["os", "none"])
+def test_durability_levels_are_reported(log_dir: Path, key: keys.SigningKey, durability: str) -> None:
+    with Wal.create(log_dir, key, durability=durability) as w:  # type: ignore[arg-type]
+        assert w.append(make_entry()).durability == durability
+    assert verify(log_dir).ok
+
+
+POISON_SCRIPT = r"""
+import resource, signal, sys
+sys.path.insert(0, sys.argv[2])
+from conftest import make_entry
+from kfm_wal import Wal, keys, PoisonedError, WalError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+key = keys.load(sys.argv[3])
+w = Wal.open(sys.argv[1], key)
+resource.setrlimit(resource.RLIMIT_FSIZE, (w.path.joinpath(w.head[3]).stat().st_size + 3000,) * 2)
+acked = 0
+try:
+    for i in range(100):
+        w.append(make_entry(i)); acked += 1
+except WalError as e:
+    print("FAILED", type(e).__name__, acked)
+try:
+    w.append(make_entry(1000))
+    print("ACCEPTED")
+except PoisonedError:
+    print("POISONED")
+"""
+
+
+def test_failed_write_poisons_the_writer(log_dir: Path, key: keys.SigningKey, tmp_path: Path) -> None:
+    Wal.create(log_dir, key).close()
+    keys.save(key, tmp_path / "k.pem")
+    out = subprocess.run(
+        [sys.executable, "-c", POISON_SCRIPT, str(log_dir), str(Path(__file__).parent), str(tmp_path / "k.pem")],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.split()
+    assert out[0] == "FAILED" and out[1] == "PoisonedError" and out[-1] == "POISONED"
+    acked = int(out[2])
+    with Wal.open(log_dir, key) as w:
+        intents = list(w.records(kind="intent"))
+    assert len(intents) == acked
+    assert verify(log_dir).ok
