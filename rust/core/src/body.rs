@@ -177,7 +177,11 @@ fn state_hash(field: &str, raw: &RawValue) -> Result<(), FieldError> {
 /// A canonical lowercase UUIDv4, as a u128.
 pub fn parse_uuid_v4(text: &str) -> Option<u128> {
     let u = uuid::Uuid::try_parse(text).ok()?;
-    if u.get_version_num() != 4 || u.get_variant() != uuid::Variant::RFC4122 || text.len() != 36 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+    if u.get_version_num() != 4
+        || u.get_variant() != uuid::Variant::RFC4122
+        || text.len() != 36
+        || text.bytes().any(|b| b.is_ascii_uppercase())
+    {
         return None;
     }
     Some(u.as_u128())
@@ -247,7 +251,10 @@ fn reversal(raw: &RawValue) -> Result<(), FieldError> {
                 Err(_) => err("reversal.steps", "must be an array"),
             }
         }
-        (None, true) => r.reason.map_or_else(|| err("reversal.reason", "is required when irreversible"), |why| non_empty_str("reversal.reason", why).map(|_| ())),
+        (None, true) => r.reason.map_or_else(
+            || err("reversal.reason", "is required when irreversible"),
+            |why| non_empty_str("reversal.reason", why).map(|_| ()),
+        ),
         (None, false) => err("reversal", "needs steps, or irreversible: true with a reason"),
     }
 }

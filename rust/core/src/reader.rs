@@ -38,6 +38,12 @@ pub fn read_segment(file: &SegmentFile, from_seq: u64, to_seq: u64) -> Result<Ve
     Ok(s.records
         .into_iter()
         .filter(|r| r.seq >= from_seq && r.seq <= to_seq)
-        .map(|r| RawRecord { seq: r.seq, kind: r.kind, offset: r.offset, hash: r.hash, line: bytes[r.offset as usize..(r.offset + r.len) as usize].to_vec() })
+        .map(|r| RawRecord {
+            seq: r.seq,
+            kind: r.kind,
+            offset: r.offset,
+            hash: r.hash,
+            line: bytes[r.offset as usize..(r.offset + r.len) as usize].to_vec(),
+        })
         .collect())
 }

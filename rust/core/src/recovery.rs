@@ -68,7 +68,13 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.starts_with("wal-") && name.ends_with(".tmp") {
             fs::remove_file(&path).at(&path)?;
-            notes.push(RecoveryNote { action: "removed an unfinished segment temp file".into(), segment: name.to_owned(), offset: 0, bytes: 0, saved_to: None });
+            notes.push(RecoveryNote {
+                action: "removed an unfinished segment temp file".into(),
+                segment: name.to_owned(),
+                offset: 0,
+                bytes: 0,
+                saved_to: None,
+            });
         }
     }
     Ok(())
@@ -111,14 +117,27 @@ pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Dura
             return Err(WalError::Corruption(Box::new(tail.finding.clone())));
         }
         let saved = cut_tail(dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;
-        notes.push(RecoveryNote { action: format!("cut {}", tail.finding.code.as_str()), segment: tail.segment.name(), offset: tail.offset, bytes: tail.len, saved_to: Some(saved) });
+        notes.push(RecoveryNote {
+            action: format!("cut {}", tail.finding.code.as_str()),
+            segment: tail.segment.name(),
+            offset: tail.offset,
+            bytes: tail.len,
+            saved_to: Some(saved),
+        });
         segment_len = tail.offset;
     }
-    let head = report.head.ok_or_else(|| WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display())))?;
+    let head =
+        report.head.ok_or_else(|| WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display())))?;
     // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
     for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
         crate::writer::archive(dir, &s.name(), sync)?;
-        notes.push(RecoveryNote { action: "archived a closed segment left in the live directory".into(), segment: s.name(), offset: 0, bytes: 0, saved_to: None });
+        notes.push(RecoveryNote {
+            action: "archived a closed segment left in the live directory".into(),
+            segment: s.name(),
+            offset: 0,
+            bytes: 0,
+            saved_to: None,
+        });
     }
     if last.archived && !report.last_closes {
         return Err(WalError::InvalidArgument(format!("{}: the last segment is in archive/ but was never closed", last.path.display())));

@@ -247,13 +247,19 @@ impl Scanner<'_, '_> {
         if self.first.is_none() {
             self.first = Some((env.seq, env.prev, ts));
             if offset == 0 && env.seq != self.file.first_seq {
-                let f = self.finding(Code::ChainSegment, offset, seq, format!("file name says first seq {}, header has {}", self.file.first_seq, env.seq));
+                let f = self.finding(
+                    Code::ChainSegment,
+                    offset,
+                    seq,
+                    format!("file name says first seq {}, header has {}", self.file.first_seq, env.seq),
+                );
                 self.window_findings.push(f);
             }
         }
         let limit = self.header.as_ref().map_or(DEFAULT_MAX_RECORD_BYTES, |h| h.max_record_bytes);
         if line.len() as u64 > limit {
-            let f = self.finding(Code::RecordTooLarge, offset, seq, format!("record is {} bytes, over max_record_bytes {limit}", line.len()));
+            let f =
+                self.finding(Code::RecordTooLarge, offset, seq, format!("record is {} bytes, over max_record_bytes {limit}", line.len()));
             self.window_findings.push(f);
         }
         if let (Some((want_seq, want_prev)), false) = (self.expect, self.resync) {
@@ -294,24 +300,28 @@ impl Scanner<'_, '_> {
             let f = self.finding(Code::ChainSegment, offset, Some(seq), "header record inside a segment");
             return self.window_findings.push(f);
         }
-        let parsed = body::parse_line_body::<HeaderBody>(line)
-            .map_err(|e| format!("header: {}: {}", e.field, e.message))
-            .and_then(|h| {
-                if h.format != body::FORMAT {
-                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
-                }
-                if h.segment != self.file.number {
-                    return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
-                }
-                if body::parse_uuid_v4(&h.log_id).is_none() {
-                    return Err("header log_id is not a UUIDv4".to_owned());
-                }
-                let key = PublicKey::from_base64(&h.public_key)?;
-                if key.key_id != h.key_id {
-                    return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
-                }
-                Ok(HeaderInfo { log_id: h.log_id, segment: h.segment, key, max_record_bytes: h.max_record_bytes, max_segment_bytes: h.max_segment_bytes })
-            });
+        let parsed = body::parse_line_body::<HeaderBody>(line).map_err(|e| format!("header: {}: {}", e.field, e.message)).and_then(|h| {
+            if h.format != body::FORMAT {
+                return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
+            }
+            if h.segment != self.file.number {
+                return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
+            }
+            if body::parse_uuid_v4(&h.log_id).is_none() {
+                return Err("header log_id is not a UUIDv4".to_owned());
+            }
+            let key = PublicKey::from_base64(&h.public_key)?;
+            if key.key_id != h.key_id {
+                return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
+            }
+            Ok(HeaderInfo {
+                log_id: h.log_id,
+                segment: h.segment,
+                key,
+                max_record_bytes: h.max_record_bytes,
+                max_segment_bytes: h.max_segment_bytes,
+            })
+        });
         match parsed {
             Ok(h) => {
                 self.key = Some(h.key.clone());
@@ -447,7 +457,8 @@ impl Scanner<'_, '_> {
         }
         self.out.findings.sort_by_key(|f| f.offset);
         let start = self.out.sealed_end;
-        let only_torn_lines = !self.window_valid_after_bad && self.window_findings.iter().all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
+        let only_torn_lines = !self.window_valid_after_bad
+            && self.window_findings.iter().all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
         let records = self.window_valid;
         self.out.tail = Tail { start, len: len - start, records, findings: self.window_findings, only_torn_lines };
         self.out.header = self.header;

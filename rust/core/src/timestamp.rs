@@ -20,16 +20,7 @@ pub fn from_unix_micros(micros: i64) -> Timestamp {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let text = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        y,
-        m,
-        d,
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60,
-        frac
-    );
+    let text = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, sod / 3600, (sod % 3600) / 60, sod % 60, frac);
     let mut out = [0u8; LEN];
     out.copy_from_slice(&text.as_bytes()[..LEN]);
     out

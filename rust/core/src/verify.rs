@@ -138,9 +138,19 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         match prev.as_ref().and_then(|p| p.boundary.map(|b| (b, p))) {
             Some((b, p)) => {
                 if first_seq != b.seq + 1 {
-                    findings.push(at(Code::ChainSeq, 0, Some(first_seq), format!("segment starts at seq {first_seq}, previous segment ends at {}", b.seq)));
+                    findings.push(at(
+                        Code::ChainSeq,
+                        0,
+                        Some(first_seq),
+                        format!("segment starts at seq {first_seq}, previous segment ends at {}", b.seq),
+                    ));
                 } else if first_prev != b.hash {
-                    findings.push(at(Code::ChainPrev, 0, Some(first_seq), "segment does not link to the end of the previous segment".into()));
+                    findings.push(at(
+                        Code::ChainPrev,
+                        0,
+                        Some(first_seq),
+                        "segment does not link to the end of the previous segment".into(),
+                    ));
                 }
                 if first_ts < b.timestamp {
                     findings.push(at(Code::TimeRegression, 0, Some(first_seq), "segment starts earlier than the previous one ends".into()));
@@ -150,14 +160,17 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                 }
                 if let (Some(h), Some(k)) = (&s.header, &p.key) {
                     if h.key.key_id != k.key_id {
-                        findings.push(at(Code::SealUntrustedKey, 0, Some(first_seq), format!("header declares key {}, but the key in force is {}", h.key.key_id, k.key_id)));
+                        findings.push(at(
+                            Code::SealUntrustedKey,
+                            0,
+                            Some(first_seq),
+                            format!("header declares key {}, but the key in force is {}", h.key.key_id, k.key_id),
+                        ));
                     }
                 }
             }
-            None if prev.is_none() => {
-                if first_seq != 1 || first_prev != hash::ZERO {
-                    findings.push(at(Code::ChainPrev, 0, Some(first_seq), "the log does not start at seq 1 with the zero hash".into()));
-                }
+            None if prev.is_none() && (first_seq != 1 || first_prev != hash::ZERO) => {
+                findings.push(at(Code::ChainPrev, 0, Some(first_seq), "the log does not start at seq 1 with the zero hash".into()));
             }
             None => {}
         }
@@ -165,7 +178,9 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     if let Some(h) = &s.header {
         match &report.log_id {
             None => report.log_id = Some(h.log_id.clone()),
-            Some(id) if *id != h.log_id => findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), format!("segment belongs to log {}, not {id}", h.log_id))),
+            Some(id) if *id != h.log_id => {
+                findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), format!("segment belongs to log {}, not {id}", h.log_id)))
+            }
             Some(_) => {}
         }
     }
@@ -174,16 +189,31 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     let tail = std::mem::take(&mut s.tail);
     if !tail.is_empty() {
         if is_last && tail.findings.is_empty() {
-            let f = at(Code::TailUnsealed, tail.start, None, format!("{} record(s), {} bytes after the last seal were never sealed", tail.records, tail.len));
+            let f = at(
+                Code::TailUnsealed,
+                tail.start,
+                None,
+                format!("{} record(s), {} bytes after the last seal were never sealed", tail.records, tail.len),
+            );
             report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
             findings.push(f);
         } else if is_last && tail.only_torn_lines {
             let first_bad = tail.findings.first().map_or(tail.start, |f| f.offset);
-            let f = at(Code::TailTorn, tail.start, None, format!("torn tail: {} bytes after the last seal (first bad line at offset {first_bad}); nothing valid follows", tail.len));
+            let f = at(
+                Code::TailTorn,
+                tail.start,
+                None,
+                format!("torn tail: {} bytes after the last seal (first bad line at offset {first_bad}); nothing valid follows", tail.len),
+            );
             report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
             findings.push(f);
         } else if tail.findings.is_empty() {
-            findings.push(at(Code::SealMissing, tail.start, None, format!("{} record(s) after the last seal of a segment that is not the last", tail.records)));
+            findings.push(at(
+                Code::SealMissing,
+                tail.start,
+                None,
+                format!("{} record(s) after the last seal of a segment that is not the last", tail.records),
+            ));
         } else {
             findings.extend(tail.findings);
         }
@@ -204,17 +234,29 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         if ev.completion {
             report.completions += 1;
             match report.ops.get_mut(&ev.wal_id) {
-                None => findings.push(at(Code::CompletionOrphan, ev.offset, Some(ev.seq), "completion of an intent not earlier in the log".into()).with_wal_id(id)),
+                None => findings.push(
+                    at(Code::CompletionOrphan, ev.offset, Some(ev.seq), "completion of an intent not earlier in the log".into())
+                        .with_wal_id(id),
+                ),
                 Some(state @ OpState::Pending) => *state = OpState::Completed,
-                Some(OpState::Completed) => findings.push(at(Code::CompletionDuplicate, ev.offset, Some(ev.seq), "second completion of the same intent".into()).with_wal_id(id)),
+                Some(OpState::Completed) => findings.push(
+                    at(Code::CompletionDuplicate, ev.offset, Some(ev.seq), "second completion of the same intent".into()).with_wal_id(id),
+                ),
             }
         } else {
             report.intents += 1;
             if report.ops.insert(ev.wal_id, OpState::Pending).is_some() {
-                findings.push(at(Code::IntentDuplicate, ev.offset, Some(ev.seq), "wal_id already used by an earlier intent".into()).with_wal_id(id));
+                findings.push(
+                    at(Code::IntentDuplicate, ev.offset, Some(ev.seq), "wal_id already used by an earlier intent".into()).with_wal_id(id),
+                );
             }
         }
     }
     report.findings.extend(findings);
-    *prev = Some(Join { number: s.file.number, boundary: s.sealed.or(prev.as_ref().and_then(|p| p.boundary)), closes: s.closes, key: s.key_at_end.clone() });
+    *prev = Some(Join {
+        number: s.file.number,
+        boundary: s.sealed.or(prev.as_ref().and_then(|p| p.boundary)),
+        closes: s.closes,
+        key: s.key_at_end.clone(),
+    });
 }

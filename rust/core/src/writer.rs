@@ -166,13 +166,32 @@ impl Writer {
         let lock = DirLock::acquire(dir)?;
         let r = recovery::recover(dir, &key, mode, durability)?;
         let opts = WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
-        let mut state = LogState::opened(dir, r.log_id, key, opts, lock, r.segment_no, r.segment_name, r.segment_len, r.next_seq, r.head, r.last_ts, r.ops)?;
+        let mut state = LogState::opened(
+            dir,
+            r.log_id,
+            key,
+            opts,
+            lock,
+            r.segment_no,
+            r.segment_name,
+            r.segment_len,
+            r.next_seq,
+            r.head,
+            r.last_ts,
+            r.ops,
+        )?;
         state.segment_base_len = r.segment_base_len;
         let mut notes = r.notes;
         if r.closes {
             // The last rotation stopped after its closing seal: finish it now.
             state.start_next_segment()?;
-            notes.push(RecoveryNote { action: "finished an interrupted rotation".into(), segment: state.segment_name.clone(), offset: 0, bytes: 0, saved_to: None });
+            notes.push(RecoveryNote {
+                action: "finished an interrupted rotation".into(),
+                segment: state.segment_name.clone(),
+                offset: 0,
+                bytes: 0,
+                saved_to: None,
+            });
         }
         Ok(Writer::from_state(state, notes))
     }
@@ -259,7 +278,16 @@ impl Writer {
 /// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
 /// Returns its name, length and the hash of its seal.
 #[allow(clippy::too_many_arguments)]
-fn new_segment(dir: &Path, log_id: &str, key: &WriterKey, opts: &WriterOptions, number: u64, first_seq: u64, prev: &Digest, ts: &Timestamp) -> Result<(String, u64, Digest)> {
+fn new_segment(
+    dir: &Path,
+    log_id: &str,
+    key: &WriterKey,
+    opts: &WriterOptions,
+    number: u64,
+    first_seq: u64,
+    prev: &Digest,
+    ts: &Timestamp,
+) -> Result<(String, u64, Digest)> {
     let name = segment::name(number, first_seq);
     let header = format!(
         r#""format":"{}","log_id":"{log_id}","segment":{number},"key_id":"{}","public_key":"{}","max_record_bytes":{},"max_segment_bytes":{}"#,
@@ -284,10 +312,40 @@ fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: 
 
 impl LogState {
     #[allow(clippy::too_many_arguments)]
-    fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, segment_no: u64, segment_name: String, segment_len: u64, next_seq: u64, head: Digest, last_ts: Timestamp, ops: HashMap<u128, OpState>) -> Result<LogState> {
+    fn opened(
+        dir: &Path,
+        log_id: String,
+        key: WriterKey,
+        opts: WriterOptions,
+        lock: DirLock,
+        segment_no: u64,
+        segment_name: String,
+        segment_len: u64,
+        next_seq: u64,
+        head: Digest,
+        last_ts: Timestamp,
+        ops: HashMap<u128, OpState>,
+    ) -> Result<LogState> {
         let path = dir.join(&segment_name);
         let file = OpenOptions::new().append(true).open(&path).at(&path)?;
-        Ok(LogState { dir: dir.to_path_buf(), log_id, key, opts, file, segment_no, segment_name, segment_len, segment_base_len: segment_len, next_seq, head, last_ts, ops, poisoned: None, closed: false, lock: Some(lock) })
+        Ok(LogState {
+            dir: dir.to_path_buf(),
+            log_id,
+            key,
+            opts,
+            file,
+            segment_no,
+            segment_name,
+            segment_len,
+            segment_base_len: segment_len,
+            next_seq,
+            head,
+            last_ts,
+            ops,
+            poisoned: None,
+            closed: false,
+            lock: Some(lock),
+        })
     }
 
     fn clock(&mut self) -> Timestamp {
@@ -313,8 +371,12 @@ impl LogState {
                 (Kind::Completion, Some(OpState::Pending)) => {
                     staged.insert(item.wal_id, OpState::Completed);
                 }
-                (Kind::Completion, Some(OpState::Completed)) => return Err(WalError::Conflict { index, message: format!("intent {id} is already completed") }),
-                (Kind::Completion, None) => return Err(WalError::Conflict { index, message: format!("no intent {id} in the log to complete") }),
+                (Kind::Completion, Some(OpState::Completed)) => {
+                    return Err(WalError::Conflict { index, message: format!("intent {id} is already completed") })
+                }
+                (Kind::Completion, None) => {
+                    return Err(WalError::Conflict { index, message: format!("no intent {id} in the log to complete") })
+                }
                 _ => {}
             }
         }
@@ -357,7 +419,8 @@ impl LogState {
     }
 
     fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<Receipt>> {
-        let estimate: u64 = admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members.len()) as u64).sum::<u64>() + 512;
+        let estimate: u64 =
+            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members.len()) as u64).sum::<u64>() + 512;
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
@@ -367,12 +430,19 @@ impl LogState {
         let mut receipts = Vec::with_capacity(count);
         let seal_seq = self.next_seq + count as u64;
         let mut head = self.head;
-        let mut seq = self.next_seq;
-        for item in admitted.iter().flat_map(|r| &r.items) {
+        for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
             let offset = self.segment_len + buf.len() as u64;
             head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
-            receipts.push(Receipt { seq, hash: head, wal_id: item.wal_id, kind: item.kind, segment: self.segment_name.clone(), offset, seal_seq, durability: self.opts.durability });
-            seq += 1;
+            receipts.push(Receipt {
+                seq,
+                hash: head,
+                wal_id: item.wal_id,
+                kind: item.kind,
+                segment: self.segment_name.clone(),
+                offset,
+                seal_seq,
+                durability: self.opts.durability,
+            });
         }
         let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
         self.write_durably(&buf)?;

@@ -111,7 +111,14 @@ fn wrong_key_and_not_a_log() {
 #[test]
 fn concurrent_appenders_share_group_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let w = Arc::new(Writer::create(dir.path(), key(3), WriterOptions { max_segment_bytes: 256 * 1024, max_record_bytes: 64 * 1024, ..WriterOptions::default() }).unwrap());
+    let w = Arc::new(
+        Writer::create(
+            dir.path(),
+            key(3),
+            WriterOptions { max_segment_bytes: 256 * 1024, max_record_bytes: 64 * 1024, ..WriterOptions::default() },
+        )
+        .unwrap(),
+    );
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let w = Arc::clone(&w);

@@ -22,15 +22,27 @@ pub fn to_py(err: WalError) -> PyErr {
         let message = err.to_string();
         let obj = |v: Py<PyAny>| v;
         match err {
-            WalError::Io { path, .. } => raise(py, "StorageError", message, &[("path", obj(path.display().to_string().into_pyobject(py).unwrap().into_any().unbind()))]),
+            WalError::Io { path, .. } => raise(
+                py,
+                "StorageError",
+                message,
+                &[("path", obj(path.display().to_string().into_pyobject(py).unwrap().into_any().unbind()))],
+            ),
             WalError::Schema { index, field, .. } => raise(
                 py,
                 "SchemaError",
                 message,
-                &[("index", index.into_pyobject(py).unwrap().into_any().unbind()), ("field", field.into_pyobject(py).unwrap().into_any().unbind())],
+                &[
+                    ("index", index.into_pyobject(py).unwrap().into_any().unbind()),
+                    ("field", field.into_pyobject(py).unwrap().into_any().unbind()),
+                ],
             ),
-            WalError::TooLarge { index, .. } => raise(py, "RecordTooLargeError", message, &[("index", index.into_pyobject(py).unwrap().into_any().unbind())]),
-            WalError::Locked { pid, .. } => raise(py, "LockedError", message, &[("pid", pid.into_pyobject(py).unwrap().into_any().unbind())]),
+            WalError::TooLarge { index, .. } => {
+                raise(py, "RecordTooLargeError", message, &[("index", index.into_pyobject(py).unwrap().into_any().unbind())])
+            }
+            WalError::Locked { pid, .. } => {
+                raise(py, "LockedError", message, &[("pid", pid.into_pyobject(py).unwrap().into_any().unbind())])
+            }
             WalError::Corruption(f) => {
                 let location = finding_dict(py, &f).map(|d| d.into_any().unbind()).unwrap_or_else(|_| py.None());
                 raise(py, "CorruptionError", message, &[("finding", location)])
@@ -39,7 +51,9 @@ pub fn to_py(err: WalError) -> PyErr {
             WalError::NotALog(_) => raise(py, "NotALogError", message, &[]),
             WalError::Exists(_) => raise(py, "LogExistsError", message, &[]),
             WalError::KeyMismatch { .. } => raise(py, "KeyMismatchError", message, &[]),
-            WalError::Conflict { index, .. } => raise(py, "ConflictError", message, &[("index", index.into_pyobject(py).unwrap().into_any().unbind())]),
+            WalError::Conflict { index, .. } => {
+                raise(py, "ConflictError", message, &[("index", index.into_pyobject(py).unwrap().into_any().unbind())])
+            }
             WalError::Closed => raise(py, "ClosedError", message, &[]),
             WalError::InvalidArgument(_) => raise(py, "UsageError", message, &[]),
         }

@@ -1,6 +1,7 @@
 //! `kfm_wal._core`: the private extension module. A thin layer: argument conversion, the GIL
 //! released around every piece of real work, and one error conversion (`errors`).
 
+mod check;
 mod errors;
 mod read;
 mod writer;
@@ -9,6 +10,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use super::check::check_entry;
     #[pymodule_export]
     use super::read::{public_key, read_segment, segments, verify_log};
     #[pymodule_export]

@@ -18,11 +18,22 @@ pub fn segments(py: Python<'_>, path: PathBuf) -> PyResult<Vec<(u64, u64, PathBu
     Ok(files.into_iter().map(|f| (f.number, f.first_seq, f.path, f.archived)).collect())
 }
 
+/// (seq, kind, offset, hash, line bytes) of one sealed record.
+type RecordTuple<'py> = (u64, &'static str, u64, String, Bound<'py, PyBytes>);
+
 /// Sealed records of one segment with seq in [from_seq, to_seq]:
 /// (seq, kind, offset, hash, line bytes).
 #[pyfunction]
 #[pyo3(signature = (path, number, first_seq, archived, from_seq=0, to_seq=u64::MAX))]
-pub fn read_segment<'py>(py: Python<'py>, path: PathBuf, number: u64, first_seq: u64, archived: bool, from_seq: u64, to_seq: u64) -> PyResult<Vec<(u64, &'static str, u64, String, Bound<'py, PyBytes>)>> {
+pub fn read_segment<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    number: u64,
+    first_seq: u64,
+    archived: bool,
+    from_seq: u64,
+    to_seq: u64,
+) -> PyResult<Vec<RecordTuple<'py>>> {
     let file = SegmentFile { number, first_seq, path, archived };
     let records = py.detach(|| reader::read_segment(&file, from_seq, to_seq)).py()?;
     Ok(records.into_iter().map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line))).collect())

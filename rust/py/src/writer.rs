@@ -49,7 +49,10 @@ pub struct Receipt {
 #[pymethods]
 impl Receipt {
     fn __repr__(&self) -> String {
-        format!("Receipt(seq={}, kind={:?}, wal_id={:?}, hash={:?}, seal_seq={}, durability={:?})", self.seq, self.kind, self.wal_id, self.hash, self.seal_seq, self.durability)
+        format!(
+            "Receipt(seq={}, kind={:?}, wal_id={:?}, hash={:?}, seal_seq={}, durability={:?})",
+            self.seq, self.kind, self.wal_id, self.hash, self.seal_seq, self.durability
+        )
     }
 }
 
@@ -77,7 +80,14 @@ pub struct PyWriter {
 impl PyWriter {
     #[staticmethod]
     #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability))]
-    fn create(py: Python<'_>, path: PathBuf, seed: &[u8], max_segment_bytes: u64, max_record_bytes: u64, durability: &str) -> PyResult<PyWriter> {
+    fn create(
+        py: Python<'_>,
+        path: PathBuf,
+        seed: &[u8],
+        max_segment_bytes: u64,
+        max_record_bytes: u64,
+        durability: &str,
+    ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
         let inner = py.detach(|| Writer::create(&path, key, opts)).py()?;
@@ -88,7 +98,8 @@ impl PyWriter {
     #[pyo3(signature = (path, seed, recovery, durability))]
     fn open(py: Python<'_>, path: PathBuf, seed: &[u8], recovery: &str, durability: &str) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
-        let mode = RecoveryMode::parse(recovery).ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
+        let mode =
+            RecoveryMode::parse(recovery).ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
         let inner = py.detach(|| Writer::open(&path, key, mode, durability)).py()?;
         Ok(PyWriter { inner })
