@@ -388,6 +388,19 @@ def generate(out=DEFAULT_OUT):
     expect(d, sp[9][-1], error="seal.untrusted_key", sole=True,
            note="after key1 was rotated out and revoked, a seal is validly signed by key1 (trusted, not in force)")
 
+    def rotate_back(w, k, b):  # key2 -> key1 again, but key1 was revoked
+        w.append_many(b, k)
+        w.rotate_key(KEY_SEED)
+    d, (j, sp) = built("seal-revoked-key", {6: rotate_after, 9: rotate_back})
+    expect(d, [e for e in sp[10] if e["kind"] == "seal"][0], error="seal.untrusted_key", sole=False,
+           note="key1 is revoked, later a rotate record makes key1 the writer key again; the first seal it signs "
+                "after that is in force and in the keyring but revoked")
+
+    d, (j, sp) = built("intent-tier-4-not-rollback", {2: lambda w, k, b: w.commit(
+        [{"kind": k, "body": dict(b[0], tier=4)}])})
+    expect(d, records_of(sp, 2)[0], error="record.schema", sole=True,
+           note="tier 4 on an operation other than rollback")
+
     def back_in_time(w, k, b):
         recs = [{"kind": k, "body": x} for x in b]
         recs[1]["timestamp"] = "2025-12-31T23:59:59.000000Z"
