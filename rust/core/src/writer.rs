@@ -362,20 +362,22 @@ impl LogState {
         let mut staged: HashMap<u128, OpState> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
             let known = staged.get(&item.wal_id).or_else(|| self.ops.get(&item.wal_id)).copied();
-            let id = crate::body::format_uuid(item.wal_id);
+            let id = || crate::body::format_uuid(item.wal_id);
             match (item.kind, known) {
                 (Kind::Intent, None) => {
                     staged.insert(item.wal_id, OpState::Pending);
                 }
-                (Kind::Intent, Some(_)) => return Err(WalError::Conflict { index, message: format!("wal_id {id} is already in the log") }),
+                (Kind::Intent, Some(_)) => {
+                    return Err(WalError::Conflict { index, message: format!("wal_id {} is already in the log", id()) })
+                }
                 (Kind::Completion, Some(OpState::Pending)) => {
                     staged.insert(item.wal_id, OpState::Completed);
                 }
                 (Kind::Completion, Some(OpState::Completed)) => {
-                    return Err(WalError::Conflict { index, message: format!("intent {id} is already completed") })
+                    return Err(WalError::Conflict { index, message: format!("intent {} is already completed", id()) })
                 }
                 (Kind::Completion, None) => {
-                    return Err(WalError::Conflict { index, message: format!("no intent {id} in the log to complete") })
+                    return Err(WalError::Conflict { index, message: format!("no intent {} in the log to complete", id()) })
                 }
                 _ => {}
             }
