@@ -1,46 +1,112 @@
-//! The file-system steps the format's crash safety rests on (docs/FORMAT.md section 7): fsync of
-//! directories after create/rename, atomic create via temp + fsync + rename, and the writer lock.
+//! The file-system steps the format's crash safety rests on (docs/FORMAT.md section 7), in one
+//! place: appends, fdatasync, directory fsync after create/rename, atomic create via temp + fsync +
+//! rename, and the writer lock. Every mutating call goes through `Fs`, whose optional hook lets
+//! tests record the exact sequence of operations (to build simulated power-loss states) or fail
+//! the Nth one.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{IoContext, Result, WalError};
 
-/// Make a directory's entries (creates, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+/// One mutating file-system call, as the writer is about to make it.
+#[derive(Debug, Clone, Copy)]
+pub enum IoOp<'a> {
+    /// Create (or truncate) a file.
+    Create(&'a Path),
+    /// Append bytes to a file.
+    Append(&'a Path, &'a [u8]),
+    /// fdatasync / fsync of a file.
+    SyncFile(&'a Path),
+    Rename(&'a Path, &'a Path),
+    SyncDir(&'a Path),
+    /// Not an I/O call: every record up to this seq is now acknowledged to callers.
+    Acknowledged(u64),
 }
 
-/// Write `bytes` to `path` so that after a crash the file either does not exist or is complete:
-/// temp file, fsync, rename, fsync of the directory.
-pub fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        if sync {
-            f.sync_all().at(&tmp)?;
+/// Watches (and may fail) the writer's mutating calls. Returning an error makes the call fail
+/// before it happens, as a disk error would.
+pub trait IoHook: Send + Sync {
+    fn before(&self, op: IoOp<'_>) -> io::Result<()>;
+}
+
+#[derive(Clone, Default)]
+pub struct Fs {
+    hook: Option<Arc<dyn IoHook>>,
+}
+
+impl Fs {
+    pub fn with_hook(hook: Arc<dyn IoHook>) -> Fs {
+        Fs { hook: Some(hook) }
+    }
+
+    fn before(&self, op: IoOp<'_>, path: &Path) -> Result<()> {
+        match &self.hook {
+            Some(h) => h.before(op).at(path),
+            None => Ok(()),
         }
     }
-    fs::rename(&tmp, path).at(path)?;
-    if sync {
-        sync_dir(dir)?;
-    }
-    Ok(())
-}
 
-/// Create `dir` (and parents) and make its entry durable in its parent.
-pub fn create_dir_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    pub fn append(&self, file: &mut File, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.before(IoOp::Append(path, bytes), path)?;
+        file.write_all(bytes).at(path)
     }
-    fs::create_dir_all(dir).at(dir)?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(parent)?;
+
+    pub fn sync_file(&self, file: &File, path: &Path) -> Result<()> {
+        self.before(IoOp::SyncFile(path), path)?;
+        file.sync_data().at(path)
     }
-    Ok(())
+
+    /// Make a directory's entries (creates, renames, removals) durable.
+    pub fn sync_dir(&self, dir: &Path) -> Result<()> {
+        self.before(IoOp::SyncDir(dir), dir)?;
+        File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    }
+
+    pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        self.before(IoOp::Rename(from, to), to)?;
+        fs::rename(from, to).at(to)
+    }
+
+    pub fn acknowledged(&self, seq: u64) {
+        if let Some(h) = &self.hook {
+            let _ = h.before(IoOp::Acknowledged(seq));
+        }
+    }
+
+    /// Write `bytes` to `path` so that after a crash the file either does not exist or is
+    /// complete: temp file, fsync, rename, fsync of the directory.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+        {
+            self.before(IoOp::Create(&tmp), &tmp)?;
+            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).at(&tmp)?;
+            self.append(&mut f, &tmp, bytes)?;
+            if sync {
+                self.sync_file(&f, &tmp)?;
+            }
+        }
+        self.rename(&tmp, path)?;
+        if sync {
+            self.sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Create `dir` (and parents) and make its entry durable in its parent.
+    pub fn create_dir_durable(&self, dir: &Path) -> Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        fs::create_dir_all(dir).at(dir)?;
+        match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(parent) => self.sync_dir(parent),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The exclusive writer lock of a log directory: `flock` on `DIR/LOCK`, so the kernel drops it

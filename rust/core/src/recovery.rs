@@ -2,19 +2,16 @@
 //! damage to sealed history, cut a torn or unsealed tail only after saving a copy of it, and
 //! finish a rotation a crash interrupted.
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result, WalError};
-use crate::fsutil;
-use crate::hash::Digest;
+use crate::fsutil::Fs;
 use crate::keys::WriterKey;
 use crate::segment;
-use crate::timestamp::Timestamp;
-use crate::verify::{self, OpState, VerifyOptions};
-use crate::writer::Durability;
+use crate::verify::{self, VerifyOptions};
+use crate::writer::{Durability, Resume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryMode {
@@ -44,16 +41,9 @@ pub struct RecoveryNote {
     pub saved_to: Option<PathBuf>,
 }
 
-pub struct Recovered {
+pub(crate) struct Recovered {
     pub log_id: String,
-    pub segment_no: u64,
-    pub segment_name: String,
-    pub segment_len: u64,
-    pub segment_base_len: u64,
-    pub next_seq: u64,
-    pub head: Digest,
-    pub last_ts: Timestamp,
-    pub ops: HashMap<u128, OpState>,
+    pub position: Resume,
     pub closes: bool,
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
@@ -81,16 +71,16 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
 }
 
 /// Copy `len` bytes at `offset` of `segment` into `recovered/`, durably, then cut them off.
-fn cut_tail(dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
+fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
     let mut file = OpenOptions::new().read(true).write(true).open(segment).at(segment)?;
     let mut cut = Vec::with_capacity(len as usize);
     file.seek(SeekFrom::Start(offset)).at(segment)?;
     file.read_to_end(&mut cut).at(segment)?;
     let saved_dir = dir.join(segment::RECOVERED);
-    fsutil::create_dir_durable(&saved_dir)?;
+    fs.create_dir_durable(&saved_dir)?;
     let saved = saved_dir.join(format!("{name}.{offset}.tail"));
     // Always synced: the copy must be durable before the only other copy is cut.
-    fsutil::write_atomic(&saved, &cut, true)?;
+    fs.write_atomic(&saved, &cut, true)?;
     file.set_len(offset).at(segment)?;
     if sync {
         file.sync_all().at(segment)?;
@@ -98,7 +88,7 @@ fn cut_tail(dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync:
     Ok(saved)
 }
 
-pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Recovered> {
+pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Recovered> {
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
@@ -116,7 +106,7 @@ pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Dura
         if mode == RecoveryMode::Strict {
             return Err(WalError::Corruption(Box::new(tail.finding.clone())));
         }
-        let saved = cut_tail(dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;
+        let saved = cut_tail(fs, dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;
         notes.push(RecoveryNote {
             action: format!("cut {}", tail.finding.code.as_str()),
             segment: tail.segment.name(),
@@ -130,7 +120,7 @@ pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Dura
         report.head.ok_or_else(|| WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display())))?;
     // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
     for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
-        crate::writer::archive(dir, &s.name(), sync)?;
+        crate::writer::archive(fs, dir, &s.name(), sync)?;
         notes.push(RecoveryNote {
             action: "archived a closed segment left in the live directory".into(),
             segment: s.name(),
@@ -146,14 +136,16 @@ pub fn recover(dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Dura
     let only_header_and_seal = head.seq == last.first_seq + 1;
     Ok(Recovered {
         log_id: report.log_id.clone().unwrap_or_default(),
-        segment_no: last.number,
-        segment_name: last.name(),
-        segment_len,
-        segment_base_len: if only_header_and_seal { segment_len } else { 0 },
-        next_seq: head.seq + 1,
-        head: head.hash,
-        last_ts: head.timestamp,
-        ops: report.ops,
+        position: Resume {
+            segment_no: last.number,
+            segment_name: last.name(),
+            segment_len,
+            segment_base_len: if only_header_and_seal { segment_len } else { 0 },
+            next_seq: head.seq + 1,
+            head: head.hash,
+            last_ts: head.timestamp,
+            ops: report.ops,
+        },
         closes: report.last_closes,
         max_record_bytes: header.max_record_bytes,
         max_segment_bytes: header.max_segment_bytes,

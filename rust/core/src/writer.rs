@@ -3,13 +3,12 @@
 //! fdatasync), rotation to `archive/`, and poisoning after the first failed write or sync.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{IoContext, Result, WalError};
-use crate::fsutil::{self, DirLock};
+use crate::fsutil::{DirLock, Fs};
 use crate::hash::{self, Digest};
 use crate::keys::{self, WriterKey};
 use crate::prepare::{self, Prepared};
@@ -87,6 +86,20 @@ pub struct Head {
     pub segment: String,
 }
 
+/// What a writer continues from: the live segment, the chain head and the intent table.
+pub(crate) struct Resume {
+    pub segment_no: u64,
+    pub segment_name: String,
+    pub segment_len: u64,
+    /// Length of the segment right after its header and first seal: a segment no longer than
+    /// this holds nothing worth rotating.
+    pub segment_base_len: u64,
+    pub next_seq: u64,
+    pub head: Digest,
+    pub last_ts: Timestamp,
+    pub ops: HashMap<u128, OpState>,
+}
+
 /// Everything only the commit leader touches.
 struct LogState {
     dir: PathBuf,
@@ -108,6 +121,7 @@ struct LogState {
     closed: bool,
     /// Held until `close`; the kernel also drops it if the process dies.
     lock: Option<DirLock>,
+    fs: Fs,
 }
 
 struct Request {
@@ -142,45 +156,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Writer {
     /// Create a new log in `dir` (which may exist but must not hold one).
     pub fn create(dir: &Path, key: WriterKey, opts: WriterOptions) -> Result<Writer> {
+        Writer::create_with(dir, key, opts, Fs::default())
+    }
+
+    /// `create`, with every mutating file-system call going through `fs` (tests watch them).
+    pub fn create_with(dir: &Path, key: WriterKey, opts: WriterOptions, fs: Fs) -> Result<Writer> {
         if !segment::list(dir).unwrap_or_default().is_empty() {
             return Err(WalError::Exists(dir.to_path_buf()));
         }
         if opts.max_record_bytes < 4096 || opts.max_segment_bytes < opts.max_record_bytes {
             return Err(WalError::InvalidArgument("max_record_bytes must be >= 4096 and max_segment_bytes >= max_record_bytes".into()));
         }
-        fsutil::create_dir_durable(dir)?;
-        fsutil::create_dir_durable(&dir.join(segment::ARCHIVE))?;
+        fs.create_dir_durable(dir)?;
+        fs.create_dir_durable(&dir.join(segment::ARCHIVE))?;
         let lock = DirLock::acquire(dir)?;
         let log_id = uuid::Uuid::new_v4().hyphenated().to_string();
         let ts = timestamp::now();
-        let (name, len, head) = new_segment(dir, &log_id, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
-        let state = LogState::opened(dir, log_id, key, opts, lock, 1, name, len, 3, head, ts, HashMap::new())?;
+        let (name, len, head) = new_segment(&fs, dir, &log_id, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
+        let at = Resume {
+            segment_no: 1,
+            segment_name: name,
+            segment_len: len,
+            segment_base_len: len,
+            next_seq: 3,
+            head,
+            last_ts: ts,
+            ops: HashMap::new(),
+        };
+        let state = LogState::opened(dir, log_id, key, opts, lock, fs, at)?;
         Ok(Writer::from_state(state, Vec::new()))
     }
 
     /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`.
     pub fn open(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Writer> {
+        Writer::open_with(dir, key, mode, durability, Fs::default())
+    }
+
+    /// `open`, with every mutating file-system call going through `fs`.
+    pub fn open_with(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability, fs: Fs) -> Result<Writer> {
         if !dir.is_dir() || segment::list(dir)?.is_empty() {
             return Err(WalError::NotALog(dir.to_path_buf()));
         }
         let lock = DirLock::acquire(dir)?;
-        let r = recovery::recover(dir, &key, mode, durability)?;
+        let r = recovery::recover(&fs, dir, &key, mode, durability)?;
         let opts = WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
-        let mut state = LogState::opened(
-            dir,
-            r.log_id,
-            key,
-            opts,
-            lock,
-            r.segment_no,
-            r.segment_name,
-            r.segment_len,
-            r.next_seq,
-            r.head,
-            r.last_ts,
-            r.ops,
-        )?;
-        state.segment_base_len = r.segment_base_len;
+        let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
         let mut notes = r.notes;
         if r.closes {
             // The last rotation stopped after its closing seal: finish it now.
@@ -279,6 +299,7 @@ impl Writer {
 /// Returns its name, length and the hash of its seal.
 #[allow(clippy::too_many_arguments)]
 fn new_segment(
+    fs: &Fs,
     dir: &Path,
     log_id: &str,
     key: &WriterKey,
@@ -300,7 +321,7 @@ fn new_segment(
     let mut buf = Vec::with_capacity(1024);
     let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
     let seal = write_seal(&mut buf, key, log_id, first_seq + 1, &h, ts, false);
-    fsutil::write_atomic(&dir.join(&name), &buf, opts.durability.syncs())?;
+    fs.write_atomic(&dir.join(&name), &buf, opts.durability.syncs())?;
     Ok((name, buf.len() as u64, seal))
 }
 
@@ -311,22 +332,8 @@ fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: 
 }
 
 impl LogState {
-    #[allow(clippy::too_many_arguments)]
-    fn opened(
-        dir: &Path,
-        log_id: String,
-        key: WriterKey,
-        opts: WriterOptions,
-        lock: DirLock,
-        segment_no: u64,
-        segment_name: String,
-        segment_len: u64,
-        next_seq: u64,
-        head: Digest,
-        last_ts: Timestamp,
-        ops: HashMap<u128, OpState>,
-    ) -> Result<LogState> {
-        let path = dir.join(&segment_name);
+    fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, fs: Fs, at: Resume) -> Result<LogState> {
+        let path = dir.join(&at.segment_name);
         let file = OpenOptions::new().append(true).open(&path).at(&path)?;
         Ok(LogState {
             dir: dir.to_path_buf(),
@@ -334,17 +341,18 @@ impl LogState {
             key,
             opts,
             file,
-            segment_no,
-            segment_name,
-            segment_len,
-            segment_base_len: segment_len,
-            next_seq,
-            head,
-            last_ts,
-            ops,
+            segment_no: at.segment_no,
+            segment_name: at.segment_name,
+            segment_len: at.segment_len,
+            segment_base_len: at.segment_base_len,
+            next_seq: at.next_seq,
+            head: at.head,
+            last_ts: at.last_ts,
+            ops: at.ops,
             poisoned: None,
             closed: false,
             lock: Some(lock),
+            fs,
         })
     }
 
@@ -450,6 +458,7 @@ impl LogState {
         self.write_durably(&buf)?;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
+        self.fs.acknowledged(seal_seq);
         Ok(receipts)
     }
 
@@ -459,9 +468,9 @@ impl LogState {
 
     fn write_durably(&mut self, buf: &[u8]) -> Result<()> {
         let path = self.segment_path();
-        self.file.write_all(buf).at(&path)?;
+        self.fs.append(&mut self.file, &path, buf)?;
         if self.opts.durability.syncs() {
-            self.file.sync_data().at(&path)?;
+            self.fs.sync_file(&self.file, &path)?;
         }
         self.segment_len += buf.len() as u64;
         Ok(())
@@ -484,7 +493,8 @@ impl LogState {
         let ts = self.clock();
         let old_name = self.segment_name.clone();
         let number = self.segment_no + 1;
-        let (name, len, head) = new_segment(&self.dir, &self.log_id, &self.key, &self.opts, number, self.next_seq, &self.head, &ts)?;
+        let (name, len, head) =
+            new_segment(&self.fs, &self.dir, &self.log_id, &self.key, &self.opts, number, self.next_seq, &self.head, &ts)?;
         let path = self.dir.join(&name);
         self.file = OpenOptions::new().append(true).open(&path).at(&path)?;
         self.segment_no = number;
@@ -493,19 +503,18 @@ impl LogState {
         self.segment_base_len = len;
         self.head = head;
         self.next_seq += 2;
-        archive(&self.dir, &old_name, self.opts.durability.syncs())
+        archive(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())
     }
 }
 
 /// Move a closed segment from the live directory into `archive/`, durably.
-pub(crate) fn archive(dir: &Path, name: &str, sync: bool) -> Result<()> {
+pub(crate) fn archive(fs: &Fs, dir: &Path, name: &str, sync: bool) -> Result<()> {
     let archive_dir = dir.join(segment::ARCHIVE);
-    fsutil::create_dir_durable(&archive_dir)?;
-    let to = archive_dir.join(name);
-    fs::rename(dir.join(name), &to).at(&to)?;
+    fs.create_dir_durable(&archive_dir)?;
+    fs.rename(&dir.join(name), &archive_dir.join(name))?;
     if sync {
-        fsutil::sync_dir(&archive_dir)?;
-        fsutil::sync_dir(dir)?;
+        fs.sync_dir(&archive_dir)?;
+        fs.sync_dir(dir)?;
     }
     Ok(())
 }
