@@ -1,4 +1,5 @@
 """The reference implementation (tests/reference/) judges every vector in data/vectors/ as expected."""
+
 from __future__ import annotations
 
 import hashlib
@@ -98,8 +99,12 @@ def test_invalid_vector(name):
     report = ref.verify(d, KEYRING)
     assert not report.ok and report.errors
     first = report.errors[0]
-    assert (first.code, first.segment, first.offset, first.seq) == \
-        (exp["error"], exp["segment"], exp["offset"], exp["seq"]), report.errors
+    assert (first.code, first.segment, first.offset, first.seq) == (
+        exp["error"],
+        exp["segment"],
+        exp["offset"],
+        exp["seq"],
+    ), report.errors
     if exp["sole_error"]:
         assert len(report.errors) == 1, report.errors
     for e in report.errors:  # every error is located
@@ -136,33 +141,41 @@ def test_regeneration_is_byte_identical(tmp_path):
 
 # ---------------------------------------------------------------- line grammar
 
+
 def make_line(head: bytes) -> bytes:
     """Complete a line from everything before '"hash":' with a correct hash."""
     return head + b'"hash":"sha256:' + hashlib.sha256(head).hexdigest().encode() + b'"}\n'
 
 
-GOOD_HEAD = (b'{"seq":7,"prev":"sha256:' + b"ab" * 32 + b'","kind":"completion","timestamp":"2026-01-01T00:00:00.000000Z",'
-             b'"status":"failed","wal_id":"x y",')
+GOOD_HEAD = (
+    b'{"seq":7,"prev":"sha256:'
+    + b"ab" * 32
+    + b'","kind":"completion","timestamp":"2026-01-01T00:00:00.000000Z",'
+    b'"status":"failed","wal_id":"x y",'
+)
 
 
-@pytest.mark.parametrize("head,status", [
-    (GOOD_HEAD, "good"),
-    (GOOD_HEAD.replace(b'"seq":7', b'"seq":07'), "malformed"),  # leading zero
-    (GOOD_HEAD.replace(b'"seq":7', b'"seq":0'), "malformed"),  # seq >= 1
-    (GOOD_HEAD.replace(b"ab" * 32, b"AB" * 32), "malformed"),  # lowercase hex only
-    (b"\xef\xbb\xbf" + GOOD_HEAD, "malformed"),  # BOM
-    (GOOD_HEAD.replace(b'"status":"failed"', b'"status": "failed"'), "malformed"),  # whitespace
-    (GOOD_HEAD.replace(b'"seq":7,', b'"seq":7 ,'), "malformed"),
-    (GOOD_HEAD + b'"status":"ok",', "malformed"),  # duplicate member
-    (GOOD_HEAD + b'"seq":8,', "malformed"),  # envelope name in the body
-    (GOOD_HEAD + b'"d":NaN,', "malformed"),  # not RFC 8259 JSON
-    (GOOD_HEAD + b'"d":{"a":1,"a":2},', "malformed"),  # duplicate nested member
-    (GOOD_HEAD.replace(b'"failed"', b'"f\xffiled"'), "malformed"),  # not UTF-8
-    (GOOD_HEAD.replace(b"00.000000Z", b"00.00000Z "), "malformed"),  # timestamp shape
-    (GOOD_HEAD.replace(b"2026-01-01T", b"2026-13-01T"), "malformed"),  # not a date
-    (GOOD_HEAD.replace(b'"status":"failed","wal_id":"x y",', b","), "malformed"),  # empty body
-    (GOOD_HEAD[:-1], "malformed"),  # body not followed by a comma
-])
+@pytest.mark.parametrize(
+    "head,status",
+    [
+        (GOOD_HEAD, "good"),
+        (GOOD_HEAD.replace(b'"seq":7', b'"seq":07'), "malformed"),  # leading zero
+        (GOOD_HEAD.replace(b'"seq":7', b'"seq":0'), "malformed"),  # seq >= 1
+        (GOOD_HEAD.replace(b"ab" * 32, b"AB" * 32), "malformed"),  # lowercase hex only
+        (b"\xef\xbb\xbf" + GOOD_HEAD, "malformed"),  # BOM
+        (GOOD_HEAD.replace(b'"status":"failed"', b'"status": "failed"'), "malformed"),  # whitespace
+        (GOOD_HEAD.replace(b'"seq":7,', b'"seq":7 ,'), "malformed"),
+        (GOOD_HEAD + b'"status":"ok",', "malformed"),  # duplicate member
+        (GOOD_HEAD + b'"seq":8,', "malformed"),  # envelope name in the body
+        (GOOD_HEAD + b'"d":NaN,', "malformed"),  # not RFC 8259 JSON
+        (GOOD_HEAD + b'"d":{"a":1,"a":2},', "malformed"),  # duplicate nested member
+        (GOOD_HEAD.replace(b'"failed"', b'"f\xffiled"'), "malformed"),  # not UTF-8
+        (GOOD_HEAD.replace(b"00.000000Z", b"00.00000Z "), "malformed"),  # timestamp shape
+        (GOOD_HEAD.replace(b"2026-01-01T", b"2026-13-01T"), "malformed"),  # not a date
+        (GOOD_HEAD.replace(b'"status":"failed","wal_id":"x y",', b","), "malformed"),  # empty body
+        (GOOD_HEAD[:-1], "malformed"),  # body not followed by a comma
+    ],
+)
 def test_line_grammar(head, status):
     assert ref._parse_line(0, make_line(head)).status == status
 
@@ -173,10 +186,11 @@ def test_line_grammar_exact_suffix_and_hash():
     assert ref._parse_line(0, line[:-1] + b"\r\n").status == "malformed"
     assert ref._parse_line(0, line[:-1]).status == "malformed"  # incomplete
     assert ref._parse_line(0, line.replace(b'"hash":"', b'"hash": "')).status == "malformed"
-    assert ref._parse_line(0, GOOD_HEAD.replace(b"x y", b"x z") + line[len(GOOD_HEAD):]).status == "hash"
+    assert ref._parse_line(0, GOOD_HEAD.replace(b"x y", b"x z") + line[len(GOOD_HEAD) :]).status == "hash"
 
 
 # ---------------------------------------------------------------- writer
+
 
 def test_writer_roundtrip_rotation_and_limits(tmp_path):
     seed = hashlib.sha256(b"writer test").digest()
@@ -187,9 +201,11 @@ def test_writer_roundtrip_rotation_and_limits(tmp_path):
     acked = []
     with ref.RefWriter(log, seed, make_vectors.fixed_uuid("writer-test"), max_segment_bytes=4000) as w:
         for i in range(0, 8, 2):
-            acked += w.append_many(bodies[i:i + 2])
+            acked += w.append_many(bodies[i : i + 2])
         intents = [r for r in ref.read(log) if r["kind"] == "intent"]
-        acked += w.append_many([{"wal_id": r["wal_id"], "status": "succeeded"} for r in intents[:3]], "completion")
+        acked += w.append_many(
+            [{"wal_id": r["wal_id"], "status": "succeeded"} for r in intents[:3]], "completion"
+        )
         with pytest.raises(ValueError):
             w.append_many([dict(bodies[0], payload={"blob": "x" * ref.DEFAULT_MAX_RECORD_BYTES})])
         with pytest.raises(ValueError):
@@ -204,8 +220,15 @@ def test_writer_roundtrip_rotation_and_limits(tmp_path):
 
 
 def test_writer_clamps_a_backwards_clock(tmp_path):
-    times = iter(["2026-01-01T00:00:05.000000Z", "2026-01-01T00:00:06.000000Z", "2026-01-01T00:00:01.000000Z",
-                  "2026-01-01T00:00:02.000000Z", "2026-01-01T00:00:09.000000Z"])
+    times = iter(
+        [
+            "2026-01-01T00:00:05.000000Z",
+            "2026-01-01T00:00:06.000000Z",
+            "2026-01-01T00:00:01.000000Z",
+            "2026-01-01T00:00:02.000000Z",
+            "2026-01-01T00:00:09.000000Z",
+        ]
+    )
     with ref.RefWriter(tmp_path / "w", bytes(32), make_vectors.LOG_ID, lambda: next(times)) as w:
         w.append_many([make_vectors.intent(1, "etl_step")])
     assert ref.verify(tmp_path / "w").ok
@@ -213,24 +236,35 @@ def test_writer_clamps_a_backwards_clock(tmp_path):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.text(max_size=20)
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(payloads=st.lists(st.dictionaries(st.text(max_size=10), json_values, max_size=5), min_size=1, max_size=6),
-       split=st.integers(1, 6))
+@given(
+    payloads=st.lists(st.dictionaries(st.text(max_size=10), json_values, max_size=5), min_size=1, max_size=6),
+    split=st.integers(1, 6),
+)
 def test_writer_output_verifies_for_arbitrary_payloads(payloads, split):
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "wal")
-        with ref.RefWriter(log, bytes(range(32)), make_vectors.LOG_ID, make_vectors.StepClock(),
-                           max_segment_bytes=3000) as w:
+        with ref.RefWriter(
+            log, bytes(range(32)), make_vectors.LOG_ID, make_vectors.StepClock(), max_segment_bytes=3000
+        ) as w:
             acked = []
             for i in range(0, len(payloads), split):
-                acked += w.append_many([dict(make_vectors.intent(n, "etl_step"), payload=p)
-                                        for n, p in enumerate(payloads[i:i + split], start=i)])
+                acked += w.append_many(
+                    [
+                        dict(make_vectors.intent(n, "etl_step"), payload=p)
+                        for n, p in enumerate(payloads[i : i + split], start=i)
+                    ]
+                )
         report = ref.verify(log)
         assert report.ok, report.errors
         records = [r for r in ref.read(log) if r["kind"] == "intent"]
@@ -257,7 +291,7 @@ def test_any_single_byte_change_is_reported(data):
     with tempfile.TemporaryDirectory() as tmp:
         copy_basic(tmp)
         with open(os.path.join(tmp, rel), "wb") as f:
-            f.write(content[:offset] + bytes([new]) + content[offset + 1:])
+            f.write(content[:offset] + bytes([new]) + content[offset + 1 :])
         report = ref.verify(tmp)
         assert not report.ok and report.errors
 
@@ -283,8 +317,9 @@ def test_truncating_the_last_segment_leaves_only_a_recoverable_tail(cut):
         assert report.ok
         assert report.head_hash == ends[cut]["hash"]
     else:
-        assert [(e.code, e.offset) for e in report.errors] == \
-            [("tail.unsealed" if cut in ends else "tail.torn", last_seal_end)]
+        assert [(e.code, e.offset) for e in report.errors] == [
+            ("tail.unsealed" if cut in ends else "tail.torn", last_seal_end)
+        ]
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -303,8 +338,55 @@ def test_arbitrary_splices_are_judged_without_crashing(data):
         report = ref.verify(tmp)
     assert report.ok == (report.errors == [])
     if changed != content and not report.ok:
-        assert all(e.code in {
-            "record.malformed", "record.hash", "record.kind", "record.schema", "record.too_large", "chain.seq",
-            "chain.prev", "chain.segment", "seal.signature", "seal.untrusted_key", "seal.missing", "time.regression",
-            "intent.duplicate", "completion.orphan", "completion.duplicate", "tail.unsealed", "tail.torn"}
-            for e in report.errors)
+        assert all(
+            e.code
+            in {
+                "record.malformed",
+                "record.hash",
+                "record.kind",
+                "record.schema",
+                "record.too_large",
+                "chain.seq",
+                "chain.prev",
+                "chain.segment",
+                "seal.signature",
+                "seal.untrusted_key",
+                "seal.missing",
+                "time.regression",
+                "intent.duplicate",
+                "completion.orphan",
+                "completion.duplicate",
+                "tail.unsealed",
+                "tail.torn",
+            }
+            for e in report.errors
+        )
+
+
+def test_segment_file_rules(tmp_path):
+    class WrongNumber(ref.RefWriter):
+        def _header_body(self):
+            return dict(
+                super()._header_body(), segment=self.segment + 10 if self.segment == 2 else self.segment
+            )
+
+    log = tmp_path / "wal"
+    with WrongNumber(
+        log, bytes(32), make_vectors.LOG_ID, make_vectors.StepClock(), max_segment_bytes=2000
+    ) as w:
+        for n in range(4):
+            w.append_many([make_vectors.intent(n, "etl_step")])
+    seg2 = sorted(log.rglob("wal-00000002-*.jsonl"))[0].name
+    assert [(e.code, e.segment, e.offset) for e in ref.verify(log).errors] == [("chain.segment", seg2, 0)]
+
+    last = sorted(log.glob("*.jsonl"))[0]
+    number, first = int(last.name[4:12]), int(last.name[13:29])
+    (log / ref.segment_name(number + 1, first + 99)).write_bytes(b"")  # an empty next segment
+    errors = [(e.code, e.segment) for e in ref.verify(log).errors]
+    assert ("chain.segment", ref.segment_name(number + 1, first + 99)) in errors
+    assert ("seal.missing", last.name) in errors  # the previous segment does not end with a closing seal
+    (log / "notes.jsonl").write_bytes(b"")
+    assert ("chain.segment", "notes.jsonl", 0) == tuple(
+        vars(ref.verify(log).errors[0])[k] for k in ("code", "segment", "offset")
+    )
+    assert ref.verify(tmp_path / "nothing-here").errors[0].code == "chain.segment"

@@ -10,7 +10,6 @@ import orjson
 from conftest import make_entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from kfm_wal import _core, schema
 
 HASH = "sha256:" + "c" * 64

@@ -9,11 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
+import kfm_wal
 import orjson
 import pytest
 from conftest import live_segment, make_entry
-
-import kfm_wal
 from kfm_wal import (
     ConflictError,
     CorruptionError,

@@ -72,18 +72,25 @@ def describe(
         f = exc.finding
         return CliError(
             f"{f.get('code')}: {f.get('message')}",
-            where(log=log_part, segment=f.get("segment"), offset=f.get("offset"), seq=f.get("seq"),
-                  wal_id=f.get("wal_id")),
+            where(
+                log=log_part,
+                segment=f.get("segment"),
+                offset=f.get("offset"),
+                seq=f.get("seq"),
+                wal_id=f.get("wal_id"),
+            ),
         )
     if isinstance(exc, SchemaError | ConflictError) and exc.index is not None:
         field = exc.field if isinstance(exc, SchemaError) else None
         what = re.sub(r"^entry \d+: ", "", str(exc))
         if field:
             what = _without_prefix(what, field)
-        loc = entries.where(exc.index, field) if entries is not None else where(entry=exc.index + 1, field=field)
+        # Without entries (complete) the index is always 0 and would tell the user nothing.
+        loc = entries.where(exc.index, field) if entries is not None else where(field=field)
         return CliError(what, ", ".join(p for p in (loc, where(log=log_part)) if p))
     if isinstance(exc, StorageError):
-        return CliError(_without_prefix(str(exc), exc.path or ""), where(file=exc.path) or where(log=log_part))
+        what = re.sub(r" \(os error \d+\)$", "", _without_prefix(str(exc), exc.path or ""))
+        return CliError(what, where(file=exc.path) or where(log=log_part))
     if isinstance(exc, WalError):
         paths = [os.fspath(p) for p in (file, log) if p is not None]
         what = _without_prefix(str(exc), *paths, *(shown(p) for p in paths))
@@ -96,16 +103,22 @@ def describe(
     if isinstance(exc, click.ClickException):
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
-            return CliError(exc.format_message(), f"{ctx.command_path}; see '{ctx.command_path} --help'")
+            return CliError(
+                exc.format_message(), f"command {ctx.command_path}; see '{ctx.command_path} --help'"
+            )
         return CliError(exc.format_message())
     return CliError(f"{type(exc).__name__}: {exc}")
 
 
 @contextmanager
-def located(*, log: Path | None = None, entries: Entries | None = None, file: Path | None = None) -> Iterator[None]:
+def located(
+    *, log: Path | None = None, entries: Entries | None = None, file: Path | None = None
+) -> Iterator[None]:
     """Phrase WalError and OSError raised inside with what the command was working on."""
     try:
         yield
+    except BrokenPipeError:
+        raise  # stdout's reader left; not a failure of the log or the input
     except (WalError, OSError, InputError) as exc:
         raise describe(exc, log=log, entries=entries, file=file) from None
 

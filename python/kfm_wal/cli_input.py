@@ -53,11 +53,8 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _saw_constant(name: str) -> float:
-    return float(name.replace("Infinity", "inf"))
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_saw_constant)
+# Python's decoder accepts NaN/Infinity; they are found afterwards, with their position, by _NONFINITE.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
 
 class _Text:
@@ -91,9 +88,13 @@ class _Text:
         except _DuplicateKey as e:
             raise InputError(f"invalid JSON: member name {e.args[0]!r} repeated", self.where(start)) from None
         stop += base
-        found = next((m for m in _NONFINITE.finditer(self.text, start, stop) if m.group(1)), None)
+        found = None
+        if self.text.find("NaN", start, stop) != -1 or self.text.find("Infinity", start, stop) != -1:
+            found = next((m for m in _NONFINITE.finditer(self.text, start, stop) if m.group(1)), None)
         if found:
-            raise InputError(f"invalid JSON: {found.group(1)} is not a JSON value", self.where(found.start(1)))
+            raise InputError(
+                f"invalid JSON: {found.group(1)} is not a JSON value", self.where(found.start(1))
+            )
         return value, stop
 
 
@@ -115,7 +116,9 @@ def parse(data: bytes, source: str) -> Entries:
     lines = _line_numbers(t.text, starts)
     for item, line in zip(items, lines, strict=True):
         if not isinstance(item, dict):
-            raise InputError(f"an entry must be a JSON object, got {_json_type(item)}", f"{source}, line {line}")
+            raise InputError(
+                f"an entry must be a JSON object, got {_json_type(item)}", f"{source}, line {line}"
+            )
     if not items:
         raise InputError("no entries in the input", source)
     return Entries(source, items, lines)

@@ -1,5 +1,5 @@
 """What the CLI shows people: receipts, the log as a table, the verification summary, key lists.
-Machine-readable output (--json) is written by cli.py directly and never goes through rich."""
+Machine-readable output (--json) is plain bytes from orjson or the log itself, never rich."""
 
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ def receipt_line(r: Receipt) -> str:
 
 def receipt_json(r: Receipt) -> bytes:
     doc = {
-        "seq": r.seq, "kind": r.kind, "wal_id": r.wal_id, "hash": r.hash, "segment": r.segment,
-        "offset": r.offset, "seal_seq": r.seal_seq, "durability": r.durability,
+        "seq": r.seq,
+        "kind": r.kind,
+        "wal_id": r.wal_id,
+        "hash": r.hash,
+        "segment": r.segment,
+        "offset": r.offset,
+        "seal_seq": r.seal_seq,
+        "durability": r.durability,
     }
     return orjson.dumps(doc) + b"\n"
 
@@ -60,9 +66,8 @@ def _what(rec: Record) -> Text:
 
 def log_table(records: Iterable[Record]) -> tuple[Table, int]:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name, justify in (("seq", "right"), ("time (UTC)", "left"), ("kind", "left"),
-                          ("operation/status", "left"), ("wal_id", "left"), ("actor", "left"), ("tier", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for name in ("seq", "time (UTC)", "kind", "operation/status", "wal_id", "actor", "tier"):
+        table.add_column(name, justify="right" if name in ("seq", "tier") else "left", no_wrap=True)
     n = 0
     for rec in records:
         body = rec.body
@@ -71,8 +76,15 @@ def log_table(records: Iterable[Record]) -> tuple[Table, int]:
         tier = body.get("tier")
         stamp = rec.timestamp.replace("T", " ")[:19]
         dim = "dim" if rec.kind in ("seal", "header") else ""
-        table.add_row(str(rec.seq), stamp, Text(rec.kind, style=dim), _what(rec), rec.wal_id or "", who,
-                      "" if tier is None else str(tier))
+        table.add_row(
+            str(rec.seq),
+            stamp,
+            Text(rec.kind, style=dim),
+            _what(rec),
+            rec.wal_id or "",
+            who,
+            "" if tier is None else str(tier),
+        )
         n += 1
     return table, n
 
@@ -101,14 +113,27 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
     grid.add_column()
     throughput = "n/a"
     if report.elapsed > 0:
-        throughput = f"{_size(report.bytes / report.elapsed)}/s, {report.records / report.elapsed:,.0f} records/s"
+        throughput = (
+            f"{_size(report.bytes / report.elapsed)}/s, {report.records / report.elapsed:,.0f} records/s"
+        )
     rows = [
         ("log", f"{report.path}  (log_id {report.log_id})"),
-        ("segments", f"{len(report.segments)}" + (f"  ({report.segments[0]} .. {report.segments[-1]})"
-                                                 if len(report.segments) > 1 else
-                                                 f"  ({report.segments[0]})" if report.segments else "")),
+        (
+            "segments",
+            f"{len(report.segments)}"
+            + (
+                f"  ({report.segments[0]} .. {report.segments[-1]})"
+                if len(report.segments) > 1
+                else f"  ({report.segments[0]})"
+                if report.segments
+                else ""
+            ),
+        ),
         ("records", f"{report.records:,}  ({_size(report.bytes)})"),
-        ("operations", f"{report.intents:,} intents, {report.completions:,} completions, {report.pending:,} pending"),
+        (
+            "operations",
+            f"{report.intents:,} intents, {report.completions:,} completions, {report.pending:,} pending",
+        ),
         ("head", f"seq {report.head_seq}  {report.head_hash}"),
         ("trust", trust),
         ("key in force", str(report.key_in_force)),
@@ -116,8 +141,11 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
     ]
     for name, value in rows:
         grid.add_row(name, value)
-    verdict = Text("VALID", style="bold green") if report.ok else Text(
-        f"INVALID: {len(report.findings)} finding(s)", style="bold red")
+    verdict = (
+        Text("VALID", style="bold green")
+        if report.ok
+        else Text(f"INVALID: {len(report.findings)} finding(s)", style="bold red")
+    )
     grid.add_row("result", verdict)
     out: list[Any] = [grid]
     if not report.ok:
@@ -125,15 +153,23 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
         for name in ("code", "segment", "offset", "seq", "wal_id", "message", "more"):
             table.add_column(name, no_wrap=name != "message")
         for f, rest in _first_of_each_code(report.findings):
-            table.add_row(Text(f.code, style="red"), f.segment or "-", str(f.offset),
-                          "-" if f.seq is None else str(f.seq), f.wal_id or "-", f.message,
-                          f"+{rest} more" if rest else "")
+            table.add_row(
+                Text(f.code, style="red"),
+                f.segment or "-",
+                str(f.offset),
+                "-" if f.seq is None else str(f.seq),
+                f.wal_id or "-",
+                f.message,
+                f"+{rest} more" if rest else "",
+            )
         out += [Text(""), Text("first finding of each kind:", style="bold"), table]
     return out
 
 
 def keyring_table(ring: Keyring, source: str) -> Table:
-    table = Table(title=f"keyring {source}", title_justify="left", box=None, header_style="bold", pad_edge=False)
+    table = Table(
+        title=f"keyring {source}", title_justify="left", box=None, header_style="bold", pad_edge=False
+    )
     for name in ("key_id", "roles", "name", "public_key"):
         table.add_column(name, no_wrap=True)
     for k in ring.keys:
@@ -142,19 +178,31 @@ def keyring_table(ring: Keyring, source: str) -> Table:
 
 
 def log_keys_table(report: VerifyReport, ring: Keyring | None) -> Table:
-    table = Table(title=f"keys declared by log {report.path}", title_justify="left", box=None,
-                  header_style="bold", pad_edge=False)
+    table = Table(
+        title=f"keys declared by log {report.path}",
+        title_justify="left",
+        box=None,
+        header_style="bold",
+        pad_edge=False,
+    )
     table.add_column("key_id", no_wrap=True)
     table.add_column("state", no_wrap=True)
     if ring is not None:
         table.add_column("in keyring", no_wrap=True)
     for key_id in report.keys_seen:
-        row = [key_id, "in force" if key_id == report.key_in_force else "rotated out"]
+        row = [key_id, "in force" if key_id == report.key_in_force else "earlier"]
         if ring is not None:
             row.append("yes" if ring.get(key_id) else "NO")
         table.add_row(*row)
     return table
 
 
-__all__ = ["console", "keyring_table", "log_keys_table", "log_table", "receipt_json", "receipt_line",
-           "report_summary"]
+__all__ = [
+    "console",
+    "keyring_table",
+    "log_keys_table",
+    "log_table",
+    "receipt_json",
+    "receipt_line",
+    "report_summary",
+]

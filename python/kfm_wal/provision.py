@@ -50,4 +50,11 @@ def create_with_new_key(
     return wal, key
 
 
-__all__ = ["create_with_new_key", "default_key_path", "default_keyring_path", "keys_dir"]
+def trust_key(key: SigningKey, keyring_path: str | os.PathLike[str], key_name: str = "") -> Path:
+    """Add (or refresh) `key` as a writer in the keyring file, creating the file if missing."""
+    keyring_path = Path(keyring_path)
+    ring = keys.load_keyring(keyring_path) if keyring_path.exists() else Keyring(())
+    return keys.save_keyring(ring.with_key(key, ("writer",), key_name), keyring_path)
+
+
+__all__ = ["create_with_new_key", "default_key_path", "default_keyring_path", "keys_dir", "trust_key"]

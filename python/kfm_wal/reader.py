@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from . import _core
+from .errors import WalError
 
 
 class Record:
@@ -51,6 +52,14 @@ class Record:
         return f"Record(seq={self.seq}, kind={self.kind!r}, segment={self.segment!r}, offset={self.offset})"
 
 
+def is_log(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` holds a kfm-wal log (segment files in it or in its archive/)."""
+    try:
+        return bool(_core.segments(Path(path)))
+    except WalError:
+        return False
+
+
 def records(
     path: str | os.PathLike[str],
     *,
@@ -80,4 +89,4 @@ def records(
             yield rec
 
 
-__all__ = ["Record", "records"]
+__all__ = ["Record", "is_log", "records"]

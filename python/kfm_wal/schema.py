@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from . import _core
 from .errors import SchemaError
 
 # Key order is kept as given (the hash covers the bytes, so no canonical order is needed and
@@ -89,8 +90,9 @@ def _fail(index: int, field: str, message: str) -> SchemaError:
 
 
 def encode(entries: Iterable[Mapping[str, Any]]) -> list[bytes]:
-    """Encode entries to compact JSON, keys in the caller's order. NaN and Infinity would silently become null in orjson;
-    they can only hide behind a `null`, so entries whose bytes hold no `null` skip the walk."""
+    """Encode entries to compact JSON, keys in the caller's order. NaN and Infinity would
+    silently become null in orjson; they can only hide behind a `null`, so entries whose bytes
+    hold no `null` skip the walk."""
     out = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
@@ -108,6 +110,18 @@ def encode(entries: Iterable[Mapping[str, Any]]) -> list[bytes]:
     return out
 
 
+def check(entry: Mapping[str, Any], kind: str = "intent") -> tuple[str, str] | None:
+    """(field, message) if `entry` would be refused by the writer, else None. Writes nothing."""
+    try:
+        (data,) = encode([entry])
+    except SchemaError as e:
+        return e.field or "", str(e).split(": ", 2)[-1]
+    refused = _core.check_entry(kind, data)
+    if refused is None:
+        return None
+    return (explain(entry) or refused) if kind == "intent" else refused
+
+
 def refine(err: SchemaError, entries: list[Mapping[str, Any]]) -> SchemaError:
     """Replace the core's message with the JSON Schema's path-precise one when it has one."""
     if err.index is None or not 0 <= err.index < len(entries):
@@ -116,4 +130,4 @@ def refine(err: SchemaError, entries: list[Mapping[str, Any]]) -> SchemaError:
     return _fail(err.index, *found) if found else err
 
 
-__all__ = ["encode", "entry_schema", "explain", "is_valid", "refine"]
+__all__ = ["check", "encode", "entry_schema", "explain", "is_valid", "refine"]

@@ -19,7 +19,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -82,7 +82,7 @@ def seal_message(log_id: str, seq: int, timestamp: str, prev: str, closes: bool)
 
 
 def utc_timestamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _valid_timestamp(ts: str) -> bool:
@@ -93,6 +93,11 @@ def _valid_timestamp(ts: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _key_matches(public_key, key_id) -> bool:
+    raw = b64decode(public_key, 32)
+    return raw is not None and key_id_of(raw) == key_id
 
 
 def _is_int(v) -> bool:
@@ -109,6 +114,9 @@ def _nonempty_str(v) -> bool:
 
 # ---------------------------------------------------------------- body rules (section 4)
 
+_HEADER_MEMBERS = ("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes",
+                   "max_segment_bytes")
+_COMPLETION_OPTIONAL = ("post_state_hash", "executed_digest", "duration_ms", "error", "detail")
 _INTENT_MEMBERS = ("wal_id", "operation", "actor", "pre_state_hash", "post_state_expected", "payload",
                    "reversal", "tier", "governance", "lineage_links", "telemetry")
 
@@ -141,13 +149,12 @@ def check_body(kind: str, b: dict) -> list:
             problems.append(f"{name}: {what}")
 
     if kind == "header":
-        members(("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes", "max_segment_bytes"))
+        members(_HEADER_MEMBERS)
         rule("format", lambda v: v == FORMAT, f"must be {FORMAT!r}")
         rule("log_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
         rule("segment", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
         rule("public_key", lambda v: b64decode(v, 32) is not None, "must be a base64 32-byte key")
-        rule("key_id", lambda v: isinstance(v, str) and b64decode(b.get("public_key"), 32) is not None
-             and v == key_id_of(b64decode(b["public_key"], 32)), "must be the key id of public_key")
+        rule("key_id", lambda v: _key_matches(b.get("public_key"), v), "must be the key id of public_key")
         rule("max_record_bytes", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
         rule("max_segment_bytes", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
     elif kind == "seal":
@@ -161,12 +168,13 @@ def check_body(kind: str, b: dict) -> list:
         rule("key_id", lambda v: isinstance(v, str) and _KEY_ID.fullmatch(v), "must be ed25519:<16 hex>")
         if b.get("action") == "rotate" and "public_key" not in b:
             problems.append("public_key is required for rotate")
-        rule("public_key", lambda v: b64decode(v, 32) is not None and key_id_of(b64decode(v, 32)) == b.get("key_id"),
+        rule("public_key", lambda v: _key_matches(v, b.get("key_id")),
              "must be a base64 32-byte key whose key id is key_id")
     elif kind == "intent":
         members(_INTENT_MEMBERS)
         rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
-        rule("operation", lambda v: isinstance(v, str) and _OPERATION.fullmatch(v), "must match ^[a-z][a-z0-9_.]{0,63}$")
+        rule("operation", lambda v: isinstance(v, str) and _OPERATION.fullmatch(v),
+             "must match ^[a-z][a-z0-9_.]{0,63}$")
         rule("actor", lambda v: isinstance(v, dict) and v.get("type") in ("developer", "ci", "system")
              and _nonempty_str(v.get("id")), "needs type developer|ci|system and a non-empty id")
         rule("pre_state_hash", _is_sha, "must be sha256:<64 hex>")
@@ -176,13 +184,16 @@ def check_body(kind: str, b: dict) -> list:
         rule("tier", lambda v: _is_int(v) and 0 <= v <= 4, "must be an integer 0-4")
         if b.get("tier") == 4 and _is_int(b.get("tier")) and b.get("operation") != "rollback":
             problems.append("tier: 4 is reserved for operation rollback")
-        rule("governance", lambda v: isinstance(v, dict) and v.get("care") in ("public", "sensitive", "restricted")
-             and isinstance(v.get("approvals", []), list), "needs care public|sensitive|restricted, approvals array")
+        rule("governance", lambda v: isinstance(v, dict)
+             and v.get("care") in ("public", "sensitive", "restricted")
+             and isinstance(v.get("approvals", []), list),
+             "needs care public|sensitive|restricted; approvals: array")
         rule("lineage_links", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
              "must be an array of strings")
-        rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")), "needs a non-empty id")
+        rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")),
+             "needs a non-empty id")
     elif kind == "completion":
-        members(("wal_id", "status"), ("post_state_hash", "executed_digest", "duration_ms", "error", "detail"))
+        members(("wal_id", "status"), _COMPLETION_OPTIONAL)
         rule("wal_id", lambda v: isinstance(v, str), "must be a string")
         rule("status", lambda v: v in ("succeeded", "failed", "refused", "reversed"), "unknown status")
         rule("post_state_hash", _is_sha, "must be sha256:<64 hex>")
@@ -308,10 +319,7 @@ class RefWriter:
         self.segment += 1
         self.segment_file = segment_name(self.segment, self.seq + 1)
         path = os.path.join(self.dir, self.segment_file)
-        header = {"format": FORMAT, "log_id": self.log_id, "segment": self.segment, "key_id": self.key_id,
-                  "public_key": b64encode(self.public_key), "max_record_bytes": self.max_record_bytes,
-                  "max_segment_bytes": self.max_segment_bytes}
-        data = self._note([self._line("header", header), self._seal(False)], 0)
+        data = self._note([self._line("header", self._header_body()), self._seal(False)], 0)
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             _write_all(fd, data)
@@ -322,6 +330,11 @@ class RefWriter:
         _fsync_dir(self.dir)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.size, self._fresh = len(data), True
+
+    def _header_body(self) -> dict:
+        return {"format": FORMAT, "log_id": self.log_id, "segment": self.segment, "key_id": self.key_id,
+                "public_key": b64encode(self.public_key), "max_record_bytes": self.max_record_bytes,
+                "max_segment_bytes": self.max_segment_bytes}
 
     def rotate(self, closing_seal: bool = True) -> None:
         if closing_seal:  # (1)
@@ -337,14 +350,17 @@ class RefWriter:
     def commit(self, records, *, seal_key: Ed25519PrivateKey = None, bad_signature: bool = False,
                check_size: bool = True):
         """Low level group commit: records are dicts {kind, body | raw, [timestamp]}; ends with one seal."""
-        raws = [(r["kind"], r["raw"] if "raw" in r else _body_text(r["body"]), r.get("timestamp")) for r in records]
+        raws = [(r["kind"], r["raw"] if "raw" in r else _body_text(r["body"]), r.get("timestamp"))
+                for r in records]
         if check_size:
             for n, (kind, raw, _) in enumerate(raws):
                 size = self._line_len(self.seq + 1 + n, kind, raw)
                 if size > self.max_record_bytes:
-                    raise ValueError(f"record of {size} bytes exceeds max_record_bytes {self.max_record_bytes}")
+                    limit = self.max_record_bytes
+                    raise ValueError(f"record of {size} bytes exceeds max_record_bytes {limit}")
         need = sum(self._line_len(self.seq + 1 + n, k, raw) for n, (k, raw, _) in enumerate(raws))
-        if not self._fresh and self.size + need + self._seal_len(self.seq + 1 + len(raws)) > self.max_segment_bytes:
+        need += self._seal_len(self.seq + 1 + len(raws))
+        if not self._fresh and self.size + need > self.max_segment_bytes:
             self.rotate()
         lines = [self._line(kind, raw=raw, timestamp=ts) for kind, raw, ts in raws]
         lines.append(self._seal(False, seal_key, bad_signature))
@@ -372,7 +388,8 @@ class RefWriter:
         """Commit a key rotation (sealed by the current key); later seals use the new key."""
         new = Ed25519PrivateKey.from_private_bytes(new_private_key_bytes32)
         pub = public_key_of(new)
-        records = [{"kind": "key", "body": {"action": "rotate", "key_id": key_id_of(pub), "public_key": b64encode(pub)}}]
+        rotate = {"action": "rotate", "key_id": key_id_of(pub), "public_key": b64encode(pub)}
+        records = [{"kind": "key", "body": rotate}]
         if revoke_old:
             records.append({"kind": "key", "body": {"action": "revoke", "key_id": self.key_id}})
         result = self.commit(records)
@@ -497,7 +514,7 @@ def _split(data: bytes, offset: int = 0):
 
 
 def _load_keyring(keyring):
-    """keyring: path to a keyring file, its parsed dict, or a list of entries -> {key_id: public key bytes}."""
+    """keyring: a keyring file's path, its parsed dict or its list of entries -> {key_id: public key}."""
     if keyring is None:
         return None
     if isinstance(keyring, (str, os.PathLike)):
@@ -507,7 +524,7 @@ def _load_keyring(keyring):
     trusted = {}
     for e in entries:
         pub = b64decode(e.get("public_key"), 32)
-        # CHOICE: an entry counts only if its key_id matches its key and (when roles are given) it is a writer.
+        # CHOICE: an entry counts only if its key_id matches its key and (if roles are given) it is a writer.
         if pub is not None and e.get("key_id") == key_id_of(pub) and "writer" in e.get("roles", ["writer"]):
             trusted[e["key_id"]] = pub
     return trusted
@@ -539,13 +556,14 @@ def _scan(dir, keyring=None):
                 if name.endswith(".jsonl") and os.path.isfile(path):
                     m = _SEG_NAME.fullmatch(name)
                     if m is None or int(m[1]) == 0:
-                        err(-1, name, 0, None, "chain.segment", "file name is not wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl "
+                        err(-1, name, 0, None, "chain.segment",
+                            "file name is not wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl "
                             "with a segment number from 1", phase=0)
                     else:
                         candidates.append((int(m[1]), where, name, int(m[2]), path))
     candidates.sort()
     segs = []
-    for number, where, name, first_seq, path in candidates:
+    for number, _, name, first_seq, path in candidates:
         if segs and segs[-1].number == number:
             err(len(segs) - 1, name, 0, None, "chain.segment",
                 f"segment number {number} is present more than once (this copy ignored)", phase=0)
@@ -558,10 +576,12 @@ def _scan(dir, keyring=None):
     # Tail of the last segment (section 6).
     last = len(segs) - 1
     tail_lines = segs[last].lines if segs else []
-    seal_at = max((i for i, ln in enumerate(tail_lines) if ln.status == "good" and ln.kind == "seal"), default=-1)
+    seal_at = max((i for i, ln in enumerate(tail_lines) if ln.status == "good" and ln.kind == "seal"),
+                  default=-1)
     last_hash_ok = max((i for i, ln in enumerate(tail_lines) if ln.hash_ok), default=-1)
     torn = [i for i, ln in enumerate(tail_lines) if ln.status != "good" and i > last_hash_ok]
-    tail_corrupt = any(ln.status != "good" and i not in torn for i, ln in enumerate(tail_lines) if i > seal_at)
+    tail_corrupt = any(ln.status != "good" and i not in torn
+                       for i, ln in enumerate(tail_lines) if i > seal_at)
     tail_error = None  # (line index, code, message)
     if torn:
         # CHOICE: a torn tail is reported once, at the start of the tail (the recovery cut point),
@@ -569,7 +589,8 @@ def _scan(dir, keyring=None):
         at = torn[0] if tail_corrupt else seal_at + 1
         tail_error = (at, "tail.torn", f"torn tail: {tail_lines[torn[0]].problem}")
     elif seal_at + 1 < len(tail_lines) and not tail_corrupt:
-        tail_error = (seal_at + 1, "tail.unsealed", f"{len(tail_lines) - seal_at - 1} record(s) after the last seal")
+        count = len(tail_lines) - seal_at - 1
+        tail_error = (seal_at + 1, "tail.unsealed", f"{count} record(s) after the last seal")
 
     # One pass over every line of every segment, in log order.
     exp_seq, exp_prev, resync, prev_ts = 1, ZERO, False, None
@@ -583,7 +604,8 @@ def _scan(dir, keyring=None):
         first_seq = lines[0].seq if lines else None
         want = segs[r - 1].number + 1 if r else 1
         if seg.number != want:
-            err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", phase=0)
+            err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}",
+                phase=0)
         if not lines:
             err(r, seg.name, 0, None, "chain.segment", "empty segment file: no header", phase=0)
         max_record = DEFAULT_MAX_RECORD_BYTES
@@ -598,12 +620,13 @@ def _scan(dir, keyring=None):
                 resync = True  # do not judge the next record's links against an unusable line
                 continue
 
-            def e(code, message):
-                err(r, seg.name, ln.offset, ln.seq, code, message)
+            def e(code, message, r=r, name=seg.name, offset=ln.offset, seq=ln.seq):
+                err(r, name, offset, seq, code, message)
 
             kind, body = ln.kind, ln.body
-            if i == 0 and kind == "header" and _is_int(body.get("max_record_bytes")) and body["max_record_bytes"] > 0:
-                max_record = body["max_record_bytes"]
+            declared = body.get("max_record_bytes")
+            if i == 0 and kind == "header" and _is_int(declared) and declared > 0:
+                max_record = declared
             if len(ln.raw) > max_record:
                 e("record.too_large", f"line of {len(ln.raw)} bytes exceeds max_record_bytes {max_record}")
             if not resync:
@@ -632,7 +655,8 @@ def _scan(dir, keyring=None):
                 if ln.seq != seg.first_seq:
                     e("chain.segment", f"file name says first seq {seg.first_seq}, header has seq {ln.seq}")
                 if _is_int(body.get("segment")) and body["segment"] != seg.number:
-                    e("chain.segment", f"header segment {body['segment']} differs from file name {seg.number}")
+                    e("chain.segment", f"header segment {body['segment']} differs from the file name's "
+                                       f"{seg.number}")
                 if isinstance(body.get("log_id"), str):
                     if log_id is None:
                         log_id = body["log_id"]
@@ -656,7 +680,8 @@ def _scan(dir, keyring=None):
                     if pub is not None and log_id is not None:
                         msg = seal_message(log_id, ln.seq, ln.ts, "sha256:" + ln.prev, closes)
                         try:
-                            Ed25519PublicKey.from_public_bytes(pub).verify(b64decode(body["signature"], 64), msg)
+                            signature = b64decode(body["signature"], 64)
+                            Ed25519PublicKey.from_public_bytes(pub).verify(signature, msg)
                         except (InvalidSignature, ValueError):
                             e("seal.signature", f"signature by {kid} does not verify")
                     why = []

@@ -19,6 +19,9 @@ pub struct RawRecord {
 }
 
 pub fn segments(dir: &Path) -> Result<Vec<SegmentFile>> {
+    if !dir.is_dir() {
+        return Err(WalError::NotALog(dir.to_path_buf()));
+    }
     let files = segment::list(dir)?;
     if files.is_empty() {
         return Err(WalError::NotALog(dir.to_path_buf()));

@@ -1,0 +1,57 @@
+"""A writer to be killed: appends random batches from random threads and prints every receipt
+it gets ("ACK seq hash wal_id") the moment it gets it. Run by tests/crash/harness.py."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sys
+import threading
+
+from kfm_wal import Wal, keys
+
+
+def entry(rng: random.Random, n: int) -> dict[str, object]:
+    digest = "sha256:" + hashlib.sha256(str(n).encode()).hexdigest()
+    return {
+        "operation": "etl_step",
+        "actor": {"type": "system", "id": "crash-writer"},
+        "pre_state_hash": digest,
+        "post_state_expected": digest,
+        "payload": {"n": n, "pad": "x" * rng.randrange(0, 600)},
+        "reversal": {"steps": [{"type": "noop"}]},
+        "tier": 0,
+        "governance": {"care": "public"},
+        "lineage_links": [],
+        "telemetry": {"id": f"crash-{n}"},
+    }
+
+
+def main() -> None:
+    path, key_path, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rng = random.Random(seed)
+    key = keys.load(key_path)
+    wal = Wal.open(path, key)
+    out = threading.Lock()
+    print("READY", flush=True)
+
+    def work(t: int) -> None:
+        local = random.Random(seed * 100 + t)
+        n = 0
+        while True:
+            batch = [entry(local, seed * 10**9 + t * 10**7 + n + i) for i in range(local.randrange(1, 40))]
+            n += len(batch)
+            receipts = wal.append_many(batch)
+            with out:
+                sys.stdout.write("".join(f"ACK {r.seq} {r.hash} {r.wal_id}\n" for r in receipts))
+                sys.stdout.flush()
+
+    threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(rng.randrange(1, 9))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+if __name__ == "__main__":
+    main()
