@@ -84,9 +84,7 @@ def test_append_single_kfm(benchmark: Any, scratch: Path, pool: list[dict[str, A
     entries = iter(pool)
     _settle()
     try:
-        benchmark.pedantic(
-            peer.append, setup=lambda: ((next(entries),), {}), rounds=SINGLE_ROUNDS, warmup_rounds=5
-        )
+        benchmark.pedantic(peer.append, setup=lambda: ((next(entries),), {}), rounds=SINGLE_ROUNDS, warmup_rounds=5)
         benchmark.extra_info["bytes_per_append"] = _bytes_per_single_append(peer)
     finally:
         peer.close()

@@ -74,13 +74,9 @@ class KfmWal:
 
     name = "kfm-wal"
 
-    def __init__(
-        self, directory: str | os.PathLike[str], durability: kfm_wal.wal.Durability = "fsync"
-    ) -> None:
+    def __init__(self, directory: str | os.PathLike[str], durability: kfm_wal.wal.Durability = "fsync") -> None:
         self.directory = Path(directory)
-        self.wal = kfm_wal.Wal.create(
-            self.directory, keys.SigningKey.from_seed(KEY_SEED), durability=durability
-        )
+        self.wal = kfm_wal.Wal.create(self.directory, keys.SigningKey.from_seed(KEY_SEED), durability=durability)
 
     def append_many(self, entries: Entries) -> None:
         self.wal.append_many(entries)
@@ -121,9 +117,7 @@ class SQLite:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=False)
-        self.db = sqlite3.connect(
-            self.directory / "log.sqlite", isolation_level=None, check_same_thread=False
-        )
+        self.db = sqlite3.connect(self.directory / "log.sqlite", isolation_level=None, check_same_thread=False)
         mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise RuntimeError(f"sqlite refused journal_mode=WAL (got {mode})")
@@ -154,9 +148,7 @@ class RawFloor:
 
     name = "raw write+fdatasync"
 
-    def __init__(
-        self, directory: str | os.PathLike[str], line_bytes: int = 1000, seal_bytes: int = 330
-    ) -> None:
+    def __init__(self, directory: str | os.PathLike[str], line_bytes: int = 1000, seal_bytes: int = 330) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=False)
         self.fd = os.open(self.directory / "floor.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -330,13 +330,9 @@ class KfmCoreOnly(peers.KfmWal):
         self._writer.append("intent", entries)
 
 
-def run_throughput(
-    cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int
-) -> dict[str, Any]:
+def run_throughput(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
     contenders: list[Any] = [peers.KfmWal, peers.Reference, peers.SQLite, peers.RawFloor, KfmCoreOnly]
-    raw: dict[str, dict[int, list[float]]] = {
-        c.name: {bs: [] for bs in cfg.batch_entries} for c in contenders
-    }
+    raw: dict[str, dict[int, list[float]]] = {c.name: {bs: [] for bs in cfg.batch_entries} for c in contenders}
     encoded = kfm_wal.schema.encode(pool[: max(cfg.batch_entries.values())])
     for r in range(cfg.rounds + 1):
         tag = "warm-up" if r == 0 else f"round {r}/{cfg.rounds}"
@@ -514,9 +510,7 @@ def run_threads(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch) -> di
                 except BaseException as exc:  # reported after the run
                     errs.append(exc)
 
-            threads = [
-                threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)
-            ]
+            threads = [threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)]
             for t in threads:
                 t.start()
             settle()
@@ -823,12 +817,8 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
     ]
     for t in targets:
         meas = f"{t.measured:.2f}x" if t.measured is not None else "-"
-        txt.append(
-            f"  {verdict(t):4s}  {t.what}: {meas} [{paired_range(t.paired)}]  (goal {t.op} {t.value:g}x)"
-        )
-        md.append(
-            f"| {t.what} | {meas} | {paired_range(t.paired)} | {t.op} {t.value:g}x | **{verdict(t)}** |"
-        )
+        txt.append(f"  {verdict(t):4s}  {t.what}: {meas} [{paired_range(t.paired)}]  (goal {t.op} {t.value:g}x)")
+        md.append(f"| {t.what} | {meas} | {paired_range(t.paired)} | {t.op} {t.value:g}x | **{verdict(t)}** |")
     txt.append("")
     md.append("")
 
@@ -913,9 +903,7 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         f"2. Single durable append latency, {lat['samples']} interleaved samples each "
         f"(~{lat['bytes_per_append_mean']:.0f} bytes per append)"
     )
-    txt.append(
-        "  " + "".ljust(24) + "p50".ljust(11) + "p90".ljust(11) + "p99".ljust(11) + "mean".ljust(11) + "max"
-    )
+    txt.append("  " + "".ljust(24) + "p50".ljust(11) + "p90".ljust(11) + "p99".ljust(11) + "mean".ljust(11) + "max")
     for label, s in (("kfm-wal append", k), ("raw write+fdatasync", r_)):
         txt.append(
             "  "
@@ -925,13 +913,9 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         )
     chunk_txt = ", ".join(f"{c['kfm_p50_us']:.0f}/{c['raw_p50_us']:.0f}" for c in lat["chunks"])
     txt.append(
-        f"  ratio p50 {lat['ratio_p50']:.2f}x, p99 {lat['ratio_p99']:.2f}x; p50 per chunk kfm/raw (us): "
-        f"{chunk_txt}"
+        f"  ratio p50 {lat['ratio_p50']:.2f}x, p99 {lat['ratio_p99']:.2f}x; p50 per chunk kfm/raw (us): {chunk_txt}"
     )
-    txt.append(
-        "  (diag: kfm-wal append with durability none, i.e. its CPU cost: "
-        f"p50 {lat['cpu_only_p50_us']:.0f} us)"
-    )
+    txt.append(f"  (diag: kfm-wal append with durability none, i.e. its CPU cost: p50 {lat['cpu_only_p50_us']:.0f} us)")
     txt.append("")
     md += [
         "## 2. Single durable `append` latency",
@@ -946,9 +930,7 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
     for label, s in (("kfm-wal `append`", k), ("raw write + fdatasync", r_)):
         md.append(
             f"| {label} | "
-            + " | ".join(
-                f"{s[x]:.0f} us" for x in ("p50_us", "p90_us", "p99_us", "mean_us", "min_us", "max_us")
-            )
+            + " | ".join(f"{s[x]:.0f} us" for x in ("p50_us", "p90_us", "p99_us", "mean_us", "min_us", "max_us"))
             + " |"
         )
     md += [
@@ -966,9 +948,7 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         f"3. Concurrent single appends on one Wal ({th['appends_per_thread']} appends per thread; "
         f"median of {cfg['thread_rounds']} rounds)"
     )
-    txt.append(
-        "  threads   entries/s         vs 1 thread   entries per commit (first commits of the last round)"
-    )
+    txt.append("  threads   entries/s         vs 1 thread   entries per commit (first commits of the last round)")
     md += [
         "## 3. Threads appending single entries to one `Wal`",
         "",
@@ -1017,9 +997,7 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
             f"  {name:42s} {s['median']:8.1f} MB/s ±{pct(s['spread'] / 2)}  "
             f"({row['seconds']['median']:.3f} s for {row['bytes'] / MB:.1f} MB)"
         )
-        md.append(
-            f"| {name} | {s['median']:.1f} | {s['min']:.1f}-{s['max']:.1f} | {row['seconds']['median']:.3f} |"
-        )
+        md.append(f"| {name} | {s['median']:.1f} | {s['min']:.1f}-{s['max']:.1f} | {row['seconds']['median']:.3f} |")
     md.append("")
     for key, val in va["ratios"].items():
         txt.append(f"  {key}: {val:.2f}x")
@@ -1125,9 +1103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["validation"] = run_validation(cfg, scratch, validate_mb, args.seed + 1)
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["elapsed_s"] = time.perf_counter() - t_start
-    if max(results["machine"]["loadavg_start"][0], results["machine"]["loadavg_end"][0]) > (
-        os.cpu_count() or 1
-    ):
+    if max(results["machine"]["loadavg_start"][0], results["machine"]["loadavg_end"][0]) > (os.cpu_count() or 1):
         warnings.append("the machine was busy (1-min load average above the core count): expect wide spreads")
 
     targets = judge(results)

@@ -303,3 +303,33 @@ def test_failed_write_poisons_the_writer(log_dir: Path, key: keys.SigningKey, tm
         intents = list(w.records(kind="intent"))
     assert len(intents) == acked
     assert verify(log_dir).ok
+
+
+def test_follow_streams_new_sealed_records_across_rotations(wal: Wal, log_dir: Path) -> None:
+    first = wal.append(make_entry(0))
+    seen: list[kfm_wal.Record] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        for rec in kfm_wal.follow(log_dir, start_seq=first.seq, poll_interval=0.01, stop=done.is_set, kind="intent"):
+            seen.append(rec)
+            if len(seen) == 201:
+                done.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    wal_ids = [first.wal_id]
+    for i in range(20):  # 64 KiB segments: these rotate several times
+        wal_ids += [r.wal_id for r in wal.append_many([make_entry(i * 10 + j) for j in range(10)])]
+    t.join(timeout=20)
+    done.set()
+    assert [r.wal_id for r in seen] == wal_ids
+    assert len({r.segment for r in seen}) > 2
+
+
+def test_follow_without_start_sees_only_new_records(wal: Wal, log_dir: Path) -> None:
+    wal.append(make_entry(0))
+    stream = kfm_wal.follow(log_dir, poll_interval=0.01)
+    later = wal.append(make_entry(1))
+    rec = next(stream)
+    assert (rec.seq, rec.kind) == (later.seq, "intent")

@@ -25,7 +25,7 @@ from .errors import (
     UsageError,
     WalError,
 )
-from .reader import Record, is_log, records
+from .reader import Record, follow, is_log, records
 from .report import Finding, VerifyReport, verify
 from .wal import Wal
 
@@ -49,6 +49,7 @@ __all__ = [
     "Wal",
     "WalError",
     "errors",
+    "follow",
     "is_log",
     "keys",
     "records",

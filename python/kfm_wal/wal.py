@@ -12,7 +12,7 @@ from typing import Any, Literal
 from . import _core, schema
 from .errors import SchemaError, UsageError
 from .keys import SigningKey
-from .reader import Record, records
+from .reader import Record, follow, records
 
 Durability = Literal["fsync", "os", "none"]
 Recovery = Literal["strict", "tolerate-tail"]
@@ -113,6 +113,10 @@ class Wal:
     def records(self, **filters: Any) -> Iterator[Record]:
         """Sealed records with optional filters: start_seq, end_seq, kind, operation, wal_id."""
         return records(self.path, **filters)
+
+    def follow(self, **options: Any) -> Iterator[Record]:
+        """Sealed records as they land (see `kfm_wal.follow`)."""
+        return follow(self.path, **options)
 
     def intent(self, wal_id: str) -> Record | None:
         return next(records(self.path, kind="intent", wal_id=wal_id), None)

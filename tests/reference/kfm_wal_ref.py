@@ -39,8 +39,6 @@ _PREFIX = re.compile(
     rb'\{"seq":([1-9][0-9]*),"prev":"sha256:([0-9a-f]{64})","kind":"([^"]*)","timestamp":"([^"]{27})",')
 _SUFFIX = re.compile(rb'"hash":"sha256:([0-9a-f]{64})"\}\n')
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_WHITESPACE = re.compile(r"[ \t\r\n]")
 _SHA = re.compile(r"sha256:[0-9a-f]{64}")
 _UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _OPERATION = re.compile(r"[a-z][a-z0-9_.]{0,63}")
@@ -491,16 +489,22 @@ def _parse_line(offset: int, raw: bytes) -> _Line:
         return ln
     try:
         text = raw[:-1].decode("utf-8")
-        obj = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
+        # Member names must be unique in the record object itself (FORMAT.md section 2); the
+        # outermost object is the last one the parser completes.
+        objects = []
+        obj = json.loads(text, object_pairs_hook=lambda p: objects.append(p) or dict(p), parse_constant=_no_constant)
+        _unique_pairs(objects[-1])
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        ln.problem = f"not a valid JSON object with unique keys: {exc}"
-        return ln
-    if _WHITESPACE.search(_JSON_STRING.sub("", text)):
-        ln.problem = "whitespace outside JSON strings"
+        ln.problem = f"not a valid JSON object with unique member names: {exc}"
         return ln
     ln.status, ln.obj = "good", obj
     ln.body = {k: v for k, v in obj.items() if k not in ENVELOPE}
     return ln
+
+
+def _known_seq(ln: _Line):
+    """CHOICE: an error names a seq only when the line's own hash vouches for it."""
+    return ln.seq if ln.hash_ok else None
 
 
 def _split(data: bytes, offset: int = 0):
@@ -601,7 +605,7 @@ def _scan(dir, keyring=None):
     sealed_records, head = [], None
     for r, seg in enumerate(segs):
         lines = seg.lines
-        first_seq = lines[0].seq if lines else None
+        first_seq = _known_seq(lines[0]) if lines else None
         want = segs[r - 1].number + 1 if r else 1
         if seg.number != want:
             err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}",
@@ -612,11 +616,11 @@ def _scan(dir, keyring=None):
         for i, ln in enumerate(lines):
             sealed = r < last or i <= seal_at
             if tail_error and r == last and i == tail_error[0]:
-                err(r, seg.name, ln.offset, ln.seq, tail_error[1], tail_error[2], 1)
+                err(r, seg.name, ln.offset, _known_seq(ln), tail_error[1], tail_error[2], 1)
             if ln.status != "good":
                 if not (r == last and i in torn):
                     code = "record.hash" if ln.status == "hash" else "record.malformed"
-                    err(r, seg.name, ln.offset, ln.seq, code, ln.problem)
+                    err(r, seg.name, ln.offset, _known_seq(ln), code, ln.problem)
                 resync = True  # do not judge the next record's links against an unusable line
                 continue
 

@@ -194,6 +194,18 @@ pub fn parse_uuid_v4(text: &str) -> Option<u128> {
     Some(u.as_u128())
 }
 
+/// The record's `wal_id`, if it has a well-formed one (used to pair records whose other members
+/// are invalid).
+pub fn wal_id_of(json: &[u8]) -> Option<u128> {
+    #[derive(Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        wal_id: Option<&'a RawValue>,
+    }
+    let id: Id = parse(json).ok()?;
+    uuid_field("wal_id", id.wal_id?).ok()
+}
+
 pub fn format_uuid(id: u128) -> String {
     uuid::Uuid::from_u128(id).hyphenated().to_string()
 }

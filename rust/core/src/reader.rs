@@ -32,13 +32,27 @@ pub fn segments(dir: &Path) -> Result<Vec<SegmentFile>> {
 /// The sealed records of one segment with seq in `[from_seq, to_seq]`. Damage inside the sealed
 /// part of the segment is an error; an unsealed tail is silently not part of the log yet.
 pub fn read_segment(file: &SegmentFile, from_seq: u64, to_seq: u64) -> Result<Vec<RawRecord>> {
+    read_segment_from(file, 0, from_seq, to_seq).map(|(records, _)| records)
+}
+
+/// `read_segment` starting at byte `offset` (the end of a seal, as returned before), for
+/// followers. Also returns the offset just past the last seal read.
+pub fn read_segment_from(file: &SegmentFile, offset: u64, from_seq: u64, to_seq: u64) -> Result<(Vec<RawRecord>, u64)> {
     let bytes = scan::load(&file.path, file.archived)?;
     let opts = ScanOptions { keyring: None, check_bodies: false, collect_records: true };
-    let s = scan::scan(file, &bytes, &opts);
-    if let Some(f) = s.findings.into_iter().find(|f| !matches!(f.code, crate::Code::SealSignature | crate::Code::SealUntrustedKey)) {
+    let s = scan::scan_from(file, &bytes, offset as usize, &opts);
+    let resumed = offset > 0;
+    let damage = s.findings.into_iter().find(|f| match f.code {
+        // Signatures are the verifier's job; a resumed scan has no header, hence no key.
+        crate::Code::SealSignature | crate::Code::SealUntrustedKey => false,
+        _ => !resumed || f.offset >= offset,
+    });
+    if let Some(f) = damage {
         return Err(WalError::Corruption(Box::new(f)));
     }
-    Ok(s.records
+    let sealed_end = s.sealed_end;
+    let records = s
+        .records
         .into_iter()
         .filter(|r| r.seq >= from_seq && r.seq <= to_seq)
         .map(|r| RawRecord {
@@ -48,5 +62,6 @@ pub fn read_segment(file: &SegmentFile, from_seq: u64, to_seq: u64) -> Result<Ve
             hash: r.hash,
             line: bytes[r.offset as usize..(r.offset + r.len) as usize].to_vec(),
         })
-        .collect())
+        .collect();
+    Ok((records, sealed_end))
 }

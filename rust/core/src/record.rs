@@ -51,7 +51,9 @@ impl Kind {
 pub struct Envelope<'a> {
     pub seq: u64,
     pub prev: Digest,
-    pub kind: Kind,
+    /// None for a kind this format does not know; `kind_name` has its spelling.
+    pub kind: Option<Kind>,
+    pub kind_name: &'a [u8],
     pub timestamp: &'a [u8],
     /// The body members followed by their closing comma, exactly as written.
     pub body: &'a [u8],
@@ -59,22 +61,19 @@ pub struct Envelope<'a> {
     pub claimed: Digest,
 }
 
+/// The bytes do not have the envelope shape; the text says which part.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineError {
-    /// The bytes do not have the envelope shape; the text says which part.
-    Malformed(&'static str),
-    /// The shape is right but the kind is not one of the format's.
-    UnknownKind(String),
-}
+pub struct LineError(pub &'static str);
 
 /// The bytes the record hash covers: everything before `"hash":"`.
 pub fn hashed_part(line: &[u8]) -> &[u8] {
     &line[..line.len().saturating_sub(SUFFIX_LEN)]
 }
 
-/// Split `line` (including its trailing `\n`) into its envelope. Does not hash.
+/// Split `line` (including its trailing `\n`) into its envelope. Does not hash, and does not
+/// judge the kind (a line of unknown kind still has a hash and a place in the chain).
 pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
-    use LineError::Malformed;
+    use LineError as Malformed;
     let n = line.len();
     if n < SUFFIX_LEN + P_SEQ.len() || line[n - 1] != b'\n' {
         return Err(Malformed("line is incomplete"));
@@ -113,8 +112,7 @@ pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
     if body.len() < 2 || body[body.len() - 1] != b',' {
         return Err(Malformed("body is empty or not followed by a comma"));
     }
-    let kind = Kind::parse(kind_name).ok_or_else(|| LineError::UnknownKind(String::from_utf8_lossy(kind_name).into_owned()))?;
-    Ok(Envelope { seq, prev, kind, timestamp: ts, body, claimed })
+    Ok(Envelope { seq, prev, kind: Kind::parse(kind_name), kind_name, timestamp: ts, body, claimed })
 }
 
 /// Append one complete line to `out` and return its record hash. `members` are the body's
@@ -157,7 +155,7 @@ mod tests {
         let h = write(&mut out, 7, &hash::ZERO, Kind::Intent, &ts, br#""a":1,"b":[2]"#);
         let env = parse(&out).unwrap();
         assert_eq!(env.seq, 7);
-        assert_eq!(env.kind, Kind::Intent);
+        assert_eq!(env.kind, Some(Kind::Intent));
         assert_eq!(env.claimed, h);
         assert_eq!(env.body, br#""a":1,"b":[2],"#);
         assert_eq!(hash::sha256(hashed_part(&out)), h);
@@ -175,6 +173,7 @@ mod tests {
         lead0[7] = b'0';
         assert!(parse(&lead0).is_err());
         let bad_kind = String::from_utf8(out.clone()).unwrap().replace("\"seal\"", "\"lies\"");
-        assert_eq!(parse(bad_kind.as_bytes()).unwrap_err(), LineError::UnknownKind("lies".into()));
+        let env = parse(bad_kind.as_bytes()).unwrap();
+        assert_eq!((env.kind, env.kind_name), (None, b"lies".as_slice()));
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
-use crate::record::{self, Kind, LineError};
+use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
 use crate::timestamp::{self, Timestamp};
 
@@ -63,6 +63,8 @@ pub struct Tail {
     pub len: u64,
     /// Records with a valid own hash and an intact chain, never sealed.
     pub records: u64,
+    /// The seq of the tail's first line, when that line's own hash verifies.
+    pub first_seq: Option<u64>,
     /// Problems found after the last seal (bad lines, broken links).
     pub findings: Vec<Finding>,
     /// Whether every finding is a bad line with no valid line after the first of them: the
@@ -100,6 +102,12 @@ pub struct SegmentScan {
     pub ops: Vec<OpEvent>,
     pub records: Vec<RecordRef>,
     pub keys_seen: BTreeSet<String>,
+    /// Offset of the last valid seal (where a missing closing seal is reported).
+    pub last_seal_offset: u64,
+    /// (seq, offset, key id) of every seal, and (key id, seq of the seal that made it take
+    /// effect) of every revocation: revocations reach across segments, checked at the join.
+    pub seal_keys: Vec<(u64, u64, String)>,
+    pub revocations: Vec<(String, u64)>,
 }
 
 /// Segment bytes: archived segments never change, so they are mapped; the live one is read,
@@ -158,12 +166,25 @@ struct Scanner<'a, 'o> {
     window_ops: Vec<OpEvent>,
     window_records: Vec<RecordRef>,
     window_valid: u64,
+    /// The seq of the window's first line, when that line's own hash verifies.
+    window_first_seq: Option<Option<u64>>,
+    /// Lines with a valid own hash seen in this segment (the second must be a seal).
+    lines_ok: u64,
+    /// A closing seal already seen in this segment: nothing may follow it.
+    closing: Option<(u64, u64)>,
     window_bad_line: bool,
     window_valid_after_bad: bool,
     out: SegmentScan,
 }
 
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
+    scan_from(file, bytes, 0, opts)
+}
+
+/// Scan `bytes` (a whole segment) from byte `start`, which must be the end of a seal (a
+/// follower resuming). Offsets stay absolute; the chain starts from the first record read, and
+/// seals cannot be checked against a key (no header was read).
+pub fn scan_from(file: &SegmentFile, bytes: &[u8], start: usize, opts: &ScanOptions) -> SegmentScan {
     let name = file.name();
     let mut s = Scanner {
         name: name.clone(),
@@ -183,6 +204,9 @@ pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan
         window_ops: Vec::new(),
         window_records: Vec::new(),
         window_valid: 0,
+        window_first_seq: None,
+        lines_ok: 0,
+        closing: None,
         window_bad_line: false,
         window_valid_after_bad: false,
         out: SegmentScan {
@@ -201,9 +225,16 @@ pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan
             ops: Vec::new(),
             records: Vec::new(),
             keys_seen: BTreeSet::new(),
+            last_seal_offset: 0,
+            seal_keys: Vec::new(),
+            revocations: Vec::new(),
         },
     };
-    let mut pos = 0usize;
+    let mut pos = start.min(bytes.len());
+    s.out.sealed_end = pos as u64;
+    if pos > 0 {
+        s.lines_ok = 2; // resuming after a seal: the header and its seal were read before
+    }
     while pos < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
         s.line(&bytes[pos..end], pos as u64);
@@ -218,6 +249,7 @@ impl Scanner<'_, '_> {
     }
 
     fn bad_line(&mut self, code: Code, offset: u64, message: String) {
+        self.window_first_seq.get_or_insert(None);
         let f = self.finding(code, offset, None, message);
         self.window_findings.push(f);
         self.window_bad_line = true;
@@ -227,11 +259,10 @@ impl Scanner<'_, '_> {
     fn line(&mut self, line: &[u8], offset: u64) {
         let env = match record::parse(line) {
             Ok(env) => env,
-            Err(LineError::Malformed(why)) => {
+            Err(record::LineError(why)) => {
                 let why = if line.iter().all(|&b| b == 0) { "zero bytes" } else { why };
                 return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
             }
-            Err(LineError::UnknownKind(k)) => return self.bad_line(Code::RecordKind, offset, format!("unknown record kind {k:?}")),
         };
         let computed = hash::sha256(record::hashed_part(line));
         if computed != env.claimed {
@@ -241,7 +272,13 @@ impl Scanner<'_, '_> {
             self.window_valid_after_bad = true;
         }
         self.window_valid += 1;
+        self.window_first_seq.get_or_insert(Some(env.seq));
+        self.lines_ok += 1;
         let seq = Some(env.seq);
+        if let Some((at, closing_seq)) = self.closing.take() {
+            let f = self.finding(Code::ChainSegment, at, Some(closing_seq), "a closing seal is not the last record of its segment");
+            self.window_findings.push(f);
+        }
         let mut ts = [0u8; timestamp::LEN];
         ts.copy_from_slice(env.timestamp);
         if self.first.is_none() {
@@ -280,16 +317,25 @@ impl Scanner<'_, '_> {
             }
         }
         self.last_ts = Some(ts);
-        if offset == 0 && env.kind != Kind::Header {
+        if offset == 0 && env.kind != Some(Kind::Header) {
             let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
             self.window_findings.push(f);
         }
-        if self.opts.collect_records {
-            self.window_records.push(RecordRef { seq: env.seq, kind: env.kind, offset, len: line.len() as u64, hash: computed });
+        if self.lines_ok == 2 && offset > 0 && env.kind != Some(Kind::Seal) {
+            let f = self.finding(Code::SealMissing, offset, seq, "a segment's header must be followed by a seal");
+            self.window_findings.push(f);
         }
-        match env.kind {
+        let Some(kind) = env.kind else {
+            let f =
+                self.finding(Code::RecordKind, offset, seq, format!("unknown record kind {:?}", String::from_utf8_lossy(env.kind_name)));
+            return self.window_findings.push(f);
+        };
+        if self.opts.collect_records {
+            self.window_records.push(RecordRef { seq: env.seq, kind, offset, len: line.len() as u64, hash: computed });
+        }
+        match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, offset, env.seq, env.kind),
+            Kind::Intent | Kind::Completion => self.op_line(line, offset, env.seq, kind),
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -349,6 +395,10 @@ impl Scanner<'_, '_> {
             Err(e) => {
                 let f = self.finding(Code::RecordSchema, offset, Some(seq), format!("{}: {}: {}", kind.as_str(), e.field, e.message));
                 self.window_findings.push(f);
+                // Still pair it by id where it has one, so one bad record is one finding.
+                if let Some(wal_id) = body::wal_id_of(line) {
+                    self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
+                }
             }
         }
     }
@@ -386,7 +436,11 @@ impl Scanner<'_, '_> {
             }
         };
         self.out.keys_seen.insert(seal.body.key_id.clone());
+        self.out.seal_keys.push((seq, offset, seal.body.key_id.clone()));
         self.check_seal_key(&seal, line, offset, seq, prev, ts);
+        if seal.body.closes {
+            self.closing = Some((offset, seq));
+        }
         // The seal closes the window: what it covers is sealed history from now on.
         let findings = std::mem::take(&mut self.window_findings);
         self.out.findings.extend(findings);
@@ -399,10 +453,13 @@ impl Scanner<'_, '_> {
                     self.key = Some(pk);
                 }
             } else {
+                self.out.revocations.push((k.key_id.clone(), seq));
                 self.revoked.insert(k.key_id);
             }
         }
         self.window_valid = 0;
+        self.window_first_seq = None;
+        self.out.last_seal_offset = offset;
         self.window_bad_line = false;
         self.window_valid_after_bad = false;
         self.out.sealed = Some(Boundary { seq, hash: computed, timestamp: *ts });
@@ -460,7 +517,8 @@ impl Scanner<'_, '_> {
         let only_torn_lines = !self.window_valid_after_bad
             && self.window_findings.iter().all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
         let records = self.window_valid;
-        self.out.tail = Tail { start, len: len - start, records, findings: self.window_findings, only_torn_lines };
+        let first_seq = self.window_first_seq.flatten();
+        self.out.tail = Tail { start, len: len - start, records, first_seq, findings: self.window_findings, only_torn_lines };
         self.out.header = self.header;
         self.out.first = self.first;
         self.out.key_at_end = self.key;

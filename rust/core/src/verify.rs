@@ -75,9 +75,13 @@ impl LogReport {
 
 struct Join {
     number: u64,
+    name: String,
     boundary: Option<Boundary>,
+    last_seal_offset: u64,
     closes: bool,
     key: Option<PublicKey>,
+    /// Revoked key ids and the seq of the seal from which on they may sign nothing.
+    revoked: HashMap<String, u64>,
 }
 
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
@@ -120,19 +124,20 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     let name = s.name.clone();
     let at = |code, offset, seq, msg: String| Finding::new(code, &name, offset, seq, msg);
     report.bytes += s.bytes;
+    // Segment numbering and the link to the previous segment.
+    if prev.as_ref().is_some_and(|p| p.number == s.file.number) {
+        // The archived twin was read; this copy is left out of the chain.
+        let msg = format!("segment {} appears twice (live and archive)", s.file.number);
+        report.findings.push(at(Code::ChainSegment, 0, None, msg));
+        return;
+    }
     report.records += s.sealed_records;
     report.keys_seen.append(&mut s.keys_seen);
     let mut findings = std::mem::take(&mut s.findings);
-
-    // Segment numbering and the link to the previous segment.
     let expected_number = prev.as_ref().map_or(1, |p| p.number + 1);
     if s.file.number != expected_number {
-        let msg = if prev.as_ref().is_some_and(|p| p.number == s.file.number) {
-            format!("segment {} appears twice (live and archive)", s.file.number)
-        } else {
-            format!("expected segment {expected_number}, found {}: segments are missing", s.file.number)
-        };
-        findings.push(at(Code::ChainSegment, 0, None, msg));
+        let msg = format!("expected segment {expected_number}, found {}: segments are missing", s.file.number);
+        findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), msg));
     }
     if let Some((first_seq, first_prev, first_ts)) = s.first {
         match prev.as_ref().and_then(|p| p.boundary.map(|b| (b, p))) {
@@ -156,12 +161,19 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                     findings.push(at(Code::TimeRegression, 0, Some(first_seq), "segment starts earlier than the previous one ends".into()));
                 }
                 if !p.closes {
-                    findings.push(at(Code::SealMissing, 0, Some(first_seq), "previous segment does not end with a closing seal".into()));
+                    let f = Finding::new(
+                        Code::SealMissing,
+                        &p.name,
+                        p.last_seal_offset,
+                        Some(b.seq),
+                        "segment does not end with a closing seal but the log continues",
+                    );
+                    findings.push(f);
                 }
                 if let (Some(h), Some(k)) = (&s.header, &p.key) {
                     if h.key.key_id != k.key_id {
                         findings.push(at(
-                            Code::SealUntrustedKey,
+                            Code::ChainSegment,
                             0,
                             Some(first_seq),
                             format!("header declares key {}, but the key in force is {}", h.key.key_id, k.key_id),
@@ -192,7 +204,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
             let f = at(
                 Code::TailUnsealed,
                 tail.start,
-                None,
+                tail.first_seq,
                 format!("{} record(s), {} bytes after the last seal were never sealed", tail.records, tail.len),
             );
             report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
@@ -202,7 +214,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
             let f = at(
                 Code::TailTorn,
                 tail.start,
-                None,
+                tail.first_seq,
                 format!("torn tail: {} bytes after the last seal (first bad line at offset {first_bad}); nothing valid follows", tail.len),
             );
             report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
@@ -211,7 +223,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
             findings.push(at(
                 Code::SealMissing,
                 tail.start,
-                None,
+                tail.first_seq,
                 format!("{} record(s) after the last seal of a segment that is not the last", tail.records),
             ));
         } else {
@@ -252,11 +264,23 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
             }
         }
     }
+    // Keys revoked in earlier segments may sign nothing here either.
+    let mut revoked = prev.as_mut().map(|p| std::mem::take(&mut p.revoked)).unwrap_or_default();
+    let mut reported = std::collections::HashSet::new();
+    for (seq, offset, key_id) in &s.seal_keys {
+        if revoked.get(key_id).is_some_and(|from| seq > from) && reported.insert(key_id.clone()) {
+            findings.push(at(Code::SealUntrustedKey, *offset, Some(*seq), format!("seal signed by revoked key {key_id}")));
+        }
+    }
+    revoked.extend(s.revocations.drain(..));
     report.findings.extend(findings);
     *prev = Some(Join {
         number: s.file.number,
+        name: s.name.clone(),
         boundary: s.sealed.or(prev.as_ref().and_then(|p| p.boundary)),
+        last_seal_offset: s.last_seal_offset,
         closes: s.closes,
         key: s.key_at_end.clone(),
+        revoked,
     });
 }

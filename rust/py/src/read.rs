@@ -21,10 +21,11 @@ pub fn segments(py: Python<'_>, path: PathBuf) -> PyResult<Vec<(u64, u64, PathBu
 /// (seq, kind, offset, hash, line bytes) of one sealed record.
 type RecordTuple<'py> = (u64, &'static str, u64, String, Bound<'py, PyBytes>);
 
-/// Sealed records of one segment with seq in [from_seq, to_seq]:
-/// (seq, kind, offset, hash, line bytes).
+/// Sealed records of one segment with seq in [from_seq, to_seq], read from byte `offset` (0, or
+/// an offset this function returned), and the offset just past the last seal.
 #[pyfunction]
-#[pyo3(signature = (path, number, first_seq, archived, from_seq=0, to_seq=u64::MAX))]
+#[pyo3(signature = (path, number, first_seq, archived, from_seq=0, to_seq=u64::MAX, offset=0))]
+#[allow(clippy::too_many_arguments)]
 pub fn read_segment<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -33,10 +34,13 @@ pub fn read_segment<'py>(
     archived: bool,
     from_seq: u64,
     to_seq: u64,
-) -> PyResult<Vec<RecordTuple<'py>>> {
+    offset: u64,
+) -> PyResult<(Vec<RecordTuple<'py>>, u64)> {
     let file = SegmentFile { number, first_seq, path, archived };
-    let records = py.detach(|| reader::read_segment(&file, from_seq, to_seq)).py()?;
-    Ok(records.into_iter().map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line))).collect())
+    let (records, end) = py.detach(|| reader::read_segment_from(&file, offset, from_seq, to_seq)).py()?;
+    let tuples =
+        records.into_iter().map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line))).collect();
+    Ok((tuples, end))
 }
 
 /// Verify the log at `path`. `keyring` is a list of base64 public keys to trust; None trusts the
