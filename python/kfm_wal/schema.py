@@ -90,24 +90,33 @@ def _fail(index: int, field: str, message: str) -> SchemaError:
 
 
 def encode(entries: Iterable[Mapping[str, Any]]) -> list[bytes]:
-    """Encode entries to compact JSON, keys in the caller's order. NaN and Infinity would
-    silently become null in orjson; they can only hide behind a `null`, so entries whose bytes
-    hold no `null` skip the walk."""
-    out = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, Mapping):
-            raise _fail(index, "", f"must be a mapping, got {type(entry).__name__}")
-        try:
-            data = orjson.dumps(entry, option=_OPTIONS)
-        except TypeError as e:
-            found = _unencodable(entry, [])
-            raise _fail(index, *(found or ("", str(e)))) from None
-        if b"null" in data:
-            found = _unencodable(entry, [])
+    """Encode entries to compact JSON, keys in the caller's order. This is the ETL hot path: one
+    orjson call per entry, and the slow walks below run only on failure or when a `null` shows
+    up (NaN and Infinity would silently become null in orjson and can hide nowhere else). Whether
+    each entry is an object is the core's check."""
+    entries = entries if isinstance(entries, list) else list(entries)
+    dumps = orjson.dumps
+    try:
+        out = [dumps(e, option=_OPTIONS) for e in entries]
+    except TypeError:
+        out = [_encode_one(i, e) for i, e in enumerate(entries)]
+    if b"null" in b"".join(out):
+        for index, (entry, data) in enumerate(zip(entries, out, strict=True)):
+            found = b"null" in data and _unencodable(entry, [])
             if found:
                 raise _fail(index, *found)
-        out.append(data)
     return out
+
+
+def _encode_one(index: int, entry: object) -> bytes:
+    """Encode one entry, or say precisely why it cannot be (the slow path)."""
+    if isinstance(entry, Mapping) and not isinstance(entry, dict):
+        entry = dict(entry)
+    try:
+        return orjson.dumps(entry, option=_OPTIONS)
+    except TypeError as e:
+        found = _unencodable(entry, [])
+        raise _fail(index, *(found or ("", str(e)))) from None
 
 
 def check(entry: Mapping[str, Any], kind: str = "intent") -> tuple[str, str] | None:

@@ -175,7 +175,7 @@ fn is_array(raw: &RawValue) -> bool {
 
 fn state_hash(field: &str, raw: &RawValue) -> Result<(), FieldError> {
     let s = json_str(field, raw)?;
-    if hash::parse_prefixed(&s).is_none() {
+    if !hash::is_prefixed(&s) {
         return err(field, "must be sha256:<64 lowercase hex digits>");
     }
     Ok(())

@@ -33,6 +33,12 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
     Some(out)
 }
 
+/// Whether `text` is `sha256:` + 64 lowercase hex digits (a check, no decoding).
+pub fn is_prefixed(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == PREFIX.len() + 64 && text.starts_with(PREFIX) && b[PREFIX.len()..].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Parse `sha256:<hex>`.
 pub fn parse_prefixed(text: &str) -> Option<Digest> {
     text.strip_prefix(PREFIX).and_then(|h| parse_hex(h.as_bytes()))
@@ -57,5 +63,6 @@ mod tests {
         assert_eq!(parse_hex(v.to_ascii_uppercase().as_slice()), None);
         assert_eq!(parse_prefixed(&to_prefixed(&d)), Some(d));
         assert_eq!(parse_prefixed("sha256:00"), None);
+        assert!(is_prefixed(&to_prefixed(&d)) && !is_prefixed("sha256:00") && !is_prefixed(&to_prefixed(&d).to_uppercase()));
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::{DirLock, Fs};
@@ -71,7 +72,8 @@ pub struct Receipt {
     pub hash: Digest,
     pub wal_id: u128,
     pub kind: Kind,
-    pub segment: String,
+    /// Shared by every receipt of a segment (one allocation per segment, not per record).
+    pub segment: std::sync::Arc<str>,
     pub offset: u64,
     pub seal_seq: u64,
     pub durability: Durability,
@@ -135,7 +137,15 @@ struct Queue {
     done: HashMap<u64, Result<Vec<Receipt>>>,
     leader: bool,
     next_ticket: u64,
+    /// Callers served by the last group commit, and how long it took: the next leader waits
+    /// up to half that long for as many callers (PostgreSQL's commit_delay/commit_siblings,
+    /// adapted to the measured sync time). A lone appender never waits.
+    last_group: usize,
+    last_commit: Duration,
 }
+
+/// Upper bound of the commit delay, whatever the disk's sync time.
+const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);
 
 pub struct Writer {
     queue: Mutex<Queue>,
@@ -264,16 +274,25 @@ impl Writer {
         let ticket = q.next_ticket;
         q.next_ticket += 1;
         q.pending.push(Request { ticket, items });
+        if q.leader {
+            // A leader may be gathering a group: tell it one more caller is here.
+            self.wake.notify_all();
+        }
         loop {
             if let Some(result) = q.done.remove(&ticket) {
                 return result;
             }
             if !q.leader {
                 q.leader = true;
+                q = self.gather(q);
                 let batch = std::mem::take(&mut q.pending);
+                let callers = batch.len();
                 drop(q);
+                let started = Instant::now();
                 let results = lock(&self.log).commit_group(batch);
                 q = lock(&self.queue);
+                q.last_group = callers;
+                q.last_commit = started.elapsed();
                 q.leader = false;
                 q.done.extend(results);
                 self.wake.notify_all();
@@ -281,6 +300,23 @@ impl Writer {
             }
             q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// The leader's commit delay: when the last group served several callers, they are likely
+    /// on their way back with more; wait a fraction of a sync for them so one sync covers all.
+    fn gather<'a>(&'a self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        if q.last_group < 2 || q.pending.len() >= q.last_group {
+            return q;
+        }
+        let deadline = Instant::now() + (q.last_commit / 2).min(MAX_COMMIT_DELAY);
+        while q.pending.len() < q.last_group {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            q = self.wake.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        q
     }
 
     /// Stop writing and release the directory lock: later appends fail with `Closed`.
@@ -440,6 +476,7 @@ impl LogState {
         let mut receipts = Vec::with_capacity(count);
         let seal_seq = self.next_seq + count as u64;
         let mut head = self.head;
+        let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
         for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
             let offset = self.segment_len + buf.len() as u64;
             head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
@@ -448,7 +485,7 @@ impl LogState {
                 hash: head,
                 wal_id: item.wal_id,
                 kind: item.kind,
-                segment: self.segment_name.clone(),
+                segment: segment.clone(),
                 offset,
                 seal_seq,
                 durability: self.opts.durability,

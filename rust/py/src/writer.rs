@@ -33,41 +33,65 @@ fn kind(name: &str) -> PyResult<Kind> {
     }
 }
 
-/// What an append got: the record's place in the log and the seal that made it durable.
-#[pyclass(frozen, get_all, module = "kfm_wal._core")]
+/// What an append got: the record's place in the log and the seal that made it durable. Kept
+/// raw; strings are made only when asked for (a batch of 10,000 receipts is mostly never read).
+#[pyclass(frozen, module = "kfm_wal._core")]
 pub struct Receipt {
-    pub seq: u64,
-    pub hash: String,
-    pub wal_id: String,
-    pub kind: &'static str,
-    pub segment: String,
-    pub offset: u64,
-    pub seal_seq: u64,
-    pub durability: &'static str,
+    inner: kfm_wal_core::Receipt,
 }
 
 #[pymethods]
 impl Receipt {
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.inner.seq
+    }
+
+    #[getter]
+    fn hash(&self) -> String {
+        hash::to_prefixed(&self.inner.hash)
+    }
+
+    #[getter]
+    fn wal_id(&self) -> String {
+        kfm_wal_core::body::format_uuid(self.inner.wal_id)
+    }
+
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+
+    #[getter]
+    fn segment(&self) -> &str {
+        &self.inner.segment
+    }
+
+    #[getter]
+    fn offset(&self) -> u64 {
+        self.inner.offset
+    }
+
+    #[getter]
+    fn seal_seq(&self) -> u64 {
+        self.inner.seal_seq
+    }
+
+    #[getter]
+    fn durability(&self) -> &'static str {
+        self.inner.durability.as_str()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Receipt(seq={}, kind={:?}, wal_id={:?}, hash={:?}, seal_seq={}, durability={:?})",
-            self.seq, self.kind, self.wal_id, self.hash, self.seal_seq, self.durability
+            self.inner.seq,
+            self.kind(),
+            self.wal_id(),
+            self.hash(),
+            self.inner.seal_seq,
+            self.durability()
         )
-    }
-}
-
-impl From<kfm_wal_core::Receipt> for Receipt {
-    fn from(r: kfm_wal_core::Receipt) -> Self {
-        Receipt {
-            seq: r.seq,
-            hash: hash::to_prefixed(&r.hash),
-            wal_id: kfm_wal_core::body::format_uuid(r.wal_id),
-            kind: r.kind.as_str(),
-            segment: r.segment,
-            offset: r.offset,
-            seal_seq: r.seal_seq,
-            durability: r.durability.as_str(),
-        }
     }
 }
 
@@ -109,7 +133,7 @@ impl PyWriter {
     fn append(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Vec<Receipt>> {
         let kind = self::kind(kind)?;
         let receipts = py.detach(|| self.inner.append(kind, &entries)).py()?;
-        Ok(receipts.into_iter().map(Receipt::from).collect())
+        Ok(receipts.into_iter().map(|inner| Receipt { inner }).collect())
     }
 
     fn close(&self) {
