@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python lint fmt bench vectors clean
+.PHONY: help venv build demo test test-rust test-python lint fmt bench crash vectors clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ fmt: build ## Format Rust and Python sources
 
 bench: build ## Benchmarks: ratios against peers (reference, SQLite, hashlib, raw fsync)
 	$(BIN)/python benches/run.py
+
+crash: build ## Crash testing: 12,000 simulated power-loss states and 500 kill -9 runs
+	KFM_WAL_CRASH_STATES=12000 cargo test -p kfm-wal-core --release --test power_loss -- --nocapture
+	rm -rf .crash && $(BIN)/python tests/crash/harness.py .crash --kills 500 && rm -rf .crash
 
 vectors: build ## Regenerate the golden vectors in data/vectors/
 	$(BIN)/python tests/reference/make_vectors.py

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .reader import Record, follow, is_log, records
 from .report import Finding, VerifyReport, verify
-from .wal import Wal
+from .wal import Wal, salvage
 
 __all__ = [
     "FORMAT",
@@ -53,6 +53,7 @@ __all__ = [
     "is_log",
     "keys",
     "records",
+    "salvage",
     "schema",
     "verify",
 ]

@@ -9,7 +9,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,9 +20,10 @@ from . import cli_render as render
 from . import keys, provision, schema
 from .cli_errors import INTERRUPTED, INVALID_LOG, CliError, describe, located, shown
 from .cli_input import Entries, parse
+from .reader import follow as follow_log
 from .reader import is_log, records
 from .report import verify
-from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal
+from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal, salvage
 
 LOG_DIR = click.Path(path_type=Path, file_okay=False)
 FILE = click.Path(path_type=Path, dir_okay=False)
@@ -362,6 +363,79 @@ def validate(log_dir: Path, keyring_file: Path | None, as_json: bool) -> int:
         for part in render.report_summary(report, trust):
             console.print(part)
     return 0 if report.ok else INVALID_LOG
+
+
+# -- repair / tail ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.option("--apply", "apply_", is_flag=True, help="Do it. Without this flag, only say what would be done.")
+@click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
+@click.option("--salvage-to", type=LOG_DIR, help="Where a salvaged copy goes. Default: DIR.salvaged next to DIR.")
+def repair(log_dir: Path, apply_: bool, key_file: Path | None, salvage_to: Path | None) -> int:
+    """Repair the log in DIR: cut a torn or unsealed tail (keeping a copy in DIR/recovered/), or,
+    when sealed history is damaged, salvage every verifiable record before the damage into a new
+    log. Nothing is ever deleted: the cut bytes are kept and a damaged log is left as it is.
+    Exit 0 when the log is (or now has a) valid log, 1 when damage is left unrepaired."""
+    _require_log(log_dir)
+    with located(log=log_dir):
+        report = verify(log_dir)
+    out = render.console()
+    if report.ok:
+        out.print(f"{shown(log_dir)} is valid: nothing to repair")
+        return 0
+    damage = [f for f in report.findings if not f.recoverable]
+    target = salvage_to or log_dir.with_name(log_dir.name + ".salvaged")
+    if not damage:
+        tail = report.findings[0]
+        out.print(f"{tail.code} at {tail.location()}: {tail.message}")
+        out.print(f"would cut it, keeping the cut bytes in {shown(log_dir / 'recovered')}")
+        if not apply_:
+            out.print("dry run: nothing changed (use --apply)")
+            return INVALID_LOG
+        key = _load_key(key_file or provision.default_key_path(log_dir))
+        with located(log=log_dir), Wal.open(log_dir, key) as wal:
+            for note in wal.recovery:
+                out.print(f"done: {note['action']} in {note['segment']} at offset {note['offset']}"
+                          + (f", copy in {note['saved_to']}" if note["saved_to"] else ""))
+        return 0
+    first = damage[0]
+    out.print(f"sealed history is damaged: {first.code} at {first.location()}: {first.message}")
+    out.print(f"  ({len(damage)} finding(s) of damage; a damaged log is never changed in place)")
+    out.print(f"would salvage every verifiable record before it into {shown(target)}")
+    if not apply_:
+        out.print("dry run: nothing changed (use --apply)")
+        return INVALID_LOG
+    with located(log=log_dir):
+        result = salvage(log_dir, target)
+    out.print(f"done: {result['segments']} segment(s), {result['bytes']} bytes, records through seq "
+              f"{result['last_seq']} copied to {shown(target)}; {shown(log_dir)} is unchanged")
+    return 0
+
+
+@cli.command()
+@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many of the last records to show first.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new sealed records as they land.")
+@click.option("--json", "as_json", is_flag=True, help="Print the exact record lines (JSONL).")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True,
+              help="Polling interval in seconds, with --follow.")
+def tail(log_dir: Path, count: int, follow: bool, as_json: bool, interval: float) -> None:
+    """Show the last sealed records of the log in DIR; with -f, follow it across rotations."""
+    _require_log(log_dir)
+    with located(log=log_dir):
+        head = verify(log_dir, check_bodies=False).head_seq or 0
+        start = max(1, head - count + 1)
+        shown_records = records(log_dir, start_seq=start) if count else iter(())
+        stream = follow_log(log_dir, start_seq=head + 1, poll_interval=interval) if follow else iter(())
+        for rec in chain(shown_records, stream):
+            if as_json:
+                sys.stdout.buffer.write(rec.line)
+            else:
+                sys.stdout.write(render.record_line(rec) + "\n")
+            sys.stdout.flush()
 
 
 # -- demo ------------------------------------------------------------------------------------

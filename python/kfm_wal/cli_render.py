@@ -64,6 +64,12 @@ def _what(rec: Record) -> Text:
     return Text("")
 
 
+def record_line(rec: Record) -> str:
+    """One record on one plain line, for streams (`tail -f`)."""
+    stamp = rec.timestamp.replace("T", " ")[:23]
+    return f"{rec.seq:>8}  {stamp}  {rec.kind:<10}  {_what(rec).plain:<16}  {rec.wal_id or ''}"
+
+
 def log_table(records: Iterable[Record]) -> tuple[Table, int]:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in ("seq", "time (UTC)", "kind", "operation/status", "wal_id", "actor", "tier"):

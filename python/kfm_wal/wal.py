@@ -10,12 +10,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 from . import _core, schema
-from .errors import SchemaError, UsageError
+from .errors import CorruptionError, SchemaError, UsageError
 from .keys import SigningKey
 from .reader import Record, follow, records
 
 Durability = Literal["fsync", "os", "none"]
-Recovery = Literal["strict", "tolerate-tail"]
+Recovery = Literal["strict", "tolerate-tail", "salvage"]
 Status = Literal["succeeded", "failed", "refused", "reversed"]
 Receipt = _core.Receipt
 
@@ -27,6 +27,13 @@ def _key(key: SigningKey) -> bytes:
     if not isinstance(key, SigningKey):
         raise UsageError(f"key must be a kfm_wal.keys.SigningKey, got {type(key).__name__}")
     return key.seed
+
+
+def salvage(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[str, Any]:
+    """Copy every verifiable record of the log at `src`, up to its first damage, into a new log
+    at `dst`. `src` is never changed. Returns destination, stopped_at (the finding, or None when
+    the whole log was copied), segments, bytes and last_seq."""
+    return _core.salvage(Path(src), Path(dst))
 
 
 class Wal:
@@ -56,11 +63,26 @@ class Wal:
         *,
         recovery: Recovery = "tolerate-tail",
         durability: Durability = "fsync",
+        salvage_to: str | os.PathLike[str] | None = None,
     ) -> Wal:
-        """Open an existing log for writing. The whole log is verified first; an unsealed or torn
-        tail is cut (a copy kept in `recovered/`, listed in `.recovery`) unless `recovery` is
-        "strict"; any other damage raises CorruptionError and changes nothing."""
-        return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability))
+        """Open an existing log for writing. The whole log is verified first.
+
+        - "tolerate-tail" (default): an unsealed or torn tail (a crash mid-write; nothing in it was
+          acknowledged) is cut, a copy kept in `recovered/` and listed in `.recovery`; any other
+          damage raises CorruptionError and changes nothing.
+        - "strict": any finding, a torn tail included, raises CorruptionError.
+        - "salvage": as "tolerate-tail", but on damage copy every verifiable record before it into
+          a new log at `salvage_to` and open that one; the damaged log is left untouched.
+        """
+        if recovery != "salvage":
+            return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability))
+        if salvage_to is None:
+            raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
+        try:
+            return cls(_core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability))
+        except CorruptionError:
+            salvage(path, salvage_to)
+            return cls(_core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -165,4 +187,4 @@ class Wal:
         return f"Wal({str(self.path)!r}, log_id={self.log_id!r})"
 
 
-__all__ = ["Durability", "Receipt", "Recovery", "Status", "Wal"]
+__all__ = ["Durability", "Receipt", "Recovery", "Status", "Wal", "salvage"]

@@ -12,6 +12,7 @@ pub mod prepare;
 pub mod reader;
 pub mod record;
 pub mod recovery;
+pub mod salvage;
 pub mod scan;
 pub mod segment;
 pub mod timestamp;

@@ -181,3 +181,34 @@ fn mid_log_damage_refuses_to_open() {
     }
     assert_eq!(fs::read(&live.path).unwrap(), bytes, "refusal must not touch the log");
 }
+
+#[test]
+fn salvage_copies_the_verifiable_prefix_and_leaves_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(1), small_segments()).unwrap();
+    let mut receipts = Vec::new();
+    for i in 0..30 {
+        receipts.extend(append(&w, i * 4, 4));
+    }
+    drop(w);
+    // Damage a record in an archived segment, in the middle of the log.
+    let victim = &receipts[50];
+    let seg = segment::list(dir.path()).unwrap().into_iter().find(|s| s.name() == *victim.segment).unwrap();
+    let mut bytes = fs::read(&seg.path).unwrap();
+    bytes[victim.offset as usize + 200] ^= 1;
+    fs::write(&seg.path, &bytes).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dst = out.path().join("salvaged");
+    let s = kfm_wal_core::salvage::salvage(dir.path(), &dst).unwrap();
+    assert_eq!(s.stopped_at.as_ref().unwrap().offset, victim.offset);
+    assert!(s.last_seq.unwrap() < victim.seq);
+    let rep = check(&dst);
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.head.unwrap().seq, s.last_seq.unwrap());
+    assert_eq!(fs::read(&seg.path).unwrap(), bytes, "the damaged log is left as it was");
+    // The salvaged log takes writes again (its writer finishes a cut rotation if needed).
+    let w = Writer::open(&dst, key(1), RecoveryMode::TolerateTail, Durability::Fsync).unwrap();
+    append(&w, 1000, 2);
+    drop(w);
+    assert!(check(&dst).ok());
+}

@@ -13,7 +13,7 @@ mod _core {
     #[pymodule_export]
     use super::check::check_entry;
     #[pymodule_export]
-    use super::read::{public_key, read_segment, segments, verify_log};
+    use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
     use super::writer::{PyWriter, Receipt};
 

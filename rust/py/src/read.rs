@@ -88,3 +88,17 @@ pub fn public_key(seed: &[u8]) -> PyResult<(String, String)> {
     let key = kfm_wal_core::keys::WriterKey::from_seed(seed).map_err(|e| to_py(WalError::InvalidArgument(e)))?;
     Ok((key.public.key_id.clone(), key.public.to_base64()))
 }
+
+/// Copy every verifiable record of the log at `src`, up to its first damage, into a new log at
+/// `dst`; `src` is left untouched. Returns what was copied and where the copy stopped.
+#[pyfunction]
+pub fn salvage<'py>(py: Python<'py>, src: PathBuf, dst: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let s = py.detach(|| kfm_wal_core::salvage::salvage(&src, &dst)).py()?;
+    let d = PyDict::new(py);
+    d.set_item("destination", s.destination.display().to_string())?;
+    d.set_item("stopped_at", s.stopped_at.as_ref().map(|f| finding_dict(py, f)).transpose()?)?;
+    d.set_item("segments", s.segments)?;
+    d.set_item("bytes", s.bytes)?;
+    d.set_item("last_seq", s.last_seq)?;
+    Ok(d)
+}

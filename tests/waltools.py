@@ -1,0 +1,141 @@
+"""Helpers for the differential and corruption tests: the lines of a log with their locations,
+snapshots of a log directory, and re-chaining a log after an edit (re-hashing every line and
+re-signing the seals, so that an edit leaves exactly one defect)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE / "reference") not in sys.path:
+    sys.path.insert(0, str(HERE / "reference"))
+import kfm_wal_ref as ref  # noqa: E402
+
+SUFFIX_LEN = 82  # '"hash":"sha256:' + 64 hex + '"}' + '\n'
+_PREV = re.compile(rb'"prev":"sha256:[0-9a-f]{64}"')
+_SIGNATURE = re.compile(rb'"signature":"[A-Za-z0-9+/=]{88}"')
+
+
+@dataclass(frozen=True)
+class Line:
+    segment: str  # file name, without archive/
+    offset: int
+    raw: bytes
+    seq: int
+    kind: str
+    hash: str  # "sha256:<hex>"
+    doc: dict[str, Any]
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.raw)
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    path: Path
+    archived: bool
+    lines: list[Line]
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def segment_paths(log: Path) -> list[Path]:
+    """The segment files of a log, in segment-number order (archive/ and live)."""
+    found = list((log / "archive").glob("wal-*.jsonl")) + list(log.glob("wal-*.jsonl"))
+    return sorted(found, key=lambda p: (p.name, p.parent.name != "archive"))
+
+
+def layout(log: Path) -> list[Segment]:
+    """Every segment of a *valid* log with its parsed lines and their byte offsets."""
+    segments = []
+    for path in segment_paths(log):
+        data = path.read_bytes()
+        lines, offset = [], 0
+        for raw in data.splitlines(keepends=True):
+            doc = json.loads(raw)
+            lines.append(Line(path.name, offset, raw, doc["seq"], doc["kind"], doc["hash"], doc))
+            offset += len(raw)
+        segments.append(Segment(path.name, path, path.parent.name == "archive", lines))
+    return segments
+
+
+def all_lines(log: Path) -> list[Line]:
+    return [ln for seg in layout(log) for ln in seg.lines]
+
+
+def ref_locations(log: Path) -> list[tuple[str, int, int, str, str]]:
+    """(segment, offset, seq, kind, hash) of every well-formed line, found by the reference's own
+    line splitter (the reference's read() returns records without their locations)."""
+    out = []
+    for path in segment_paths(log):
+        for ln in ref._split(path.read_bytes()):
+            if ln.status == "good":
+                out.append((path.name, ln.offset, ln.seq, ln.kind, "sha256:" + ln.hash))
+    return out
+
+
+def snapshot(log: Path) -> dict[str, bytes | None]:
+    """Every file and directory under the log, LOCK excluded (it is never part of the log)."""
+    out: dict[str, bytes | None] = {}
+    for p in sorted(log.rglob("*")):
+        rel = str(p.relative_to(log))
+        if rel == "LOCK":
+            continue
+        out[rel] = p.read_bytes() if p.is_file() else None
+    return out
+
+
+def with_hash(head: bytes) -> bytes:
+    """Complete a line from the bytes before '"hash":' with the hash of those bytes."""
+    return head + b'"hash":"sha256:' + hashlib.sha256(head).hexdigest().encode() + b'"}\n'
+
+
+def line_hash(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw[:-SUFFIX_LEN]).hexdigest()
+
+
+def seal_message(log_id: str, seq: int, timestamp: str, prev: str, closes: bool) -> bytes:
+    return f"kfm-wal/1 seal\n{log_id}\n{seq}\n{timestamp}\n{prev}\n{1 if closes else 0}\n".encode()
+
+
+def rechain(log: Path, sign: Callable[[bytes], bytes], *, keep_signature: Iterable[int] = ()) -> None:
+    """Rewrite every line of the log so that each `prev` is the previous line's hash, every seal
+    (except those whose seq is in `keep_signature`) carries a fresh signature by `sign`, and every
+    hash matches its line. Line lengths do not change, so no offset moves."""
+    keep = set(keep_signature)
+    prev = "sha256:" + "0" * 64
+    log_id = None
+    for path in segment_paths(log):
+        out = []
+        for raw in path.read_bytes().splitlines(keepends=True):
+            doc = json.loads(raw)
+            head = raw[:-SUFFIX_LEN]
+            head = _PREV.sub(f'"prev":"{prev}"'.encode(), head, count=1)
+            if doc["kind"] == "header" and log_id is None:
+                log_id = doc["log_id"]
+            if doc["kind"] == "seal" and doc["seq"] not in keep:
+                assert log_id is not None
+                sig = sign(seal_message(log_id, doc["seq"], doc["timestamp"], prev, doc["closes"]))
+                head = _SIGNATURE.sub(f'"signature":"{base64.b64encode(sig).decode()}"'.encode(), head, count=1)
+            line = with_hash(head)
+            prev = line_hash(line)
+            out.append(line)
+        path.write_bytes(b"".join(out))
+
+
+def findings(report: Any) -> list[tuple[str, str, int, int | None]]:
+    """(code, segment, offset, seq) of every finding of a kfm_wal or reference report."""
+    items = report.findings if hasattr(report, "findings") else report.errors
+    return [(f.code, f.segment, f.offset, f.seq) for f in items]
