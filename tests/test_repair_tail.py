@@ -7,11 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import kfm_wal
 import pytest
 from click.testing import CliRunner
 from conftest import make_entry
-
-import kfm_wal
 from kfm_wal import CorruptionError, Wal, keys, verify
 from kfm_wal.cli import cli
 
