@@ -1,8 +1,31 @@
-"""Benchmark driver behind `make bench`: kfm-wal against its peers, measured in one process run.
+"""Benchmark driver behind `make bench` and `make bench-check`: kfm-wal against its peers,
+measured in one process run.
 
-    .venv/bin/python benches/run.py                 # full run (~1-3 min on 2 cores)
-    .venv/bin/python benches/run.py --quick         # smoke run (< 30 s)
-    .venv/bin/python benches/run.py --validate-mb 200
+    .venv/bin/python benches/run.py                 # full run (~5-10 min on 2 cores; the first run
+                                                    # also builds the 100 MB, 1 GB and 4 GB archives)
+    .venv/bin/python benches/run.py --quick         # smoke run (< 1 min)
+    .venv/bin/python benches/run.py --check         # the regression gate (< 1 min): exit 1 when a
+                                                    # ratio regresses past benches/baseline.json
+    .venv/bin/python benches/run.py --check --update-baseline   # re-base the gate on this machine
+    .venv/bin/python benches/run.py --archive-mb 100,1000
+
+What is measured, always next to peers measured in the same run on the same data:
+
+    1. durable append_many throughput at batch 1, 100, 1,000, 10,000: kfm-wal, the pure-Python
+       reference writer, SQLite (WAL, synchronous=FULL), raw write+fdatasync of the same bytes
+    2. single durable append latency p50/p90/p99: kfm-wal and raw write+fdatasync, interleaved
+    3. N threads (1, 2, 4, 8, 16) each appending single entries durably: one kfm-wal Wal, one
+       SQLite connection (shared, under a lock), one file written with write+fdatasync by every thread
+    4. validation of cached archives (100 MB, 1 GB, 4 GB; benches/archives.py): kfm_wal.verify
+       with and without check_bodies, against one SHA-256 pass over the same bytes (and the
+       reference verifier on the smallest archive); each run in a fresh process, with its peak RSS
+    5. Ed25519: kfm-wal verifying a log of tiny commits (one seal per intent), in seals/s, against
+       `cryptography`'s Ed25519PublicKey.verify in a loop over the same seals
+    6. memory: peak RSS of each validation (4) and of a writer under load (8 threads), kfm-wal and
+       SQLite
+    7. scaling: throughput vs threads and validation time vs archive size (a linear fit, and a
+       flag when the per-MB cost at the largest archive exceeds 1.3x that at the smallest):
+       benches/results/scaling.{png,md}
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -15,15 +38,19 @@ directories) and repeated; the first round is a discarded warm-up. Figures are m
 spread (max - min) / median over the rounds, and ratios are given both as the ratio of the
 medians (the one judged against the target) and as the range of the per-round paired ratios.
 
+The regression gate (`--check`, benches/gate.py) measures the same things at small sizes and
+compares a set of ratios (kfm-wal vs peers) with benches/baseline.json, each with its tolerance.
+
 Scratch logs go to a directory on the repository's file system (default `.bench-tmp/` in the
-repository, removed afterwards): fsync on tmpfs is free and would make every comparison
-meaningless. Results are printed and written to benches/results/latest.{md,json}
-(`--quick`: benches/results/quick.{md,json}).
+repository, removed afterwards; the archives stay cached in `.bench-tmp/archives/`): fsync on tmpfs
+is free and would make every comparison meaningless. Results are printed and written to
+benches/results/latest.{md,json} (`--quick`: quick.*, `--check`: check.*).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import hashlib
 import json
@@ -38,11 +65,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import archives
+import child
+import gate
 import kfm_wal
 import orjson
 import peers
@@ -53,6 +83,8 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 
 MB = 1_000_000  # sizes and rates in decimal megabytes
+NONLINEAR_LIMIT = 1.3  # per-MB validation cost at the largest archive / at the smallest
+RSS_TARGET_MB = 300  # another issue's target: peak RSS validating 4 GB
 
 # --------------------------------------------------------------------------- configuration
 
@@ -68,11 +100,15 @@ class Config:
     thread_counts: tuple[int, ...]
     thread_appends: int  # appends per thread per timed run
     thread_rounds: int
-    validate_mb: float
-    validate_batch: int  # intents per group commit in the validation log (each followed by completions)
-    ref_verify_mb: float
-    verify_rounds: int
-    ref_verify_rounds: int
+    archive_mb: tuple[float, ...]  # validation archives, cached (benches/archives.py)
+    archive_batch: int  # intents per group commit in an archive (each followed by completions)
+    archive_rounds: int  # measured validation runs per archive and validator (each a fresh process)
+    ref_archive_rounds: int  # runs of the reference verifier, on the smallest archive
+    sig_commits: int  # tiny commits in the seals-dominated log
+    sig_rounds: int
+    writer_threads: int  # writer under load: threads ...
+    writer_appends: int  # ... each appending this many entries durably
+    writer_rounds: int
 
 
 FULL = Config(
@@ -85,11 +121,15 @@ FULL = Config(
     thread_counts=(1, 2, 4, 8, 16),
     thread_appends=300,
     thread_rounds=5,
-    validate_mb=100,
-    validate_batch=100,
-    ref_verify_mb=20,
-    verify_rounds=5,
-    ref_verify_rounds=2,
+    archive_mb=(100, 1_000, 4_000),
+    archive_batch=100,
+    archive_rounds=3,
+    ref_archive_rounds=1,
+    sig_commits=20_000,
+    sig_rounds=5,
+    writer_threads=8,
+    writer_appends=1_000,
+    writer_rounds=2,
 )
 
 QUICK = Config(
@@ -102,11 +142,37 @@ QUICK = Config(
     thread_counts=(1, 2, 4, 8, 16),
     thread_appends=25,
     thread_rounds=1,
-    validate_mb=8,
-    validate_batch=100,
-    ref_verify_mb=2,
-    verify_rounds=3,
-    ref_verify_rounds=1,
+    archive_mb=(8, 32),
+    archive_batch=100,
+    archive_rounds=2,
+    ref_archive_rounds=1,
+    sig_commits=3_000,
+    sig_rounds=2,
+    writer_threads=8,
+    writer_appends=100,
+    writer_rounds=1,
+)
+
+# The regression gate: small sizes, enough rounds for stable medians, under a minute on 2 cores.
+CHECK = Config(
+    name="check",
+    rounds=4,
+    batch_entries={1: 30, 100: 500, 1_000: 3_000, 10_000: 10_000},
+    latency_samples=400,
+    latency_warmup=20,
+    latency_chunks=4,
+    thread_counts=(1, 2, 4, 8, 16),
+    thread_appends=50,
+    thread_rounds=3,
+    archive_mb=(10, 40),
+    archive_batch=100,
+    archive_rounds=3,
+    ref_archive_rounds=1,
+    sig_commits=5_000,
+    sig_rounds=3,
+    writer_threads=8,
+    writer_appends=200,
+    writer_rounds=2,
 )
 
 TARGET_BATCH = 1_000

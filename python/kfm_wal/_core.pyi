@@ -1,4 +1,5 @@
 # Hand-written stub of the private extension module kfm_wal._core (rust/py).
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, final
 
@@ -56,7 +57,15 @@ def read_segment(
     to_seq: int = ...,
     offset: int = 0,
 ) -> tuple[list[tuple[int, str, int, str, bytes]], int]: ...
-def verify_log(path: Path, keyring: list[str] | None = None, check_bodies: bool = True) -> dict[str, Any]: ...
+def verify_log(
+    path: Path,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    checkpoint: dict[str, Any] | None = None,
+    stop_after: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    pending_ids: bool = False,
+) -> dict[str, Any]: ...
 def public_key(seed: bytes) -> tuple[str, str]: ...
 def check_entry(kind: str, entry: bytes) -> tuple[str, str] | None: ...
 def salvage(src: Path, dst: Path) -> dict[str, Any]: ...

@@ -17,9 +17,10 @@ import click
 import orjson
 
 from . import cli_render as render
-from . import keys, provision, schema
+from . import keys, provision, receipts, schema
 from .cli_errors import INTERRUPTED, INVALID_LOG, CliError, describe, located, shown
 from .cli_input import Entries, parse
+from .quarantine import quarantine
 from .reader import follow as follow_log
 from .reader import is_log, records
 from .report import verify
@@ -347,21 +348,50 @@ def log_cmd(
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
 @click.option("--keyring", "keyring_file", type=FILE, help="Trust only these keys (default: the log's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def validate(log_dir: Path, keyring_file: Path | None, as_json: bool) -> int:
+@click.option("--receipt", "receipt_file", type=FILE,
+              help="Verification receipt: if it exists, check the log still holds the history it vouches for and "
+                   "verify only what is new; after a valid run, write the new receipt there.")
+@click.option("--receipt-key", "receipt_key_file", type=FILE, help="Sign the receipt with this key (PEM); a receipt "
+              "read back must then be signed by it.")
+@click.option("--quarantine", "quarantine_", is_flag=True,
+              help="Copy corrupted segments and the bytes at fault into DIR/quarantine/ (the log is not changed).")
+@click.option("--max-errors", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Findings listed in the JSON report (counts always cover all).")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first finding.")
+def validate(
+    log_dir: Path, keyring_file: Path | None, as_json: bool, receipt_file: Path | None,
+    receipt_key_file: Path | None, quarantine_: bool, max_errors: int, fail_fast: bool,
+) -> int:
     """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
     ring = None
     if keyring_file is not None:
         with located(file=keyring_file):
             ring = keys.load_keyring(keyring_file)
-    with located(log=log_dir):
-        report = verify(log_dir, ring)
+    signer = _load_key(receipt_key_file) if receipt_key_file else None
+    previous = None
+    if receipt_file is not None and receipt_file.exists():
+        with located(file=receipt_file):
+            previous = receipts.load(receipt_file, signer.public_key if signer else None)
+    _require_log(log_dir)
+    with located(log=log_dir), render.progress(enabled=not as_json) as advance:
+        report = verify(log_dir, ring, receipt=previous, fail_fast=fail_fast, progress=advance,
+                        keep_pending=receipt_file is not None)
+    written = quarantine(log_dir, report) if quarantine_ and not report.ok else []
+    if receipt_file is not None and report.ok:
+        receipts.VerificationReceipt.from_report(report, signer).save(receipt_file)
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        doc = report.to_dict(max_errors)
+        doc["quarantined"] = [str(p) for p in written]
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     else:
         trust = f"keyring {shown(keyring_file)}" if keyring_file else "self-declared (no --keyring given)"
         console = render.console()
         for part in render.report_summary(report, trust):
             console.print(part)
+        if written:
+            console.print(f"quarantined: {len(written)} file(s) in {shown(written[0].parent)}")
+        if receipt_file is not None and report.ok:
+            console.print(f"receipt: {shown(receipt_file)} now vouches for seq {report.head_seq}")
     return 0 if report.ok else INVALID_LOG
 
 

@@ -3,11 +3,21 @@ Machine-readable output (--json) is plain bytes from orjson or the log itself, n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -112,6 +122,22 @@ def _first_of_each_code(findings: Sequence[Finding]) -> list[tuple[Finding, int]
     return [(f, counts[code] - 1) for code, f in firsts.items()]
 
 
+@contextmanager
+def progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar (bytes and records, rate, ETA) on a terminal; nothing otherwise."""
+    if not (enabled and sys.stderr.isatty()):
+        yield lambda done, records: None
+        return
+    bar = Progress(
+        TextColumn("validating"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TextColumn("{task.fields[records]:,} records"), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    )
+    with bar:
+        task = bar.add_task("validate", total=None, records=0)
+        yield lambda done, records: bar.update(task, completed=done, records=records)
+
+
 def report_summary(report: VerifyReport, trust: str) -> list[Any]:
     """Renderables for `kfm-wal validate`."""
     grid = Table.grid(padding=(0, 2))
@@ -120,7 +146,7 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
     throughput = "n/a"
     if report.elapsed > 0:
         throughput = (
-            f"{_size(report.bytes / report.elapsed)}/s, {report.records / report.elapsed:,.0f} records/s"
+            f"{_size(report.scanned_bytes / report.elapsed)}/s, {report.records / report.elapsed:,.0f} records/s"
         )
     rows = [
         ("log", f"{report.path}  (log_id {report.log_id})"),
@@ -141,6 +167,8 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
             f"{report.intents:,} intents, {report.completions:,} completions, {report.pending:,} pending",
         ),
         ("head", f"seq {report.head_seq}  {report.head_hash}"),
+        *([("incremental", f"from receipt at seq {report.incremental_from}: {_size(report.scanned_bytes)} scanned")]
+          if report.incremental_from is not None else []),
         ("trust", trust),
         ("key in force", str(report.key_in_force)),
         ("elapsed", f"{report.elapsed * 1000:,.1f} ms  ({throughput})"),

@@ -23,6 +23,10 @@ pub enum Code {
     IntentDuplicate,
     CompletionOrphan,
     CompletionDuplicate,
+    /// History a receipt vouches for is gone (the log was cut back).
+    ReceiptTruncated,
+    /// History a receipt vouches for differs (rewritten, or a fork).
+    ReceiptMismatch,
 }
 
 impl Code {
@@ -45,6 +49,8 @@ impl Code {
             Code::IntentDuplicate => "intent.duplicate",
             Code::CompletionOrphan => "completion.orphan",
             Code::CompletionDuplicate => "completion.duplicate",
+            Code::ReceiptTruncated => "receipt.truncated",
+            Code::ReceiptMismatch => "receipt.mismatch",
         }
     }
 

@@ -92,7 +92,7 @@ pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, 
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
-    let report = verify::verify(dir, &VerifyOptions { keyring: None, check_bodies: true, keep_ops: true })?;
+    let report = verify::verify(dir, &VerifyOptions { keep_ops: true, ..VerifyOptions::default() })?;
     if let Some(damage) = report.first_damage() {
         return Err(WalError::Corruption(Box::new(damage.clone())));
     }

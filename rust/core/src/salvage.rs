@@ -36,7 +36,7 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
     if !segment::list(dst).unwrap_or_default().is_empty() {
         return Err(WalError::Exists(dst.to_path_buf()));
     }
-    let report = verify::verify(src, &VerifyOptions { keyring: None, check_bodies: true, keep_ops: false })?;
+    let report = verify::verify(src, &VerifyOptions { keep_ops: false, ..VerifyOptions::default() })?;
     let stop = report.findings.iter().find(|f| !f.code.is_recoverable()).or(report.tail.as_ref().map(|t| &t.finding)).cloned();
     let fs = Fs::default();
     fs.create_dir_durable(dst)?;

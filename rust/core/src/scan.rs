@@ -185,18 +185,37 @@ pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan
 /// follower resuming). Offsets stay absolute; the chain starts from the first record read, and
 /// seals cannot be checked against a key (no header was read).
 pub fn scan_from(file: &SegmentFile, bytes: &[u8], start: usize, opts: &ScanOptions) -> SegmentScan {
+    scan_resumed(file, bytes, &Resume { offset: start as u64, ..Resume::default() }, opts)
+}
+
+/// Where a scan starts inside a segment, with the state already verified before that point
+/// (a verification receipt's): the chain link, the segment's header, the key in force.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Offset just past the last verified seal.
+    pub offset: u64,
+    /// seq and hash of that seal: the next record must link to it.
+    pub expect: Option<(u64, Digest)>,
+    pub last_ts: Option<Timestamp>,
+    pub header: Option<HeaderInfo>,
+    pub key: Option<PublicKey>,
+    pub revoked: Vec<String>,
+}
+
+pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
+    let start = from.offset as usize;
     let name = file.name();
     let mut s = Scanner {
         name: name.clone(),
         file: file.clone(),
         opts,
-        header: None,
+        header: from.header.clone(),
         first: None,
-        expect: None,
+        expect: from.expect,
         resync: false,
-        last_ts: None,
-        key: None,
-        revoked: HashSet::new(),
+        last_ts: from.last_ts,
+        key: from.key.clone(),
+        revoked: from.revoked.iter().cloned().collect(),
         pending_keys: Vec::new(),
         untrusted_reported: HashSet::new(),
         signatures: Vec::new(),

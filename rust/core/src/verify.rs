@@ -10,17 +10,45 @@ use rayon::prelude::*;
 use crate::body;
 use crate::error::{Result, WalError};
 use crate::finding::{Code, Finding};
-use crate::hash;
+use crate::hash::{self, Digest};
 use crate::keys::PublicKey;
+use crate::record;
 use crate::scan::{self, Boundary, HeaderInfo, Keyring, ScanOptions, SegmentScan};
 use crate::segment::{self, SegmentFile};
+use crate::timestamp::Timestamp;
+
+/// A point of the log an earlier run verified (kept in a verification receipt): history up to it
+/// is trusted as long as the record there is byte-for-byte the one verified.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub log_id: String,
+    pub seq: u64,
+    pub hash: Digest,
+    pub segment: u64,
+    /// Offset of that record (a seal) in its segment.
+    pub offset: u64,
+    pub timestamp: Timestamp,
+    pub key: PublicKey,
+    pub revoked: Vec<String>,
+    pub pending: Vec<u128>,
+}
 
 pub struct VerifyOptions {
     pub keyring: Option<Keyring>,
     pub check_bodies: bool,
+    /// Verify only what follows this checkpoint (after checking the checkpoint still holds).
+    pub checkpoint: Option<Checkpoint>,
+    /// Stop scanning once this many findings are known (`--fail-fast` is 1).
+    pub stop_after: Option<usize>,
     /// Keep the intent/completion table in the report (the writer needs it to refuse duplicate
     /// ids and orphan completions).
     pub keep_ops: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions { keyring: None, check_bodies: true, keep_ops: false, checkpoint: None, stop_after: None }
+    }
 }
 
 /// State of one intent in the log.
@@ -59,6 +87,14 @@ pub struct LogReport {
     pub completions: u64,
     pub pending: u64,
     pub ops: HashMap<u128, OpState>,
+    /// Where the head seal is, and the trust state there: what a receipt records.
+    pub head_segment: Option<u64>,
+    pub head_offset: u64,
+    pub revoked: Vec<String>,
+    /// Bytes actually scanned (less than `bytes` when resuming from a checkpoint).
+    pub scanned_bytes: u64,
+    /// Scanning stopped early (`stop_after`).
+    pub stopped: bool,
 }
 
 impl LogReport {
@@ -85,6 +121,11 @@ struct Join {
 }
 
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
+    verify_with_progress(dir, opts, &|_, _| {})
+}
+
+/// `verify`, calling `progress(bytes_scanned, records_sealed)` after each window of segments.
+pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<LogReport> {
     if !dir.is_dir() {
         return Err(WalError::NotALog(dir.to_path_buf()));
     }
@@ -95,9 +136,24 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
     let scan_opts = ScanOptions { keyring: opts.keyring.as_ref(), check_bodies: opts.check_bodies, collect_records: false };
     let mut report = LogReport { keyring_used: opts.keyring.is_some(), ..LogReport::default() };
     let mut prev: Option<Join> = None;
+    let mut rest: &[SegmentFile] = &files;
+    if let Some(cp) = &opts.checkpoint {
+        match resume_at(cp, &files, &scan_opts, &mut report)? {
+            Some((index, scan)) => {
+                prev = Some(Join::before(&scan.file, cp));
+                report.ops.extend(cp.pending.iter().map(|id| (*id, OpState::Pending)));
+                join(&mut report, &mut prev, scan, index == files.len() - 1);
+                rest = &files[index + 1..];
+            }
+            None => rest = &[],
+        }
+    }
     let window = rayon::current_num_threads().max(1) * 2;
-    let last_index = files.len() - 1;
-    for (chunk_no, chunk) in files.chunks(window).enumerate() {
+    for (chunk_no, chunk) in rest.chunks(window).enumerate() {
+        if opts.stop_after.is_some_and(|n| report.findings.len() >= n) {
+            report.stopped = true;
+            break;
+        }
         let scans: Vec<Result<SegmentScan>> = chunk
             .par_iter()
             .map(|f| {
@@ -107,17 +163,101 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
             .collect();
         for (i, scanned) in scans.into_iter().enumerate() {
             let s = scanned?;
-            let is_last = chunk_no * window + i == last_index;
+            report.scanned_bytes += s.bytes;
+            let is_last = chunk_no * window + i == rest.len() - 1;
             join(&mut report, &mut prev, s, is_last);
         }
+        progress(report.scanned_bytes, report.records);
     }
+    report.revoked = prev.map(|p| p.revoked.into_keys().collect()).unwrap_or_default();
     report.segments = files;
     report.pending = report.ops.values().filter(|s| **s == OpState::Pending).count() as u64;
     if !opts.keep_ops {
         report.ops = HashMap::new();
     }
     report.findings.sort_by(|a, b| (a.segment.as_str(), a.offset).cmp(&(b.segment.as_str(), b.offset)));
+    if let Some(n) = opts.stop_after.filter(|n| report.findings.len() > *n) {
+        report.findings.truncate(n);
+        report.stopped = true;
+    }
     Ok(report)
+}
+
+/// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
+/// its segment. None when the checkpoint does not hold (the finding says why).
+fn resume_at(cp: &Checkpoint, files: &[SegmentFile], opts: &ScanOptions, report: &mut LogReport) -> Result<Option<(usize, SegmentScan)>> {
+    let Some(index) = files.iter().position(|f| f.number == cp.segment) else {
+        let msg = format!("segment {} holding verified seq {} is gone: the log was cut back", cp.segment, cp.seq);
+        report.findings.push(Finding::new(Code::ReceiptTruncated, "", 0, Some(cp.seq), msg));
+        return Ok(None);
+    };
+    let file = &files[index];
+    // Segments before the checkpoint are vouched for, not scanned; they still count as the log's.
+    for earlier in &files[..index] {
+        report.bytes += std::fs::metadata(&earlier.path).map(|m| m.len()).unwrap_or(0);
+    }
+    let bytes = scan::load(&file.path, file.archived)?;
+    let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
+    let header = scan::scan(file, &bytes[..header_end], opts).header;
+    if let Some(h) = &header {
+        if h.log_id != cp.log_id {
+            return Err(WalError::InvalidArgument(format!("the receipt is for log {}, this is log {}", cp.log_id, h.log_id)));
+        }
+    }
+    let name = file.name();
+    let at = cp.offset as usize;
+    let line_end = (at < bytes.len()).then(|| memchr::memchr(b'\n', &bytes[at..]).map(|i| at + i + 1)).flatten();
+    let Some(line_end) = line_end else {
+        let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
+        report.findings.push(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg));
+        return Ok(None);
+    };
+    let line = &bytes[at..line_end];
+    let same = record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
+    if !same {
+        let msg = format!("the record at verified seq {} differs from the one verified: history was rewritten or forked", cp.seq);
+        report.findings.push(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg));
+        return Ok(None);
+    }
+    let from = scan::Resume {
+        offset: line_end as u64,
+        expect: Some((cp.seq + 1, cp.hash)),
+        last_ts: Some(cp.timestamp),
+        header,
+        key: Some(cp.key.clone()),
+        revoked: cp.revoked.clone(),
+    };
+    let mut s = scan::scan_resumed(file, &bytes, &from, opts);
+    s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
+    // The segment as a whole is accounted for; only what follows the checkpoint was scanned.
+    report.scanned_bytes += s.bytes - line_end as u64;
+    if s.sealed.is_none() {
+        s.sealed = Some(Boundary { seq: cp.seq, hash: cp.hash, timestamp: cp.timestamp });
+        s.sealed_end = line_end as u64;
+        s.last_seal_offset = cp.offset;
+        s.closes = crate::body::parse_line_body::<crate::body::SealBody>(line).is_ok_and(|seal| seal.closes);
+    }
+    if s.key_at_end.is_none() {
+        s.key_at_end = Some(cp.key.clone());
+    }
+    Ok(Some((index, s)))
+}
+
+impl Join {
+    /// The state just before a segment resumed from a checkpoint: the scanner itself links the
+    /// first record after the checkpoint, so there is no boundary to check here.
+    fn before(file: &SegmentFile, cp: &Checkpoint) -> Join {
+        let revoked = cp.revoked.iter().map(|k| (k.clone(), 0)).collect();
+        Join {
+            number: file.number - 1,
+            name: String::new(),
+            boundary: None,
+            last_seal_offset: 0,
+            closes: true,
+            key: Some(cp.key.clone()),
+            revoked,
+        }
+    }
 }
 
 fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_last: bool) {
@@ -231,6 +371,8 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         }
     }
     if is_last {
+        report.head_segment = Some(s.file.number);
+        report.head_offset = s.last_seal_offset;
         report.last_closes = s.closes;
         report.last_sealed_end = s.sealed_end;
         report.last_header = s.header.clone();

@@ -33,7 +33,7 @@ pub fn append(w: &Writer, from: usize, n: usize) -> Vec<Receipt> {
 }
 
 pub fn check(dir: &Path) -> LogReport {
-    verify(dir, &VerifyOptions { keyring: None, check_bodies: true, keep_ops: false }).unwrap()
+    verify(dir, &VerifyOptions { keep_ops: false, ..VerifyOptions::default() }).unwrap()
 }
 
 pub fn codes(r: &LogReport) -> Vec<&'static str> {

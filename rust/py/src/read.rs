@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use kfm_wal_core::keys::PublicKey;
-use kfm_wal_core::{hash, reader, segment::SegmentFile, verify, VerifyOptions, WalError};
+use kfm_wal_core::verify::{verify_with_progress, Checkpoint, OpState};
+use kfm_wal_core::{body, hash, reader, segment::SegmentFile, timestamp, VerifyOptions, WalError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -43,25 +44,77 @@ pub fn read_segment<'py>(
     Ok((tuples, end))
 }
 
+fn usage(msg: String) -> PyErr {
+    to_py(WalError::InvalidArgument(msg))
+}
+
+/// A checkpoint from the dict a receipt holds.
+fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
+    let get = |k: &str| d.get_item(k)?.ok_or_else(|| usage(format!("receipt: {k} is missing")));
+    let hash_text: String = get("hash")?.extract()?;
+    let ts_text: String = get("timestamp")?.extract()?;
+    let ts: [u8; timestamp::LEN] = ts_text
+        .as_bytes()
+        .try_into()
+        .ok()
+        .filter(|t: &[u8; timestamp::LEN]| timestamp::is_valid(t))
+        .ok_or_else(|| usage("receipt: bad timestamp".into()))?;
+    let pending: Vec<String> = get("pending")?.extract()?;
+    Ok(Checkpoint {
+        log_id: get("log_id")?.extract()?,
+        seq: get("seq")?.extract()?,
+        hash: hash::parse_prefixed(&hash_text).ok_or_else(|| usage("receipt: bad hash".into()))?,
+        segment: get("segment_number")?.extract()?,
+        offset: get("offset")?.extract()?,
+        timestamp: ts,
+        key: PublicKey::from_base64(&get("public_key")?.extract::<String>()?).map_err(|e| usage(format!("receipt: {e}")))?,
+        revoked: get("revoked")?.extract()?,
+        pending: pending
+            .iter()
+            .map(|id| body::parse_uuid_v4(id).ok_or_else(|| usage(format!("receipt: bad pending id {id}"))))
+            .collect::<PyResult<_>>()?,
+    })
+}
+
 /// Verify the log at `path`. `keyring` is a list of base64 public keys to trust; None trusts the
-/// keys the log declares. Returns a plain dict (the Python layer wraps it in a report object).
+/// keys the log declares. `checkpoint` (a receipt's dict) limits the work to what follows it;
+/// `progress(bytes, records)` is called between windows of segments. Returns a plain dict (the
+/// Python layer wraps it in a report object).
 #[pyfunction]
-#[pyo3(signature = (path, keyring=None, check_bodies=true))]
-pub fn verify_log<'py>(py: Python<'py>, path: PathBuf, keyring: Option<Vec<String>>, check_bodies: bool) -> PyResult<Bound<'py, PyDict>> {
+#[pyo3(signature = (path, keyring=None, check_bodies=true, checkpoint=None, stop_after=None, progress=None, pending_ids=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn verify_log<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    checkpoint: Option<Bound<'py, PyDict>>,
+    stop_after: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    pending_ids: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let ring = match keyring {
         None => None,
         Some(keys) => {
             let mut ring = HashMap::new();
             for k in keys {
-                let pk = PublicKey::from_base64(&k).map_err(|e| to_py(WalError::InvalidArgument(format!("keyring: {e}"))))?;
+                let pk = PublicKey::from_base64(&k).map_err(|e| usage(format!("keyring: {e}")))?;
                 ring.insert(pk.key_id.clone(), pk);
             }
             Some(ring)
         }
     };
-    let opts = VerifyOptions { keyring: ring, check_bodies, keep_ops: false };
+    let checkpoint = checkpoint.as_ref().map(self::checkpoint).transpose()?;
+    let opts = VerifyOptions { keyring: ring, check_bodies, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
-    let report = py.detach(|| verify(&path, &opts)).py()?;
+    let report_progress = |done: u64, records: u64| {
+        if let Some(cb) = &progress {
+            Python::attach(|py| {
+                let _ = cb.call1(py, (done, records));
+            });
+        }
+    };
+    let report = py.detach(|| verify_with_progress(&path, &opts, &report_progress)).py()?;
     let elapsed = started.elapsed().as_secs_f64();
     let d = PyDict::new(py);
     let findings: PyResult<Vec<_>> = report.findings.iter().map(|f| finding_dict(py, f)).collect();
@@ -69,15 +122,33 @@ pub fn verify_log<'py>(py: Python<'py>, path: PathBuf, keyring: Option<Vec<Strin
     d.set_item("segments", report.segments.iter().map(|s| s.name()).collect::<Vec<_>>())?;
     d.set_item("records", report.records)?;
     d.set_item("bytes", report.bytes)?;
+    d.set_item("scanned_bytes", report.scanned_bytes)?;
     d.set_item("intents", report.intents)?;
     d.set_item("completions", report.completions)?;
     d.set_item("pending", report.pending)?;
-    d.set_item("log_id", report.log_id)?;
+    d.set_item("log_id", &report.log_id)?;
     d.set_item("head_seq", report.head.map(|h| h.seq))?;
     d.set_item("head_hash", report.head.map(|h| hash::to_prefixed(&h.hash)))?;
+    let head_segment = report.head_segment.and_then(|n| report.segments.iter().find(|s| s.number == n));
+    let head = report.head.zip(head_segment).map(|(h, seg)| {
+        let state = PyDict::new(py);
+        state.set_item("segment", seg.name())?;
+        state.set_item("segment_number", seg.number)?;
+        state.set_item("offset", report.head_offset)?;
+        state.set_item("timestamp", String::from_utf8_lossy(&h.timestamp).into_owned())?;
+        state.set_item("public_key", report.key_in_force.as_ref().map(|k| k.to_base64()))?;
+        state.set_item("revoked", &report.revoked)?;
+        Ok::<_, PyErr>(state)
+    });
+    d.set_item("head_state", head.transpose()?)?;
+    if pending_ids {
+        let ids: Vec<String> = report.ops.iter().filter(|(_, s)| **s == OpState::Pending).map(|(id, _)| body::format_uuid(*id)).collect();
+        d.set_item("pending_ids", ids)?;
+    }
     d.set_item("keys_seen", report.keys_seen.into_iter().collect::<Vec<_>>())?;
     d.set_item("key_in_force", report.key_in_force.map(|k| k.key_id))?;
     d.set_item("trust", if report.keyring_used { "keyring" } else { "self-declared" })?;
+    d.set_item("stopped", report.stopped)?;
     d.set_item("elapsed", elapsed)?;
     Ok(d)
 }
