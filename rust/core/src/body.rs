@@ -215,14 +215,17 @@ fn uuid_field(field: &str, raw: &RawValue) -> Result<u128, FieldError> {
     parse_uuid_v4(&s).map_or_else(|| err(field, format!("must be a lowercase UUIDv4, got {s:?}")), Ok)
 }
 
-fn operation_name(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
-    let s = json_str("operation", raw)?;
-    let b = s.as_bytes();
-    let ok = !b.is_empty()
+fn is_operation(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'.');
-    if !ok {
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'.')
+}
+
+fn operation_name(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
+    let s = json_str("operation", raw)?;
+    if !is_operation(&s) {
         return err("operation", format!("must match ^[a-z][a-z0-9_.]{{0,63}}$, got {s:?}"));
     }
     Ok(s)
@@ -332,8 +335,50 @@ fn telemetry(raw: &RawValue) -> Result<(), FieldError> {
     t.id.map_or_else(|| err("telemetry.id", "is required"), |id| non_empty_str("telemetry.id", id).map(|_| ()))
 }
 
-/// Check an intent object (`json` is a whole JSON object: an entry or a line).
+/// Check an intent object (`json` is a whole JSON object: an entry or a line). One typed pass
+/// decides; only a refusal pays for the member-by-member pass that says what is wrong.
 pub fn check_intent(json: &[u8], ctx: Context) -> Result<IntentFacts, FieldError> {
+    match fast_intent(json, ctx) {
+        Some(facts) => Ok(facts),
+        None => explain_intent(json, ctx),
+    }
+}
+
+fn one_of(value: &Option<Cow<'_, str>>, allowed: &[&str]) -> bool {
+    value.as_deref().is_some_and(|v| allowed.contains(&v))
+}
+
+fn fast_intent(json: &[u8], ctx: Context) -> Option<IntentFacts> {
+    let i: crate::body_fast::Intent = parse(json).ok()?;
+    if ctx == Context::Entry && (i.seq.is_some() || i.prev.is_some() || i.kind.is_some() || i.timestamp.is_some() || i.hash.is_some()) {
+        return None;
+    }
+    let wal_id = match &i.wal_id {
+        Some(text) => Some(parse_uuid_v4(text)?),
+        None if ctx == Context::Line => return None,
+        None => None,
+    };
+    let r = &i.reversal;
+    let reversal_ok = match (&r.steps, r.irreversible.unwrap_or(false)) {
+        (Some(steps), false) => steps.0 > 0,
+        (None, true) => r.reason.as_deref().is_some_and(|why| !why.is_empty()),
+        _ => false,
+    };
+    let ok = is_operation(&i.operation)
+        && one_of(&i.actor.kind, &["developer", "ci", "system"])
+        && i.actor.id.as_deref().is_some_and(|id| !id.is_empty())
+        && hash::is_prefixed(&i.pre_state_hash)
+        && hash::is_prefixed(&i.post_state_expected)
+        && reversal_ok
+        && i.tier <= 4
+        && (i.tier < 4 || i.operation == "rollback")
+        && one_of(&i.governance.care, &["public", "sensitive", "restricted"])
+        && i.telemetry.id.as_deref().is_some_and(|id| !id.is_empty());
+    ok.then_some(IntentFacts { wal_id })
+}
+
+/// The member-by-member check, for the message.
+fn explain_intent(json: &[u8], ctx: Context) -> Result<IntentFacts, FieldError> {
     let shape: IntentShape = parse(json)?;
     envelope_of!(shape).check(ctx)?;
     let wal_id = shape.wal_id.map(|raw| uuid_field("wal_id", raw)).transpose()?;
@@ -496,6 +541,46 @@ mod tests {
         assert_eq!(check(&e).unwrap_err().field, "tier");
         e["operation"] = serde_json::json!("rollback");
         assert!(check(&e).is_ok());
+    }
+
+    #[test]
+    fn fast_path_takes_valid_entries_and_lines() {
+        let bytes = serde_json::to_vec(&entry()).unwrap();
+        assert!(fast_intent(&bytes, Context::Entry).is_some());
+        let mut line = Vec::new();
+        let members = &bytes[1..bytes.len() - 1];
+        let mut with_id = br#""wal_id":"3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f","#.to_vec();
+        with_id.extend_from_slice(members);
+        crate::record::write(&mut line, 3, &hash::ZERO, crate::record::Kind::Intent, b"2026-01-01T00:00:00.000000Z", &with_id);
+        assert!(fast_intent(&line, Context::Line).is_some(), "{}", String::from_utf8_lossy(&line));
+    }
+
+    #[test]
+    fn fast_and_explaining_paths_agree() {
+        let variants: Vec<(&str, serde_json::Value)> = vec![
+            ("tier", serde_json::json!(4)),
+            ("tier", serde_json::json!(1.0)),
+            ("tier", serde_json::json!(-1)),
+            ("reversal", serde_json::json!({"steps": [1], "irreversible": false})),
+            ("reversal", serde_json::json!({"irreversible": true, "reason": "x"})),
+            ("reversal", serde_json::json!({"irreversible": "yes", "steps": [1]})),
+            ("governance", serde_json::json!({"care": "public", "approvals": {}})),
+            ("lineage_links", serde_json::json!(["a", ""])),
+            ("lineage_links", serde_json::json!([1])),
+            ("actor", serde_json::json!({"type": "ci", "id": "x", "type2": 3})),
+            ("payload", serde_json::json!([])),
+            ("telemetry", serde_json::json!({"id": "t", "id2": ""})),
+            ("wal_id", serde_json::json!("3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f")),
+            ("wal_id", serde_json::json!("3f2b8c1e-5d4a-4e6b-1c7d-0a1b2c3d4e5f")),
+        ];
+        for (member, value) in variants {
+            let mut e = entry();
+            e[member] = value.clone();
+            let bytes = serde_json::to_vec(&e).unwrap();
+            let fast = fast_intent(&bytes, Context::Entry).is_some();
+            let slow = explain_intent(&bytes, Context::Entry).is_ok();
+            assert_eq!(fast, slow, "{member} = {value}");
+        }
     }
 
     #[test]
