@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python lint fmt bench crash vectors clean
+.PHONY: help venv build demo test test-rust test-python lint fmt bench bench-check crash vectors clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,8 +43,12 @@ fmt: build ## Format Rust and Python sources
 	cargo fmt --all
 	$(BIN)/ruff check --fix -q python tests benches || true
 
-bench: build ## Benchmarks: ratios against peers (reference, SQLite, hashlib, raw fsync)
+bench: build ## Benchmarks (~5-10 min; first run also builds 5 GB of cached archives): ratios against peers, scaling plot
+	$(BIN)/pip install -q matplotlib
 	$(BIN)/python benches/run.py
+
+bench-check: build ## Benchmark regression gate (< 1 min): fails when a ratio regresses past benches/baseline.json
+	$(BIN)/python benches/run.py --check
 
 crash: build ## Crash testing: 12,000 simulated power-loss states and 500 kill -9 runs
 	KFM_WAL_CRASH_STATES=12000 cargo test -p kfm-wal-core --release --test power_loss -- --nocapture

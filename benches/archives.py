@@ -126,8 +126,9 @@ def ensure(root: Path, mb: float, batch: int, seed: int, say: Any = print) -> Ar
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.rename(tmp, final)
     say(f"    {info['bytes'] / MB:,.1f} MB in {info['segments']} segment(s), {build_s:.1f} s")
-    return Archive(key, final / "log", info["bytes"], info["segments"], info["intents"], info["completions"],
-                   build_s, built)
+    return Archive(
+        key, final / "log", info["bytes"], info["segments"], info["intents"], info["completions"], build_s, built
+    )
 
 
 def build(directory: Path, mb: float, batch: int, seed: int) -> dict[str, Any]:

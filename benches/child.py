@@ -14,6 +14,10 @@ end, i.e. its peak resident set), rss_before_kb (resident set just before the me
 imports and set-up), peak_reset (whether the high-water mark could be reset to the current RSS
 before the measured call: then peak_kb is the peak during the call, else over the process's life)
 and maxrss_kb (getrusage ru_maxrss, the kernel's own peak, never reset).
+
+`run(args)` (used by run.py) starts one child, samples its RssAnon and RssFile from the parent every
+10 ms meanwhile (how much of the peak is anonymous memory and how much file pages mapped from the
+log), and returns the child's JSON with sampled_anon_kb and sampled_file_kb added.
 """
 
 from __future__ import annotations
@@ -22,11 +26,55 @@ import argparse
 import hashlib
 import json
 import resource
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(args: Sequence[object], timeout: float = 3_600) -> dict[str, Any]:
+    """Run `child.py *args` in a fresh interpreter and return what it printed (see above)."""
+    cmd = [sys.executable, str(HERE / "child.py"), *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks = {"RssAnon": 0, "RssFile": 0}
+
+    def sample() -> None:
+        path = f"/proc/{proc.pid}/status"
+        while True:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                return
+            seen = False
+            for line in text.splitlines():
+                k, _, v = line.partition(":")
+                if k in peaks:
+                    peaks[k] = max(peaks[k], int(v.split()[0]))
+                    seen = True
+            if not seen:  # a zombie: the child has exited
+                return
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{err[-3000:]}")
+    data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    data["sampled_anon_kb"], data["sampled_file_kb"] = peaks["RssAnon"], peaks["RssFile"]
+    return data
 
 
 def status() -> dict[str, int]:

@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import base64
 import gc
-import hashlib
 import json
 import os
 import platform
@@ -158,12 +157,12 @@ CHECK = Config(
     name="check",
     rounds=4,
     batch_entries={1: 30, 100: 500, 1_000: 3_000, 10_000: 10_000},
-    latency_samples=400,
+    latency_samples=600,
     latency_warmup=20,
     latency_chunks=4,
-    thread_counts=(1, 2, 4, 8, 16),
-    thread_appends=50,
-    thread_rounds=3,
+    thread_counts=(1, 8),  # the gate's figures; the full run covers 1, 2, 4, 8, 16
+    thread_appends=60,
+    thread_rounds=6,
     archive_mb=(10, 40),
     archive_batch=100,
     archive_rounds=3,
@@ -172,7 +171,7 @@ CHECK = Config(
     sig_rounds=3,
     writer_threads=8,
     writer_appends=200,
-    writer_rounds=2,
+    writer_rounds=1,
 )
 
 TARGET_BATCH = 1_000
@@ -547,245 +546,404 @@ def commit_sizes(directory: Path) -> list[int]:
     return sizes
 
 
-def run_threads(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch) -> dict[str, Any]:
+THREAD_PEERS = ("kfm-wal", "sqlite", "raw write+fdatasync")
+
+
+class ThreadPeer:
+    """One of the thread test's contenders: `append(entry)` appends one entry durably and may be
+    called from many threads at once."""
+
+    def __init__(self, name: str, directory: Path, line: int, seal: int) -> None:
+        self.name = name
+        self.kfm: peers.KfmWal | None = None
+        self.append: Callable[[dict[str, Any]], Any]
+        if name == "kfm-wal":
+            self.kfm = peers.KfmWal(directory)
+            self.append = self.kfm.append
+            self.close: Callable[[], None] = self.kfm.close
+        elif name == "sqlite":
+            db = peers.SQLite(directory)
+            lock = threading.Lock()
+
+            def append(entry: dict[str, Any]) -> None:
+                with lock:  # one connection shared by the threads: one transaction at a time
+                    db.append_many([entry])
+
+            self.append, self.close = append, db.close
+        elif name == "raw write+fdatasync":
+            floor = peers.RawFloor(directory)
+            data = floor.payload(line + seal)  # what kfm-wal writes for one single append
+
+            def write(entry: dict[str, Any]) -> None:
+                floor.write(data)
+
+            self.append, self.close = write, floor.close
+        else:
+            raise ValueError(name)
+
+
+def run_threads(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
     per = cfg.thread_appends
     if max(cfg.thread_counts) * per > len(pool):
         raise ValueError("entry pool too small for the thread test")
-    raw: dict[int, list[float]] = {n: [] for n in cfg.thread_counts}
+    raw: dict[str, dict[int, list[float]]] = {p: {n: [] for n in cfg.thread_counts} for p in THREAD_PEERS}
     groups: dict[int, list[float]] = {n: [] for n in cfg.thread_counts}
     sequences: dict[int, list[int]] = {}
     for r in range(cfg.thread_rounds + 1):
         say(f"  threads {'warm-up' if r == 0 else f'round {r}/{cfg.thread_rounds}'} ...")
-        for n in rotated(cfg.thread_counts, r):
-            d = scratch.fresh(f"threads-{n}")
-            kfm = peers.KfmWal(d)
-            seq0 = kfm.wal.head[0]
-            barrier = threading.Barrier(n + 1)
-            errors: list[BaseException] = []
+        for j, n in enumerate(rotated(cfg.thread_counts, r)):
+            for name in rotated(THREAD_PEERS, r + j):
+                d = scratch.fresh(f"threads-{name}-{n}")
+                peer = ThreadPeer(name, d, line, seal)
+                seq0 = peer.kfm.wal.head[0] if peer.kfm else 0
+                barrier = threading.Barrier(n + 1)
+                errors: list[BaseException] = []
 
-            def worker(
-                entries: list[dict[str, Any]],
-                wal: peers.KfmWal = kfm,
-                gate: threading.Barrier = barrier,
-                errs: list[BaseException] = errors,
-            ) -> None:
-                gate.wait()
-                try:
-                    for e in entries:
-                        wal.append(e)
-                except BaseException as exc:  # reported after the run
-                    errs.append(exc)
+                def worker(
+                    entries: list[dict[str, Any]],
+                    append: Callable[[dict[str, Any]], Any] = peer.append,
+                    go: threading.Barrier = barrier,
+                    errs: list[BaseException] = errors,
+                ) -> None:
+                    go.wait()
+                    try:
+                        for e in entries:
+                            append(e)
+                    except BaseException as exc:  # reported after the run
+                        errs.append(exc)
 
-            threads = [threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)]
-            for t in threads:
-                t.start()
-            settle()
-            barrier.wait()
-            t0 = time.perf_counter()
-            for t in threads:
-                t.join()
-            dt = time.perf_counter() - t0
-            commits = kfm.wal.head[0] - seq0 - n * per  # one seal per group commit
-            kfm.close()
-            if r > 0:
-                sequences[n] = commit_sizes(d)
-            scratch.remove(d)
-            if errors:
-                raise RuntimeError(f"{len(errors)} thread(s) failed: {errors[0]!r}")
-            if r > 0:
-                raw[n].append(n * per / dt)
-                groups[n].append(n * per / commits)
-    out: dict[str, Any] = {"appends_per_thread": per, "threads": {}}
+                threads = [threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)]
+                for t in threads:
+                    t.start()
+                settle()
+                barrier.wait()
+                t0 = time.perf_counter()
+                for t in threads:
+                    t.join()
+                dt = time.perf_counter() - t0
+                commits = peer.kfm.wal.head[0] - seq0 - n * per if peer.kfm else 0  # one seal per group commit
+                peer.close()
+                if r > 0 and peer.kfm:
+                    sequences[n] = commit_sizes(d)
+                scratch.remove(d)
+                if errors:
+                    raise RuntimeError(f"{name}: {len(errors)} thread(s) failed: {errors[0]!r}")
+                if r > 0:
+                    raw[name][n].append(n * per / dt)
+                    if peer.kfm:
+                        groups[n].append(n * per / commits)
+    out: dict[str, Any] = {"appends_per_thread": per, "peers": {}, "threads": {}, "ratios": {}}
+    for name in THREAD_PEERS:
+        out["peers"][name] = {str(n): summarize(raw[name][n]) for n in cfg.thread_counts}
+    kfm = raw["kfm-wal"]
     for n in cfg.thread_counts:
         seq = sequences.get(n, [])
         out["threads"][str(n)] = {
-            **summarize(raw[n]),
+            **summarize(kfm[n]),
             "entries_per_commit": statistics.median(groups[n]),
             # from the last round: how many entries each group commit carried, in log order
             "commit_sizes_first": seq[:24],
             "commit_size_histogram": {str(k): v for k, v in sorted(Counter(seq).items())},
         }
-    if 1 in raw:
-        base = statistics.median(raw[1])
+    for other in THREAD_PEERS[1:]:
+        out["ratios"][f"kfm-wal/{other}"] = {str(n): paired_ratio(kfm[n], raw[other][n]) for n in cfg.thread_counts}
+    if 1 in kfm:
+        for name in THREAD_PEERS:
+            base = statistics.median(raw[name][1])
+            for n in cfg.thread_counts:
+                out["peers"][name][str(n)]["vs_1_thread"] = statistics.median(raw[name][n]) / base
         for n in cfg.thread_counts:
-            out["threads"][str(n)]["vs_1_thread"] = statistics.median(raw[n]) / base
-        if 8 in raw:
-            paired = [a / b for a, b in zip(raw[8], raw[1], strict=True)]
-            out["ratio_8_1"] = {
-                "ratio_of_medians": statistics.median(raw[8]) / base,
-                "paired": paired,
-                "paired_min": min(paired),
-                "paired_max": max(paired),
-            }
+            out["threads"][str(n)]["vs_1_thread"] = out["peers"]["kfm-wal"][str(n)]["vs_1_thread"]
+        if 8 in kfm:
+            out["ratio_8_1"] = paired_ratio(kfm[8], kfm[1])
     return out
+
+
+def paired_ratio(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Ratio of the medians of a and b, and the range of the per-round ratios a[i] / b[i]."""
+    paired = [x / y for x, y in zip(a, b, strict=False)]
+    return {
+        "ratio_of_medians": statistics.median(a) / statistics.median(b),
+        "paired": paired,
+        "paired_min": min(paired) if paired else None,
+        "paired_max": max(paired) if paired else None,
+    }
 
 
 # --------------------------------------------------------------------------- 4. validation
 
-
-def build_log(directory: Path, mb: float, batch: int, seed: int) -> dict[str, Any]:
-    """A log of about `mb` MB: group commits of `batch` intents, each followed by a group commit
-    completing the previous batch's intents. Built with durability "none" (the bytes are the same;
-    only the build is faster) and flushed to disk afterwards."""
-    target = mb * MB
-    p = peers.KfmWal(directory, durability="none")
-    wal = p.wal
-    i, intents, completions = 0, 0, 0
-    chunk = 5_000
-    previous: list[dict[str, Any]] = []
-    written, archived, live = 0, 0, ""
-    while written < target:
-        entries = workload.make_entries(chunk, seed=seed, start=i)
-        i += chunk
-        for k in range(0, chunk, batch):
-            b = entries[k : k + batch]
-            receipts = wal.append_many(b)
-            intents += len(b)
-            if previous:
-                receipts = wal.complete_many(
-                    [
-                        {
-                            "wal_id": e["wal_id"],
-                            "status": "succeeded",
-                            "post_state_hash": e["post_state_expected"],
-                            "duration_ms": 12.5,
-                        }
-                        for e in previous
-                    ]
-                )
-                completions += len(previous)
-            previous = b
-            # bytes so far: the archived segments plus the live one up to its last record + a seal
-            last = receipts[-1]
-            written = archived + last.offset + 1_500
-            if last.segment != live:
-                live = last.segment
-                archived = peers.log_bytes(directory) - (directory / live).stat().st_size
-                written = archived + last.offset + 1_500
-            if written >= target:
-                break
-    p.close()
-    os.sync()
-    files = peers.log_files(directory)
-    return {
-        "bytes": sum(f.stat().st_size for f in files),
-        "segments": len(files),
-        "intents": intents,
-        "completions": completions,
-    }
+# Validators run on every archive, each run in a fresh process (benches/child.py).
+VALIDATORS: dict[str, list[str]] = {
+    "kfm-wal verify": ["verify"],
+    "kfm-wal verify, check_bodies=False": ["verify", "--no-bodies"],
+    "sha256 read+hash": ["sha256"],
+}
+KFM_VERIFY, KFM_NO_BODIES, SHA_PASS = VALIDATORS
+REF_VERIFY = "reference verify"
 
 
-def sha256_pass(files: Sequence[Path], buf: bytearray) -> str:
-    """One SHA-256 pass over the segment bytes, read in 1 MiB chunks (from the page cache)."""
-    h = hashlib.sha256()
-    view = memoryview(buf)
+def warm(files: Sequence[Path]) -> None:
+    """Read the files once so that every validator reads them from the page cache."""
+    buf = bytearray(1 << 22)
     for f in files:
         with open(f, "rb", buffering=0) as fh:
-            while n := fh.readinto(buf):
-                h.update(view[:n])
-    return h.hexdigest()
+            while fh.readinto(buf):
+                pass
 
 
-def time_it(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
-
-
-def run_validation(cfg: Config, scratch: Scratch, validate_mb: float, seed: int) -> dict[str, Any]:
-    ref = peers.load_reference()
-    say(f"  building a {validate_mb:g} MB log (not timed) ...")
-    big = scratch.fresh("validate-big")
-    big_info = build_log(big, validate_mb, cfg.validate_batch, seed)
-    ref_mb = min(cfg.ref_verify_mb, validate_mb)
-    say(f"  building a {ref_mb:g} MB log for the reference verifier (not timed) ...")
-    small = scratch.fresh("validate-small")
-    small_info = build_log(small, ref_mb, cfg.validate_batch, seed + 1)
-    big_files, small_files = peers.log_files(big), peers.log_files(small)
-    buf = bytearray(1 << 20)
-    for f in big_files + small_files:  # warm the page cache
-        f.read_bytes()
-    in_memory = b"".join(f.read_bytes() for f in big_files)
-
-    times: dict[str, list[float]] = {
-        "kfm-wal verify": [],
-        "sha256 read+hash": [],
-        "sha256 in memory": [],
-        "kfm-wal verify (small log)": [],
-        "reference verify (small log)": [],
-        "kfm-wal verify, check_bodies=False (diag)": [],
+def mem_summary(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Peak RSS over a validator's runs (each its own process), in MB."""
+    peaks = [r["peak_kb"] * 1024 / MB for r in runs]
+    added = [(r["peak_kb"] - r["rss_before_kb"]) * 1024 / MB for r in runs]
+    return {
+        "peak_mb": max(peaks),
+        "peak_mb_median": statistics.median(peaks),
+        "added_mb": max(added),
+        "rss_before_mb": statistics.median(r["rss_before_kb"] * 1024 / MB for r in runs),
+        "maxrss_mb": max(r["maxrss_kb"] * 1024 / MB for r in runs),
+        "sampled_anon_mb": max(r.get("sampled_anon_kb", 0) for r in runs) * 1024 / MB,
+        "sampled_file_mb": max(r.get("sampled_file_kb", 0) for r in runs) * 1024 / MB,
+        "peak_reset": all(r.get("peak_reset") for r in runs),
     }
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> dict[str, Any]:
+    """Least squares y = a*x + b, and how the cost per unit of x grows from the smallest x to the
+    largest: (y/x at the largest) / (y/x at the smallest)."""
+    n = len(xs)
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else float("nan")
+    b = my - a * mx
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    ss_res = sum((y - (a * x + b)) ** 2 for x, y in zip(xs, ys, strict=True))
+    per = [y / x for x, y in zip(xs, ys, strict=True)]
+    growth = per[-1] / per[0] if n >= 2 and per[0] else float("nan")
+    return {
+        "a": a,
+        "b": b,
+        "r2": 1 - ss_res / ss_tot if ss_tot else 1.0,
+        "per_unit": per,
+        "growth": growth,
+        "nonlinear": bool(growth > NONLINEAR_LIMIT),
+    }
+
+
+def run_validation(cfg: Config, tmp_dir: Path, seed: int) -> dict[str, Any]:
+    root = tmp_dir / "archives"
+    root.mkdir(parents=True, exist_ok=True)
+    pruned = archives.prune(root)
+    if pruned:
+        say(f"  removed {len(pruned)} stale archive(s): {', '.join(pruned)}")
+    arcs = [archives.ensure(root, mb, cfg.archive_batch, seed, say) for mb in cfg.archive_mb]
+    say("  warming the page cache (not timed) ...")
+    for a in arcs:
+        warm(a.files())
     notes: list[str] = []
-    core_elapsed: list[float] = []
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {v: {a.key: [] for a in arcs} for v in VALIDATORS}
 
-    def kfm_verify(path: Path) -> Any:
-        rep = kfm_wal.verify(path)
-        if not rep.ok:
-            codes = sorted({f.code for f in rep.findings})
-            notes.append(f"kfm_wal.verify({path.name}) reported {len(rep.findings)} finding(s): {codes}")
-        return rep
+    def checked(name: str, a: archives.Archive, res: dict[str, Any]) -> dict[str, Any]:
+        if not res.get("ok", False):
+            notes.append(
+                f"{name} on the {a.mb:,.0f} MB archive reported {res.get('findings')} finding(s): {res.get('codes')}"
+            )
+        return res
 
-    def ref_verify() -> Any:
-        rep = ref.verify(small)
-        if not rep.ok:
-            codes = sorted({e.code for e in rep.errors})
-            notes.append(f"reference verify reported {len(rep.errors)} error(s) on a kfm-wal log: {codes}")
-        return rep
+    for r in range(cfg.archive_rounds):
+        say(f"  validation round {r + 1}/{cfg.archive_rounds} ...")
+        for i, a in enumerate(arcs):
+            for name in rotated(list(VALIDATORS), r + i):
+                res = child.run([*VALIDATORS[name][:1], a.path, *VALIDATORS[name][1:]])
+                runs[name][a.key].append(checked(name, a, res))
+    small = arcs[0]
+    ref_runs: list[dict[str, Any]] = []
+    for r in range(cfg.ref_archive_rounds):
+        say(f"  reference verifier on the {small.mb:,.0f} MB archive, run {r + 1}/{cfg.ref_archive_rounds} ...")
+        ref_runs.append(checked(REF_VERIFY, small, child.run(["reference", small.path])))
 
-    runs: dict[str, Callable[[], Any]] = {
-        "kfm-wal verify": lambda: kfm_verify(big),
-        "sha256 read+hash": lambda: sha256_pass(big_files, buf),
-        "sha256 in memory": lambda: hashlib.sha256(in_memory).hexdigest(),
-        "kfm-wal verify (small log)": lambda: kfm_verify(small),
-        "kfm-wal verify, check_bodies=False (diag)": lambda: kfm_wal.verify(big, check_bodies=False),
+    sizes: list[dict[str, Any]] = []
+    for a in arcs:
+        row: dict[str, Any] = {
+            "key": a.key,
+            "mb": a.mb,
+            "bytes": a.bytes,
+            "segments": a.segments,
+            "intents": a.intents,
+            "completions": a.completions,
+            "build_s": a.build_s,
+            "cached": a.build_s is None,
+            "validators": {},
+        }
+        for name in VALIDATORS:
+            rs = runs[name][a.key]
+            secs = [x["seconds"] for x in rs]
+            row["validators"][name] = {
+                "seconds": summarize(secs, higher_is_better=False),
+                "mb_per_s": summarize([a.mb / t for t in secs]),
+                "memory": mem_summary(rs),
+            }
+        sha = [x["seconds"] for x in runs[SHA_PASS][a.key]]
+        row["ratios"] = {
+            # throughput ratios: kfm-wal MB/s / sha256 MB/s = sha256 time / kfm-wal time
+            f"{v} / {SHA_PASS}": paired_ratio(sha, [x["seconds"] for x in runs[v][a.key]])
+            for v in (KFM_VERIFY, KFM_NO_BODIES)
+        }
+        sizes.append(row)
+    ref_secs = [x["seconds"] for x in ref_runs]
+    kfm_small = [x["seconds"] for x in runs[KFM_VERIFY][small.key]]
+    reference = {
+        "archive_mb": small.mb,
+        "seconds": summarize(ref_secs, higher_is_better=False),
+        "mb_per_s": summarize([small.mb / t for t in ref_secs]),
+        "memory": mem_summary(ref_runs),
+        # kfm-wal MB/s / reference MB/s on the same archive
+        "ratio": paired_ratio(ref_secs, kfm_small[: len(ref_secs)])
+        | {"ratio_of_medians": statistics.median(ref_secs) / statistics.median(kfm_small)},
     }
-    for r in range(cfg.verify_rounds + 1):
-        say(f"  validation {'warm-up' if r == 0 else f'round {r}/{cfg.verify_rounds}'} ...")
-        for name in rotated(list(runs), r):
+    xs = [a.mb for a in arcs]
+    fits: dict[str, Any] = {}
+    mem_fits: dict[str, Any] = {}
+    if len(arcs) >= 2:
+        for name in VALIDATORS:
+            fits[name] = linear_fit(xs, [row["validators"][name]["seconds"]["median"] for row in sizes])
+            mem_fits[name] = linear_fit(xs, [row["validators"][name]["memory"]["peak_mb"] for row in sizes])
+    return {
+        "archive_batch": cfg.archive_batch,
+        "archive_dir": str(root),
+        "sizes": sizes,
+        "reference": reference,
+        "fits": fits,
+        "memory_fits": mem_fits,
+        "notes": sorted(set(notes)),
+    }
+
+
+# --------------------------------------------------------------------------- 5. signatures
+
+
+def seal_items(directory: Path) -> list[tuple[Any, bytes, bytes]]:
+    """(public key, signature, signed message) of every seal of a log, as a verifier must check
+    them (docs/FORMAT.md: the message is built by the reference implementation's seal_message)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    ref = peers.load_reference()
+    log_id: str | None = None
+    keys: dict[str, Any] = {}
+    items: list[tuple[Any, bytes, bytes]] = []
+    for rec in kfm_wal.records(directory):
+        if rec.kind == "header":
+            b = rec.body
+            log_id = b["log_id"]
+            keys.setdefault(b["key_id"], Ed25519PublicKey.from_public_bytes(base64.b64decode(b["public_key"])))
+        elif rec.kind == "seal":
+            b = rec.body
+            msg = ref.seal_message(log_id, b["seq"], b["timestamp"], b["prev"], b["closes"])
+            items.append((keys[b["key_id"]], base64.b64decode(b["signature"]), msg))
+    return items
+
+
+def run_signatures(cfg: Config, scratch: Scratch) -> dict[str, Any]:
+    say(f"  building a log of {cfg.sig_commits:,} tiny commits (not timed) ...")
+    d = scratch.fresh("sig-tiny")
+    info = archives.build_tiny_commits(d, cfg.sig_commits)
+    items = seal_items(d)
+    n = len(items)
+    for pk, sig, msg in items:  # the peer checks exactly what kfm-wal checks, and it all verifies
+        pk.verify(sig, msg)
+    seal_bytes = 0
+    for f in peers.log_files(d):
+        seal_bytes += sum(len(x) for x in f.read_bytes().splitlines(keepends=True) if b'"kind":"seal"' in x[:160])
+    notes: list[str] = []
+
+    def crypto_loop() -> None:
+        for pk, sig, msg in items:
+            pk.verify(sig, msg)
+
+    def kfm(bodies: bool) -> Callable[[], None]:
+        def run() -> None:
+            rep = kfm_wal.verify(d, check_bodies=bodies)
+            if not rep.ok:
+                notes.append(
+                    f"kfm_wal.verify(check_bodies={bodies}) on the tiny-commit log: {len(rep.findings)} finding(s)"
+                )
+
+        return run
+
+    contenders: dict[str, Callable[[], None]] = {
+        "cryptography Ed25519PublicKey.verify loop": crypto_loop,
+        "kfm-wal verify, check_bodies=False": kfm(False),
+        "kfm-wal verify": kfm(True),
+    }
+    times: dict[str, list[float]] = {c: [] for c in contenders}
+    for r in range(cfg.sig_rounds + 1):
+        say(f"  signatures {'warm-up' if r == 0 else f'round {r}/{cfg.sig_rounds}'} ...")
+        for name in rotated(list(contenders), r):
             gc.collect()
-            dt, result = time_it(runs[name])
+            t0 = time.perf_counter()
+            contenders[name]()
+            dt = time.perf_counter() - t0
             if r > 0:
                 times[name].append(dt)
-                if name == "kfm-wal verify":
-                    core_elapsed.append(result.elapsed)
-    for r in range(cfg.ref_verify_rounds):
-        say(f"  reference verifier round {r + 1}/{cfg.ref_verify_rounds} ...")
-        gc.collect()
-        dt, _ = time_it(ref_verify)
-        times["reference verify (small log)"].append(dt)
-    scratch.remove(big)
-    scratch.remove(small)
-
-    sizes = {
-        "kfm-wal verify": big_info["bytes"],
-        "sha256 read+hash": big_info["bytes"],
-        "sha256 in memory": big_info["bytes"],
-        "kfm-wal verify (small log)": small_info["bytes"],
-        "reference verify (small log)": small_info["bytes"],
-        "kfm-wal verify, check_bodies=False (diag)": big_info["bytes"],
+    scratch.remove(d)
+    crypto = "cryptography Ed25519PublicKey.verify loop"
+    rows = {
+        name: {"seconds": summarize(ts, False), "seals_per_s": summarize([n / t for t in ts])}
+        for name, ts in times.items()
     }
-    rows: dict[str, Any] = {}
-    for name, ts in times.items():
-        mbps = [sizes[name] / MB / t for t in ts]
-        rows[name] = {
-            "bytes": sizes[name],
-            "seconds": summarize(ts, higher_is_better=False),
-            "mb_per_s": summarize(mbps),
-        }
-    med = {name: rows[name]["mb_per_s"]["median"] for name in rows}
     return {
-        "log": big_info,
-        "small_log": small_info,
-        "group_commit_intents": cfg.validate_batch,
+        "log": info | {"seals": n, "seal_bytes": seal_bytes},
         "rows": rows,
-        "kfm_verify_core_elapsed_s": statistics.median(core_elapsed) if core_elapsed else None,
         "ratios": {
-            "kfm-wal verify / sha256 read+hash": med["kfm-wal verify"] / med["sha256 read+hash"],
-            "kfm-wal verify / sha256 in memory": med["kfm-wal verify"] / med["sha256 in memory"],
-            "kfm-wal verify / reference verify (same small log)": med["kfm-wal verify (small log)"]
-            / med["reference verify (small log)"],
+            f"{name} / {crypto}": paired_ratio(times[crypto], times[name]) for name in contenders if name != crypto
         },
+        "rayon_threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "notes": sorted(set(notes)),
+    }
+
+
+# --------------------------------------------------------------------------- 6. writer memory
+
+WRITER_PEERS = ("kfm-wal", "sqlite")
+
+
+def run_writer_memory(cfg: Config, scratch: Scratch, seed: int) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in WRITER_PEERS}
+    for r in range(cfg.writer_rounds):
+        say(f"  writer under load, round {r + 1}/{cfg.writer_rounds} ...")
+        for name in rotated(WRITER_PEERS, r):
+            d = scratch.fresh(f"writer-mem-{name}")
+            settle()
+            res = child.run(
+                [
+                    "writer",
+                    name,
+                    d,
+                    "--threads",
+                    cfg.writer_threads,
+                    "--appends",
+                    cfg.writer_appends,
+                    "--seed",
+                    seed + r,
+                ]
+            )
+            scratch.remove(d)
+            if not res["ok"]:
+                raise RuntimeError(f"writer {name} failed: {res['error']}")
+            runs[name].append(res)
+    rows = {
+        name: {
+            "memory": mem_summary(rs),
+            "entries_per_s": summarize([x["entries_per_s"] for x in rs]),
+        }
+        for name, rs in runs.items()
+    }
+    kfm_peaks = [x["peak_kb"] for x in runs["kfm-wal"]]
+    sq_peaks = [x["peak_kb"] for x in runs["sqlite"]]
+    return {
+        "threads": cfg.writer_threads,
+        "appends_per_thread": cfg.writer_appends,
+        "rows": rows,
+        "ratio_peak": paired_ratio(kfm_peaks, sq_peaks),
     }
 
 
@@ -843,7 +1001,7 @@ def paired_range(vals: Sequence[float]) -> str:
 def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
     """(plain text for the terminal, Markdown for the results file)."""
     m, w, cfg = results["machine"], results["workload"], results["config"]
-    tp, lat, th, va = results["throughput"], results["latency"], results["threads"], results["validation"]
+    tp, lat = results["throughput"], results["latency"]
     txt: list[str] = []
     md: list[str] = []
 
@@ -1009,69 +1167,14 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         "",
     ]
 
-    # threads
-    txt.append(
-        f"3. Concurrent single appends on one Wal ({th['appends_per_thread']} appends per thread; "
-        f"median of {cfg['thread_rounds']} rounds)"
-    )
-    txt.append("  threads   entries/s         vs 1 thread   entries per commit (first commits of the last round)")
-    md += [
-        "## 3. Threads appending single entries to one `Wal`",
-        "",
-        f"Each thread calls `append` {th['appends_per_thread']} times; median of {cfg['thread_rounds']} "
-        "rounds after a warm-up; (min-max). A group commit can carry at most one entry per thread.",
-        "",
-        "| threads | entries/s | vs 1 thread | entries per group commit | first commits of the last round |",
-        "|---:|---:|---:|---:|---|",
-    ]
-    for n, s in th["threads"].items():
-        txt.append(
-            f"  {n:<9} {rate(s['median'])} ±{pct(s['spread'] / 2)}".ljust(30)
-            + f"{s.get('vs_1_thread', float('nan')):.2f}x".ljust(14)
-            + f"{s['entries_per_commit']:.1f}".ljust(6)
-            + f"({','.join(map(str, s['commit_sizes_first'][:16]))})"
-        )
-        md.append(
-            f"| {n} | {rate(s['median'])} ({rate(s['min'])}-{rate(s['max'])}) | "
-            f"{s.get('vs_1_thread', float('nan')):.2f}x | {s['entries_per_commit']:.1f} | "
-            f"{', '.join(map(str, s['commit_sizes_first'][:16]))} |"
-        )
-    txt.append("")
-    md.append("")
-
-    # validation
-    txt.append(
-        f"4. Validation throughput, MB/s ({va['log']['bytes'] / MB:.0f} MB log in {va['log']['segments']} "
-        f"segment(s); reference on a {va['small_log']['bytes'] / MB:.0f} MB log)"
-    )
-    md += [
-        "## 4. Validation throughput",
-        "",
-        f"Log of {va['log']['bytes'] / MB:.1f} MB ({va['log']['segments']} segments, "
-        f"{va['log']['intents']:,} intents in group commits of {va['group_commit_intents']}, each followed "
-        f"by the completions of the previous commit: {va['log']['completions']:,}); "
-        f"the reference verifier runs on a {va['small_log']['bytes'] / MB:.1f} MB log built the same way, "
-        "and kfm-wal verifies that log too. "
-        "Files are read from a warm page cache.",
-        "",
-        "| | MB/s (median) | min-max | seconds (median) |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, row in va["rows"].items():
-        s = row["mb_per_s"]
-        txt.append(
-            f"  {name:42s} {s['median']:8.1f} MB/s ±{pct(s['spread'] / 2)}  "
-            f"({row['seconds']['median']:.3f} s for {row['bytes'] / MB:.1f} MB)"
-        )
-        md.append(f"| {name} | {s['median']:.1f} | {s['min']:.1f}-{s['max']:.1f} | {row['seconds']['median']:.3f} |")
-    md.append("")
-    for key, val in va["ratios"].items():
-        txt.append(f"  {key}: {val:.2f}x")
-        md.append(f"- {key}: {val:.2f}x")
-    for note in va["notes"]:
-        txt.append(f"  NOTE: {note}")
-        md.append(f"- **note**: {note}")
-    md.append("")
+    for section in (render_threads, render_validation, render_signatures, render_memory, render_scaling):
+        t_lines, m_lines = section(results)
+        txt += t_lines
+        md += m_lines
+    if results.get("gate"):
+        t_lines, m_lines = render_gate(results["gate"])
+        txt += t_lines
+        md += m_lines
 
     if results["warnings"]:
         txt.append("Warnings:")
@@ -1083,6 +1186,362 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
     return "\n".join(txt), "\n".join(md)
 
 
+def ratio_cell(r: dict[str, Any]) -> str:
+    lo, hi = r.get("paired_min"), r.get("paired_max")
+    rng = f" ({lo:.2f}-{hi:.2f})" if lo is not None and hi is not None and len(r.get("paired", [])) > 1 else ""
+    return f"{r['ratio_of_medians']:.2f}x{rng}"
+
+
+def mb_fmt(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:.1f}"
+
+
+def render_threads(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    th, cfg = results["threads"], results["config"]
+    names = list(th["peers"])
+    counts = list(th["threads"])
+    txt = [
+        f"3. Threads appending single entries durably ({th['appends_per_thread']} appends per thread; "
+        f"median of {cfg['thread_rounds']} rounds), entries/s",
+        "  threads  " + "".join(n.ljust(22) for n in names) + "kfm-wal entries per commit",
+    ]
+    md = [
+        "## 3. Threads appending single entries durably",
+        "",
+        f"Each of N threads appends {th['appends_per_thread']} entries, one durable call each; median of "
+        f"{cfg['thread_rounds']} interleaved rounds after a warm-up; (min-max). kfm-wal: one `Wal`, whose group "
+        "commit can carry at most one entry per thread. sqlite: one connection shared by the threads under a "
+        "lock, one transaction (synchronous=FULL) per entry. raw write+fdatasync: one file, every thread "
+        "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync.",
+        "",
+        "| threads | "
+        + " | ".join(f"{n} entries/s" for n in names)
+        + " | kfm-wal vs 1 thread | "
+        + " | ".join(f"kfm-wal / {n}" for n in names[1:])
+        + " | kfm-wal entries per commit |",
+        "|---:|" + "---:|" * (len(names) * 2 + 1),
+    ]
+    for n in counts:
+        cells = [th["peers"][p][n] for p in names]
+        k = th["threads"][n]
+        txt.append(
+            f"  {n:<8} "
+            + "".join(f"{rate(c['median'])} ({c.get('vs_1_thread', float('nan')):.2f}x)".ljust(22) for c in cells)
+            + f"{k['entries_per_commit']:.1f} ({','.join(map(str, k['commit_sizes_first'][:12]))})"
+        )
+        md.append(
+            f"| {n} | "
+            + " | ".join(f"{rate(c['median'])} ({rate(c['min'])}-{rate(c['max'])})" for c in cells)
+            + f" | {k.get('vs_1_thread', float('nan')):.2f}x | "
+            + " | ".join(ratio_cell(th["ratios"][f"kfm-wal/{p}"][n]) for p in names[1:])
+            + f" | {k['entries_per_commit']:.1f} |"
+        )
+    txt.append("  (in brackets: vs 1 thread of the same peer; last column: first group commits of the last round)")
+    for p in names[1:]:
+        txt.append(
+            f"  kfm-wal / {p}: "
+            + ", ".join(f"{n}t {th['ratios'][f'kfm-wal/{p}'][n]['ratio_of_medians']:.2f}x" for n in counts)
+        )
+    txt.append("")
+    md += ["", "First group commits of the last kfm-wal round (entries per commit): "]
+    for n in counts:
+        md.append(f"- {n} threads: {', '.join(map(str, th['threads'][n]['commit_sizes_first'][:16]))}")
+    md.append("")
+    return txt, md
+
+
+def render_validation(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    va, cfg = results["validation"], results["config"]
+    sizes, ref = va["sizes"], va["reference"]
+    names = list(sizes[0]["validators"])
+    txt = [
+        f"4. Validation of cached archives ({cfg['archive_rounds']} runs each, every run a fresh process; "
+        "warm page cache), MB/s and ratio to sha256 read+hash"
+    ]
+    md = [
+        "## 4. Validation throughput vs archive size",
+        "",
+        f"Archives in `{va['archive_dir']}` (group commits of {va['archive_batch']} intents, each followed by a "
+        "group commit completing the previous batch), built once with durability `none` and reused. Every run is "
+        f"a fresh process (`benches/child.py`); median of {cfg['archive_rounds']} runs, validators interleaved, "
+        "files read from a warm page cache. `kfm_wal.verify` has no switch that skips signature checks: "
+        "`check_bodies=False` skips the record schema checks and intent/completion pairing, while hashes, chain, "
+        'seals and their Ed25519 signatures are always checked; so "with and without signatures" is reported '
+        "as check_bodies on/off, and section 5 measures the signatures on their own.",
+        "",
+        "| archive | segments | records (intents + completions) | built | "
+        + " | ".join(f"{n} MB/s" for n in names)
+        + " | kfm-wal verify / sha256 | check_bodies=False / sha256 |",
+        "|---:|---:|---:|---|" + "---:|" * (len(names) + 2),
+    ]
+    for row in sizes:
+        v = row["validators"]
+        built = "cached" if row["cached"] else f"now, {row['build_s']:.0f} s"
+        r1 = row["ratios"][f"{KFM_VERIFY} / {SHA_PASS}"]
+        r2 = row["ratios"][f"{KFM_NO_BODIES} / {SHA_PASS}"]
+        md.append(
+            f"| {mb_fmt(row['mb'])} MB | {row['segments']} | {row['intents'] + row['completions']:,} | {built} | "
+            + " | ".join(
+                f"{v[n]['mb_per_s']['median']:.0f} ({v[n]['mb_per_s']['min']:.0f}-{v[n]['mb_per_s']['max']:.0f}); "
+                f"{v[n]['seconds']['median']:.2f} s"
+                for n in names
+            )
+            + f" | {ratio_cell(r1)} | {ratio_cell(r2)} |"
+        )
+        txt.append(
+            f"  {mb_fmt(row['mb']):>7} MB: "
+            + ", ".join(f"{n} {v[n]['mb_per_s']['median']:.0f} MB/s ({v[n]['seconds']['median']:.2f} s)" for n in names)
+        )
+        txt.append(
+            f"             kfm-wal verify / sha256 {r1['ratio_of_medians']:.2f}x, "
+            f"check_bodies=False / sha256 {r2['ratio_of_medians']:.2f}x"
+        )
+    txt.append(
+        f"  reference verify on the {mb_fmt(ref['archive_mb'])} MB archive: {ref['mb_per_s']['median']:.1f} MB/s "
+        f"({ref['seconds']['median']:.1f} s); kfm-wal verify / reference: {ref['ratio']['ratio_of_medians']:.1f}x"
+    )
+    md += [
+        "",
+        f"Reference verifier (pure Python) on the {mb_fmt(ref['archive_mb'])} MB archive: "
+        f"{ref['mb_per_s']['median']:.1f} MB/s ({ref['seconds']['median']:.1f} s, {ref['seconds']['n']} run(s)); "
+        f"kfm-wal verify / reference on the same archive: **{ref['ratio']['ratio_of_medians']:.1f}x**.",
+        "",
+    ]
+    for note in va["notes"]:
+        txt.append(f"  NOTE: {note}")
+        md.append(f"- **note**: {note}")
+    txt.append("")
+    md.append("")
+    return txt, md
+
+
+def render_signatures(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    sg = results["signatures"]
+    log = sg["log"]
+    crypto = "cryptography Ed25519PublicKey.verify loop"
+    txt = [
+        f"5. Ed25519: {log['seals']:,} seals of a log of {log['commits']:,} tiny commits "
+        f"({log['bytes'] / MB:.1f} MB, {100 * log['seal_bytes'] / log['bytes']:.0f}% of it seals), seals verified/s"
+    ]
+    md = [
+        "## 5. Signatures: seals verified per second",
+        "",
+        f"A log of {log['commits']:,} group commits of one tiny intent each ({log['bytes'] / MB:.1f} MB, "
+        f"{log['seals']:,} seals making {100 * log['seal_bytes'] / log['bytes']:.0f}% of its bytes). kfm-wal "
+        "verifies the whole log (hashes, chain, every seal's signature; figures are seals in the log / seconds); "
+        "the floor peer is `cryptography`'s `Ed25519PublicKey.verify` called in a Python loop over the very same "
+        "(key, signature, message) triples, taken from the log (messages per docs/FORMAT.md). Median of "
+        f"{sg['rows'][crypto]['seconds']['n']} interleaved rounds after a warm-up. kfm-wal verifies signatures "
+        f"in batches (ed25519-dalek verify_batch) across {sg['rayon_threads']} core(s); the peer uses one.",
+        "",
+        "| | seals/s | min-max | seconds | vs cryptography loop |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in sg["rows"].items():
+        key = f"{name} / {crypto}"
+        vs = ratio_cell(sg["ratios"][key]) if key in sg["ratios"] else "1.00x"
+        s = row["seals_per_s"]
+        md.append(
+            f"| {name} | {rate(s['median'])} | {rate(s['min'])}-{rate(s['max'])} | "
+            f"{row['seconds']['median']:.3f} | {vs} |"
+        )
+        txt.append(f"  {name:44s} {rate(s['median']):>8} seals/s  ({vs} vs the cryptography loop)")
+    for note in sg["notes"]:
+        txt.append(f"  NOTE: {note}")
+        md.append(f"- **note**: {note}")
+    txt.append("")
+    md.append("")
+    return txt, md
+
+
+def render_memory(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    va, wm = results["validation"], results["writer_memory"]
+    names = list(va["sizes"][0]["validators"])
+    txt = ["6. Peak RSS (MB; each run its own process: VmHWM, reset just before the measured call)"]
+    md = [
+        "## 6. Memory: peak RSS",
+        "",
+        "Each figure is the peak resident set (VmHWM) of a fresh process running one measurement, the "
+        "high-water mark reset (`/proc/self/clear_refs`) just before the measured call, so it counts what the "
+        "interpreter held before (in brackets: that baseline) plus what the call added; the maximum over the runs. "
+        "The resident set includes pages of the log files mapped by the verifier (RssFile): the split between "
+        "anonymous memory and file pages is sampled from the parent every 10 ms (a lower bound of each peak).",
+        "",
+        "| archive | " + " | ".join(names) + f" | {REF_VERIFY} |",
+        "|---:|" + "---:|" * (len(names) + 1),
+    ]
+    for i, row in enumerate(va["sizes"]):
+        cells = []
+        for n in names:
+            m = row["validators"][n]["memory"]
+            cells.append(
+                f"{m['peak_mb']:.0f} (base {m['rss_before_mb']:.0f}; anon {m['sampled_anon_mb']:.0f}, "
+                f"file {m['sampled_file_mb']:.0f})"
+            )
+        ref = va["reference"]["memory"] if i == 0 else None
+        ref_cell = f"{ref['peak_mb']:.0f} (base {ref['rss_before_mb']:.0f})" if ref else "-"
+        md.append(f"| {mb_fmt(row['mb'])} MB | " + " | ".join(cells) + f" | {ref_cell} |")
+        txt.append(
+            f"  {mb_fmt(row['mb']):>7} MB: "
+            + ", ".join(f"{n} {row['validators'][n]['memory']['peak_mb']:.0f}" for n in names)
+            + (f", {REF_VERIFY} {ref['peak_mb']:.0f}" if ref else "")
+        )
+    largest = va["sizes"][-1]
+    kpeak = largest["validators"][KFM_VERIFY]["memory"]["peak_mb"]
+    if largest["mb"] >= 4_000 * 0.95:
+        verdict_ = "within" if kpeak <= RSS_TARGET_MB else "ABOVE"
+        line = (
+            f"kfm-wal verify of the {mb_fmt(largest['mb'])} MB archive peaks at {kpeak:.0f} MB: {verdict_} the "
+            f"{RSS_TARGET_MB} MB target of the memory issue."
+        )
+        txt.append("  " + line)
+        md += ["", ("**" + line + "**") if verdict_ == "ABOVE" else line]
+    mf = va.get("memory_fits", {}).get(KFM_VERIFY)
+    if mf:
+        line = f"kfm-wal verify peak RSS grows by {1000 * mf['a']:.1f} MB per GB of archive (linear fit)."
+        txt.append("  " + line)
+        md += ["", line]
+    md += [
+        "",
+        f"Writer under load: {wm['threads']} threads each appending {wm['appends_per_thread']:,} entries durably, "
+        "one call per entry, in a fresh process (the entries are built before the measured part).",
+        "",
+        "| writer | peak RSS MB | before load MB | added by the load MB | entries/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    txt.append(f"  writer, {wm['threads']} threads x {wm['appends_per_thread']} durable appends:")
+    for name, row in wm["rows"].items():
+        m = row["memory"]
+        md.append(
+            f"| {name} | {m['peak_mb']:.0f} | {m['rss_before_mb']:.0f} | {m['added_mb']:.1f} | "
+            f"{rate(row['entries_per_s']['median'])} |"
+        )
+        txt.append(
+            f"    {name:8s} peak {m['peak_mb']:.0f} MB (before the load {m['rss_before_mb']:.0f}, "
+            f"added {m['added_mb']:.1f}), {rate(row['entries_per_s']['median'])} entries/s"
+        )
+    md += ["", f"Peak RSS kfm-wal / sqlite: {ratio_cell(wm['ratio_peak'])}.", ""]
+    txt.append("")
+    return txt, md
+
+
+def linearity_lines(results: dict[str, Any]) -> list[str]:
+    va = results["validation"]
+    lines = []
+    for name, fit in va["fits"].items():
+        per = fit["per_unit"]
+        lines.append(
+            f"{name}: time = {1000 * fit['a']:.3f} ms/MB x size + {fit['b']:.3f} s (R^2 {fit['r2']:.4f}); per-MB cost "
+            + ", ".join(f"{1000 * c:.3f} ms at {mb_fmt(s['mb'])} MB" for c, s in zip(per, va["sizes"], strict=True))
+            + f"; largest / smallest {fit['growth']:.2f}x: "
+            + (
+                f"NONLINEAR (more than {NONLINEAR_LIMIT}x)"
+                if fit["nonlinear"]
+                else f"linear (within {NONLINEAR_LIMIT}x)"
+            )
+        )
+    return lines
+
+
+def render_scaling(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    va = results["validation"]
+    lines = linearity_lines(results)
+    kfm_fit = va["fits"].get(KFM_VERIFY)
+    if kfm_fit:
+        head = (
+            f"Validation cost {'does NOT grow' if kfm_fit['nonlinear'] else 'grows'} linearly with archive size: "
+            f"per-MB cost of kfm-wal verify at {mb_fmt(va['sizes'][-1]['mb'])} MB is {kfm_fit['growth']:.2f}x that at "
+            f"{mb_fmt(va['sizes'][0]['mb'])} MB (flagged above {NONLINEAR_LIMIT}x)."
+        )
+    else:
+        head = "Only one archive size: no linearity verdict."
+    txt = ["7. Scaling", "  " + head] + ["  " + x for x in lines]
+    if results.get("plot"):
+        txt.append(f"  plot: {results['plot']}")
+    txt.append("")
+    md = ["## 7. Scaling", "", f"**{head}**", ""] + [f"- {x}" for x in lines] + [""]
+    if results.get("plot"):
+        md += [f"![scaling curves]({Path(results['plot']).name})", ""]
+    return txt, md
+
+
+def render_scaling_md(results: dict[str, Any]) -> str:
+    """benches/results/scaling.md: the two scaling tables and the linearity verdict."""
+    th, va, m = results["threads"], results["validation"], results["machine"]
+    names = list(th["peers"])
+    md = [
+        "# kfm-wal scaling",
+        "",
+        f"- run: {results['config']['name']}, {results['started']}; {m['cpu_model']}, {m['cores']} cores, "
+        f"{m['filesystem']} on {m['fs_device']}; kfm-wal at {m['git_commit'] or '?'}",
+        "- details and peers: [latest.md](latest.md)",
+        "",
+        "## Durable appends vs threads (entries/s, median)",
+        "",
+        "| threads | "
+        + " | ".join(names)
+        + " | kfm-wal vs 1 thread | "
+        + " | ".join(f"kfm-wal / {p}" for p in names[1:])
+        + " |",
+        "|---:|" + "---:|" * (len(names) * 2),
+    ]
+    for n in th["threads"]:
+        md.append(
+            f"| {n} | "
+            + " | ".join(rate(th["peers"][p][n]["median"]) for p in names)
+            + f" | {th['threads'][n].get('vs_1_thread', float('nan')):.2f}x | "
+            + " | ".join(f"{th['ratios'][f'kfm-wal/{p}'][n]['ratio_of_medians']:.2f}x" for p in names[1:])
+            + " |"
+        )
+    vnames = list(va["sizes"][0]["validators"])
+    md += [
+        "",
+        "## Validation time vs archive size (seconds, median; warm page cache)",
+        "",
+        "| archive MB | " + " | ".join(vnames) + " | kfm-wal verify ms/MB | kfm-wal verify peak RSS MB |",
+        "|---:|" + "---:|" * (len(vnames) + 2),
+    ]
+    for row in va["sizes"]:
+        v = row["validators"]
+        md.append(
+            f"| {row['mb']:,.1f} | "
+            + " | ".join(f"{v[n]['seconds']['median']:.3f}" for n in vnames)
+            + f" | {1000 * v[KFM_VERIFY]['seconds']['median'] / row['mb']:.3f} | "
+            f"{v[KFM_VERIFY]['memory']['peak_mb']:.0f} |"
+        )
+    _, scaling = render_scaling(results)
+    md += [""] + scaling[2:]
+    return "\n".join(md) + "\n"
+
+
+def render_gate(g: dict[str, Any]) -> tuple[list[str], list[str]]:
+    rows = g["rows"]
+    failed = [r for r in rows if r["status"] != "PASS"]
+    head = (
+        f"Regression gate ({g['baseline_path']}): "
+        + ("all figures within tolerance" if not failed else f"{len(failed)} of {len(rows)} figure(s) FAILED")
+        + ("" if g["judged"] else " (not judged: a full run's sizes differ from --check's; for information)")
+    )
+    txt = [head] + ["  " + gate.describe(r).replace("\n", "\n  ") for r in rows] + [""]
+    md = [
+        "## Regression gate",
+        "",
+        head + ".",
+        "",
+        "| figure | better | baseline | tolerance | limit | measured | per-round | result |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        meas = f"{r['measured']:.3f}x" if r["measured"] is not None else "-"
+        pr = f"{min(r['paired']):.2f}-{max(r['paired']):.2f}x" if r["paired"] else "-"
+        md.append(
+            f"| {r['what']} (`{r['id']}`) | {r['better']} | {r['baseline']:.3f}x | {100 * r['tolerance']:.0f}% | "
+            f"{r['limit']:.3f}x | {meas} | {pr} | **{r['status']}** |"
+        )
+    md.append("")
+    return txt, md
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1090,30 +1549,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run in under 30 s")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes: a smoke run in under a minute")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="the regression gate: small sizes, compared with the baseline; exit 1 on a regression",
+    )
     ap.add_argument(
-        "--validate-mb",
-        type=float,
+        "--baseline", type=Path, default=gate.BASELINE, help="baseline file (default benches/baseline.json)"
+    )
+    ap.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="with --check: write the measured figures into the baseline file (tolerances kept) instead of judging",
+    )
+    ap.add_argument(
+        "--archive-mb",
+        type=lambda v: tuple(float(x) for x in v.split(",")),
         default=None,
-        help=f"validation log size in MB (default {FULL.validate_mb:g}, --quick {QUICK.validate_mb:g})",
+        help=f"validation archive sizes in MB, comma-separated (default {','.join(f'{x:g}' for x in FULL.archive_mb)};"
+        f" --check {','.join(f'{x:g}' for x in CHECK.archive_mb)})",
     )
     ap.add_argument("--rounds", type=int, default=None, help="measured rounds of the throughput test")
     ap.add_argument(
         "--tmp-dir",
         type=Path,
         default=REPO / ".bench-tmp",
-        help="where scratch logs go (must be a real disk file system; default: .bench-tmp in the repo)",
+        help="where scratch logs and cached archives go (a real disk file system; default: .bench-tmp in the repo)",
     )
     ap.add_argument("--out", type=Path, default=None, help="results directory (default benches/results)")
+    ap.add_argument("--no-plot", action="store_true", help="do not write the scaling PNG (full and quick runs)")
     ap.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
     args = ap.parse_args(argv)
+    if args.update_baseline and not args.check:
+        ap.error("--update-baseline needs --check (the baseline is for the gate's sizes)")
 
-    cfg = QUICK if args.quick else FULL
+    cfg = CHECK if args.check else QUICK if args.quick else FULL
     if args.rounds is not None:
-        cfg = Config(**{**asdict(cfg), "rounds": max(1, args.rounds)})
-    validate_mb = args.validate_mb if args.validate_mb is not None else cfg.validate_mb
+        cfg = replace(cfg, rounds=max(1, args.rounds))
+    if args.archive_mb is not None:
+        cfg = replace(cfg, archive_mb=tuple(sorted(args.archive_mb)))
     out_dir = args.out or RESULTS
-    stem = "quick" if args.quick else "latest"
+    stem = cfg.name if cfg.name != "full" else "latest"
 
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t_start = time.perf_counter()
@@ -1142,14 +1620,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, Any] = {
         "started": started,
-        "config": asdict(cfg) | {"validate_mb": validate_mb},
+        "config": asdict(cfg),
         "warnings": warnings,
     }
+    steps = 6
     with Scratch(root) as scratch:
         results["machine"] = machine_info(root)
         line, seal = calibrate(pool, scratch)
         results["workload"] = {
             "seed": args.seed,
+            "version": workload.WORKLOAD_VERSION,
             "pool": len(pool),
             "mean_bytes": desc["mean"],
             "min_bytes": desc["min"],
@@ -1157,16 +1637,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             "intent_line_bytes": line,
             "seal_line_bytes": seal,
         }
-        say("1/4 durable append_many throughput")
-        results["throughput"] = run_throughput(cfg, pool, scratch, line, seal)
-        say("2/4 single-append latency")
-        results["latency"] = run_latency(cfg, pool, scratch)
-        say("3/4 threads")
-        results["threads"] = run_threads(cfg, pool, scratch)
-        say("4/4 validation")
-        del pool
+        section_s: dict[str, float] = {}
+
+        def step(i: int, title: str, key: str, fn: Callable[[], Any]) -> None:
+            say(f"{i}/{steps} {title}")
+            t0 = time.perf_counter()
+            results[key] = fn()
+            section_s[key] = time.perf_counter() - t0
+
+        step(1, "durable append_many throughput", "throughput", lambda: run_throughput(cfg, pool, scratch, line, seal))
+        step(2, "single-append latency", "latency", lambda: run_latency(cfg, pool, scratch))
+        step(3, "threads", "threads", lambda: run_threads(cfg, pool, scratch, line, seal))
+        pool.clear()  # the entries are not needed any more
         gc.collect()
-        results["validation"] = run_validation(cfg, scratch, validate_mb, args.seed + 1)
+        step(
+            4,
+            "validation (archives, fresh processes)",
+            "validation",
+            lambda: run_validation(cfg, args.tmp_dir, args.seed + 1),
+        )
+        step(5, "signatures", "signatures", lambda: run_signatures(cfg, scratch))
+        step(6, "writer memory", "writer_memory", lambda: run_writer_memory(cfg, scratch, args.seed + 2))
+        results["section_s"] = section_s
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["elapsed_s"] = time.perf_counter() - t_start
     if max(results["machine"]["loadavg_start"][0], results["machine"]["loadavg_end"][0]) > (os.cpu_count() or 1):
@@ -1174,14 +1666,56 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     targets = judge(results)
     results["targets"] = [asdict(t) | {"passed": t.passed} for t in targets]
+    figs = gate.figures(results)
+    results["gate_figures"] = figs
+    exit_code = 0
+    if args.update_baseline:
+        machine = f"{results['machine']['cpu_model']}, {results['machine']['cores']} cores"
+        old = gate.load(args.baseline) if args.baseline.exists() else {"figures": {}}
+        args.baseline.write_text(
+            json.dumps(gate.updated(old, figs, started, machine), indent=2) + "\n", encoding="utf-8"
+        )
+        say(f"baseline written: {args.baseline}")
+    elif args.baseline.exists():
+        rows = gate.compare(figs, gate.load(args.baseline))
+        results["gate"] = {"baseline_path": str(args.baseline), "judged": args.check, "rows": rows}
+        if args.check and any(r["status"] != "PASS" for r in rows):
+            exit_code = 1
+    elif args.check:
+        say(f"no baseline at {args.baseline}: nothing to judge (run with --update-baseline to create it)")
+        exit_code = 2
+
+    if cfg.name != "check" and not args.no_plot:
+        try:
+            import plot
+
+            png = out_dir / ("scaling.png" if stem == "latest" else f"scaling-{stem}.png")
+            results["plot"] = str(plot.scaling_png(results, png))
+        except ImportError as exc:
+            warnings.append(f"no scaling plot: {exc} (pip install matplotlib)")
     text, markdown = render(results, targets)
     say("")
     say(text)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{stem}.md").write_text(markdown + "\n", encoding="utf-8")
-    (out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    say(f"\nwritten: {out_dir / f'{stem}.md'}, {out_dir / f'{stem}.json'} ({results['elapsed_s']:.0f} s)")
-    return 0
+    written = [out_dir / f"{stem}.md", out_dir / f"{stem}.json"]
+    written[0].write_text(markdown + "\n", encoding="utf-8")
+    written[1].write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if cfg.name != "check":
+        scaling = out_dir / ("scaling.md" if stem == "latest" else f"scaling-{stem}.md")
+        scaling.write_text(render_scaling_md(results), encoding="utf-8")
+        written.append(scaling)
+        if results.get("plot"):
+            written.append(Path(results["plot"]))
+    say(f"\nwritten: {', '.join(str(w) for w in written)} ({results['elapsed_s']:.0f} s)")
+    if results.get("gate") and args.check:
+        failed = [r for r in results["gate"]["rows"] if r["status"] != "PASS"]
+        if failed:
+            say(f"\nbench-check FAILED: {len(failed)} figure(s) regressed past their tolerance:")
+            for r in failed:
+                say("  " + gate.describe(r).replace("\n", "\n  "))
+        else:
+            say(f"\nbench-check passed: {len(results['gate']['rows'])} figures within their tolerances")
+    return exit_code
 
 
 if __name__ == "__main__":

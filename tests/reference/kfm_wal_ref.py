@@ -120,14 +120,16 @@ _INTENT_MEMBERS = ("wal_id", "operation", "actor", "pre_state_hash", "post_state
 
 
 def _reversal_ok(r) -> bool:
-    # CHOICE: exactly {"steps": [..non-empty..]} or exactly {"irreversible": true, "reason": "..."}.
+    # FORMAT.md section 4: non-empty `steps` (with `irreversible` absent or false), or
+    # `irreversible: true` with a non-empty `reason` and no steps; other members are free.
     if not isinstance(r, dict):
         return False
-    if set(r) == {"steps"}:
-        return isinstance(r["steps"], list) and len(r["steps"]) > 0
-    if set(r) == {"irreversible", "reason"}:
-        return r["irreversible"] is True and isinstance(r["reason"], str)
-    return False
+    irreversible = r.get("irreversible", False)
+    if not isinstance(irreversible, bool):
+        return False
+    if "steps" in r:
+        return not irreversible and isinstance(r["steps"], list) and len(r["steps"]) > 0
+    return irreversible and _nonempty_str(r.get("reason"))
 
 
 def check_body(kind: str, b: dict) -> list:
@@ -186,13 +188,13 @@ def check_body(kind: str, b: dict) -> list:
              and v.get("care") in ("public", "sensitive", "restricted")
              and isinstance(v.get("approvals", []), list),
              "needs care public|sensitive|restricted; approvals: array")
-        rule("lineage_links", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-             "must be an array of strings")
+        rule("lineage_links", lambda v: isinstance(v, list) and all(_nonempty_str(x) for x in v),
+             "must be an array of non-empty strings")
         rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")),
              "needs a non-empty id")
     elif kind == "completion":
         members(("wal_id", "status"), _COMPLETION_OPTIONAL)
-        rule("wal_id", lambda v: isinstance(v, str), "must be a string")
+        rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
         rule("status", lambda v: v in ("succeeded", "failed", "refused", "reversed"), "unknown status")
         rule("post_state_hash", _is_sha, "must be sha256:<64 hex>")
         rule("executed_digest", _is_sha, "must be sha256:<64 hex>")

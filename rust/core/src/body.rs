@@ -16,10 +16,12 @@ use crate::hash;
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The bytes are not JSON at all (as opposed to JSON with the wrong members).
+    pub syntax: bool,
 }
 
 fn err<T>(field: &str, message: impl Into<String>) -> Result<T, FieldError> {
-    Err(FieldError { field: field.to_owned(), message: message.into() })
+    Err(FieldError { field: field.to_owned(), message: message.into(), syntax: false })
 }
 
 /// serde's messages already name the member ("missing field `tier`"); lift the name out.
@@ -27,13 +29,14 @@ fn from_serde(e: serde_json::Error) -> FieldError {
     let text = e.to_string();
     let field = text.split('`').nth(1).unwrap_or("").to_owned();
     let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
-    FieldError { field, message }
+    FieldError { field, message, syntax: e.is_syntax() || e.is_eof() }
 }
 
 /// Parse from `&str` after one whole-buffer UTF-8 check: serde_json's slice reader re-validates
 /// UTF-8 string by string, which costs more than the rest of the check.
 fn parse<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, FieldError> {
-    let text = std::str::from_utf8(json).map_err(|e| FieldError { field: String::new(), message: format!("not UTF-8: {e}") })?;
+    let text =
+        std::str::from_utf8(json).map_err(|e| FieldError { field: String::new(), message: format!("not UTF-8: {e}"), syntax: true })?;
     serde_json::from_str(text).map_err(from_serde)
 }
 

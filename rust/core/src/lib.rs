@@ -9,6 +9,7 @@ pub mod finding;
 pub mod fsutil;
 pub mod hash;
 pub mod keys;
+pub mod ops;
 pub mod prepare;
 pub mod reader;
 pub mod record;

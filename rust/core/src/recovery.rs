@@ -139,6 +139,7 @@ pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, 
         position: Resume {
             segment_no: last.number,
             segment_name: last.name(),
+            segment_path: last.path.clone(),
             segment_len,
             segment_base_len: if only_header_and_seal { segment_len } else { 0 },
             next_seq: head.seq + 1,

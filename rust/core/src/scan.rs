@@ -104,6 +104,8 @@ pub struct SegmentScan {
     pub keys_seen: BTreeSet<String>,
     /// Offset of the last valid seal (where a missing closing seal is reported).
     pub last_seal_offset: u64,
+    /// The first line was a record with a valid own hash: the segment's links can be judged.
+    pub first_line_ok: bool,
     /// (seq, offset, key id) of every seal, and (key id, seq of the seal that made it take
     /// effect) of every revocation: revocations reach across segments, checked at the join.
     pub seal_keys: Vec<(u64, u64, String)>,
@@ -168,8 +170,10 @@ struct Scanner<'a, 'o> {
     window_valid: u64,
     /// The seq of the window's first line, when that line's own hash verifies.
     window_first_seq: Option<Option<u64>>,
-    /// Lines with a valid own hash seen in this segment (the second must be a seal).
-    lines_ok: u64,
+    /// Lines seen in this segment, bad ones included (the second must be a seal).
+    lines: u64,
+    /// The segment's first line was a record with a valid own hash (else its links are not judged).
+    first_line_ok: bool,
     /// A closing seal already seen in this segment: nothing may follow it.
     closing: Option<(u64, u64)>,
     window_bad_line: bool,
@@ -224,7 +228,8 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
         window_records: Vec::new(),
         window_valid: 0,
         window_first_seq: None,
-        lines_ok: 0,
+        lines: 0,
+        first_line_ok: false,
         closing: None,
         window_bad_line: false,
         window_valid_after_bad: false,
@@ -245,14 +250,19 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
             records: Vec::new(),
             keys_seen: BTreeSet::new(),
             last_seal_offset: 0,
+            first_line_ok: false,
             seal_keys: Vec::new(),
             revocations: Vec::new(),
         },
     };
     let mut pos = start.min(bytes.len());
     s.out.sealed_end = pos as u64;
+    if bytes.is_empty() {
+        let f = s.finding(Code::ChainSegment, 0, None, "segment is empty: it has no header");
+        s.out.findings.push(f);
+    }
     if pos > 0 {
-        s.lines_ok = 2; // resuming after a seal: the header and its seal were read before
+        s.lines = 2; // resuming after a seal: the header and its seal were read before
     }
     while pos < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
@@ -268,6 +278,7 @@ impl Scanner<'_, '_> {
     }
 
     fn bad_line(&mut self, code: Code, offset: u64, message: String) {
+        self.lines += 1;
         self.window_first_seq.get_or_insert(None);
         let f = self.finding(code, offset, None, message);
         self.window_findings.push(f);
@@ -292,7 +303,10 @@ impl Scanner<'_, '_> {
         }
         self.window_valid += 1;
         self.window_first_seq.get_or_insert(Some(env.seq));
-        self.lines_ok += 1;
+        self.lines += 1;
+        if offset == 0 {
+            self.first_line_ok = true;
+        }
         let seq = Some(env.seq);
         if let Some((at, closing_seq)) = self.closing.take() {
             let f = self.finding(Code::ChainSegment, at, Some(closing_seq), "a closing seal is not the last record of its segment");
@@ -340,7 +354,11 @@ impl Scanner<'_, '_> {
             let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
             self.window_findings.push(f);
         }
-        if self.lines_ok == 2 && offset > 0 && env.kind != Some(Kind::Seal) {
+        if !timestamp::is_valid(env.timestamp) {
+            let f = self.finding(Code::RecordMalformed, offset, seq, "timestamp is not YYYY-MM-DDTHH:MM:SS.ffffffZ");
+            self.window_findings.push(f);
+        }
+        if self.lines == 2 && offset > 0 && env.kind != Some(Kind::Seal) {
             let f = self.finding(Code::SealMissing, offset, seq, "a segment's header must be followed by a seal");
             self.window_findings.push(f);
         }
@@ -412,7 +430,8 @@ impl Scanner<'_, '_> {
         match checked {
             Ok(wal_id) => self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset }),
             Err(e) => {
-                let f = self.finding(Code::RecordSchema, offset, Some(seq), format!("{}: {}: {}", kind.as_str(), e.field, e.message));
+                let code = if e.syntax { Code::RecordMalformed } else { Code::RecordSchema };
+                let f = self.finding(code, offset, Some(seq), format!("{}: {}: {}", kind.as_str(), e.field, e.message));
                 self.window_findings.push(f);
                 // Still pair it by id where it has one, so one bad record is one finding.
                 if let Some(wal_id) = body::wal_id_of(line) {
@@ -450,7 +469,8 @@ impl Scanner<'_, '_> {
         let seal = match body::parse_line_body::<SealBody>(line) {
             Ok(body) => Seal { body },
             Err(e) => {
-                let f = self.finding(Code::RecordSchema, offset, Some(seq), format!("seal: {}: {}", e.field, e.message));
+                let code = if e.syntax { Code::RecordMalformed } else { Code::RecordSchema };
+                let f = self.finding(code, offset, Some(seq), format!("seal: {}: {}", e.field, e.message));
                 return self.window_findings.push(f);
             }
         };
@@ -541,6 +561,7 @@ impl Scanner<'_, '_> {
         self.out.header = self.header;
         self.out.first = self.first;
         self.out.key_at_end = self.key;
+        self.out.first_line_ok = self.first_line_ok;
         self.out
     }
 }

@@ -51,12 +51,8 @@ impl Default for VerifyOptions {
     }
 }
 
-/// State of one intent in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpState {
-    Pending,
-    Completed,
-}
+pub use crate::ops::OpState;
+use crate::ops::{OpConflict, OpsTable};
 
 /// A recoverable tail of the last segment.
 #[derive(Debug, Clone)]
@@ -86,7 +82,7 @@ pub struct LogReport {
     pub intents: u64,
     pub completions: u64,
     pub pending: u64,
-    pub ops: HashMap<u128, OpState>,
+    pub ops: OpsTable,
     /// Where the head seal is, and the trust state there: what a receipt records.
     pub head_segment: Option<u64>,
     pub head_offset: u64,
@@ -118,6 +114,8 @@ struct Join {
     key: Option<PublicKey>,
     /// Revoked key ids and the seq of the seal from which on they may sign nothing.
     revoked: HashMap<String, u64>,
+    /// The segment ends in damage (already reported): its end cannot be linked to.
+    damaged_end: bool,
 }
 
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
@@ -141,14 +139,15 @@ pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn
         match resume_at(cp, &files, &scan_opts, &mut report)? {
             Some((index, scan)) => {
                 prev = Some(Join::before(&scan.file, cp));
-                report.ops.extend(cp.pending.iter().map(|id| (*id, OpState::Pending)));
+                report.ops.assume_pending(cp.pending.iter().copied());
                 join(&mut report, &mut prev, scan, index == files.len() - 1);
                 rest = &files[index + 1..];
             }
             None => rest = &[],
         }
     }
-    let window = rayon::current_num_threads().max(1) * 2;
+    // One segment per thread at a time: memory stays at a few segments whatever the archive size.
+    let window = rayon::current_num_threads().max(1);
     for (chunk_no, chunk) in rest.chunks(window).enumerate() {
         if opts.stop_after.is_some_and(|n| report.findings.len() >= n) {
             report.stopped = true;
@@ -171,9 +170,9 @@ pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn
     }
     report.revoked = prev.map(|p| p.revoked.into_keys().collect()).unwrap_or_default();
     report.segments = files;
-    report.pending = report.ops.values().filter(|s| **s == OpState::Pending).count() as u64;
+    report.pending = report.ops.pending_count() as u64;
     if !opts.keep_ops {
-        report.ops = HashMap::new();
+        report.ops = OpsTable::default();
     }
     report.findings.sort_by(|a, b| (a.segment.as_str(), a.offset).cmp(&(b.segment.as_str(), b.offset)));
     if let Some(n) = opts.stop_after.filter(|n| report.findings.len() > *n) {
@@ -256,6 +255,7 @@ impl Join {
             closes: true,
             key: Some(cp.key.clone()),
             revoked,
+            damaged_end: false,
         }
     }
 }
@@ -279,7 +279,8 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         let msg = format!("expected segment {expected_number}, found {}: segments are missing", s.file.number);
         findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), msg));
     }
-    if let Some((first_seq, first_prev, first_ts)) = s.first {
+    let prev_end_sound = prev.as_ref().is_none_or(|p| !p.damaged_end);
+    if let Some((first_seq, first_prev, first_ts)) = s.first.filter(|_| s.first_line_ok && prev_end_sound) {
         match prev.as_ref().and_then(|p| p.boundary.map(|b| (b, p))) {
             Some((b, p)) => {
                 if first_seq != b.seq + 1 {
@@ -339,6 +340,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
 
     // The bytes after the last seal.
     let tail = std::mem::take(&mut s.tail);
+    let damaged_end = !tail.findings.is_empty();
     if !tail.is_empty() {
         if is_last && tail.findings.is_empty() {
             let f = at(
@@ -384,27 +386,21 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
 
     // Intents and completions, paired in log order.
     for ev in &s.ops {
-        let id = Some(body::format_uuid(ev.wal_id));
-        if ev.completion {
+        let id = || Some(body::format_uuid(ev.wal_id));
+        let found = if ev.completion {
             report.completions += 1;
-            match report.ops.get_mut(&ev.wal_id) {
-                None => findings.push(
-                    at(Code::CompletionOrphan, ev.offset, Some(ev.seq), "completion of an intent not earlier in the log".into())
-                        .with_wal_id(id),
-                ),
-                Some(state @ OpState::Pending) => *state = OpState::Completed,
-                Some(OpState::Completed) => findings.push(
-                    at(Code::CompletionDuplicate, ev.offset, Some(ev.seq), "second completion of the same intent".into()).with_wal_id(id),
-                ),
-            }
+            report.ops.complete(ev.wal_id)
         } else {
             report.intents += 1;
-            if report.ops.insert(ev.wal_id, OpState::Pending).is_some() {
-                findings.push(
-                    at(Code::IntentDuplicate, ev.offset, Some(ev.seq), "wal_id already used by an earlier intent".into()).with_wal_id(id),
-                );
-            }
-        }
+            report.ops.intent(ev.wal_id)
+        };
+        let problem = match found {
+            Ok(()) => continue,
+            Err(OpConflict::DuplicateIntent) => (Code::IntentDuplicate, "wal_id already used by an earlier intent"),
+            Err(OpConflict::UnknownIntent) => (Code::CompletionOrphan, "completion of an intent not earlier in the log"),
+            Err(OpConflict::AlreadyCompleted) => (Code::CompletionDuplicate, "second completion of the same intent"),
+        };
+        findings.push(at(problem.0, ev.offset, Some(ev.seq), problem.1.into()).with_wal_id(id()));
     }
     // Keys revoked in earlier segments may sign nothing here either.
     let mut revoked = prev.as_mut().map(|p| std::mem::take(&mut p.revoked)).unwrap_or_default();
@@ -424,5 +420,6 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         closes: s.closes,
         key: s.key_at_end.clone(),
         revoked,
+        damaged_end,
     });
 }

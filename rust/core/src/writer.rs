@@ -12,12 +12,12 @@ use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash::{self, Digest};
 use crate::keys::{self, WriterKey};
+use crate::ops::{OpConflict, OpsTable};
 use crate::prepare::{self, Prepared};
 use crate::record::{self, Kind};
 use crate::recovery::{self, RecoveryMode, RecoveryNote};
 use crate::segment;
 use crate::timestamp::{self, Timestamp};
-use crate::verify::OpState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -92,6 +92,9 @@ pub struct Head {
 pub(crate) struct Resume {
     pub segment_no: u64,
     pub segment_name: String,
+    /// Where the segment is: normally the live directory; in `archive/` only when the log ends
+    /// with a closed segment whose successor a crash never created (the writer creates it).
+    pub segment_path: PathBuf,
     pub segment_len: u64,
     /// Length of the segment right after its header and first seal: a segment no longer than
     /// this holds nothing worth rotating.
@@ -99,7 +102,7 @@ pub(crate) struct Resume {
     pub next_seq: u64,
     pub head: Digest,
     pub last_ts: Timestamp,
-    pub ops: HashMap<u128, OpState>,
+    pub ops: OpsTable,
 }
 
 /// Everything only the commit leader touches.
@@ -118,7 +121,7 @@ struct LogState {
     next_seq: u64,
     head: Digest,
     last_ts: Timestamp,
-    ops: HashMap<u128, OpState>,
+    ops: OpsTable,
     poisoned: Option<String>,
     closed: bool,
     /// Held until `close`; the kernel also drops it if the process dies.
@@ -185,13 +188,14 @@ impl Writer {
         let (name, len, head) = new_segment(&fs, dir, &log_id, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
         let at = Resume {
             segment_no: 1,
+            segment_path: dir.join(&name),
             segment_name: name,
             segment_len: len,
             segment_base_len: len,
             next_seq: 3,
             head,
             last_ts: ts,
-            ops: HashMap::new(),
+            ops: OpsTable::default(),
         };
         let state = LogState::opened(dir, log_id, key, opts, lock, fs, at)?;
         Ok(Writer::from_state(state, Vec::new()))
@@ -369,8 +373,7 @@ fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: 
 
 impl LogState {
     fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, fs: Fs, at: Resume) -> Result<LogState> {
-        let path = dir.join(&at.segment_name);
-        let file = OpenOptions::new().append(true).open(&path).at(&path)?;
+        let file = OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?;
         Ok(LogState {
             dir: dir.to_path_buf(),
             log_id,
@@ -403,30 +406,21 @@ impl LogState {
     /// Operation-level checks for one request against the log and the requests before it in this
     /// group; applied to `ops` only if the whole request passes.
     fn admit(&mut self, items: &[Prepared]) -> Result<()> {
-        let mut staged: HashMap<u128, OpState> = HashMap::new();
         for (index, item) in items.iter().enumerate() {
-            let known = staged.get(&item.wal_id).or_else(|| self.ops.get(&item.wal_id)).copied();
-            let id = || crate::body::format_uuid(item.wal_id);
-            match (item.kind, known) {
-                (Kind::Intent, None) => {
-                    staged.insert(item.wal_id, OpState::Pending);
-                }
-                (Kind::Intent, Some(_)) => {
-                    return Err(WalError::Conflict { index, message: format!("wal_id {} is already in the log", id()) })
-                }
-                (Kind::Completion, Some(OpState::Pending)) => {
-                    staged.insert(item.wal_id, OpState::Completed);
-                }
-                (Kind::Completion, Some(OpState::Completed)) => {
-                    return Err(WalError::Conflict { index, message: format!("intent {} is already completed", id()) })
-                }
-                (Kind::Completion, None) => {
-                    return Err(WalError::Conflict { index, message: format!("no intent {} in the log to complete", id()) })
-                }
-                _ => {}
+            let applied = if item.kind == Kind::Intent { self.ops.intent(item.wal_id) } else { self.ops.complete(item.wal_id) };
+            let Err(conflict) = applied else { continue };
+            // All or nothing: take back what this request already put in the table.
+            for done in items[..index].iter().rev() {
+                self.ops.undo(done.wal_id, done.kind == Kind::Intent);
             }
+            let id = crate::body::format_uuid(item.wal_id);
+            let message = match conflict {
+                OpConflict::DuplicateIntent => format!("wal_id {id} is already in the log"),
+                OpConflict::AlreadyCompleted => format!("intent {id} is already completed"),
+                OpConflict::UnknownIntent => format!("no intent {id} in the log to complete"),
+            };
+            return Err(WalError::Conflict { index, message });
         }
-        self.ops.extend(staged);
         Ok(())
     }
 
@@ -547,6 +541,9 @@ impl LogState {
 /// Move a closed segment from the live directory into `archive/`, durably.
 pub(crate) fn archive(fs: &Fs, dir: &Path, name: &str, sync: bool) -> Result<()> {
     let archive_dir = dir.join(segment::ARCHIVE);
+    if !dir.join(name).exists() && archive_dir.join(name).exists() {
+        return Ok(()); // already there (a log reopened at a closed, archived last segment)
+    }
     fs.create_dir_durable(&archive_dir)?;
     fs.rename(&dir.join(name), &archive_dir.join(name))?;
     if sync {

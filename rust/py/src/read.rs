@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use kfm_wal_core::keys::PublicKey;
-use kfm_wal_core::verify::{verify_with_progress, Checkpoint, OpState};
+use kfm_wal_core::verify::{verify_with_progress, Checkpoint};
 use kfm_wal_core::{body, hash, reader, segment::SegmentFile, timestamp, VerifyOptions, WalError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -142,7 +142,7 @@ pub fn verify_log<'py>(
     });
     d.set_item("head_state", head.transpose()?)?;
     if pending_ids {
-        let ids: Vec<String> = report.ops.iter().filter(|(_, s)| **s == OpState::Pending).map(|(id, _)| body::format_uuid(*id)).collect();
+        let ids: Vec<String> = report.ops.pending().map(body::format_uuid).collect();
         d.set_item("pending_ids", ids)?;
     }
     d.set_item("keys_seen", report.keys_seen.into_iter().collect::<Vec<_>>())?;

@@ -1,0 +1,225 @@
+"""The regression gate behind `make bench-check`: ratios of kfm-wal to its peers, measured by
+`benches/run.py --check`, compared with benches/baseline.json.
+
+Every figure is a ratio measured in one run on one machine (kfm-wal against a peer doing the same
+work on the same data, or kfm-wal against itself at another thread count), never an absolute time,
+so that it survives a change of machine better than a timing would. Each has a direction (`higher`
+or `lower` is better), a baseline and a relative tolerance:
+
+    higher is better: fails when measured < baseline * (1 - tolerance)
+    lower is better:  fails when measured > baseline * (1 + tolerance)
+
+Left out of the gate because on a shared 2-core VM they swing by 2x from run to run (they are
+still measured and reported): append_many at batch 100 (fsync-bound for kfm-wal, CPU-bound for the
+reference: the ratio follows the disk's mood) and the single-append p99.
+
+A figure that improves past its tolerance passes, with a note to raise the baseline
+(`run.py --check --update-baseline` rewrites the baselines from a run, keeping the tolerances).
+The baseline only means something for the sizes `--check` measures: figures of a full run are
+reported next to it for information, never judged.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+BASELINE = HERE / "baseline.json"
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    what: str
+    better: str  # "higher" or "lower"
+    get: Callable[[dict[str, Any]], dict[str, Any]]  # results -> {"ratio_of_medians", "paired", ...}
+
+
+def _tp(peer: str, batch: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: r["throughput"]["ratios"][f"kfm-wal/{peer}"][str(batch)]
+
+
+def _latency(p: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def get(r: dict[str, Any]) -> dict[str, Any]:
+        lat = r["latency"]
+        paired = [c["ratio"] for c in lat["chunks"]] if p == "p50" else []
+        return {"ratio_of_medians": lat[f"ratio_{p}"], "paired": paired}
+
+    return get
+
+
+def _threads(peer: str, n: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    if peer == "self":
+        return lambda r: r["threads"]["ratio_8_1"]
+    return lambda r: r["threads"]["ratios"][f"kfm-wal/{peer}"][str(n)]
+
+
+def _validate(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: r["validation"]["sizes"][-1]["ratios"][f"{name} / sha256 read+hash"]
+
+
+def _validate_rss(r: dict[str, Any]) -> dict[str, Any]:
+    v = r["validation"]["sizes"][-1]["validators"]
+    return {"ratio_of_medians": v["kfm-wal verify"]["memory"]["peak_mb"] / v["sha256 read+hash"]["memory"]["peak_mb"]}
+
+
+def _signatures(r: dict[str, Any]) -> dict[str, Any]:
+    ratios = r["signatures"]["ratios"]
+    return ratios["kfm-wal verify, check_bodies=False / cryptography Ed25519PublicKey.verify loop"]
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "append_many.b1000.vs_reference",
+        "append_many throughput, batch 1,000: kfm-wal / reference",
+        "higher",
+        _tp("reference", 1_000),
+    ),
+    Figure(
+        "append_many.b1000.vs_sqlite",
+        "append_many throughput, batch 1,000: kfm-wal / SQLite",
+        "higher",
+        _tp("sqlite", 1_000),
+    ),
+    Figure("append.p50.vs_raw", "single durable append p50: kfm-wal / raw write+fdatasync", "lower", _latency("p50")),
+    Figure(
+        "threads.8.vs_1", "8 threads appending: kfm-wal 8 threads / kfm-wal 1 thread", "higher", _threads("self", 8)
+    ),
+    Figure("threads.8.vs_sqlite", "8 threads appending: kfm-wal / SQLite", "higher", _threads("sqlite", 8)),
+    Figure(
+        "threads.8.vs_raw",
+        "8 threads appending: kfm-wal / raw write+fdatasync",
+        "higher",
+        _threads("raw write+fdatasync", 8),
+    ),
+    Figure(
+        "validate.vs_sha256",
+        "validation MB/s, largest archive: kfm-wal verify / sha256 read+hash",
+        "higher",
+        _validate("kfm-wal verify"),
+    ),
+    Figure(
+        "validate.no_bodies.vs_sha256",
+        "validation MB/s, largest archive: kfm-wal verify check_bodies=False / sha256 read+hash",
+        "higher",
+        _validate("kfm-wal verify, check_bodies=False"),
+    ),
+    Figure(
+        "validate.vs_reference",
+        "validation MB/s, smallest archive: kfm-wal verify / reference verify",
+        "higher",
+        lambda r: r["validation"]["reference"]["ratio"],
+    ),
+    Figure(
+        "validate.peak_rss.vs_sha256",
+        "validation peak RSS, largest archive: kfm-wal verify / sha256 read+hash process",
+        "lower",
+        _validate_rss,
+    ),
+    Figure(
+        "signatures.vs_cryptography",
+        "seals verified/s: kfm-wal verify (tiny commits, check_bodies=False) / cryptography verify loop",
+        "higher",
+        _signatures,
+    ),
+    Figure(
+        "writer.peak_rss.vs_sqlite",
+        "writer peak RSS, 8 threads appending: kfm-wal / SQLite",
+        "lower",
+        lambda r: r["writer_memory"]["ratio_peak"],
+    ),
+)
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The gate's figures from a run's results (a figure the run did not measure is left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in FIGURES:
+        try:
+            got = f.get(results)
+        except (KeyError, IndexError, TypeError, ZeroDivisionError, statistics.StatisticsError):
+            continue
+        out[f.id] = {
+            "what": f.what,
+            "better": f.better,
+            "value": float(got["ratio_of_medians"]),
+            "paired": [float(x) for x in got.get("paired") or []],
+        }
+    return out
+
+
+def load(path: Path = BASELINE) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def limit(base: dict[str, Any]) -> float:
+    b, tol = float(base["baseline"]), float(base["tolerance"])
+    return b * (1 - tol) if base["better"] == "higher" else b * (1 + tol)
+
+
+def compare(figs: dict[str, dict[str, Any]], baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per baseline figure: status PASS, FAIL (regressed past its tolerance), MISSING."""
+    rows: list[dict[str, Any]] = []
+    for fid, base in baseline["figures"].items():
+        row: dict[str, Any] = {
+            "id": fid,
+            "what": base.get("what", fid),
+            "better": base["better"],
+            "baseline": float(base["baseline"]),
+            "tolerance": float(base["tolerance"]),
+            "limit": limit(base),
+            "measured": None,
+            "paired": [],
+            "note": "",
+        }
+        got = figs.get(fid)
+        if got is None:
+            row["status"] = "MISSING"
+        else:
+            m = got["value"]
+            row["measured"], row["paired"] = m, got["paired"]
+            higher = base["better"] == "higher"
+            regressed = m < row["limit"] if higher else m > row["limit"]
+            row["status"] = "FAIL" if regressed else "PASS"
+            improved = (
+                m > row["baseline"] * (1 + row["tolerance"]) if higher else m < row["baseline"] * (1 - row["tolerance"])
+            )
+            if improved:
+                row["note"] = "improved past the tolerance: consider raising the baseline (--update-baseline)"
+        rows.append(row)
+    return rows
+
+
+def describe(row: dict[str, Any]) -> str:
+    op = ">=" if row["better"] == "higher" else "<="
+    meas = f"{row['measured']:.3f}x" if row["measured"] is not None else "not measured"
+    paired = f" (per-round {min(row['paired']):.2f}-{max(row['paired']):.2f}x)" if row["paired"] else ""
+    return (
+        f"{row['status']:7s} {row['id']}: {row['what']}\n"
+        f"          baseline {row['baseline']:.3f}x, tolerance {100 * row['tolerance']:.0f}% "
+        f"({row['better']} is better: must be {op} {row['limit']:.3f}x), measured {meas}{paired}"
+        + (f"\n          note: {row['note']}" if row["note"] else "")
+    )
+
+
+def updated(baseline: dict[str, Any], figs: dict[str, dict[str, Any]], when: str, machine: str) -> dict[str, Any]:
+    """The baseline with every measured figure's value replaced (tolerances kept; new figures get 0.5)."""
+    out = json.loads(json.dumps(baseline))
+    out.setdefault("figures", {})
+    for f in FIGURES:
+        got = figs.get(f.id)
+        if got is None:
+            continue
+        entry = out["figures"].setdefault(f.id, {"tolerance": 0.5})
+        entry.update(what=f.what, better=f.better, baseline=round(got["value"], 3))
+    out["measured"] = {"when": when, "machine": machine}
+    return out
+
+
+__all__ = ["BASELINE", "FIGURES", "compare", "describe", "figures", "load", "updated"]
