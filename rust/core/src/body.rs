@@ -234,6 +234,19 @@ fn operation_name(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
     Ok(s)
 }
 
+const ACTOR_TYPES: &[&str] = &["developer", "ci", "system"];
+const CARE_LABELS: &[&str] = &["public", "sensitive", "restricted"];
+const STATUSES: &[&str] = &["succeeded", "failed", "refused", "reversed"];
+
+/// A required member whose value is one of `allowed`.
+fn one_of_member<'a>(field: &str, raw: Option<&'a RawValue>, allowed: &[&str]) -> Result<Cow<'a, str>, FieldError> {
+    let value = raw.map_or_else(|| err(field, "is required"), |v| json_str(field, v))?;
+    if !allowed.contains(&value.as_ref()) {
+        return err(field, format!("must be one of {}, got {value:?}", allowed.join(", ")));
+    }
+    Ok(value)
+}
+
 fn actor(raw: &RawValue) -> Result<(), FieldError> {
     #[derive(Deserialize)]
     struct Actor<'a> {
@@ -246,10 +259,7 @@ fn actor(raw: &RawValue) -> Result<(), FieldError> {
         return err("actor", "must be an object with type and id");
     }
     let a: Actor = serde_json::from_str(raw.get()).or_else(|_| err("actor", "must be an object with type and id"))?;
-    let kind = a.kind.map_or_else(|| err("actor.type", "is required"), |k| json_str("actor.type", k))?;
-    if !matches!(kind.as_ref(), "developer" | "ci" | "system") {
-        return err("actor.type", format!("must be developer, ci or system, got {kind:?}"));
-    }
+    one_of_member("actor.type", a.kind, ACTOR_TYPES)?;
     a.id.map_or_else(|| err("actor.id", "is required"), |id| non_empty_str("actor.id", id).map(|_| ()))
 }
 
@@ -307,10 +317,7 @@ fn governance(raw: &RawValue) -> Result<(), FieldError> {
         return err("governance", "must be an object");
     }
     let g: Governance = serde_json::from_str(raw.get()).or_else(|_| err("governance", "must be an object"))?;
-    let care = g.care.map_or_else(|| err("governance.care", "is required"), |c| json_str("governance.care", c))?;
-    if !matches!(care.as_ref(), "public" | "sensitive" | "restricted") {
-        return err("governance.care", format!("must be public, sensitive or restricted, got {care:?}"));
-    }
+    one_of_member("governance.care", g.care, CARE_LABELS)?;
     match g.approvals {
         Some(a) if !is_array(a) => err("governance.approvals", "must be an array"),
         _ => Ok(()),
@@ -368,14 +375,14 @@ fn fast_intent(json: &[u8], ctx: Context) -> Option<IntentFacts> {
         _ => false,
     };
     let ok = is_operation(&i.operation)
-        && one_of(&i.actor.kind, &["developer", "ci", "system"])
+        && one_of(&i.actor.kind, ACTOR_TYPES)
         && i.actor.id.as_deref().is_some_and(|id| !id.is_empty())
         && hash::is_prefixed(&i.pre_state_hash)
         && hash::is_prefixed(&i.post_state_expected)
         && reversal_ok
         && i.tier <= 4
         && (i.tier < 4 || i.operation == "rollback")
-        && one_of(&i.governance.care, &["public", "sensitive", "restricted"])
+        && one_of(&i.governance.care, CARE_LABELS)
         && i.telemetry.id.as_deref().is_some_and(|id| !id.is_empty());
     ok.then_some(IntentFacts { wal_id })
 }
@@ -407,10 +414,7 @@ pub fn check_completion(json: &[u8], ctx: Context) -> Result<CompletionFacts, Fi
     let shape: CompletionShape = parse(json)?;
     envelope_of!(shape).check(ctx)?;
     let wal_id = uuid_field("wal_id", shape.wal_id)?;
-    let status = json_str("status", shape.status)?;
-    if !matches!(status.as_ref(), "succeeded" | "failed" | "refused" | "reversed") {
-        return err("status", format!("must be succeeded, failed, refused or reversed, got {status:?}"));
-    }
+    one_of_member("status", Some(shape.status), STATUSES)?;
     if let Some(raw) = shape.post_state_hash {
         state_hash("post_state_hash", raw)?;
     }
