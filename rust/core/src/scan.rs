@@ -141,7 +141,19 @@ pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
         }
         return Ok(SegmentBytes::Read(Vec::new()));
     }
-    std::fs::read(path).map(SegmentBytes::Read).at(path)
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(SegmentBytes::Read(bytes)),
+        // Listed as live, gone now: a rotation moved it into archive/ meanwhile (readers run
+        // while the writer appends). An archived segment never changes: map it.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let archived = path.parent().zip(path.file_name()).map(|(dir, name)| dir.join(crate::segment::ARCHIVE).join(name));
+            match archived.filter(|p| p.is_file()) {
+                Some(moved) => load(&moved, true),
+                None => Err(e).at(path),
+            }
+        }
+        Err(e) => Err(e).at(path),
+    }
 }
 
 struct Seal {

@@ -54,11 +54,17 @@ fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()>
 
 /// Every segment of the log in `dir`, archived and live, ordered by segment number (archived
 /// first on a tie, so a duplicate shows up next to its twin).
+///
+/// A writer may rotate while we list. The live directory is listed first: a segment archived
+/// meanwhile is then found in archive/ (maybe twice; the live entry whose file is gone is dropped),
+/// and one created meanwhile is missing at the end, so the listing is always a prefix of the log.
 pub fn list(dir: &Path) -> Result<Vec<SegmentFile>> {
     let mut out = Vec::new();
-    list_in(&dir.join(ARCHIVE), true, &mut out)?;
     list_in(dir, false, &mut out)?;
+    list_in(&dir.join(ARCHIVE), true, &mut out)?;
     out.sort_by_key(|s| (s.number, !s.archived));
+    let archived: std::collections::HashSet<u64> = out.iter().filter(|s| s.archived).map(|s| s.number).collect();
+    out.retain(|s| s.archived || !archived.contains(&s.number) || s.path.exists());
     Ok(out)
 }
 
