@@ -9,10 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
+import kfm_wal
 import pytest
 from conftest import make_entry
-
-import kfm_wal
 from kfm_wal import LockedError, Wal, keys
 
 HOLDER = r"""
