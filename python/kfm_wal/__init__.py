@@ -8,7 +8,7 @@
     report = kfm_wal.verify("data/wal")   # report.ok, report.findings
 """
 
-from . import errors, keys, schema
+from . import errors, keys, ops, schema
 from ._core import FORMAT, Receipt
 from ._core import __version__ as __version__
 from .errors import (
@@ -52,6 +52,7 @@ __all__ = [
     "follow",
     "is_log",
     "keys",
+    "ops",
     "records",
     "salvage",
     "schema",

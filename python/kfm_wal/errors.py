@@ -3,6 +3,9 @@
 
     WalError
     ├── UsageError            bad argument (exit code 2 in the CLI)
+    │   └── ops.PlanError     an operation that cannot be planned (└── PathEscapeError),
+    │       ops.NotUndoableError
+    ├── ops.BlobError / ops.StateChangedError / ops.OperationFailedError   (kfm_wal.ops)
     ├── SchemaError           an entry breaks the record schema (.index, .field)
     │   └── RecordTooLargeError
     ├── ConflictError         duplicate wal_id, completion of an unknown or completed intent
