@@ -8,7 +8,7 @@
     report = kfm_wal.verify("data/wal")   # report.ok, report.findings
 """
 
-from . import errors, keys, ops, schema
+from . import audit, errors, governance, keys, lineage, ops, schema
 from ._core import FORMAT, Receipt
 from ._core import __version__ as __version__
 from .errors import (
@@ -48,10 +48,13 @@ __all__ = [
     "VerifyReport",
     "Wal",
     "WalError",
+    "audit",
     "errors",
     "follow",
     "is_log",
+    "governance",
     "keys",
+    "lineage",
     "ops",
     "records",
     "salvage",

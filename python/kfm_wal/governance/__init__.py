@@ -1,0 +1,67 @@
+"""Governance of the WAL boundary: a versioned policy (tiers, roles, CARE labels), approvals
+signed by keyring keys over a canonical request digest, a guard that decides before anything
+runs, a hash-chained governance ledger, and validation rules.
+
+    from kfm_wal.governance import Ledger, approve, build_request, default_policy, governed_run
+    request = build_request(actions, actor=..., tier=2, governance={"care": "public"})
+    approval = approve(request, reviewer_key, "maintainer")
+    with Ledger.open("data/governance/ledger", key) as ledger:
+        governed_run(wal, actions, actor=..., tier=2, governance={"care": "public"}, telemetry=...,
+                     approvals=[approval], policy=default_policy(), keyring=ring, ledger=ledger)
+"""
+
+from .approvals import (
+    APPROVAL_DOMAIN,
+    Decision,
+    approval_message,
+    approve,
+    build_request,
+    canonical_request,
+    check,
+    request_actions,
+    request_digest,
+    request_from_intent,
+)
+from .errors import GovernanceError, PolicyError
+from .guard import governed_run
+from .ledger import DEFAULT_LEDGER, LEDGER_FORMAT, Ledger
+from .policy import (
+    CARE_LABELS,
+    TIERS,
+    Policy,
+    TierRule,
+    default_policy,
+    default_policy_bytes,
+    load_policy,
+    parse_policy,
+)
+from .rules import ApprovalsValid, CareMetadataValid
+
+__all__ = [
+    "APPROVAL_DOMAIN",
+    "CARE_LABELS",
+    "DEFAULT_LEDGER",
+    "LEDGER_FORMAT",
+    "TIERS",
+    "ApprovalsValid",
+    "CareMetadataValid",
+    "Decision",
+    "GovernanceError",
+    "Ledger",
+    "Policy",
+    "PolicyError",
+    "TierRule",
+    "approval_message",
+    "approve",
+    "build_request",
+    "canonical_request",
+    "check",
+    "default_policy",
+    "default_policy_bytes",
+    "governed_run",
+    "load_policy",
+    "parse_policy",
+    "request_actions",
+    "request_digest",
+    "request_from_intent",
+]

@@ -1,0 +1,196 @@
+"""The governance policy: a versioned TOML file saying, per risk tier 0-4, how many approvals an
+operation needs and by which roles, whether a snapshot must precede it and which operations may
+use the tier; and what the CARE labels demand (`restricted`: an approval by a key with the
+override role; `sensitive`: a declared masking step).
+
+    version = 1
+    [care]
+    override_role = "data-steward"
+    masking_required = true
+    [tiers.2]
+    approvals = 1
+    roles = ["maintainer"]
+    required_roles = []          # optional
+    snapshot_required = false
+    operations = ["*"]           # or a list of operation names; tier 4: ["rollback"] only
+
+Every key is checked, unknown keys included (a typo in a policy must not silently weaken it);
+errors name the file and the dotted key. The policy's version hash is "sha256:" + SHA-256 of the
+file's exact bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import policy_error
+
+TIERS = (0, 1, 2, 3, 4)
+CARE_LABELS = ("public", "sensitive", "restricted")
+ANY_OPERATION = "*"
+DEFAULT_POLICY_NAME = "default-policy.toml"
+_OPERATION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+_TIER_KEYS = {"approvals", "roles", "required_roles", "snapshot_required", "operations"}
+_CARE_KEYS = {"override_role", "masking_required"}
+_TOP_KEYS = {"version", "care", "tiers"}
+
+
+@dataclass(frozen=True)
+class TierRule:
+    tier: int
+    approvals: int
+    roles: tuple[str, ...]  # roles an approval may be made under to count; () = any role
+    required_roles: tuple[str, ...]  # each must be carried by at least one counted approval
+    snapshot_required: bool
+    operations: tuple[str, ...]  # ("*",) = any operation
+
+    def allows_operation(self, operation: str) -> bool:
+        return ANY_OPERATION in self.operations or operation in self.operations
+
+    def counts_role(self, role: str) -> bool:
+        return not self.roles or role in self.roles
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int | str
+    version_hash: str  # "sha256:<hex>" of the file bytes
+    tiers: dict[int, TierRule]
+    override_role: str
+    masking_required: bool
+    source: str = "<policy>"
+
+    def tier(self, tier: int) -> TierRule:
+        return self.tiers[tier]
+
+
+def _unknown(file: str, where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    for k in table:
+        if k not in allowed:
+            key = f"{where}.{k}" if where else k
+            raise policy_error(file, key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _table(file: str, key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise policy_error(file, key, f"must be a table, got {type(value).__name__}")
+    return value
+
+
+def _roles(file: str, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(r, str) and r for r in value):
+        raise policy_error(file, key, "must be a list of non-empty role names")
+    if len(set(value)) != len(value):
+        raise policy_error(file, key, "lists a role twice")
+    return tuple(value)
+
+
+def _bool(file: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise policy_error(file, key, f"must be true or false, got {value!r}")
+    return value
+
+
+def _tier(file: str, n: int, raw: Any) -> TierRule:
+    where = f"tiers.{n}"
+    t = _table(file, where, raw)
+    _unknown(file, where, t, _TIER_KEYS)
+    for k in sorted(_TIER_KEYS - {"required_roles"}):
+        if k not in t:
+            raise policy_error(file, f"{where}.{k}", "missing")
+    approvals = t["approvals"]
+    if isinstance(approvals, bool) or not isinstance(approvals, int) or not 0 <= approvals <= 100:
+        raise policy_error(file, f"{where}.approvals", f"must be an integer from 0 to 100, got {approvals!r}")
+    roles = _roles(file, f"{where}.roles", t["roles"])
+    required = _roles(file, f"{where}.required_roles", t.get("required_roles", []))
+    for r in required:
+        if roles and r not in roles:
+            raise policy_error(file, f"{where}.required_roles", f"role {r} is not in {where}.roles, so it cannot count")
+    if len(required) > approvals:
+        raise policy_error(file, f"{where}.required_roles",
+                           f"{len(required)} required role(s) but only {approvals} approval(s) needed")
+    ops = t["operations"]
+    if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
+        raise policy_error(file, f"{where}.operations", 'must be a non-empty list of operation names, or ["*"]')
+    for o in ops:
+        if o != ANY_OPERATION and not _OPERATION.match(o):
+            raise policy_error(file, f"{where}.operations", f"{o!r} is not an operation name")
+    if ANY_OPERATION in ops and len(ops) > 1:
+        raise policy_error(file, f"{where}.operations", '"*" must stand alone')
+    if n == 4 and ops != ["rollback"]:
+        raise policy_error(file, f"{where}.operations", 'tier 4 is reserved for rollback: must be ["rollback"]')
+    return TierRule(n, approvals, roles, required, _bool(file, f"{where}.snapshot_required", t["snapshot_required"]),
+                    tuple(ops))
+
+
+def parse_policy(data: bytes, source: str = "<policy>") -> Policy:
+    """Parse and validate policy bytes; PolicyError names `source` and the key at fault."""
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise policy_error(source, None, f"not UTF-8 ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise policy_error(source, None, f"not valid TOML: {e}") from None
+    _unknown(source, "", doc, _TOP_KEYS)
+    if "version" not in doc:
+        raise policy_error(source, "version", "missing")
+    version = doc["version"]
+    valid_int = isinstance(version, int) and not isinstance(version, bool) and version >= 1
+    if not (valid_int or (isinstance(version, str) and version.strip())):
+        raise policy_error(source, "version", f"must be a positive integer or a non-empty string, got {version!r}")
+    care = _table(source, "care", doc.get("care", {}))
+    _unknown(source, "care", care, _CARE_KEYS)
+    override = care.get("override_role")
+    if not isinstance(override, str) or not override:
+        raise policy_error(source, "care.override_role", "missing or not a non-empty role name")
+    masking = _bool(source, "care.masking_required", care.get("masking_required", True))
+    tiers_raw = _table(source, "tiers", doc.get("tiers"))
+    for k in tiers_raw:
+        if k not in {str(n) for n in TIERS}:
+            raise policy_error(source, f"tiers.{k}", "unknown tier (tiers are 0 to 4)")
+    tiers = {}
+    for n in TIERS:
+        if str(n) not in tiers_raw:
+            raise policy_error(source, f"tiers.{n}", "missing (every tier 0 to 4 must be defined)")
+        tiers[n] = _tier(source, n, tiers_raw[str(n)])
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return Policy(version, digest, tiers, override, masking, source)
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read and validate the policy file at `path`."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise policy_error(str(p), None, f"cannot read policy: {e.strerror}") from None
+    return parse_policy(data, str(p))
+
+
+def default_policy_bytes() -> bytes:
+    return resources.files("kfm_wal.governance").joinpath(DEFAULT_POLICY_NAME).read_bytes()
+
+
+def default_policy() -> Policy:
+    """The policy shipped with the package (kfm_wal/governance/default-policy.toml)."""
+    return parse_policy(default_policy_bytes(), f"kfm_wal/governance/{DEFAULT_POLICY_NAME}")
+
+
+__all__ = [
+    "ANY_OPERATION",
+    "CARE_LABELS",
+    "TIERS",
+    "Policy",
+    "TierRule",
+    "default_policy",
+    "default_policy_bytes",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,0 +1,93 @@
+"""Lineage from the log: OpenLineage run events and W3C PROV documents.
+
+    from kfm_wal import lineage
+    path = lineage.emit("data/wal")                    # data/lineage/events.jsonl
+    text = lineage.export("data/wal", "prov-json", start_seq=10, end_seq=200)
+
+Formats: "openlineage" (JSON lines, one RunEvent per intent / completion record), "prov-json",
+"prov-n". Everything is derived from the sealed records only: the same log (and range) always
+gives the same bytes. See `model` for how datasets are named, `openlineage` for the events and
+their `kfm_wal` run facet, `provenance` for the PROV mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from ..errors import UsageError
+from ..ops import durable
+from .model import DEFAULT_NAMESPACE, DatasetRef, OpRun, Scan, datasets, file_namespace, scan
+from .openlineage import FACET_NAME, FACET_SCHEMA_URL, PRODUCER, KfmWalRunFacet, events, run_event, to_jsonl
+from .provenance import document, to_prov_json, to_prov_n
+
+Format = Literal["openlineage", "prov-json", "prov-n"]
+FORMATS: tuple[str, ...] = ("openlineage", "prov-json", "prov-n")
+
+
+def export(
+    log: str | os.PathLike[str],
+    format: str = "openlineage",
+    start_seq: int | None = None,
+    end_seq: int | None = None,
+) -> str:
+    """The lineage of the log at `log` (or of the records with seq in [start_seq, end_seq]) as
+    text in `format`. A completion in the range is paired with its intent even when the intent
+    is before the range; a run whose completion is after `end_seq` is exported as pending."""
+    if format not in FORMATS:
+        raise UsageError(f"unknown lineage format {format!r}; use one of {', '.join(FORMATS)}")
+    if start_seq is not None and end_seq is not None and start_seq > end_seq:
+        raise UsageError(f"empty seq range: {start_seq} > {end_seq}")
+    scanned = scan(log, start_seq, end_seq)
+    if format == "openlineage":
+        return to_jsonl(scanned)
+    if format == "prov-json":
+        return to_prov_json(scanned)
+    return to_prov_n(scanned)
+
+
+def default_path(log: str | os.PathLike[str]) -> Path:
+    """`<log parent>/lineage/events.jsonl` (data/wal -> data/lineage/events.jsonl)."""
+    return Path(log).absolute().parent / "lineage" / "events.jsonl"
+
+
+def emit(log: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Write the log's OpenLineage events to `out_dir/events.jsonl` (default: `default_path`),
+    atomically (temp file, fsync, rename). The file is rebuilt from the whole log each time, so
+    running it again gives the same bytes. Returns the file's path."""
+    target = default_path(log) if out_dir is None else Path(out_dir) / "events.jsonl"
+    text = to_jsonl(scan(log)).encode()
+    try:
+        if target.read_bytes() == text:
+            return target
+    except FileNotFoundError:
+        pass
+    durable.write_atomic(target, text)
+    return target
+
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "FACET_NAME",
+    "FACET_SCHEMA_URL",
+    "FORMATS",
+    "PRODUCER",
+    "DatasetRef",
+    "Format",
+    "KfmWalRunFacet",
+    "OpRun",
+    "Scan",
+    "datasets",
+    "default_path",
+    "document",
+    "emit",
+    "events",
+    "export",
+    "file_namespace",
+    "run_event",
+    "scan",
+    "to_jsonl",
+    "to_prov_json",
+    "to_prov_n",
+]
