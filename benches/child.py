@@ -13,7 +13,9 @@ Prints one JSON line: seconds (the measured call only), ok, peak_kb (VmHWM of th
 end, i.e. its peak resident set), rss_before_kb (resident set just before the measured call, after
 imports and set-up), peak_reset (whether the high-water mark could be reset to the current RSS
 before the measured call: then peak_kb is the peak during the call, else over the process's life)
-and maxrss_kb (getrusage ru_maxrss, the kernel's own peak, never reset).
+and maxrss_kb (getrusage ru_maxrss: NOT this process's own peak, since Linux carries the parent's
+peak RSS over fork and exec, so a child of a 350 MB parent reports at least 350 MB; kept only for
+reference, and the reason VmHWM is used rather than RUSAGE_CHILDREN in the parent).
 
 `run(args)` (used by run.py) starts one child, samples its RssAnon and RssFile from the parent every
 10 ms meanwhile (how much of the peak is anonymous memory and how much file pages mapped from the
