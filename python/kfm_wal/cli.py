@@ -24,6 +24,7 @@ from .quarantine import quarantine
 from .reader import follow as follow_log
 from .reader import is_log, records
 from .report import verify
+from .rules import ReversalStepsPresent, Rule
 from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal, salvage
 
 LOG_DIR = click.Path(path_type=Path, file_okay=False)
@@ -358,15 +359,24 @@ def log_cmd(
 @click.option("--max-errors", type=click.IntRange(min=1), default=100, show_default=True,
               help="Findings listed in the JSON report (counts always cover all).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first finding.")
+@click.option("--operations", "op_rules", is_flag=True,
+              help="Also run the operation-level rules: reversal steps present, executed action = intended "
+                   "action, CARE metadata (implied by --policy and --tree).")
+@click.option("--policy", "policy_file", type=FILE,
+              help="Governance policy (TOML): approvals valid for each tier (needs --keyring with roles).")
+@click.option("--tree", "tree_root", type=LOG_DIR,
+              help="Data root: every file there must have the state the log says, none may be unlogged.")
 def validate(
     log_dir: Path, keyring_file: Path | None, as_json: bool, receipt_file: Path | None,
-    receipt_key_file: Path | None, quarantine_: bool, max_errors: int, fail_fast: bool,
+    receipt_key_file: Path | None, quarantine_: bool, max_errors: int, fail_fast: bool, op_rules: bool,
+    policy_file: Path | None, tree_root: Path | None,
 ) -> int:
     """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
     ring = None
     if keyring_file is not None:
         with located(file=keyring_file):
             ring = keys.load_keyring(keyring_file)
+    rules = _operation_rules(op_rules, policy_file, ring, tree_root)
     signer = _load_key(receipt_key_file) if receipt_key_file else None
     previous = None
     if receipt_file is not None and receipt_file.exists():
@@ -375,7 +385,7 @@ def validate(
     _require_log(log_dir)
     with located(log=log_dir), render.progress(enabled=not as_json) as advance:
         report = verify(log_dir, ring, receipt=previous, fail_fast=fail_fast, progress=advance,
-                        keep_pending=receipt_file is not None)
+                        keep_pending=receipt_file is not None, rules=rules)
     written = quarantine(log_dir, report) if quarantine_ and not report.ok else []
     if receipt_file is not None and report.ok:
         receipts.VerificationReceipt.from_report(report, signer).save(receipt_file)
@@ -393,6 +403,91 @@ def validate(
         if receipt_file is not None and report.ok:
             console.print(f"receipt: {shown(receipt_file)} now vouches for seq {report.head_seq}")
     return 0 if report.ok else INVALID_LOG
+
+
+def _operation_rules(
+    wanted: bool, policy_file: Path | None, ring: keys.Keyring | None, tree_root: Path | None
+) -> list[Rule]:
+    if not (wanted or policy_file or tree_root):
+        return []
+    from . import audit, governance
+    from .ops import ExecutedMatchesIntent
+
+    policy = governance.default_policy()
+    if policy_file is not None:
+        with located(file=policy_file):
+            policy = governance.load_policy(policy_file)
+    rules: list[Rule] = [ReversalStepsPresent(), ExecutedMatchesIntent(), governance.CareMetadataValid(policy)]
+    if policy_file is not None:
+        if ring is None:
+            raise CliError("--policy checks approvals against trusted keys: give --keyring too", "option --policy")
+        rules.append(governance.ApprovalsValid(policy, ring))
+    if tree_root is not None:
+        rules.append(audit.TreeMatchesLog(tree_root))
+    return rules
+
+
+# -- governance and lineage --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("request_file", metavar="REQUEST_FILE", type=FILE)
+@click.option("--key", "key_file", type=FILE, required=True, help="The approver's key (PEM).")
+@click.option("--role", required=True, help="The role approved under (the keyring must give it to the key).")
+@click.option("--out", "out_file", type=FILE, help="Write the approval here instead of stdout.")
+def approve(request_file: Path, key_file: Path, role: str, out_file: Path | None) -> None:
+    """Sign an operation request (JSON, from kfm_wal.governance.build_request): prints the approval
+    {key_id, role, signature} to attach to the operation's governance.approvals."""
+    from . import governance
+
+    with located(file=request_file):
+        try:
+            request = orjson.loads(request_file.read_bytes())
+        except orjson.JSONDecodeError as e:
+            raise CliError(f"not JSON: {e}", f"file {shown(request_file)}") from None
+    key = _load_key(key_file)
+    approval = governance.approve(request, key, role)
+    click.echo(f"approving {request.get('operation')} (tier {request.get('tier')}) "
+               f"request {governance.request_digest(request)} as {role}", err=True)
+    data = orjson.dumps(approval, option=orjson.OPT_INDENT_2) + b"\n"
+    if out_file is not None:
+        out_file.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@cli.group("lineage")
+def lineage_group() -> None:
+    """Lineage of the operations in a log: OpenLineage run events, W3C PROV."""
+
+
+@lineage_group.command("export")
+@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.option("--format", "fmt", type=click.Choice(["openlineage", "prov-json", "prov-n"]), default="openlineage",
+              show_default=True)
+@click.option("--from-seq", type=click.IntRange(min=1))
+@click.option("--to-seq", type=click.IntRange(min=1))
+def lineage_export(log_dir: Path, fmt: str, from_seq: int | None, to_seq: int | None) -> None:
+    """Print the lineage of the log in DIR (or a seq range of it)."""
+    from . import lineage
+
+    _require_log(log_dir)
+    with located(log=log_dir):
+        text = lineage.export(log_dir, fmt, from_seq, to_seq)
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+@lineage_group.command("emit")
+@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.option("--out", "out_dir", type=LOG_DIR, help="Directory for events.jsonl. Default: <parent of DIR>/lineage.")
+def lineage_emit(log_dir: Path, out_dir: Path | None) -> None:
+    """Write the log's OpenLineage events to events.jsonl (rewritten only when they changed)."""
+    from . import lineage
+
+    _require_log(log_dir)
+    with located(log=log_dir):
+        path = lineage.emit(log_dir, out_dir)
+    click.echo(str(path))
 
 
 # -- repair / tail ---------------------------------------------------------------------------
