@@ -43,12 +43,15 @@ def run_once(log: Path, key_file: Path, seed: int, rng: random.Random, totals: T
     if ready.strip() != b"READY":
         proc.kill()
         raise AssertionError(f"writer did not start: {ready!r} {proc.stderr.read() if proc.stderr else b''!r}")
+    # The kill lands at a random moment after the first acknowledgement, however loaded the
+    # machine: a run killed before anything was acknowledged would test nothing.
+    first = proc.stdout.readline()
     time.sleep(rng.uniform(0.0, 0.25))
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate()
     totals.kills += 1
     acked: dict[int, str] = {}
-    for line in out.decode().splitlines():
+    for line in (first + out).decode().splitlines():
         parts = line.split()
         if len(parts) == 4 and parts[0] == "ACK":
             acked[int(parts[1])] = parts[2]
