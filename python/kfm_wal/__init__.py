@@ -8,7 +8,9 @@
     report = kfm_wal.verify("data/wal")   # report.ok, report.findings
 """
 
-from . import audit, errors, governance, keys, lineage, ops, schema
+from typing import TYPE_CHECKING
+
+from . import errors, keys, schema
 from ._core import FORMAT, Receipt
 from ._core import __version__ as __version__
 from .errors import (
@@ -28,6 +30,21 @@ from .errors import (
 from .reader import Record, follow, is_log, records
 from .report import Finding, VerifyReport, verify
 from .wal import Wal, salvage
+
+# The operation layers load on first use: a writer that only appends never imports them (nor
+# their dependencies: pystac, pyoxigraph, openlineage, prov).
+_LAZY = ("audit", "governance", "lineage", "ops")
+if TYPE_CHECKING:
+    from . import audit, governance, lineage, ops
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FORMAT",
