@@ -26,12 +26,18 @@ What is measured, always next to peers measured in the same run on the same data
     7. scaling: throughput vs threads and validation time vs archive size (a linear fit, and a
        flag when the per-MB cost at the largest archive exceeds 1.3x that at the smallest):
        benches/results/scaling.{png,md}
+    8. guarded small file writes: 10,000 files of 200 B written as guarded operations through
+       kfm_wal.ops.run_batch (batches of 1,000 operations of one Write each) against the same
+       writes done directly with the same durability (temp file, fsync, rename, fsync of the
+       directory per file, as ops does), and a diagnostic floor with one directory fsync per batch
+       (benches/ops_writes.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
     append_many throughput at batch 1,000   kfm-wal / reference >= 8x, kfm-wal / SQLite >= 4x
     single durable append latency           kfm-wal p50 <= 1.5x raw write+fdatasync p50
     concurrent single appends, one Wal      8 threads / 1 thread >= 6x (group commit)
+    guarded small file writes               ops.run_batch time / direct atomic writes time <= 2x
 
 Measurements are interleaved (every round runs every peer, in a rotating order, on fresh
 directories) and repeated; the first round is a discarded warm-up. Figures are medians, with the
@@ -73,6 +79,7 @@ import archives
 import child
 import gate
 import kfm_wal
+import ops_writes
 import orjson
 import peers
 import workload
@@ -108,6 +115,11 @@ class Config:
     writer_threads: int  # writer under load: threads ...
     writer_appends: int  # ... each appending this many entries durably
     writer_rounds: int
+    ops_files: int  # guarded small file writes (section 8): files per timed run ...
+    ops_batch: int  # ... operations per ops.run_batch call (one Write each)
+    ops_bytes: int  # ... bytes per file
+    ops_rounds: int
+    ops_warmup: int  # files in the discarded warm-up round
 
 
 FULL = Config(
@@ -129,6 +141,11 @@ FULL = Config(
     writer_threads=8,
     writer_appends=1_000,
     writer_rounds=2,
+    ops_files=10_000,
+    ops_batch=1_000,
+    ops_bytes=200,
+    ops_rounds=3,
+    ops_warmup=1_000,
 )
 
 QUICK = Config(
@@ -150,6 +167,11 @@ QUICK = Config(
     writer_threads=8,
     writer_appends=100,
     writer_rounds=1,
+    ops_files=10_000,
+    ops_batch=1_000,
+    ops_bytes=200,
+    ops_rounds=1,
+    ops_warmup=500,
 )
 
 # The regression gate: small sizes, enough rounds for stable medians, under a minute on 2 cores.
@@ -172,6 +194,11 @@ CHECK = Config(
     writer_threads=8,
     writer_appends=200,
     writer_rounds=1,
+    ops_files=2_000,  # two batches: the gate's figure, not the 10,000 (a full or quick run measures those)
+    ops_batch=1_000,
+    ops_bytes=200,
+    ops_rounds=3,
+    ops_warmup=500,
 )
 
 TARGET_BATCH = 1_000
@@ -993,7 +1020,22 @@ def judge(results: dict[str, Any]) -> list[Target]:
         th["ratio_of_medians"] if th else None,
         th["paired"] if th else [],
     )
-    return [t1, t2, t3, t4]
+    targets = [t1, t2, t3, t4]
+    if "ops_writes" in results:
+        ow = results["ops_writes"]
+        j = ops_writes.judged(ow)
+        targets.append(
+            Target(
+                "ops_guarded_vs_direct",
+                f"guarded small file writes ({ow['files']:,} x {ow['file_bytes']} B, ops.run_batch of "
+                f"{ow['batch']:,}): time / direct atomic writes (dir fsync per file)",
+                "<=",
+                ops_writes.TARGET,
+                j["ratio_of_medians"],
+                j["paired"],
+            )
+        )
+    return targets
 
 
 def verdict(t: Target) -> str:
@@ -1173,7 +1215,7 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         "",
     ]
 
-    for section in (render_threads, render_validation, render_signatures, render_memory, render_scaling):
+    for section in (render_threads, render_validation, render_signatures, render_memory, render_scaling, render_ops):
         t_lines, m_lines = section(results)
         txt += t_lines
         md += m_lines
@@ -1533,6 +1575,12 @@ def render_scaling_md(results: dict[str, Any]) -> str:
     return "\n".join(md) + "\n"
 
 
+def render_ops(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    if "ops_writes" not in results:
+        return [], []
+    return ops_writes.render(results["ops_writes"], rate)
+
+
 def render_gate(g: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = g["rows"]
     failed = [r for r in rows if r["status"] != "PASS"]
@@ -1642,7 +1690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 6
+    steps = 7
     with Scratch(root) as scratch:
         results["machine"] = machine_info(root)
         line, seal = calibrate(pool, scratch)
@@ -1677,6 +1725,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         step(5, "signatures", "signatures", lambda: run_signatures(cfg, scratch))
         step(6, "writer memory", "writer_memory", lambda: run_writer_memory(cfg, scratch, args.seed + 2))
+        step(
+            7,
+            "guarded small file writes (ops.run_batch vs direct atomic writes)",
+            "ops_writes",
+            lambda: ops_writes.run(
+                files=cfg.ops_files,
+                batch=cfg.ops_batch,
+                size=cfg.ops_bytes,
+                rounds=cfg.ops_rounds,
+                warmup=cfg.ops_warmup,
+                seed=args.seed + 3,
+                fresh=scratch.fresh,
+                remove=scratch.remove,
+                say=say,
+            ),
+        )
         results["section_s"] = section_s
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["elapsed_s"] = time.perf_counter() - t_start

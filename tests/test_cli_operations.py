@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-
 from kfm_wal import Wal, governance, keys, ops
 from kfm_wal.cli import cli
 

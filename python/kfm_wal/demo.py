@@ -1,14 +1,28 @@
 """The demo job, "the main job on the embedded default": a small pipeline over the Kansas counties
 sample, every file it writes recorded in the WAL first.
 
-    samples/kansas_counties.csv --etl_step--> processed/kansas_counties.json
+    samples/kansas_counties.csv --etl_step (kfm_wal.ops.run)--> processed/kansas_counties.json
+        --etl_step (kfm_wal.ops.run_batch: one operation per county)--> processed/counties/*.json
         --stac_build (one intent per county group, one group commit)--> stac/ks-counties-*.json
         --graph_write--> graph/kansas_counties.nt
 
-For each write the intent carries the hash of what the write starts from (pre_state_hash: the
-inputs and the target's current bytes) and of the bytes about to be written (post_state_expected);
-the completion carries the hash of the bytes read back from disk. A rerun reopens the log with its
-key and appends a new run; outputs are deterministic, so a rerun rewrites identical bytes."""
+The ETL outputs under processed/ (the data root of `kfm_wal.ops`) are recorded, reversible file
+operations: intent with pre_state_hash / post_state_expected (ops' state hashes of the targets),
+before-images and new contents in the blob store (data/wal/blobs/), atomic writes, completion with
+the observed state; `ops.undo` can reverse any of them and `audit_tree` checks the tree against
+the log. On a rerun an output that already holds the expected bytes is re-recorded as an operation
+whose pre_state_hash equals its post_state_expected (nothing changes, and its undo is a no-op);
+an output edited since is put back, its edited bytes kept as the before-image; a county file the
+current sample no longer produces is deleted (recorded too).
+
+The STAC-like items and the graph are still written by the demo's own recorded writes (`_Run`
+below): their intents carry the hash of the inputs and the target's bytes (pre_state_hash) and of
+the bytes about to be written (post_state_expected). TODO(ops STAC/graph actions): move them to
+the STAC and graph actions being added to `kfm_wal.ops`, then drop `_Run` and data/backup/.
+
+After the run: the log is verified, the data root audited (`kfm_wal.audit.audit_tree`) and the
+log's OpenLineage events written (`kfm_wal.lineage.emit`, data/lineage/events.jsonl). A rerun
+reopens the log with its key and appends a new run; outputs are deterministic."""
 
 from __future__ import annotations
 
@@ -24,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import demo_data, keys, provision
+from . import demo_data, keys, lineage, ops, provision
+from .audit import audit_tree
 from .errors import LogExistsError, NotALogError, UsageError
 from .report import verify
 from .wal import Wal
@@ -33,6 +48,10 @@ SAMPLE = "kansas_counties.csv"
 # Where the sample lives in a source checkout; used when the data directory has none of its own.
 _SHIPPED_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / SAMPLE
 ACTOR = {"type": "system", "id": "kfm-demo"}
+GOVERNANCE = {"care": "public", "approvals": []}
+PROCESSED = "processed"  # the data root of the recorded file operations, under the data directory
+ETL_OUTPUT = "kansas_counties.json"  # relative to the data root
+COUNTIES_DIR = "counties"  # one small file per county, relative to the data root
 
 
 def sha256(data: bytes) -> str:
@@ -57,9 +76,20 @@ class _Run:
     def __init__(self, data: Path, wal: Wal, run_id: str) -> None:
         self.data, self.wal, self.run_id = data, wal, run_id
         self.intents: dict[str, int] = {}
+        self.ops: list[ops.OperationResult] = []
+        self.deleted = 0  # stale county files deleted (recorded operations too)
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.data).as_posix()
+
+    def telemetry(self, step: str, **extra: Any) -> dict[str, Any]:
+        return {"id": f"kfm-demo/{self.run_id}/{step}", "run_id": self.run_id, "step": step, **extra}
+
+    def recorded(self, results: list[ops.OperationResult]) -> None:
+        """Count operations run through `kfm_wal.ops` (run/run_batch raise on anything but success)."""
+        self.ops += results
+        for res in results:
+            self.intents[res.operation] = self.intents.get(res.operation, 0) + 1
 
     def perform(self, step: str, writes: list[Write]) -> None:
         """Record every intent in one group commit, do the writes, record every outcome in one more.
@@ -122,7 +152,7 @@ class _Run:
             "tier": w.tier,
             "governance": {"care": "public", "approvals": []},
             "lineage_links": w.links,
-            "telemetry": {"id": f"kfm-demo/{self.run_id}/{step}", "run_id": self.run_id, "step": step},
+            "telemetry": self.telemetry(step),
         }
 
     def _reversal_step(self, target: Path, previous: bytes | None, expected: str) -> dict[str, Any]:
@@ -188,8 +218,8 @@ def _open_log(data: Path) -> tuple[Wal, bool]:
 def run(
     data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any] | None = print
 ) -> dict[str, Any]:
-    """Run the pipeline once under `data_dir`, validate the log, print a summary (unless `echo` is
-    None) and return it."""
+    """Run the pipeline once under `data_dir`; then verify the log, audit the data root against it
+    and write the lineage events. Print a summary (unless `echo` is None) and return it."""
     started = time.perf_counter()
     data = Path(data_dir).absolute()
     sample = _sample(data)
@@ -202,6 +232,10 @@ def run(
         outputs = _pipeline(r, sample, counties)
     ring_path = data / "keys" / "keyring.json"
     report = verify(data / "wal", ring_path if ring_path.exists() else None)
+    tree = audit_tree(data / "wal", data / PROCESSED)
+    events_path = lineage.emit(data / "wal")
+    with open(events_path, "rb") as f:
+        events = sum(1 for line in f if line.strip())
     summary = {
         "data_dir": str(data_dir),
         "run_id": run_id,
@@ -210,12 +244,22 @@ def run(
         "intents": r.intents,
         "outputs": outputs,
         "counties": len(counties),
+        "operations": {
+            "recorded": len(r.ops),
+            # pre_state_hash == post_state_expected: the output already held these bytes (a rerun)
+            "unchanged": sum(1 for o in r.ops if o.pre_state_hash == o.post_state_expected),
+            "deleted": r.deleted,
+        },
         "records": report.records,
         "segments": len(report.segments),
         "pending": report.pending,
         "valid": report.ok,
         "findings": [f"{f.code} at {f.location()}: {f.message}" for f in report.findings],
         "trust": report.trust,
+        "tree_root": str(data / PROCESSED),
+        "tree_findings": [f"{f.code}: {f.message}" for f in tree],
+        "lineage": str(events_path),
+        "lineage_events": events,
         "elapsed": time.perf_counter() - started,
     }
     if echo is not None:
@@ -224,29 +268,63 @@ def run(
     return summary
 
 
+def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
+    """The ETL outputs under the data root, as recorded file operations: the cleaned dataset with
+    `ops.run`, then one small file per county with `ops.run_batch` (one group commit for all the
+    intents, one for all the completions), stale county files deleted in the same batch."""
+    root = r.data / PROCESSED
+    source = r.rel(sample)
+    inputs = {source: sha256(sample.read_bytes())}
+    etl = ops.run(
+        r.wal,
+        [ops.Write(ETL_OUTPUT, demo_data.processed(counties, source))],
+        actor=ACTOR,
+        tier=1,
+        governance=GOVERNANCE,
+        # The sample is read, not changed: ops hashes only the files it changes, so the inputs'
+        # hashes ride in the telemetry.
+        telemetry=r.telemetry("etl", inputs=inputs, rows=len(counties),
+                              transform="trim values, check Kansas FIPS codes and duplicates, sort by FIPS"),
+        operation="etl_step",
+        root=root,
+    )
+    r.recorded([etl])
+    links = [f"wal:{etl.wal_id}"]
+    wanted = {f"{COUNTIES_DIR}/{c.fips}.json": demo_data.county(c, source) for c in counties}
+    stale = sorted(
+        f"{COUNTIES_DIR}/{p.name}" for p in (root / COUNTIES_DIR).glob("*.json")
+        if p.is_file() and not p.is_symlink() and f"{COUNTIES_DIR}/{p.name}" not in wanted
+    )
+    specs = [
+        ops.OperationSpec([ops.Write(path, body)], ACTOR, 1, GOVERNANCE, r.telemetry("etl-counties", inputs=inputs),
+                          links, "etl_step")
+        for path, body in wanted.items()
+    ] + [
+        ops.OperationSpec([ops.Delete(path)], ACTOR, 1, GOVERNANCE,
+                          r.telemetry("etl-counties", reason="county not in the sample any more"), links, "etl_step")
+        for path in stale
+    ]
+    r.recorded(ops.run_batch(r.wal, specs, root=root))
+    r.deleted += len(stale)
+    return [f"{PROCESSED}/{ETL_OUTPUT}", *(f"{PROCESSED}/{p}" for p in wanted)]
+
+
 def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
     data = r.data
-    processed = data / "processed" / "kansas_counties.json"
-    etl = Write(
-        "etl_step",
-        processed,
-        demo_data.processed(counties, r.rel(sample)),
-        [sample],
-        tier=1,
-        detail={
-            "transform": "trim values, check Kansas FIPS codes and duplicates, sort by FIPS",
-            "rows": len(counties),
-        },
-    )
-    r.perform("etl", [etl])
+    outputs = _etl_outputs(r, sample, counties)
+    processed = data / PROCESSED / ETL_OUTPUT
+    etl_link = f"wal:{r.ops[0].wal_id}"
+    # TODO(ops STAC/graph actions): the STAC items and the graph still go through `_Run.perform`;
+    # move them to the STAC/graph actions being added to kfm_wal.ops (so they are undoable and
+    # audited like processed/), then drop `_Run` and data/backup/.
     items = [
         Write(
             "stac_build",
             data / "stac" / f"ks-counties-{letter.lower()}.json",
-            demo_data.stac_item(letter, group, "../processed/kansas_counties.json"),
+            demo_data.stac_item(letter, group, f"../{PROCESSED}/{ETL_OUTPUT}"),
             [processed],
             tier=1,
-            links=[f"wal:{etl.wal_id}"],
+            links=[etl_link],
             detail={"item": f"ks-counties-{letter.lower()}", "counties": [c.fips for c in group]},
         )
         for letter, group in demo_data.groups(counties).items()
@@ -258,22 +336,30 @@ def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[s
         demo_data.ntriples(counties),
         [processed],
         tier=2,
-        links=[f"wal:{etl.wal_id}", *(f"wal:{i.wal_id}" for i in items)],
+        links=[etl_link, *(f"wal:{i.wal_id}" for i in items)],
         detail={"format": "application/n-triples", "triples": 5 * len(counties)},
     )
     r.perform("graph", [graph])
-    return [r.rel(w.target) for w in (etl, *items, graph)]
+    return outputs + [r.rel(w.target) for w in (*items, graph)]
 
 
 def _summary_lines(s: dict[str, Any]) -> list[str]:
     intents = ", ".join(f"{n} {op}" for op, n in s["intents"].items())
     verdict = "valid" if s["valid"] else f"INVALID ({len(s['findings'])} findings)"
+    o = s["operations"]
+    tree = s["tree_findings"]
     lines = [
         f"kfm-wal demo: run {s['run_id']} in {s['data_dir']} "
         f"({'new' if s['created_log'] else 'existing'} log {s['log_id']})",
         f"  wrote {len(s['outputs'])} files for {s['counties']} counties; intents this run: {intents}",
+        f"  processed/: {o['recorded']} recorded, reversible file operations (kfm_wal.ops), "
+        f"{o['unchanged']} of them on outputs already holding the expected bytes"
+        + (f", {o['deleted']} stale file(s) deleted" if o["deleted"] else ""),
         f"  log: {s['records']} records in {s['segments']} segment(s), {s['pending']} pending, {verdict} "
         f"(trust: {s['trust']})",
+        "  tree: clean" if not tree else f"  tree: {len(tree)} finding(s) under {s['tree_root']}",
+        *(f"    {f}" for f in tree[:5]),
+        f"  lineage: {s['lineage_events']} OpenLineage events in {s['lineage']}",
         f"  elapsed {s['elapsed']:.2f} s",
     ]
     return lines + [f"  finding: {f}" for f in s["findings"][:5]]

@@ -72,6 +72,11 @@ def processed(counties: list[County], source: str) -> bytes:
     return _json({"state": STATE, "source": source, "count": len(rows), "counties": rows})
 
 
+def county(c: County, source: str) -> bytes:
+    """One county as a small JSON document (the per-county ETL outputs)."""
+    return _json({**asdict(c), "county_fips": c.fips[2:], "label": c.label, "state": STATE, "source": source})
+
+
 def groups(counties: Iterable[County]) -> dict[str, list[County]]:
     """Counties by the first letter of their name: a handful of items of a handful of counties."""
     out: dict[str, list[County]] = {}
@@ -123,4 +128,4 @@ def ntriples(counties: list[County]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-__all__ = ["County", "clean", "groups", "ntriples", "processed", "stac_item"]
+__all__ = ["County", "clean", "county", "groups", "ntriples", "processed", "stac_item"]

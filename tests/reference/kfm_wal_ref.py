@@ -36,7 +36,7 @@ TAIL_CODES = ("tail.unsealed", "tail.torn")
 
 _SEG_NAME = re.compile(r"wal-([0-9]{8})-([0-9]{16})\.jsonl")
 _PREFIX = re.compile(
-    rb'\{"seq":([1-9][0-9]*),"prev":"sha256:([0-9a-f]{64})","kind":"([^"]*)","timestamp":"([^"]{27})",')
+    rb'\{"seq":([1-9][0-9]*),"prev":"sha256:([0-9a-f]{64})","kind":"([^"]*)","timestamp":"([^\n]{27})",')
 _SUFFIX = re.compile(rb'"hash":"sha256:([0-9a-f]{64})"\}\n')
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _SHA = re.compile(r"sha256:[0-9a-f]{64}")

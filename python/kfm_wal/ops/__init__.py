@@ -6,9 +6,15 @@
 
 Every operation is recorded (intent, durable) before it runs, validated against the state it was
 planned for, executed atomically per file, completed, and can be undone from before-images kept
-in a content-addressed blob store under the log directory."""
+in a content-addressed blob store under the log directory.
 
+Besides files: STAC Items/Collections (`ops.stac`), RDF graph writes (`ops.graph`) and
+user-registered actions (`ops.custom`, `register_action`), mixable in one operation (see
+`ops.kinds` for the action-kind registry and payload formats)."""
+
+from . import custom, graph, stac
 from .blobs import BlobStore
+from .custom import Custom, register_action, unregister_action
 from .digests import ABSENT, actions_digest, canonical_json, content_digest, state_hash
 from .errors import (
     BlobError,
@@ -19,6 +25,8 @@ from .errors import (
     StateChangedError,
 )
 from .files import PAYLOAD_FORMAT, Action, Delete, Move, Write
+from .graph import GraphStore
+from .kinds import MIXED_FORMAT, ActionKind, Context, Part, register_kind
 from .operation import OperationResult, OperationSpec, Prepared, execute, prepare, run, run_batch
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
@@ -27,6 +35,18 @@ from .undo import undo
 
 __all__ = [
     "ABSENT",
+    "MIXED_FORMAT",
+    "ActionKind",
+    "Context",
+    "Custom",
+    "GraphStore",
+    "Part",
+    "custom",
+    "graph",
+    "register_action",
+    "register_kind",
+    "stac",
+    "unregister_action",
     "DEFAULT_ROOT",
     "PAYLOAD_FORMAT",
     "Action",

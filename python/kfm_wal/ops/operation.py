@@ -25,22 +25,86 @@ from . import files
 from .blobs import BlobStore
 from .digests import actions_digest, first_difference, state_hash
 from .errors import OperationFailedError, PlanError, StateChangedError, attach
-from .paths import DEFAULT_ROOT, FileRoot
+from .filekind import FilePart
+from .kinds import MIXED_FORMAT, Context, Part, kind_of
+from .paths import FileRoot
 
 RootLike = FileRoot | str | os.PathLike[str]
+
+
+@dataclass
+class OpPlan:
+    """The planned actions of one operation, over one or more parts (one per action kind)."""
+
+    parts: list[Part]
+    order: list[tuple[int, int]]  # global action index -> (part index, index in the part)
+    payload: dict[str, Any]
+    reversal: dict[str, Any]
+    pre: dict[str, str]
+    post: dict[str, str]
+    mixed: bool
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return [self.action(k) for k in range(len(self.order))]
+
+    def action(self, k: int) -> dict[str, Any]:
+        p, i = self.order[k]
+        action = self.parts[p].actions[i]
+        return {**action, "part": p} if self.mixed else action
+
+    def execute(self, k: int) -> dict[str, Any]:
+        p, i = self.order[k]
+        done = self.parts[p].execute(i)
+        return {**done, "part": p} if self.mixed else done
+
+    def reverse(self, first_n: int) -> list[str]:
+        """Reverse actions 0..first_n-1, part by part (latest-acting part first); returns the
+        state keys of the parts reversed. Raises the first reversal failure (after trying all)."""
+        counts: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for k, (p, i) in enumerate(self.order[:first_n]):
+            counts[p] = i + 1
+            last[p] = k
+        keys: list[str] = []
+        error: Exception | None = None
+        for p in sorted(counts, key=lambda q: -last[q]):
+            part = self.parts[p]
+            try:
+                if part.steps is None:
+                    raise OperationFailedError(f"{part.kind} actions cannot be reversed: {part.irreversible_reason}")
+                part.reverse(counts[p])
+                keys.extend(part.pre)
+            except Exception as e:
+                error = error or e
+        if error is not None:
+            raise error
+        return keys
+
+    def observe(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in self.parts:
+            out.update(part.observe())
+        return out
+
+    @property
+    def file_plan(self) -> files.FilePlan | None:
+        part = self.parts[0] if len(self.parts) == 1 else None
+        return part.plan if isinstance(part, FilePart) and not self.mixed else None
 
 
 @dataclass(frozen=True)
 class OperationSpec:
     """One operation for `run_batch` (the same arguments `run` takes)."""
 
-    actions: Sequence[files.Action]
+    actions: Sequence[Any]  # files.Write/Delete/Move, stac.*, graph.*, custom.Custom...
     actor: Mapping[str, Any]
     tier: int
     governance: Mapping[str, Any]
     telemetry: Mapping[str, Any]
     lineage_links: Sequence[str] = ()
     operation: str = "etl_step"
+    irreversible: str | None = None  # the reason, for an operation declared irreversible
 
 
 @dataclass(frozen=True)
@@ -63,7 +127,7 @@ class Prepared:
     """An operation whose intent is (or is about to be) in the log, not yet executed."""
 
     entry: dict[str, Any]
-    plan: files.FilePlan
+    plan: OpPlan
     blobs: BlobStore
     receipt: Receipt | None = None
 
@@ -79,33 +143,90 @@ class _Outcome:
     cause: BaseException | None = None
 
 
-def _stores(wal: Wal, root: RootLike, blobs: BlobStore | None) -> tuple[FileRoot, BlobStore]:
-    return (root if isinstance(root, FileRoot) else FileRoot(root)), (blobs or BlobStore.for_log(wal.path))
+def _stores(wal: Wal, blobs: BlobStore | None) -> BlobStore:
+    return blobs or BlobStore.for_log(wal.path)
 
 
-def _plan(spec: OperationSpec, root: FileRoot, blobs: BlobStore) -> Prepared:
-    plan = files.plan(root, blobs, spec.actions)
+def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None) -> OpPlan:
+    """Group the actions by kind (first-appearance order), plan each group, combine."""
+    if not actions:
+        raise PlanError("an operation needs at least one action")
+    kinds = [kind_of(a) for a in actions]
+    names = list(dict.fromkeys(k.name for k in kinds))
+    by_kind = {k.name: k for k in kinds}
+    parts = [by_kind[n].plan([a for a, k in zip(actions, kinds, strict=True) if k.name == n], ctx) for n in names]
+    # payload action order: each planned action expands to its part's next `groups[j]` actions
+    order: list[tuple[int, int]] = []
+    seen = [0] * len(names)  # planned actions of each part so far
+    used = [0] * len(names)  # payload actions of each part so far
+    for k in kinds:
+        p = names.index(k.name)
+        groups = parts[p].groups
+        n = 1 if groups is None else groups[seen[p]]
+        order.extend((p, used[p] + i) for i in range(n))
+        seen[p] += 1
+        used[p] += n
+    pre: dict[str, str] = {}
+    post: dict[str, str] = {}
+    for part in parts:
+        pre.update(part.pre)
+        post.update(part.post)
+    blocked = [p for p in parts if p.steps is None]
+    if blocked and not irreversible:
+        raise PlanError(
+            f"{blocked[0].kind} actions have no reversal ({blocked[0].irreversible_reason}): declare the operation "
+            "irreversible (irreversible=\"reason\"), which records reversal {\"irreversible\": true, \"reason\": ...}"
+        )
+    single_file = len(parts) == 1 and isinstance(parts[0], FilePart) and not irreversible
+    if single_file:
+        part = parts[0]
+        assert isinstance(part, FilePart)
+        part.set_prefix("")
+        payload: dict[str, Any] = {"format": files.PAYLOAD_FORMAT, "root": str(part.plan.root.path),
+                                   "actions": part.actions}
+        stac = getattr(part, "stac_objects", None)
+        if stac is not None:
+            payload["stac"] = stac
+        # `expects` is the state the steps undo (the post state per path): undo checks it first.
+        plan = OpPlan(parts, order, payload, {"steps": part.steps, "expects": part.plan.post},
+                      part.plan.pre, part.plan.post, mixed=False)
+        return plan
+    plan = OpPlan(parts, order, {}, {}, pre, post, mixed=True)
+    plan.payload = {"format": MIXED_FORMAT, "parts": [p.describe() for p in parts], "actions": plan.actions}
+    for p, part in enumerate(parts):
+        extra = getattr(part, "payload_extra", None)
+        if extra:
+            plan.payload["parts"][p].update(extra)
+    if irreversible:
+        plan.reversal = {"irreversible": True, "reason": irreversible}
+    else:
+        steps = [{**s, "part": p} for p, part in reversed(list(enumerate(parts))) for s in part.steps or []]
+        plan.reversal = {"steps": steps, "expects": post}
+    return plan
+
+
+def _plan(spec: OperationSpec, ctx: Context) -> Prepared:
+    plan = _plan_actions(spec.actions, ctx, spec.irreversible)
     entry = {
         "wal_id": str(uuid.uuid4()),
         "operation": spec.operation,
         "actor": dict(spec.actor),
         "pre_state_hash": state_hash(plan.pre),
         "post_state_expected": state_hash(plan.post),
-        "payload": {"format": files.PAYLOAD_FORMAT, "root": str(root.path), "actions": plan.actions},
-        # `expects` is the state the steps undo (the post state per path): undo checks it first.
-        "reversal": {"steps": plan.steps, "expects": plan.post},
+        "payload": plan.payload,
+        "reversal": plan.reversal,
         "tier": spec.tier,
         "governance": dict(spec.governance),
         "lineage_links": list(spec.lineage_links),
         "telemetry": dict(spec.telemetry),
     }
-    return Prepared(entry, plan, blobs)
+    return Prepared(entry, plan, ctx.blobs)
 
 
-def _observed(plan: files.FilePlan) -> str | None:
+def _observed(plan: OpPlan) -> str | None:
     try:
-        return state_hash(plan.root.observe(plan.pre))
-    except WalError:
+        return state_hash(plan.observe())
+    except Exception:
         return None
 
 
@@ -126,21 +247,21 @@ def _execute(p: Prepared) -> _Outcome:
     started = time.perf_counter()
     plan = p.plan
     try:
-        now = plan.root.observe(plan.pre)
+        now = plan.observe()
     except WalError as e:  # a target became a directory, or a symlink now leads out of the root
         return _refuse(p, started, str(e), None)
     diff = first_difference(plan.pre, now)
     if diff is not None:
         return _refuse(p, started, f"changed since planning: {diff[1]}", diff[0])
     executed: list[dict[str, Any]] = []
-    for k, action in enumerate(plan.actions):
+    for k in range(len(plan.order)):
         try:
-            executed.append(files.execute(plan.root, action, plan.data))
+            executed.append(plan.execute(k))
         except Exception as e:  # any failure: undo what ran, record it, re-raise to the caller
             return _reverse(p, k, e, started)
     digest = actions_digest(executed)
     try:
-        observed = plan.root.observe(plan.pre)
+        observed = plan.observe()
     except WalError as e:  # a target turned into a directory under us: report, do not guess
         err = OperationFailedError(f"operation {p.wal_id}: cannot read the files it wrote: {e}")
         return _Outcome(_completion(p, "failed", started, executed_digest=digest, error=str(err)), err)
@@ -148,7 +269,8 @@ def _execute(p: Prepared) -> _Outcome:
     if diff is not None:
         # Someone else changed a target while we ran: reversing could destroy their change, so the
         # files are left as found and the operation is reported failed.
-        err = OperationFailedError(f"operation {p.wal_id}: files differ from the planned post state: {diff[1]}")
+        what = "files differ" if plan.file_plan is not None else "the state differs"
+        err = OperationFailedError(f"operation {p.wal_id}: {what} from the planned post state: {diff[1]}")
         post = state_hash(observed)
         failed = _completion(p, "failed", started, post_state_hash=post, executed_digest=digest, error=str(err))
         return _Outcome(failed, err)
@@ -160,17 +282,21 @@ def _reverse(p: Prepared, k: int, cause: Exception, started: float) -> _Outcome:
     # Action k itself is reversed too: a failure after its rename may have left it done. Steps are
     # idempotent, so restoring a path that was not changed costs nothing.
     plan = p.plan
-    steps = plan.steps_for(k + 1)
-    what = f"action {k} ({plan.actions[k]['type']}) failed: {type(cause).__name__}: {cause}"
-    detail = {"failed_action": k, "reversed_paths": [s["path"] for s in steps]}
+    what = f"action {k} ({plan.action(k)['type']}) failed: {type(cause).__name__}: {cause}"
+    fp = plan.file_plan
+    detail: dict[str, Any] = {"failed_action": k}
+    if fp is not None:
+        detail["reversed_paths"] = [s["path"] for s in fp.steps_for(k + 1)]
     try:
-        files.apply_steps(plan.root, p.blobs, steps)
+        reversed_keys = plan.reverse(k + 1)
+        if fp is None:
+            detail["reversed_keys"] = reversed_keys
         status, message = "reversed", f"{what}; actions 0..{k} reversed"
     except Exception as e:
         status, message = "failed", f"{what}; reversal failed too: {type(e).__name__}: {e}"
     observed = _observed(plan)
     if status == "reversed" and observed != p.entry["pre_state_hash"]:
-        status, message = "failed", f"{what}; after reversal the files do not match pre_state_hash"
+        status, message = "failed", f"{what}; after reversal the state does not match pre_state_hash"
     err = OperationFailedError(f"operation {p.wal_id}: {message}")
     completion = _completion(p, status, started, post_state_hash=observed, error=message, detail=detail)
     return _Outcome(completion, err, cause)
@@ -196,7 +322,7 @@ def _result(p: Prepared, outcome: _Outcome, completion: Receipt) -> OperationRes
 
 def prepare(
     wal: Wal,
-    actions: Sequence[files.Action],
+    actions: Sequence[Any],
     *,
     actor: Mapping[str, Any],
     tier: int,
@@ -204,13 +330,20 @@ def prepare(
     telemetry: Mapping[str, Any],
     lineage_links: Sequence[str] = (),
     operation: str = "etl_step",
-    root: RootLike = DEFAULT_ROOT,
+    root: RootLike | None = None,
     blobs: BlobStore | None = None,
+    stac_root: RootLike | None = None,
+    graph: Any = None,
+    irreversible: str | None = None,
 ) -> Prepared:
-    """Steps 1 of the lifecycle: plan, store blobs, append the intent (durable on return)."""
-    file_root, store = _stores(wal, root, blobs)
-    spec = OperationSpec(actions, actor, tier, governance, telemetry, lineage_links, operation)
-    prepared = _plan(spec, file_root, store)
+    """Steps 1 of the lifecycle: plan, store blobs, append the intent (durable on return).
+    `root` is the file data root (default data/processed), `stac_root` the STAC catalog root
+    (default data/stac), `graph` the RDF store (a GraphStore or a path; default data/graph).
+    `irreversible` (a reason) declares the operation irreversible: required when an action has
+    no reversal, and then recorded as reversal {"irreversible": true, "reason": ...}."""
+    ctx = Context(_stores(wal, blobs), root, stac_root, graph)
+    spec = OperationSpec(actions, actor, tier, governance, telemetry, lineage_links, operation, irreversible)
+    prepared = _plan(spec, ctx)
     prepared.receipt = wal.append(prepared.entry)
     return prepared
 
@@ -230,7 +363,7 @@ def execute(wal: Wal, prepared: Prepared) -> OperationResult:
 
 def run(
     wal: Wal,
-    actions: Sequence[files.Action],
+    actions: Sequence[Any],
     *,
     actor: Mapping[str, Any],
     tier: int,
@@ -238,19 +371,29 @@ def run(
     telemetry: Mapping[str, Any],
     lineage_links: Sequence[str] = (),
     operation: str = "etl_step",
-    root: RootLike = DEFAULT_ROOT,
+    root: RootLike | None = None,
     blobs: BlobStore | None = None,
+    stac_root: RootLike | None = None,
+    graph: Any = None,
+    irreversible: str | None = None,
 ) -> OperationResult:
-    """Record, validate, execute and complete one file operation."""
+    """Record, validate, execute and complete one operation (see `prepare` for the roots)."""
     prepared = prepare(
         wal, actions, actor=actor, tier=tier, governance=governance, telemetry=telemetry,
-        lineage_links=lineage_links, operation=operation, root=root, blobs=blobs,
+        lineage_links=lineage_links, operation=operation, root=root, blobs=blobs, stac_root=stac_root,
+        graph=graph, irreversible=irreversible,
     )
     return execute(wal, prepared)
 
 
 def run_batch(
-    wal: Wal, operations: Sequence[OperationSpec], *, root: RootLike = DEFAULT_ROOT, blobs: BlobStore | None = None
+    wal: Wal,
+    operations: Sequence[OperationSpec],
+    *,
+    root: RootLike | None = None,
+    blobs: BlobStore | None = None,
+    stac_root: RootLike | None = None,
+    graph: Any = None,
 ) -> list[OperationResult]:
     """The ETL fast path: all intents in ONE group commit, then each operation validated and
     executed in order, then all completions in ONE group commit. Operations must touch disjoint
@@ -259,8 +402,8 @@ def run_batch(
     carries `.results` for all of them."""
     if not operations:
         return []
-    file_root, store = _stores(wal, root, blobs)
-    prepared = [_plan(spec, file_root, store) for spec in operations]
+    ctx = Context(_stores(wal, blobs), root, stac_root, graph)
+    prepared = [_plan(spec, ctx) for spec in operations]
     owner: dict[str, int] = {}
     for i, p in enumerate(prepared):
         for path in p.plan.pre:

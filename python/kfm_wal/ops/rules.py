@@ -1,6 +1,7 @@
-"""A validation rule for `kfm_wal.verify(path, rules=[...])`: the actions a file operation
-executed are exactly the actions its intent recorded (the seed's "payload matches the executed
-action"). Completions of other operations, and those without executed_digest, are not judged."""
+"""A validation rule for `kfm_wal.verify(path, rules=[...])`: the actions an ops operation
+(files-1 or mixed-1 payload) executed are exactly the actions its intent recorded (the seed's
+"payload matches the executed action"). Completions of other operations, and those without
+executed_digest, are not judged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..reader import Record
 from ..rules import RecordRule
 from .digests import actions_digest
 from .files import PAYLOAD_FORMAT
+from .kinds import MIXED_FORMAT
 
 
 class ExecutedMatchesIntent(RecordRule):
@@ -21,7 +23,7 @@ class ExecutedMatchesIntent(RecordRule):
 
     def check(self, record: Record) -> Iterable[str]:
         body = record.body
-        if record.kind == "intent" and body["payload"].get("format") == PAYLOAD_FORMAT:
+        if record.kind == "intent" and body["payload"].get("format") in (PAYLOAD_FORMAT, MIXED_FORMAT):
             self._intents[body["wal_id"]] = actions_digest(body["payload"].get("actions"))
         elif record.kind == "completion" and "executed_digest" in body:
             expected = self._intents.pop(body["wal_id"], None)

@@ -15,7 +15,8 @@ from . import files
 from .blobs import BlobStore
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
-from .operation import OperationResult, RootLike, run
+from .kinds import MIXED_FORMAT, Context, get_kind
+from .operation import OperationResult, OperationSpec, RootLike, _plan, execute, run
 from .paths import FileRoot
 
 
@@ -49,13 +50,20 @@ def undo(
         raise NotUndoableError(f"{wal_id}: no such intent in {wal.path}")
     body = intent.body
     payload, reversal = body["payload"], body["reversal"]
-    if payload.get("format") != files.PAYLOAD_FORMAT or "expects" not in reversal:
-        raise NotUndoableError(f"{wal_id}: not a file operation recorded by kfm_wal.ops; undo it by hand")
+    if payload.get("format") == MIXED_FORMAT and reversal.get("irreversible") is True:
+        raise NotUndoableError(f"{wal_id}: recorded as irreversible ({reversal.get('reason')}); it cannot be "
+                               "undone, only compensated by a new operation")
+    if payload.get("format") not in (files.PAYLOAD_FORMAT, MIXED_FORMAT) or "expects" not in reversal:
+        raise NotUndoableError(
+            f"{wal_id}: not a file operation nor any operation recorded by kfm_wal.ops; undo it by hand")
     completion = wal.completion(wal_id)
     status = None if completion is None else completion.body["status"]
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
         raise NotUndoableError(f"{wal_id}: only a succeeded operation can be undone; {why}")
+    if payload["format"] == MIXED_FORMAT:
+        return _undo_mixed(wal, wal_id, body, actor=actor, telemetry=telemetry, tier=tier, governance=governance,
+                           lineage_links=lineage_links, blobs=blobs)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
     store = blobs or BlobStore.for_log(wal.path)
     diff = first_difference(reversal["expects"], file_root.observe(reversal["expects"]))
@@ -77,6 +85,51 @@ def undo(
         governance=body["governance"] if governance is None else governance,
         lineage_links=[f"wal:{wal_id}", *lineage_links], operation="rollback", root=file_root, blobs=store,
     )
+
+
+def _undo_mixed(
+    wal: Wal,
+    wal_id: str,
+    body: Mapping[str, Any],
+    *,
+    actor: Mapping[str, Any],
+    telemetry: Mapping[str, Any],
+    tier: int | None,
+    governance: Mapping[str, Any] | None,
+    lineage_links: Sequence[str],
+    blobs: BlobStore | None,
+) -> OperationResult:
+    """Undo a mixed-1 operation: its reversal steps become the actions of a rollback operation,
+    planned first; the rollback's pre state must be exactly the state the operation left."""
+    payload, reversal = body["payload"], body["reversal"]
+    store = blobs or BlobStore.for_log(wal.path)
+    ctx = Context(store)
+    actions: list[Any] = []
+    for step in reversal["steps"]:
+        part = payload["parts"][step["part"]]
+        reopened = get_kind(part["kind"]).reopen(part, ctx)
+        for key, value in reopened.target().items():
+            if getattr(ctx, key) is not None and getattr(ctx, key) != value:
+                raise NotUndoableError(f"{wal_id}: two {key} parts; undo it by hand")
+            setattr(ctx, key, value)
+        actions.extend(reopened.undo_actions([step]))
+    spec = OperationSpec(
+        actions, actor, body["tier"] if tier is None else tier,
+        body["governance"] if governance is None else governance, telemetry,
+        [f"wal:{wal_id}", *lineage_links], "rollback",
+    )
+    prepared = _plan(spec, ctx)
+    expects = reversal["expects"]
+    diff = first_difference({k: expects[k] for k in prepared.plan.pre if k in expects},
+                            {k: v for k, v in prepared.plan.pre.items() if k in expects})
+    if diff is not None:
+        by = _undone_by(wal, wal_id)
+        why = f"already undone by {by}; " if by else ""
+        err = StateChangedError(f"undo {wal_id} refused, {why}the state changed since the operation: {diff[1]}")
+        err.path = diff[0]
+        raise err
+    prepared.receipt = wal.append(prepared.entry)
+    return execute(wal, prepared)
 
 
 __all__ = ["undo"]
