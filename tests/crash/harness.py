@@ -46,6 +46,10 @@ def run_once(log: Path, key_file: Path, seed: int, rng: random.Random, totals: T
     # The kill lands at a random moment after the first acknowledgement, however loaded the
     # machine: a run killed before anything was acknowledged would test nothing.
     first = proc.stdout.readline()
+    if not first.startswith(b"ACK "):
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"writer (seed {seed}) acknowledged nothing: {first!r} {err.decode()[-2000:]}")
     time.sleep(rng.uniform(0.0, 0.25))
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate()

@@ -18,7 +18,7 @@ def entry(rng: random.Random, n: int) -> dict[str, object]:
         "actor": {"type": "system", "id": "crash-writer"},
         "pre_state_hash": digest,
         "post_state_expected": digest,
-        "payload": {"n": n, "pad": "x" * rng.randrange(0, 600)},
+        "payload": {"n": str(n), "pad": "x" * rng.randrange(0, 600)},  # any seed: no 2^53 limit
         "reversal": {"steps": [{"type": "noop"}]},
         "tier": 0,
         "governance": {"care": "public"},
