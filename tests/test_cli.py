@@ -3,7 +3,6 @@ exactly one line on stderr (`kfm-wal: error: <what> (<where>)`) with nothing wri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -15,30 +14,11 @@ from typing import Any
 import kfm_wal
 import pytest
 from click.testing import CliRunner, Result
+from conftest import make_entry as entry
+from conftest import sha
 from kfm_wal.cli import cli
 
 KFM_WAL = Path(sys.executable).parent / "kfm-wal"
-
-
-def sha(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def entry(i: int = 0, **over: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "operation": "etl_step",
-        "actor": {"type": "ci", "id": "etl-runner"},
-        "pre_state_hash": sha(f"in-{i}"),
-        "post_state_expected": sha(f"out-{i}"),
-        "payload": {"actions": [{"type": "file.write", "path": f"processed/part-{i}.csv"}]},
-        "reversal": {"steps": [{"type": "file.delete", "path": f"processed/part-{i}.csv"}]},
-        "tier": 1,
-        "governance": {"care": "public", "approvals": []},
-        "lineage_links": [],
-        "telemetry": {"id": f"focus-{i}"},
-    }
-    doc.update(over)
-    return doc
 
 
 def jsonl(*entries: dict[str, Any]) -> str:
