@@ -1,28 +1,37 @@
 """The demo job, "the main job on the embedded default": a small pipeline over the Kansas counties
-sample, every file it writes recorded in the WAL first.
+sample, every change it makes recorded in the WAL first, through `kfm_wal.ops`.
 
-    samples/kansas_counties.csv --etl_step (kfm_wal.ops.run)--> processed/kansas_counties.json
-        --etl_step (kfm_wal.ops.run_batch: one operation per county)--> processed/counties/*.json
-        --stac_build (one intent per county group, one group commit)--> stac/ks-counties-*.json
-        --graph_write--> graph/kansas_counties.nt
+    samples/kansas_counties.csv
+      --etl_step (ops.run)--> processed/kansas_counties.json
+      --etl_step (ops.run_batch: one operation per county)--> processed/counties/<fips>.json
+      --stac_collection (ops STAC action)--> stac/catalog.json, stac/collections/ks-counties/collection.json
+      --stac_item (ops STAC actions, one operation per county group)--> .../ks-counties/items/<id>.json
+      --graph_write (ops graph Insert/Delete)--> the embedded pyoxigraph store under graph/
 
-The ETL outputs under processed/ (the data root of `kfm_wal.ops`) are recorded, reversible file
-operations: intent with pre_state_hash / post_state_expected (ops' state hashes of the targets),
-before-images and new contents in the blob store (data/wal/blobs/), atomic writes, completion with
-the observed state; `ops.undo` can reverse any of them and `audit_tree` checks the tree against
-the log. On a rerun an output that already holds the expected bytes is re-recorded as an operation
-whose pre_state_hash equals its post_state_expected (nothing changes, and its undo is a no-op);
-an output edited since is put back, its edited bytes kept as the before-image; a county file the
-current sample no longer produces is deleted (recorded too).
+Every step is a recorded, reversible operation: intent with pre_state_hash / post_state_expected,
+before-images and new contents in the blob store (data/wal/blobs/), atomic writes (or one store
+transaction for the graph), completion with the observed state; `ops.undo` can reverse any of
+them. The STAC Collection and Items are pystac objects (built in demo_data), validated by the ops
+STAC actions before anything is logged (pystac's validator, offline: the STAC core schemas pystac
+ships).
 
-The STAC-like items and the graph are still written by the demo's own recorded writes (`_Run`
-below): their intents carry the hash of the inputs and the target's bytes (pre_state_hash) and of
-the bytes about to be written (post_state_expected). TODO(ops STAC/graph actions): move them to
-the STAC and graph actions being added to `kfm_wal.ops`, then drop `_Run` and data/backup/.
+Reruns start the sample over and never trip on their own earlier output:
+- processed/: an output already holding the expected bytes is re-recorded as an operation whose
+  pre_state_hash equals its post_state_expected (its undo is a no-op); an output edited since is
+  put back (its edited bytes kept as the before-image); a county file the sample no longer
+  produces is deleted (recorded too);
+- stac/: the collection and items that exist are updated (UpdateCollection / UpdateItem, a no-op
+  when nothing changed), the ones that do not are created, items the sample no longer produces
+  are deleted;
+- graph/: every expected triple is inserted again (re-inserting a present triple is a recorded
+  no-op: its state is "present" before and after), triples about counties no longer in the
+  sample are deleted in the same operation.
+Output of the demo before it used the ops STAC/graph actions (stac/ks-counties-*.json,
+graph/kansas_counties.nt) is removed by recorded file deletes on the first run that finds it.
 
-After the run: the log is verified, the data root audited (`kfm_wal.audit.audit_tree`) and the
-log's OpenLineage events written (`kfm_wal.lineage.emit`, data/lineage/events.jsonl). A rerun
-reopens the log with its key and appends a new run; outputs are deterministic."""
+After the run: the log is verified, the data roots the tree audit supports (processed/ and stac/:
+file operations) audited against the log (`kfm_wal.audit.audit_tree`), and the log's OpenLineage
+events written (`kfm_wal.lineage.emit`, data/lineage/events.jsonl) and summarised in one line."""
 
 from __future__ import annotations
 
@@ -33,8 +42,8 @@ import shutil
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,27 +58,18 @@ SAMPLE = "kansas_counties.csv"
 _SHIPPED_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / SAMPLE
 ACTOR = {"type": "system", "id": "kfm-demo"}
 GOVERNANCE = {"care": "public", "approvals": []}
-PROCESSED = "processed"  # the data root of the recorded file operations, under the data directory
+PROCESSED = "processed"  # the data root of the ETL file operations, under the data directory
+STAC = "stac"  # the STAC catalog root
+GRAPH = "graph"  # the embedded pyoxigraph store
+AUDITED = (PROCESSED, STAC)  # the roots written by file operations: what audit_tree can check
 ETL_OUTPUT = "kansas_counties.json"  # relative to the data root
 COUNTIES_DIR = "counties"  # one small file per county, relative to the data root
+LEGACY_STAC = "ks-counties-*.json"  # STAC-like files the demo wrote at the top of stac/ before
+LEGACY_GRAPH = "kansas_counties.nt"  # the N-Triples file the demo wrote under graph/ before
 
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-@dataclass
-class Write:
-    """One file the pipeline is about to write: becomes one intent, then one completion."""
-
-    operation: str
-    target: Path
-    data: bytes
-    inputs: list[Path]
-    tier: int
-    links: list[str] = field(default_factory=list)
-    detail: dict[str, Any] = field(default_factory=dict)
-    wal_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 class _Run:
@@ -78,6 +78,9 @@ class _Run:
         self.intents: dict[str, int] = {}
         self.ops: list[ops.OperationResult] = []
         self.deleted = 0  # stale county files deleted (recorded operations too)
+        self.stac: dict[str, Any] = {}
+        self.graph: dict[str, Any] = {}
+        self.legacy: list[str] = []
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.data).as_posix()
@@ -85,102 +88,20 @@ class _Run:
     def telemetry(self, step: str, **extra: Any) -> dict[str, Any]:
         return {"id": f"kfm-demo/{self.run_id}/{step}", "run_id": self.run_id, "step": step, **extra}
 
-    def recorded(self, results: list[ops.OperationResult]) -> None:
+    def recorded(self, results: list[ops.OperationResult]) -> list[ops.OperationResult]:
         """Count operations run through `kfm_wal.ops` (run/run_batch raise on anything but success)."""
         self.ops += results
         for res in results:
             self.intents[res.operation] = self.intents.get(res.operation, 0) + 1
+        return results
 
-    def perform(self, step: str, writes: list[Write]) -> None:
-        """Record every intent in one group commit, do the writes, record every outcome in one more.
-        A failed write is recorded as failed and the writes after it as refused before raising."""
-        self.wal.append_many([self._intent(step, w) for w in writes])
-        self.intents[writes[0].operation] = self.intents.get(writes[0].operation, 0) + len(writes)
-        outcomes: list[dict[str, Any]] = []
-        failure: OSError | None = None
-        for w in writes:
-            if failure is not None:
-                outcomes.append(
-                    {"wal_id": w.wal_id, "status": "refused", "error": f"not attempted: {failure}"}
-                )
-                continue
-            started = time.perf_counter()
-            try:
-                _write_atomic(w.target, w.data)
-                actual = sha256(w.target.read_bytes())
-            except OSError as e:
-                failure = e
-                outcomes.append({"wal_id": w.wal_id, "status": "failed", "error": str(e)})
-                continue
-            outcome = {
-                "wal_id": w.wal_id,
-                "status": "succeeded",
-                "post_state_hash": actual,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "detail": {"bytes": len(w.data)},
-            }
-            if actual != sha256(w.data):
-                outcome.update(status="failed", error="the file read back differs from post_state_expected")
-            outcomes.append(outcome)
-        self.wal.complete_many(outcomes)
-        if failure is not None:
-            raise failure
-
-    def _intent(self, step: str, w: Write) -> dict[str, Any]:
-        previous = w.target.read_bytes() if w.target.exists() else None
-        pre_state = {
-            "inputs": {self.rel(p): sha256(p.read_bytes()) for p in w.inputs},
-            "target": {self.rel(w.target): None if previous is None else sha256(previous)},
-        }
-        expected = sha256(w.data)
-        action = {
-            "action": "write_file",
-            "path": self.rel(w.target),
-            "sha256": expected,
-            "bytes": len(w.data),
-            "method": "write temp file, fsync, rename over target, fsync directory",
-        }
-        return {
-            "wal_id": w.wal_id,
-            "operation": w.operation,
-            "actor": ACTOR,
-            # The hash of this canonical form of payload.pre_state, so anyone can recompute it.
-            "pre_state_hash": sha256(json.dumps(pre_state, sort_keys=True, separators=(",", ":")).encode()),
-            "post_state_expected": expected,
-            "payload": {"actions": [action], "pre_state": pre_state, **w.detail},
-            "reversal": {"steps": [self._reversal_step(w.target, previous, expected)]},
-            "tier": w.tier,
-            "governance": {"care": "public", "approvals": []},
-            "lineage_links": w.links,
-            "telemetry": self.telemetry(step),
-        }
-
-    def _reversal_step(self, target: Path, previous: bytes | None, expected: str) -> dict[str, Any]:
-        path = self.rel(target)
-        if previous is None:
-            return {"action": "delete_file", "path": path, "only_if_sha256": expected}
-        if sha256(previous) == expected:
-            return {"action": "none", "path": path, "reason": "the file already holds exactly these bytes"}
-        # Kept before the intent is recorded, so the reversal it names can always be carried out.
-        backup = self.data / "backup" / hashlib.sha256(previous).hexdigest()
-        if not backup.exists():
-            _write_atomic(backup, previous)
-        return {"action": "restore_file", "path": path, "from": self.rel(backup), "sha256": sha256(previous)}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    def run(self, actions: list[Any], step: str, operation: str, links: list[str], tier: int = 1,
+            telemetry: dict[str, Any] | None = None, **where: Any) -> ops.OperationResult:
+        result = ops.run(self.wal, actions, actor=ACTOR, tier=tier, governance=GOVERNANCE,
+                         telemetry=self.telemetry(step, **(telemetry or {})), lineage_links=links,
+                         operation=operation, **where)
+        self.recorded([result])
+        return result
 
 
 def _sample(data: Path) -> Path:
@@ -218,8 +139,8 @@ def _open_log(data: Path) -> tuple[Wal, bool]:
 def run(
     data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any] | None = print
 ) -> dict[str, Any]:
-    """Run the pipeline once under `data_dir`; then verify the log, audit the data root against it
-    and write the lineage events. Print a summary (unless `echo` is None) and return it."""
+    """Run the pipeline once under `data_dir`; then verify the log, audit the file data roots
+    against it and write the lineage events. Print a summary (unless `echo` is None) and return it."""
     started = time.perf_counter()
     data = Path(data_dir).absolute()
     sample = _sample(data)
@@ -232,10 +153,8 @@ def run(
         outputs = _pipeline(r, sample, counties)
     ring_path = data / "keys" / "keyring.json"
     report = verify(data / "wal", ring_path if ring_path.exists() else None)
-    tree = audit_tree(data / "wal", data / PROCESSED)
+    trees = {name: audit_tree(data / "wal", data / name) for name in AUDITED}
     events_path = lineage.emit(data / "wal")
-    with open(events_path, "rb") as f:
-        events = sum(1 for line in f if line.strip())
     summary = {
         "data_dir": str(data_dir),
         "run_id": run_id,
@@ -246,26 +165,51 @@ def run(
         "counties": len(counties),
         "operations": {
             "recorded": len(r.ops),
-            # pre_state_hash == post_state_expected: the output already held these bytes (a rerun)
+            # pre_state_hash == post_state_expected: the target already held this state (a rerun)
             "unchanged": sum(1 for o in r.ops if o.pre_state_hash == o.post_state_expected),
             "deleted": r.deleted,
         },
+        "stac": r.stac,
+        "graph": r.graph,
+        "legacy_removed": r.legacy,
         "records": report.records,
         "segments": len(report.segments),
         "pending": report.pending,
         "valid": report.ok,
         "findings": [f"{f.code} at {f.location()}: {f.message}" for f in report.findings],
         "trust": report.trust,
-        "tree_root": str(data / PROCESSED),
-        "tree_findings": [f"{f.code}: {f.message}" for f in tree],
+        "tree_roots": [str(data / name) for name in AUDITED],
+        "tree_findings": [f"{name}/: {f.code}: {f.message}" for name, found in trees.items() for f in found],
         "lineage": str(events_path),
-        "lineage_events": events,
+        **_lineage_summary(events_path, {o.wal_id for o in r.ops}),
         "elapsed": time.perf_counter() - started,
     }
     if echo is not None:
         for line in _summary_lines(summary):
             echo(line)
     return summary
+
+
+def _lineage_summary(path: Path, wal_ids: set[str]) -> dict[str, Any]:
+    """Counts over the emitted OpenLineage events: all of them, and this run's (one OpenLineage run
+    per recorded operation, its runId the operation's wal_id), by job (the operation)."""
+    events = runs = 0
+    jobs: Counter[str] = Counter()
+    datasets: set[tuple[str, str]] = set()
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            e = json.loads(line)
+            events += 1
+            if e.get("eventType") == "START":
+                runs += 1
+            for d in e.get("outputs") or []:
+                datasets.add((d.get("namespace", ""), d.get("name", "")))
+            if e.get("eventType") == "START" and e.get("run", {}).get("runId") in wal_ids:
+                jobs[e.get("job", {}).get("name", "?")] += 1
+    return {"lineage_events": events, "lineage_runs": runs, "lineage_datasets": len(datasets),
+            "lineage_this_run": dict(sorted(jobs.items()))}
 
 
 def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
@@ -309,57 +253,134 @@ def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> lis
     return [f"{PROCESSED}/{ETL_OUTPUT}", *(f"{PROCESSED}/{p}" for p in wanted)]
 
 
-def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
-    data = r.data
-    outputs = _etl_outputs(r, sample, counties)
-    processed = data / PROCESSED / ETL_OUTPUT
-    etl_link = f"wal:{r.ops[0].wal_id}"
-    # TODO(ops STAC/graph actions): the STAC items and the graph still go through `_Run.perform`;
-    # move them to the STAC/graph actions being added to kfm_wal.ops (so they are undoable and
-    # audited like processed/), then drop `_Run` and data/backup/.
-    items = [
-        Write(
-            "stac_build",
-            data / "stac" / f"ks-counties-{letter.lower()}.json",
-            demo_data.stac_item(letter, group, f"../{PROCESSED}/{ETL_OUTPUT}"),
-            [processed],
-            tier=1,
-            links=[etl_link],
-            detail={"item": f"ks-counties-{letter.lower()}", "counties": [c.fips for c in group]},
-        )
-        for letter, group in demo_data.groups(counties).items()
-    ]
-    r.perform("stac", items)
-    graph = Write(
-        "graph_write",
-        data / "graph" / "kansas_counties.nt",
-        demo_data.ntriples(counties),
-        [processed],
-        tier=2,
-        links=[etl_link, *(f"wal:{i.wal_id}" for i in items)],
-        detail={"format": "application/n-triples", "triples": 5 * len(counties)},
+def _retire_legacy(r: _Run, links: list[str]) -> None:
+    """Remove what the demo wrote before it used the ops STAC/graph actions (STAC-like files at the
+    top of stac/, an N-Triples file under graph/), as recorded, reversible file deletes."""
+    for root, found, operation in (
+        (r.data / STAC, sorted((r.data / STAC).glob(LEGACY_STAC)), "stac_build"),
+        (r.data / GRAPH, [r.data / GRAPH / LEGACY_GRAPH], "graph_write"),
+    ):
+        names = [p.name for p in found if p.is_file() and not p.is_symlink()]
+        if names:
+            r.run([ops.Delete(n) for n in names], "legacy", operation, links, root=root,
+                  telemetry={"reason": "output of an earlier demo version, replaced by the ops STAC/graph actions"})
+            r.legacy += [f"{root.name}/{n}" for n in names]
+
+
+def _href(src: str, target: Path, stac_root: Path) -> str:
+    """`target` relative to the STAC file at `src` (relative to the STAC root), POSIX."""
+    return Path(os.path.relpath(target, (stac_root / src).parent)).as_posix()
+
+
+def _stac(r: _Run, counties: list[demo_data.County], links: list[str]) -> list[str]:
+    """The collection (created or updated), then one operation per county-group item: updates of
+    existing items in one batch (each touches only its item file), creations and deletions one by
+    one (each also relinks collection.json). Returns the STAC files, relative to the data dir."""
+    root = r.data / STAC
+    stac = ops.stac
+    cid = demo_data.COLLECTION_ID
+    dataset = r.data / PROCESSED / ETL_OUTPUT
+    col_path = stac.collection_path(cid)
+    col = demo_data.stac_collection(counties, _href(col_path, dataset, root))
+    col_verb = "updated" if (root / col_path).exists() else "created"
+    action = stac.UpdateCollection(col) if col_verb == "updated" else stac.CreateCollection(col)
+    done = r.run([action], "stac-collection", "stac_collection", links, stac_root=root)
+    links = [*links, f"wal:{done.wal_id}"]
+
+    # Every item file sits in the same directory, so the hrefs relative to it are the same.
+    item_dir = Path(stac.item_path(cid, "item")).parent.as_posix()
+    items = demo_data.stac_items(
+        counties,
+        _href(f"{item_dir}/item.json", root / col_path, root),
+        _href(f"{item_dir}/item.json", dataset, root),
+        lambda c: _href(f"{item_dir}/item.json", r.data / PROCESSED / COUNTIES_DIR / f"{c.fips}.json", root),
     )
-    r.perform("graph", [graph])
-    return outputs + [r.rel(w.target) for w in (*items, graph)]
+    wanted = {i.id for i in items}
+    existing = [i for i in items if (root / stac.item_path(cid, i.id)).exists()]
+    new = [i for i in items if not (root / stac.item_path(cid, i.id)).exists()]
+    stale = sorted(p.stem for p in (root / item_dir).glob("*.json")
+                   if p.is_file() and p.stem not in wanted)
+
+    def telemetry(i: Any) -> dict[str, Any]:
+        return r.telemetry("stac-items", item=i.id, counties=sorted(i.assets))
+
+    r.recorded(ops.run_batch(r.wal, [
+        ops.OperationSpec([stac.UpdateItem(i)], ACTOR, 1, GOVERNANCE, telemetry(i), links, "stac_item")
+        for i in existing
+    ], stac_root=root))
+    for i in new:
+        r.run([stac.CreateItem(i)], "stac-items", "stac_item", links, stac_root=root,
+              telemetry={"item": i.id, "counties": sorted(i.assets)})
+    for iid in stale:
+        r.run([stac.DeleteItem(cid, iid)], "stac-items", "stac_item", links, stac_root=root,
+              telemetry={"item": iid, "reason": "county group not in the sample any more"})
+    r.stac = {"collection": cid, "collection_action": col_verb, "items": len(items), "created": len(new),
+              "updated": len(existing), "deleted": len(stale)}
+    paths = ["catalog.json", col_path, *(stac.item_path(cid, i.id) for i in items)]
+    return [f"{STAC}/{p}" for p in paths]
+
+
+def _graph(r: _Run, counties: list[demo_data.County], links: list[str]) -> None:
+    """One graph operation: insert every expected triple (the present ones are a recorded no-op),
+    delete the triples about counties the sample no longer has."""
+    store = ops.GraphStore.open(r.data / GRAPH)
+    wanted = ops.graph.canonical(demo_data.triples(counties))
+    present = store.triples()
+    mine = "<" + demo_data.county_iri("")
+    stale = sorted(t for t in present - set(wanted) if t.startswith(mine))
+    actions: list[Any] = [ops.graph.Insert(wanted)]
+    if stale:
+        actions.append(ops.graph.Delete(stale))
+    r.run(actions, "graph", "graph_write", links, tier=2, graph=store,
+          telemetry={"triples": len(wanted), "stale": len(stale)})
+    new = sum(1 for t in wanted if t not in present)
+    r.graph = {"store": str(store.path), "triples": len(wanted), "inserted": new,
+               "already_present": len(wanted) - new, "deleted": len(stale)}
+
+
+def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
+    outputs = _etl_outputs(r, sample, counties)
+    links = [f"wal:{r.ops[0].wal_id}"]  # everything downstream derives from the cleaned dataset
+    _retire_legacy(r, links)
+    first_stac = len(r.ops)
+    outputs += _stac(r, counties, links)
+    _graph(r, counties, [*links, *(f"wal:{o.wal_id}" for o in r.ops[first_stac:])])
+    return outputs
+
+
+def _legacy(paths: list[str]) -> str:
+    by_dir = Counter(p.split("/")[0] for p in paths)
+    return ", ".join(f"{n} file(s) in {d}/" if n > 1 else next(p for p in paths if p.startswith(d + "/"))
+                     for d, n in by_dir.items())
 
 
 def _summary_lines(s: dict[str, Any]) -> list[str]:
     intents = ", ".join(f"{n} {op}" for op, n in s["intents"].items())
     verdict = "valid" if s["valid"] else f"INVALID ({len(s['findings'])} findings)"
-    o = s["operations"]
+    o, st, g = s["operations"], s["stac"], s["graph"]
     tree = s["tree_findings"]
+    audited = ", ".join(f"{name}/" for name in AUDITED)
+    this_run = ", ".join(f"{n} {job}" for job, n in s["lineage_this_run"].items())
     lines = [
         f"kfm-wal demo: run {s['run_id']} in {s['data_dir']} "
         f"({'new' if s['created_log'] else 'existing'} log {s['log_id']})",
-        f"  wrote {len(s['outputs'])} files for {s['counties']} counties; intents this run: {intents}",
-        f"  processed/: {o['recorded']} recorded, reversible file operations (kfm_wal.ops), "
-        f"{o['unchanged']} of them on outputs already holding the expected bytes"
-        + (f", {o['deleted']} stale file(s) deleted" if o["deleted"] else ""),
+        f"  {s['counties']} counties; intents this run: {intents}",
+        f"  operations: {o['recorded']} recorded and reversible (kfm_wal.ops), {o['unchanged']} left their "
+        "target as it was (already up to date)"
+        + (f", {o['deleted']} stale county file(s) deleted" if o["deleted"] else ""),
+        f"  {PROCESSED}/: {1 + s['counties']} files (the dataset and one per county)",
+        f"  {STAC}/: collection {st['collection']} {st['collection_action']}, {st['items']} items "
+        f"({st['created']} created, {st['updated']} updated, {st['deleted']} deleted), pystac-validated",
+        f"  {GRAPH}/: {g['triples']} triples in pyoxigraph ({g['inserted']} inserted, "
+        f"{g['already_present']} already present, {g['deleted']} stale deleted)",
+        *([f"  removed earlier demo output (recorded deletes): {_legacy(s['legacy_removed'])}"]
+          if s["legacy_removed"] else []),
         f"  log: {s['records']} records in {s['segments']} segment(s), {s['pending']} pending, {verdict} "
         f"(trust: {s['trust']})",
-        "  tree: clean" if not tree else f"  tree: {len(tree)} finding(s) under {s['tree_root']}",
+        f"  tree: clean ({audited} match the log)" if not tree else f"  tree: {len(tree)} finding(s) in {audited}",
         *(f"    {f}" for f in tree[:5]),
-        f"  lineage: {s['lineage_events']} OpenLineage events in {s['lineage']}",
+        f"  lineage: {s['lineage']}: {s['lineage_events']} OpenLineage events, {s['lineage_runs']} runs, "
+        f"{s['lineage_datasets']} datasets written; this run: {this_run}",
         f"  elapsed {s['elapsed']:.2f} s",
     ]
     return lines + [f"  finding: {f}" for f in s["findings"][:5]]
