@@ -15,6 +15,22 @@ def file_root(where: Any, default: str = DEFAULT_ROOT) -> FileRoot:
     return where if isinstance(where, FileRoot) else FileRoot(where if where is not None else default)
 
 
+def context_root(ctx: Context, where: Any, default: str = DEFAULT_ROOT) -> FileRoot:
+    """`file_root`, resolved (and created) once per context, i.e. once per run or run_batch
+    instead of once per planned operation."""
+    if isinstance(where, FileRoot):
+        return where
+    key = (where, default)
+    try:
+        cached = ctx.roots.get(key)
+    except TypeError:  # an unhashable path-like: not cached
+        return file_root(where, default)
+    if cached is None:
+        cached = ctx.roots[key] = file_root(where, default)
+    assert isinstance(cached, FileRoot)
+    return cached
+
+
 class FilePart(Part):
     kind = "file"
 
@@ -65,7 +81,7 @@ class FileKind(ActionKind):
         return isinstance(action, files.Write | files.Delete | files.Move)
 
     def plan(self, actions: Sequence[Any], ctx: Context) -> Part:
-        root = file_root(ctx.root)
+        root = context_root(ctx, ctx.root)
         return FilePart(files.plan(root, ctx.blobs, actions), ctx.blobs, file_prefix(self.name, root))
 
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
@@ -75,4 +91,4 @@ class FileKind(ActionKind):
 
 register_kind(FileKind())
 
-__all__ = ["FileKind", "FilePart", "ReopenedFiles", "file_prefix", "file_root"]
+__all__ = ["FileKind", "FilePart", "ReopenedFiles", "context_root", "file_prefix", "file_root"]

@@ -120,11 +120,13 @@ def plan(root: FileRoot, blobs: BlobStore, actions: Sequence[Action]) -> FilePla
     post = dict(pre)
     for action in payload:
         simulate(post, action)
-    for b in before.values():
+    # The digests were just computed from these very bytes: the store does not hash them again.
+    # Inside `blobs.deferred()` (run, run_batch) they are stored together, durably, when it ends.
+    for p, b in before.items():
         if b is not None:
-            blobs.put(b)
-    for content in data.values():
-        blobs.put(content)
+            blobs._put_hashed(pre[p], b)
+    for digest, content in data.items():
+        blobs._put_hashed(digest, content)
     steps = [
         {"type": "file.delete", "path": p} if pre[p] == ABSENT else {"type": "file.restore", "path": p, "blob": pre[p]}
         for p in reversed(order)
@@ -144,9 +146,9 @@ def execute(root: FileRoot, action: Mapping[str, Any], data: Mapping[str, bytes]
     """Run one payload action atomically; returns the action as executed (for executed_digest)."""
     kind = action["type"]
     if kind == "file.write":
-        content = data[action["blob"]]
+        content = data[action["blob"]]  # keyed by the digest of these bytes (`_payload`)
         durable.write_atomic(_relocate(root, action["path"]), content)
-        return {"type": kind, "path": action["path"], "blob": content_digest(content), "bytes": len(content)}
+        return {"type": kind, "path": action["path"], "blob": action["blob"], "bytes": len(content)}
     if kind == "file.delete":
         durable.unlink(_relocate(root, action["path"]))
         return {"type": kind, "path": action["path"]}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .blobs import BlobStore
@@ -38,6 +38,8 @@ class Context:
     root: Any = None  # file root (FileRoot | path | None)
     stac_root: Any = None
     graph: Any = None  # graph store (GraphStore | path | None)
+    # roots resolved once for all the operations planned with this context (filekind.context_root)
+    roots: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class Part(ABC):

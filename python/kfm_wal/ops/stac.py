@@ -32,7 +32,7 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from . import files
 from .errors import PlanError
-from .filekind import FilePart, ReopenedFiles, file_prefix, file_root
+from .filekind import FilePart, ReopenedFiles, context_root, file_prefix, file_root
 from .kinds import ActionKind, Context, Part, Reopened, register_kind
 
 DEFAULT_STAC_ROOT = "data/stac"
@@ -325,7 +325,7 @@ class StacKind(ActionKind):
                           | DeleteCollection)
 
     def plan(self, actions: Sequence[Any], ctx: Context) -> Part:
-        root = file_root(ctx.stac_root, DEFAULT_STAC_ROOT)
+        root = context_root(ctx, ctx.stac_root, DEFAULT_STAC_ROOT)
         cat = _Catalog(root, self.validator)
         objects, counts = [], []
         for a in actions:
