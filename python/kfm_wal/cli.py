@@ -361,7 +361,8 @@ def log_cmd(
 @click.option("--fail-fast", is_flag=True, help="Stop at the first finding.")
 @click.option("--operations", "op_rules", is_flag=True,
               help="Also run the operation-level rules: reversal steps present, executed action = intended "
-                   "action, CARE metadata (implied by --policy and --tree).")
+                   "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
+                   "--policy and --tree).")
 @click.option("--policy", "policy_file", type=FILE,
               help="Governance policy (TOML): approvals valid for each tier (needs --keyring with roles).")
 @click.option("--tree", "tree_root", type=LOG_DIR,
@@ -417,7 +418,10 @@ def _operation_rules(
     if policy_file is not None:
         with located(file=policy_file):
             policy = governance.load_policy(policy_file)
-    rules: list[Rule] = [ReversalStepsPresent(), ExecutedMatchesIntent(), governance.CareMetadataValid(policy)]
+    rules: list[Rule] = [
+        ReversalStepsPresent(), ExecutedMatchesIntent(), governance.CareMetadataValid(policy),
+        governance.IrreversibleDeclared(policy),
+    ]
     if policy_file is not None:
         if ring is None:
             raise CliError("--policy checks approvals against trusted keys: give --keyring too", "option --policy")

@@ -35,7 +35,7 @@ from .policy import (
     load_policy,
     parse_policy,
 )
-from .rules import ApprovalsValid, CareMetadataValid
+from .rules import ApprovalsValid, CareMetadataValid, IrreversibleDeclared
 
 __all__ = [
     "APPROVAL_DOMAIN",
@@ -45,6 +45,7 @@ __all__ = [
     "TIERS",
     "ApprovalsValid",
     "CareMetadataValid",
+    "IrreversibleDeclared",
     "Decision",
     "GovernanceError",
     "Ledger",

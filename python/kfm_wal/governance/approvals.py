@@ -211,6 +211,8 @@ def check(
     reasons: list[str] = []
     if not rule.allows_operation(op):
         reasons.append(f"operation {op} may not use tier {tier} (tier {tier} allows: {', '.join(rule.operations)})")
+    if _declared(gov.get("irreversible")) and tier < policy.irreversible_min_tier:
+        reasons.append(f"irreversible operations need tier {policy.irreversible_min_tier} or higher; got tier {tier}")
     if rule.snapshot_required and not _declared(gov.get("snapshot")):
         reasons.append(f"tier {tier} requires a snapshot first: governance.snapshot is missing")
     if care == "sensitive" and policy.masking_required and not _declared(gov.get("masking")):

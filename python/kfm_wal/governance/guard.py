@@ -81,8 +81,11 @@ def governed_run(
         raise _refuse(ledger, refused, request, policy, telemetry)
     recorded = {**governance, "approvals": [dict(a) for a in approvals], "policy": policy.version_hash}
     try:
+        # The declaration the approvers signed is what lets ops record an irreversible action.
+        declared = governance.get("irreversible")
         result = run(wal, actions, actor=actor, tier=tier, governance=recorded, telemetry=telemetry,
-                     lineage_links=lineage_links, operation=operation, root=file_root, blobs=blobs)
+                     lineage_links=lineage_links, operation=operation, root=file_root, blobs=blobs,
+                     irreversible=declared if isinstance(declared, str) and declared else None)
     except WalError as e:
         outcome: OperationResult | None = getattr(e, "result", None)
         if outcome is not None and tier >= 1:

@@ -39,7 +39,8 @@ DEFAULT_POLICY_NAME = "default-policy.toml"
 _OPERATION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _TIER_KEYS = {"approvals", "roles", "required_roles", "snapshot_required", "operations"}
 _CARE_KEYS = {"override_role", "masking_required"}
-_TOP_KEYS = {"version", "care", "tiers"}
+_TOP_KEYS = {"version", "care", "tiers", "irreversible"}
+_IRREVERSIBLE_KEYS = {"min_tier"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Policy:
     override_role: str
     masking_required: bool
     source: str = "<policy>"
+    # Operations declared irreversible (governance.irreversible: a reason) need at least this tier.
+    irreversible_min_tier: int = 0
 
     def tier(self, tier: int) -> TierRule:
         return self.tiers[tier]
@@ -160,8 +163,13 @@ def parse_policy(data: bytes, source: str = "<policy>") -> Policy:
         if str(n) not in tiers_raw:
             raise policy_error(source, f"tiers.{n}", "missing (every tier 0 to 4 must be defined)")
         tiers[n] = _tier(source, n, tiers_raw[str(n)])
+    irreversible = _table(source, "irreversible", doc.get("irreversible", {}))
+    _unknown(source, "irreversible", irreversible, _IRREVERSIBLE_KEYS)
+    min_tier = irreversible.get("min_tier", 0)
+    if not isinstance(min_tier, int) or isinstance(min_tier, bool) or min_tier not in TIERS:
+        raise policy_error(source, "irreversible.min_tier", f"must be a tier 0 to 4, got {min_tier!r}")
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    return Policy(version, digest, tiers, override, masking, source)
+    return Policy(version, digest, tiers, override, masking, source, min_tier)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

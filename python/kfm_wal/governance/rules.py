@@ -71,4 +71,28 @@ class CareMetadataValid(RecordRule):
                 yield f"restricted data needs an approval with role {self.policy.override_role}"
 
 
-__all__ = ["ApprovalsValid", "CareMetadataValid"]
+class IrreversibleDeclared(RecordRule):
+    """An intent whose reversal says irreversible carries the signed declaration
+    (governance.irreversible) and at least the tier the policy demands for that."""
+
+    id = "gov.irreversible"
+    description = "irreversible operations are declared and use the tier the policy demands"
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy or default_policy()
+
+    def check(self, record: Record) -> Iterable[str]:
+        if record.kind != "intent":
+            return
+        reversal = record.body.get("reversal")
+        if not (isinstance(reversal, dict) and reversal.get("irreversible") is True):
+            return
+        governance = record.body.get("governance")
+        if not (isinstance(governance, dict) and _declared(governance.get("irreversible"))):
+            yield "irreversible operation without a declaration (governance.irreversible) for its approvers"
+        tier = record.body.get("tier")
+        if isinstance(tier, int) and tier < self.policy.irreversible_min_tier:
+            yield f"irreversible operations need tier {self.policy.irreversible_min_tier} or higher; got tier {tier}"
+
+
+__all__ = ["ApprovalsValid", "CareMetadataValid", "IrreversibleDeclared"]
