@@ -156,10 +156,6 @@ pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
     }
 }
 
-struct Seal {
-    body: SealBody,
-}
-
 /// Per-scan mutable state, so `scan` reads as the rules.
 struct Scanner<'a, 'o> {
     name: String,
@@ -479,17 +475,17 @@ impl Scanner<'_, '_> {
 
     fn seal_line(&mut self, line: &[u8], offset: u64, seq: u64, prev: Digest, ts: &Timestamp, computed: Digest) {
         let seal = match body::parse_line_body::<SealBody>(line) {
-            Ok(body) => Seal { body },
+            Ok(body) => body,
             Err(e) => {
                 let code = if e.syntax { Code::RecordMalformed } else { Code::RecordSchema };
                 let f = self.finding(code, offset, Some(seq), format!("seal: {}: {}", e.field, e.message));
                 return self.window_findings.push(f);
             }
         };
-        self.out.keys_seen.insert(seal.body.key_id.clone());
-        self.out.seal_keys.push((seq, offset, seal.body.key_id.clone()));
-        self.check_seal_key(&seal, line, offset, seq, prev, ts);
-        if seal.body.closes {
+        self.out.keys_seen.insert(seal.key_id.clone());
+        self.out.seal_keys.push((seq, offset, seal.key_id.clone()));
+        self.check_seal_key(&seal, offset, seq, prev, ts);
+        if seal.closes {
             self.closing = Some((offset, seq));
         }
         // The seal closes the window: what it covers is sealed history from now on.
@@ -515,16 +511,16 @@ impl Scanner<'_, '_> {
         self.window_valid_after_bad = false;
         self.out.sealed = Some(Boundary { seq, hash: computed, timestamp: *ts });
         self.out.sealed_end = offset + line.len() as u64;
-        self.out.closes = seal.body.closes;
+        self.out.closes = seal.closes;
         self.out.sealed_records = seq + 1 - self.first.map_or(seq, |f| f.0);
     }
 
-    fn check_seal_key(&mut self, seal: &Seal, _line: &[u8], offset: u64, seq: u64, prev: Digest, ts: &Timestamp) {
+    fn check_seal_key(&mut self, seal: &SealBody, offset: u64, seq: u64, prev: Digest, ts: &Timestamp) {
         let Some(key) = self.key.clone() else {
             let f = self.finding(Code::SealUntrustedKey, offset, Some(seq), "no writer key in force (segment header missing or invalid)");
             return self.window_findings.push(f);
         };
-        let claimed = &seal.body.key_id;
+        let claimed = &seal.key_id;
         let untrusted = if *claimed != key.key_id {
             Some(format!("seal signed by {claimed}, but the key in force is {}", key.key_id))
         } else if self.revoked.contains(claimed) {
@@ -544,9 +540,9 @@ impl Scanner<'_, '_> {
             return;
         }
         let Some(log_id) = self.header.as_ref().map(|h| h.log_id.clone()) else { return };
-        match keys::decode_signature(&seal.body.signature) {
+        match keys::decode_signature(&seal.signature) {
             Some(signature) => self.signatures.push(PendingSignature {
-                message: keys::seal_message(&log_id, seq, ts, &prev, seal.body.closes),
+                message: keys::seal_message(&log_id, seq, ts, &prev, seal.closes),
                 signature,
                 key: key.key,
                 tag: (offset, seq),

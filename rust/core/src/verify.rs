@@ -77,7 +77,6 @@ pub struct LogReport {
     pub keyring_used: bool,
     /// The last segment ends with a closing seal (a rotation was cut short).
     pub last_closes: bool,
-    pub last_sealed_end: u64,
     pub tail: Option<TailReport>,
     pub intents: u64,
     pub completions: u64,
@@ -376,7 +375,6 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         report.head_segment = Some(s.file.number);
         report.head_offset = s.last_seal_offset;
         report.last_closes = s.closes;
-        report.last_sealed_end = s.sealed_end;
         report.last_header = s.header.clone();
         report.key_in_force = s.key_at_end.clone();
         if s.sealed.is_some() {
