@@ -39,3 +39,14 @@ pub fn check(dir: &Path) -> LogReport {
 pub fn codes(r: &LogReport) -> Vec<&'static str> {
     r.findings.iter().map(|f| f.code.as_str()).collect()
 }
+
+/// Changes one letter of the `"runner"` actor id inside the record at `offset`: the line stays
+/// well-formed JSON with an intact envelope, so only the record hash can notice. (Flipping a fixed
+/// byte offset is data-dependent: it may land on a hex digit of `prev` and turn it into a
+/// non-hex character, which is a malformed record rather than a hash mismatch.)
+pub fn tamper_body(bytes: &mut [u8], offset: u64) {
+    let start = offset as usize;
+    let end = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+    let at = start + bytes[start..end].windows(8).position(|w| w == b"\"runner\"").unwrap() + 1;
+    bytes[at] = b's';
+}

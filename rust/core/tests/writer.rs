@@ -169,7 +169,7 @@ fn mid_log_damage_refuses_to_open() {
     drop(w);
     let live = segment::list(dir.path()).unwrap().pop().unwrap();
     let mut bytes = fs::read(&live.path).unwrap();
-    bytes[r[1].offset as usize + 30] ^= 0x01;
+    tamper_body(&mut bytes, r[1].offset);
     fs::write(&live.path, &bytes).unwrap();
     let rep = check(dir.path());
     assert_eq!(rep.findings[0].code.as_str(), "record.hash");
@@ -195,7 +195,7 @@ fn salvage_copies_the_verifiable_prefix_and_leaves_the_damage() {
     let victim = &receipts[50];
     let seg = segment::list(dir.path()).unwrap().into_iter().find(|s| s.name() == *victim.segment).unwrap();
     let mut bytes = fs::read(&seg.path).unwrap();
-    bytes[victim.offset as usize + 200] ^= 1;
+    tamper_body(&mut bytes, victim.offset);
     fs::write(&seg.path, &bytes).unwrap();
     let out = tempfile::tempdir().unwrap();
     let dst = out.path().join("salvaged");
