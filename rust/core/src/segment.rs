@@ -55,10 +55,28 @@ fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()>
 /// Every segment of the log in `dir`, archived and live, ordered by segment number (archived
 /// first on a tie, so a duplicate shows up next to its twin).
 ///
-/// A writer may rotate while we list. The live directory is listed first: a segment archived
-/// meanwhile is then found in archive/ (maybe twice; the live entry whose file is gone is dropped),
-/// and one created meanwhile is missing at the end, so the listing is always a prefix of the log.
+/// A writer may rotate while we list; the listing is always a prefix of the log. Segments are
+/// created in number order in the live directory and only ever move from there to archive/. The
+/// live directory is listed first, so a segment archived meanwhile is found in archive/ (maybe
+/// twice; the live entry whose file is gone is dropped). Directory listings are not snapshots,
+/// though: a segment created while the live listing runs can be missed there while a later one is
+/// seen, and be moved to archive/ only after archive/ was listed, leaving a hole. Every segment up
+/// to the highest one listed existed before a second listing starts, and a second listing cannot
+/// miss a segment that existed throughout it (it is either still live or already archived), so
+/// the second listing, cut at the first listing's highest number, has no hole a rotation made. A
+/// hole left in it is a missing segment, which the verifier reports.
 pub fn list(dir: &Path) -> Result<Vec<SegmentFile>> {
+    let first = list_once(dir)?;
+    if !first.windows(2).any(|p| p[1].number > p[0].number + 1) {
+        return Ok(first);
+    }
+    let highest = first.last().map_or(0, |s| s.number);
+    let mut second = list_once(dir)?;
+    second.retain(|s| s.number <= highest);
+    Ok(second)
+}
+
+fn list_once(dir: &Path) -> Result<Vec<SegmentFile>> {
     let mut out = Vec::new();
     list_in(dir, false, &mut out)?;
     list_in(&dir.join(ARCHIVE), true, &mut out)?;
