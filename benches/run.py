@@ -573,7 +573,8 @@ def commit_sizes(directory: Path) -> list[int]:
     return sizes
 
 
-THREAD_PEERS = ("kfm-wal", "sqlite", "raw write+fdatasync")
+GROUPED = "grouped write+fdatasync"
+THREAD_PEERS = ("kfm-wal", "sqlite", "raw write+fdatasync", GROUPED)
 
 
 class ThreadPeer:
@@ -583,7 +584,8 @@ class ThreadPeer:
     def __init__(self, name: str, directory: Path, line: int, seal: int) -> None:
         self.name = name
         self.kfm: peers.KfmWal | None = None
-        self.append: Callable[[dict[str, Any]], Any]
+        self.append: Callable[[Any], Any]
+        self.group: Callable[[int], bytes] = lambda n: b""
         if name == "kfm-wal":
             self.kfm = peers.KfmWal(directory)
             self.append = self.kfm.append
@@ -605,6 +607,15 @@ class ThreadPeer:
                 floor.write(data)
 
             self.append, self.close = write, floor.close
+        elif name == GROUPED:
+            # The ceiling of group commit on this disk: what N threads' appends would cost if a
+            # perfect group commit gathered one entry from each of them, with no CPU work at all:
+            # one thread writing N intent lines + one seal, then one fdatasync, `per` times. Its
+            # "vs 1 thread" is the best ratio any group commit can reach when a sync's cost grows
+            # with the bytes it carries.
+            grouped = peers.RawFloor(directory)
+            self.group = lambda n: grouped.payload(n * line + seal)  # bytes for one group of n
+            self.append, self.close = grouped.write, grouped.close
         else:
             raise ValueError(name)
 
@@ -623,12 +634,12 @@ def run_threads(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line:
                 d = scratch.fresh(f"threads-{name}-{n}")
                 peer = ThreadPeer(name, d, line, seal)
                 seq0 = peer.kfm.wal.head[0] if peer.kfm else 0
-                barrier = threading.Barrier(n + 1)
+                barrier = threading.Barrier(2 if name == GROUPED else n + 1)
                 errors: list[BaseException] = []
 
                 def worker(
                     entries: list[dict[str, Any]],
-                    append: Callable[[dict[str, Any]], Any] = peer.append,
+                    append: Callable[[Any], Any] = peer.append,
                     go: threading.Barrier = barrier,
                     errs: list[BaseException] = errors,
                 ) -> None:
@@ -639,7 +650,10 @@ def run_threads(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line:
                     except BaseException as exc:  # reported after the run
                         errs.append(exc)
 
-                threads = [threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)]
+                if name == GROUPED:
+                    threads = [threading.Thread(target=worker, args=([peer.group(n)] * per,))]
+                else:
+                    threads = [threading.Thread(target=worker, args=(pool[i * per : (i + 1) * per],)) for i in range(n)]
                 for t in threads:
                     t.start()
                 settle()
@@ -1260,7 +1274,10 @@ def render_threads(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"{cfg['thread_rounds']} interleaved rounds after a warm-up; (min-max). kfm-wal: one `Wal`, whose group "
         "commit can carry at most one entry per thread. sqlite: one connection shared by the threads under a "
         "lock, one transaction (synchronous=FULL) per entry. raw write+fdatasync: one file, every thread "
-        "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync.",
+        "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync. "
+        f"{GROUPED}: the ceiling of any group commit on this disk, no CPU work at all: one thread writing "
+        "N intent lines + one seal with one fdatasync per group; its `vs 1 thread` is the best 8-thread "
+        "ratio a group commit can reach when a sync costs more the more bytes it carries.",
         "",
         "| threads | "
         + " | ".join(f"{n} entries/s" for n in names)
