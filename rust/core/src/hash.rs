@@ -60,7 +60,9 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
 /// Whether `text` is `sha256:` + 64 lowercase hex digits (a check, no decoding).
 pub fn is_prefixed(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == PREFIX.len() + 64 && text.starts_with(PREFIX) && b[PREFIX.len()..].iter().fold(0, |bad, &c| bad | HEX_VALUE[c as usize]) & 0xF0 == 0
+    b.len() == PREFIX.len() + 64
+        && text.starts_with(PREFIX)
+        && b[PREFIX.len()..].iter().fold(0, |bad, &c| bad | HEX_VALUE[c as usize]) & 0xF0 == 0
 }
 
 /// Parse `sha256:<hex>`.
