@@ -1,6 +1,7 @@
 """One measurement in a fresh process, so that its peak RSS is its own (run by benches/run.py).
 
-    child.py verify DIR [--no-bodies]     kfm_wal.verify(DIR) / kfm_wal.verify(DIR, check_bodies=False)
+    child.py verify DIR [--no-bodies] [--no-signatures]
+                                          kfm_wal.verify(DIR[, check_bodies=False][, check_signatures=False])
     child.py sha256 DIR                   one SHA-256 pass over the segment files (1 MiB reads)
     child.py reference DIR                the pure-Python reference verifier
     child.py writer PEER DIR --threads N --appends M [--seed S]
@@ -119,11 +120,11 @@ def measured(fn: Any) -> dict[str, Any]:
     }
 
 
-def do_verify(d: Path, bodies: bool) -> dict[str, Any]:
+def do_verify(d: Path, bodies: bool, signatures: bool = True) -> dict[str, Any]:
     import kfm_wal
 
     def run() -> dict[str, Any]:
-        rep = kfm_wal.verify(d, check_bodies=bodies)
+        rep = kfm_wal.verify(d, check_bodies=bodies, check_signatures=signatures)
         codes = sorted({f.code for f in rep.findings})
         return {"ok": rep.ok, "findings": len(rep.findings), "codes": codes[:10], "records": rep.records}
 
@@ -224,12 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mode", choices=("verify", "sha256", "reference", "writer"))
     ap.add_argument("args", nargs="+")
     ap.add_argument("--no-bodies", action="store_true")
+    ap.add_argument("--no-signatures", action="store_true")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--appends", type=int, default=1_000)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     if a.mode == "verify":
-        out = do_verify(Path(a.args[0]), bodies=not a.no_bodies)
+        out = do_verify(Path(a.args[0]), bodies=not a.no_bodies, signatures=not a.no_signatures)
     elif a.mode == "sha256":
         out = do_sha256(Path(a.args[0]))
     elif a.mode == "reference":

@@ -46,3 +46,20 @@ def test_invalid_vector(name: str) -> None:
         exp["error"], exp["segment"], exp["offset"], exp["seq"]), report.findings
     if exp.get("sole_error"):
         assert len(report.findings) == 1, report.findings
+
+
+def test_skipping_signatures_is_said_and_skips_only_them() -> None:
+    """check_signatures=False (a benchmark's measure) passes the bad-signature vector, says so in the
+    report and its rule list, and still catches every other vector's damage."""
+    bad_sig = VECTORS / "invalid" / "seal-bad-signature"
+    full = kfm_wal.verify(bad_sig, KEYRING)
+    assert full.signatures_checked and "seal.signature" in full.rules
+    skipped = kfm_wal.verify(bad_sig, KEYRING, check_signatures=False)
+    assert skipped.ok and not skipped.signatures_checked
+    assert "seal.signature" not in skipped.rules
+    assert skipped.to_dict()["signatures_checked"] is False
+    for name in INVALID:
+        exp = load(VECTORS / "invalid" / name / "expected.json")
+        if exp["error"] != "seal.signature":
+            report = kfm_wal.verify(VECTORS / "invalid" / name, KEYRING, check_signatures=False)
+            assert exp["error"] in {f.code for f in report.findings}, name

@@ -67,6 +67,7 @@ class VerifyReport:
     incremental_from: int | None = None
     head_state: dict[str, Any] | None = None
     pending_ids: list[str] | None = None
+    signatures_checked: bool = True
 
     @property
     def ok(self) -> bool:
@@ -113,6 +114,7 @@ def verify(
     fail_fast: bool = False,
     progress: Callable[[int, int], None] | None = None,
     keep_pending: bool = False,
+    check_signatures: bool = True,
 ) -> VerifyReport:
     """Verify every byte of the log at `path`: hashes, chain, segment links, seals and their
     signatures, timestamps, record schemas, intent/completion pairing.
@@ -124,13 +126,18 @@ def verify(
     `rules`: operation-level rules run over the decoded records (kfm_wal.rules).
     `progress(bytes_scanned, records)`: called as the scan advances.
     `keep_pending`: list the pending intents' ids in `pending_ids` (a receipt needs them).
+    `check_signatures=False` skips the Ed25519 check of each seal (keys and trust are still
+    checked) to measure what signatures cost; `seal.signature` is then not among the rules run
+    and `signatures_checked` is False. Never a way to accept a log.
     """
     checkpoint = receipt.checkpoint() if receipt is not None else None
     raw = _core.verify_log(
-        Path(path), _public_keys(keyring), check_bodies, checkpoint, 1 if fail_fast else None, progress, keep_pending
+        Path(path), _public_keys(keyring), check_bodies, checkpoint, 1 if fail_fast else None, progress, keep_pending,
+        check_signatures,
     )
     findings = [Finding(**f) for f in raw.pop("findings")]
-    run = [*CORE_RULES, *(RECEIPT_RULES if receipt else ()), *(r.id for r in rules)]
+    core_rules = CORE_RULES if check_signatures else tuple(r for r in CORE_RULES if r != "seal.signature")
+    run = [*core_rules, *(RECEIPT_RULES if receipt else ()), *(r.id for r in rules)]
     report = VerifyReport(path=str(path), findings=findings, rules=run,
                           incremental_from=receipt.seq if receipt else None, **raw)
     if rules and not (fail_fast and findings):

@@ -31,7 +31,7 @@ fn main() {
     }
     println!("split + envelope parse: {:.0} MB/s", mb / t.elapsed().as_secs_f64());
     for check_bodies in [false, true] {
-        let opts = ScanOptions { keyring: None, check_bodies, collect_records: false };
+        let opts = ScanOptions { keyring: None, check_bodies, check_signatures: true, collect_records: false };
         let t = Instant::now();
         for (f, d) in files.iter().zip(&data) {
             std::hint::black_box(scan::scan(f, d, &opts));
@@ -40,7 +40,7 @@ fn main() {
     }
     {
         use rayon::prelude::*;
-        let opts = ScanOptions { keyring: None, check_bodies: true, collect_records: false };
+        let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
         let t = Instant::now();
         let n: usize = files.par_iter().zip(data.par_iter()).map(|(f, d)| scan::scan(f, d, &opts).ops.len()).sum();
         println!("scan (rayon, {} threads): {:.0} MB/s ({n} ops)", rayon::current_num_threads(), mb / t.elapsed().as_secs_f64());

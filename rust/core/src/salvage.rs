@@ -27,7 +27,7 @@ pub struct Salvaged {
 /// Offset just past the last seal that ends at or before `limit` in `file`, and its seq.
 fn last_seal_before(file: &SegmentFile, limit: u64) -> Result<Option<(u64, u64)>> {
     let bytes = scan::load(&file.path, file.archived)?;
-    let opts = ScanOptions { keyring: None, check_bodies: false, collect_records: true };
+    let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: true, collect_records: true };
     let s = scan::scan(file, &bytes[..(limit as usize).min(bytes.len())], &opts);
     Ok(s.sealed.map(|b| (s.sealed_end, b.seq)).filter(|_| s.findings.is_empty()))
 }

@@ -36,6 +36,9 @@ pub struct Checkpoint {
 pub struct VerifyOptions {
     pub keyring: Option<Keyring>,
     pub check_bodies: bool,
+    /// Verify the Ed25519 signature of every seal. Off only to measure what signatures cost
+    /// (benchmarks): keys and trust are still checked, and a report says signatures were skipped.
+    pub check_signatures: bool,
     /// Verify only what follows this checkpoint (after checking the checkpoint still holds).
     pub checkpoint: Option<Checkpoint>,
     /// Stop scanning once this many findings are known (`--fail-fast` is 1).
@@ -47,7 +50,7 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { keyring: None, check_bodies: true, keep_ops: false, checkpoint: None, stop_after: None }
+        VerifyOptions { keyring: None, check_bodies: true, check_signatures: true, keep_ops: false, checkpoint: None, stop_after: None }
     }
 }
 
@@ -130,7 +133,12 @@ pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn
     if files.is_empty() {
         return Err(WalError::NotALog(dir.to_path_buf()));
     }
-    let scan_opts = ScanOptions { keyring: opts.keyring.as_ref(), check_bodies: opts.check_bodies, collect_records: false };
+    let scan_opts = ScanOptions {
+        keyring: opts.keyring.as_ref(),
+        check_bodies: opts.check_bodies,
+        check_signatures: opts.check_signatures,
+        collect_records: false,
+    };
     let mut report = LogReport { keyring_used: opts.keyring.is_some(), ..LogReport::default() };
     let mut prev: Option<Join> = None;
     let mut rest: &[SegmentFile] = &files;

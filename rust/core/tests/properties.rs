@@ -31,7 +31,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_or_verify(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-        let opts = ScanOptions { keyring: None, check_bodies: true, collect_records: true };
+        let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: true };
         let s = scan::scan(&file(), &bytes, &opts);
         prop_assert!(s.sealed.is_none() || !s.findings.is_empty() || bytes.is_empty());
     }
@@ -46,7 +46,7 @@ proptest! {
             mutated.extend_from_slice(l);
             if i == cut { mutated.extend_from_slice(l); }
         }
-        let opts = ScanOptions { keyring: None, check_bodies: true, collect_records: false };
+        let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
         let s = scan::scan(&file(), &mutated, &opts);
         prop_assert!(!s.findings.is_empty() || !s.tail.is_empty());
     }

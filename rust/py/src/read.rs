@@ -81,7 +81,7 @@ fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
 /// `progress(bytes, records)` is called between windows of segments. Returns a plain dict (the
 /// Python layer wraps it in a report object).
 #[pyfunction]
-#[pyo3(signature = (path, keyring=None, check_bodies=true, checkpoint=None, stop_after=None, progress=None, pending_ids=false))]
+#[pyo3(signature = (path, keyring=None, check_bodies=true, checkpoint=None, stop_after=None, progress=None, pending_ids=false, check_signatures=true))]
 #[allow(clippy::too_many_arguments)]
 pub fn verify_log<'py>(
     py: Python<'py>,
@@ -92,6 +92,7 @@ pub fn verify_log<'py>(
     stop_after: Option<usize>,
     progress: Option<Py<PyAny>>,
     pending_ids: bool,
+    check_signatures: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ring = match keyring {
         None => None,
@@ -105,7 +106,7 @@ pub fn verify_log<'py>(
         }
     };
     let checkpoint = checkpoint.as_ref().map(self::checkpoint).transpose()?;
-    let opts = VerifyOptions { keyring: ring, check_bodies, keep_ops: pending_ids, checkpoint, stop_after };
+    let opts = VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
     let report_progress = |done: u64, records: u64| {
         if let Some(cb) = &progress {
@@ -121,6 +122,7 @@ pub fn verify_log<'py>(
     d.set_item("findings", findings?)?;
     d.set_item("segments", report.segments.iter().map(|s| s.name()).collect::<Vec<_>>())?;
     d.set_item("records", report.records)?;
+    d.set_item("signatures_checked", check_signatures)?;
     d.set_item("bytes", report.bytes)?;
     d.set_item("scanned_bytes", report.scanned_bytes)?;
     d.set_item("intents", report.intents)?;
