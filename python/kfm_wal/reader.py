@@ -86,9 +86,12 @@ def _matching(
     found: list[tuple[int, str, int, str, bytes]], segment: str, kind: str | None, operation: str | None,
     wal_id: str | None,
 ) -> Iterator[Record]:
+    needle = wal_id.encode() if wal_id is not None else None
     for seq, k, offset, h, line in found:
         if kind is not None and k != kind:
             continue
+        if needle is not None and needle not in line:
+            continue  # cannot be it: spare decoding the record (an id lookup passes every record)
         rec = Record(seq, k, offset, h, line, segment)
         if wal_id is not None and rec.wal_id != wal_id:
             continue
