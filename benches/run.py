@@ -31,6 +31,9 @@ What is measured, always next to peers measured in the same run on the same data
        writes done directly with the same durability (temp file, fsync, rename, fsync of the
        directory per file, as ops does), and a diagnostic floor with one directory fsync per batch
        (benches/ops_writes.py)
+    9. rollback and replay: guarded single-file writes undone with ops.undo (one call each) and
+       interrupted ones settled by ops.recover, operations/s, against direct unlinks with a
+       directory fsync each (benches/ops_undo.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -79,6 +82,7 @@ import archives
 import child
 import gate
 import kfm_wal
+import ops_undo
 import ops_writes
 import orjson
 import peers
@@ -120,6 +124,8 @@ class Config:
     ops_bytes: int  # ... bytes per file
     ops_rounds: int
     ops_warmup: int  # files in the discarded warm-up round
+    undo_ops: int  # rollback and replay (section 9): operations per timed run (0: not measured)
+    undo_rounds: int
 
 
 FULL = Config(
@@ -146,6 +152,8 @@ FULL = Config(
     ops_bytes=200,
     ops_rounds=3,
     ops_warmup=1_000,
+    undo_ops=1_000,
+    undo_rounds=3,
 )
 
 QUICK = Config(
@@ -172,6 +180,8 @@ QUICK = Config(
     ops_bytes=200,
     ops_rounds=1,
     ops_warmup=500,
+    undo_ops=200,
+    undo_rounds=1,
 )
 
 # The regression gate: small sizes, enough rounds for stable medians, under a minute on 2 cores.
@@ -199,6 +209,8 @@ CHECK = Config(
     ops_bytes=200,
     ops_rounds=3,
     ops_warmup=500,
+    undo_ops=0,  # the gate has no figure for it
+    undo_rounds=0,
 )
 
 TARGET_BATCH = 1_000
@@ -1230,7 +1242,9 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         "",
     ]
 
-    for section in (render_threads, render_validation, render_signatures, render_memory, render_scaling, render_ops):
+    sections = (render_threads, render_validation, render_signatures, render_memory, render_scaling, render_ops,
+                render_undo)
+    for section in sections:
         t_lines, m_lines = section(results)
         txt += t_lines
         md += m_lines
@@ -1602,6 +1616,12 @@ def render_ops(results: dict[str, Any]) -> tuple[list[str], list[str]]:
     return ops_writes.render(results["ops_writes"], rate)
 
 
+def render_undo(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    if "ops_undo" not in results:
+        return [], []
+    return ops_undo.render(results["ops_undo"], rate)
+
+
 def render_gate(g: dict[str, Any]) -> tuple[list[str], list[str]]:
     rows = g["rows"]
     failed = [r for r in rows if r["status"] != "PASS"]
@@ -1711,7 +1731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7
+    steps = 8 if cfg.undo_ops else 7
     with Scratch(root) as scratch:
         results["machine"] = machine_info(root)
         line, seal = calibrate(pool, scratch)
@@ -1762,6 +1782,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 say=say,
             ),
         )
+        if cfg.undo_ops:
+            step(
+                8,
+                "rollback and replay (ops.undo, ops.recover vs direct unlinks)",
+                "ops_undo",
+                lambda: ops_undo.run(
+                    ops_count=cfg.undo_ops,
+                    batch=cfg.ops_batch,
+                    size=cfg.ops_bytes,
+                    rounds=cfg.undo_rounds,
+                    seed=args.seed + 4,
+                    fresh=scratch.fresh,
+                    remove=scratch.remove,
+                    say=say,
+                ),
+            )
         results["section_s"] = section_s
     results["machine"]["loadavg_end"] = list(os.getloadavg())
     results["elapsed_s"] = time.perf_counter() - t_start

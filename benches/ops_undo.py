@@ -1,0 +1,166 @@
+"""Section 9 of benches/run.py: rollback and replay of guarded file operations, operations/s.
+
+    rollback (ops.undo)       undo of succeeded single-file writes, one `ops.undo` call each: a
+                              recorded "rollback" operation (intent, the file deleted, completion)
+    replay (ops.recover)      crash recovery: operations whose intent is durable and whose file was
+                              written, but whose completion never landed (the process died), settled
+                              by one `ops.recover` call (each file rolled back, one group commit)
+    direct unlink + dir fsync the peer: the same files removed directly, the directory fsynced after
+                              each (what a recorded rollback of a file guarantees)
+
+Operations are created untimed (`ops.run_batch` for rollback; `ops.prepare` plus the lifecycle's
+execute step without its completion for replay); only the undo / recovery / unlink is timed.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kfm_wal
+import ops_writes
+from kfm_wal import ops
+from kfm_wal.ops import durable, operation
+
+ROLLBACK = "rollback (ops.undo)"
+REPLAY = "replay (ops.recover)"
+DIRECT = "direct unlink + dir fsync"
+PEERS = (ROLLBACK, REPLAY, DIRECT)
+
+
+def _log(d: Path) -> kfm_wal.Wal:
+    return kfm_wal.Wal.create(d / "wal", kfm_wal.keys.SigningKey.from_seed(ops_writes.KEY_SEED), durability="fsync")
+
+
+def _spec(name: str, data: bytes, i: int) -> ops.OperationSpec:
+    return ops.OperationSpec([ops.Write(name, data)], ops_writes.ACTOR, 1, ops_writes.GOVERNANCE, {"id": f"bench/{i}"})
+
+
+def _rollback(d: Path, root: Path, work: list[tuple[str, bytes]], batch: int) -> float:
+    wal = _log(d)
+    ids = []
+    for i in range(0, len(work), batch):
+        chunk = work[i : i + batch]
+        ids += [r.wal_id for r in ops.run_batch(wal, [_spec(n, b, i + k) for k, (n, b) in enumerate(chunk)], root=root)]
+    gc.collect()
+    os.sync()
+    t0 = time.perf_counter()
+    for k, wal_id in enumerate(ids):
+        r = ops.undo(wal, wal_id, actor=ops_writes.ACTOR, telemetry={"id": f"bench/undo/{k}"})
+        if r.status != "succeeded":
+            raise RuntimeError(f"undo {wal_id}: {r.status}: {r.error}")
+    dt = time.perf_counter() - t0
+    wal.close()
+    return dt
+
+
+def _replay(d: Path, root: Path, work: list[tuple[str, bytes]]) -> float:
+    wal = _log(d)
+    for k, (name, data) in enumerate(work):
+        p = ops.prepare(wal, [ops.Write(name, data)], actor=ops_writes.ACTOR, tier=1,
+                        governance=ops_writes.GOVERNANCE, telemetry={"id": f"bench/{k}"}, root=root)
+        with durable.deferred_dir_sync():
+            operation._execute(p)  # the actions ran; the completion is never written (a crash)
+    gc.collect()
+    os.sync()
+    t0 = time.perf_counter()
+    settled = ops.recover(wal, root=root)
+    dt = time.perf_counter() - t0
+    wal.close()
+    if len(settled) != len(work) or any(s.status != "reversed" for s in settled):
+        raise RuntimeError(f"recover settled {len(settled)} of {len(work)}: {settled[:1]}")
+    return dt
+
+
+def _direct(root: Path, work: list[tuple[str, bytes]]) -> float:
+    for name, data in work:
+        (root / name).write_bytes(data)
+    os.sync()
+    t0 = time.perf_counter()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for name, _ in work:
+            os.unlink(root / name)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return time.perf_counter() - t0
+
+
+def run(
+    *, ops_count: int, batch: int, size: int, rounds: int, seed: int,
+    fresh: Callable[[str], Path], remove: Callable[[Path], None], say: Callable[[str], None],
+) -> dict[str, Any]:
+    work = ops_writes.contents(ops_count, size, seed)
+    times: dict[str, list[float]] = {p: [] for p in PEERS}
+    for r in range(rounds + 1):
+        say(f"  rollback and replay {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
+        for name in ops_writes._rotated(PEERS, r):
+            d = fresh(f"undo-{name.split()[0]}")
+            root = d / "processed"
+            root.mkdir(parents=True)
+            if name == ROLLBACK:
+                dt = _rollback(d, root, work, batch)
+            elif name == REPLAY:
+                dt = _replay(d, root, work)
+            else:
+                dt = _direct(root, work)
+            left = sorted(p.name for p in root.iterdir())
+            remove(d)
+            if left:
+                raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
+            if r > 0:
+                times[name].append(dt)
+    rows = {}
+    for name, ts in times.items():
+        rates = [ops_count / t for t in ts]
+        rows[name] = {
+            "seconds": {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "values": ts},
+            "ops_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "values": rates},
+        }
+    ratios = {}
+    for name in (ROLLBACK, REPLAY):
+        paired = [a / b for a, b in zip(times[name], times[DIRECT], strict=True)]
+        ratios[f"{name} / {DIRECT}"] = {
+            "ratio_of_medians": statistics.median(times[name]) / statistics.median(times[DIRECT]),
+            "paired": paired, "paired_min": min(paired), "paired_max": max(paired),
+        }
+    return {"operations": ops_count, "batch": batch, "file_bytes": size, "rounds": rounds, "rows": rows,
+            "time_ratio": ratios}
+
+
+def render(res: dict[str, Any], rate: Callable[[float], str]) -> tuple[list[str], list[str]]:
+    txt = [
+        f"9. Rollback and replay: {res['operations']:,} single-file operations of {res['file_bytes']} B, "
+        f"median of {res['rounds']} round(s), operations/s"
+    ]
+    md = [
+        "## 9. Rollback and replay (`kfm_wal.ops.undo`, `kfm_wal.ops.recover`)",
+        "",
+        f"{res['operations']:,} guarded single-file writes of {res['file_bytes']} B (Wal durability `fsync`), "
+        "created untimed, then rolled back, timed: `ops.undo` once per operation (each undo is itself a "
+        "recorded rollback operation: intent, before-state check, delete, completion); `ops.recover` once over "
+        "the same number of operations that ran but whose completion never landed (a crash), each rolled back, "
+        "outcomes in one group commit; the peer removes the same files directly with a directory fsync after "
+        f"each. Median of {res['rounds']} interleaved round(s) after a warm-up.",
+        "",
+        "| peer | operations/s | min-max | seconds | time / direct |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in res["rows"].items():
+        ratio = res["time_ratio"].get(f"{name} / {DIRECT}")
+        cell = "1.00x"
+        if ratio:
+            cell = f"{ratio['ratio_of_medians']:.2f}x ({ratio['paired_min']:.2f}-{ratio['paired_max']:.2f})"
+        ops_s = row["ops_per_s"]
+        md.append(f"| {name} | {rate(ops_s['median'])} | {rate(ops_s['min'])}-{rate(ops_s['max'])} | "
+                  f"{row['seconds']['median']:.2f} | {cell} |")
+        txt.append(f"  {name:<28} {rate(ops_s['median'])} operations/s  ({row['seconds']['median']:.2f} s; {cell})")
+    txt.append("")
+    md.append("")
+    return txt, md
