@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,7 +99,7 @@ def run(
     times: dict[str, list[float]] = {p: [] for p in PEERS}
     for r in range(rounds + 1):
         say(f"  rollback and replay {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
-        for name in ops_writes._rotated(PEERS, r):
+        for name in ops_writes.rotated(PEERS, r):
             d = fresh(f"undo-{name.split()[0]}")
             root = d / "processed"
             root.mkdir(parents=True)
@@ -116,21 +115,9 @@ def run(
                 raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
             if r > 0:
                 times[name].append(dt)
-    rows = {}
-    for name, ts in times.items():
-        rates = [ops_count / t for t in ts]
-        rows[name] = {
-            "seconds": {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "values": ts},
-            "ops_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "values": rates},
-        }
-    ratios = {}
-    for name in (ROLLBACK, REPLAY):
-        paired = [a / b for a, b in zip(times[name], times[DIRECT], strict=True)]
-        ratios[f"{name} / {DIRECT}"] = {
-            "ratio_of_medians": statistics.median(times[name]) / statistics.median(times[DIRECT]),
-            "paired": paired, "paired_min": min(paired), "paired_max": max(paired),
-        }
-    return {"operations": ops_count, "batch": batch, "file_bytes": size, "rounds": rounds, "rows": rows,
+    ratios = {f"{name} / {DIRECT}": ops_writes.time_ratio(times[name], times[DIRECT]) for name in (ROLLBACK, REPLAY)}
+    return {"operations": ops_count, "batch": batch, "file_bytes": size, "rounds": rounds,
+            "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
             "time_ratio": ratios}
 
 

@@ -113,9 +113,29 @@ class Guarded:
         self.wal.close()
 
 
-def _rotated(items: Sequence[str], k: int) -> list[str]:
+def rotated(items: Sequence[str], k: int) -> list[str]:
     k %= len(items)
     return list(items[k:]) + list(items[:k])
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
+
+
+def rows_of(times: dict[str, list[float]], count: int, rate_key: str) -> dict[str, dict[str, Any]]:
+    """Per peer: its timed runs' seconds and `count` / seconds under `rate_key`."""
+    return {name: {"seconds": _spread(ts), rate_key: _spread([count / t for t in ts])} for name, ts in times.items()}
+
+
+def time_ratio(a: list[float], b: list[float]) -> dict[str, Any]:
+    """Time of a over time of b: ratio of the medians and the range of the per-round ratios."""
+    paired = [x / y for x, y in zip(a, b, strict=True)]
+    return {
+        "ratio_of_medians": statistics.median(a) / statistics.median(b),
+        "paired": paired,
+        "paired_min": min(paired),
+        "paired_max": max(paired),
+    }
 
 
 def _check(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
@@ -139,7 +159,7 @@ def run(
     for r in range(rounds + 1):
         n = warmup if r == 0 else files
         say(f"  guarded file writes {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({n:,} files) ...")
-        for name in _rotated(PEERS, r):
+        for name in rotated(PEERS, r):
             d = fresh(f"ops-{name.split()[0]}-{name.split()[-1]}")
             root = d / "processed"
             root.mkdir(parents=True)
@@ -160,33 +180,16 @@ def run(
             remove(d)
             if r > 0:
                 times[name].append(dt)
-    rows = {}
-    for name, ts in times.items():
-        eps = [files / t for t in ts]
-        rows[name] = {
-            "seconds": {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "values": ts},
-            "entries_per_s": {"median": statistics.median(eps), "min": min(eps), "max": max(eps), "values": eps},
-        }
-
-    def ratio(a: str, b: str) -> dict[str, Any]:
-        paired = [x / y for x, y in zip(times[a], times[b], strict=True)]
-        return {
-            "ratio_of_medians": statistics.median(times[a]) / statistics.median(times[b]),
-            "paired": paired,
-            "paired_min": min(paired),
-            "paired_max": max(paired),
-        }
-
     return {
         "files": files,
         "batch": batch,
         "file_bytes": size,
         "rounds": rounds,
         "warmup_files": warmup,
-        "rows": rows,
+        "rows": rows_of(times, files, "entries_per_s"),
         "time_ratio": {
-            f"{GUARDED} / {PER_FILE}": ratio(GUARDED, PER_FILE),
-            f"{GUARDED} / {PER_BATCH}": ratio(GUARDED, PER_BATCH),
+            f"{GUARDED} / {PER_FILE}": time_ratio(times[GUARDED], times[PER_FILE]),
+            f"{GUARDED} / {PER_BATCH}": time_ratio(times[GUARDED], times[PER_BATCH]),
         },
         "target": TARGET,
     }
