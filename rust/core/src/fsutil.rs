@@ -49,7 +49,7 @@ impl Fs {
         }
     }
 
-    pub fn append(&self, file: &mut File, path: &Path, bytes: &[u8]) -> Result<()> {
+    pub fn append(&self, mut file: &File, path: &Path, bytes: &[u8]) -> Result<()> {
         self.before(IoOp::Append(path, bytes), path)?;
         file.write_all(bytes).at(path)
     }
@@ -83,8 +83,8 @@ impl Fs {
         let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
         {
             self.before(IoOp::Create(&tmp), &tmp)?;
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).at(&tmp)?;
-            self.append(&mut f, &tmp, bytes)?;
+            let f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).at(&tmp)?;
+            self.append(&f, &tmp, bytes)?;
             if sync {
                 self.sync_file(&f, &tmp)?;
             }

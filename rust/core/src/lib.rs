@@ -17,6 +17,7 @@ pub mod recovery;
 pub mod salvage;
 pub mod scan;
 pub mod segment;
+mod sync_stage;
 pub mod timestamp;
 pub mod verify;
 pub mod writer;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{IoContext, Result, WalError};
@@ -17,6 +17,7 @@ use crate::prepare::{self, Prepared};
 use crate::record::{self, Kind};
 use crate::recovery::{self, RecoveryMode, RecoveryNote};
 use crate::segment;
+use crate::sync_stage::SyncStage;
 use crate::timestamp::{self, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,8 @@ struct LogState {
     log_id: String,
     key: WriterKey,
     opts: WriterOptions,
-    file: File,
+    /// Shared with the sync stage, which fdatasyncs it outside the leader's lock.
+    file: Arc<File>,
     segment_no: u64,
     segment_name: String,
     segment_len: u64,
@@ -127,6 +129,7 @@ struct LogState {
     /// Held until `close`; the kernel also drops it if the process dies.
     lock: Option<DirLock>,
     fs: Fs,
+    stage: Arc<SyncStage>,
 }
 
 struct Request {
@@ -140,10 +143,8 @@ struct Queue {
     done: HashMap<u64, Result<Vec<Receipt>>>,
     leader: bool,
     next_ticket: u64,
-    /// Callers served by the last group commit, and how long it took: the next leader waits
-    /// up to half that long for as many callers (PostgreSQL's commit_delay/commit_siblings,
-    /// adapted to the measured sync time). A lone appender never waits.
-    last_group: usize,
+    /// How long the last group's write (chain, hash, sign, write) took: the leader's commit
+    /// delay ends that long before the running sync is expected to end.
     last_commit: Duration,
 }
 
@@ -154,6 +155,9 @@ pub struct Writer {
     queue: Mutex<Queue>,
     wake: Condvar,
     log: Mutex<LogState>,
+    /// Where written groups become durable (only used at durability `fsync`).
+    stage: Arc<SyncStage>,
+    syncs: bool,
     dir: PathBuf,
     log_id: String,
     max_record_bytes: usize,
@@ -235,6 +239,8 @@ impl Writer {
             dir: state.dir.clone(),
             log_id: state.log_id.clone(),
             max_record_bytes: state.opts.max_record_bytes as usize,
+            stage: state.stage.clone(),
+            syncs: state.opts.durability.syncs(),
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             log: Mutex::new(state),
@@ -274,6 +280,18 @@ impl Writer {
     }
 
     fn commit(&self, items: Vec<Prepared>) -> Result<Vec<Receipt>> {
+        let receipts = self.write_stage(items)?;
+        if self.syncs {
+            if let Some(last) = receipts.last() {
+                self.stage.wait_durable(last.seal_seq)?;
+            }
+        }
+        Ok(receipts)
+    }
+
+    /// The first stage: queue the request; the leader writes every queued request as one group
+    /// (one write, one seal). Returns once this request's group is written, not yet synced.
+    fn write_stage(&self, items: Vec<Prepared>) -> Result<Vec<Receipt>> {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
@@ -290,12 +308,10 @@ impl Writer {
                 q.leader = true;
                 q = self.gather(q);
                 let batch = std::mem::take(&mut q.pending);
-                let callers = batch.len();
                 drop(q);
                 let started = Instant::now();
                 let results = lock(&self.log).commit_group(batch);
                 q = lock(&self.queue);
-                q.last_group = callers;
                 q.last_commit = started.elapsed();
                 q.leader = false;
                 q.done.extend(results);
@@ -306,21 +322,21 @@ impl Writer {
         }
     }
 
-    /// The leader's commit delay: when the last group served several callers, they are likely
-    /// on their way back with more; wait a fraction of a sync for them so one sync covers all.
+    /// The leader's commit delay. While a sync is running, the group written now cannot start its
+    /// own sync before that one ends, so the leader gathers callers until just before the sync
+    /// is expected to end (its last duration, less the time a write takes) and then writes them
+    /// all with one seal: groups grow, seals and signatures do not multiply, and the write still
+    /// overlaps the sync. With no sync running, nothing is gained by waiting: write at once.
     fn gather<'a>(&'a self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        if q.last_group < 2 || q.pending.len() >= q.last_group {
-            return q;
-        }
-        let deadline = Instant::now() + (q.last_commit / 2).min(MAX_COMMIT_DELAY);
-        while q.pending.len() < q.last_group {
+        let Some(deadline) = self.stage.sync_deadline(q.last_commit) else { return q };
+        let deadline = deadline.min(Instant::now() + MAX_COMMIT_DELAY);
+        loop {
             let now = Instant::now();
-            if now >= deadline {
-                break;
+            if now >= deadline || !self.stage.syncing() {
+                return q;
             }
             q = self.wake.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
-        q
     }
 
     /// Stop writing and release the directory lock: later appends fail with `Closed`.
@@ -373,7 +389,8 @@ fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: 
 
 impl LogState {
     fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, fs: Fs, at: Resume) -> Result<LogState> {
-        let file = OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?;
+        let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
+        let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
         Ok(LogState {
             dir: dir.to_path_buf(),
             log_id,
@@ -392,6 +409,7 @@ impl LogState {
             closed: false,
             lock: Some(lock),
             fs,
+            stage,
         })
     }
 
@@ -428,7 +446,7 @@ impl LogState {
         if self.closed {
             return batch.into_iter().map(|r| (r.ticket, Err(WalError::Closed))).collect();
         }
-        if let Some(why) = &self.poisoned {
+        if let Some(why) = self.poisoned.clone().or_else(|| self.stage.failed()) {
             return batch.into_iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))).collect();
         }
         let mut results = Vec::with_capacity(batch.len());
@@ -452,6 +470,7 @@ impl LogState {
             Err(e) => {
                 let why = e.to_string();
                 self.poisoned = Some(why.clone());
+                self.stage.fail(&why);
                 results.extend(admitted.iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))));
             }
         }
@@ -486,10 +505,14 @@ impl LogState {
             });
         }
         let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
-        self.write_durably(&buf)?;
+        // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
+        self.write(&buf)?;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
-        self.fs.acknowledged(seal_seq);
+        self.stage.written(seal_seq, &self.file, &self.segment_path());
+        if !self.opts.durability.syncs() {
+            self.fs.acknowledged(seal_seq);
+        }
         Ok(receipts)
     }
 
@@ -497,12 +520,9 @@ impl LogState {
         self.dir.join(&self.segment_name)
     }
 
-    fn write_durably(&mut self, buf: &[u8]) -> Result<()> {
+    fn write(&mut self, buf: &[u8]) -> Result<()> {
         let path = self.segment_path();
-        self.fs.append(&mut self.file, &path, buf)?;
-        if self.opts.durability.syncs() {
-            self.fs.sync_file(&self.file, &path)?;
-        }
+        self.fs.append(&self.file, &path, buf)?;
         self.segment_len += buf.len() as u64;
         Ok(())
     }
@@ -513,7 +533,12 @@ impl LogState {
         let mut buf = Vec::with_capacity(512);
         let seq = self.next_seq;
         let sealed = write_seal(&mut buf, &self.key, &self.log_id, seq, &self.head, &ts, true);
-        self.write_durably(&buf)?;
+        self.write(&buf)?;
+        // This sync also covers every group written before it that the sync stage has not
+        // synced yet: the segment is closed durably before its successor exists.
+        if self.opts.durability.syncs() {
+            self.fs.sync_file(&self.file, &self.segment_path())?;
+        }
         self.head = sealed;
         self.next_seq = seq + 1;
         self.start_next_segment()
@@ -527,13 +552,16 @@ impl LogState {
         let (name, len, head) =
             new_segment(&self.fs, &self.dir, &self.log_id, &self.key, &self.opts, number, self.next_seq, &self.head, &ts)?;
         let path = self.dir.join(&name);
-        self.file = OpenOptions::new().append(true).open(&path).at(&path)?;
+        self.file = Arc::new(OpenOptions::new().append(true).open(&path).at(&path)?);
         self.segment_no = number;
         self.segment_name = name;
         self.segment_len = len;
         self.segment_base_len = len;
         self.head = head;
         self.next_seq += 2;
+        // Created durably (temp, fsync, rename, directory fsync), after the old one was closed
+        // durably: everything up to the new segment's first seal is on stable storage.
+        self.stage.durable(self.next_seq - 1, &self.file, &path);
         archive(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())
     }
 }
