@@ -128,6 +128,34 @@ def test_unencodable_payloads_are_refused(wal: Wal, payload: dict, where: str) -
     assert wal.head == head
 
 
+@pytest.mark.parametrize(
+    ("bad_at", "change", "field"),
+    [
+        (700, {"tier": 7}, "tier"),  # refused by the core while later chunks are still encoded
+        (300, {"payload": {"x": math.nan}}, "payload.x"),  # refused while encoding
+        (1299, {"actor": {"type": "robot", "id": "x"}}, "actor.type"),  # in the last, short chunk
+    ],
+)
+def test_large_batches_go_over_in_chunks_all_or_nothing(wal: Wal, bad_at: int, change: dict, field: str) -> None:
+    head = wal.head
+    batch = [make_entry(i) for i in range(1300)]
+    batch[bad_at] = make_entry(bad_at, **change)
+    later = bad_at + 150 if bad_at + 150 < len(batch) else None
+    if later is not None:
+        batch[later] = make_entry(later, tier=9)  # a later bad entry: the first one is reported
+    with pytest.raises(SchemaError) as e:
+        wal.append_many(batch)
+    assert (e.value.index, e.value.field) == (bad_at, field)
+    assert str(e.value).startswith(f"entry {bad_at}: ")
+    assert wal.head == head
+    batch = [make_entry(i) for i in range(1300)]
+    receipts = wal.append_many(batch)
+    assert [r.seq for r in receipts] == list(range(head[0] + 1, head[0] + 1301))
+    assert len({r.seal_seq for r in receipts}) == 1  # one group commit
+    assert [rec.body["payload"] for rec in wal.records(kind="intent")] == [e["payload"] for e in batch]
+    assert verify(wal.path).ok
+
+
 def test_none_is_fine(wal: Wal) -> None:
     r = wal.append(make_entry(payload={"blob": None}))
     rec = next(wal.records(wal_id=r.wal_id))

@@ -89,22 +89,23 @@ def _fail(index: int, field: str, message: str) -> SchemaError:
     return err
 
 
-def encode(entries: Iterable[Mapping[str, Any]]) -> list[bytes]:
+def encode(entries: Iterable[Mapping[str, Any]], first: int = 0) -> list[bytes]:
     """Encode entries to compact JSON, keys in the caller's order. This is the ETL hot path: one
     orjson call per entry, and the slow walks below run only on failure or when a `null` shows
     up (NaN and Infinity would silently become null in orjson and can hide nowhere else). Whether
-    each entry is an object is the core's check."""
+    each entry is an object is the core's check. `first` is the index of the first entry in the
+    caller's batch (errors name that index)."""
     entries = entries if isinstance(entries, list) else list(entries)
     dumps = orjson.dumps
     try:
         out = [dumps(e, option=_OPTIONS) for e in entries]
     except TypeError:
-        out = [_encode_one(i, e) for i, e in enumerate(entries)]
+        out = [_encode_one(first + i, e) for i, e in enumerate(entries)]
     if b"null" in b"".join(out):
         for index, (entry, data) in enumerate(zip(entries, out, strict=True)):
             found = b"null" in data and _unencodable(entry, [])
             if found:
-                raise _fail(index, *found)
+                raise _fail(first + index, *found)
     return out
 
 

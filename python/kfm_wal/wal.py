@@ -21,6 +21,9 @@ Receipt = _core.Receipt
 
 DEFAULT_MAX_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
+# Batches from this size are encoded and handed to the core in chunks of _STREAM_CHUNK entries.
+_STREAM_FROM = 512
+_STREAM_CHUNK = 256
 
 
 def _key(key: SigningKey) -> bytes:
@@ -122,9 +125,15 @@ class Wal:
         return self._append("completion", list(completions))
 
     def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> list[_core.Receipt]:
-        bodies = schema.encode(entries)
         try:
-            return self._writer.append(kind, bodies)
+            if len(entries) < _STREAM_FROM:
+                return self._writer.append(kind, schema.encode(entries))
+            # Large batches go over in chunks: the core checks each chunk on another core while
+            # this thread encodes the next one, and commits them all as one group.
+            batch = self._writer.batch(kind)
+            for first in range(0, len(entries), _STREAM_CHUNK):
+                batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
+            return batch.commit()
         except SchemaError as e:
             if kind == "intent":
                 raise schema.refine(e, entries) from None

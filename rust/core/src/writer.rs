@@ -279,6 +279,20 @@ impl Writer {
         self.commit(items)
     }
 
+    /// Start a batch handed over in chunks, each checked in the background as it arrives;
+    /// `append_streamed` commits it as `append` would the whole batch.
+    pub fn stream(&self, kind: Kind) -> prepare::Streamed {
+        prepare::Streamed::new(kind, self.max_record_bytes)
+    }
+
+    pub fn append_streamed(&self, batch: prepare::Streamed) -> Result<Vec<Receipt>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = batch.finish()?;
+        self.commit(items)
+    }
+
     fn commit(&self, items: Vec<Prepared>) -> Result<Vec<Receipt>> {
         let receipts = self.write_stage(items)?;
         if self.syncs {

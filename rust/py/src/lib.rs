@@ -15,7 +15,7 @@ mod _core {
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
-    use super::writer::{PyWriter, Receipt};
+    use super::writer::{Batch, PyWriter, Receipt};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -3,8 +3,10 @@
 //! detached from the interpreter so other Python threads keep running and can join the commit.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
 use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, WalError, Writer, WriterOptions};
 use pyo3::prelude::*;
@@ -95,6 +97,38 @@ impl Receipt {
     }
 }
 
+/// A batch being handed over chunk by chunk (see `PyWriter.batch`). Single use.
+#[pyclass(frozen, module = "kfm_wal._core")]
+pub struct Batch {
+    writer: Py<PyWriter>,
+    streamed: Mutex<Option<Streamed>>,
+}
+
+impl Batch {
+    fn take(&self) -> PyResult<Streamed> {
+        self.streamed.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| usage("this batch was already committed".into()))
+    }
+}
+
+#[pymethods]
+impl Batch {
+    /// Hand over the next chunk of compact JSON entries; their checks start in the background.
+    fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
+        let mut guard = self.streamed.lock().unwrap_or_else(|e| e.into_inner());
+        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed".into()))?;
+        streamed.push(entries);
+        Ok(())
+    }
+
+    /// Commit every chunk as one group; returns when durable (or the first bad entry's error).
+    fn commit(&self, py: Python<'_>) -> PyResult<Vec<Receipt>> {
+        let streamed = self.take()?;
+        let writer = self.writer.bind(py).get();
+        let receipts = py.detach(|| writer.inner.append_streamed(streamed)).py()?;
+        Ok(receipts.into_iter().map(|inner| Receipt { inner }).collect())
+    }
+}
+
 #[pyclass(frozen, module = "kfm_wal._core")]
 pub struct PyWriter {
     inner: Writer,
@@ -134,6 +168,14 @@ impl PyWriter {
         let kind = self::kind(kind)?;
         let receipts = py.detach(|| self.inner.append(kind, &entries)).py()?;
         Ok(receipts.into_iter().map(|inner| Receipt { inner }).collect())
+    }
+
+    /// A batch to hand over in chunks (`Batch.add`), checked in the background while the caller
+    /// encodes the next chunk, and committed as one group (`Batch.commit`).
+    fn batch(slf: Bound<'_, Self>, kind: &str) -> PyResult<Batch> {
+        let kind = self::kind(kind)?;
+        let streamed = slf.get().inner.stream(kind);
+        Ok(Batch { writer: slf.unbind(), streamed: Mutex::new(Some(streamed)) })
     }
 
     fn close(&self) {
