@@ -201,6 +201,11 @@ def test_concurrent_appends_from_threads(wal: Wal, log_dir: Path) -> None:
     assert len({r.seq for r in got}) == 320
     report = verify(log_dir)
     assert report.ok and report.intents == 320
+    stats = wal.stats
+    assert stats["records"] == 320
+    # Every group has its seal; a sync covers one group or more, never none.
+    assert stats["groups"] == len({r.seal_seq for r in got}) <= 320
+    assert 1 <= stats["syncs"] <= stats["groups"]
 
 
 def test_one_writer_per_directory(wal: Wal, log_dir: Path, key: keys.SigningKey) -> None:

@@ -175,6 +175,13 @@ class Wal:
         return self._writer.head()
 
     @property
+    def stats(self) -> dict[str, int]:
+        """Counters since this Wal opened: `records` appended, `groups` (group commits, one seal
+        each) and `syncs` (fdatasyncs that acknowledged them; one sync may cover several groups
+        written while the previous one ran)."""
+        return self._writer.stats()
+
+    @property
     def recovery(self) -> list[dict[str, Any]]:
         """What opening the log had to repair: cut tails (with where the copy went), rotations."""
         return self._writer.recovery

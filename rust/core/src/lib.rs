@@ -26,4 +26,4 @@ pub use error::{Result, WalError};
 pub use finding::{Code, Finding};
 pub use recovery::{RecoveryMode, RecoveryNote};
 pub use verify::{verify, LogReport, VerifyOptions};
-pub use writer::{Durability, Receipt, Writer, WriterOptions};
+pub use writer::{Durability, Receipt, Writer, WriterOptions, WriterStats};

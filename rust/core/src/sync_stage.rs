@@ -32,6 +32,8 @@ struct State {
     file: Arc<File>,
     path: PathBuf,
     failed: Option<String>,
+    /// fdatasyncs run by this stage (rotation's own syncs not included).
+    syncs: u64,
 }
 
 pub(crate) struct SyncStage {
@@ -48,7 +50,16 @@ impl SyncStage {
     /// A stage whose log is durable up to `seal` (a freshly created or recovered log is).
     pub fn new(fs: Fs, file: Arc<File>, path: PathBuf, seal: u64) -> SyncStage {
         SyncStage {
-            state: Mutex::new(State { written: seal, synced: seal, syncing: None, last_sync: Duration::ZERO, file, path, failed: None }),
+            state: Mutex::new(State {
+                written: seal,
+                synced: seal,
+                syncing: None,
+                last_sync: Duration::ZERO,
+                file,
+                path,
+                failed: None,
+                syncs: 0,
+            }),
             done: Condvar::new(),
             fs,
         }
@@ -64,6 +75,11 @@ impl SyncStage {
     pub fn sync_deadline(&self, write_cost: Duration) -> Option<Instant> {
         let s = lock(&self.state);
         s.syncing.map(|started| (started + s.last_sync).checked_sub(write_cost).unwrap_or(started))
+    }
+
+    /// How many syncs this stage has run.
+    pub fn syncs(&self) -> u64 {
+        lock(&self.state).syncs
     }
 
     /// Why the stage refuses to acknowledge anything new, if it does.
@@ -122,6 +138,7 @@ impl SyncStage {
             s = lock(&self.state);
             s.syncing = None;
             s.last_sync = started.elapsed();
+            s.syncs += 1;
             match result {
                 Ok(()) => {
                     s.synced = s.synced.max(target);

@@ -130,6 +130,7 @@ struct LogState {
     lock: Option<DirLock>,
     fs: Fs,
     stage: Arc<SyncStage>,
+    stats: WriterStats,
 }
 
 struct Request {
@@ -363,6 +364,23 @@ impl Writer {
     pub fn poisoned(&self) -> Option<String> {
         lock(&self.log).poisoned.clone()
     }
+
+    /// Counters since this writer opened: how well group commit is batching.
+    pub fn stats(&self) -> WriterStats {
+        let s = lock(&self.log);
+        WriterStats { records: s.stats.records, groups: s.stats.groups, syncs: self.stage.syncs() }
+    }
+}
+
+/// See `Writer::stats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    /// Intents and completions appended.
+    pub records: u64,
+    /// Group commits written (one seal each).
+    pub groups: u64,
+    /// fdatasyncs that acknowledged groups (durability `fsync`; rotation's own not counted).
+    pub syncs: u64,
 }
 
 /// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
@@ -424,6 +442,7 @@ impl LogState {
             lock: Some(lock),
             fs,
             stage,
+            stats: WriterStats::default(),
         })
     }
 
@@ -524,6 +543,8 @@ impl LogState {
         self.head = sealed;
         self.next_seq = seal_seq + 1;
         self.stage.written(seal_seq, &self.file, &self.segment_path());
+        self.stats.records += count as u64;
+        self.stats.groups += 1;
         if !self.opts.durability.syncs() {
             self.fs.acknowledged(seal_seq);
         }

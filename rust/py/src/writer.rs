@@ -202,6 +202,16 @@ impl PyWriter {
         self.inner.poisoned()
     }
 
+    /// Counters since the writer opened: records, groups (seals), syncs.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let d = PyDict::new(py);
+        d.set_item("records", s.records)?;
+        d.set_item("groups", s.groups)?;
+        d.set_item("syncs", s.syncs)?;
+        Ok(d)
+    }
+
     /// (seq, hash, timestamp, segment) of the last record, always a seal.
     fn head(&self) -> (u64, String, String, String) {
         let h = self.inner.head();
