@@ -34,6 +34,24 @@ struct State {
     failed: Option<String>,
     /// fdatasyncs run by this stage (rotation's own syncs not included).
     syncs: u64,
+    /// Callers whose groups were written since the last sync started, and those the running
+    /// (or last) sync covers: the cohort it acknowledges, who come back with more next.
+    unsynced_callers: usize,
+    syncing_callers: usize,
+    last_cohort: usize,
+    last_end: Option<Instant>,
+}
+
+/// What the write stage's leader needs to pace itself against the sync stage.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    /// When the running sync started, if one runs.
+    pub syncing_since: Option<Instant>,
+    /// How long the last sync took.
+    pub last_sync: Duration,
+    /// When the last sync ended, and how many callers it acknowledged.
+    pub last_end: Option<Instant>,
+    pub last_cohort: usize,
 }
 
 pub(crate) struct SyncStage {
@@ -59,6 +77,10 @@ impl SyncStage {
                 path,
                 failed: None,
                 syncs: 0,
+                unsynced_callers: 0,
+                syncing_callers: 0,
+                last_cohort: 0,
+                last_end: None,
             }),
             done: Condvar::new(),
             fs,
@@ -70,11 +92,9 @@ impl SyncStage {
         lock(&self.state).syncing.is_some()
     }
 
-    /// When a group written now should be ready: `write_cost` before the running sync is
-    /// expected to end (None when no sync is running).
-    pub fn sync_deadline(&self, write_cost: Duration) -> Option<Instant> {
+    pub fn pace(&self) -> Pace {
         let s = lock(&self.state);
-        s.syncing.map(|started| (started + s.last_sync).checked_sub(write_cost).unwrap_or(started))
+        Pace { syncing_since: s.syncing, last_sync: s.last_sync, last_end: s.last_end, last_cohort: s.last_cohort }
     }
 
     /// How many syncs this stage has run.
@@ -87,10 +107,12 @@ impl SyncStage {
         lock(&self.state).failed.clone()
     }
 
-    /// The write stage wrote a group ending with seal `seal` to `file` (the live segment).
-    pub fn written(&self, seal: u64, file: &Arc<File>, path: &std::path::Path) {
+    /// The write stage wrote a group of `callers` requests ending with seal `seal` to `file` (the
+    /// live segment).
+    pub fn written(&self, seal: u64, callers: usize, file: &Arc<File>, path: &std::path::Path) {
         let mut s = lock(&self.state);
         s.written = seal;
+        s.unsynced_callers += callers;
         if !Arc::ptr_eq(&s.file, file) {
             s.file = file.clone();
             s.path = path.to_path_buf();
@@ -100,7 +122,7 @@ impl SyncStage {
     /// Everything up to `seal` is durable already (rotation syncs the segments it closes and
     /// creates itself).
     pub fn durable(&self, seal: u64, file: &Arc<File>, path: &std::path::Path) {
-        self.written(seal, file, path);
+        self.written(seal, 0, file, path);
         let mut s = lock(&self.state);
         s.synced = s.synced.max(seal);
         drop(s);
@@ -132,12 +154,15 @@ impl SyncStage {
             // Become the syncer: this fdatasync covers every group written so far.
             let started = Instant::now();
             s.syncing = Some(started);
+            s.syncing_callers = std::mem::take(&mut s.unsynced_callers);
             let (target, file, path) = (s.written, s.file.clone(), s.path.clone());
             drop(s);
             let result = self.fs.sync_file(&file, &path);
             s = lock(&self.state);
             s.syncing = None;
             s.last_sync = started.elapsed();
+            s.last_end = Some(started + s.last_sync);
+            s.last_cohort = s.syncing_callers;
             s.syncs += 1;
             match result {
                 Ok(()) => {

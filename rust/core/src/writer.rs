@@ -136,6 +136,7 @@ struct LogState {
 struct Request {
     ticket: u64,
     items: Vec<Prepared>,
+    arrived: Instant,
 }
 
 #[derive(Default)]
@@ -144,9 +145,12 @@ struct Queue {
     done: HashMap<u64, Result<Vec<Receipt>>>,
     leader: bool,
     next_ticket: u64,
-    /// How long the last group's write (chain, hash, sign, write) took: the leader's commit
-    /// delay ends that long before the running sync is expected to end.
+    /// How long the last group's write (chain, hash, sign, write) took.
     last_commit: Duration,
+    /// How long the callers a sync acknowledges take to come back with their next request
+    /// (moving average), and the sync it was last measured after.
+    return_time: Duration,
+    measured_after: Option<Instant>,
 }
 
 /// Upper bound of the commit delay, whatever the disk's sync time.
@@ -310,7 +314,7 @@ impl Writer {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        q.pending.push(Request { ticket, items });
+        q.pending.push(Request { ticket, items, arrived: Instant::now() });
         if q.leader {
             // A leader may be gathering a group: tell it one more caller is here.
             self.wake.notify_all();
@@ -323,6 +327,7 @@ impl Writer {
                 q.leader = true;
                 q = self.gather(q);
                 let batch = std::mem::take(&mut q.pending);
+                self.measure_return(&mut q, &batch);
                 drop(q);
                 let started = Instant::now();
                 let results = lock(&self.log).commit_group(batch);
@@ -337,21 +342,72 @@ impl Writer {
         }
     }
 
-    /// The leader's commit delay. While a sync is running, the group written now cannot start its
-    /// own sync before that one ends, so the leader gathers callers until just before the sync
-    /// is expected to end (its last duration, less the time a write takes) and then writes them
-    /// all with one seal: groups grow, seals and signatures do not multiply, and the write still
-    /// overlaps the sync. With no sync running, nothing is gained by waiting: write at once.
+    /// The leader's commit delay, one of two policies chosen by what the disk and the callers
+    /// cost. The callers a sync acknowledges come back with more after a while (R); a sync takes
+    /// F; writing a group takes W.
+    /// - Pipeline (F < R + W: callers are slow to come back): while a sync runs, gather until
+    ///   just before it is expected to end, then write: the write overlaps the sync and the next
+    ///   sync starts at once. Callers settle into two cohorts, each synced every other time.
+    /// - Merge (F >= R + W: the disk is the bottleneck): let the running sync end, then wait (at
+    ///   most half a sync) for the callers it acknowledged, so one sync carries everyone
+    ///   (PostgreSQL's commit_delay/commit_siblings, driven by measured times).
+    ///
+    /// A lone appender never waits.
     fn gather<'a>(&'a self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        let Some(deadline) = self.stage.sync_deadline(q.last_commit) else { return q };
-        let deadline = deadline.min(Instant::now() + MAX_COMMIT_DELAY);
-        loop {
-            let now = Instant::now();
-            if now >= deadline || !self.stage.syncing() {
+        let pace = self.stage.pace();
+        let (f, w) = (pace.last_sync, q.last_commit);
+        let pipeline = f < q.return_time + w;
+        let limit = Instant::now() + MAX_COMMIT_DELAY;
+        if let Some(started) = pace.syncing_since {
+            let deadline = if pipeline { (started + f).checked_sub(w).unwrap_or(started) } else { started + f }.min(limit);
+            loop {
+                let now = Instant::now();
+                if !self.stage.syncing() || (pipeline && now >= deadline) || now >= limit {
+                    break;
+                }
+                // Not woken when the sync ends: look again at the expected end, or soon after.
+                let nap = deadline.saturating_duration_since(now).max(Duration::from_micros(20));
+                q = self.wake.wait_timeout(q, nap).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            if pipeline {
                 return q;
+            }
+        }
+        // No sync running: wait for the callers the last sync acknowledged. Pipelining, half of
+        // them make the next cohort (the rest join the one written while it syncs).
+        let cohort = self.stage.pace().last_cohort;
+        let wanted = if pipeline { cohort / 2 } else { cohort };
+        if wanted < 2 || q.pending.len() >= wanted {
+            return q;
+        }
+        let deadline = Instant::now() + (f / 2).min(MAX_COMMIT_DELAY);
+        while q.pending.len() < wanted {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
             }
             q = self.wake.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
+        q
+    }
+
+    /// R for `gather`: after the last sync ended, how long until as many callers as it
+    /// acknowledged had arrived again (or, when fewer came, how long the leader saw none missing).
+    fn measure_return(&self, q: &mut Queue, batch: &[Request]) {
+        let pace = self.stage.pace();
+        let Some(end) = pace.last_end else { return };
+        if pace.last_cohort < 2 || q.measured_after == Some(end) {
+            return;
+        }
+        let mut back: Vec<Instant> = batch.iter().map(|r| r.arrived).filter(|&a| a >= end).collect();
+        let sample = if back.len() >= pace.last_cohort {
+            back.sort_unstable();
+            back[pace.last_cohort - 1] - end
+        } else {
+            end.elapsed()
+        };
+        q.measured_after = Some(end);
+        q.return_time = (q.return_time * 3 + sample) / 4;
     }
 
     /// Stop writing and release the directory lock: later appends fail with `Closed`.
@@ -542,7 +598,7 @@ impl LogState {
         self.write(&buf)?;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
-        self.stage.written(seal_seq, &self.file, &self.segment_path());
+        self.stage.written(seal_seq, admitted.len(), &self.file, &self.segment_path());
         self.stats.records += count as u64;
         self.stats.groups += 1;
         if !self.opts.durability.syncs() {
