@@ -101,7 +101,7 @@ def encode(entries: Iterable[Mapping[str, Any]], first: int = 0) -> list[bytes]:
         out = [dumps(e, option=_OPTIONS) for e in entries]
     except TypeError:
         out = [_encode_one(first + i, e) for i, e in enumerate(entries)]
-    if b"null" in b"".join(out):
+    if any(b"null" in data for data in out):
         for index, (entry, data) in enumerate(zip(entries, out, strict=True)):
             found = b"null" in data and _unencodable(entry, [])
             if found:

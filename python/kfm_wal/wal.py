@@ -91,7 +91,7 @@ class Wal:
 
     def append(self, entry: Mapping[str, Any]) -> _core.Receipt:
         """Record one intent; returns once it is durable."""
-        return self.append_many([entry])[0]
+        return self._append("intent", [entry])[0]
 
     def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[_core.Receipt]:
         """Record intents as one group commit (all or none); returns once they are durable."""
