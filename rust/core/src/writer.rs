@@ -357,12 +357,13 @@ impl Writer {
         let pace = self.stage.pace();
         let (f, w) = (pace.last_sync, q.last_commit);
         let pipeline = f < q.return_time + w;
-        let limit = Instant::now() + MAX_COMMIT_DELAY;
         if let Some(started) = pace.syncing_since {
-            let deadline = if pipeline { (started + f).checked_sub(w).unwrap_or(started) } else { started + f }.min(limit);
+            // Waiting for the running sync costs nothing: no group written now can be synced
+            // before it ends anyway.
+            let deadline = if pipeline { (started + f).checked_sub(w).unwrap_or(started) } else { started + f };
             loop {
                 let now = Instant::now();
-                if !self.stage.syncing() || (pipeline && now >= deadline) || now >= limit {
+                if !self.stage.syncing() || (pipeline && now >= deadline) {
                     break;
                 }
                 // Not woken when the sync ends: look again at the expected end, or soon after.

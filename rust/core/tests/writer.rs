@@ -244,3 +244,37 @@ fn listing_during_rotation_never_has_a_hole() {
     drop(w);
     assert!(check(dir.path()).ok());
 }
+
+/// Makes every data sync take `ms` milliseconds, like a slow disk.
+struct SlowSync(u64);
+
+impl kfm_wal_core::fsutil::IoHook for SlowSync {
+    fn before(&self, op: kfm_wal_core::fsutil::IoOp<'_>) -> std::io::Result<()> {
+        if matches!(op, kfm_wal_core::fsutil::IoOp::SyncFile(_)) {
+            std::thread::sleep(std::time::Duration::from_millis(self.0));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_slow_disk_makes_one_sync_carry_every_waiting_caller() {
+    // When a sync costs far more than the callers take to come back, the leader lets the running
+    // sync end and waits for the callers it acknowledged: syncs carry (nearly) all 8 threads,
+    // not two alternating halves.
+    let dir = tempfile::tempdir().unwrap();
+    let fs = kfm_wal_core::fsutil::Fs::with_hook(Arc::new(SlowSync(3)));
+    let w = Writer::create_with(dir.path(), key(3), WriterOptions::default(), fs).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let w = &w;
+            scope.spawn(move || (0..25).for_each(|i| drop(append(w, t * 1000 + i, 1))));
+        }
+    });
+    let stats = w.stats();
+    assert_eq!(stats.records, 200);
+    let per_sync = stats.records as f64 / stats.syncs as f64;
+    assert!(per_sync >= 5.0, "{per_sync:.1} entries per sync ({stats:?}): callers were not merged into one sync");
+    drop(w);
+    assert!(check(dir.path()).ok());
+}
