@@ -267,7 +267,11 @@ fn power_loss_states(threads: usize, target: usize, seed: u64) {
         for (i, op) in ops.iter().enumerate() {
             model.apply(op);
             if let Op::Ack(seq) = op {
-                acked = *seq;
+                acked = acked.max(*seq);
+            }
+            // Concurrent workloads are long: crash at a sample of their points, over more of them.
+            if threads > 1 && rng.usize(..8) != 0 {
+                continue;
             }
             for variant in 0..3 {
                 let crash = tempfile::tempdir().unwrap();
