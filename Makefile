@@ -50,7 +50,7 @@ bench: build ## Benchmarks (~5-10 min; first run also builds 5 GB of cached arch
 bench-check: build ## Benchmark regression gate (< 1 min): fails when a ratio regresses past benches/baseline.json
 	$(BIN)/python benches/run.py --check
 
-crash: build ## Crash testing: 12,000 simulated power-loss states and 500 kill -9 runs
+crash: build ## Crash testing: 16,000 simulated power-loss states (12,000 with one appender, 4,000 with four) and 500 kill -9 runs
 	KFM_WAL_CRASH_STATES=12000 cargo test -p kfm-wal-core --release --test power_loss -- --nocapture
 	rm -rf .crash && $(BIN)/python tests/crash/harness.py .crash --kills 500 && rm -rf .crash
 
