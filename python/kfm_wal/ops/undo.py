@@ -13,6 +13,7 @@ from typing import Any
 from ..wal import Wal
 from . import files
 from .blobs import BlobStore
+from .contents import Contents, inline_budget
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
 from .kinds import MIXED_FORMAT, Context, get_kind
@@ -73,10 +74,11 @@ def undo(
         err = StateChangedError(f"undo {wal_id} refused, {why}a file changed since the operation: {diff[1]}")
         err.path = diff[0]
         raise err
-    # Fetching (and verifying) every before-image now means a missing blob refuses the undo
-    # before anything is recorded.
+    # Fetching (and verifying) every before-image now (from the intent's payload.inline, else the
+    # blob store) means a missing blob refuses the undo before anything is recorded.
+    source = Contents.of_payload(store, payload)
     actions: list[files.Action] = [
-        files.Write(s["path"], store.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
+        files.Write(s["path"], source.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
         for s in reversal["steps"]
     ]
     return run(
@@ -103,7 +105,7 @@ def _undo_mixed(
     planned first; the rollback's pre state must be exactly the state the operation left."""
     payload, reversal = body["payload"], body["reversal"]
     store = blobs or BlobStore.for_log(wal.path)
-    ctx = Context(store)
+    ctx = Context(store, inline_budget=inline_budget(wal), contents=Contents.of_payload(store, payload))
     actions: list[Any] = []
     for step in reversal["steps"]:
         part = payload["parts"][step["part"]]
