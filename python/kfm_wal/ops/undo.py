@@ -17,6 +17,7 @@ from .contents import Contents, inline_budget
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
 from .kinds import MIXED_FORMAT, Context, get_kind
+from .lookup import index_of
 from .operation import OperationResult, OperationSpec, RootLike, _plan, execute, run
 from .paths import FileRoot
 
@@ -46,7 +47,8 @@ def undo(
 ) -> OperationResult:
     """Reverse the succeeded operation `wal_id`. `tier` and `governance` default to the
     operation's own; `root` defaults to the data root recorded in its payload."""
-    intent = wal.intent(wal_id)
+    index = index_of(wal)  # the log is scanned once per Wal, not once per undo
+    intent = index.intent(wal_id)
     if intent is None:
         raise NotUndoableError(f"{wal_id}: no such intent in {wal.path}")
     body = intent.body
@@ -57,7 +59,7 @@ def undo(
     if payload.get("format") not in (files.PAYLOAD_FORMAT, MIXED_FORMAT) or "expects" not in reversal:
         raise NotUndoableError(
             f"{wal_id}: not a file operation nor any operation recorded by kfm_wal.ops; undo it by hand")
-    completion = wal.completion(wal_id)
+    completion = index.completion(wal_id)
     status = None if completion is None else completion.body["status"]
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
