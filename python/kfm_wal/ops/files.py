@@ -79,11 +79,11 @@ def _payload(root: FileRoot, action: Action, data: dict[str, bytes]) -> dict[str
         content = bytes(action.data)
         digest = content_digest(content)
         data[digest] = content
-        return {"type": "file.write", "path": root.locate(action.path)[0], "blob": digest, "bytes": len(content)}
+        return {"type": "file.write", "path": root.resolve(action.path)[0], "blob": digest, "bytes": len(content)}
     if isinstance(action, Delete):
-        return {"type": "file.delete", "path": root.locate(action.path)[0]}
+        return {"type": "file.delete", "path": root.resolve(action.path)[0]}
     if isinstance(action, Move):
-        src, dst = root.locate(action.src)[0], root.locate(action.dst)[0]
+        src, dst = root.resolve(action.src)[0], root.resolve(action.dst)[0]
         if src == dst:
             raise PlanError(f"move {action.src!r} -> {action.dst!r}: source and destination are the same file")
         return {"type": "file.move", "src": src, "dst": dst}

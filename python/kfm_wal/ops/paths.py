@@ -36,6 +36,12 @@ class FileRoot:
 
     def locate(self, rel: str) -> tuple[str, Path]:
         """(canonical relative path, absolute path) of `rel`, or PathEscapeError."""
+        canonical, full = self.resolve(rel)
+        return canonical, Path(full)
+
+    def resolve(self, rel: str) -> tuple[str, str]:
+        """`locate` with the absolute path as a string (no Path object built: this runs several
+        times per file operation)."""
         if not isinstance(rel, str) or not rel or "\x00" in rel:
             raise _escape(rel, "a path must be a non-empty string")
         if rel.startswith("/"):
@@ -57,21 +63,21 @@ class FileRoot:
             try:
                 mode = os.lstat(nxt).st_mode
             except OSError:  # missing, or a file in the way: nothing further down can be a link
-                return "/".join(parts), Path(self._prefix + "/" + "/".join(parts))
+                return "/".join(parts), self._prefix + "/" + "/".join(parts)
             if stat.S_ISLNK(mode):
                 return self._through_link("/".join([nxt, *parts[i + 1:]]), rel)
             cur = nxt
-        return "/".join(parts), Path(cur)
+        return "/".join(parts), cur
 
-    def _through_link(self, lexical: str, rel: str) -> tuple[str, Path]:
+    def _through_link(self, lexical: str, rel: str) -> tuple[str, str]:
         full = Path(os.path.realpath(lexical))
         if full == self.path or not full.is_relative_to(self.path):
             raise _escape(rel, f"resolves to {full}, outside the data root {self.path} (symlink)")
-        return full.relative_to(self.path).as_posix(), full
+        return full.relative_to(self.path).as_posix(), str(full)
 
     def read(self, rel: str) -> bytes | None:
         """Current bytes of the regular file at `rel`, None when absent."""
-        _, full = self.locate(rel)
+        _, full = self.resolve(rel)
         try:
             # O_NONBLOCK: a FIFO put there is refused below instead of blocking the open
             fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
