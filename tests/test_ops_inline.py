@@ -11,6 +11,7 @@ import pytest
 from kfm_wal import Wal, keys
 from kfm_wal.ops import (
     INLINE_MAX,
+    MIXED_FORMAT,
     BlobError,
     BlobStore,
     Contents,
@@ -25,6 +26,7 @@ from kfm_wal.ops import (
 )
 from kfm_wal.ops import contents as contents_mod
 from kfm_wal.ops import durable as durable_mod
+from kfm_wal.ops import graph as g
 from test_ops_support import META, UNDO_META, assert_valid, count, snapshot
 
 
@@ -160,3 +162,19 @@ def test_a_bad_inline_table_refuses_the_undo(big_wal: Wal, root: Path, bad: str)
     with pytest.raises(BlobError, match="corrupt|base64|not a blob digest"):
         undo(big_wal, wal_id, root=root, **UNDO_META)
     assert count(big_wal) == n and (root / "small.csv").read_bytes() == b"changed"
+
+
+def test_a_mixed_operation_is_undone_from_its_inline_before_image(big_wal: Wal, root: Path, tmp_path: Path) -> None:
+    store = g.GraphStore.open(tmp_path / "graph")
+    triple = "<http://example.org/ks> <http://example.org/file> <http://example.org/csv>"
+    before = snapshot(root)
+    result = run(big_wal, [Write("small.csv", b"changed"), g.Insert([triple])], root=root, graph=store, **META)
+    payload = big_wal.intent(result.wal_id).body["payload"]  # type: ignore[union-attr]
+    assert payload["format"] == MIXED_FORMAT
+    assert set(payload["inline"]) == {content_digest(b"id\n1\n"), content_digest(b"changed")}
+    assert not BlobStore.for_log(big_wal.path).root.exists()
+    rollback = undo(big_wal, result.wal_id, **UNDO_META)
+    assert snapshot(root) == before and triple not in store.triples()
+    undo(big_wal, rollback.wal_id, **UNDO_META)  # and the rollback, from its own inline contents
+    assert (root / "small.csv").read_bytes() == b"changed" and triple in store.triples()
+    assert_valid(big_wal)
