@@ -54,6 +54,10 @@ def test_later_records_are_found_by_reading_only_what_is_new(wal: Wal, tmp_path:
         assert same(index.completion(wal_id), wal.completion(wal_id))
     assert same(index.intent(pending.wal_id), wal.intent(pending.wal_id))
     assert index.completion(pending.wal_id) is None
+    # the first records' segment was moved into archive/ by a rotation since it was scanned
+    moved = index.intent(first[0])
+    assert moved is not None and (wal.path / "archive" / moved.segment).is_file()
+    assert same(moved, wal.intent(first[0]))
     assert index.rebuilds == 1
 
 
