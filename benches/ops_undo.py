@@ -9,7 +9,9 @@
                               each (what a recorded rollback of a file guarantees)
 
 Operations are created untimed (`ops.run_batch` for rollback; `ops.prepare` plus the lifecycle's
-execute step without its completion for replay); only the undo / recovery / unlink is timed.
+execute step without its completion for replay); only the undo / recovery / unlink is timed. The
+undos share one Wal, so the first one builds its record index (one scan of the log, ops/lookup.py)
+and the others find their intent and completion there: that scan is inside the timed loop.
 """
 
 from __future__ import annotations

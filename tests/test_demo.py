@@ -200,7 +200,7 @@ def test_every_write_is_an_intent_before_and_a_matching_completion_after(tmp_pat
             written = (root / action["path"]).read_bytes()
             if action["path"] != COLLECTION:  # collection.json is relinked by every new item after
                 assert action["blob"] == sha(written)
-            assert ops.BlobStore.for_log(log).get(action["blob"]) is not None
+            assert ops.Contents.for_log(log, payload).get(action["blob"]) is not None  # inline or a blob
         if intent["operation"] == "etl_step":
             (action,) = payload["actions"]
             written = (root / action["path"]).read_bytes()

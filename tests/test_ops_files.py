@@ -10,6 +10,7 @@ from kfm_wal import Wal
 from kfm_wal.ops import (
     ABSENT,
     BlobStore,
+    Contents,
     Delete,
     FileRoot,
     Move,
@@ -56,7 +57,11 @@ def test_write_new_file_then_undo(wal: Wal, root: Path) -> None:
                         "bytes": 9}]
     assert intent.body["reversal"]["steps"] == [{"type": "file.delete", "path": "counties/ks.csv"}]
     assert completion.body["executed_digest"] == result.executed_digest == actions_digest(actions)
-    assert BlobStore.for_log(wal.path).get(actions[0]["blob"]) == b"id\n20001\n"
+    # 9 bytes travel inline in the intent (standard base64), not as a blob; an absent file needs no
+    # before-image at all
+    assert intent.body["payload"]["inline"] == {actions[0]["blob"]: "aWQKMjAwMDEK"}
+    assert Contents.for_log(wal.path, intent.body["payload"]).get(actions[0]["blob"]) == b"id\n20001\n"
+    assert not BlobStore.for_log(wal.path).has(actions[0]["blob"])
 
     rollback = undo(wal, result.wal_id, **UNDO_META)
     assert rollback.status == "succeeded" and rollback.operation == "rollback"
@@ -227,11 +232,11 @@ def test_failed_reversal_is_recorded_as_failed(wal: Wal, root: Path, monkeypatch
     def broken_rename(src: Path, dst: Path) -> None:
         raise OSError("injected")
 
-    def broken_get(self: BlobStore, digest: str) -> bytes:
-        raise OSError("blob store unavailable")
+    def broken_get(self: Contents, digest: str) -> bytes:
+        raise OSError("before-images unavailable")
 
     monkeypatch.setattr(durable_mod, "rename", broken_rename)
-    monkeypatch.setattr(BlobStore, "get", broken_get)
+    monkeypatch.setattr(Contents, "get", broken_get)
     with pytest.raises(OperationFailedError, match="reversal failed too") as info:
         run(wal, [Write("old.csv", b"changed"), Move("keep.csv", "k.csv")], root=root, **META)
     result = info.value.result

@@ -6,7 +6,8 @@
 
 Every operation is recorded (intent, durable) before it runs, validated against the state it was
 planned for, executed atomically per file, completed, and can be undone from before-images kept
-in a content-addressed blob store under the log directory.
+inline in the intent (small contents) or in a content-addressed blob store under the log
+directory (`Contents` resolves a recorded digest from either).
 
 Besides files: STAC Items/Collections (`ops.stac`), RDF graph writes (`ops.graph`) and
 user-registered actions (`ops.custom`, `register_action`), mixable in one operation (see
@@ -14,6 +15,7 @@ user-registered actions (`ops.custom`, `register_action`), mixable in one operat
 
 from . import custom, graph, stac
 from .blobs import BlobStore
+from .contents import INLINE_MAX, Contents
 from .custom import Custom, register_action, unregister_action
 from .digests import ABSENT, actions_digest, canonical_json, content_digest, state_hash
 from .errors import (
@@ -48,6 +50,8 @@ __all__ = [
     "stac",
     "unregister_action",
     "DEFAULT_ROOT",
+    "INLINE_MAX",
+    "Contents",
     "PAYLOAD_FORMAT",
     "Action",
     "BlobError",

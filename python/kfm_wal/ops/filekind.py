@@ -7,6 +7,7 @@ from typing import Any
 
 from . import files
 from .blobs import BlobStore
+from .contents import Contents
 from .kinds import ActionKind, Context, Part, Reopened, prefixed, register_kind
 from .paths import DEFAULT_ROOT, FileRoot
 
@@ -31,6 +32,16 @@ def context_root(ctx: Context, where: Any, default: str = DEFAULT_ROOT) -> FileR
     return cached
 
 
+def planned_contents(ctx: Context) -> Contents:
+    """Where the operation being planned keeps its contents (all blobs without an operation's)."""
+    return ctx.contents if ctx.contents is not None else Contents(ctx.blobs)
+
+
+def recorded_contents(ctx: Context) -> Contents | BlobStore:
+    """Where the recorded operation being undone keeps its contents."""
+    return ctx.contents if ctx.contents is not None else ctx.blobs
+
+
 class FilePart(Part):
     kind = "file"
 
@@ -52,18 +63,20 @@ class FilePart(Part):
         return files.execute(self.plan.root, self.plan.actions[i], self.plan.data)
 
     def reverse(self, first_n: int) -> None:
-        files.apply_steps(self.plan.root, self.blobs, self.plan.steps_for(first_n))
+        source = self.plan.contents if self.plan.contents is not None else self.blobs
+        files.apply_steps(self.plan.root, source, self.plan.steps_for(first_n))
 
     def observe(self) -> dict[str, str]:
         return prefixed(self.prefix, self.plan.root.observe(self.plan.pre))
 
 
 class ReopenedFiles(Reopened):
-    def __init__(self, root: FileRoot, blobs: BlobStore, prefix: str, context_key: str) -> None:
-        self.root, self.blobs, self.prefix, self.context_key = root, blobs, prefix, context_key
+    def __init__(self, root: FileRoot, source: Contents | BlobStore, prefix: str, context_key: str) -> None:
+        """`source`: the recorded operation's contents (its payload.inline, then the blob store)."""
+        self.root, self.source, self.prefix, self.context_key = root, source, prefix, context_key
 
     def undo_actions(self, steps: Sequence[Mapping[str, Any]]) -> list[Any]:
-        return [files.Write(s["path"], self.blobs.get(s["blob"])) if s["type"] == "file.restore"
+        return [files.Write(s["path"], self.source.get(s["blob"])) if s["type"] == "file.restore"
                 else files.Delete(s["path"]) for s in steps]
 
     def target(self) -> dict[str, Any]:
@@ -82,13 +95,14 @@ class FileKind(ActionKind):
 
     def plan(self, actions: Sequence[Any], ctx: Context) -> Part:
         root = context_root(ctx, ctx.root)
-        return FilePart(files.plan(root, ctx.blobs, actions), ctx.blobs, file_prefix(self.name, root))
+        return FilePart(files.plan(root, planned_contents(ctx), actions), ctx.blobs, file_prefix(self.name, root))
 
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         root = file_root(part["root"])
-        return ReopenedFiles(root, ctx.blobs, file_prefix(self.name, root), "root")
+        return ReopenedFiles(root, recorded_contents(ctx), file_prefix(self.name, root), "root")
 
 
 register_kind(FileKind())
 
-__all__ = ["FileKind", "FilePart", "ReopenedFiles", "context_root", "file_prefix", "file_root"]
+__all__ = ["FileKind", "FilePart", "ReopenedFiles", "context_root", "file_prefix", "file_root", "planned_contents",
+           "recorded_contents"]

@@ -1,9 +1,11 @@
 """File actions (write, delete, move) under a data root: planning, execution, reversal.
 
 Planning reads the current state of every target, simulates the actions in order to get the
-state they will produce, stores each target's before-image and each new content in the blob
-store, and derives the reversal: for every path touched, "restore blob X" or "delete", which puts
-it back as it was before the first action. Nothing is executed by planning.
+state they will produce, keeps each target's before-image and each new content (`contents.py`:
+inline in the intent when small, else in the blob store), and derives the reversal: for every
+path touched, "restore content X" or "delete", which puts it back as it was before the first
+action. Nothing is executed by planning. A target absent before needs no before-image at all: its
+step is "delete".
 
 Payload action objects (recorded in the intent, exactly what is executed):
     {"type": "file.write", "path": P, "blob": "sha256:...", "bytes": N}
@@ -12,6 +14,7 @@ Payload action objects (recorded in the intent, exactly what is executed):
 Reversal step objects:
     {"type": "file.restore", "path": P, "blob": "sha256:..."}
     {"type": "file.delete", "path": P}
+"blob" is the content digest; the bytes are in `payload.inline` or the blob store (`Contents`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from . import durable
 from .blobs import BlobStore
+from .contents import Contents
 from .digests import ABSENT, content_digest
 from .errors import PathEscapeError, PlanError
 from .paths import FileRoot
@@ -59,6 +63,7 @@ class FilePlan:
     steps: list[dict[str, Any]]  # reversal: brings every target back to `pre`
     touched: list[list[str]]  # the paths each action changes, by action index
     data: dict[str, bytes] = field(default_factory=dict)  # new contents by digest, for execution
+    contents: Contents | None = None  # where the before-images are (for reversing in process)
 
     def steps_for(self, first_n: int) -> list[dict[str, Any]]:
         """Reversal steps for the paths touched by actions 0..first_n-1 only."""
@@ -74,11 +79,11 @@ def _payload(root: FileRoot, action: Action, data: dict[str, bytes]) -> dict[str
         content = bytes(action.data)
         digest = content_digest(content)
         data[digest] = content
-        return {"type": "file.write", "path": root.locate(action.path)[0], "blob": digest, "bytes": len(content)}
+        return {"type": "file.write", "path": root.resolve(action.path)[0], "blob": digest, "bytes": len(content)}
     if isinstance(action, Delete):
-        return {"type": "file.delete", "path": root.locate(action.path)[0]}
+        return {"type": "file.delete", "path": root.resolve(action.path)[0]}
     if isinstance(action, Move):
-        src, dst = root.locate(action.src)[0], root.locate(action.dst)[0]
+        src, dst = root.resolve(action.src)[0], root.resolve(action.dst)[0]
         if src == dst:
             raise PlanError(f"move {action.src!r} -> {action.dst!r}: source and destination are the same file")
         return {"type": "file.move", "src": src, "dst": dst}
@@ -106,9 +111,9 @@ def simulate(state: dict[str, str], action: Mapping[str, Any]) -> None:
         raise PlanError(f"unknown action type {kind!r}")
 
 
-def plan(root: FileRoot, blobs: BlobStore, actions: Sequence[Action]) -> FilePlan:
-    """Plan `actions`. Every path is confined and every action checked before anything is stored;
-    then before-images and new contents go to the blob store (durably)."""
+def plan(root: FileRoot, contents: Contents, actions: Sequence[Action]) -> FilePlan:
+    """Plan `actions`. Every path is confined and every action checked before anything is kept;
+    then before-images and new contents go to `contents` (inline, or the blob store durably)."""
     if not actions:
         raise PlanError("an operation needs at least one action")
     data: dict[str, bytes] = {}
@@ -120,18 +125,18 @@ def plan(root: FileRoot, blobs: BlobStore, actions: Sequence[Action]) -> FilePla
     post = dict(pre)
     for action in payload:
         simulate(post, action)
-    # The digests were just computed from these very bytes: the store does not hash them again.
-    # Inside `blobs.deferred()` (run, run_batch) they are stored together, durably, when it ends.
+    # The digests were just computed from these very bytes: they are not hashed again. Blobs are
+    # stored together, durably, when the enclosing `blobs.deferred()` block (run, run_batch) ends.
     for p, b in before.items():
         if b is not None:
-            blobs._put_hashed(pre[p], b)
+            contents.keep(pre[p], b)
     for digest, content in data.items():
-        blobs._put_hashed(digest, content)
+        contents.keep(digest, content)
     steps = [
         {"type": "file.delete", "path": p} if pre[p] == ABSENT else {"type": "file.restore", "path": p, "blob": pre[p]}
         for p in reversed(order)
     ]
-    return FilePlan(root, payload, pre, post, steps, touched, data)
+    return FilePlan(root, payload, pre, post, steps, touched, data, contents)
 
 
 def _relocate(root: FileRoot, rel: str) -> Path:
@@ -158,9 +163,10 @@ def execute(root: FileRoot, action: Mapping[str, Any], data: Mapping[str, bytes]
     raise PlanError(f"unknown action type {kind!r}")
 
 
-def apply_steps(root: FileRoot, blobs: BlobStore, steps: Iterable[Mapping[str, Any]]) -> None:
-    """Carry out reversal steps. Idempotent: a path already in the wanted state is left alone, so
-    a reversal interrupted by a crash can simply be run again."""
+def apply_steps(root: FileRoot, source: Contents | BlobStore, steps: Iterable[Mapping[str, Any]]) -> None:
+    """Carry out reversal steps, with the before-images from `source` (the operation's contents).
+    Idempotent: a path already in the wanted state is left alone, so a reversal interrupted by a
+    crash can simply be run again."""
     for step in steps:
         rel = step["path"]
         current = root.digest(rel)
@@ -169,7 +175,7 @@ def apply_steps(root: FileRoot, blobs: BlobStore, steps: Iterable[Mapping[str, A
                 durable.unlink(_relocate(root, rel))
         elif step["type"] == "file.restore":
             if current != step["blob"]:
-                durable.write_atomic(_relocate(root, rel), blobs.get(step["blob"]))
+                durable.write_atomic(_relocate(root, rel), source.get(step["blob"]))
         else:
             raise PlanError(f"unknown reversal step type {step['type']!r}")
 

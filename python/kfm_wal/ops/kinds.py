@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .blobs import BlobStore
+from .contents import Contents
 from .errors import PlanError
 
 MIXED_FORMAT = "kfm-wal-ops/mixed-1"
@@ -38,6 +39,10 @@ class Context:
     root: Any = None  # file root (FileRoot | path | None)
     stac_root: Any = None
     graph: Any = None  # graph store (GraphStore | path | None)
+    inline_budget: int = 0  # bytes of contents one operation may carry in its intent (contents.py)
+    # Planning: the contents of the operation being planned (one per operation, set by the
+    # operation). Undo: the contents of the recorded operation its parts are reopened from.
+    contents: Contents | None = None
     # roots resolved once for all the operations planned with this context (filekind.context_root)
     roots: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -1,7 +1,8 @@
 """The lifecycle of a file operation on top of `kfm_wal.Wal`:
 
-    1. plan: state of the targets before (pre_state_hash) and after (post_state_expected), blobs
-       stored (before-images and new contents, durable), intent appended (durable);
+    1. plan: state of the targets before (pre_state_hash) and after (post_state_expected),
+       before-images and new contents kept (small ones inline in the intent's payload, the
+       others as blobs, durable: contents.py), intent appended (durable);
     2. validate: the files still match pre_state_hash, else completion "refused", nothing runs;
     3. execute the actions in order; if one fails, the ones before it are reversed from the
        before-images (completion "reversed", or "failed" when the reversal fails too);
@@ -12,6 +13,7 @@ Nothing touches the data root before its intent is durable, and every intent can
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import uuid
@@ -23,6 +25,7 @@ from ..errors import WalError
 from ..wal import Receipt, Wal
 from . import durable, files
 from .blobs import BlobStore
+from .contents import Contents, inline_budget
 from .digests import actions_digest, first_difference, state_hash
 from .errors import OperationFailedError, PlanError, StateChangedError, attach
 from .filekind import FilePart
@@ -143,14 +146,17 @@ class _Outcome:
     cause: BaseException | None = None
 
 
-def _stores(wal: Wal, blobs: BlobStore | None) -> BlobStore:
-    return blobs or BlobStore.for_log(wal.path)
+def _context(wal: Wal, blobs: BlobStore | None, root: Any, stac_root: Any, graph: Any) -> Context:
+    return Context(blobs or BlobStore.for_log(wal.path), root, stac_root, graph, inline_budget=inline_budget(wal))
 
 
 def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None) -> OpPlan:
     """Group the actions by kind (first-appearance order), plan each group, combine."""
     if not actions:
         raise PlanError("an operation needs at least one action")
+    # This operation's contents: inline in its payload when small (contents.py), else blobs.
+    contents = Contents(ctx.blobs, ctx.inline_budget)
+    ctx = dataclasses.replace(ctx, contents=contents)
     kinds = [kind_of(a) for a in actions]
     names = list(dict.fromkeys(k.name for k in kinds))
     by_kind = {k.name: k for k in kinds}
@@ -188,6 +194,8 @@ def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None
         if stac is not None:
             payload["stac"] = stac
         # `expects` is the state the steps undo (the post state per path): undo checks it first.
+        if contents.inline:
+            payload["inline"] = contents.recorded()
         plan = OpPlan(parts, order, payload, {"steps": part.steps, "expects": part.plan.post},
                       part.plan.pre, part.plan.post, mixed=False)
         return plan
@@ -197,6 +205,8 @@ def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None
         extra = getattr(part, "payload_extra", None)
         if extra:
             plan.payload["parts"][p].update(extra)
+    if contents.inline:
+        plan.payload["inline"] = contents.recorded()
     if irreversible:
         plan.reversal = {"irreversible": True, "reason": irreversible}
     else:
@@ -341,7 +351,7 @@ def prepare(
     (default data/stac), `graph` the RDF store (a GraphStore or a path; default data/graph).
     `irreversible` (a reason) declares the operation irreversible: required when an action has
     no reversal, and then recorded as reversal {"irreversible": true, "reason": ...}."""
-    ctx = Context(_stores(wal, blobs), root, stac_root, graph)
+    ctx = _context(wal, blobs, root, stac_root, graph)
     spec = OperationSpec(actions, actor, tier, governance, telemetry, lineage_links, operation, irreversible)
     with ctx.blobs.deferred():  # the blobs are stored together, durable when the block ends
         prepared = _plan(spec, ctx)
@@ -403,15 +413,17 @@ def run_batch(
     refused or fails, the ones after it are not attempted (completion "refused"); the error raised
     carries `.results` for all of them.
 
-    Durability, batched without weakening it: the blobs of all operations (before-images, new
-    contents) are written to temp files, each fsynced, renamed, and each blob directory fsynced
-    once, all before the intents are appended; each target file is written to a temp file,
-    fsynced and renamed over the target as its operation runs, and each directory the batch
-    changed is fsynced once after the last operation, before the completions are appended (so a
-    recorded "succeeded" is durable). A crash in between leaves pending intents for `recover`."""
+    Durability, batched without weakening it: the contents of all operations (before-images, new
+    contents) are inline in their intents when small, and otherwise blobs written to temp files,
+    each fsynced, renamed, and each blob directory fsynced once, all before the intents are
+    appended (one group commit makes the intents, inline contents included, durable); each
+    target file is written to a temp file, fsynced and renamed over the target as its operation
+    runs, and each directory the batch changed is fsynced once after the last operation, before
+    the completions are appended (so a recorded "succeeded" is durable). A crash in between
+    leaves pending intents for `recover`."""
     if not operations:
         return []
-    ctx = Context(_stores(wal, blobs), root, stac_root, graph)
+    ctx = _context(wal, blobs, root, stac_root, graph)
     with ctx.blobs.deferred():  # stored (durably) when the block ends: before the intents
         prepared = [_plan(spec, ctx) for spec in operations]
         owner: dict[str, int] = {}

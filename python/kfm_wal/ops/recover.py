@@ -18,6 +18,7 @@ from ..reader import Record
 from ..wal import Wal
 from . import files
 from .blobs import BlobStore
+from .contents import Contents
 from .digests import ABSENT
 from .paths import FileRoot
 
@@ -64,7 +65,7 @@ def _settle(intent: Record, root: FileRoot, blobs: BlobStore) -> tuple[Recovered
     if foreign:
         return Recovered(wal_id, "pending", f"left pending: {foreign[0]} holds bytes this operation never wrote"), None
     try:
-        files.apply_steps(root, blobs, steps)
+        files.apply_steps(root, Contents.of_payload(blobs, intent.body["payload"]), steps)
     except Exception as e:  # reported, left pending: a later recovery run can retry (steps are idempotent)
         return Recovered(wal_id, "pending", f"left pending: rollback failed: {type(e).__name__}: {e}"), None
     why = "interrupted: the process stopped mid-operation; rolled back at recovery"

@@ -32,7 +32,7 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from . import files
 from .errors import PlanError
-from .filekind import FilePart, ReopenedFiles, context_root, file_prefix, file_root
+from .filekind import FilePart, ReopenedFiles, context_root, file_prefix, file_root, planned_contents, recorded_contents
 from .kinds import ActionKind, Context, Part, Reopened, register_kind
 
 DEFAULT_STAC_ROOT = "data/stac"
@@ -332,7 +332,7 @@ class StacKind(ActionKind):
             before = len(cat.writes)
             objects.append(_compile(cat, a))
             counts.append(len(cat.writes) - before)
-        part = StacPart(files.plan(root, ctx.blobs, cat.writes), ctx.blobs, file_prefix("file", root))
+        part = StacPart(files.plan(root, planned_contents(ctx), cat.writes), ctx.blobs, file_prefix("file", root))
         part.stac_objects = objects
         # one STAC action is several file actions: map each STAC action to its file actions
         part.groups = [n for n in counts]
@@ -340,7 +340,7 @@ class StacKind(ActionKind):
 
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         root = file_root(part["root"])
-        return ReopenedFiles(root, ctx.blobs, file_prefix("file", root), "root")
+        return ReopenedFiles(root, recorded_contents(ctx), file_prefix("file", root), "root")
 
 
 register_kind(StacKind())

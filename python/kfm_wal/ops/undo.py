@@ -13,9 +13,11 @@ from typing import Any
 from ..wal import Wal
 from . import files
 from .blobs import BlobStore
+from .contents import Contents, inline_budget
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
 from .kinds import MIXED_FORMAT, Context, get_kind
+from .lookup import index_of
 from .operation import OperationResult, OperationSpec, RootLike, _plan, execute, run
 from .paths import FileRoot
 
@@ -45,7 +47,8 @@ def undo(
 ) -> OperationResult:
     """Reverse the succeeded operation `wal_id`. `tier` and `governance` default to the
     operation's own; `root` defaults to the data root recorded in its payload."""
-    intent = wal.intent(wal_id)
+    index = index_of(wal)  # the log is scanned once per Wal, not once per undo
+    intent = index.intent(wal_id)
     if intent is None:
         raise NotUndoableError(f"{wal_id}: no such intent in {wal.path}")
     body = intent.body
@@ -56,7 +59,7 @@ def undo(
     if payload.get("format") not in (files.PAYLOAD_FORMAT, MIXED_FORMAT) or "expects" not in reversal:
         raise NotUndoableError(
             f"{wal_id}: not a file operation nor any operation recorded by kfm_wal.ops; undo it by hand")
-    completion = wal.completion(wal_id)
+    completion = index.completion(wal_id)
     status = None if completion is None else completion.body["status"]
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
@@ -73,10 +76,11 @@ def undo(
         err = StateChangedError(f"undo {wal_id} refused, {why}a file changed since the operation: {diff[1]}")
         err.path = diff[0]
         raise err
-    # Fetching (and verifying) every before-image now means a missing blob refuses the undo
-    # before anything is recorded.
+    # Fetching (and verifying) every before-image now (from the intent's payload.inline, else the
+    # blob store) means a missing blob refuses the undo before anything is recorded.
+    source = Contents.of_payload(store, payload)
     actions: list[files.Action] = [
-        files.Write(s["path"], store.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
+        files.Write(s["path"], source.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
         for s in reversal["steps"]
     ]
     return run(
@@ -103,7 +107,7 @@ def _undo_mixed(
     planned first; the rollback's pre state must be exactly the state the operation left."""
     payload, reversal = body["payload"], body["reversal"]
     store = blobs or BlobStore.for_log(wal.path)
-    ctx = Context(store)
+    ctx = Context(store, inline_budget=inline_budget(wal), contents=Contents.of_payload(store, payload))
     actions: list[Any] = []
     for step in reversal["steps"]:
         part = payload["parts"][step["part"]]
