@@ -3,6 +3,7 @@
 //! layer over this one, and `cargo test` exercises it alone.
 
 pub mod body;
+mod body_accept;
 mod body_fast;
 pub mod error;
 pub mod finding;

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::body::{self, Context, HeaderBody, KeyBody, SealBody};
+use crate::body_accept;
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
@@ -381,7 +382,7 @@ impl Scanner<'_, '_> {
         }
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, offset, env.seq, kind),
+            Kind::Intent | Kind::Completion => self.op_line(line, &env, offset, kind),
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -427,9 +428,16 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn op_line(&mut self, line: &[u8], offset: u64, seq: u64, kind: Kind) {
+    fn op_line(&mut self, line: &[u8], env: &record::Envelope, offset: u64, kind: Kind) {
         if !self.opts.check_bodies {
             return;
+        }
+        let seq = env.seq;
+        // Nearly every body passes the one-pass check; only the others pay for serde, which
+        // also says what is wrong.
+        let fast = if kind == Kind::Intent { body_accept::intent(line, env) } else { body_accept::completion(line, env) };
+        if let Some(wal_id) = fast {
+            return self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
         }
         let checked = if kind == Kind::Intent {
             body::check_intent(line, Context::Line).map(|f| f.wal_id.unwrap_or_default())
