@@ -219,7 +219,10 @@ fn uuid_field(field: &str, raw: &RawValue) -> Result<u128, FieldError> {
 }
 
 pub(crate) fn is_operation(name: &str) -> bool {
-    let b = name.as_bytes();
+    is_operation_bytes(name.as_bytes())
+}
+
+pub(crate) fn is_operation_bytes(b: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_lowercase()

@@ -12,15 +12,15 @@
 
 use crate::body;
 use crate::hash;
+use crate::quote_index::QuoteIndex;
 use crate::record::Envelope;
-use crate::timestamp;
 
 /// Nesting this pass follows (the line's object is level 1); deeper values are left to serde,
 /// whose recursion limit (128) refuses some of them.
 const MAX_DEPTH: u32 = 64;
 
 /// The wal_id of an intent line that satisfies every schema rule, or None when unsure.
-pub fn intent(line: &[u8], env: &Envelope) -> Option<u128> {
+pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
     const WAL_ID: u16 = 1;
     const OPERATION: u16 = 1 << 1;
     const ACTOR: u16 = 1 << 2;
@@ -33,7 +33,7 @@ pub fn intent(line: &[u8], env: &Envelope) -> Option<u128> {
     const LINEAGE: u16 = 1 << 9;
     const TELEMETRY: u16 = 1 << 10;
     const ALL: u16 = (1 << 11) - 1;
-    let mut c = Cursor::for_body(line, env)?;
+    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id, mut operation, mut tier) = (0u16, 0u128, &b""[..], 0u8);
     while !c.done() {
         let name = c.name()?;
@@ -56,15 +56,15 @@ pub fn intent(line: &[u8], env: &Envelope) -> Option<u128> {
         }
         seen |= bit;
         match bit {
-            WAL_ID => wal_id = uuid(c.plain_string()?)?,
+            WAL_ID => wal_id = c.uuid()?,
             OPERATION => {
                 operation = c.plain_string()?;
-                if !body::is_operation(std::str::from_utf8(operation).ok()?) {
+                if !body::is_operation_bytes(operation) {
                     return None;
                 }
             }
             ACTOR => actor(&mut c)?,
-            PRE | POST => state_hash(c.plain_string()?)?,
+            PRE | POST => c.state_hash()?,
             PAYLOAD => c.object(|c, _| c.value())?,
             REVERSAL => reversal(&mut c)?,
             TIER => tier = c.small_uint()?,
@@ -79,7 +79,7 @@ pub fn intent(line: &[u8], env: &Envelope) -> Option<u128> {
 }
 
 /// The wal_id of a completion line that satisfies every schema rule, or None when unsure.
-pub fn completion(line: &[u8], env: &Envelope) -> Option<u128> {
+pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
     const WAL_ID: u8 = 1;
     const STATUS: u8 = 1 << 1;
     const POST: u8 = 1 << 2;
@@ -87,7 +87,7 @@ pub fn completion(line: &[u8], env: &Envelope) -> Option<u128> {
     const DURATION: u8 = 1 << 4;
     const ERROR: u8 = 1 << 5;
     const DETAIL: u8 = 1 << 6;
-    let mut c = Cursor::for_body(line, env)?;
+    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id) = (0u8, 0u128);
     while !c.done() {
         let bit = match c.name()? {
@@ -105,9 +105,9 @@ pub fn completion(line: &[u8], env: &Envelope) -> Option<u128> {
         }
         seen |= bit;
         match bit {
-            WAL_ID => wal_id = uuid(c.plain_string()?)?,
+            WAL_ID => wal_id = c.uuid()?,
             STATUS => one_of(c.plain_string()?, body::STATUSES)?,
-            POST | DIGEST => state_hash(c.plain_string()?)?,
+            POST | DIGEST => c.state_hash()?,
             DURATION => c.plain_non_negative()?,
             ERROR => _ = c.string()?,
             _ => c.object(|c, _| c.value())?,
@@ -117,12 +117,19 @@ pub fn completion(line: &[u8], env: &Envelope) -> Option<u128> {
     (seen & (WAL_ID | STATUS) == WAL_ID | STATUS).then_some(wal_id)
 }
 
-fn uuid(text: &[u8]) -> Option<u128> {
-    body::parse_uuid_v4(std::str::from_utf8(text).ok()?)
-}
-
-fn state_hash(text: &[u8]) -> Option<()> {
-    hash::is_prefixed(std::str::from_utf8(text).ok()?).then_some(())
+/// `body::parse_uuid_v4` for the one spelling it accepts (36 characters, lowercase, hyphens
+/// at 8, 13, 18 and 23, version 4, RFC 4122 variant), without going through `&str`.
+fn uuid_v4(text: &[u8]) -> Option<u128> {
+    let text: &[u8; 36] = text.try_into().ok()?;
+    let mut value = 0u128;
+    for (i, &c) in text.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            (c == b'-').then_some(())?;
+        } else {
+            value = value << 4 | u128::from(hash::hex_digit(c)?);
+        }
+    }
+    (text[14] == b'4' && matches!(text[19], b'8' | b'9' | b'a' | b'b')).then_some(value)
 }
 
 fn one_of(text: &[u8], allowed: &[&str]) -> Option<()> {
@@ -226,6 +233,7 @@ enum Name<'a> {
 /// surely) what the schema needs.
 struct Cursor<'a> {
     b: &'a [u8],
+    quotes: &'a QuoteIndex,
     i: usize,
     /// Just past the body's closing comma.
     end: usize,
@@ -237,22 +245,24 @@ impl<'a> Cursor<'a> {
     /// timestamp is well formed (the other parts were checked byte by byte); the body must be
     /// UTF-8 and, in this fast path, free of control characters (the writer emits none; JSON
     /// allows some as whitespace, which serde judges).
-    fn for_body(line: &'a [u8], env: &Envelope) -> Option<Cursor<'a>> {
-        if !timestamp::is_valid(env.timestamp) {
+    fn for_body(line: &'a [u8], env: &Envelope, timestamp_ok: bool, quotes: &'a mut QuoteIndex) -> Option<Cursor<'a>> {
+        if !timestamp_ok {
             return None;
         }
         let body = env.body;
-        // Branch-free over the whole body so it vectorizes: high bit set anywhere, control byte anywhere.
-        let (mut high, mut control) = (0u8, false);
-        for &b in body {
-            high |= b;
-            control |= b < 0x20;
-        }
-        if control || (high >= 0x80 && std::str::from_utf8(body).is_err()) {
-            return None;
-        }
         let start = body.as_ptr() as usize - line.as_ptr() as usize;
-        Some(Cursor { b: line, i: start, end: start + body.len(), depth: 1 })
+        // Up to the line's final newline: strings are searched past the body's end too.
+        if !quotes.build(&line[..line.len() - 1], start) {
+            let (mut high, mut control) = (0u8, false);
+            for &b in body {
+                high |= b;
+                control |= b < 0x20;
+            }
+            if control || (high >= 0x80 && std::str::from_utf8(body).is_err()) {
+                return None;
+            }
+        }
+        Some(Cursor { b: line, quotes, i: start, end: start + body.len(), depth: 1 })
     }
 
     fn done(&self) -> bool {
@@ -297,7 +307,7 @@ impl<'a> Cursor<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            let at = self.i + memchr::memchr2(b'"', b'\\', &self.b[self.i..])?;
+            let at = self.quotes.next(self.i)?;
             if self.b[at] == b'"' {
                 self.i = at + 1;
                 return Some((&self.b[start..at], escaped));
@@ -317,6 +327,22 @@ impl<'a> Cursor<'a> {
                     _ => return None,
                 };
         }
+    }
+
+    /// A lowercase UUIDv4 string: a fixed width, so no scan for its end.
+    fn uuid(&mut self) -> Option<u128> {
+        let text = self.b.get(self.i..self.i + 38)?;
+        (text[0] == b'"' && text[37] == b'"').then_some(())?;
+        self.i += 38;
+        uuid_v4(&text[1..37])
+    }
+
+    /// A `sha256:<64 lowercase hex>` string: a fixed width, so no scan for its end.
+    fn state_hash(&mut self) -> Option<()> {
+        let text = self.b.get(self.i..self.i + 73)?;
+        (text[0] == b'"' && text[72] == b'"' && hash::is_prefixed_bytes(&text[1..72])).then_some(())?;
+        self.i += 73;
+        Some(())
     }
 
     /// A string written without escapes (one the schema compares).

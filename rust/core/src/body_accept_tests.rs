@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{completion, intent};
 use crate::body::{self, Context};
 use crate::hash;
+use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 
 const ID: &str = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
@@ -53,9 +54,16 @@ fn members_of(v: &Value) -> Vec<u8> {
 /// (fast verdict, body's verdict) for one line.
 fn verdicts(line: &[u8]) -> Option<(Option<u128>, Option<u128>)> {
     let env = record::parse(line).ok()?;
+    let ts_ok = crate::timestamp::is_valid(env.timestamp);
     match env.kind? {
-        Kind::Intent => Some((intent(line, &env), body::check_intent(line, Context::Line).ok().and_then(|f| f.wal_id))),
-        Kind::Completion => Some((completion(line, &env), body::check_completion(line, Context::Line).ok().map(|f| f.wal_id))),
+        Kind::Intent => Some((
+            intent(line, &env, ts_ok, &mut QuoteIndex::default()),
+            body::check_intent(line, Context::Line).ok().and_then(|f| f.wal_id),
+        )),
+        Kind::Completion => Some((
+            completion(line, &env, ts_ok, &mut QuoteIndex::default()),
+            body::check_completion(line, Context::Line).ok().map(|f| f.wal_id),
+        )),
         _ => None,
     }
 }
@@ -205,6 +213,20 @@ fn spellings_serde_reads_differently() {
     let at = bad_utf8.windows(4).position(|w| w == b"none").unwrap();
     bad_utf8[at] = 0xC3;
     assert_sound(&bad_utf8);
+}
+
+#[test]
+fn uuid_spelling_as_body_reads_it() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    const DIGITS: &[u8] = b"0123456789abcdefABCDEF-g";
+    for _ in 0..20_000 {
+        let mut text = *b"3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
+        for _ in 0..rng.usize(0..3) {
+            text[rng.usize(0..36)] = DIGITS[rng.usize(0..DIGITS.len())];
+        }
+        let want = body::parse_uuid_v4(std::str::from_utf8(&text).unwrap());
+        assert_eq!(super::uuid_v4(&text), want, "{}", String::from_utf8_lossy(&text));
+    }
 }
 
 #[test]

@@ -59,10 +59,23 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
 
 /// Whether `text` is `sha256:` + 64 lowercase hex digits (a check, no decoding).
 pub fn is_prefixed(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == PREFIX.len() + 64
-        && text.starts_with(PREFIX)
-        && b[PREFIX.len()..].iter().fold(0, |bad, &c| bad | HEX_VALUE[c as usize]) & 0xF0 == 0
+    is_prefixed_bytes(text.as_bytes())
+}
+
+/// `is_prefixed` on bytes.
+pub fn is_prefixed_bytes(b: &[u8]) -> bool {
+    b.len() == PREFIX.len() + 64 && b.starts_with(PREFIX.as_bytes()) && is_lower_hex(&b[PREFIX.len()..])
+}
+
+/// Whether every byte is a lowercase hex digit.
+pub fn is_lower_hex(text: &[u8]) -> bool {
+    text.iter().fold(0, |bad, &c| bad | HEX_VALUE[c as usize]) & 0xF0 == 0
+}
+
+/// The value of a lowercase hex digit, or None.
+pub fn hex_digit(c: u8) -> Option<u8> {
+    let v = HEX_VALUE[c as usize];
+    (v < 16).then_some(v)
 }
 
 /// Parse `sha256:<hex>`.

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keys;
 pub mod ops;
 pub mod prepare;
+mod quote_index;
 pub mod reader;
 pub mod record;
 pub mod recovery;

@@ -13,6 +13,7 @@ use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
+use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
 use crate::timestamp::{self, Timestamp};
@@ -188,6 +189,8 @@ struct Scanner<'a, 'o> {
     closing: Option<(u64, u64)>,
     window_bad_line: bool,
     window_valid_after_bad: bool,
+    /// Reused for every body (no allocation per line).
+    quotes: QuoteIndex,
     out: SegmentScan,
 }
 
@@ -243,6 +246,7 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
         closing: None,
         window_bad_line: false,
         window_valid_after_bad: false,
+        quotes: QuoteIndex::default(),
         out: SegmentScan {
             file: file.clone(),
             name,
@@ -364,7 +368,8 @@ impl Scanner<'_, '_> {
             let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
             self.window_findings.push(f);
         }
-        if !timestamp::is_valid(env.timestamp) {
+        let timestamp_ok = timestamp::is_valid(env.timestamp);
+        if !timestamp_ok {
             let f = self.finding(Code::RecordMalformed, offset, seq, "timestamp is not YYYY-MM-DDTHH:MM:SS.ffffffZ");
             self.window_findings.push(f);
         }
@@ -382,7 +387,7 @@ impl Scanner<'_, '_> {
         }
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, &env, offset, kind),
+            Kind::Intent | Kind::Completion => self.op_line(line, &env, timestamp_ok, offset, kind),
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -428,14 +433,18 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn op_line(&mut self, line: &[u8], env: &record::Envelope, offset: u64, kind: Kind) {
+    fn op_line(&mut self, line: &[u8], env: &record::Envelope, timestamp_ok: bool, offset: u64, kind: Kind) {
         if !self.opts.check_bodies {
             return;
         }
         let seq = env.seq;
         // Nearly every body passes the one-pass check; only the others pay for serde, which
         // also says what is wrong.
-        let fast = if kind == Kind::Intent { body_accept::intent(line, env) } else { body_accept::completion(line, env) };
+        let fast = if kind == Kind::Intent {
+            body_accept::intent(line, env, timestamp_ok, &mut self.quotes)
+        } else {
+            body_accept::completion(line, env, timestamp_ok, &mut self.quotes)
+        };
         if let Some(wal_id) = fast {
             return self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
         }
