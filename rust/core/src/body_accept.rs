@@ -234,6 +234,8 @@ enum Name<'a> {
 struct Cursor<'a> {
     b: &'a [u8],
     quotes: &'a QuoteIndex,
+    /// Strings read so far times two: the index of the next opening quote in `quotes.quotes()`.
+    q: usize,
     i: usize,
     /// Just past the body's closing comma.
     end: usize,
@@ -262,7 +264,7 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        Some(Cursor { b: line, quotes, i: start, end: start + body.len(), depth: 1 })
+        Some(Cursor { b: line, quotes, q: 0, i: start, end: start + body.len(), depth: 1 })
     }
 
     fn done(&self) -> bool {
@@ -303,6 +305,14 @@ impl<'a> Cursor<'a> {
     /// A string: its raw content and whether it has escapes. Escapes are checked; a `\u` escape
     /// of a surrogate is left to serde (whether it decodes depends on its neighbour).
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        if let Some(quotes) = self.quotes.quotes() {
+            // No escapes in the line: every quote opens or closes a string, in order.
+            let (open, close) = (*quotes.get(self.q)? as usize, *quotes.get(self.q + 1)? as usize);
+            (open == self.i).then_some(())?;
+            self.q += 2;
+            self.i = close + 1;
+            return Some((&self.b[open + 1..close], false));
+        }
         self.eat(b'"')?;
         let start = self.i;
         let mut escaped = false;
@@ -329,16 +339,22 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A lowercase UUIDv4 string: a fixed width, so no scan for its end.
+    /// A lowercase UUIDv4 string: a fixed width, so no search for its end.
     fn uuid(&mut self) -> Option<u128> {
+        if self.quotes.quotes().is_some() {
+            return uuid_v4(self.plain_string()?);
+        }
         let text = self.b.get(self.i..self.i + 38)?;
         (text[0] == b'"' && text[37] == b'"').then_some(())?;
         self.i += 38;
         uuid_v4(&text[1..37])
     }
 
-    /// A `sha256:<64 lowercase hex>` string: a fixed width, so no scan for its end.
+    /// A `sha256:<64 lowercase hex>` string: a fixed width, so no search for its end.
     fn state_hash(&mut self) -> Option<()> {
+        if self.quotes.quotes().is_some() {
+            return hash::is_prefixed_bytes(self.plain_string()?).then_some(());
+        }
         let text = self.b.get(self.i..self.i + 73)?;
         (text[0] == b'"' && text[72] == b'"' && hash::is_prefixed_bytes(&text[1..72])).then_some(())?;
         self.i += 73;
