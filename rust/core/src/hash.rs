@@ -100,18 +100,7 @@ pub fn is_prefixed(text: &str) -> bool {
 
 /// `is_prefixed` on bytes.
 pub fn is_prefixed_bytes(b: &[u8]) -> bool {
-    b.len() == PREFIX.len() + 64 && b.starts_with(PREFIX.as_bytes()) && is_lower_hex(&b[PREFIX.len()..])
-}
-
-/// Whether every byte is a lowercase hex digit.
-pub fn is_lower_hex(text: &[u8]) -> bool {
-    text.iter().fold(0, |bad, &c| bad | HEX_VALUE[c as usize]) & 0xF0 == 0
-}
-
-/// The value of a lowercase hex digit, or None.
-pub fn hex_digit(c: u8) -> Option<u8> {
-    let v = HEX_VALUE[c as usize];
-    (v < 16).then_some(v)
+    b.len() == PREFIX.len() + 64 && b.starts_with(PREFIX.as_bytes()) && parse_hex(&b[PREFIX.len()..]).is_some()
 }
 
 /// Parse `sha256:<hex>`.

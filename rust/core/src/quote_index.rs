@@ -9,11 +9,6 @@
 pub struct QuoteIndex {
     words: Vec<u64>,
     from: usize,
-    /// Without backslashes, the offset of every quote in order: the n-th string then starts at
-    /// quote 2n and ends at quote 2n+1, so finding its end does not wait on where the previous
-    /// one ended (the chain of dependent loads that otherwise bounds the reading of a body).
-    quotes: Vec<u32>,
-    plain: bool,
 }
 
 impl QuoteIndex {
@@ -22,60 +17,22 @@ impl QuoteIndex {
         self.from = from;
         self.words.clear();
         let mut unusual = false;
-        let mut backslash = false;
         let mut blocks = bytes[from..].chunks_exact(64);
         for block in &mut blocks {
-            let (word, odd, slash) = block_marks(block.try_into().expect("64 bytes"));
+            let (word, odd) = block_marks(block.try_into().expect("64 bytes"));
             self.words.push(word);
             unusual |= odd;
-            backslash |= slash;
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
             // Padded with spaces: printable, and neither a quote nor a backslash.
             let mut last = [b' '; 64];
             last[..rest.len()].copy_from_slice(rest);
-            let (word, odd, slash) = block_marks(&last);
+            let (word, odd) = block_marks(&last);
             self.words.push(word);
             unusual |= odd;
-            backslash |= slash;
-        }
-        self.plain = !backslash && bytes.len() <= u32::MAX as usize;
-        if self.plain {
-            self.list_quotes();
         }
         !unusual
-    }
-
-    /// The quotes in order, when there is no backslash (None otherwise).
-    #[inline]
-    pub fn quotes(&self) -> Option<&[u32]> {
-        self.plain.then_some(&self.quotes[..])
-    }
-
-    /// Every set bit's offset, written eight at a time whatever the word holds (the extra writes
-    /// land past the end and are cut off): a loop that stopped at the last bit would mispredict
-    /// its exit on nearly every word.
-    fn list_quotes(&mut self) {
-        let total: usize = self.words.iter().map(|w| w.count_ones() as usize).sum();
-        self.quotes.clear();
-        self.quotes.resize(total + 8, 0);
-        let mut n = 0;
-        for (k, &word) in self.words.iter().enumerate() {
-            let base = (self.from + 64 * k) as u32;
-            let count = word.count_ones() as usize;
-            let mut w = word;
-            let mut done = 0;
-            while done < count {
-                for slot in &mut self.quotes[n + done..n + done + 8] {
-                    *slot = base.wrapping_add(w.trailing_zeros());
-                    w &= w.wrapping_sub(1);
-                }
-                done += 8;
-            }
-            n += count;
-        }
-        self.quotes.truncate(n);
     }
 
     /// The first `"` or `\` at or after `at` (which must not be before the indexed start).
@@ -100,40 +57,36 @@ impl QuoteIndex {
     }
 }
 
-/// The quote/backslash bits of 64 bytes, whether any byte is outside 0x20-0x7F, and whether
-/// any is a backslash.
+/// The quote/backslash bits of 64 bytes, and whether any byte is outside 0x20-0x7F.
 #[cfg(target_arch = "x86_64")]
-fn block_marks(block: &[u8; 64]) -> (u64, bool, bool) {
+fn block_marks(block: &[u8; 64]) -> (u64, bool) {
     use std::arch::x86_64::*;
     let mut marks = 0u64;
-    let mut slashes = 0u32;
     // SAFETY: SSE2 is in the x86-64 baseline; each load reads 16 bytes inside `block`.
     let odd = unsafe {
         let (quote, backslash, space) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x20));
         let mut below = _mm_setzero_si128();
         for part in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * part).cast::<__m128i>());
-            let slash = _mm_cmpeq_epi8(v, backslash);
-            slashes |= _mm_movemask_epi8(slash) as u32;
-            let m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), slash);
+            let m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
             marks |= u64::from(_mm_movemask_epi8(m) as u16) << (16 * part);
             // Signed compare: bytes >= 0x80 are negative, so they count as below 0x20 too.
             below = _mm_or_si128(below, _mm_cmplt_epi8(v, space));
         }
         _mm_movemask_epi8(below) != 0
     };
-    (marks, odd, slashes != 0)
+    (marks, odd)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn block_marks(block: &[u8; 64]) -> (u64, bool, bool) {
-    let (mut marks, mut odd, mut slash) = (0u64, false, false);
+fn block_marks(block: &[u8; 64]) -> (u64, bool) {
+    let mut marks = 0u64;
+    let mut odd = false;
     for (i, &b) in block.iter().enumerate() {
         marks |= u64::from(b == b'"' || b == b'\\') << i;
         odd |= !(0x20..0x80).contains(&b);
-        slash |= b == b'\\';
     }
-    (marks, odd, slash)
+    (marks, odd)
 }
 
 #[cfg(test)]
@@ -144,14 +97,10 @@ mod tests {
     fn finds_every_mark_from_every_start() {
         let mut rng = fastrand::Rng::with_seed(11);
         let mut index = QuoteIndex::default();
-        for len in [0usize, 1, 15, 63, 64, 65, 127, 128, 129, 300].repeat(4) {
-            let alphabet: &[u8] = if rng.bool() { b"a\"\\ ~" } else { b"a\" ~" };
-            let bytes: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(0..alphabet.len())]).collect();
+        for len in [0usize, 1, 15, 63, 64, 65, 127, 128, 129, 300] {
+            let bytes: Vec<u8> = (0..len).map(|_| [b'a', b'"', b'\\', b' ', b'~'][rng.usize(0..5)]).collect();
             let from = rng.usize(0..=len.min(7));
             assert!(index.build(&bytes, from));
-            let quotes: Vec<u32> = (from..len).filter(|&i| bytes[i] == b'"').map(|i| i as u32).collect();
-            let has_backslash = bytes[from..].contains(&b'\\');
-            assert_eq!(index.quotes(), (!has_backslash).then_some(&quotes[..]), "len {len} from {from}");
             for at in from..=len {
                 let want = bytes[at..].iter().position(|&c| c == b'"' || c == b'\\').map(|p| at + p);
                 assert_eq!(index.next(at), want, "len {len} from {from} at {at}");
@@ -161,12 +110,8 @@ mod tests {
         let mut long = vec![b'x'; 1000];
         long[900] = b'"';
         assert!(index.build(&long, 3));
-        assert_eq!(index.quotes(), Some(&[900u32][..]));
         assert_eq!(index.next(5), Some(900));
         assert_eq!(index.next(901), None);
-        // Dense quotes: more than eight in a word.
-        assert!(index.build(&[b'"'; 200], 0));
-        assert_eq!(index.quotes(), Some(&(0..200).collect::<Vec<u32>>()[..]));
     }
 
     #[test]
