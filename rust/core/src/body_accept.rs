@@ -256,8 +256,8 @@ impl<'a> Cursor<'a> {
         }
         let body = env.body;
         let start = body.as_ptr() as usize - line.as_ptr() as usize;
-        // Up to the line's final newline: strings are searched past the body's end too.
-        if !quotes.build(&line[..line.len() - 1], start) {
+        // The body only: a string that runs past it is not found, and the serde path judges it.
+        if !quotes.build(&line[..start + body.len()], start) {
             let (mut high, mut control) = (0u8, false);
             for &b in body {
                 high |= b;
