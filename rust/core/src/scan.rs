@@ -220,6 +220,28 @@ pub struct Resume {
 }
 
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
+    scan_lines(file, bytes, from, opts, &mut |_| {})
+}
+
+/// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
+/// the verifier's resident memory then holds a few MiB per thread instead of whole segments.
+pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions) -> SegmentScan {
+    let mut release = |upto: usize| {
+        if let SegmentBytes::Mapped(map) = bytes {
+            // SAFETY: the scanner never reads bytes before `upto` again, and even if it did, a
+            // page dropped from this read-only mapping of an immutable archived segment is read
+            // back from the page cache unchanged (MADV_DONTNEED only unmaps it). It is only a
+            // hint: an error changes nothing.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
+        }
+    };
+    scan_lines(file, bytes, &Resume::default(), opts, &mut release)
+}
+
+/// Bytes scanned between two releases of a mapped segment's pages.
+const RELEASE_EVERY: usize = 8 << 20;
+
+fn scan_lines(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions, release: &mut dyn FnMut(usize)) -> SegmentScan {
     let start = from.offset as usize;
     let name = file.name();
     let mut s = Scanner {
@@ -278,10 +300,15 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
     if pos > 0 {
         s.lines = 2; // resuming after a seal: the header and its seal were read before
     }
+    let mut released = 0;
     while pos < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
         s.line(&bytes[pos..end], pos as u64);
         pos = end;
+        if pos - released >= RELEASE_EVERY {
+            released = pos & !4095; // whole pages only: the page holding `pos` is still being read
+            release(released);
+        }
     }
     s.finish(bytes.len() as u64)
 }

@@ -189,7 +189,7 @@ fn scan_and_join(
             let (tx, f) = (tx.clone(), &files[i]);
             scope.spawn(move |_| {
                 let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    scan::load(&f.path, f.archived).map(|bytes| scan::scan(f, &bytes, opts))
+                    scan::load(&f.path, f.archived).map(|bytes| scan::scan_segment(f, &bytes, opts))
                 }));
                 let _ = tx.send((i, scanned)); // the receiver outlives the scope
             });
