@@ -40,13 +40,14 @@ impl QuoteIndex {
     pub fn next(&self, at: usize) -> Option<usize> {
         let rel = at.checked_sub(self.from)?;
         let (mut k, shift) = (rel / 64, rel % 64);
-        // Two words at once: any string shorter than 64 bytes ends without a loop.
-        let pair = u128::from(*self.words.get(k)?) | u128::from(self.words.get(k + 1).copied().unwrap_or(0)) << 64;
-        let ahead = pair >> shift;
+        // The 64 bits from `at` on, taken from two words: any string shorter than 64 bytes ends
+        // without a loop. (`<< 1 << (63 - shift)` is `<< (64 - shift)` without overflowing at 0.)
+        let (lo, hi) = (*self.words.get(k)?, self.words.get(k + 1).copied().unwrap_or(0));
+        let ahead = lo >> shift | hi << 1 << (63 - shift);
         if ahead != 0 {
             return Some(at + ahead.trailing_zeros() as usize);
         }
-        k += 2;
+        k += 1;
         loop {
             let word = *self.words.get(k)?;
             if word != 0 {
