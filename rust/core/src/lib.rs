@@ -10,6 +10,7 @@ pub mod finding;
 pub mod fsutil;
 pub mod hash;
 pub mod keys;
+mod line_facts;
 pub mod ops;
 pub mod prepare;
 mod quote_index;

@@ -13,6 +13,7 @@ use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
+use crate::line_facts::{self, LineFacts};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
@@ -220,12 +221,14 @@ pub struct Resume {
 }
 
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
-    scan_lines(file, bytes, from, opts, &mut |_| {})
+    scan_lines(file, bytes, from, opts, &mut |_| {}, None)
 }
 
 /// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
 /// the verifier's resident memory then holds a few MiB per thread instead of whole segments.
-pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions) -> SegmentScan {
+/// `split`: compute the second half's line facts (hashes, body verdicts) on another thread of
+/// the pool if one is free, for a segment that would otherwise finish on one thread alone.
+pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
     let mut release = |upto: usize| {
         if let SegmentBytes::Mapped(map) = bytes {
             // SAFETY: the scanner never reads bytes before `upto` again, and even if it did, a
@@ -235,13 +238,21 @@ pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions
             let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
         }
     };
-    scan_lines(file, bytes, &Resume::default(), opts, &mut release)
+    let split_at = if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
+    scan_lines(file, bytes, &Resume::default(), opts, &mut release, split_at)
 }
 
 /// Bytes scanned between two releases of a mapped segment's pages.
 const RELEASE_EVERY: usize = 8 << 20;
 
-fn scan_lines(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions, release: &mut dyn FnMut(usize)) -> SegmentScan {
+fn scan_lines(
+    file: &SegmentFile,
+    bytes: &[u8],
+    from: &Resume,
+    opts: &ScanOptions,
+    release: &mut (dyn FnMut(usize) + Send),
+    split_at: Option<usize>,
+) -> SegmentScan {
     let start = from.offset as usize;
     let name = file.name();
     let mut s = Scanner {
@@ -301,14 +312,33 @@ fn scan_lines(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOption
         s.lines = 2; // resuming after a seal: the header and its seal were read before
     }
     let mut released = 0;
-    while pos < bytes.len() {
+    let mut step = |s: &mut Scanner, pos: usize, ahead: Option<&LineFacts>| {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
-        s.line(&bytes[pos..end], pos as u64);
-        pos = end;
-        if pos - released >= RELEASE_EVERY {
-            released = pos & !4095; // whole pages only: the page holding `pos` is still being read
+        s.line(&bytes[pos..end], pos as u64, ahead);
+        if end - released >= RELEASE_EVERY {
+            released = end & !4095; // whole pages only: the page holding `end` is still being read
             release(released);
         }
+        end
+    };
+    let half = split_at.filter(|&at| at > pos && at < bytes.len());
+    let ahead = match half {
+        Some(at) => {
+            let (_, facts) = rayon::join(
+                || {
+                    while pos < at {
+                        pos = step(&mut s, pos, None);
+                    }
+                },
+                || line_facts::of_lines(&bytes[at..], opts.check_bodies),
+            );
+            facts
+        }
+        None => Vec::new(),
+    };
+    let mut ahead = ahead.iter();
+    while pos < bytes.len() {
+        pos = step(&mut s, pos, ahead.next());
     }
     s.finish(bytes.len() as u64)
 }
@@ -327,7 +357,8 @@ impl Scanner<'_, '_> {
         self.resync = true;
     }
 
-    fn line(&mut self, line: &[u8], offset: u64) {
+    /// `ahead`: this line's facts, when they were computed on another thread.
+    fn line(&mut self, line: &[u8], offset: u64, ahead: Option<&LineFacts>) {
         let env = match record::parse(line) {
             Ok(env) => env,
             Err(record::LineError(why)) => {
@@ -335,7 +366,7 @@ impl Scanner<'_, '_> {
                 return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
             }
         };
-        let computed = hash::sha256(record::hashed_part(line));
+        let computed = ahead.map_or_else(|| hash::sha256(record::hashed_part(line)), |f| f.hash);
         if computed != env.claimed {
             return self.bad_line(Code::RecordHash, offset, "record hash does not match its bytes".to_owned());
         }
@@ -414,7 +445,7 @@ impl Scanner<'_, '_> {
         }
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, &env, timestamp_ok, offset, kind),
+            Kind::Intent | Kind::Completion => self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op)),
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -460,17 +491,17 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn op_line(&mut self, line: &[u8], env: &record::Envelope, timestamp_ok: bool, offset: u64, kind: Kind) {
+    fn op_line(&mut self, line: &[u8], env: &record::Envelope, timestamp_ok: bool, offset: u64, kind: Kind, ahead: Option<Option<u128>>) {
         if !self.opts.check_bodies {
             return;
         }
         let seq = env.seq;
         // Nearly every body passes the one-pass check; only the others pay for serde, which
         // also says what is wrong.
-        let fast = if kind == Kind::Intent {
-            body_accept::intent(line, env, timestamp_ok, &mut self.quotes)
-        } else {
-            body_accept::completion(line, env, timestamp_ok, &mut self.quotes)
+        let fast = match ahead {
+            Some(verdict) => verdict,
+            None if kind == Kind::Intent => body_accept::intent(line, env, timestamp_ok, &mut self.quotes),
+            None => body_accept::completion(line, env, timestamp_ok, &mut self.quotes),
         };
         if let Some(wal_id) = fast {
             return self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
