@@ -35,22 +35,21 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
     const ALL: u16 = (1 << 11) - 1;
     let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id, mut operation, mut tier) = (0u16, 0u128, &b""[..], 0u8);
+    const NAMES: [(&[u8], u16); 11] = [
+        (b"wal_id", WAL_ID),
+        (b"operation", OPERATION),
+        (b"actor", ACTOR),
+        (b"pre_state_hash", PRE),
+        (b"post_state_expected", POST),
+        (b"payload", PAYLOAD),
+        (b"reversal", REVERSAL),
+        (b"tier", TIER),
+        (b"governance", GOVERNANCE),
+        (b"lineage_links", LINEAGE),
+        (b"telemetry", TELEMETRY),
+    ];
     while !c.done() {
-        let name = c.name()?;
-        let bit = match name {
-            b"wal_id" => WAL_ID,
-            b"operation" => OPERATION,
-            b"actor" => ACTOR,
-            b"pre_state_hash" => PRE,
-            b"post_state_expected" => POST,
-            b"payload" => PAYLOAD,
-            b"reversal" => REVERSAL,
-            b"tier" => TIER,
-            b"governance" => GOVERNANCE,
-            b"lineage_links" => LINEAGE,
-            b"telemetry" => TELEMETRY,
-            _ => return None,
-        };
+        let bit = c.member(&NAMES)?;
         if seen & bit != 0 {
             return None;
         }
@@ -89,17 +88,17 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
     const DETAIL: u8 = 1 << 6;
     let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id) = (0u8, 0u128);
+    const NAMES: [(&[u8], u8); 7] = [
+        (b"wal_id", WAL_ID),
+        (b"status", STATUS),
+        (b"post_state_hash", POST),
+        (b"executed_digest", DIGEST),
+        (b"duration_ms", DURATION),
+        (b"error", ERROR),
+        (b"detail", DETAIL),
+    ];
     while !c.done() {
-        let bit = match c.name()? {
-            b"wal_id" => WAL_ID,
-            b"status" => STATUS,
-            b"post_state_hash" => POST,
-            b"executed_digest" => DIGEST,
-            b"duration_ms" => DURATION,
-            b"error" => ERROR,
-            b"detail" => DETAIL,
-            _ => return None,
-        };
+        let bit = c.member(&NAMES)?;
         if seen & bit != 0 {
             return None;
         }
@@ -286,6 +285,24 @@ impl<'a> Cursor<'a> {
 
     fn eat(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// The tag of the top-level member whose name comes next (None for any other name). A name
+    /// spelled plainly is recognised in place: its first letter picks the candidates and the
+    /// bytes `"name":` are compared whole, so the closing quote needs no search.
+    fn member<T: Copy>(&mut self, names: &[(&[u8], T)]) -> Option<T> {
+        if let Some(&[b'"', first, ..]) = self.b.get(self.i..) {
+            for &(name, tag) in names.iter().filter(|(n, _)| n[0] == first) {
+                let at = self.i + 1;
+                if self.b.get(at..at + name.len()) == Some(name) && self.b.get(at + name.len()..at + name.len() + 2) == Some(b"\":") {
+                    self.i = at + name.len() + 2;
+                    self.ws();
+                    return Some(tag);
+                }
+            }
+        }
+        let name = self.name()?;
+        names.iter().find(|(n, _)| *n == name).map(|&(_, tag)| tag)
     }
 
     /// A top-level member name without escapes, and its colon.
