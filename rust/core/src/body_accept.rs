@@ -148,7 +148,7 @@ fn non_empty(raw: &[u8]) -> Option<()> {
 /// `{"type": one of ACTOR_TYPES, "id": non-empty string, ...free}`.
 fn actor(c: &mut Cursor) -> Option<()> {
     let mut seen = 0u8;
-    c.object(|c, name| match name {
+    c.object_of(&[b"type", b"id"], |c, name| match name {
         Name::Plain(b"type") if seen & 1 == 0 => {
             seen |= 1;
             one_of(c.plain_string()?, body::ACTOR_TYPES)
@@ -167,7 +167,7 @@ fn actor(c: &mut Cursor) -> Option<()> {
 /// with a non-empty `reason` and no steps; `reason`, when present, a string.
 fn reversal(c: &mut Cursor) -> Option<()> {
     let (mut steps, mut irreversible, mut reason) = (None, None, None);
-    c.object(|c, name| match name {
+    c.object_of(&[b"steps", b"irreversible", b"reason"], |c, name| match name {
         Name::Plain(b"steps") if steps.is_none() => {
             let mut n = 0usize;
             c.array(|c| {
@@ -198,7 +198,7 @@ fn reversal(c: &mut Cursor) -> Option<()> {
 /// `{"care": one of CARE_LABELS, "approvals": array (optional), ...free}`.
 fn governance(c: &mut Cursor) -> Option<()> {
     let (mut care, mut approvals) = (false, false);
-    c.object(|c, name| match name {
+    c.object_of(&[b"care", b"approvals"], |c, name| match name {
         Name::Plain(b"care") if !care => {
             care = true;
             one_of(c.plain_string()?, body::CARE_LABELS)
@@ -216,7 +216,7 @@ fn governance(c: &mut Cursor) -> Option<()> {
 /// `{"id": non-empty string, ...free}`.
 fn telemetry(c: &mut Cursor) -> Option<()> {
     let mut id = false;
-    c.object(|c, name| match name {
+    c.object_of(&[b"id"], |c, name| match name {
         Name::Plain(b"id") if !id => {
             id = true;
             non_empty(c.string()?.0)
@@ -303,6 +303,16 @@ impl<'a> Cursor<'a> {
         }
         let name = self.name()?;
         names.iter().find(|(n, _)| *n == name).map(|&(_, tag)| tag)
+    }
+
+    /// One of `known` as the string at the cursor, closing quote included (None: another string,
+    /// or not at a string; the cursor has not moved then).
+    fn known_name(&mut self, known: &[&'static [u8]]) -> Option<&'static [u8]> {
+        let rest = self.b.get(self.i..)?;
+        let name =
+            known.iter().find(|n| rest.len() > n.len() + 1 && rest[0] == b'"' && rest[1..].starts_with(n) && rest[n.len() + 1] == b'"')?;
+        self.i += name.len() + 2;
+        Some(name)
     }
 
     /// A top-level member name without escapes, and its colon.
@@ -462,16 +472,25 @@ impl<'a> Cursor<'a> {
     }
 
     /// An object; `member` reads each value after its name and colon.
-    fn object(&mut self, mut member: impl FnMut(&mut Self, Name<'a>) -> Option<()>) -> Option<()> {
+    fn object(&mut self, member: impl FnMut(&mut Self, Name<'a>) -> Option<()>) -> Option<()> {
+        self.object_of(&[], member)
+    }
+
+    /// An object whose schema names `known`: those names, written plainly, are recognised in
+    /// place (`"name"` compared whole) rather than searched for; others are read as usual.
+    fn object_of(&mut self, known: &[&'static [u8]], mut member: impl FnMut(&mut Self, Name<'a>) -> Option<()>) -> Option<()> {
         self.enter(b'{')?;
         if self.eat(b'}').is_some() {
             self.depth -= 1;
             return Some(());
         }
         loop {
-            let name = match self.string()? {
-                (text, false) => Name::Plain(text),
-                (_, true) => Name::Escaped,
+            let name = match self.known_name(known) {
+                Some(text) => Name::Plain(text),
+                None => match self.string()? {
+                    (text, false) => Name::Plain(text),
+                    (_, true) => Name::Escaped,
+                },
             };
             self.ws();
             self.eat(b':')?;
