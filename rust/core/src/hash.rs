@@ -1,14 +1,42 @@
 //! SHA-256 as the format writes it: `sha256:<64 lowercase hex>`. The sha2 crate picks the
 //! SHA-NI / AVX2 implementation at run time where the CPU has it.
 
-use sha2::{Digest as _, Sha256};
-
 pub type Digest = [u8; 32];
 pub const ZERO: Digest = [0u8; 32];
 pub const PREFIX: &str = "sha256:";
 
 pub fn sha256(bytes: &[u8]) -> Digest {
-    Sha256::digest(bytes).into()
+    // The verifier hashes every line on its own: the whole blocks go straight from the input to
+    // the compression function and only the tail is padded here (FIPS 180-4 5.1.1), where the
+    // hasher's block buffer would copy and track every line. Same digest as `Sha256::digest`,
+    // property-tested against it.
+    let whole = bytes.len() / 64 * 64;
+    let mut state = H0;
+    compress(&mut state, &bytes[..whole]);
+    let rest = &bytes[whole..];
+    let mut tail = [0u8; 128];
+    tail[..rest.len()].copy_from_slice(rest);
+    tail[rest.len()] = 0x80;
+    let tail_len = if rest.len() < 56 { 64 } else { 128 };
+    tail[tail_len - 8..tail_len].copy_from_slice(&(bytes.len() as u64 * 8).to_be_bytes());
+    compress(&mut state, &tail[..tail_len]);
+    let mut out = ZERO;
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/// SHA-256 compression of whole 64-byte blocks (sha2's, SHA-NI where the CPU has it).
+fn compress(state: &mut [u32; 8], blocks: &[u8]) {
+    use sha2::digest::{consts::U64, generic_array::GenericArray};
+    debug_assert_eq!(blocks.len() % 64, 0);
+    // SAFETY: GenericArray<u8, U64> is #[repr(transparent)] over [u8; 64] (size 64, align 1),
+    // and `blocks` holds exactly len / 64 of them.
+    let blocks: &[GenericArray<u8, U64>] = unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), blocks.len() / 64) };
+    sha2::compress256(state, blocks);
 }
 
 /// Append the 64 lowercase hex digits of `digest` to `out`.
@@ -111,6 +139,17 @@ pub fn parse_prefixed(text: &str) -> Option<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
+
+    #[test]
+    fn digest_of_every_length_class_matches_sha2() {
+        let mut rng = fastrand::Rng::with_seed(21);
+        let data: Vec<u8> = (0..5000).map(|_| rng.u8(..)).collect();
+        for len in (0..300).chain((0..200).map(|_| rng.usize(0..5000))) {
+            let m = &data[..len];
+            assert_eq!(sha256(m), <[u8; 32]>::from(Sha256::digest(m)), "length {len}");
+        }
+    }
 
     #[test]
     fn known_answer() {
