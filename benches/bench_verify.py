@@ -72,6 +72,16 @@ def test_verify_kfm(benchmark: Any, logs: tuple[Path, Path]) -> None:
     benchmark.extra_info["mb"] = _mb(big)
 
 
+@pytest.mark.parametrize("option", ["check_bodies", "check_signatures"])
+def test_verify_kfm_without(benchmark: Any, logs: tuple[Path, Path], option: str) -> None:
+    """What body checks and seal signatures cost: the same run with one of them off."""
+    benchmark.group = f"verify ~{LOG_MB} MB"
+    big, _ = logs
+    report = benchmark.pedantic(kfm_wal.verify, args=(big,), kwargs={option: False}, rounds=5, warmup_rounds=1)
+    assert report.ok, report.findings[:3]
+    benchmark.extra_info["mb"] = _mb(big)
+
+
 def test_sha256_pass(benchmark: Any, logs: tuple[Path, Path]) -> None:
     """The floor: one SHA-256 pass over the same segment bytes, read from the page cache."""
     benchmark.group = f"verify ~{LOG_MB} MB"

@@ -218,8 +218,11 @@ fn uuid_field(field: &str, raw: &RawValue) -> Result<u128, FieldError> {
     parse_uuid_v4(&s).map_or_else(|| err(field, format!("must be a lowercase UUIDv4, got {s:?}")), Ok)
 }
 
-fn is_operation(name: &str) -> bool {
-    let b = name.as_bytes();
+pub(crate) fn is_operation(name: &str) -> bool {
+    is_operation_bytes(name.as_bytes())
+}
+
+pub(crate) fn is_operation_bytes(b: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_lowercase()
@@ -234,9 +237,9 @@ fn operation_name(raw: &RawValue) -> Result<Cow<'_, str>, FieldError> {
     Ok(s)
 }
 
-const ACTOR_TYPES: &[&str] = &["developer", "ci", "system"];
-const CARE_LABELS: &[&str] = &["public", "sensitive", "restricted"];
-const STATUSES: &[&str] = &["succeeded", "failed", "refused", "reversed"];
+pub(crate) const ACTOR_TYPES: &[&str] = &["developer", "ci", "system"];
+pub(crate) const CARE_LABELS: &[&str] = &["public", "sensitive", "restricted"];
+pub(crate) const STATUSES: &[&str] = &["succeeded", "failed", "refused", "reversed"];
 
 /// A required member whose value is one of `allowed`.
 fn one_of_member<'a>(field: &str, raw: Option<&'a RawValue>, allowed: &[&str]) -> Result<Cow<'a, str>, FieldError> {

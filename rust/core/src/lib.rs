@@ -3,14 +3,17 @@
 //! layer over this one, and `cargo test` exercises it alone.
 
 pub mod body;
+mod body_accept;
 mod body_fast;
 pub mod error;
 pub mod finding;
 pub mod fsutil;
 pub mod hash;
 pub mod keys;
+mod line_facts;
 pub mod ops;
 pub mod prepare;
+mod quote_index;
 pub mod reader;
 pub mod record;
 pub mod recovery;

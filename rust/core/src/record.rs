@@ -91,7 +91,8 @@ pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
     if digits == 0 || digits > 19 || rest[0] == b'0' {
         return Err(Malformed("seq is not a positive integer without leading zeros"));
     }
-    let seq = std::str::from_utf8(&rest[..digits]).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(Malformed("seq out of range"))?;
+    // At most 19 digits: always below u64::MAX, so the sum cannot overflow.
+    let seq = rest[..digits].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     let rest = rest[digits..].strip_prefix(P_PREV).ok_or(Malformed("prev member missing after seq"))?;
     if rest.len() < 64 {
         return Err(Malformed("prev is truncated"));

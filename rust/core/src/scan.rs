@@ -8,10 +8,13 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::body::{self, Context, HeaderBody, KeyBody, SealBody};
+use crate::body_accept;
 use crate::error::{IoContext, Result};
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
+use crate::line_facts::{self, LineFacts};
+use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
 use crate::timestamp::{self, Timestamp};
@@ -157,6 +160,13 @@ pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
     }
 }
 
+/// `a < b` in byte order (= time order for the fixed-width spelling), as two overlapping 16-byte
+/// big-endian words: this runs for every line, where an array compare is a `memcmp` call.
+fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
+    let word = |t: &Timestamp, at: usize| u128::from_be_bytes(t[at..at + 16].try_into().expect("16 bytes"));
+    (word(a, 0), word(a, timestamp::LEN - 16)) < (word(b, 0), word(b, timestamp::LEN - 16))
+}
+
 /// Per-scan mutable state, so `scan` reads as the rules.
 struct Scanner<'a, 'o> {
     name: String,
@@ -187,6 +197,8 @@ struct Scanner<'a, 'o> {
     closing: Option<(u64, u64)>,
     window_bad_line: bool,
     window_valid_after_bad: bool,
+    /// Reused for every body (no allocation per line).
+    quotes: QuoteIndex,
     out: SegmentScan,
 }
 
@@ -216,6 +228,38 @@ pub struct Resume {
 }
 
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
+    scan_lines(file, bytes, from, opts, &mut |_| {}, None)
+}
+
+/// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
+/// the verifier's resident memory then holds a few MiB per thread instead of whole segments.
+/// `split`: compute the second half's line facts (hashes, body verdicts) on another thread of
+/// the pool if one is free, for a segment that would otherwise finish on one thread alone.
+pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
+    let mut release = |upto: usize| {
+        if let SegmentBytes::Mapped(map) = bytes {
+            // SAFETY: the scanner never reads bytes before `upto` again, and even if it did, a
+            // page dropped from this read-only mapping of an immutable archived segment is read
+            // back from the page cache unchanged (MADV_DONTNEED only unmaps it). It is only a
+            // hint: an error changes nothing.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
+        }
+    };
+    let split_at = if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
+    scan_lines(file, bytes, &Resume::default(), opts, &mut release, split_at)
+}
+
+/// Bytes scanned between two releases of a mapped segment's pages.
+const RELEASE_EVERY: usize = 8 << 20;
+
+fn scan_lines(
+    file: &SegmentFile,
+    bytes: &[u8],
+    from: &Resume,
+    opts: &ScanOptions,
+    release: &mut (dyn FnMut(usize) + Send),
+    split_at: Option<usize>,
+) -> SegmentScan {
     let start = from.offset as usize;
     let name = file.name();
     let mut s = Scanner {
@@ -242,6 +286,7 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
         closing: None,
         window_bad_line: false,
         window_valid_after_bad: false,
+        quotes: QuoteIndex::default(),
         out: SegmentScan {
             file: file.clone(),
             name,
@@ -273,10 +318,34 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &Scan
     if pos > 0 {
         s.lines = 2; // resuming after a seal: the header and its seal were read before
     }
-    while pos < bytes.len() {
+    let mut released = 0;
+    let mut step = |s: &mut Scanner, pos: usize, ahead: Option<&LineFacts>| {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
-        s.line(&bytes[pos..end], pos as u64);
-        pos = end;
+        s.line(&bytes[pos..end], pos as u64, ahead);
+        if end - released >= RELEASE_EVERY {
+            released = end & !4095; // whole pages only: the page holding `end` is still being read
+            release(released);
+        }
+        end
+    };
+    let half = split_at.filter(|&at| at > pos && at < bytes.len());
+    let ahead = match half {
+        Some(at) => {
+            let (_, facts) = rayon::join(
+                || {
+                    while pos < at {
+                        pos = step(&mut s, pos, None);
+                    }
+                },
+                || line_facts::of_lines(&bytes[at..], opts.check_bodies),
+            );
+            facts
+        }
+        None => Vec::new(),
+    };
+    let mut ahead = ahead.iter();
+    while pos < bytes.len() {
+        pos = step(&mut s, pos, ahead.next());
     }
     s.finish(bytes.len() as u64)
 }
@@ -295,7 +364,8 @@ impl Scanner<'_, '_> {
         self.resync = true;
     }
 
-    fn line(&mut self, line: &[u8], offset: u64) {
+    /// `ahead`: this line's facts, when they were computed on another thread.
+    fn line(&mut self, line: &[u8], offset: u64, ahead: Option<&LineFacts>) {
         let env = match record::parse(line) {
             Ok(env) => env,
             Err(record::LineError(why)) => {
@@ -303,7 +373,7 @@ impl Scanner<'_, '_> {
                 return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
             }
         };
-        let computed = hash::sha256(record::hashed_part(line));
+        let computed = ahead.map_or_else(|| hash::sha256(record::hashed_part(line)), |f| f.hash);
         if computed != env.claimed {
             return self.bad_line(Code::RecordHash, offset, "record hash does not match its bytes".to_owned());
         }
@@ -353,7 +423,7 @@ impl Scanner<'_, '_> {
         self.resync = false;
         self.expect = Some((env.seq + 1, computed));
         if let Some(last) = self.last_ts {
-            if ts < last {
+            if earlier(&ts, &last) {
                 let f = self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
                 self.window_findings.push(f);
             }
@@ -363,7 +433,8 @@ impl Scanner<'_, '_> {
             let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
             self.window_findings.push(f);
         }
-        if !timestamp::is_valid(env.timestamp) {
+        let timestamp_ok = timestamp::is_valid(env.timestamp);
+        if !timestamp_ok {
             let f = self.finding(Code::RecordMalformed, offset, seq, "timestamp is not YYYY-MM-DDTHH:MM:SS.ffffffZ");
             self.window_findings.push(f);
         }
@@ -381,7 +452,7 @@ impl Scanner<'_, '_> {
         }
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, offset, env.seq, kind),
+            Kind::Intent | Kind::Completion => self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op)),
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -427,9 +498,20 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn op_line(&mut self, line: &[u8], offset: u64, seq: u64, kind: Kind) {
+    fn op_line(&mut self, line: &[u8], env: &record::Envelope, timestamp_ok: bool, offset: u64, kind: Kind, ahead: Option<Option<u128>>) {
         if !self.opts.check_bodies {
             return;
+        }
+        let seq = env.seq;
+        // Nearly every body passes the one-pass check; only the others pay for serde, which
+        // also says what is wrong.
+        let fast = match ahead {
+            Some(verdict) => verdict,
+            None if kind == Kind::Intent => body_accept::intent(line, env, timestamp_ok, &mut self.quotes),
+            None => body_accept::completion(line, env, timestamp_ok, &mut self.quotes),
+        };
+        if let Some(wal_id) = fast {
+            return self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
         }
         let checked = if kind == Kind::Intent {
             body::check_intent(line, Context::Line).map(|f| f.wal_id.unwrap_or_default())
@@ -573,5 +655,25 @@ impl Scanner<'_, '_> {
         self.out.key_at_end = self.key;
         self.out.first_line_ok = self.first_line_ok;
         self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earlier_is_byte_order() {
+        let mut rng = fastrand::Rng::with_seed(4);
+        let base = *b"2026-01-01T00:00:00.000000Z";
+        for _ in 0..20_000 {
+            let (mut a, mut b) = (base, base);
+            for t in [&mut a, &mut b] {
+                for _ in 0..rng.usize(0..3) {
+                    t[rng.usize(0..timestamp::LEN)] = rng.u8(b'0'..=b'9');
+                }
+            }
+            assert_eq!(earlier(&a, &b), a < b, "{} {}", String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
+        }
     }
 }

@@ -5,8 +5,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use rayon::prelude::*;
-
 use crate::body;
 use crate::error::{Result, WalError};
 use crate::finding::{Code, Finding};
@@ -153,28 +151,7 @@ pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn
             None => rest = &[],
         }
     }
-    // One segment per thread at a time: memory stays at a few segments whatever the archive size.
-    let window = rayon::current_num_threads().max(1);
-    for (chunk_no, chunk) in rest.chunks(window).enumerate() {
-        if opts.stop_after.is_some_and(|n| report.findings.len() >= n) {
-            report.stopped = true;
-            break;
-        }
-        let scans: Vec<Result<SegmentScan>> = chunk
-            .par_iter()
-            .map(|f| {
-                let bytes = scan::load(&f.path, f.archived)?;
-                Ok(scan::scan(f, &bytes, &scan_opts))
-            })
-            .collect();
-        for (i, scanned) in scans.into_iter().enumerate() {
-            let s = scanned?;
-            report.scanned_bytes += s.bytes;
-            let is_last = chunk_no * window + i == rest.len() - 1;
-            join(&mut report, &mut prev, s, is_last);
-        }
-        progress(report.scanned_bytes, report.records);
-    }
+    scan_and_join(rest, &scan_opts, opts.stop_after, &mut report, &mut prev, progress)?;
     report.revoked = prev.map(|p| p.revoked.into_keys().collect()).unwrap_or_default();
     report.segments = files;
     report.pending = report.ops.pending_count() as u64;
@@ -187,6 +164,64 @@ pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn
         report.stopped = true;
     }
     Ok(report)
+}
+
+/// Scan `files` on the pool's threads while this thread joins them in order as they come: the
+/// join (chain links, intent pairing) overlaps the scans instead of leaving a core idle between
+/// windows of segments. At most two scans per thread are ahead of the join, so memory stays at a
+/// few segments whatever the archive size. `stop_after` is judged every `window` segments, the
+/// same points as when segments were scanned a window at a time.
+fn scan_and_join(
+    files: &[SegmentFile],
+    opts: &ScanOptions,
+    stop_after: Option<usize>,
+    report: &mut LogReport,
+    prev: &mut Option<Join>,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<()> {
+    let window = rayon::current_num_threads().max(1);
+    let ahead = 2 * window;
+    // A scan that panics sends its panic, resumed here, so this thread never waits for it in vain.
+    type Sent = (usize, std::thread::Result<Result<SegmentScan>>);
+    let (tx, rx) = std::sync::mpsc::channel::<Sent>();
+    rayon::in_place_scope(|scope| {
+        let spawn = |i: usize| {
+            let (tx, f) = (tx.clone(), &files[i]);
+            // The last segments are split, so a thread that runs out of segments helps finish them.
+            let split = i + window >= files.len();
+            scope.spawn(move |_| {
+                let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    scan::load(&f.path, f.archived).map(|bytes| scan::scan_segment(f, &bytes, opts, split))
+                }));
+                let _ = tx.send((i, scanned)); // the receiver outlives the scope
+            });
+        };
+        (0..files.len().min(ahead)).for_each(spawn);
+        let mut done: HashMap<usize, std::thread::Result<Result<SegmentScan>>> = HashMap::new();
+        for i in 0..files.len() {
+            if i % window == 0 && stop_after.is_some_and(|n| report.findings.len() >= n) {
+                report.stopped = true;
+                return Ok(());
+            }
+            let scanned = loop {
+                if let Some(s) = done.remove(&i) {
+                    break s;
+                }
+                let (j, s) = rx.recv().expect("every scan job sends its result");
+                done.insert(j, s);
+            };
+            if i + ahead < files.len() {
+                spawn(i + ahead);
+            }
+            let s = scanned.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            report.scanned_bytes += s.bytes;
+            join(report, prev, s, i == files.len() - 1);
+            if (i + 1) % window == 0 || i + 1 == files.len() {
+                progress(report.scanned_bytes, report.records);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
