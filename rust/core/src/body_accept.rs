@@ -49,11 +49,7 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
         (b"telemetry", TELEMETRY),
     ];
     while !c.done() {
-        let bit = c.member(&NAMES)?;
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+        let bit = c.first_member(&NAMES, &mut seen)?;
         match bit {
             WAL_ID => wal_id = c.uuid()?,
             OPERATION => {
@@ -98,11 +94,7 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
         (b"detail", DETAIL),
     ];
     while !c.done() {
-        let bit = c.member(&NAMES)?;
-        if seen & bit != 0 {
-            return None;
-        }
-        seen |= bit;
+        let bit = c.first_member(&NAMES, &mut seen)?;
         match bit {
             WAL_ID => wal_id = c.uuid()?,
             STATUS => one_of(c.plain_string()?, body::STATUSES)?,
@@ -290,6 +282,20 @@ impl<'a> Cursor<'a> {
     /// The tag of the top-level member whose name comes next (None for any other name). A name
     /// spelled plainly is recognised in place: its first letter picks the candidates and the
     /// bytes `"name":` are compared whole, so the closing quote needs no search.
+    /// `member`, for a name not seen before in this object: `seen` collects the names' bits and
+    /// a repeated one is a refusal (serde decides what a duplicate member means).
+    fn first_member<T>(&mut self, names: &[(&[u8], T)], seen: &mut T) -> Option<T>
+    where
+        T: Copy + PartialEq + Default + std::ops::BitAnd<Output = T> + std::ops::BitOrAssign,
+    {
+        let bit = self.member(names)?;
+        if *seen & bit != T::default() {
+            return None;
+        }
+        *seen |= bit;
+        Some(bit)
+    }
+
     fn member<T: Copy>(&mut self, names: &[(&[u8], T)]) -> Option<T> {
         if let Some(&[b'"', first, ..]) = self.b.get(self.i..) {
             for &(name, tag) in names.iter().filter(|(n, _)| n[0] == first) {
