@@ -107,24 +107,22 @@ impl SyncStage {
         lock(&self.state).failed.clone()
     }
 
-    /// The write stage wrote a group of `callers` requests ending with seal `seal` to `file` (the
-    /// live segment).
-    pub fn written(&self, seal: u64, callers: usize, file: &Arc<File>, path: &std::path::Path) {
+    /// The write stage wrote a group of `callers` requests ending with seal `seal` to the live
+    /// segment.
+    pub fn written(&self, seal: u64, callers: usize) {
         let mut s = lock(&self.state);
         s.written = seal;
         s.unsynced_callers += callers;
-        if !Arc::ptr_eq(&s.file, file) {
-            s.file = file.clone();
-            s.path = path.to_path_buf();
-        }
     }
 
-    /// Everything up to `seal` is durable already (rotation syncs the segments it closes and
-    /// creates itself).
+    /// Rotation made everything up to `seal` durable itself (it syncs the segment it closes and
+    /// the one it creates), and `file` is the live segment from now on: the only place it changes.
     pub fn durable(&self, seal: u64, file: &Arc<File>, path: &std::path::Path) {
-        self.written(seal, 0, file, path);
         let mut s = lock(&self.state);
+        s.written = seal;
         s.synced = s.synced.max(seal);
+        s.file = file.clone();
+        s.path = path.to_path_buf();
         drop(s);
         self.done.notify_all();
     }

@@ -599,7 +599,7 @@ impl LogState {
         self.write(&buf)?;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
-        self.stage.written(seal_seq, admitted.len(), &self.file, &self.segment_path());
+        self.stage.written(seal_seq, admitted.len());
         self.stats.records += count as u64;
         self.stats.groups += 1;
         if !self.opts.durability.syncs() {
