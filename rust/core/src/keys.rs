@@ -1,10 +1,11 @@
 //! Ed25519 for seals: key ids, the signed message (domain-separated, bound to one log), signing,
-//! and verification in batches with a per-signature fallback that names the bad one.
+//! and verification in batches (`batch_verify`) with a per-signature fallback that names the bad one.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
+use crate::batch_verify;
 use crate::hash::{self, Digest};
 
 /// `ed25519:` + first 16 hex digits of SHA-256 of the raw public key.
@@ -94,6 +95,11 @@ pub fn encode_signature(sig: &[u8; 64]) -> String {
     B64.encode(sig)
 }
 
+/// Signatures per batch: the per-signature cost falls with the batch (7.0 us at 256, 6.3 us at
+/// 1,024 on one core), a failed batch costs one strict verification per member (~40 us each), and
+/// a segment of a log seals about a thousand commits.
+const BATCH: usize = 1024;
+
 /// One signature to check, with the caller's tag to report it by.
 pub struct PendingSignature<T> {
     pub message: Vec<u8>,
@@ -102,19 +108,19 @@ pub struct PendingSignature<T> {
     pub tag: T,
 }
 
-/// Verify all, in batches of 256 (the batch size where Ed25519 batching pays most); when a
-/// batch fails, fall back to strict single verification inside it to name every bad signature.
-/// Returns the tags of the signatures that do not verify.
+/// Verify all, in batches of up to `BATCH` (`batch_verify`); when a batch fails, fall back to
+/// strict single verification inside it to name every bad signature. Returns the tags of the
+/// signatures that do not verify.
 pub fn verify_all<T>(items: Vec<PendingSignature<T>>) -> Vec<T> {
     let mut bad = Vec::new();
     let mut items = items;
     while !items.is_empty() {
-        let rest = items.split_off(items.len().min(256));
+        let rest = items.split_off(items.len().min(BATCH));
         let chunk = std::mem::replace(&mut items, rest);
         let messages: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
         let signatures: Vec<Signature> = chunk.iter().map(|p| p.signature).collect();
         let keys: Vec<VerifyingKey> = chunk.iter().map(|p| p.key).collect();
-        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+        if batch_verify::verify_batch(&messages, &signatures, &keys) {
             continue;
         }
         for p in chunk {

@@ -2,6 +2,7 @@
 //! writer, the segment scanner and the verifier. No Python here: the binding crate is a thin
 //! layer over this one, and `cargo test` exercises it alone.
 
+mod batch_verify;
 pub mod body;
 mod body_accept;
 mod body_fast;

@@ -67,6 +67,11 @@ impl OpsTable {
         }
     }
 
+    /// Room for `more` intents without growing.
+    pub fn reserve(&mut self, more: usize) {
+        self.seen.reserve(more);
+    }
+
     /// Intents known pending without the rest of history (from a verification receipt).
     pub fn assume_pending(&mut self, ids: impl IntoIterator<Item = u128>) {
         for id in ids {

@@ -216,12 +216,25 @@ fn scan_and_join(
             let s = scanned.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             report.scanned_bytes += s.bytes;
             join(report, prev, s, i == files.len() - 1);
+            if i == 0 {
+                presize_ops(report, files);
+            }
             if (i + 1) % window == 0 || i + 1 == files.len() {
                 progress(report.scanned_bytes, report.records);
             }
         }
         Ok(())
     })
+}
+
+/// Size the intent table once, after the first segment: that segment's share of intents times
+/// the log's record count (the last segment's first seq, plus one more segment). On a large
+/// archive the table would otherwise grow, rehashing everything, a dozen or more times.
+fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
+    let (Some(last), records) = (files.last(), report.records.max(1)) else { return };
+    let total = last.first_seq.saturating_add(records);
+    let expected = (report.intents as f64 / records as f64 * total as f64) as usize;
+    report.ops.reserve(expected.saturating_sub(report.intents as usize));
 }
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
