@@ -34,7 +34,7 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
     const TELEMETRY: u16 = 1 << 10;
     const ALL: u16 = (1 << 11) - 1;
     let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id, mut operation, mut tier) = (0u16, 0u128, &b""[..], 0u8);
+    let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
     const NAMES: [(&[u8], u16); 11] = [
         (b"wal_id", WAL_ID),
         (b"operation", OPERATION),
@@ -49,7 +49,7 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
         (b"telemetry", TELEMETRY),
     ];
     while !c.done() {
-        let bit = c.first_member(&NAMES, &mut seen)?;
+        let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
         match bit {
             WAL_ID => wal_id = c.uuid()?,
             OPERATION => {
@@ -83,7 +83,7 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
     const ERROR: u8 = 1 << 5;
     const DETAIL: u8 = 1 << 6;
     let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id) = (0u8, 0u128);
+    let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
     const NAMES: [(&[u8], u8); 7] = [
         (b"wal_id", WAL_ID),
         (b"status", STATUS),
@@ -94,7 +94,7 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
         (b"detail", DETAIL),
     ];
     while !c.done() {
-        let bit = c.first_member(&NAMES, &mut seen)?;
+        let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
         match bit {
             WAL_ID => wal_id = c.uuid()?,
             STATUS => one_of(c.plain_string()?, body::STATUSES)?,
@@ -284,11 +284,13 @@ impl<'a> Cursor<'a> {
     /// bytes `"name":` are compared whole, so the closing quote needs no search.
     /// `member`, for a name not seen before in this object: `seen` collects the names' bits and
     /// a repeated one is a refusal (serde decides what a duplicate member means).
-    fn first_member<T>(&mut self, names: &[(&[u8], T)], seen: &mut T) -> Option<T>
+    /// `next`: where in `names` to look first (the writer's member order makes it nearly always
+    /// the one after the last name found); updated to follow the name found.
+    fn first_member<T>(&mut self, names: &[(&[u8], T)], seen: &mut T, next: &mut usize) -> Option<T>
     where
         T: Copy + PartialEq + Default + std::ops::BitAnd<Output = T> + std::ops::BitOrAssign,
     {
-        let bit = self.member(names)?;
+        let bit = self.member(names, next)?;
         if *seen & bit != T::default() {
             return None;
         }
@@ -296,19 +298,31 @@ impl<'a> Cursor<'a> {
         Some(bit)
     }
 
-    fn member<T: Copy>(&mut self, names: &[(&[u8], T)]) -> Option<T> {
-        if let Some(&[b'"', first, ..]) = self.b.get(self.i..) {
-            for &(name, tag) in names.iter().filter(|(n, _)| n[0] == first) {
-                let at = self.i + 1;
-                if self.b.get(at..at + name.len()) == Some(name) && self.b.get(at + name.len()..at + name.len() + 2) == Some(b"\":") {
-                    self.i = at + name.len() + 2;
-                    self.ws();
-                    return Some(tag);
-                }
-            }
+    fn member<T: Copy>(&mut self, names: &[(&[u8], T)], next: &mut usize) -> Option<T> {
+        let found = match names.get(*next) {
+            Some(&(name, _)) if self.name_here(name) => Some(*next),
+            _ => names.iter().position(|&(name, _)| self.name_here(name)),
+        };
+        if let Some(k) = found {
+            self.i += names[k].0.len() + 3;
+            self.ws();
+            *next = k + 1;
+            return Some(names[k].1);
         }
         let name = self.name()?;
-        names.iter().find(|(n, _)| *n == name).map(|&(_, tag)| tag)
+        let k = names.iter().position(|&(n, _)| n == name)?;
+        *next = k + 1;
+        Some(names[k].1)
+    }
+
+    /// Whether the bytes at the cursor are `"name":`, the name spelled plainly.
+    #[inline]
+    fn name_here(&self, name: &[u8]) -> bool {
+        let at = self.i + 1;
+        self.b.get(at) == name.first()
+            && self.b.get(self.i) == Some(&b'"')
+            && self.b.get(at..at + name.len()) == Some(name)
+            && self.b.get(at + name.len()..at + name.len() + 2) == Some(b"\":")
     }
 
     /// One of `known` as the string at the cursor, closing quote included (None: another string,

@@ -14,12 +14,29 @@ pub struct QuoteIndex {
 impl QuoteIndex {
     /// Index `bytes[from..]`; true when every indexed byte is printable ASCII (0x20-0x7F).
     pub fn build(&mut self, bytes: &[u8], from: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512BW (checked just above).
+            return unsafe { self.build_avx512(bytes, from) };
+        }
+        self.build_with(bytes, from, block_marks)
+    }
+
+    /// `build` compiled for AVX-512BW, so `block_marks_avx512` inlines into its loop.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw")]
+    unsafe fn build_avx512(&mut self, bytes: &[u8], from: usize) -> bool {
+        self.build_with(bytes, from, |block| block_marks_avx512(block))
+    }
+
+    #[inline(always)]
+    fn build_with(&mut self, bytes: &[u8], from: usize, marks: impl Fn(&[u8; 64]) -> (u64, bool)) -> bool {
         self.from = from;
         self.words.clear();
         let mut unusual = false;
         let mut blocks = bytes[from..].chunks_exact(64);
         for block in &mut blocks {
-            let (word, odd) = block_marks(block.try_into().expect("64 bytes"));
+            let (word, odd) = marks(block.try_into().expect("64 bytes"));
             self.words.push(word);
             unusual |= odd;
         }
@@ -28,7 +45,7 @@ impl QuoteIndex {
             // Padded with spaces: printable, and neither a quote nor a backslash.
             let mut last = [b' '; 64];
             last[..rest.len()].copy_from_slice(rest);
-            let (word, odd) = block_marks(&last);
+            let (word, odd) = marks(&last);
             self.words.push(word);
             unusual |= odd;
         }
@@ -77,6 +94,20 @@ fn block_marks(block: &[u8; 64]) -> (u64, bool) {
         _mm_movemask_epi8(below) != 0
     };
     (marks, odd)
+}
+
+/// `block_marks` in three AVX-512 compares, each giving its 64-bit mask directly, for the CPUs
+/// that have AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+#[inline]
+fn block_marks_avx512(block: &[u8; 64]) -> (u64, bool) {
+    use std::arch::x86_64::*;
+    // SAFETY: the load reads the 64 bytes of `block`.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8));
+    // Signed compare, as in `block_marks`: bytes >= 0x80 count as below 0x20.
+    (marks, _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20)) != 0)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -129,6 +160,11 @@ mod tests {
             let bytes: &[u8] = if rng.bool() { b"a\"\\ ~{}:," } else { &[b'a', b'"', 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xFF] };
             block.iter_mut().for_each(|b| *b = bytes[rng.usize(0..bytes.len())]);
             assert_eq!(block_marks(&block), block_marks_scalar(&block), "{block:?}");
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512BW.
+                assert_eq!(unsafe { block_marks_avx512(&block) }, block_marks_scalar(&block), "{block:?}");
+            }
         }
     }
 
