@@ -5,7 +5,8 @@
 //!
 //! It can only accept. Whatever it is not sure of (an escape in a string it must compare, `null`
 //! where serde would read "absent", a duplicate or escaped member name, deep nesting, a number
-//! whose range matters) makes it return None, and the line goes to `body::check_intent` /
+//! whose range matters, whitespace between tokens, which no kfm-wal writer emits) makes it
+//! return None, and the line goes to `body::check_intent` /
 //! `body::check_completion`, which decide and explain exactly as before. Verdicts therefore
 //! cannot change as long as this module never accepts a line those refuse, nor with another
 //! wal_id: the tests below hold it to that on mutated lines.
@@ -269,12 +270,6 @@ impl<'a> Cursor<'a> {
         self.b.get(self.i).copied()
     }
 
-    fn ws(&mut self) {
-        while self.peek() == Some(b' ') {
-            self.i += 1;
-        }
-    }
-
     fn eat(&mut self, c: u8) -> Option<()> {
         (self.peek()? == c).then(|| self.i += 1)
     }
@@ -305,7 +300,6 @@ impl<'a> Cursor<'a> {
         };
         if let Some(k) = found {
             self.i += names[k].0.len() + 3;
-            self.ws();
             *next = k + 1;
             return Some(names[k].1);
         }
@@ -337,17 +331,13 @@ impl<'a> Cursor<'a> {
 
     /// A top-level member name without escapes, and its colon.
     fn name(&mut self) -> Option<&'a [u8]> {
-        self.ws();
         let name = self.plain_string()?;
-        self.ws();
         self.eat(b':')?;
-        self.ws();
         Some(name)
     }
 
     /// After a top-level member's value: its comma (the body's last one included).
     fn end_member(&mut self) -> Option<()> {
-        self.ws();
         self.eat(b',')?;
         (self.i <= self.end).then_some(())
     }
@@ -487,7 +477,6 @@ impl<'a> Cursor<'a> {
         self.eat(open)?;
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())?;
-        self.ws();
         Some(())
     }
 
@@ -512,15 +501,11 @@ impl<'a> Cursor<'a> {
                     (_, true) => Name::Escaped,
                 },
             };
-            self.ws();
             self.eat(b':')?;
-            self.ws();
             member(self, name)?;
-            self.ws();
             match self.peek()? {
                 b',' => {
                     self.i += 1;
-                    self.ws();
                 }
                 b'}' => {
                     self.i += 1;
@@ -541,11 +526,9 @@ impl<'a> Cursor<'a> {
         }
         loop {
             element(self)?;
-            self.ws();
             match self.peek()? {
                 b',' => {
                     self.i += 1;
-                    self.ws();
                 }
                 b']' => {
                     self.i += 1;

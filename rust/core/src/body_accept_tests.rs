@@ -139,7 +139,9 @@ fn accepts_writer_shaped_lines() {
     assert!(verdicts(&minimal).unwrap().0.is_some());
     let spaced =
         line(Kind::Completion, format!(r#" "wal_id" : "{ID}" , "status":"failed" , "detail" : {{ "a" : [ 1 , 2 ] }} "#).as_bytes());
-    assert!(verdicts(&spaced).unwrap().0.is_some());
+    // Whitespace between tokens is valid JSON that no kfm-wal writer emits: the fast pass
+    // leaves it to serde, which accepts it.
+    assert_eq!(verdicts(&spaced).unwrap(), (None, Some(uuid::Uuid::parse_str(ID).unwrap().as_u128())));
 }
 
 #[test]
