@@ -343,7 +343,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string: its raw content and whether it has escapes. Escapes are checked; a `\u` escape
-    /// of a surrogate is left to serde (whether it decodes depends on its neighbour).
+    /// of a surrogate is left to serde (whether it decodes depends on its neighbour). Inlined
+    /// into its callers: it runs for every string, and a call cost as much as the scan.
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         self.eat(b'"')?;
         let start = self.i;
