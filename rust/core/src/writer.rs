@@ -158,7 +158,12 @@ const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);
 
 pub struct Writer {
     queue: Mutex<Queue>,
+    /// Callers waiting for their group to be written (the leader has written a group).
     wake: Condvar,
+    /// The leader gathering a group (one more caller has arrived). Apart from `wake`, so an
+    /// arrival wakes only the leader, not every caller waiting for its own group: with many
+    /// threads on few cores those useless wake-ups delayed the callers the leader waits for.
+    arrived: Condvar,
     log: Mutex<LogState>,
     /// Where written groups become durable (only used at durability `fsync`).
     stage: Arc<SyncStage>,
@@ -248,6 +253,7 @@ impl Writer {
             syncs: state.opts.durability.syncs(),
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
+            arrived: Condvar::new(),
             log: Mutex::new(state),
             recovery,
         }
@@ -317,7 +323,7 @@ impl Writer {
         q.pending.push(Request { ticket, items, arrived: Instant::now() });
         if q.leader {
             // A leader may be gathering a group: tell it one more caller is here.
-            self.wake.notify_all();
+            self.arrived.notify_one();
         }
         loop {
             if let Some(result) = q.done.remove(&ticket) {
@@ -368,7 +374,7 @@ impl Writer {
                 }
                 // Not woken when the sync ends: look again at the expected end, or soon after.
                 let nap = deadline.saturating_duration_since(now).max(Duration::from_micros(20));
-                q = self.wake.wait_timeout(q, nap).unwrap_or_else(|e| e.into_inner()).0;
+                q = self.arrived.wait_timeout(q, nap).unwrap_or_else(|e| e.into_inner()).0;
             }
             if pipeline {
                 return q;
@@ -387,7 +393,7 @@ impl Writer {
             if now >= deadline {
                 break;
             }
-            q = self.wake.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            q = self.arrived.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         q
     }
