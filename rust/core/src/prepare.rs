@@ -5,8 +5,11 @@
 use rayon::prelude::*;
 
 use crate::body::{self, Context};
+use crate::body_accept;
 use crate::error::{Result, WalError};
-use crate::record::{self, Kind};
+use crate::hash;
+use crate::quote_index::QuoteIndex;
+use crate::record::{self, Envelope, Kind};
 
 /// One entry ready for the log.
 #[derive(Debug, Clone)]
@@ -26,7 +29,22 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -> Result<Prepared> {
+/// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
+/// comma a line puts after them: the wal_id when it accepts. It reads only the body it is given
+/// and accepts only what `body::check_intent` / `check_completion` accept on a line with that
+/// body; it refuses any member name outside the schema, so an entry with an envelope name or
+/// without a wal_id is left to the serde check, which decides and explains as before. The
+/// serde pass cost several times the line's SHA-256 per entry.
+fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
+    let env = Envelope { seq: 0, prev: hash::ZERO, kind: Some(kind), kind_name: b"", timestamp: b"", body, claimed: hash::ZERO };
+    match kind {
+        Kind::Intent => body_accept::intent(body, &env, true, quotes),
+        Kind::Completion => body_accept::completion(body, &env, true, quotes),
+        _ => None,
+    }
+}
+
+fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize, quotes: &mut QuoteIndex) -> Result<Prepared> {
     let schema = |field: &str, message: &str| WalError::Schema { index, field: field.to_owned(), message: message.to_owned() };
     let json = trim(json);
     if json.first() != Some(&b'{') || json.last() != Some(&b'}') {
@@ -38,6 +56,13 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -
         return Err(schema("", "entry must be compact JSON without line breaks"));
     }
     let inner = trim(&json[1..json.len() - 1]);
+    let mut body = Vec::with_capacity(inner.len() + 1);
+    body.extend_from_slice(inner);
+    body.push(b',');
+    if let Some(wal_id) = accept(kind, &body, quotes) {
+        body.pop();
+        return sized(index, Prepared { kind, members: body, wal_id }, max_record_bytes);
+    }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
     let (members, wal_id) = match kind {
         Kind::Intent => {
@@ -61,11 +86,15 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -
         }
         other => return Err(WalError::InvalidArgument(format!("entries of kind {} are written by the log itself", other.as_str()))),
     };
-    let size = record::line_len_bound(members.len());
+    sized(index, Prepared { kind, members, wal_id }, max_record_bytes)
+}
+
+fn sized(index: usize, item: Prepared, max_record_bytes: usize) -> Result<Prepared> {
+    let size = record::line_len_bound(item.members.len());
     if size > max_record_bytes {
         return Err(WalError::TooLarge { index, size, limit: max_record_bytes });
     }
-    Ok(Prepared { kind, members, wal_id })
+    Ok(item)
 }
 
 /// Check and prepare a batch; the first bad entry (lowest index) fails the whole batch.
@@ -76,11 +105,12 @@ pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_byte
 /// `prepare` for entries that start at position `first` of a larger batch (errors name that
 /// batch's index).
 fn prepare_from<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
-    let one = |(i, e): (usize, &B)| prepare_one(first + i, kind, e.as_ref(), max_record_bytes);
+    let one = |quotes: &mut QuoteIndex, (i, e): (usize, &B)| prepare_one(first + i, kind, e.as_ref(), max_record_bytes, quotes);
     if entries.len() >= PARALLEL_FROM {
-        entries.par_iter().enumerate().map(one).collect()
+        entries.par_iter().enumerate().map_init(QuoteIndex::default, one).collect()
     } else {
-        entries.iter().enumerate().map(one).collect()
+        let mut quotes = QuoteIndex::default();
+        entries.iter().enumerate().map(|e| one(&mut quotes, e)).collect()
     }
 }
 
@@ -142,6 +172,117 @@ mod tests {
             r#"{{"actor":{{"id":"r","type":"ci"}},"governance":{{"care":"public"}},"lineage_links":[],"operation":"etl_step","payload":{{"i":{i}}},"post_state_expected":"sha256:{h}","pre_state_hash":"sha256:{h}","reversal":{{"steps":[{{"type":"file.delete"}}]}},"telemetry":{{"id":"t"}},"tier":1}}"#
         )
         .into_bytes()
+    }
+
+    /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
+    fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {
+        match kind {
+            Kind::Intent => body::check_intent(json, Context::Entry).ok().map(|f| f.wal_id),
+            _ => body::check_completion(json, Context::Entry).ok().map(|f| Some(f.wal_id)),
+        }
+    }
+
+    fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
+        // As `prepare_one`: an object, on one line.
+        let json = trim(json);
+        if json.len() < 2 || json[0] != b'{' || json[json.len() - 1] != b'}' || memchr::memchr2(b'\n', b'\r', json).is_some() {
+            return None;
+        }
+        let inner = trim(&json[1..json.len() - 1]);
+        let mut body = inner.to_vec();
+        body.push(b',');
+        accept(kind, &body, &mut QuoteIndex::default())
+    }
+
+    /// Whatever the fast path accepts as an entry, the serde check accepts with the same wal_id
+    /// (names reserved for the envelope and entries without a wal_id included).
+    fn assert_sound(kind: Kind, json: &[u8]) {
+        if let Some(id) = fast(kind, json) {
+            assert_eq!(slow(kind, json), Some(Some(id)), "fast path accepted {}", String::from_utf8_lossy(json));
+        }
+    }
+
+    const ID: &str = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
+
+    fn completion() -> Vec<u8> {
+        format!(r#"{{"wal_id":"{ID}","status":"succeeded","duration_ms":1.5,"detail":{{"n":null}}}}"#).into_bytes()
+    }
+
+    #[test]
+    fn fast_path_takes_seed_entries_and_agrees_with_the_serde_check() {
+        let id = uuid::Uuid::parse_str(ID).unwrap().as_u128();
+        let with_id = |e: &[u8]| [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &e[1..]].concat();
+        let intent = with_id(&entry(7));
+        assert_eq!(fast(Kind::Intent, &intent), Some(id));
+        assert_eq!(fast(Kind::Completion, &completion()), Some(id));
+        // Left to the serde check: no wal_id (the writer assigns one), an envelope name.
+        assert_eq!(fast(Kind::Intent, &entry(7)), None);
+        let reserved = [&intent[..intent.len() - 1], b",\"seq\":1}"].concat();
+        assert_eq!(fast(Kind::Intent, &reserved), None);
+        assert!(slow(Kind::Intent, &reserved).is_none());
+
+        // Every member of both kinds replaced by values of every JSON type, dropped, or
+        // doubled; then random byte mutations.
+        let values: &[&str] = &[
+            "null",
+            "true",
+            "false",
+            "0",
+            "4",
+            "5",
+            "-1",
+            "1.5",
+            "\"\"",
+            "\"x\"",
+            "\"etl_step\"",
+            "\"rollback\"",
+            "\"ci\"",
+            "\"public\"",
+            "\"failed\"",
+            "[]",
+            "[\"\"]",
+            "[\"a\"]",
+            "{}",
+            "{\"id\":\"x\"}",
+            "{\"type\":\"ci\",\"id\":\"x\"}",
+            "{\"steps\":[]}",
+            "{\"irreversible\":true,\"reason\":\"why\"}",
+            "{\"care\":\"public\",\"approvals\":null}",
+        ];
+        let mut rng = fastrand::Rng::with_seed(5);
+        for (kind, base) in [(Kind::Intent, intent), (Kind::Completion, completion())] {
+            let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&base).unwrap();
+            for name in value.keys().map(String::as_str).chain(["seq", "hash", "extra"]) {
+                for v in values.iter().map(|v| Some(*v)).chain([None]) {
+                    let mut members: Vec<String> = Vec::new();
+                    for (k, old) in &value {
+                        if k != name {
+                            members.push(format!("{k:?}:{old}"));
+                        }
+                    }
+                    if let Some(v) = v {
+                        members.push(format!("{name:?}:{v}"));
+                    }
+                    let json = format!("{{{}}}", members.join(","));
+                    assert_sound(kind, json.as_bytes());
+                    if let Some(v) = v {
+                        assert_sound(kind, format!("{{{},{name:?}:{v}}}", members.join(",")).as_bytes());
+                    }
+                }
+            }
+            for _ in 0..20_000 {
+                let mut m = base.clone();
+                for _ in 0..rng.usize(1..4) {
+                    let at = rng.usize(..m.len());
+                    match rng.u8(..3) {
+                        0 => m[at] = b"\"\\{}[]:, \t0a-.eE"[rng.usize(..16)],
+                        1 => _ = m.remove(at),
+                        _ => m.insert(at, rng.u8(..)),
+                    }
+                }
+                assert_sound(kind, &m);
+            }
+        }
     }
 
     #[test]
