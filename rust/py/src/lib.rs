@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     #[pymodule_export]
-    use super::check::check_entry;
+    use super::check::{check_entry, holding_null};
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
