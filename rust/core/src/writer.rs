@@ -575,12 +575,21 @@ impl LogState {
         }
         let ts = self.clock();
         let count: usize = admitted.iter().map(|r| r.items.len()).sum();
-        let mut buf = Vec::with_capacity(estimate as usize);
+        // Lines are written a piece at a time as they are chained (see `Fs::write_chunk`), so
+        // the buffer holds one piece, not the group.
+        let chunk = self.fs.write_chunk();
+        let mut buf = Vec::with_capacity((estimate as usize).min(chunk + 4096));
         let mut receipts = Vec::with_capacity(count);
         let seal_seq = self.next_seq + count as u64;
         let mut head = self.head;
         let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
         for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
+            if buf.len() >= chunk {
+                // Unsealed lines: nothing in them is acknowledged before the seal written after
+                // them is synced, and a crash leaves them as a tail recovery cuts.
+                self.write_ahead(&buf)?;
+                buf.clear();
+            }
             let offset = self.segment_len + buf.len() as u64;
             head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
             receipts.push(Receipt {
@@ -616,6 +625,17 @@ impl LogState {
         let path = self.segment_path();
         self.fs.append(&self.file, &path, buf)?;
         self.segment_len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Write part of a group and, when the group will be synced, let the disk start on it while
+    /// the rest is chained: the sync that acknowledges the group then waits for less.
+    fn write_ahead(&mut self, buf: &[u8]) -> Result<()> {
+        let offset = self.segment_len;
+        self.write(buf)?;
+        if self.opts.durability.syncs() {
+            self.fs.start_writeback(&self.file, &self.segment_path(), offset, buf.len() as u64)?;
+        }
         Ok(())
     }
 
