@@ -4,6 +4,7 @@
 mod check;
 mod errors;
 mod read;
+mod receipts;
 mod writer;
 
 use pyo3::prelude::*;
@@ -15,7 +16,9 @@ mod _core {
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
-    use super::writer::{Batch, PyWriter, Receipt};
+    use super::receipts::{Receipt, ReceiptIter, Receipts};
+    #[pymodule_export]
+    use super::writer::{Batch, PyWriter};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
