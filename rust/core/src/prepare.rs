@@ -2,6 +2,9 @@
 //! schema check, newline refusal, writer-assigned wal_id, size limit. Runs on the caller's thread,
 //! in parallel for large batches, so the commit leader only chains, hashes and writes.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::body::{self, Context};
@@ -15,18 +18,72 @@ use crate::record::{self, Envelope, Kind};
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub kind: Kind,
-    /// Body members, without braces and without a trailing comma.
-    pub members: Vec<u8>,
+    members: Members,
     /// Intent: its own id. Completion: the id of the intent it completes.
     pub wal_id: u128,
 }
 
+impl Prepared {
+    /// Body members, without braces and without a trailing comma.
+    pub fn members(&self) -> &[u8] {
+        match &self.members {
+            Members::Shared { entries, index, range } => &entries.entry(*index)[range.clone()],
+            Members::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// A caller's entries, kept alive until they are written (a batch handed over by value).
+pub trait Entries: Send + Sync {
+    fn entry(&self, index: usize) -> &[u8];
+}
+
+impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
+    fn entry(&self, index: usize) -> &[u8] {
+        self[index].as_ref()
+    }
+}
+
+/// Where an entry's body members are. Usually inside the caller's entry itself: copying them
+/// cost an allocation and a copy per entry, and freeing a thousand small buffers on the commit
+/// leader's thread was a visible part of its time. Copied only when the writer added the
+/// wal_id or the entries were lent rather than handed over.
+#[derive(Clone)]
+enum Members {
+    Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
+    Owned(Vec<u8>),
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Members::Shared { index, range, .. } => write!(f, "Shared(entry {index}, bytes {range:?})"),
+            Members::Owned(bytes) => write!(f, "Owned({} bytes)", bytes.len()),
+        }
+    }
+}
+
+/// An entry's members as `prepare_one` found them: where they are in the entry, or built anew.
+enum Body {
+    Within(Range<usize>),
+    Built(Vec<u8>),
+}
+
 const PARALLEL_FROM: usize = 512;
 
-fn trim(bytes: &[u8]) -> &[u8] {
+/// `bytes` without leading and trailing whitespace, as a range of it.
+fn trimmed(bytes: &[u8]) -> Range<usize> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
-    &bytes[start..end]
+    start..end
+}
+
+/// Per-thread scratch space of the checks.
+#[derive(Default)]
+struct Scratch {
+    quotes: QuoteIndex,
+    /// The members followed by a comma, as `body_accept` reads them.
+    body: Vec<u8>,
 }
 
 /// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
@@ -44,9 +101,10 @@ fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
     }
 }
 
-fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize, quotes: &mut QuoteIndex) -> Result<Prepared> {
+fn prepare_one(index: usize, kind: Kind, entry: &[u8], max_record_bytes: usize, scratch: &mut Scratch) -> Result<(Body, u128)> {
     let schema = |field: &str, message: &str| WalError::Schema { index, field: field.to_owned(), message: message.to_owned() };
-    let json = trim(json);
+    let outer = trimmed(entry);
+    let json = &entry[outer.clone()];
     if json.first() != Some(&b'{') || json.last() != Some(&b'}') {
         return Err(schema("", "entry must be a JSON object"));
     }
@@ -55,20 +113,21 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize, q
     if memchr::memchr2(b'\n', b'\r', json).is_some() {
         return Err(schema("", "entry must be compact JSON without line breaks"));
     }
-    let inner = trim(&json[1..json.len() - 1]);
-    let mut body = Vec::with_capacity(inner.len() + 1);
-    body.extend_from_slice(inner);
-    body.push(b',');
-    if let Some(wal_id) = accept(kind, &body, quotes) {
-        body.pop();
-        return sized(index, Prepared { kind, members: body, wal_id }, max_record_bytes);
+    let within = trimmed(&json[1..json.len() - 1]);
+    let members = (outer.start + 1 + within.start)..(outer.start + 1 + within.end);
+    let inner = &entry[members.clone()];
+    scratch.body.clear();
+    scratch.body.extend_from_slice(inner);
+    scratch.body.push(b',');
+    if let Some(wal_id) = accept(kind, &scratch.body, &mut scratch.quotes) {
+        return sized(index, Body::Within(members), wal_id, max_record_bytes);
     }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
-    let (members, wal_id) = match kind {
+    let (body, wal_id) = match kind {
         Kind::Intent => {
             let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
             match facts.wal_id {
-                Some(id) => (inner.to_vec(), id),
+                Some(id) => (Body::Within(members), id),
                 None => {
                     let id = uuid::Uuid::new_v4();
                     let mut m = Vec::with_capacity(inner.len() + 48);
@@ -76,42 +135,79 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize, q
                     m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
                     m.extend_from_slice(b"\",");
                     m.extend_from_slice(inner);
-                    (m, id.as_u128())
+                    (Body::Built(m), id.as_u128())
                 }
             }
         }
         Kind::Completion => {
             let facts = body::check_completion(json, Context::Entry).map_err(to_schema)?;
-            (inner.to_vec(), facts.wal_id)
+            (Body::Within(members), facts.wal_id)
         }
         other => return Err(WalError::InvalidArgument(format!("entries of kind {} are written by the log itself", other.as_str()))),
     };
-    sized(index, Prepared { kind, members, wal_id }, max_record_bytes)
+    sized(index, body, wal_id, max_record_bytes)
 }
 
-fn sized(index: usize, item: Prepared, max_record_bytes: usize) -> Result<Prepared> {
-    let size = record::line_len_bound(item.members.len());
+fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {
+    let len = match &body {
+        Body::Within(range) => range.len(),
+        Body::Built(bytes) => bytes.len(),
+    };
+    let size = record::line_len_bound(len);
     if size > max_record_bytes {
         return Err(WalError::TooLarge { index, size, limit: max_record_bytes });
     }
-    Ok(item)
+    Ok((body, wal_id))
 }
 
-/// Check and prepare a batch; the first bad entry (lowest index) fails the whole batch.
-pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize) -> Result<Vec<Prepared>> {
-    prepare_from(kind, entries, max_record_bytes, 0)
-}
-
-/// `prepare` for entries that start at position `first` of a larger batch (errors name that
-/// batch's index).
-fn prepare_from<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
-    let one = |quotes: &mut QuoteIndex, (i, e): (usize, &B)| prepare_one(first + i, kind, e.as_ref(), max_record_bytes, quotes);
+/// Check every entry (in parallel for large batches); the first bad one (lowest index) fails
+/// the whole batch. `first` is the position of `entries[0]` in the caller's batch (errors name
+/// that batch's index); `make` turns an entry's body into its `Prepared`.
+fn check_all<B, F>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize, make: F) -> Result<Vec<Prepared>>
+where
+    B: AsRef<[u8]> + Sync,
+    F: Fn(usize, Body, u128) -> Prepared + Sync,
+{
+    let one = |scratch: &mut Scratch, (i, e): (usize, &B)| {
+        prepare_one(first + i, kind, e.as_ref(), max_record_bytes, scratch).map(|(body, wal_id)| make(i, body, wal_id))
+    };
     if entries.len() >= PARALLEL_FROM {
-        entries.par_iter().enumerate().map_init(QuoteIndex::default, one).collect()
+        entries.par_iter().enumerate().map_init(Scratch::default, one).collect()
     } else {
-        let mut quotes = QuoteIndex::default();
-        entries.iter().enumerate().map(|e| one(&mut quotes, e)).collect()
+        let mut scratch = Scratch::default();
+        entries.iter().enumerate().map(|e| one(&mut scratch, e)).collect()
     }
+}
+
+/// Check and prepare a batch lent by the caller (the members are copied); the first bad entry
+/// (lowest index) fails the whole batch.
+pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize) -> Result<Vec<Prepared>> {
+    check_all(kind, entries, max_record_bytes, 0, |i, body, wal_id| {
+        let members = match body {
+            Body::Within(range) => Members::Owned(entries[i].as_ref()[range].to_vec()),
+            Body::Built(bytes) => Members::Owned(bytes),
+        };
+        Prepared { kind, members, wal_id }
+    })
+}
+
+/// `prepare` for a batch handed over: each entry's members stay in the entry, which lives as
+/// long as one of its `Prepared` does. `first` as in `check_all`.
+pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
+    kind: Kind,
+    entries: Vec<B>,
+    max_record_bytes: usize,
+    first: usize,
+) -> Result<Vec<Prepared>> {
+    let shared: Arc<Vec<B>> = Arc::new(entries);
+    let source: Arc<dyn Entries> = shared.clone();
+    check_all(kind, &shared, max_record_bytes, first, |index, body, wal_id| {
+        let members = match body {
+            Body::Within(range) => Members::Shared { entries: source.clone(), index, range },
+            Body::Built(bytes) => Members::Owned(bytes),
+        };
+        Prepared { kind, members, wal_id }
+    })
 }
 
 /// A batch handed over in chunks and prepared in the background, each chunk as soon as it
@@ -145,7 +241,7 @@ impl Streamed {
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += entries.len();
         rayon::spawn(move || {
-            let _ = tx.send(prepare_from(kind, &entries, max, first));
+            let _ = tx.send(prepare_owned(kind, entries, max, first));
         });
         self.chunks.push(rx);
     }
@@ -184,12 +280,12 @@ mod tests {
 
     fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
         // As `prepare_one`: an object, on one line.
-        let json = trim(json);
+        let json = &json[trimmed(json)];
         if json.len() < 2 || json[0] != b'{' || json[json.len() - 1] != b'}' || memchr::memchr2(b'\n', b'\r', json).is_some() {
             return None;
         }
-        let inner = trim(&json[1..json.len() - 1]);
-        let mut body = inner.to_vec();
+        let inner = &json[1..json.len() - 1];
+        let mut body = inner[trimmed(inner)].to_vec();
         body.push(b',');
         accept(kind, &body, &mut QuoteIndex::default())
     }
@@ -286,6 +382,30 @@ mod tests {
     }
 
     #[test]
+    fn handed_over_entries_keep_their_members_in_place_as_lent_ones_copy_them() {
+        let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
+        let spaced = [b" \t{ ".as_slice(), &with_id[1..with_id.len() - 1], b" }\t ".as_slice()].concat();
+        let entries = vec![with_id.clone(), spaced, entry(4), completion()];
+        let kinds = [Kind::Intent, Kind::Intent, Kind::Intent, Kind::Completion];
+        for (entry, kind) in entries.into_iter().zip(kinds) {
+            let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
+            let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20, 0).unwrap();
+            let (lent, owned) = (&lent[0], &owned[0]);
+            if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
+                // Assigned ids differ; the rest is the entry's members.
+                let tail = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
+                assert_eq!(tail(lent), tail(owned));
+                assert!(matches!(owned.members, Members::Owned(_)));
+            } else {
+                assert_eq!((lent.members(), lent.wal_id), (owned.members(), owned.wal_id));
+                assert!(matches!(owned.members, Members::Shared { .. }));
+                let json = &entry[trimmed(&entry)];
+                assert_eq!(owned.members(), &json[1..json.len() - 1][trimmed(&json[1..json.len() - 1])]);
+            }
+        }
+    }
+
+    #[test]
     fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
         let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
         let mut s = Streamed::new(Kind::Intent, 1 << 20);
@@ -297,7 +417,7 @@ mod tests {
         let whole = prepare(Kind::Intent, &entries, 1 << 20).unwrap();
         assert_eq!(streamed.len(), whole.len());
         // Ids are assigned per entry; everything else is the same bytes in the same order.
-        let strip = |p: &Prepared| p.members[p.members.iter().position(|&b| b == b',').unwrap()..].to_vec();
+        let strip = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap()..].to_vec();
         assert!(streamed.iter().zip(&whole).all(|(a, b)| strip(a) == strip(b)));
 
         let mut bad = entries.clone();

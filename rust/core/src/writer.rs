@@ -284,6 +284,15 @@ impl Writer {
         self.commit(items)
     }
 
+    /// `append` for entries handed over rather than lent: their bodies are not copied.
+    pub fn append_owned<B: AsRef<[u8]> + Send + Sync + 'static>(&self, kind: Kind, entries: Vec<B>) -> Result<Vec<Receipt>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = prepare::prepare_owned(kind, entries, self.max_record_bytes, 0)?;
+        self.commit(items)
+    }
+
     /// Start a batch handed over in chunks, each checked in the background as it arrives;
     /// `append_streamed` commits it as `append` would the whole batch.
     pub fn stream(&self, kind: Kind) -> prepare::Streamed {
@@ -569,7 +578,7 @@ impl LogState {
 
     fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<Receipt>> {
         let estimate: u64 =
-            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members.len()) as u64).sum::<u64>() + 512;
+            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members().len()) as u64).sum::<u64>() + 512;
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
@@ -591,7 +600,7 @@ impl LogState {
                 buf.clear();
             }
             let offset = self.segment_len + buf.len() as u64;
-            head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
+            head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
             receipts.push(Receipt {
                 seq,
                 hash: head,

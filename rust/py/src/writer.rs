@@ -105,7 +105,7 @@ impl PyWriter {
     /// Append compact JSON entries of one kind as one group commit; returns when durable.
     fn append(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Receipts> {
         let kind = self::kind(kind)?;
-        let receipts = py.detach(|| self.inner.append(kind, &entries)).py()?;
+        let receipts = py.detach(|| self.inner.append_owned(kind, entries)).py()?;
         Ok(Receipts::new(receipts))
     }
 
