@@ -28,6 +28,7 @@ impl Prepared {
     pub fn members(&self) -> &[u8] {
         match &self.members {
             Members::Shared { entries, index, range } => &entries.entry(*index)[range.clone()],
+            Members::Arena { arena, range } => &arena[range.clone()],
             Members::Owned(bytes) => bytes,
         }
     }
@@ -44,13 +45,18 @@ impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
     }
 }
 
-/// Where an entry's body members are. Usually inside the caller's entry itself: copying them
-/// cost an allocation and a copy per entry, and freeing a thousand small buffers on the commit
-/// leader's thread was a visible part of its time. Copied only when the writer added the
-/// wal_id or the entries were lent rather than handed over.
+/// Where an entry's body members are. Not in a buffer per entry: allocating a thousand small
+/// buffers and freeing them on the commit leader's thread was a visible part of its time.
+/// - `Shared`: inside the caller's entry itself, kept alive until written (a batch handed
+///   over whole: its entries live as long as the call anyway).
+/// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
+///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
+///   it encodes the next chunks, and their memory reused, not held until the commit).
+/// - `Owned`: a buffer of its own, when the writer added the wal_id or the entries were lent.
 #[derive(Clone)]
 enum Members {
     Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
+    Arena { arena: Arc<[u8]>, range: Range<usize> },
     Owned(Vec<u8>),
 }
 
@@ -58,6 +64,7 @@ impl std::fmt::Debug for Members {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Members::Shared { index, range, .. } => write!(f, "Shared(entry {index}, bytes {range:?})"),
+            Members::Arena { range, .. } => write!(f, "Arena(bytes {range:?})"),
             Members::Owned(bytes) => write!(f, "Owned({} bytes)", bytes.len()),
         }
     }
@@ -162,11 +169,12 @@ fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Res
 
 /// Check every entry (in parallel for large batches); the first bad one (lowest index) fails
 /// the whole batch. `first` is the position of `entries[0]` in the caller's batch (errors name
-/// that batch's index); `make` turns an entry's body into its `Prepared`.
-fn check_all<B, F>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize, make: F) -> Result<Vec<Prepared>>
+/// that batch's index); `make` turns an entry's body and id into what is kept of it.
+fn check_all<B, T, F>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize, make: F) -> Result<Vec<T>>
 where
     B: AsRef<[u8]> + Sync,
-    F: Fn(usize, Body, u128) -> Prepared + Sync,
+    T: Send,
+    F: Fn(usize, Body, u128) -> T + Sync,
 {
     let one = |scratch: &mut Scratch, (i, e): (usize, &B)| {
         prepare_one(first + i, kind, e.as_ref(), max_record_bytes, scratch).map(|(body, wal_id)| make(i, body, wal_id))
@@ -210,6 +218,32 @@ pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
     })
 }
 
+/// `prepare` for one chunk of a streamed batch: the members of its entries are copied into one
+/// buffer, and the entries dropped when this returns. `first` as in `check_all`.
+fn prepare_chunk<B: AsRef<[u8]> + Sync>(kind: Kind, entries: Vec<B>, max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
+    let checked = check_all(kind, &entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
+    let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
+    let mut arena = Vec::with_capacity(size);
+    let mut placed = Vec::with_capacity(checked.len());
+    for (index, body, wal_id) in checked {
+        let members = match body {
+            Body::Within(range) => {
+                let at = arena.len();
+                arena.extend_from_slice(&entries[index].as_ref()[range]);
+                Ok(at..arena.len())
+            }
+            Body::Built(bytes) => Err(bytes),
+        };
+        placed.push((members, wal_id));
+    }
+    let arena: Arc<[u8]> = arena.into();
+    let members = |placed: std::result::Result<Range<usize>, Vec<u8>>| match placed {
+        Ok(range) => Members::Arena { arena: arena.clone(), range },
+        Err(bytes) => Members::Owned(bytes),
+    };
+    Ok(placed.into_iter().map(|(placed, wal_id)| Prepared { kind, members: members(placed), wal_id }).collect())
+}
+
 /// A batch handed over in chunks and prepared in the background, each chunk as soon as it
 /// arrives, so a caller that produces entries (the Python layer encoding them, under its
 /// interpreter lock) and the checks run on different cores at once. `finish` returns the
@@ -241,7 +275,7 @@ impl Streamed {
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += entries.len();
         rayon::spawn(move || {
-            let _ = tx.send(prepare_owned(kind, entries, max, first));
+            let _ = tx.send(prepare_chunk(kind, entries, max, first));
         });
         self.chunks.push(rx);
     }
@@ -382,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn handed_over_entries_keep_their_members_in_place_as_lent_ones_copy_them() {
+    fn handed_over_entries_keep_their_members_in_place_streamed_chunks_share_one_buffer() {
         let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
         let spaced = [b" \t{ ".as_slice(), &with_id[1..with_id.len() - 1], b" }\t ".as_slice()].concat();
         let entries = vec![with_id.clone(), spaced, entry(4), completion()];
@@ -390,7 +424,15 @@ mod tests {
         for (entry, kind) in entries.into_iter().zip(kinds) {
             let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
             let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20, 0).unwrap();
+            let chunk = prepare_chunk(kind, vec![entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
             let (lent, owned) = (&lent[0], &owned[0]);
+            if let Members::Arena { arena, .. } = &chunk[0].members {
+                // Both entries' members in one buffer, in order.
+                assert_eq!(&arena[..], [chunk[0].members(), chunk[1].members()].concat().as_slice());
+                assert_eq!((chunk[0].members(), chunk[0].wal_id), (owned.members(), owned.wal_id));
+            } else {
+                assert!(matches!(chunk[0].members, Members::Owned(_)), "{:?}", chunk[0].members);
+            }
             if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
                 // Assigned ids differ; the rest is the entry's members.
                 let tail = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
