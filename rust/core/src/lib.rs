@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keys;
 mod line_facts;
 pub mod ops;
+mod pieces;
 pub mod prepare;
 mod quote_index;
 pub mod reader;

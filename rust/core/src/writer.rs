@@ -13,6 +13,7 @@ use crate::fsutil::{DirLock, Fs};
 use crate::hash::{self, Digest};
 use crate::keys::{self, WriterKey};
 use crate::ops::{OpConflict, OpsTable};
+use crate::pieces::Pieces;
 use crate::prepare::{self, Prepared};
 use crate::record::{self, Kind};
 use crate::recovery::{self, RecoveryMode, RecoveryNote};
@@ -584,37 +585,53 @@ impl LogState {
         }
         let ts = self.clock();
         let count: usize = admitted.iter().map(|r| r.items.len()).sum();
-        // Lines are written a piece at a time as they are chained (see `Fs::write_chunk`), so
-        // the buffer holds one piece, not the group.
-        let chunk = self.fs.write_chunk();
-        let mut buf = Vec::with_capacity((estimate as usize).min(chunk + 4096));
-        let mut receipts = Vec::with_capacity(count);
         let seal_seq = self.next_seq + count as u64;
-        let mut head = self.head;
-        let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
-        for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
-            if buf.len() >= chunk {
-                // Unsealed lines: nothing in them is acknowledged before the seal written after
-                // them is synced, and a crash leaves them as a tail recovery cuts.
-                self.write_ahead(&buf)?;
-                buf.clear();
+        let path = self.segment_path();
+        let (receipts, sealed, bytes) = std::thread::scope(|scope| {
+            // A group larger than one piece is written a piece at a time as it is chained (see
+            // `pieces`), so the buffer holds one piece, not the group.
+            let chunk = self.fs.write_chunk();
+            let mut pieces = None;
+            let mut handed = 0u64;
+            let mut buf = Vec::with_capacity((estimate as usize).min(chunk + 4096));
+            let mut receipts = Vec::with_capacity(count);
+            let mut head = self.head;
+            let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
+            for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
+                if buf.len() >= chunk {
+                    // Unsealed lines: nothing in them is acknowledged before the seal written
+                    // after them is synced, and a crash leaves them as a tail recovery cuts.
+                    let p = pieces.get_or_insert_with(|| {
+                        Pieces::start(scope, &self.fs, &self.file, &path, self.segment_len, self.opts.durability.syncs())
+                    });
+                    let len = buf.len() as u64;
+                    let Some(next) = p.hand_over(std::mem::take(&mut buf)) else { break };
+                    buf = next;
+                    handed += len;
+                }
+                let offset = self.segment_len + handed + buf.len() as u64;
+                head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
+                receipts.push(Receipt {
+                    seq,
+                    hash: head,
+                    wal_id: item.wal_id,
+                    kind: item.kind,
+                    segment: segment.clone(),
+                    offset,
+                    seal_seq,
+                    durability: self.opts.durability,
+                });
             }
-            let offset = self.segment_len + buf.len() as u64;
-            head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
-            receipts.push(Receipt {
-                seq,
-                hash: head,
-                wal_id: item.wal_id,
-                kind: item.kind,
-                segment: segment.clone(),
-                offset,
-                seal_seq,
-                durability: self.opts.durability,
-            });
-        }
-        let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
-        // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
-        self.write(&buf)?;
+            let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
+            let bytes = handed + buf.len() as u64;
+            // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
+            match pieces {
+                Some(p) => p.finish(buf)?,
+                None => self.fs.append(&self.file, &path, &buf)?,
+            }
+            Ok::<_, WalError>((receipts, sealed, bytes))
+        })?;
+        self.segment_len += bytes;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
         self.stage.written(seal_seq, admitted.len());
@@ -634,17 +651,6 @@ impl LogState {
         let path = self.segment_path();
         self.fs.append(&self.file, &path, buf)?;
         self.segment_len += buf.len() as u64;
-        Ok(())
-    }
-
-    /// Write part of a group and, when the group will be synced, let the disk start on it while
-    /// the rest is chained: the sync that acknowledges the group then waits for less.
-    fn write_ahead(&mut self, buf: &[u8]) -> Result<()> {
-        let offset = self.segment_len;
-        self.write(buf)?;
-        if self.opts.durability.syncs() {
-            self.fs.start_writeback(&self.file, &self.segment_path(), offset, buf.len() as u64)?;
-        }
         Ok(())
     }
 
