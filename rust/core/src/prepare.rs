@@ -35,7 +35,7 @@ impl Prepared {
 }
 
 /// A caller's entries, kept alive until they are written (a batch handed over by value).
-pub trait Entries: Send + Sync {
+trait Entries: Send + Sync {
     fn entry(&self, index: usize) -> &[u8];
 }
 
@@ -200,16 +200,15 @@ pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_byte
 }
 
 /// `prepare` for a batch handed over: each entry's members stay in the entry, which lives as
-/// long as one of its `Prepared` does. `first` as in `check_all`.
+/// long as one of its `Prepared` does.
 pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
     kind: Kind,
     entries: Vec<B>,
     max_record_bytes: usize,
-    first: usize,
 ) -> Result<Vec<Prepared>> {
     let shared: Arc<Vec<B>> = Arc::new(entries);
     let source: Arc<dyn Entries> = shared.clone();
-    check_all(kind, &shared, max_record_bytes, first, |index, body, wal_id| {
+    check_all(kind, &shared, max_record_bytes, 0, |index, body, wal_id| {
         let members = match body {
             Body::Within(range) => Members::Shared { entries: source.clone(), index, range },
             Body::Built(bytes) => Members::Owned(bytes),
@@ -423,7 +422,7 @@ mod tests {
         let kinds = [Kind::Intent, Kind::Intent, Kind::Intent, Kind::Completion];
         for (entry, kind) in entries.into_iter().zip(kinds) {
             let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
-            let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20, 0).unwrap();
+            let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20).unwrap();
             let chunk = prepare_chunk(kind, vec![entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
             let (lent, owned) = (&lent[0], &owned[0]);
             if let Members::Arena { arena, .. } = &chunk[0].members {

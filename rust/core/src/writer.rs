@@ -290,7 +290,7 @@ impl Writer {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let items = prepare::prepare_owned(kind, entries, self.max_record_bytes, 0)?;
+        let items = prepare::prepare_owned(kind, entries, self.max_record_bytes)?;
         self.commit(items)
     }
 
