@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import kfm_wal
@@ -26,6 +27,23 @@ from kfm_wal import (
     keys,
     verify,
 )
+
+
+def test_receipts_are_a_sequence_made_on_demand(wal: Wal) -> None:
+    receipts = wal.append_many([make_entry(i) for i in range(6)])
+    seqs = [3, 4, 5, 6, 7, 8]
+    assert isinstance(receipts, Sequence) and len(receipts) == 6
+    assert [r.seq for r in receipts] == seqs and [r.seq for r in iter(receipts)] == seqs
+    assert receipts[0].seq == 3 and receipts[-1].seq == 8 and receipts[-6].seq == 3
+    assert [r.seq for r in receipts[1:5:2]] == [4, 6] and [r.seq for r in receipts[::-1]] == seqs[::-1]
+    assert receipts[10:] == []
+    for bad in (6, -7):
+        with pytest.raises(IndexError):
+            receipts[bad]
+    first, *_, last = receipts
+    assert (first.hash, last.offset) == (receipts[0].hash, receipts[5].offset) and first.hash != last.hash
+    assert "6 records" in repr(receipts) and "seal_seq=9" in repr(receipts)
+    assert len(wal.append_many([])) == 0
 
 
 def test_round_trip(wal: Wal, log_dir: Path) -> None:

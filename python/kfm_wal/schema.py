@@ -91,21 +91,21 @@ def _fail(index: int, field: str, message: str) -> SchemaError:
 
 def encode(entries: Iterable[Mapping[str, Any]], first: int = 0) -> list[bytes]:
     """Encode entries to compact JSON, keys in the caller's order. This is the ETL hot path: one
-    orjson call per entry, and the slow walks below run only on failure or when a `null` shows
-    up (NaN and Infinity would silently become null in orjson and can hide nowhere else). Whether
-    each entry is an object is the core's check. `first` is the index of the first entry in the
-    caller's batch (errors name that index)."""
+    orjson call per entry, and the slow walks below run only on failure or on the entries where
+    `null` shows up (NaN and Infinity would silently become null in orjson and can hide nowhere
+    else; the core's SIMD search finds those entries). Whether each entry is an object is the
+    core's check. `first` is the index of the first entry in the caller's batch (errors name
+    that index)."""
     entries = entries if isinstance(entries, list) else list(entries)
     dumps = orjson.dumps
     try:
         out = [dumps(e, option=_OPTIONS) for e in entries]
     except TypeError:
         out = [_encode_one(first + i, e) for i, e in enumerate(entries)]
-    if any(b"null" in data for data in out):
-        for index, (entry, data) in enumerate(zip(entries, out, strict=True)):
-            found = b"null" in data and _unencodable(entry, [])
-            if found:
-                raise _fail(first + index, *found)
+    for index in _core.holding_null(out):
+        found = _unencodable(entries[index], [])
+        if found:
+            raise _fail(first + index, *found)
     return out
 
 

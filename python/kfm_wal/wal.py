@@ -18,6 +18,9 @@ Durability = Literal["fsync", "os", "none"]
 Recovery = Literal["strict", "tolerate-tail", "salvage"]
 Status = Literal["succeeded", "failed", "refused", "reversed"]
 Receipt = _core.Receipt
+# An append's receipts: one object per batch, each Receipt made when it is read.
+Receipts = _core.Receipts
+Sequence.register(Receipts)
 
 DEFAULT_MAX_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
@@ -93,7 +96,7 @@ class Wal:
         """Record one intent; returns once it is durable."""
         return self._append("intent", [entry])[0]
 
-    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[_core.Receipt]:
+    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> Receipts:
         """Record intents as one group commit (all or none); returns once they are durable."""
         entries = list(entries)
         return self._append("intent", entries)
@@ -120,11 +123,11 @@ class Wal:
         entry = {"wal_id": wal_id, "status": status, **{k: v for k, v in given.items() if v is not None}}
         return self.complete_many([entry])[0]
 
-    def complete_many(self, completions: Sequence[Mapping[str, Any]]) -> list[_core.Receipt]:
+    def complete_many(self, completions: Sequence[Mapping[str, Any]]) -> Receipts:
         """Record several outcomes as one group commit."""
         return self._append("completion", list(completions))
 
-    def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> list[_core.Receipt]:
+    def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> Receipts:
         try:
             if len(entries) < _STREAM_FROM:
                 return self._writer.append(kind, schema.encode(entries))
@@ -203,4 +206,4 @@ class Wal:
         return f"Wal({str(self.path)!r}, log_id={self.log_id!r})"
 
 
-__all__ = ["Durability", "Receipt", "Recovery", "Status", "Wal", "salvage"]
+__all__ = ["Durability", "Receipt", "Receipts", "Recovery", "Status", "Wal", "salvage"]

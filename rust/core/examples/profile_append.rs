@@ -25,7 +25,7 @@ fn main() {
         let mut buf = Vec::with_capacity(1 << 20);
         let mut head = hash::ZERO;
         for (seq, p) in prepared.iter().enumerate() {
-            head = record::write(&mut buf, seq as u64 + 1, &head, p.kind, &ts, &p.members);
+            head = record::write(&mut buf, seq as u64 + 1, &head, p.kind, &ts, p.members());
         }
         std::hint::black_box(buf);
     }

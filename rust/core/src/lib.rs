@@ -13,6 +13,7 @@ pub mod hash;
 pub mod keys;
 mod line_facts;
 pub mod ops;
+mod pieces;
 pub mod prepare;
 mod quote_index;
 pub mod reader;

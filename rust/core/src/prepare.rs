@@ -2,33 +2,116 @@
 //! schema check, newline refusal, writer-assigned wal_id, size limit. Runs on the caller's thread,
 //! in parallel for large batches, so the commit leader only chains, hashes and writes.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::body::{self, Context};
+use crate::body_accept;
 use crate::error::{Result, WalError};
-use crate::record::{self, Kind};
+use crate::hash;
+use crate::quote_index::QuoteIndex;
+use crate::record::{self, Envelope, Kind};
 
 /// One entry ready for the log.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub kind: Kind,
-    /// Body members, without braces and without a trailing comma.
-    pub members: Vec<u8>,
+    members: Members,
     /// Intent: its own id. Completion: the id of the intent it completes.
     pub wal_id: u128,
 }
 
-const PARALLEL_FROM: usize = 512;
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
-    &bytes[start..end]
+impl Prepared {
+    /// Body members, without braces and without a trailing comma.
+    pub fn members(&self) -> &[u8] {
+        match &self.members {
+            Members::Shared { entries, index, range } => &entries.entry(*index)[range.clone()],
+            Members::Arena { arena, range } => &arena[range.clone()],
+            Members::Owned(bytes) => bytes,
+        }
+    }
 }
 
-fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -> Result<Prepared> {
+/// A caller's entries, kept alive until they are written (a batch handed over by value).
+trait Entries: Send + Sync {
+    fn entry(&self, index: usize) -> &[u8];
+}
+
+impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
+    fn entry(&self, index: usize) -> &[u8] {
+        self[index].as_ref()
+    }
+}
+
+/// Where an entry's body members are. Not in a buffer per entry: allocating a thousand small
+/// buffers and freeing them on the commit leader's thread was a visible part of its time.
+/// - `Shared`: inside the caller's entry itself, kept alive until written (a batch handed
+///   over whole: its entries live as long as the call anyway).
+/// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
+///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
+///   it encodes the next chunks, and their memory reused, not held until the commit).
+/// - `Owned`: a buffer of its own, when the writer added the wal_id or the entries were lent.
+#[derive(Clone)]
+enum Members {
+    Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
+    Arena { arena: Arc<[u8]>, range: Range<usize> },
+    Owned(Vec<u8>),
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Members::Shared { index, range, .. } => write!(f, "Shared(entry {index}, bytes {range:?})"),
+            Members::Arena { range, .. } => write!(f, "Arena(bytes {range:?})"),
+            Members::Owned(bytes) => write!(f, "Owned({} bytes)", bytes.len()),
+        }
+    }
+}
+
+/// An entry's members as `prepare_one` found them: where they are in the entry, or built anew.
+enum Body {
+    Within(Range<usize>),
+    Built(Vec<u8>),
+}
+
+const PARALLEL_FROM: usize = 512;
+
+/// `bytes` without leading and trailing whitespace, as a range of it.
+fn trimmed(bytes: &[u8]) -> Range<usize> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    start..end
+}
+
+/// Per-thread scratch space of the checks.
+#[derive(Default)]
+struct Scratch {
+    quotes: QuoteIndex,
+    /// The members followed by a comma, as `body_accept` reads them.
+    body: Vec<u8>,
+}
+
+/// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
+/// comma a line puts after them: the wal_id when it accepts. It reads only the body it is given
+/// and accepts only what `body::check_intent` / `check_completion` accept on a line with that
+/// body; it refuses any member name outside the schema, so an entry with an envelope name or
+/// without a wal_id is left to the serde check, which decides and explains as before. The
+/// serde pass cost several times the line's SHA-256 per entry.
+fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
+    let env = Envelope { seq: 0, prev: hash::ZERO, kind: Some(kind), kind_name: b"", timestamp: b"", body, claimed: hash::ZERO };
+    match kind {
+        Kind::Intent => body_accept::intent(body, &env, true, quotes),
+        Kind::Completion => body_accept::completion(body, &env, true, quotes),
+        _ => None,
+    }
+}
+
+fn prepare_one(index: usize, kind: Kind, entry: &[u8], max_record_bytes: usize, scratch: &mut Scratch) -> Result<(Body, u128)> {
     let schema = |field: &str, message: &str| WalError::Schema { index, field: field.to_owned(), message: message.to_owned() };
-    let json = trim(json);
+    let outer = trimmed(entry);
+    let json = &entry[outer.clone()];
     if json.first() != Some(&b'{') || json.last() != Some(&b'}') {
         return Err(schema("", "entry must be a JSON object"));
     }
@@ -37,13 +120,21 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -
     if memchr::memchr2(b'\n', b'\r', json).is_some() {
         return Err(schema("", "entry must be compact JSON without line breaks"));
     }
-    let inner = trim(&json[1..json.len() - 1]);
+    let within = trimmed(&json[1..json.len() - 1]);
+    let members = (outer.start + 1 + within.start)..(outer.start + 1 + within.end);
+    let inner = &entry[members.clone()];
+    scratch.body.clear();
+    scratch.body.extend_from_slice(inner);
+    scratch.body.push(b',');
+    if let Some(wal_id) = accept(kind, &scratch.body, &mut scratch.quotes) {
+        return sized(index, Body::Within(members), wal_id, max_record_bytes);
+    }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
-    let (members, wal_id) = match kind {
+    let (body, wal_id) = match kind {
         Kind::Intent => {
             let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
             match facts.wal_id {
-                Some(id) => (inner.to_vec(), id),
+                Some(id) => (Body::Within(members), id),
                 None => {
                     let id = uuid::Uuid::new_v4();
                     let mut m = Vec::with_capacity(inner.len() + 48);
@@ -51,37 +142,105 @@ fn prepare_one(index: usize, kind: Kind, json: &[u8], max_record_bytes: usize) -
                     m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
                     m.extend_from_slice(b"\",");
                     m.extend_from_slice(inner);
-                    (m, id.as_u128())
+                    (Body::Built(m), id.as_u128())
                 }
             }
         }
         Kind::Completion => {
             let facts = body::check_completion(json, Context::Entry).map_err(to_schema)?;
-            (inner.to_vec(), facts.wal_id)
+            (Body::Within(members), facts.wal_id)
         }
         other => return Err(WalError::InvalidArgument(format!("entries of kind {} are written by the log itself", other.as_str()))),
     };
-    let size = record::line_len_bound(members.len());
+    sized(index, body, wal_id, max_record_bytes)
+}
+
+fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {
+    let len = match &body {
+        Body::Within(range) => range.len(),
+        Body::Built(bytes) => bytes.len(),
+    };
+    let size = record::line_len_bound(len);
     if size > max_record_bytes {
         return Err(WalError::TooLarge { index, size, limit: max_record_bytes });
     }
-    Ok(Prepared { kind, members, wal_id })
+    Ok((body, wal_id))
 }
 
-/// Check and prepare a batch; the first bad entry (lowest index) fails the whole batch.
-pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize) -> Result<Vec<Prepared>> {
-    prepare_from(kind, entries, max_record_bytes, 0)
-}
-
-/// `prepare` for entries that start at position `first` of a larger batch (errors name that
-/// batch's index).
-fn prepare_from<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
-    let one = |(i, e): (usize, &B)| prepare_one(first + i, kind, e.as_ref(), max_record_bytes);
+/// Check every entry (in parallel for large batches); the first bad one (lowest index) fails
+/// the whole batch. `first` is the position of `entries[0]` in the caller's batch (errors name
+/// that batch's index); `make` turns an entry's body and id into what is kept of it.
+fn check_all<B, T, F>(kind: Kind, entries: &[B], max_record_bytes: usize, first: usize, make: F) -> Result<Vec<T>>
+where
+    B: AsRef<[u8]> + Sync,
+    T: Send,
+    F: Fn(usize, Body, u128) -> T + Sync,
+{
+    let one = |scratch: &mut Scratch, (i, e): (usize, &B)| {
+        prepare_one(first + i, kind, e.as_ref(), max_record_bytes, scratch).map(|(body, wal_id)| make(i, body, wal_id))
+    };
     if entries.len() >= PARALLEL_FROM {
-        entries.par_iter().enumerate().map(one).collect()
+        entries.par_iter().enumerate().map_init(Scratch::default, one).collect()
     } else {
-        entries.iter().enumerate().map(one).collect()
+        let mut scratch = Scratch::default();
+        entries.iter().enumerate().map(|e| one(&mut scratch, e)).collect()
     }
+}
+
+/// Check and prepare a batch lent by the caller (the members are copied); the first bad entry
+/// (lowest index) fails the whole batch.
+pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize) -> Result<Vec<Prepared>> {
+    check_all(kind, entries, max_record_bytes, 0, |i, body, wal_id| {
+        let members = match body {
+            Body::Within(range) => Members::Owned(entries[i].as_ref()[range].to_vec()),
+            Body::Built(bytes) => Members::Owned(bytes),
+        };
+        Prepared { kind, members, wal_id }
+    })
+}
+
+/// `prepare` for a batch handed over: each entry's members stay in the entry, which lives as
+/// long as one of its `Prepared` does.
+pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
+    kind: Kind,
+    entries: Vec<B>,
+    max_record_bytes: usize,
+) -> Result<Vec<Prepared>> {
+    let shared: Arc<Vec<B>> = Arc::new(entries);
+    let source: Arc<dyn Entries> = shared.clone();
+    check_all(kind, &shared, max_record_bytes, 0, |index, body, wal_id| {
+        let members = match body {
+            Body::Within(range) => Members::Shared { entries: source.clone(), index, range },
+            Body::Built(bytes) => Members::Owned(bytes),
+        };
+        Prepared { kind, members, wal_id }
+    })
+}
+
+/// `prepare` for one chunk of a streamed batch: the members of its entries are copied into one
+/// buffer, and the entries dropped when this returns. `first` as in `check_all`.
+fn prepare_chunk<B: AsRef<[u8]> + Sync>(kind: Kind, entries: Vec<B>, max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
+    let checked = check_all(kind, &entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
+    let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
+    let mut arena = Vec::with_capacity(size);
+    let mut placed = Vec::with_capacity(checked.len());
+    for (index, body, wal_id) in checked {
+        let members = match body {
+            Body::Within(range) => {
+                let at = arena.len();
+                arena.extend_from_slice(&entries[index].as_ref()[range]);
+                Ok(at..arena.len())
+            }
+            Body::Built(bytes) => Err(bytes),
+        };
+        placed.push((members, wal_id));
+    }
+    let arena: Arc<[u8]> = arena.into();
+    let members = |placed: std::result::Result<Range<usize>, Vec<u8>>| match placed {
+        Ok(range) => Members::Arena { arena: arena.clone(), range },
+        Err(bytes) => Members::Owned(bytes),
+    };
+    Ok(placed.into_iter().map(|(placed, wal_id)| Prepared { kind, members: members(placed), wal_id }).collect())
 }
 
 /// A batch handed over in chunks and prepared in the background, each chunk as soon as it
@@ -115,7 +274,7 @@ impl Streamed {
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += entries.len();
         rayon::spawn(move || {
-            let _ = tx.send(prepare_from(kind, &entries, max, first));
+            let _ = tx.send(prepare_chunk(kind, entries, max, first));
         });
         self.chunks.push(rx);
     }
@@ -144,6 +303,149 @@ mod tests {
         .into_bytes()
     }
 
+    /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
+    fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {
+        match kind {
+            Kind::Intent => body::check_intent(json, Context::Entry).ok().map(|f| f.wal_id),
+            _ => body::check_completion(json, Context::Entry).ok().map(|f| Some(f.wal_id)),
+        }
+    }
+
+    fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
+        // As `prepare_one`: an object, on one line.
+        let json = &json[trimmed(json)];
+        if json.len() < 2 || json[0] != b'{' || json[json.len() - 1] != b'}' || memchr::memchr2(b'\n', b'\r', json).is_some() {
+            return None;
+        }
+        let inner = &json[1..json.len() - 1];
+        let mut body = inner[trimmed(inner)].to_vec();
+        body.push(b',');
+        accept(kind, &body, &mut QuoteIndex::default())
+    }
+
+    /// Whatever the fast path accepts as an entry, the serde check accepts with the same wal_id
+    /// (names reserved for the envelope and entries without a wal_id included).
+    fn assert_sound(kind: Kind, json: &[u8]) {
+        if let Some(id) = fast(kind, json) {
+            assert_eq!(slow(kind, json), Some(Some(id)), "fast path accepted {}", String::from_utf8_lossy(json));
+        }
+    }
+
+    const ID: &str = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
+
+    fn completion() -> Vec<u8> {
+        format!(r#"{{"wal_id":"{ID}","status":"succeeded","duration_ms":1.5,"detail":{{"n":null}}}}"#).into_bytes()
+    }
+
+    #[test]
+    fn fast_path_takes_seed_entries_and_agrees_with_the_serde_check() {
+        let id = uuid::Uuid::parse_str(ID).unwrap().as_u128();
+        let with_id = |e: &[u8]| [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &e[1..]].concat();
+        let intent = with_id(&entry(7));
+        assert_eq!(fast(Kind::Intent, &intent), Some(id));
+        assert_eq!(fast(Kind::Completion, &completion()), Some(id));
+        // Left to the serde check: no wal_id (the writer assigns one), an envelope name.
+        assert_eq!(fast(Kind::Intent, &entry(7)), None);
+        let reserved = [&intent[..intent.len() - 1], b",\"seq\":1}"].concat();
+        assert_eq!(fast(Kind::Intent, &reserved), None);
+        assert!(slow(Kind::Intent, &reserved).is_none());
+
+        // Every member of both kinds replaced by values of every JSON type, dropped, or
+        // doubled; then random byte mutations.
+        let values: &[&str] = &[
+            "null",
+            "true",
+            "false",
+            "0",
+            "4",
+            "5",
+            "-1",
+            "1.5",
+            "\"\"",
+            "\"x\"",
+            "\"etl_step\"",
+            "\"rollback\"",
+            "\"ci\"",
+            "\"public\"",
+            "\"failed\"",
+            "[]",
+            "[\"\"]",
+            "[\"a\"]",
+            "{}",
+            "{\"id\":\"x\"}",
+            "{\"type\":\"ci\",\"id\":\"x\"}",
+            "{\"steps\":[]}",
+            "{\"irreversible\":true,\"reason\":\"why\"}",
+            "{\"care\":\"public\",\"approvals\":null}",
+        ];
+        let mut rng = fastrand::Rng::with_seed(5);
+        for (kind, base) in [(Kind::Intent, intent), (Kind::Completion, completion())] {
+            let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&base).unwrap();
+            for name in value.keys().map(String::as_str).chain(["seq", "hash", "extra"]) {
+                for v in values.iter().map(|v| Some(*v)).chain([None]) {
+                    let mut members: Vec<String> = Vec::new();
+                    for (k, old) in &value {
+                        if k != name {
+                            members.push(format!("{k:?}:{old}"));
+                        }
+                    }
+                    if let Some(v) = v {
+                        members.push(format!("{name:?}:{v}"));
+                    }
+                    let json = format!("{{{}}}", members.join(","));
+                    assert_sound(kind, json.as_bytes());
+                    if let Some(v) = v {
+                        assert_sound(kind, format!("{{{},{name:?}:{v}}}", members.join(",")).as_bytes());
+                    }
+                }
+            }
+            for _ in 0..20_000 {
+                let mut m = base.clone();
+                for _ in 0..rng.usize(1..4) {
+                    let at = rng.usize(..m.len());
+                    match rng.u8(..3) {
+                        0 => m[at] = b"\"\\{}[]:, \t0a-.eE"[rng.usize(..16)],
+                        1 => _ = m.remove(at),
+                        _ => m.insert(at, rng.u8(..)),
+                    }
+                }
+                assert_sound(kind, &m);
+            }
+        }
+    }
+
+    #[test]
+    fn handed_over_entries_keep_their_members_in_place_streamed_chunks_share_one_buffer() {
+        let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
+        let spaced = [b" \t{ ".as_slice(), &with_id[1..with_id.len() - 1], b" }\t ".as_slice()].concat();
+        let entries = vec![with_id.clone(), spaced, entry(4), completion()];
+        let kinds = [Kind::Intent, Kind::Intent, Kind::Intent, Kind::Completion];
+        for (entry, kind) in entries.into_iter().zip(kinds) {
+            let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
+            let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20).unwrap();
+            let chunk = prepare_chunk(kind, vec![entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
+            let (lent, owned) = (&lent[0], &owned[0]);
+            if let Members::Arena { arena, .. } = &chunk[0].members {
+                // Both entries' members in one buffer, in order.
+                assert_eq!(&arena[..], [chunk[0].members(), chunk[1].members()].concat().as_slice());
+                assert_eq!((chunk[0].members(), chunk[0].wal_id), (owned.members(), owned.wal_id));
+            } else {
+                assert!(matches!(chunk[0].members, Members::Owned(_)), "{:?}", chunk[0].members);
+            }
+            if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
+                // Assigned ids differ; the rest is the entry's members.
+                let tail = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
+                assert_eq!(tail(lent), tail(owned));
+                assert!(matches!(owned.members, Members::Owned(_)));
+            } else {
+                assert_eq!((lent.members(), lent.wal_id), (owned.members(), owned.wal_id));
+                assert!(matches!(owned.members, Members::Shared { .. }));
+                let json = &entry[trimmed(&entry)];
+                assert_eq!(owned.members(), &json[1..json.len() - 1][trimmed(&json[1..json.len() - 1])]);
+            }
+        }
+    }
+
     #[test]
     fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
         let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
@@ -156,7 +458,7 @@ mod tests {
         let whole = prepare(Kind::Intent, &entries, 1 << 20).unwrap();
         assert_eq!(streamed.len(), whole.len());
         // Ids are assigned per entry; everything else is the same bytes in the same order.
-        let strip = |p: &Prepared| p.members[p.members.iter().position(|&b| b == b',').unwrap()..].to_vec();
+        let strip = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap()..].to_vec();
         assert!(streamed.iter().zip(&whole).all(|(a, b)| strip(a) == strip(b)));
 
         let mut bad = entries.clone();

@@ -13,6 +13,7 @@ use crate::fsutil::{DirLock, Fs};
 use crate::hash::{self, Digest};
 use crate::keys::{self, WriterKey};
 use crate::ops::{OpConflict, OpsTable};
+use crate::pieces::Pieces;
 use crate::prepare::{self, Prepared};
 use crate::record::{self, Kind};
 use crate::recovery::{self, RecoveryMode, RecoveryNote};
@@ -287,6 +288,15 @@ impl Writer {
             return Ok(Vec::new());
         }
         let items = prepare::prepare(kind, entries, self.max_record_bytes)?;
+        self.commit(items)
+    }
+
+    /// `append` for entries handed over rather than lent: their bodies are not copied.
+    pub fn append_owned<B: AsRef<[u8]> + Send + Sync + 'static>(&self, kind: Kind, entries: Vec<B>) -> Result<Vec<Receipt>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = prepare::prepare_owned(kind, entries, self.max_record_bytes)?;
         self.commit(items)
     }
 
@@ -575,34 +585,59 @@ impl LogState {
 
     fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<Receipt>> {
         let estimate: u64 =
-            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members.len()) as u64).sum::<u64>() + 512;
+            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members().len()) as u64).sum::<u64>() + 512;
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
         let ts = self.clock();
         let count: usize = admitted.iter().map(|r| r.items.len()).sum();
-        let mut buf = Vec::with_capacity(estimate as usize);
-        let mut receipts = Vec::with_capacity(count);
         let seal_seq = self.next_seq + count as u64;
-        let mut head = self.head;
-        let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
-        for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
-            let offset = self.segment_len + buf.len() as u64;
-            head = record::write(&mut buf, seq, &head, item.kind, &ts, &item.members);
-            receipts.push(Receipt {
-                seq,
-                hash: head,
-                wal_id: item.wal_id,
-                kind: item.kind,
-                segment: segment.clone(),
-                offset,
-                seal_seq,
-                durability: self.opts.durability,
-            });
-        }
-        let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
-        // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
-        self.write(&buf)?;
+        let path = self.segment_path();
+        let (receipts, sealed, bytes) = std::thread::scope(|scope| {
+            // A group larger than one piece is written a piece at a time as it is chained (see
+            // `pieces`), so the buffer holds one piece, not the group.
+            let chunk = self.fs.write_chunk();
+            let mut pieces = None;
+            let mut handed = 0u64;
+            let mut buf = Vec::with_capacity((estimate as usize).min(chunk + 4096));
+            let mut receipts = Vec::with_capacity(count);
+            let mut head = self.head;
+            let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
+            for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
+                if buf.len() >= chunk {
+                    // Unsealed lines: nothing in them is acknowledged before the seal written
+                    // after them is synced, and a crash leaves them as a tail recovery cuts.
+                    let p = pieces.get_or_insert_with(|| {
+                        Pieces::start(scope, &self.fs, &self.file, &path, self.segment_len, self.opts.durability.syncs())
+                    });
+                    let len = buf.len() as u64;
+                    let Some(next) = p.hand_over(std::mem::take(&mut buf)) else { break };
+                    buf = next;
+                    handed += len;
+                }
+                let offset = self.segment_len + handed + buf.len() as u64;
+                head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
+                receipts.push(Receipt {
+                    seq,
+                    hash: head,
+                    wal_id: item.wal_id,
+                    kind: item.kind,
+                    segment: segment.clone(),
+                    offset,
+                    seal_seq,
+                    durability: self.opts.durability,
+                });
+            }
+            let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
+            let bytes = handed + buf.len() as u64;
+            // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
+            match pieces {
+                Some(p) => p.finish(buf)?,
+                None => self.fs.append(&self.file, &path, &buf)?,
+            }
+            Ok::<_, WalError>((receipts, sealed, bytes))
+        })?;
+        self.segment_len += bytes;
         self.head = sealed;
         self.next_seq = seal_seq + 1;
         self.stage.written(seal_seq, admitted.len());

@@ -278,3 +278,40 @@ fn a_slow_disk_makes_one_sync_carry_every_waiting_caller() {
     drop(w);
     assert!(check(dir.path()).ok());
 }
+
+/// Counts early writeback requests.
+#[derive(Default)]
+struct Writebacks(std::sync::atomic::AtomicUsize);
+
+impl kfm_wal_core::fsutil::IoHook for Writebacks {
+    fn before(&self, op: kfm_wal_core::fsutil::IoOp<'_>) -> std::io::Result<()> {
+        if matches!(op, kfm_wal_core::fsutil::IoOp::Writeback(_)) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_group_written_in_pieces_is_one_sealed_group_with_exact_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Arc::new(Writebacks::default());
+    let fs = kfm_wal_core::fsutil::Fs::with_hook(hook.clone()).with_write_chunk(1500);
+    let w = Writer::create_with(dir.path(), key(4), WriterOptions::default(), fs).unwrap();
+    let first = append(&w, 0, 40);
+    let second = append(&w, 100, 3);
+    assert_eq!(w.stats().groups, 2);
+    assert!(hook.0.load(std::sync::atomic::Ordering::Relaxed) >= 10, "the 40-entry group was not written in pieces");
+    assert!(first.iter().all(|r| r.seal_seq == 43) && second.iter().all(|r| r.seal_seq == 47));
+    drop(w);
+    let bytes = fs::read(dir.path().join(&*first[0].segment)).unwrap();
+    for r in first.iter().chain(&second) {
+        let line = &bytes[r.offset as usize..];
+        let line = &line[..=line.iter().position(|&b| b == b'\n').unwrap()];
+        let env = kfm_wal_core::record::parse(line).unwrap();
+        assert_eq!((env.seq, env.claimed), (r.seq, r.hash), "receipt offset {} is not its record's line", r.offset);
+    }
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.intents, 43);
+}

@@ -4,6 +4,7 @@
 mod check;
 mod errors;
 mod read;
+mod receipts;
 mod writer;
 
 use pyo3::prelude::*;
@@ -11,11 +12,13 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     #[pymodule_export]
-    use super::check::check_entry;
+    use super::check::{check_entry, holding_null};
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
-    use super::writer::{Batch, PyWriter, Receipt};
+    use super::receipts::{Receipt, ReceiptIter, Receipts};
+    #[pymodule_export]
+    use super::writer::{Batch, PyWriter};
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

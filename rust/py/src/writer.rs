@@ -14,6 +14,7 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
 use crate::errors::IntoPyResult;
+use crate::receipts::Receipts;
 
 fn usage(msg: String) -> PyErr {
     crate::errors::to_py(WalError::InvalidArgument(msg))
@@ -32,68 +33,6 @@ fn kind(name: &str) -> PyResult<Kind> {
         "intent" => Ok(Kind::Intent),
         "completion" => Ok(Kind::Completion),
         other => Err(usage(format!("entries are intents or completions, not {other:?}"))),
-    }
-}
-
-/// What an append got: the record's place in the log and the seal that made it durable. Kept
-/// raw; strings are made only when asked for (a batch of 10,000 receipts is mostly never read).
-#[pyclass(frozen, module = "kfm_wal._core")]
-pub struct Receipt {
-    inner: kfm_wal_core::Receipt,
-}
-
-#[pymethods]
-impl Receipt {
-    #[getter]
-    fn seq(&self) -> u64 {
-        self.inner.seq
-    }
-
-    #[getter]
-    fn hash(&self) -> String {
-        hash::to_prefixed(&self.inner.hash)
-    }
-
-    #[getter]
-    fn wal_id(&self) -> String {
-        kfm_wal_core::body::format_uuid(self.inner.wal_id)
-    }
-
-    #[getter]
-    fn kind(&self) -> &'static str {
-        self.inner.kind.as_str()
-    }
-
-    #[getter]
-    fn segment(&self) -> &str {
-        &self.inner.segment
-    }
-
-    #[getter]
-    fn offset(&self) -> u64 {
-        self.inner.offset
-    }
-
-    #[getter]
-    fn seal_seq(&self) -> u64 {
-        self.inner.seal_seq
-    }
-
-    #[getter]
-    fn durability(&self) -> &'static str {
-        self.inner.durability.as_str()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Receipt(seq={}, kind={:?}, wal_id={:?}, hash={:?}, seal_seq={}, durability={:?})",
-            self.inner.seq,
-            self.kind(),
-            self.wal_id(),
-            self.hash(),
-            self.inner.seal_seq,
-            self.durability()
-        )
     }
 }
 
@@ -121,11 +60,11 @@ impl Batch {
     }
 
     /// Commit every chunk as one group; returns when durable (or the first bad entry's error).
-    fn commit(&self, py: Python<'_>) -> PyResult<Vec<Receipt>> {
+    fn commit(&self, py: Python<'_>) -> PyResult<Receipts> {
         let streamed = self.take()?;
         let writer = self.writer.bind(py).get();
         let receipts = py.detach(|| writer.inner.append_streamed(streamed)).py()?;
-        Ok(receipts.into_iter().map(|inner| Receipt { inner }).collect())
+        Ok(Receipts::new(receipts))
     }
 }
 
@@ -164,10 +103,10 @@ impl PyWriter {
     }
 
     /// Append compact JSON entries of one kind as one group commit; returns when durable.
-    fn append(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Vec<Receipt>> {
+    fn append(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Receipts> {
         let kind = self::kind(kind)?;
-        let receipts = py.detach(|| self.inner.append(kind, &entries)).py()?;
-        Ok(receipts.into_iter().map(|inner| Receipt { inner }).collect())
+        let receipts = py.detach(|| self.inner.append_owned(kind, entries)).py()?;
+        Ok(Receipts::new(receipts))
     }
 
     /// A batch to hand over in chunks (`Batch.add`), checked in the background while the caller
