@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod hash;
 pub mod keys;
 mod line_facts;
+pub mod line_feed;
 pub mod ops;
 mod pieces;
 pub mod prepare;

@@ -5,8 +5,12 @@
 //! another thread, and the scanner takes them from there instead. Same functions, same bytes:
 //! the scan's results cannot differ (tests/split_scan.rs holds them equal).
 
+use std::fs::File;
+use std::io;
+
 use crate::body_accept;
 use crate::hash::{self, Digest};
+use crate::line_feed::{FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::timestamp;
@@ -19,35 +23,63 @@ pub struct LineFacts {
     pub op: Option<u128>,
 }
 
-/// Pieces `of_lines_in_pieces` cuts its bytes into.
-const PIECES: usize = 8;
+/// Pieces a split segment's second half is cut into.
+const PIECES: u64 = 8;
 
 /// `of_lines`, the bytes cut at line starts into `PIECES` pieces computed as separate tasks of
 /// the pool: a thread that runs out of segments takes a piece, wherever the other threads are.
 /// (One task for the whole half left a thread idle at the end of a verification while the
 /// other finished a segment alone.)
 pub fn of_lines_in_pieces(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
-    use rayon::prelude::*;
-    let mut cuts = vec![0];
+    let cuts = cuts(0, bytes.len() as u64, |nominal| {
+        let at = nominal as usize;
+        Ok(memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1) as u64)
+    })
+    .expect("a slice is read without error");
+    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[from as usize..to as usize], check_bodies))).expect("a slice is read without error")
+}
+
+/// `of_lines_in_pieces` for the bytes `[from, len)` of a segment file, each piece read by the
+/// thread that takes it. `from` must be a line start.
+pub fn of_file_in_pieces(file: &File, from: u64, len: u64, check_bodies: bool) -> io::Result<Vec<LineFacts>> {
+    let cuts = cuts(from, len, |nominal| {
+        // The end of the (partial) line the nominal cut falls in.
+        let mut lines = FileLines::new(file, nominal, len);
+        lines.next_line()?;
+        Ok(lines.position())
+    })?;
+    in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, (b - a) as usize))
+}
+
+/// Line starts cutting `[from, to)` into about `PIECES` pieces, `from` and `to` included.
+/// `line_end(at)`: the first line start after byte `at`.
+fn cuts(from: u64, to: u64, line_end: impl Fn(u64) -> io::Result<u64>) -> io::Result<Vec<u64>> {
+    let mut cuts = vec![from];
     for k in 1..PIECES {
-        let nominal = (bytes.len() * k / PIECES).max(*cuts.last().expect("starts at 0"));
-        let at = memchr::memchr(b'\n', &bytes[nominal..]).map_or(bytes.len(), |i| nominal + i + 1);
-        cuts.push(at.max(nominal));
+        let nominal = (from + (to - from) * k / PIECES).max(*cuts.last().expect("starts at from"));
+        cuts.push(if nominal >= to { to } else { line_end(nominal)? });
     }
-    cuts.push(bytes.len());
+    cuts.push(to);
     cuts.dedup();
-    let pieces: Vec<Vec<LineFacts>> = cuts.par_windows(2).map(|w| of_lines(&bytes[w[0]..w[1]], check_bodies)).collect();
-    pieces.concat()
+    Ok(cuts)
+}
+
+fn in_pieces(cuts: &[u64], facts: impl Fn(u64, u64) -> io::Result<Vec<LineFacts>> + Sync) -> io::Result<Vec<LineFacts>> {
+    use rayon::prelude::*;
+    let pieces: Vec<Vec<LineFacts>> = cuts.par_windows(2).map(|w| facts(w[0], w[1])).collect::<io::Result<_>>()?;
+    Ok(pieces.concat())
 }
 
 /// The facts of every line of `bytes` (which must start at a line start), in order.
 pub fn of_lines(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
+    of_feed(&mut SliceLines::new(bytes, 0), check_bodies, bytes.len()).expect("a slice is read without error")
+}
+
+/// The facts of every line `feed` gives, in order; `len` (the bytes it will give) sizes the list.
+fn of_feed(feed: &mut dyn LineFeed, check_bodies: bool, len: usize) -> io::Result<Vec<LineFacts>> {
     let mut quotes = QuoteIndex::default();
-    let mut out = Vec::with_capacity(bytes.len() / 512);
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
-        let line = &bytes[pos..end];
+    let mut out = Vec::with_capacity(len / 512);
+    while let Some((_, line)) = feed.next_line()? {
         let hash = hash::sha256(record::hashed_part(line));
         let op = match record::parse(line) {
             Ok(env) if check_bodies => {
@@ -61,7 +93,6 @@ pub fn of_lines(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
             _ => None,
         };
         out.push(LineFacts { hash, op });
-        pos = end;
     }
-    out
+    Ok(out)
 }

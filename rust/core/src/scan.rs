@@ -14,6 +14,7 @@ use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
 use crate::line_facts::{self, LineFacts};
+use crate::line_feed::{FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
@@ -255,39 +256,73 @@ pub struct Resume {
 }
 
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
-    scan_lines(file, bytes, from, opts, &mut |_| {}, None)
+    let mut lines = SliceLines::new(bytes, from.offset as usize);
+    scan_lines(file, &mut lines, bytes.len() as u64, from, opts, &mut |_| {}, None).expect("a slice is read without error")
 }
 
 /// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
 /// the verifier's resident memory then holds a few MiB per thread instead of whole segments.
-/// `split`: compute the second half's line facts (hashes, body verdicts) on another thread of
-/// the pool if one is free, for a segment that would otherwise finish on one thread alone.
+/// `split`: compute the second half's line facts (hashes, body verdicts) on other threads of
+/// the pool if any are free, for a segment that would otherwise finish on one thread alone.
 pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
-    let mut release = |upto: usize| {
+    let mut release = |upto: u64| {
         if let SegmentBytes::Mapped(map) = bytes {
             // SAFETY: the scanner never reads bytes before `upto` again, and even if it did, a
             // page dropped from this read-only mapping of an immutable archived segment is read
             // back from the page cache unchanged (MADV_DONTNEED only unmaps it). It is only a
             // hint: an error changes nothing.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto) };
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto as usize) };
         }
     };
     let split_at = if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
-    scan_lines(file, bytes, &Resume::default(), opts, &mut release, split_at)
+    let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(&bytes[at as usize..], opts.check_bodies));
+    let ahead = split_at.map(|at| (at as u64, &facts as &FactsOf));
+    let mut lines = SliceLines::new(bytes, 0);
+    scan_lines(file, &mut lines, bytes.len() as u64, &Resume::default(), opts, &mut release, ahead).expect("a slice is read without error")
+}
+
+/// Scan a segment file, as `scan_segment` does a loaded one. An archived segment never changes,
+/// so it is streamed from disk in chunks (`FileLines`): a read into a buffer that stays in cache
+/// costs less than mapping the pages (a fault per 64 KiB, then unmapping them again), and the
+/// pieces of a split one are each read by the thread that takes them. The live segment is read
+/// whole first (`load`): a writer may append to it, and a split scan must see one snapshot.
+pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<SegmentScan> {
+    if !file.archived {
+        return Ok(scan_segment(file, &load(&file.path, false)?, opts, split));
+    }
+    let path = &file.path;
+    let f = File::open(path).at(path)?;
+    let len = f.metadata().at(path)?.len();
+    let split_at = if split {
+        // The first line start past the middle: the end of the (partial) line the middle falls in.
+        let mut middle = FileLines::new(&f, len / 2, len);
+        middle.next_line().at(path)?;
+        Some(middle.position())
+    } else {
+        None
+    };
+    let facts = |at: u64| line_facts::of_file_in_pieces(&f, at, len, opts.check_bodies);
+    let ahead = split_at.map(|at| (at, &facts as &FactsOf));
+    scan_lines(file, &mut FileLines::new(&f, 0, len), len, &Resume::default(), opts, &mut |_| {}, ahead).at(path)
 }
 
 /// Bytes scanned between two releases of a mapped segment's pages.
-const RELEASE_EVERY: usize = 8 << 20;
+const RELEASE_EVERY: u64 = 8 << 20;
 
+/// Computes the line facts of a segment from a line start to its end, on other threads.
+type FactsOf<'a> = dyn Fn(u64) -> std::io::Result<Vec<LineFacts>> + Sync + 'a;
+
+/// `len`: the segment's size. `ahead`: where a split segment's second half starts, and how its
+/// facts are computed.
 fn scan_lines(
     file: &SegmentFile,
-    bytes: &[u8],
+    lines: &mut (dyn LineFeed + Send),
+    len: u64,
     from: &Resume,
     opts: &ScanOptions,
-    release: &mut (dyn FnMut(usize) + Send),
-    split_at: Option<usize>,
-) -> SegmentScan {
-    let start = from.offset as usize;
+    release: &mut (dyn FnMut(u64) + Send),
+    ahead: Option<(u64, &FactsOf)>,
+) -> std::io::Result<SegmentScan> {
     let name = file.name();
     let mut s = Scanner {
         name: name.clone(),
@@ -326,7 +361,7 @@ fn scan_lines(
             findings: Vec::new(),
             tail: Tail::default(),
             sealed_records: 0,
-            bytes: bytes.len() as u64,
+            bytes: len,
             ops: Vec::new(),
             records: Vec::new(),
             keys_seen: BTreeSet::new(),
@@ -336,45 +371,46 @@ fn scan_lines(
             revocations: Vec::new(),
         },
     };
-    let mut pos = start.min(bytes.len());
-    s.out.sealed_end = pos as u64;
-    if bytes.is_empty() {
+    let start = lines.position();
+    s.out.sealed_end = start;
+    if len == 0 {
         let f = s.finding(Code::ChainSegment, 0, None, "segment is empty: it has no header");
         s.out.findings.push(f);
     }
-    if pos > 0 {
+    if start > 0 {
         s.lines = 2; // resuming after a seal: the header and its seal were read before
     }
     let mut released = 0;
-    let mut step = |s: &mut Scanner, pos: usize, ahead: Option<&LineFacts>| {
-        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
-        s.line(&bytes[pos..end], pos as u64, ahead);
+    let mut step = |s: &mut Scanner, offset: u64, line: &[u8], ahead: Option<&LineFacts>| {
+        s.line(line, offset, ahead);
+        let end = offset + line.len() as u64;
         if end - released >= RELEASE_EVERY {
             released = end & !4095; // whole pages only: the page holding `end` is still being read
             release(released);
         }
-        end
     };
-    let half = split_at.filter(|&at| at > pos && at < bytes.len());
-    let ahead = match half {
-        Some(at) => {
-            let (_, facts) = rayon::join(
-                || {
-                    while pos < at {
-                        pos = step(&mut s, pos, None);
+    let facts = match ahead.filter(|&(at, _)| at > start && at < len) {
+        Some((at, facts_of)) => {
+            let (first_half, facts) = rayon::join(
+                || -> std::io::Result<()> {
+                    while lines.position() < at {
+                        let Some((offset, line)) = lines.next_line()? else { break };
+                        step(&mut s, offset, line, None);
                     }
+                    Ok(())
                 },
-                || line_facts::of_lines_in_pieces(&bytes[at..], opts.check_bodies),
+                || facts_of(at),
             );
-            facts
+            first_half?;
+            facts?
         }
         None => Vec::new(),
     };
-    let mut ahead = ahead.iter();
-    while pos < bytes.len() {
-        pos = step(&mut s, pos, ahead.next());
+    let mut facts = facts.iter();
+    while let Some((offset, line)) = lines.next_line()? {
+        step(&mut s, offset, line, facts.next());
     }
-    s.finish(bytes.len() as u64)
+    Ok(s.finish(len))
 }
 
 impl Scanner<'_, '_> {

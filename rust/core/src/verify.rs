@@ -190,9 +190,7 @@ fn scan_and_join(
             // The last segments are split, so a thread that runs out of segments helps finish them.
             let split = i + window >= files.len();
             scope.spawn(move |_| {
-                let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    scan::load(&f.path, f.archived).map(|bytes| scan::scan_segment(f, &bytes, opts, split))
-                }));
+                let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scan::scan_file(f, opts, split)));
                 let _ = tx.send((i, scanned)); // the receiver outlives the scope
             });
         };

@@ -47,13 +47,22 @@ fn log_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
     (dir, seg, bytes)
 }
 
+/// One thread over the bytes in memory is the reference; a split scan, and the same bytes as an
+/// archived segment streamed from disk (`scan_file`, split or not), must report the same.
 fn assert_same(file: &SegmentFile, bytes: &[u8], what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let archived = SegmentFile { path: dir.path().join(file.name()), archived: true, ..file.clone() };
+    std::fs::write(&archived.path, bytes).unwrap();
     for check_bodies in [true, false] {
         let opts = ScanOptions { keyring: None, check_bodies, check_signatures: true, collect_records: false };
         let loaded = SegmentBytes::Read(bytes.to_vec());
-        let one = scan::scan_segment(file, &loaded, &opts, false);
+        let one = summary(&scan::scan_segment(file, &loaded, &opts, false));
         let split = scan::scan_segment(file, &loaded, &opts, true);
-        assert_eq!(summary(&one), summary(&split), "{what} (check_bodies={check_bodies})");
+        assert_eq!(one, summary(&split), "{what} (check_bodies={check_bodies})");
+        for split in [false, true] {
+            let streamed = scan::scan_file(&archived, &opts, split).unwrap();
+            assert_eq!(one, summary(&streamed), "{what}: streamed, split={split} (check_bodies={check_bodies})");
+        }
     }
 }
 

@@ -1,0 +1,184 @@
+//! Where a scan's lines come from: a segment already in memory, or a segment file read in chunks
+//! into one reused buffer. The verifier streams: a read into a buffer that stays in cache costs
+//! less than mapping the same pages (a fault per 64 KiB, then unmapping them again), and leaves
+//! the line in cache for the passes that follow (newline search, SHA-256, body check). Memory
+//! stays at one buffer per thread whatever the segment size.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+/// Lines in order, each with its byte offset in the segment; the last line may lack its `\n`
+/// (a torn tail). A lending iterator: a line is valid until the next call.
+pub trait LineFeed {
+    /// The next line and its offset, None after the last.
+    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>>;
+    /// Offset of the line `next_line` returns next (the end when there is none).
+    fn position(&self) -> u64;
+}
+
+/// The lines of `bytes[start..end]`, offsets relative to `bytes`.
+pub struct SliceLines<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> SliceLines<'b> {
+    pub fn new(bytes: &'b [u8], start: usize) -> Self {
+        SliceLines { bytes, pos: start.min(bytes.len()) }
+    }
+}
+
+impl LineFeed for SliceLines<'_> {
+    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        let pos = self.pos;
+        if pos >= self.bytes.len() {
+            return Ok(None);
+        }
+        let end = memchr::memchr(b'\n', &self.bytes[pos..]).map_or(self.bytes.len(), |i| pos + i + 1);
+        self.pos = end;
+        Ok(Some((pos as u64, &self.bytes[pos..end])))
+    }
+
+    fn position(&self) -> u64 {
+        self.pos as u64
+    }
+}
+
+/// Bytes read per call: large enough that the system call is a small share, small enough that
+/// the buffer stays in the core's L2 cache while its lines are checked.
+pub const CHUNK: usize = 1 << 20;
+
+/// The lines of a file's bytes `[start, end)`, read with `pread` in chunks of `CHUNK`. A line
+/// longer than the buffer grows it. `end` is a snapshot of the file's length (a live segment may
+/// grow meanwhile; what was appended after is left for the next scan): a file found shorter ends
+/// the lines where its bytes end.
+pub struct FileLines<'f> {
+    file: &'f File,
+    buf: Vec<u8>,
+    /// `buf[lo..hi]` holds the file's bytes from offset `at` on; `lo` is the next line's start.
+    lo: usize,
+    hi: usize,
+    at: u64,
+    /// How far past `lo` is already known to hold no `\n` (not searched again after a refill).
+    searched: usize,
+    end: u64,
+    eof: bool,
+}
+
+impl<'f> FileLines<'f> {
+    pub fn new(file: &'f File, start: u64, end: u64) -> Self {
+        FileLines { file, buf: vec![0; CHUNK], lo: 0, hi: 0, at: start, searched: 0, end, eof: start >= end }
+    }
+
+    /// Move the unread bytes to the front and read more after them; false at the end.
+    fn refill(&mut self) -> io::Result<bool> {
+        if self.lo > 0 {
+            self.buf.copy_within(self.lo..self.hi, 0);
+            self.at += self.lo as u64;
+            self.hi -= self.lo;
+            self.searched -= self.lo;
+            self.lo = 0;
+        }
+        if self.hi == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let from = self.at + self.hi as u64;
+        let want = (self.buf.len() - self.hi).min((self.end - from) as usize);
+        let n = loop {
+            match self.file.read_at(&mut self.buf[self.hi..self.hi + want], from) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        self.hi += n;
+        if n == 0 || from + n as u64 >= self.end {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+}
+
+impl LineFeed for FileLines<'_> {
+    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.searched..self.hi]) {
+                let (start, end) = (self.lo, self.searched + i + 1);
+                (self.lo, self.searched) = (end, end);
+                return Ok(Some((self.at + start as u64, &self.buf[start..end])));
+            }
+            self.searched = self.hi;
+            if self.eof || !self.refill()? {
+                // No newline up to the end: what is left is a last, torn line.
+                if self.lo == self.hi {
+                    return Ok(None);
+                }
+                let start = self.lo;
+                (self.lo, self.searched) = (self.hi, self.hi);
+                return Ok(Some((self.at + start as u64, &self.buf[start..self.hi])));
+            }
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.at + self.lo as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn collect(feed: &mut dyn LineFeed) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        while let Some((at, line)) = feed.next_line().unwrap() {
+            let (at, line) = (at, line.to_vec());
+            assert_eq!(feed.position(), at + line.len() as u64);
+            out.push((at, line));
+        }
+        out
+    }
+
+    #[test]
+    fn file_lines_equal_slice_lines_for_every_shape() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for case in 0..300 {
+            // Lines of random lengths, some longer than a chunk; sometimes a torn last line.
+            let mut bytes = Vec::new();
+            for _ in 0..rng.usize(0..40) {
+                let len = if rng.u8(..) < 8 { rng.usize(CHUNK / 2..CHUNK * 2) } else { rng.usize(0..300) };
+                bytes.extend((0..len).map(|_| b'a' + rng.u8(0..26)));
+                bytes.push(b'\n');
+            }
+            if rng.bool() {
+                bytes.extend((0..rng.usize(1..100)).map(|_| b'x'));
+            }
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(&bytes).unwrap();
+            let start = if bytes.is_empty() || case % 3 != 0 {
+                0
+            } else {
+                // Any line start.
+                let starts: Vec<usize> = std::iter::once(0).chain(memchr::memchr_iter(b'\n', &bytes).map(|i| i + 1)).collect();
+                starts[rng.usize(0..starts.len())].min(bytes.len())
+            };
+            let want = collect(&mut SliceLines::new(&bytes, start));
+            let got = collect(&mut FileLines::new(&file, start as u64, bytes.len() as u64));
+            assert_eq!(got, want, "case {case}");
+            // A bound inside the file ends the lines there, as if the file ended there.
+            if let Some(&(at, _)) = want.get(want.len() / 2) {
+                let cut = collect(&mut FileLines::new(&file, start as u64, at));
+                assert_eq!(cut, collect(&mut SliceLines::new(&bytes[..at as usize], start)), "case {case} cut at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_shorter_than_its_snapshot_ends_where_its_bytes_end() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"one\ntwo\nthr").unwrap();
+        let got = collect(&mut FileLines::new(&file, 0, 1000));
+        assert_eq!(got, vec![(0, b"one\n".to_vec()), (4, b"two\n".to_vec()), (8, b"thr".to_vec())]);
+    }
+}
