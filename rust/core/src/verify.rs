@@ -232,7 +232,10 @@ fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
     let (Some(last), records) = (files.last(), report.records.max(1)) else { return };
     let total = last.first_seq.saturating_add(records);
     let expected = (report.intents as f64 / records as f64 * total as f64) as usize;
-    report.ops.reserve(expected.saturating_sub(report.intents as usize));
+    // A file name is not evidence: a forged first seq must not size the table. No more than
+    // twice the first segment's intents per segment.
+    let bound = (report.intents as usize).saturating_mul(files.len()).saturating_mul(2);
+    report.ops.reserve(expected.min(bound).saturating_sub(report.intents as usize));
 }
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in

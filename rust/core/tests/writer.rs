@@ -315,3 +315,21 @@ fn a_group_written_in_pieces_is_one_sealed_group_with_exact_offsets() {
     assert!(rep.ok(), "{:?}", rep.findings);
     assert_eq!(rep.intents, 43);
 }
+
+/// A segment file name is not evidence: a forged first seq in the last one's name is reported,
+/// and does not size anything (the intent table was once sized from it).
+#[test]
+fn a_forged_first_seq_in_a_file_name_is_reported_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Writer::create(dir.path(), key(2), small_segments()).unwrap();
+    for i in 0..20 {
+        append(&w, i * 5, 5);
+    }
+    drop(w);
+    let live = segment::list(dir.path()).unwrap().into_iter().find(|s| !s.archived).unwrap();
+    let forged = dir.path().join(segment::name(live.number, 9_000_000_000_000_000)); // 16 digits, as names have
+    std::fs::rename(&live.path, forged).unwrap();
+    let rep = check(dir.path());
+    assert!(!rep.ok());
+    assert!(rep.findings.iter().any(|f| f.message.contains("file name says first seq")), "{:?}", rep.findings);
+}
