@@ -44,7 +44,7 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
     let mut scalars = Vec::with_capacity(n + 3);
     let mut points = Vec::with_capacity(n + 3);
     let mut base = Scalar::ZERO;
-    // (key, its point, Σ z_i k_i over its signatures): a handful at most, so a list.
+    // (key, Σ z_i k_i over its signatures): a handful of keys at most, so a list.
     let mut key_terms: Vec<(&VerifyingKey, Scalar)> = Vec::new();
     for (((signature, key), hram), z) in signatures.iter().zip(keys).zip(&hrams).zip(coefficients) {
         let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*signature.s_bytes())) else { return false };
