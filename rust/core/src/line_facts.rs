@@ -10,7 +10,7 @@ use std::io;
 
 use crate::body_accept;
 use crate::hash::{self, Digest};
-use crate::line_feed::{FileLines, LineFeed, SliceLines};
+use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::timestamp;
@@ -42,12 +42,7 @@ pub fn of_lines_in_pieces(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
 /// `of_lines_in_pieces` for the bytes `[from, len)` of a segment file, each piece read by the
 /// thread that takes it. `from` must be a line start.
 pub fn of_file_in_pieces(file: &File, from: u64, len: u64, check_bodies: bool) -> io::Result<Vec<LineFacts>> {
-    let cuts = cuts(from, len, |nominal| {
-        // The end of the (partial) line the nominal cut falls in.
-        let mut lines = FileLines::new(file, nominal, len);
-        lines.next_line()?;
-        Ok(lines.position())
-    })?;
+    let cuts = cuts(from, len, |nominal| line_start_after(file, nominal, len))?;
     in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, (b - a) as usize))
 }
 

@@ -68,7 +68,11 @@ pub struct FileLines<'f> {
 
 impl<'f> FileLines<'f> {
     pub fn new(file: &'f File, start: u64, end: u64) -> Self {
-        FileLines { file, buf: vec![0; CHUNK], lo: 0, hi: 0, at: start, searched: 0, end, eof: start >= end }
+        Self::with_buffer(file, start, end, CHUNK)
+    }
+
+    fn with_buffer(file: &'f File, start: u64, end: u64, size: usize) -> Self {
+        FileLines { file, buf: vec![0; size], lo: 0, hi: 0, at: start, searched: 0, end, eof: start >= end }
     }
 
     /// Move the unread bytes to the front and read more after them; false at the end.
@@ -97,6 +101,15 @@ impl<'f> FileLines<'f> {
         }
         Ok(n > 0)
     }
+}
+
+/// The first line start after byte `at` of a file's bytes `[at, end)`: the end of the (perhaps
+/// partial) line `at` falls in, or `end`. Read a few KiB at a time: where to cut a segment into
+/// pieces costs one short read, not a chunk.
+pub fn line_start_after(file: &File, at: u64, end: u64) -> io::Result<u64> {
+    let mut lines = FileLines::with_buffer(file, at, end, 4096);
+    lines.next_line()?;
+    Ok(lines.position())
 }
 
 impl LineFeed for FileLines<'_> {
@@ -171,6 +184,25 @@ mod tests {
                 let cut = collect(&mut FileLines::new(&file, start as u64, at));
                 assert_eq!(cut, collect(&mut SliceLines::new(&bytes[..at as usize], start)), "case {case} cut at {at}");
             }
+        }
+    }
+
+    #[test]
+    fn line_start_after_is_the_end_of_the_line_a_byte_falls_in() {
+        let mut rng = fastrand::Rng::with_seed(6);
+        let mut bytes = Vec::new();
+        for _ in 0..200 {
+            let len = if rng.u8(..) < 10 { rng.usize(4096..20_000) } else { rng.usize(0..200) };
+            bytes.extend((0..len).map(|_| b'a'));
+            bytes.push(b'\n');
+        }
+        bytes.extend(b"torn");
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        for _ in 0..500 {
+            let at = rng.usize(0..=bytes.len());
+            let want = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1);
+            assert_eq!(line_start_after(&file, at as u64, bytes.len() as u64).unwrap(), want as u64, "at {at}");
         }
     }
 

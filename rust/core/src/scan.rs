@@ -14,7 +14,7 @@ use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
 use crate::line_facts::{self, LineFacts};
-use crate::line_feed::{FileLines, LineFeed, SliceLines};
+use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::segment::SegmentFile;
@@ -293,14 +293,7 @@ pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<
     let path = &file.path;
     let f = File::open(path).at(path)?;
     let len = f.metadata().at(path)?.len();
-    let split_at = if split {
-        // The first line start past the middle: the end of the (partial) line the middle falls in.
-        let mut middle = FileLines::new(&f, len / 2, len);
-        middle.next_line().at(path)?;
-        Some(middle.position())
-    } else {
-        None
-    };
+    let split_at = if split { Some(line_start_after(&f, len / 2, len).at(path)?) } else { None };
     let facts = |at: u64| line_facts::of_file_in_pieces(&f, at, len, opts.check_bodies);
     let ahead = split_at.map(|at| (at, &facts as &FactsOf));
     scan_lines(file, &mut FileLines::new(&f, 0, len), len, &Resume::default(), opts, &mut |_| {}, ahead).at(path)
