@@ -33,15 +33,17 @@ test-python: build ## pytest: public API, CLI, reference implementation, vectors
 
 test: test-rust test-python ## All tests (what CI runs)
 
-lint: build ## cargo fmt --check, clippy -D warnings, ruff, mypy
+lint: build ## cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
 
 fmt: build ## Format Rust and Python sources
 	cargo fmt --all
 	$(BIN)/ruff check --fix -q python tests benches || true
+	$(BIN)/ruff format -q python tests benches
 
 bench: build ## Benchmarks (~5-10 min; first run also builds 5 GB of cached archives): ratios against peers, scaling plot
 	$(BIN)/pip install -q matplotlib

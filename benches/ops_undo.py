@@ -63,8 +63,15 @@ def _rollback(d: Path, root: Path, work: list[tuple[str, bytes]], batch: int) ->
 def _replay(d: Path, root: Path, work: list[tuple[str, bytes]]) -> float:
     wal = _log(d)
     for k, (name, data) in enumerate(work):
-        p = ops.prepare(wal, [ops.Write(name, data)], actor=ops_writes.ACTOR, tier=1,
-                        governance=ops_writes.GOVERNANCE, telemetry={"id": f"bench/{k}"}, root=root)
+        p = ops.prepare(
+            wal,
+            [ops.Write(name, data)],
+            actor=ops_writes.ACTOR,
+            tier=1,
+            governance=ops_writes.GOVERNANCE,
+            telemetry={"id": f"bench/{k}"},
+            root=root,
+        )
         with durable.deferred_dir_sync():
             operation._execute(p)  # the actions ran; the completion is never written (a crash)
     gc.collect()
@@ -94,8 +101,15 @@ def _direct(root: Path, work: list[tuple[str, bytes]]) -> float:
 
 
 def run(
-    *, ops_count: int, batch: int, size: int, rounds: int, seed: int,
-    fresh: Callable[[str], Path], remove: Callable[[Path], None], say: Callable[[str], None],
+    *,
+    ops_count: int,
+    batch: int,
+    size: int,
+    rounds: int,
+    seed: int,
+    fresh: Callable[[str], Path],
+    remove: Callable[[Path], None],
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     work = ops_writes.contents(ops_count, size, seed)
     times: dict[str, list[float]] = {p: [] for p in PEERS}
@@ -118,9 +132,14 @@ def run(
             if r > 0:
                 times[name].append(dt)
     ratios = {f"{name} / {DIRECT}": ops_writes.time_ratio(times[name], times[DIRECT]) for name in (ROLLBACK, REPLAY)}
-    return {"operations": ops_count, "batch": batch, "file_bytes": size, "rounds": rounds,
-            "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
-            "time_ratio": ratios}
+    return {
+        "operations": ops_count,
+        "batch": batch,
+        "file_bytes": size,
+        "rounds": rounds,
+        "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
+        "time_ratio": ratios,
+    }
 
 
 def render(res: dict[str, Any], rate: Callable[[float], str]) -> tuple[list[str], list[str]]:
@@ -147,8 +166,10 @@ def render(res: dict[str, Any], rate: Callable[[float], str]) -> tuple[list[str]
         if ratio:
             cell = f"{ratio['ratio_of_medians']:.2f}x ({ratio['paired_min']:.2f}-{ratio['paired_max']:.2f})"
         ops_s = row["ops_per_s"]
-        md.append(f"| {name} | {rate(ops_s['median'])} | {rate(ops_s['min'])}-{rate(ops_s['max'])} | "
-                  f"{row['seconds']['median']:.2f} | {cell} |")
+        md.append(
+            f"| {name} | {rate(ops_s['median'])} | {rate(ops_s['min'])}-{rate(ops_s['max'])} | "
+            f"{row['seconds']['median']:.2f} | {cell} |"
+        )
         txt.append(f"  {name:<28} {rate(ops_s['median'])} operations/s  ({row['seconds']['median']:.2f} s; {cell})")
     txt.append("")
     md.append("")

@@ -152,8 +152,16 @@ def _check(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
 
 
 def run(
-    *, files: int, batch: int, size: int, rounds: int, warmup: int, seed: int,
-    fresh: Callable[[str], Path], remove: Callable[[Path], None], say: Callable[[str], None],
+    *,
+    files: int,
+    batch: int,
+    size: int,
+    rounds: int,
+    warmup: int,
+    seed: int,
+    fresh: Callable[[str], Path],
+    remove: Callable[[Path], None],
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     """`rounds` measured rounds (peers in a rotating order, fresh directories, dirty pages flushed
     before each timed run) after a discarded warm-up round of `warmup` files."""

@@ -1248,8 +1248,15 @@ def render(results: dict[str, Any], targets: list[Target]) -> tuple[str, str]:
         "",
     ]
 
-    sections = (render_threads, render_validation, render_signatures, render_memory, render_scaling, render_ops,
-                render_undo)
+    sections = (
+        render_threads,
+        render_validation,
+        render_signatures,
+        render_memory,
+        render_scaling,
+        render_ops,
+        render_undo,
+    )
     for section in sections:
         t_lines, m_lines = section(results)
         txt += t_lines

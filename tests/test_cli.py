@@ -109,9 +109,7 @@ def test_init_usage_errors(tmp_path: Path) -> None:
     assert_one_error_line(run("init"), "Missing argument 'DIR'", "kfm-wal init")
     assert_one_error_line(run("init", tmp_path / "w", "--durability", "maybe"), "--durability")
     assert_one_error_line(run("init", tmp_path / "w", "--max-segment-bytes", "10"), "--max-segment-bytes")
-    assert_one_error_line(
-        run("init", tmp_path / "w", "--key", tmp_path / "none.pem"), "key file not found", "none.pem"
-    )
+    assert_one_error_line(run("init", tmp_path / "w", "--key", tmp_path / "none.pem"), "key file not found", "none.pem")
     assert not (tmp_path / "w").exists()
 
 
@@ -190,17 +188,13 @@ BAD_INPUTS = [
         ("invalid JSON", "line 3"),
         id="bad-json-line-3",
     ),
-    pytest.param(
-        "[\n" + json.dumps(entry(0)) + ',\n  {"tier": 1,}\n]', ("invalid JSON", "line 3"), id="bad-array"
-    ),
+    pytest.param("[\n" + json.dumps(entry(0)) + ',\n  {"tier": 1,}\n]', ("invalid JSON", "line 3"), id="bad-array"),
     pytest.param(
         jsonl(entry(0)) + json.dumps(entry(1)).replace('"tier": 1', '"tier": NaN') + "\n",
         ("NaN is not a JSON value", "line 2"),
         id="nan",
     ),
-    pytest.param(
-        json.dumps(entry(0)).replace('"tier": 1', '"tier": Infinity'), ("Infinity", "line 1"), id="inf"
-    ),
+    pytest.param(json.dumps(entry(0)).replace('"tier": 1', '"tier": Infinity'), ("Infinity", "line 1"), id="inf"),
     pytest.param(
         jsonl(entry(0), entry(1, tier=7)),
         ("7 is greater than the maximum of 4", "line 2", "field tier"),
@@ -265,9 +259,7 @@ def test_append_refusals(log: Path, tmp_path: Path) -> None:
     )
     not_pem = tmp_path / "not.pem"
     not_pem.write_text("hello")
-    assert_one_error_line(
-        run("append", log, "--key", not_pem, input=text), "not an unencrypted PKCS#8 PEM", "not.pem"
-    )
+    assert_one_error_line(run("append", log, "--key", not_pem, input=text), "not an unencrypted PKCS#8 PEM", "not.pem")
     assert record_count(log) == 2
 
 
@@ -323,9 +315,7 @@ def test_complete_refusals(log: Path, tmp_path: Path) -> None:
     assert_one_error_line(run("complete", log, unknown), unknown)
     assert_one_error_line(run("complete", log, "nope"), "UUID", "field wal_id")
     assert_one_error_line(run("complete", log, a["wal_id"], "--status", "done"), "--status")
-    assert_one_error_line(
-        run("complete", log, a["wal_id"], "--post-state-hash", "md5:1"), "field post_state_hash"
-    )
+    assert_one_error_line(run("complete", log, a["wal_id"], "--post-state-hash", "md5:1"), "field post_state_hash")
     assert_one_error_line(run("complete", tmp_path / "nolog", a["wal_id"]), "not a kfm-wal log")
 
 
@@ -385,12 +375,7 @@ def test_validate_valid_log(log: Path) -> None:
     result = run("validate", log, "--keyring", log.parent / "keys" / "keyring.json")
     assert result.exit_code == 0 and "keyring " in result.stdout and "keyring.json" in result.stdout
     doc = json.loads(run("validate", log, "--json").stdout)
-    assert (
-        doc["ok"] is True
-        and doc["findings"] == []
-        and doc["intents"] == 2
-        and doc["trust"] == "self-declared"
-    )
+    assert doc["ok"] is True and doc["findings"] == [] and doc["intents"] == 2 and doc["trust"] == "self-declared"
 
 
 def test_validate_untrusted_key_is_invalid(log: Path, tmp_path: Path) -> None:
@@ -432,9 +417,7 @@ def test_validate_corrupted_log_exits_1_with_the_location(log: Path) -> None:
 
 def test_validate_usage_errors(log: Path, tmp_path: Path) -> None:
     assert_one_error_line(run("validate", tmp_path / "empty"), "not a kfm-wal log")
-    assert_one_error_line(
-        run("validate", log, "--keyring", tmp_path / "nope.json"), "cannot read keyring", "nope.json"
-    )
+    assert_one_error_line(run("validate", log, "--keyring", tmp_path / "nope.json"), "cannot read keyring", "nope.json")
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert_one_error_line(run("validate", a_file), "is a file")
@@ -478,13 +461,8 @@ def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and proc.stdout == b""
-    assert (
-        proc.stderr.decode()
-        == "kfm-wal: error: invalid JSON: NaN is not a JSON value (stdin, line 2, column 7)\n"
-    )
-    proc = subprocess.run(
-        [str(KFM_WAL), "validate", str(tmp_path / "nolog")], capture_output=True, env=env, timeout=60
-    )
+    assert proc.stderr.decode() == "kfm-wal: error: invalid JSON: NaN is not a JSON value (stdin, line 2, column 7)\n"
+    proc = subprocess.run([str(KFM_WAL), "validate", str(tmp_path / "nolog")], capture_output=True, env=env, timeout=60)
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr
     assert proc.stderr.decode().count("\n") == 1 and proc.stderr.startswith(b"kfm-wal: error: ")
 

@@ -22,10 +22,24 @@ def world(tmp_path: Path, key: keys.SigningKey) -> tuple[Path, Path]:
     log, root = tmp_path / "wal", tmp_path / "processed"
     with Wal.create(log, key, durability="none") as wal:
         for i in range(3):
-            ops.run(wal, [ops.Write(f"part-{i}.csv", b"fips,name\n%d,x\n" % i)], actor=ACTOR, tier=0,
-                    governance={"care": "public"}, telemetry={"id": f"t-{i}"}, root=root)
-        ops.run(wal, [ops.Delete("part-0.csv")], actor=ACTOR, tier=0, governance={"care": "public"},
-                telemetry={"id": "t-del"}, root=root)
+            ops.run(
+                wal,
+                [ops.Write(f"part-{i}.csv", b"fips,name\n%d,x\n" % i)],
+                actor=ACTOR,
+                tier=0,
+                governance={"care": "public"},
+                telemetry={"id": f"t-{i}"},
+                root=root,
+            )
+        ops.run(
+            wal,
+            [ops.Delete("part-0.csv")],
+            actor=ACTOR,
+            tier=0,
+            governance={"care": "public"},
+            telemetry={"id": "t-del"},
+            root=root,
+        )
     return log, root
 
 
@@ -52,8 +66,7 @@ def test_policy_needs_a_keyring(world: tuple[Path, Path], tmp_path: Path) -> Non
 def test_approve_signs_a_request(tmp_path: Path) -> None:
     approver = keys.generate()
     key_file = keys.save(approver, tmp_path / "ana.pem")
-    request = governance.build_request([ops.Write("a.csv", b"x")], actor=ACTOR, tier=2,
-                                       governance={"care": "public"})
+    request = governance.build_request([ops.Write("a.csv", b"x")], actor=ACTOR, tier=2, governance={"care": "public"})
     req_file = tmp_path / "request.json"
     req_file.write_text(json.dumps(request))
     out = run("approve", req_file, "--key", key_file, "--role", "maintainer", "--out", tmp_path / "a.json")

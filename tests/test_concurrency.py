@@ -65,8 +65,11 @@ def test_readers_see_only_sealed_records_while_a_writer_appends(tmp_path: Path, 
                 return
             seqs = [r.seq for r in seen]
             if seqs != list(range(1, len(seqs) + 1)) or (seen and seen[-1].kind != "seal"):
-                gaps = [(a.seq, a.segment, b.seq, b.segment) for a, b in zip(seen, seen[1:], strict=False)
-                        if b.seq != a.seq + 1][:3]
+                gaps = [
+                    (a.seq, a.segment, b.seq, b.segment)
+                    for a, b in zip(seen, seen[1:], strict=False)
+                    if b.seq != a.seq + 1
+                ][:3]
                 problems.append(f"not a sealed prefix: gaps {gaps} ends {seqs[-3:]} kind {seen[-1].kind}")
                 return
             reads += 1

@@ -454,7 +454,8 @@ def test_wal_open(name: str, pristine: Pristine, tmp_path: Path) -> None:
         with Wal.open(log, KEY, recovery="strict", durability="none") as w:
             assert w.head[0] >= (exp.head_seq or 0)
         assert [r for r in locations(log) if r[2] <= (exp.head_seq or 0)] == [
-            r for r in before if r[2] <= (exp.head_seq or 0)]
+            r for r in before if r[2] <= (exp.head_seq or 0)
+        ]
         check_still_writable(log, KEY, pristine.keyring)
         return
 
@@ -510,8 +511,17 @@ def test_matrix_covers_every_class_and_code(pristine: Pristine, tmp_path: Path) 
     for n, name in enumerate(CASES):
         expected.append(damaged(name, pristine, tmp_path / str(n))[1])
     assert {e.cls for e in expected} == {"recoverable", "corruption", "valid", "trust"}
-    assert {e.code for e in expected} >= {"tail.torn", "tail.unsealed", "record.hash", "record.malformed", "chain.seq",
-                                          "chain.prev", "chain.segment", "seal.signature", "seal.untrusted_key"}
+    assert {e.code for e in expected} >= {
+        "tail.torn",
+        "tail.unsealed",
+        "record.hash",
+        "record.malformed",
+        "chain.seq",
+        "chain.prev",
+        "chain.segment",
+        "seal.signature",
+        "seal.untrusted_key",
+    }
     damaged_segments = {e.segment for e in expected if e.cls == "corruption"}
     assert damaged_segments >= {pristine.segs[ARCH].name, pristine.segs[LIVE].name}
 

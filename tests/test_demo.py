@@ -76,8 +76,9 @@ def check_stac(data: Path) -> list[pystac.Item]:
     items = list(catalog.get_items(recursive=True))
     for item in items:
         assert item.collection_id == "ks-counties"
-        pystac.validation.validate_dict(item.to_dict(include_self_link=False, transform_hrefs=False),
-                                        validator=validator)
+        pystac.validation.validate_dict(
+            item.to_dict(include_self_link=False, transform_hrefs=False), validator=validator
+        )
         assert item.assets and all(Path(a.get_absolute_href() or "").is_file() for a in item.assets.values())
     return items
 
@@ -103,8 +104,14 @@ def test_demo_runs_twice_and_the_log_stays_valid(tmp_path: Path) -> None:
     assert first["tree_findings"] == [] and any(line.startswith("  tree: clean") for line in lines)
     assert first["tree_roots"] == [str(data / "processed"), str(data / "stac")]
     assert first["operations"] == {"recorded": OPS, "unchanged": 0, "deleted": 0}
-    assert first["stac"] == {"collection": "ks-counties", "collection_action": "created", "items": ITEMS,
-                             "created": ITEMS, "updated": 0, "deleted": 0}
+    assert first["stac"] == {
+        "collection": "ks-counties",
+        "collection_action": "created",
+        "items": ITEMS,
+        "created": ITEMS,
+        "updated": 0,
+        "deleted": 0,
+    }
     assert first["graph"]["triples"] == TRIPLES and first["graph"]["inserted"] == TRIPLES
     assert first["legacy_removed"] == []
     assert any("valid" in line for line in lines)
@@ -135,8 +142,13 @@ def test_demo_runs_twice_and_the_log_stays_valid(tmp_path: Path) -> None:
     assert {e["eventType"] for e in again} == {"START", "COMPLETE"}
     assert {e["job"]["name"] for e in again} == set(INTENTS)
     outs = {o["name"] for e in again for o in e.get("outputs", [])}
-    assert {"kansas_counties.json", "counties/20001.json", "catalog.json", COLLECTION,
-            "collections/ks-counties/items/ks-counties-s.json"} <= outs
+    assert {
+        "kansas_counties.json",
+        "counties/20001.json",
+        "catalog.json",
+        COLLECTION,
+        "collections/ks-counties/items/ks-counties-s.json",
+    } <= outs
 
     processed = json.loads((data / "processed" / "kansas_counties.json").read_text())
     assert processed["count"] == 105 and processed["counties"][0]["fips"] == "20001"
@@ -152,10 +164,14 @@ def test_demo_runs_twice_and_the_log_stays_valid(tmp_path: Path) -> None:
     assert not list((data / "stac").glob("ks-counties-*.json"))  # no STAC-like files of old
 
     assert county_triples(data) == TRIPLES and len(graph(data).triples()) == TRIPLES
-    assert select(data, 'SELECT ?seat WHERE { ?c rdfs:label "Shawnee County"@en ; kfm:countySeat ?seat }') \
-        == [("Topeka",)]
-    assert graph(data).triples() == set(ops.graph.canonical(demo_data.triples(demo_data.clean(
-        (data / "samples" / "kansas_counties.csv").read_bytes(), "sample"))))
+    assert select(data, 'SELECT ?seat WHERE { ?c rdfs:label "Shawnee County"@en ; kfm:countySeat ?seat }') == [
+        ("Topeka",)
+    ]
+    assert graph(data).triples() == set(
+        ops.graph.canonical(
+            demo_data.triples(demo_data.clean((data / "samples" / "kansas_counties.csv").read_bytes(), "sample"))
+        )
+    )
     assert not (data / "graph" / "kansas_counties.nt").exists() and not (data / "backup").exists()
 
     assert (data / "keys" / "writer.pem").exists() and (data / "samples" / "kansas_counties.csv").exists()
@@ -171,8 +187,11 @@ def test_every_write_is_an_intent_before_and_a_matching_completion_after(tmp_pat
     found = intents(log)
     done = completions(log)
     seq = {r.body["wal_id"]: r.seq for r in kfm_wal.records(log, kind="intent")}
-    roots = {"etl_step": str((data / "processed").resolve()), "stac_collection": str((data / "stac").resolve()),
-             "stac_item": str((data / "stac").resolve())}
+    roots = {
+        "etl_step": str((data / "processed").resolve()),
+        "stac_collection": str((data / "stac").resolve()),
+        "stac_item": str((data / "stac").resolve()),
+    }
     assert {op: sum(1 for i in found if i["operation"] == op) for op in INTENTS} == INTENTS
     etl = found[0]
     for intent in found:
@@ -243,8 +262,11 @@ def test_rerun_after_an_output_changed_restores_it_and_records_how_to_undo(tmp_p
     assert item.read_bytes() == item_bytes
     assert summary["operations"] == {"recorded": OPS + 1, "unchanged": OPS - 2, "deleted": 1}
     assert not (data / "processed" / "counties" / "20999.json").exists()
-    etl = next(i for i in intents(data / "wal")[::-1] if i["payload"].get("actions", [{}])[0].get("path")
-               == "kansas_counties.json")
+    etl = next(
+        i
+        for i in intents(data / "wal")[::-1]
+        if i["payload"].get("actions", [{}])[0].get("path") == "kansas_counties.json"
+    )
     edited = sha(b"edited by hand\n")
     assert etl["pre_state_hash"] == ops.state_hash({"kansas_counties.json": edited})
     assert etl["reversal"]["steps"] == [{"type": "file.restore", "path": "kansas_counties.json", "blob": edited}]
@@ -254,8 +276,13 @@ def test_rerun_after_an_output_changed_restores_it_and_records_how_to_undo(tmp_p
 
     # The hand edit can be brought back: the ETL write is undone from its before-image.
     with kfm_wal.Wal.open(data / "wal", keys.load(data / "keys" / "writer.pem")) as wal:
-        ops.undo(wal, etl["wal_id"], actor={"type": "developer", "id": "test"}, telemetry={"id": "undo"},
-                 root=data / "processed")
+        ops.undo(
+            wal,
+            etl["wal_id"],
+            actor={"type": "developer", "id": "test"},
+            telemetry={"id": "undo"},
+            root=data / "processed",
+        )
     assert target.read_bytes() == b"edited by hand\n"
     assert audit_tree(data / "wal", data / "processed") == []
 
@@ -274,7 +301,7 @@ def test_rerun_on_a_smaller_sample_removes_what_it_no_longer_produces(tmp_path: 
     assert summary["graph"]["deleted"] == 5 * 7 and county_triples(data) == 5 * (COUNTY_FILES - 7)
     assert not (data / "stac" / "collections" / "ks-counties" / "items" / "ks-counties-w.json").exists()
     assert len(check_stac(data)) == ITEMS - 1
-    assert select(data, "SELECT ?c WHERE { ?c kfm:fips \"20209\" }") == []
+    assert select(data, 'SELECT ?c WHERE { ?c kfm:fips "20209" }') == []
 
 
 def test_rerun_removes_the_output_of_the_demo_before_the_ops_stac_graph_actions(tmp_path: Path) -> None:

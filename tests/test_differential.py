@@ -45,21 +45,64 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, 
 
 # ---------------------------------------------------------------- strategies
 
-TRICKY = ['"', "\\", '\\"', "\\u0000", "\x00", "\x01", "\x1f", "\x7f", "\n", "\r\n", "\t", "\b\f",
-          "\u2028\u2029", "\ufeff", "\ud7ff\ue000", "\U0001f600", "\U0010ffff", "\U0001d11e", "é", "\u0301",
-          "</script>", "'", '{"a":1}', "null", "seq", "hash", '"hash":"sha256:', "", " "]
+TRICKY = [
+    '"',
+    "\\",
+    '\\"',
+    "\\u0000",
+    "\x00",
+    "\x01",
+    "\x1f",
+    "\x7f",
+    "\n",
+    "\r\n",
+    "\t",
+    "\b\f",
+    "\u2028\u2029",
+    "\ufeff",
+    "\ud7ff\ue000",
+    "\U0001f600",
+    "\U0010ffff",
+    "\U0001d11e",
+    "é",
+    "\u0301",
+    "</script>",
+    "'",
+    '{"a":1}',
+    "null",
+    "seq",
+    "hash",
+    '"hash":"sha256:',
+    "",
+    " ",
+]
 TEXT = st.one_of(st.text(st.characters(codec="utf-8"), max_size=10), st.sampled_from(TRICKY))
 NONEMPTY_TEXT = TEXT.filter(bool)
 SAFE_INT = st.integers(-(2**53 - 1), 2**53 - 1)  # the writer refuses what is not exact in a double
 FLOAT = st.floats(allow_nan=False, allow_infinity=False)
 SCALAR = st.one_of(st.none(), st.booleans(), SAFE_INT, FLOAT, TEXT)
-JSON = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                    st.dictionaries(TEXT, inner, max_size=4)), max_leaves=10)
+JSON = st.recursive(
+    SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
+    max_leaves=10,
+)
 OBJECT = st.dictionaries(TEXT, JSON, max_size=3)
 EXTRA = st.dictionaries(TEXT, SCALAR, max_size=2)
 SHA = st.binary(max_size=8).map(lambda b: "sha256:" + hashlib.sha256(b).hexdigest())
-KNOWN_OPERATIONS = ["etl_step", "stac_build", "stac_item", "stac_collection", "graph_write", "checkpoint", "hotfix",
-                    "retry", "rollback", "snapshot", "lineage_update", "ledger_update"]
+KNOWN_OPERATIONS = [
+    "etl_step",
+    "stac_build",
+    "stac_item",
+    "stac_collection",
+    "graph_write",
+    "checkpoint",
+    "hotfix",
+    "retry",
+    "rollback",
+    "snapshot",
+    "lineage_update",
+    "ledger_update",
+]
 OPERATION = st.one_of(st.sampled_from(KNOWN_OPERATIONS), st.from_regex(r"[a-z][a-z0-9_.]{0,63}", fullmatch=True))
 
 
@@ -69,17 +112,22 @@ def intents(draw: st.DrawFn) -> dict[str, Any]:
     operation = draw(OPERATION)
     # Reversal reasons and lineage links are non-empty here: both edges of those rules are pinned
     # by test_schema_edges_* below, so that this property stays free to find other differences.
-    reversal = draw(st.one_of(
-        st.lists(JSON, min_size=1, max_size=3).map(lambda steps: {"steps": steps}),
-        NONEMPTY_TEXT.map(lambda why: {"irreversible": True, "reason": why}),
-    ))
+    reversal = draw(
+        st.one_of(
+            st.lists(JSON, min_size=1, max_size=3).map(lambda steps: {"steps": steps}),
+            NONEMPTY_TEXT.map(lambda why: {"irreversible": True, "reason": why}),
+        )
+    )
     governance = {**draw(EXTRA), "care": draw(st.sampled_from(["public", "sensitive", "restricted"]))}
     if draw(st.booleans()):
         governance["approvals"] = draw(st.lists(JSON, max_size=3))
     entry = {
         "operation": operation,
-        "actor": {**draw(EXTRA), "type": draw(st.sampled_from(["developer", "ci", "system"])),
-                  "id": draw(NONEMPTY_TEXT)},
+        "actor": {
+            **draw(EXTRA),
+            "type": draw(st.sampled_from(["developer", "ci", "system"])),
+            "id": draw(NONEMPTY_TEXT),
+        },
         "pre_state_hash": draw(SHA),
         "post_state_expected": draw(SHA),
         "payload": draw(OBJECT),
@@ -104,8 +152,9 @@ def completion_fields(draw: st.DrawFn) -> dict[str, Any]:
     optional = {
         "post_state_hash": SHA,
         "executed_digest": SHA,
-        "duration_ms": st.one_of(st.integers(0, 2**53 - 1),
-                                 st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)),
+        "duration_ms": st.one_of(
+            st.integers(0, 2**53 - 1), st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
+        ),
         "error": TEXT,
         "detail": OBJECT,
     }
@@ -122,8 +171,11 @@ class Step:
     completions: list[tuple[int, dict[str, Any]]]  # (index into the pending intents, outcome)
 
 
-STEP = st.builds(Step, st.lists(intents(), min_size=1, max_size=4),
-                 st.lists(st.tuples(st.integers(0, 1000), completion_fields()), max_size=3))
+STEP = st.builds(
+    Step,
+    st.lists(intents(), min_size=1, max_size=4),
+    st.lists(st.tuples(st.integers(0, 1000), completion_fields()), max_size=3),
+)
 STEPS = st.lists(STEP, min_size=2, max_size=8)
 MAX_SEGMENT_BYTES = st.sampled_from([4096, 6000, 9000])
 
@@ -253,8 +305,9 @@ def test_reference_accepts_what_rust_writes(steps: list[Step], max_segment_bytes
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "wal"
         model = Model()
-        with Wal.create(log, KEY, max_segment_bytes=max_segment_bytes, max_record_bytes=MAX_RECORD_BYTES,
-                        durability="none") as w:
+        with Wal.create(
+            log, KEY, max_segment_bytes=max_segment_bytes, max_record_bytes=MAX_RECORD_BYTES, durability="none"
+        ) as w:
             rust_write(w, steps, model)
             head = w.head
         ours = assert_both_accept(log, model)
@@ -274,8 +327,15 @@ def test_rust_accepts_and_continues_what_the_reference_writes(
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "wal"
         model = Model()
-        with ref.RefWriter(log, SEED, str(log_id), max_segment_bytes=max_segment_bytes,
-                           max_record_bytes=MAX_RECORD_BYTES, journal=True, new_uuid=new_id) as w:
+        with ref.RefWriter(
+            log,
+            SEED,
+            str(log_id),
+            max_segment_bytes=max_segment_bytes,
+            max_record_bytes=MAX_RECORD_BYTES,
+            journal=True,
+            new_uuid=new_id,
+        ) as w:
             ref_write(w, steps, model, new_id)
             journal = [(j["segment"], j["offset"], j["seq"], j["kind"], j["hash"]) for j in w.journal or []]
         written = assert_both_accept(log, model)
@@ -292,10 +352,13 @@ def test_rust_accepts_and_continues_what_the_reference_writes(
 # ---------------------------------------------------------------- schema edges
 
 
-@pytest.mark.parametrize("over", [
-    {"reversal": {"steps": [1], "irreversible": False}},
-    {"reversal": {"steps": [1], "note": "not a member of reversal"}},
-])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"reversal": {"steps": [1], "irreversible": False}},
+        {"reversal": {"steps": [1], "note": "not a member of reversal"}},
+    ],
+)
 def test_schema_edges_rust_writes_only_what_the_reference_accepts(over: dict[str, Any], tmp_path: Path) -> None:
     """FORMAT.md section 4: a reversal with steps may also say `irreversible: false` and carry other
     members. The Rust writer writes them, and both verifiers accept the log."""
@@ -305,10 +368,13 @@ def test_schema_edges_rust_writes_only_what_the_reference_accepts(over: dict[str
     assert findings(kfm_wal.verify(log)) == findings(ref.verify(log)) == []
 
 
-@pytest.mark.parametrize("over", [
-    {"reversal": {"irreversible": True, "reason": ""}},
-    {"lineage_links": [""]},
-])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"reversal": {"irreversible": True, "reason": ""}},
+        {"lineage_links": [""]},
+    ],
+)
 def test_schema_edges_empty_strings_are_refused_by_both(over: dict[str, Any], tmp_path: Path) -> None:
     """FORMAT.md section 4: a reversal's reason and each lineage link are non-empty strings. Both
     writers refuse such an entry, and both verifiers reject a log holding one."""
@@ -351,5 +417,6 @@ def test_any_single_byte_change_is_reported_by_both(sample_log: Path, data: st.D
     assert rust and theirs, (rust, theirs)
     # Both verifiers follow the same conventions (data/vectors/README.md): the first error, its
     # code and its location (segment, offset, seq) must be the same.
-    assert rust[0] == theirs[0], f"{target.name} @ {offset}: {original[offset]:#04x} -> {new:#04x}\n" \
-                                 f"rust: {rust}\nref:  {theirs}"
+    assert rust[0] == theirs[0], (
+        f"{target.name} @ {offset}: {original[offset]:#04x} -> {new:#04x}\nrust: {rust}\nref:  {theirs}"
+    )

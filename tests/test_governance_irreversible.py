@@ -34,8 +34,9 @@ def test_policy_key_is_validated() -> None:
 
 
 def test_decision_refuses_an_irreversible_operation_below_the_tier() -> None:
-    request = build_request([Write("a.csv", b"x")], actor=ACTOR, tier=2,
-                            governance={"care": "public", "irreversible": "external API call"})
+    request = build_request(
+        [Write("a.csv", b"x")], actor=ACTOR, tier=2, governance={"care": "public", "irreversible": "external API call"}
+    )
     decision = check(request, [], keys.Keyring(()), default_policy())
     assert not decision.allowed
     assert any("irreversible operations need tier 3" in r for r in decision.reasons)
@@ -45,11 +46,17 @@ def test_rule_flags_undeclared_or_low_tier_irreversible_intents(tmp_path: Path, 
     log = tmp_path / "wal"
     irreversible = {"irreversible": True, "reason": "sent an e-mail"}
     with Wal.create(log, key, durability="none") as w:
-        w.append(make_entry(1, tier=3, reversal=irreversible,
-                            governance={"care": "public", "irreversible": "sent an e-mail"}))
+        w.append(
+            make_entry(
+                1, tier=3, reversal=irreversible, governance={"care": "public", "irreversible": "sent an e-mail"}
+            )
+        )
         w.append(make_entry(2, tier=3, reversal=irreversible, governance={"care": "public"}))
-        w.append(make_entry(3, tier=1, reversal=irreversible,
-                            governance={"care": "public", "irreversible": "sent an e-mail"}))
+        w.append(
+            make_entry(
+                3, tier=1, reversal=irreversible, governance={"care": "public", "irreversible": "sent an e-mail"}
+            )
+        )
         w.append(make_entry(4))
     report = verify(log, rules=[IrreversibleDeclared()])
     found = [(f.seq, f.message) for f in report.findings]

@@ -29,6 +29,7 @@ def ops(wal: Wal, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
     second = run(wal, [Delete("counties/ks.csv")], root=root, **META)
     back = undo(wal, second.wal_id, **UNDO_META)
     with monkeypatch.context() as m:
+
         def broken(src: Path, dst: Path) -> None:
             raise OSError("injected")
 
@@ -56,7 +57,11 @@ def test_start_and_terminal_events_pair_up(wal: Wal, root: Path, ops: dict[str, 
         ops["failed"].wal_id: ["START", "FAIL"],
     }
     assert [e["job"]["name"] for e in events if e["eventType"] == "START"] == [
-        "etl_step", "etl_step", "rollback", "etl_step"]
+        "etl_step",
+        "etl_step",
+        "rollback",
+        "etl_step",
+    ]
     fail = events[-1]
     assert "injected" in fail["run"]["facets"]["errorMessage"]["message"]
 
@@ -144,7 +149,9 @@ def test_seq_range_export(wal: Wal, ops: dict[str, Any]) -> None:
     lo, hi = second.intent.seq, second.completion.seq
     events = _events(lineage.export(wal.path, "openlineage", start_seq=lo, end_seq=hi))
     assert [(e["eventType"], e["run"]["runId"]) for e in events] == [
-        ("START", second.wal_id), ("COMPLETE", second.wal_id)]
+        ("START", second.wal_id),
+        ("COMPLETE", second.wal_id),
+    ]
     # a completion in the range is paired with its intent before it
     only_end = _events(lineage.export(wal.path, "openlineage", start_seq=hi, end_seq=hi))
     assert [e["eventType"] for e in only_end] == ["COMPLETE"]

@@ -12,8 +12,9 @@ from test_ops_support import META, UNDO_META, assert_valid, count, snapshot
 
 
 def spec(*actions: Write, n: int = 0) -> OperationSpec:
-    return OperationSpec(list(actions), META["actor"], META["tier"], META["governance"], {"id": f"focus-{n}"},
-                         lineage_links=[f"run:{n}"])
+    return OperationSpec(
+        list(actions), META["actor"], META["tier"], META["governance"], {"id": f"focus-{n}"}, lineage_links=[f"run:{n}"]
+    )
 
 
 def test_batch_shares_one_group_commit_each_way(wal: Wal, tmp_path: Path) -> None:

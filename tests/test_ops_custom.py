@@ -54,9 +54,13 @@ def registered() -> Iterator[None]:
     INDEX.clear()
     SENT.clear()
     register_action("index_put", execute=put, state=state, expect=expect, reverse=remove)
-    register_action("notify", execute=lambda p: SENT.append(p["to"]),
-                    state=lambda p: {"sent:" + p["to"]: "sent" if p["to"] in SENT else ABSENT},
-                    expect=lambda p: {"sent:" + p["to"]: "sent"}, irreversible="an e-mail cannot be unsent")
+    register_action(
+        "notify",
+        execute=lambda p: SENT.append(p["to"]),
+        state=lambda p: {"sent:" + p["to"]: "sent" if p["to"] in SENT else ABSENT},
+        expect=lambda p: {"sent:" + p["to"]: "sent"},
+        irreversible="an e-mail cannot be unsent",
+    )
     yield
     unregister_action("index_put")
     unregister_action("notify")
@@ -94,8 +98,9 @@ def test_failure_after_a_reversible_custom_action_reverses_it(wal: Wal) -> None:
     def boom(p: Mapping[str, Any]) -> None:
         raise RuntimeError("index offline")
 
-    register_action("broken", execute=boom, state=lambda p: {"b": ABSENT}, expect=lambda p: {"b": "x"},
-                    reverse=lambda p: None)
+    register_action(
+        "broken", execute=boom, state=lambda p: {"b": ABSENT}, expect=lambda p: {"b": "x"}, reverse=lambda p: None
+    )
     try:
         with pytest.raises(OperationFailedError, match="action 1 .custom.broken. failed") as info:
             run(wal, [Custom("index_put", {"name": "a", "doc": "A"}), Custom("broken", {})], **META)

@@ -53,8 +53,9 @@ def test_write_new_file_then_undo(wal: Wal, root: Path) -> None:
     completion = wal.completion(result.wal_id)
     assert intent is not None and completion is not None
     actions = intent.body["payload"]["actions"]
-    assert actions == [{"type": "file.write", "path": "counties/ks.csv", "blob": content_digest(b"id\n20001\n"),
-                        "bytes": 9}]
+    assert actions == [
+        {"type": "file.write", "path": "counties/ks.csv", "blob": content_digest(b"id\n20001\n"), "bytes": 9}
+    ]
     assert intent.body["reversal"]["steps"] == [{"type": "file.delete", "path": "counties/ks.csv"}]
     assert completion.body["executed_digest"] == result.executed_digest == actions_digest(actions)
     # 9 bytes travel inline in the intent (standard base64), not as a blob; an absent file needs no
@@ -129,11 +130,17 @@ def test_undo_needs_a_succeeded_file_operation(wal: Wal, root: Path) -> None:
     pending = prepare(wal, [Write("p.csv", b"p")], root=root, **META)
     with pytest.raises(NotUndoableError, match="pending"):
         undo(wal, pending.wal_id, **UNDO_META)
-    foreign = wal.append({
-        **META, "operation": "etl_step", "pre_state_hash": content_digest(b"a"),
-        "post_state_expected": content_digest(b"b"), "payload": {"actions": []},
-        "reversal": {"irreversible": True, "reason": "external"}, "lineage_links": [],
-    })
+    foreign = wal.append(
+        {
+            **META,
+            "operation": "etl_step",
+            "pre_state_hash": content_digest(b"a"),
+            "post_state_expected": content_digest(b"b"),
+            "payload": {"actions": []},
+            "reversal": {"irreversible": True, "reason": "external"},
+            "lineage_links": [],
+        }
+    )
     wal.complete(foreign.wal_id)
     with pytest.raises(NotUndoableError, match="not a file operation"):
         undo(wal, foreign.wal_id, **UNDO_META)

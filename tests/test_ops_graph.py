@@ -30,8 +30,12 @@ def store(tmp_path: Path) -> g.GraphStore:
 def test_insert_delete_then_undo_restores_the_exact_triple_set(wal: Wal, store: g.GraphStore) -> None:
     before = store.triples()
     lit = ox.Triple(ox.NamedNode(EX + "ks"), ox.NamedNode(EX + "label"), ox.Literal("Kansas", language="en"))
-    result = run(wal, [g.Insert([t("ks", "cap", "topeka"), lit, t("ks", "name", "kansas")]),
-                       g.Delete([t("ks", "in", "us")])], graph=store, **META)
+    result = run(
+        wal,
+        [g.Insert([t("ks", "cap", "topeka"), lit, t("ks", "name", "kansas")]), g.Delete([t("ks", "in", "us")])],
+        graph=store,
+        **META,
+    )
     assert result.status == "succeeded" and result.post_state_hash == result.post_state_expected
     after = store.triples()
     assert after == before - {t("ks", "in", "us")} | {t("ks", "cap", "topeka"), str(lit)}
@@ -92,8 +96,7 @@ def test_failure_mid_way_is_reversed(wal: Wal, store: g.GraphStore, monkeypatch:
 def test_one_operation_mixes_files_and_graph(wal: Wal, store: g.GraphStore, tmp_path: Path) -> None:
     root = tmp_path / "data" / "processed"
     before = store.triples()
-    result = run(wal, [Write("ks.csv", b"id\n1\n"), g.Insert([t("ks", "file", "csv")])], root=root, graph=store,
-                 **META)
+    result = run(wal, [Write("ks.csv", b"id\n1\n"), g.Insert([t("ks", "file", "csv")])], root=root, graph=store, **META)
     assert (root / "ks.csv").read_bytes() == b"id\n1\n" and t("ks", "file", "csv") in store.triples()
     undo(wal, result.wal_id, **UNDO_META)
     assert snapshot(root) == {} and store.triples() == before

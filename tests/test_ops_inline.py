@@ -52,8 +52,12 @@ def _refs(body: dict) -> set[str]:
 
 def test_inline_and_blob_contents_in_one_operation_undo(big_wal: Wal, root: Path) -> None:
     before = snapshot(root)
-    actions = [Write("small.csv", b"L" * (INLINE_MAX + 5)), Write("large.csv", b"tiny"), Write("new.csv", b"n"),
-               Delete("large.csv")]
+    actions = [
+        Write("small.csv", b"L" * (INLINE_MAX + 5)),
+        Write("large.csv", b"tiny"),
+        Write("new.csv", b"n"),
+        Delete("large.csv"),
+    ]
     result = run(big_wal, actions, root=root, **META)
     body = big_wal.intent(result.wal_id).body  # type: ignore[union-attr]
     inline = body["payload"]["inline"]

@@ -22,8 +22,16 @@ def same(a: kfm_wal.Record | None, b: kfm_wal.Record | None) -> bool:
 
 
 def _batch(wal: Wal, root: Path, n: int, start: int = 0) -> list[str]:
-    specs = [OperationSpec([Write(f"f{start + i}.csv", b"%d" % (start + i))], META["actor"], META["tier"],
-                           META["governance"], {"id": f"t{start + i}"}) for i in range(n)]
+    specs = [
+        OperationSpec(
+            [Write(f"f{start + i}.csv", b"%d" % (start + i))],
+            META["actor"],
+            META["tier"],
+            META["governance"],
+            {"id": f"t{start + i}"},
+        )
+        for i in range(n)
+    ]
     return [r.wal_id for r in run_batch(wal, specs, root=root)]
 
 
@@ -47,9 +55,17 @@ def test_later_records_are_found_by_reading_only_what_is_new(wal: Wal, tmp_path:
     index = index_of(wal)
     assert index.intent(first[0]) is not None and index.rebuilds == 1
     later = _batch(wal, root, 200, start=5)  # rotates into new segments too
-    pending = wal.append({**META, "operation": "etl_step", "pre_state_hash": "sha256:" + "0" * 64,
-                                       "post_state_expected": "sha256:" + "1" * 64, "payload": {},
-                                       "reversal": {"irreversible": True, "reason": "test"}, "lineage_links": []})
+    pending = wal.append(
+        {
+            **META,
+            "operation": "etl_step",
+            "pre_state_hash": "sha256:" + "0" * 64,
+            "post_state_expected": "sha256:" + "1" * 64,
+            "payload": {},
+            "reversal": {"irreversible": True, "reason": "test"},
+            "lineage_links": [],
+        }
+    )
     for wal_id in later[::13]:
         assert same(index.completion(wal_id), wal.completion(wal_id))
     assert same(index.intent(pending.wal_id), wal.intent(pending.wal_id))
@@ -73,7 +89,7 @@ def test_undo_scans_the_log_once_per_wal(wal: Wal, tmp_path: Path) -> None:
 def _flip(path: Path, offset: int, old: bytes, new: bytes) -> None:
     data = bytearray(path.read_bytes())
     at = data.index(old, offset)
-    data[at:at + len(old)] = new
+    data[at : at + len(old)] = new
     path.write_bytes(bytes(data))
 
 

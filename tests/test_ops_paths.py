@@ -48,9 +48,33 @@ def tree(tmp_path: Path) -> Path:
 
 
 RELS = [
-    "top.csv", "./top.csv", "a//b/./f.csv", "a/b/f.csv", "a/to_b/f.csv", "abs_a/b/f.csv", "a/b/up", "chain/f.csv",
-    "chain/new/deeper.csv", "out/secret.csv", "out", "a/sneaky", "self", "self/top.csv", "dangling", "dangling_out",
-    "new.csv", "new/dir/x.csv", "top.csv/under", "a", ".", "./", "", "/abs", "a/../top.csv", "a\\b", "x\x00y",
+    "top.csv",
+    "./top.csv",
+    "a//b/./f.csv",
+    "a/b/f.csv",
+    "a/to_b/f.csv",
+    "abs_a/b/f.csv",
+    "a/b/up",
+    "chain/f.csv",
+    "chain/new/deeper.csv",
+    "out/secret.csv",
+    "out",
+    "a/sneaky",
+    "self",
+    "self/top.csv",
+    "dangling",
+    "dangling_out",
+    "new.csv",
+    "new/dir/x.csv",
+    "top.csv/under",
+    "a",
+    ".",
+    "./",
+    "",
+    "/abs",
+    "a/../top.csv",
+    "a\\b",
+    "x\x00y",
 ]
 
 

@@ -14,13 +14,21 @@ from test_ops_support import META, UNDO_META, assert_valid, count, snapshot
 
 
 def item(iid: str, cid: str = "counties", name: str = "x") -> pystac.Item:
-    return pystac.Item(iid, {"type": "Point", "coordinates": [-98.0, 38.5]}, [-98.0, 38.5, -98.0, 38.5],
-                       dt.datetime(2024, 1, 1, tzinfo=dt.UTC), {"name": name}, collection=cid)
+    return pystac.Item(
+        iid,
+        {"type": "Point", "coordinates": [-98.0, 38.5]},
+        [-98.0, 38.5, -98.0, 38.5],
+        dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        {"name": name},
+        collection=cid,
+    )
 
 
 def collection(cid: str = "counties") -> pystac.Collection:
-    extent = pystac.Extent(pystac.SpatialExtent([[-102.0, 37.0, -94.6, 40.0]]),
-                           pystac.TemporalExtent([[dt.datetime(2024, 1, 1, tzinfo=dt.UTC), None]]))
+    extent = pystac.Extent(
+        pystac.SpatialExtent([[-102.0, 37.0, -94.6, 40.0]]),
+        pystac.TemporalExtent([[dt.datetime(2024, 1, 1, tzinfo=dt.UTC), None]]),
+    )
     return pystac.Collection(cid, "Kansas counties", extent, license="CC-BY-4.0")
 
 
@@ -30,8 +38,7 @@ def stac_root(tmp_path: Path) -> Path:
 
 
 def test_create_update_delete_items_then_undo_is_byte_identical(wal: Wal, stac_root: Path) -> None:
-    first = run(wal, [stac.CreateCollection(collection()), stac.CreateItem(item("ks-1"))], stac_root=stac_root,
-                **META)
+    first = run(wal, [stac.CreateCollection(collection()), stac.CreateItem(item("ks-1"))], stac_root=stac_root, **META)
     assert first.status == "succeeded"
     intent = wal.intent(first.wal_id)
     assert intent is not None
@@ -89,8 +96,9 @@ def test_collection_with_items_cannot_be_deleted(wal: Wal, stac_root: Path) -> N
     run(wal, [stac.CreateCollection(collection()), stac.CreateItem(item("a"))], stac_root=stac_root, **META)
     with pytest.raises(PlanError, match="still has items"):
         run(wal, [stac.DeleteCollection("counties")], stac_root=stac_root, **META)
-    result = run(wal, [stac.DeleteItem("counties", "a"), stac.DeleteCollection("counties")],
-                 stac_root=stac_root, **META)
+    result = run(
+        wal, [stac.DeleteItem("counties", "a"), stac.DeleteCollection("counties")], stac_root=stac_root, **META
+    )
     assert json.loads((stac_root / "catalog.json").read_bytes())["links"] == []
     undo(wal, result.wal_id, **UNDO_META)
     assert (stac_root / "collections/counties/items/a.json").exists()

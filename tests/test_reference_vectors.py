@@ -148,9 +148,7 @@ def make_line(head: bytes) -> bytes:
 
 
 GOOD_HEAD = (
-    b'{"seq":7,"prev":"sha256:'
-    + b"ab" * 32
-    + b'","kind":"completion","timestamp":"2026-01-01T00:00:00.000000Z",'
+    b'{"seq":7,"prev":"sha256:' + b"ab" * 32 + b'","kind":"completion","timestamp":"2026-01-01T00:00:00.000000Z",'
     b'"status":"failed","wal_id":"x y",'
 )
 
@@ -203,9 +201,7 @@ def test_writer_roundtrip_rotation_and_limits(tmp_path):
         for i in range(0, 8, 2):
             acked += w.append_many(bodies[i : i + 2])
         intents = [r for r in ref.read(log) if r["kind"] == "intent"]
-        acked += w.append_many(
-            [{"wal_id": r["wal_id"], "status": "succeeded"} for r in intents[:3]], "completion"
-        )
+        acked += w.append_many([{"wal_id": r["wal_id"], "status": "succeeded"} for r in intents[:3]], "completion")
         with pytest.raises(ValueError):
             w.append_many([dict(bodies[0], payload={"blob": "x" * ref.DEFAULT_MAX_RECORD_BYTES})])
         with pytest.raises(ValueError):
@@ -366,14 +362,10 @@ def test_arbitrary_splices_are_judged_without_crashing(data):
 def test_segment_file_rules(tmp_path):
     class WrongNumber(ref.RefWriter):
         def _header_body(self):
-            return dict(
-                super()._header_body(), segment=self.segment + 10 if self.segment == 2 else self.segment
-            )
+            return dict(super()._header_body(), segment=self.segment + 10 if self.segment == 2 else self.segment)
 
     log = tmp_path / "wal"
-    with WrongNumber(
-        log, bytes(32), make_vectors.LOG_ID, make_vectors.StepClock(), max_segment_bytes=2000
-    ) as w:
+    with WrongNumber(log, bytes(32), make_vectors.LOG_ID, make_vectors.StepClock(), max_segment_bytes=2000) as w:
         for n in range(4):
             w.append_many([make_vectors.intent(n, "etl_step")])
     seg2 = sorted(log.rglob("wal-00000002-*.jsonl"))[0].name

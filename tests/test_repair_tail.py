@@ -90,9 +90,19 @@ def test_tail_shows_last_records(setup: tuple[Path, keys.SigningKey, Path]) -> N
 def test_tail_follow_sees_new_records(setup: tuple[Path, keys.SigningKey, Path]) -> None:
     log, key, _ = setup
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("kfm-wal")), "tail", str(log), "-n", "0", "-f", "--json",
-         "--interval", "0.02"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            str(Path(sys.executable).with_name("kfm-wal")),
+            "tail",
+            str(log),
+            "-n",
+            "0",
+            "-f",
+            "--json",
+            "--interval",
+            "0.02",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         time.sleep(0.5)

@@ -55,8 +55,9 @@ def test_receipt_makes_the_next_run_incremental(log: Path, key: keys.SigningKey,
     assert json.loads(receipt.read_text())["seq"] == verify(log).head_seq
 
 
-def test_receipt_catches_a_log_cut_back_to_an_older_valid_state(log: Path, key: keys.SigningKey,
-                                                                 tmp_path: Path) -> None:
+def test_receipt_catches_a_log_cut_back_to_an_older_valid_state(
+    log: Path, key: keys.SigningKey, tmp_path: Path
+) -> None:
     older = tmp_path / "older"
     shutil.copytree(log, older)
     grow(log, key, 30)

@@ -30,8 +30,10 @@ def test_valid_vector(name: str) -> None:
         assert report.trust == trust
         assert (report.head_seq, report.head_hash) == (exp["head_seq"], exp["head_hash"])
         assert report.pending == len(exp["pending"])
-    got = [{"seq": r.seq, "kind": r.kind, "hash": r.hash, "offset": r.offset, "segment": r.segment}
-           for r in kfm_wal.records(d)]
+    got = [
+        {"seq": r.seq, "kind": r.kind, "hash": r.hash, "offset": r.offset, "segment": r.segment}
+        for r in kfm_wal.records(d)
+    ]
     assert got == [{k: r[k] for k in ("seq", "kind", "hash", "offset", "segment")} for r in exp["records"]]
 
 
@@ -43,7 +45,11 @@ def test_invalid_vector(name: str) -> None:
     assert not report.ok
     first = report.findings[0]
     assert (first.code, first.segment, first.offset, first.seq) == (
-        exp["error"], exp["segment"], exp["offset"], exp["seq"]), report.findings
+        exp["error"],
+        exp["segment"],
+        exp["offset"],
+        exp["seq"],
+    ), report.findings
     if exp.get("sole_error"):
         assert len(report.findings) == 1, report.findings
 

@@ -346,7 +346,10 @@ def test_failed_write_poisons_the_writer(log_dir: Path, key: keys.SigningKey, tm
     keys.save(key, tmp_path / "k.pem")
     out = subprocess.run(
         [sys.executable, "-c", POISON_SCRIPT, str(log_dir), str(Path(__file__).parent), str(tmp_path / "k.pem")],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout.split()
     assert out[0] == "FAILED" and out[1] == "PoisonedError" and out[-1] == "POISONED"
     acked = int(out[2])

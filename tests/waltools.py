@@ -67,8 +67,12 @@ def build_log(path: Path, key: Any) -> Path:
     with Wal.create(path, key, max_segment_bytes=6144, max_record_bytes=4096, durability="none") as w:
         for n in range(SEGMENTS):
             batch = w.append_many([make_entry(3 * n + i) for i in range(3)])
-            w.complete_many([{"wal_id": batch[0].wal_id, "status": "succeeded", "duration_ms": 12.5},
-                             {"wal_id": batch[1].wal_id, "status": "failed", "error": "disk full"}])
+            w.complete_many(
+                [
+                    {"wal_id": batch[0].wal_id, "status": "succeeded", "duration_ms": 12.5},
+                    {"wal_id": batch[1].wal_id, "status": "failed", "error": "disk full"},
+                ]
+            )
     segs = layout(path)
     assert [s.archived for s in segs] == [True] * (SEGMENTS - 1) + [False]
     assert all(s.lines[-1].doc["closes"] is True for s in segs[:-1])

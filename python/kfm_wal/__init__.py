@@ -1,11 +1,11 @@
 """kfm-wal: a signed, hash-chained write-ahead log for data pipelines.
 
-    from kfm_wal import Wal, keys
-    key = keys.generate()
-    with Wal.create("data/wal", key) as wal:
-        receipt = wal.append({...})        # durable when it returns
-        wal.complete(receipt.wal_id)
-    report = kfm_wal.verify("data/wal")   # report.ok, report.findings
+from kfm_wal import Wal, keys
+key = keys.generate()
+with Wal.create("data/wal", key) as wal:
+    receipt = wal.append({...})        # durable when it returns
+    wal.complete(receipt.wal_id)
+report = kfm_wal.verify("data/wal")   # report.ok, report.findings
 """
 
 from typing import TYPE_CHECKING

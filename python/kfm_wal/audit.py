@@ -73,8 +73,12 @@ class TreeReplay:
         body = record.body
         if record.kind == "intent":
             payload = body.get("payload")
-            if (isinstance(payload, dict) and payload.get("format") == PAYLOAD_FORMAT
-                    and isinstance(payload.get("root"), str) and _root_key(payload["root"]) == self._root):
+            if (
+                isinstance(payload, dict)
+                and payload.get("format") == PAYLOAD_FORMAT
+                and isinstance(payload.get("root"), str)
+                and _root_key(payload["root"]) == self._root
+            ):
                 self._intents[str(body["wal_id"])] = record
         elif record.kind == "completion":
             intent = self._intents.pop(str(body.get("wal_id")), None)
@@ -112,9 +116,17 @@ class TreeReplay:
                 code = MISSING_FILE if got == ABSENT else UNEXPECTED_STATE
                 rec = want.record
                 what = "missing" if got == ABSENT else f"found {_describe(got)}"
-                out.append(Finding(code, rec.segment, rec.offset, rec.seq, want.wal_id,
-                                   f"{path}: {what}; the log expects {_states(want.states)} "
-                                   f"(operation {want.wal_id}, seq {rec.seq})"))
+                out.append(
+                    Finding(
+                        code,
+                        rec.segment,
+                        rec.offset,
+                        rec.seq,
+                        want.wal_id,
+                        f"{path}: {what}; the log expects {_states(want.states)} "
+                        f"(operation {want.wal_id}, seq {rec.seq})",
+                    )
+                )
         return out
 
 
@@ -171,7 +183,9 @@ def _scan_tree(root: Path) -> dict[str, str]:
 
 
 def audit_tree(
-    log: str | os.PathLike[str], data_root: str | os.PathLike[str], *,
+    log: str | os.PathLike[str],
+    data_root: str | os.PathLike[str],
+    *,
     recorded_root: str | os.PathLike[str] | None = None,
 ) -> list[Finding]:
     """Findings for every difference between `data_root` and the state the log's file
@@ -208,5 +222,12 @@ class TreeMatchesLog:
             yield record, f"{f.code}: {f.message}"
 
 
-__all__ = ["MISSING_FILE", "TEMP_FILE", "UNEXPECTED_STATE", "UNLOGGED_FILE", "TreeMatchesLog", "TreeReplay",
-           "audit_tree"]
+__all__ = [
+    "MISSING_FILE",
+    "TEMP_FILE",
+    "UNEXPECTED_STATE",
+    "UNLOGGED_FILE",
+    "TreeMatchesLog",
+    "TreeReplay",
+    "audit_tree",
+]

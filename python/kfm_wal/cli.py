@@ -95,9 +95,7 @@ def cli() -> None:
 def _load_key(path: Path) -> keys.SigningKey:
     with located(file=path):
         if not path.exists():
-            raise CliError(
-                "key file not found; create one with 'kfm-wal init' or pass --key", f"file {shown(path)}"
-            )
+            raise CliError("key file not found; create one with 'kfm-wal init' or pass --key", f"file {shown(path)}")
         return keys.load(path)
 
 
@@ -141,9 +139,7 @@ def init(log_dir: Path, key_file: Path | None, max_segment_bytes: int, durabilit
                 f"file {shown(key_path)}",
             )
         with located(log=log_dir, file=ring_path):
-            wal, key = provision.create_with_new_key(
-                log_dir, key_path, ring_path, key_name="writer", **options
-            )
+            wal, key = provision.create_with_new_key(log_dir, key_path, ring_path, key_name="writer", **options)
         key_note, ring_note = (
             f"{shown(key_path)} (new, mode 0600)",
             f"{shown(ring_path)} (writer key trusted)",
@@ -180,9 +176,7 @@ def keys_group() -> None:
 
 
 @keys_group.command("generate")
-@click.option(
-    "--out", "out_file", type=FILE, required=True, help="Where to save the private key (mode 0600)."
-)
+@click.option("--out", "out_file", type=FILE, required=True, help="Where to save the private key (mode 0600).")
 def keys_generate(out_file: Path) -> None:
     """Generate an Ed25519 writer key."""
     key = keys.generate()
@@ -292,9 +286,7 @@ def complete(
     key = _load_key(key_file or provision.default_key_path(log_dir))
     with located(log=log_dir), Wal.open(log_dir, key) as wal:
         _note_recovery(wal)
-        receipt = wal.complete(
-            wal_id, cast(Status, status), error=error_text, post_state_hash=post_state_hash
-        )
+        receipt = wal.complete(wal_id, cast(Status, status), error=error_text, post_state_hash=post_state_hash)
     click.echo(render.receipt_line(receipt))
 
 
@@ -309,9 +301,7 @@ def complete(
 @click.option("--wal-id", help="Only the intent and completion of this wal_id.")
 @click.option("--from-seq", type=click.IntRange(min=1))
 @click.option("--to-seq", type=click.IntRange(min=1))
-@click.option(
-    "--limit", type=click.IntRange(min=1), help="Show at most N records (the first N from --from-seq)."
-)
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most N records (the first N from --from-seq).")
 def log_cmd(
     log_dir: Path,
     as_json: bool,
@@ -325,13 +315,9 @@ def log_cmd(
     """Show the sealed records of the log in DIR."""
     _require_log(log_dir)
     if from_seq is not None and to_seq is not None and from_seq > to_seq:
-        raise click.BadParameter(
-            f"--from-seq {from_seq} is after --to-seq {to_seq}", param_hint="'--from-seq'"
-        )
+        raise click.BadParameter(f"--from-seq {from_seq} is after --to-seq {to_seq}", param_hint="'--from-seq'")
     with located(log=log_dir):
-        found = records(
-            log_dir, start_seq=from_seq, end_seq=to_seq, kind=kind, operation=operation, wal_id=wal_id
-        )
+        found = records(log_dir, start_seq=from_seq, end_seq=to_seq, kind=kind, operation=operation, wal_id=wal_id)
         chosen = islice(found, limit)
         if as_json:
             out = sys.stdout.buffer
@@ -349,28 +335,65 @@ def log_cmd(
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
 @click.option("--keyring", "keyring_file", type=FILE, help="Trust only these keys (default: the log's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-@click.option("--receipt", "receipt_file", type=FILE,
-              help="Verification receipt: if it exists, check the log still holds the history it vouches for and "
-                   "verify only what is new; after a valid run, write the new receipt there.")
-@click.option("--receipt-key", "receipt_key_file", type=FILE, help="Sign the receipt with this key (PEM); a receipt "
-              "read back must then be signed by it.")
-@click.option("--quarantine", "quarantine_", is_flag=True,
-              help="Copy corrupted segments and the bytes at fault into DIR/quarantine/ (the log is not changed).")
-@click.option("--max-errors", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Findings listed in the JSON report (counts always cover all).")
+@click.option(
+    "--receipt",
+    "receipt_file",
+    type=FILE,
+    help="Verification receipt: if it exists, check the log still holds the history it vouches for and "
+    "verify only what is new; after a valid run, write the new receipt there.",
+)
+@click.option(
+    "--receipt-key",
+    "receipt_key_file",
+    type=FILE,
+    help="Sign the receipt with this key (PEM); a receipt read back must then be signed by it.",
+)
+@click.option(
+    "--quarantine",
+    "quarantine_",
+    is_flag=True,
+    help="Copy corrupted segments and the bytes at fault into DIR/quarantine/ (the log is not changed).",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Findings listed in the JSON report (counts always cover all).",
+)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first finding.")
-@click.option("--operations", "op_rules", is_flag=True,
-              help="Also run the operation-level rules: reversal steps present, executed action = intended "
-                   "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
-                   "--policy and --tree).")
-@click.option("--policy", "policy_file", type=FILE,
-              help="Governance policy (TOML): approvals valid for each tier (needs --keyring with roles).")
-@click.option("--tree", "tree_root", type=LOG_DIR,
-              help="Data root: every file there must have the state the log says, none may be unlogged.")
+@click.option(
+    "--operations",
+    "op_rules",
+    is_flag=True,
+    help="Also run the operation-level rules: reversal steps present, executed action = intended "
+    "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
+    "--policy and --tree).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=FILE,
+    help="Governance policy (TOML): approvals valid for each tier (needs --keyring with roles).",
+)
+@click.option(
+    "--tree",
+    "tree_root",
+    type=LOG_DIR,
+    help="Data root: every file there must have the state the log says, none may be unlogged.",
+)
 def validate(
-    log_dir: Path, keyring_file: Path | None, as_json: bool, receipt_file: Path | None,
-    receipt_key_file: Path | None, quarantine_: bool, max_errors: int, fail_fast: bool, op_rules: bool,
-    policy_file: Path | None, tree_root: Path | None,
+    log_dir: Path,
+    keyring_file: Path | None,
+    as_json: bool,
+    receipt_file: Path | None,
+    receipt_key_file: Path | None,
+    quarantine_: bool,
+    max_errors: int,
+    fail_fast: bool,
+    op_rules: bool,
+    policy_file: Path | None,
+    tree_root: Path | None,
 ) -> int:
     """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
     ring = None
@@ -385,8 +408,15 @@ def validate(
             previous = receipts.load(receipt_file, signer.public_key if signer else None)
     _require_log(log_dir)
     with located(log=log_dir), render.progress(enabled=not as_json) as advance:
-        report = verify(log_dir, ring, receipt=previous, fail_fast=fail_fast, progress=advance,
-                        keep_pending=receipt_file is not None, rules=rules)
+        report = verify(
+            log_dir,
+            ring,
+            receipt=previous,
+            fail_fast=fail_fast,
+            progress=advance,
+            keep_pending=receipt_file is not None,
+            rules=rules,
+        )
     written = quarantine(log_dir, report) if quarantine_ and not report.ok else []
     if receipt_file is not None and report.ok:
         receipts.VerificationReceipt.from_report(report, signer).save(receipt_file)
@@ -419,7 +449,9 @@ def _operation_rules(
         with located(file=policy_file):
             policy = governance.load_policy(policy_file)
     rules: list[Rule] = [
-        ReversalStepsPresent(), ExecutedMatchesIntent(), governance.CareMetadataValid(policy),
+        ReversalStepsPresent(),
+        ExecutedMatchesIntent(),
+        governance.CareMetadataValid(policy),
         governance.IrreversibleDeclared(policy),
     ]
     if policy_file is not None:
@@ -451,8 +483,11 @@ def approve(request_file: Path, key_file: Path, role: str, out_file: Path | None
             raise CliError(f"not JSON: {e}", f"file {shown(request_file)}") from None
     key = _load_key(key_file)
     approval = governance.approve(request, key, role)
-    click.echo(f"approving {request.get('operation')} (tier {request.get('tier')}) "
-               f"request {governance.request_digest(request)} as {role}", err=True)
+    click.echo(
+        f"approving {request.get('operation')} (tier {request.get('tier')}) "
+        f"request {governance.request_digest(request)} as {role}",
+        err=True,
+    )
     data = orjson.dumps(approval, option=orjson.OPT_INDENT_2) + b"\n"
     if out_file is not None:
         out_file.write_bytes(data)
@@ -467,8 +502,13 @@ def lineage_group() -> None:
 
 @lineage_group.command("export")
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
-@click.option("--format", "fmt", type=click.Choice(["openlineage", "prov-json", "prov-n"]), default="openlineage",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["openlineage", "prov-json", "prov-n"]),
+    default="openlineage",
+    show_default=True,
+)
 @click.option("--from-seq", type=click.IntRange(min=1))
 @click.option("--to-seq", type=click.IntRange(min=1))
 def lineage_export(log_dir: Path, fmt: str, from_seq: int | None, to_seq: int | None) -> None:
@@ -526,8 +566,10 @@ def repair(log_dir: Path, apply_: bool, key_file: Path | None, salvage_to: Path 
         key = _load_key(key_file or provision.default_key_path(log_dir))
         with located(log=log_dir), Wal.open(log_dir, key) as wal:
             for note in wal.recovery:
-                out.print(f"done: {note['action']} in {note['segment']} at offset {note['offset']}"
-                          + (f", copy in {note['saved_to']}" if note["saved_to"] else ""))
+                out.print(
+                    f"done: {note['action']} in {note['segment']} at offset {note['offset']}"
+                    + (f", copy in {note['saved_to']}" if note["saved_to"] else "")
+                )
         return 0
     first = damage[0]
     out.print(f"sealed history is damaged: {first.code} at {first.location()}: {first.message}")
@@ -538,19 +580,33 @@ def repair(log_dir: Path, apply_: bool, key_file: Path | None, salvage_to: Path 
         return INVALID_LOG
     with located(log=log_dir):
         result = salvage(log_dir, target)
-    out.print(f"done: {result['segments']} segment(s), {result['bytes']} bytes, records through seq "
-              f"{result['last_seq']} copied to {shown(target)}; {shown(log_dir)} is unchanged")
+    out.print(
+        f"done: {result['segments']} segment(s), {result['bytes']} bytes, records through seq "
+        f"{result['last_seq']} copied to {shown(target)}; {shown(log_dir)} is unchanged"
+    )
     return 0
 
 
 @cli.command()
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
-@click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many of the last records to show first.")
+@click.option(
+    "-n",
+    "--lines",
+    "count",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many of the last records to show first.",
+)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new sealed records as they land.")
 @click.option("--json", "as_json", is_flag=True, help="Print the exact record lines (JSONL).")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=0.2, show_default=True,
-              help="Polling interval in seconds, with --follow.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=0.2,
+    show_default=True,
+    help="Polling interval in seconds, with --follow.",
+)
 def tail(log_dir: Path, count: int, follow: bool, as_json: bool, interval: float) -> None:
     """Show the last sealed records of the log in DIR; with -f, follow it across rotations."""
     _require_log(log_dir)

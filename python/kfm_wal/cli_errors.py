@@ -103,17 +103,13 @@ def describe(
     if isinstance(exc, click.ClickException):
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
-            return CliError(
-                exc.format_message(), f"command {ctx.command_path}; see '{ctx.command_path} --help'"
-            )
+            return CliError(exc.format_message(), f"command {ctx.command_path}; see '{ctx.command_path} --help'")
         return CliError(exc.format_message())
     return CliError(f"{type(exc).__name__}: {exc}")
 
 
 @contextmanager
-def located(
-    *, log: Path | None = None, entries: Entries | None = None, file: Path | None = None
-) -> Iterator[None]:
+def located(*, log: Path | None = None, entries: Entries | None = None, file: Path | None = None) -> Iterator[None]:
     """Phrase WalError and OSError raised inside with what the command was working on."""
     try:
         yield

@@ -92,9 +92,7 @@ class _Text:
         if self.text.find("NaN", start, stop) != -1 or self.text.find("Infinity", start, stop) != -1:
             found = next((m for m in _NONFINITE.finditer(self.text, start, stop) if m.group(1)), None)
         if found:
-            raise InputError(
-                f"invalid JSON: {found.group(1)} is not a JSON value", self.where(found.start(1))
-            )
+            raise InputError(f"invalid JSON: {found.group(1)} is not a JSON value", self.where(found.start(1)))
         return value, stop
 
 
@@ -116,9 +114,7 @@ def parse(data: bytes, source: str) -> Entries:
     lines = _line_numbers(t.text, starts)
     for item, line in zip(items, lines, strict=True):
         if not isinstance(item, dict):
-            raise InputError(
-                f"an entry must be a JSON object, got {_json_type(item)}", f"{source}, line {line}"
-            )
+            raise InputError(f"an entry must be a JSON object, got {_json_type(item)}", f"{source}, line {line}")
     if not items:
         raise InputError("no entries in the input", source)
     return Entries(source, items, lines)

@@ -129,9 +129,14 @@ def progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, records: None
         return
     bar = Progress(
-        TextColumn("validating"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TextColumn("{task.fields[records]:,} records"), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
+        TextColumn("validating"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]:,} records"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     )
     with bar:
         task = bar.add_task("validate", total=None, records=0)
@@ -167,8 +172,11 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
             f"{report.intents:,} intents, {report.completions:,} completions, {report.pending:,} pending",
         ),
         ("head", f"seq {report.head_seq}  {report.head_hash}"),
-        *([("incremental", f"from receipt at seq {report.incremental_from}: {_size(report.scanned_bytes)} scanned")]
-          if report.incremental_from is not None else []),
+        *(
+            [("incremental", f"from receipt at seq {report.incremental_from}: {_size(report.scanned_bytes)} scanned")]
+            if report.incremental_from is not None
+            else []
+        ),
         ("trust", trust),
         ("key in force", str(report.key_in_force)),
         ("elapsed", f"{report.elapsed * 1000:,.1f} ms  ({throughput})"),
@@ -201,9 +209,7 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
 
 
 def keyring_table(ring: Keyring, source: str) -> Table:
-    table = Table(
-        title=f"keyring {source}", title_justify="left", box=None, header_style="bold", pad_edge=False
-    )
+    table = Table(title=f"keyring {source}", title_justify="left", box=None, header_style="bold", pad_edge=False)
     for name in ("key_id", "roles", "name", "public_key"):
         table.add_column(name, no_wrap=True)
     for k in ring.keys:

@@ -95,11 +95,27 @@ class _Run:
             self.intents[res.operation] = self.intents.get(res.operation, 0) + 1
         return results
 
-    def run(self, actions: list[Any], step: str, operation: str, links: list[str], tier: int = 1,
-            telemetry: dict[str, Any] | None = None, **where: Any) -> ops.OperationResult:
-        result = ops.run(self.wal, actions, actor=ACTOR, tier=tier, governance=GOVERNANCE,
-                         telemetry=self.telemetry(step, **(telemetry or {})), lineage_links=links,
-                         operation=operation, **where)
+    def run(
+        self,
+        actions: list[Any],
+        step: str,
+        operation: str,
+        links: list[str],
+        tier: int = 1,
+        telemetry: dict[str, Any] | None = None,
+        **where: Any,
+    ) -> ops.OperationResult:
+        result = ops.run(
+            self.wal,
+            actions,
+            actor=ACTOR,
+            tier=tier,
+            governance=GOVERNANCE,
+            telemetry=self.telemetry(step, **(telemetry or {})),
+            lineage_links=links,
+            operation=operation,
+            **where,
+        )
         self.recorded([result])
         return result
 
@@ -136,9 +152,7 @@ def _open_log(data: Path) -> tuple[Wal, bool]:
     return wal, True
 
 
-def run(
-    data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any] | None = print
-) -> dict[str, Any]:
+def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any] | None = print) -> dict[str, Any]:
     """Run the pipeline once under `data_dir`; then verify the log, audit the file data roots
     against it and write the lineage events. Print a summary (unless `echo` is None) and return it."""
     started = time.perf_counter()
@@ -208,8 +222,12 @@ def _lineage_summary(path: Path, wal_ids: set[str]) -> dict[str, Any]:
                 datasets.add((d.get("namespace", ""), d.get("name", "")))
             if e.get("eventType") == "START" and e.get("run", {}).get("runId") in wal_ids:
                 jobs[e.get("job", {}).get("name", "?")] += 1
-    return {"lineage_events": events, "lineage_runs": runs, "lineage_datasets": len(datasets),
-            "lineage_this_run": dict(sorted(jobs.items()))}
+    return {
+        "lineage_events": events,
+        "lineage_runs": runs,
+        "lineage_datasets": len(datasets),
+        "lineage_this_run": dict(sorted(jobs.items())),
+    }
 
 
 def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
@@ -227,8 +245,12 @@ def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> lis
         governance=GOVERNANCE,
         # The sample is read, not changed: ops hashes only the files it changes, so the inputs'
         # hashes ride in the telemetry.
-        telemetry=r.telemetry("etl", inputs=inputs, rows=len(counties),
-                              transform="trim values, check Kansas FIPS codes and duplicates, sort by FIPS"),
+        telemetry=r.telemetry(
+            "etl",
+            inputs=inputs,
+            rows=len(counties),
+            transform="trim values, check Kansas FIPS codes and duplicates, sort by FIPS",
+        ),
         operation="etl_step",
         root=root,
     )
@@ -236,16 +258,25 @@ def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> lis
     links = [f"wal:{etl.wal_id}"]
     wanted = {f"{COUNTIES_DIR}/{c.fips}.json": demo_data.county(c, source) for c in counties}
     stale = sorted(
-        f"{COUNTIES_DIR}/{p.name}" for p in (root / COUNTIES_DIR).glob("*.json")
+        f"{COUNTIES_DIR}/{p.name}"
+        for p in (root / COUNTIES_DIR).glob("*.json")
         if p.is_file() and not p.is_symlink() and f"{COUNTIES_DIR}/{p.name}" not in wanted
     )
     specs = [
-        ops.OperationSpec([ops.Write(path, body)], ACTOR, 1, GOVERNANCE, r.telemetry("etl-counties", inputs=inputs),
-                          links, "etl_step")
+        ops.OperationSpec(
+            [ops.Write(path, body)], ACTOR, 1, GOVERNANCE, r.telemetry("etl-counties", inputs=inputs), links, "etl_step"
+        )
         for path, body in wanted.items()
     ] + [
-        ops.OperationSpec([ops.Delete(path)], ACTOR, 1, GOVERNANCE,
-                          r.telemetry("etl-counties", reason="county not in the sample any more"), links, "etl_step")
+        ops.OperationSpec(
+            [ops.Delete(path)],
+            ACTOR,
+            1,
+            GOVERNANCE,
+            r.telemetry("etl-counties", reason="county not in the sample any more"),
+            links,
+            "etl_step",
+        )
         for path in stale
     ]
     r.recorded(ops.run_batch(r.wal, specs, root=root))
@@ -262,8 +293,14 @@ def _retire_legacy(r: _Run, links: list[str]) -> None:
     ):
         names = [p.name for p in found if p.is_file() and not p.is_symlink()]
         if names:
-            r.run([ops.Delete(n) for n in names], "legacy", operation, links, root=root,
-                  telemetry={"reason": "output of an earlier demo version, replaced by the ops STAC/graph actions"})
+            r.run(
+                [ops.Delete(n) for n in names],
+                "legacy",
+                operation,
+                links,
+                root=root,
+                telemetry={"reason": "output of an earlier demo version, replaced by the ops STAC/graph actions"},
+            )
             r.legacy += [f"{root.name}/{n}" for n in names]
 
 
@@ -298,24 +335,47 @@ def _stac(r: _Run, counties: list[demo_data.County], links: list[str]) -> list[s
     wanted = {i.id for i in items}
     existing = [i for i in items if (root / stac.item_path(cid, i.id)).exists()]
     new = [i for i in items if not (root / stac.item_path(cid, i.id)).exists()]
-    stale = sorted(p.stem for p in (root / item_dir).glob("*.json")
-                   if p.is_file() and p.stem not in wanted)
+    stale = sorted(p.stem for p in (root / item_dir).glob("*.json") if p.is_file() and p.stem not in wanted)
 
     def telemetry(i: Any) -> dict[str, Any]:
         return r.telemetry("stac-items", item=i.id, counties=sorted(i.assets))
 
-    r.recorded(ops.run_batch(r.wal, [
-        ops.OperationSpec([stac.UpdateItem(i)], ACTOR, 1, GOVERNANCE, telemetry(i), links, "stac_item")
-        for i in existing
-    ], stac_root=root))
+    r.recorded(
+        ops.run_batch(
+            r.wal,
+            [
+                ops.OperationSpec([stac.UpdateItem(i)], ACTOR, 1, GOVERNANCE, telemetry(i), links, "stac_item")
+                for i in existing
+            ],
+            stac_root=root,
+        )
+    )
     for i in new:
-        r.run([stac.CreateItem(i)], "stac-items", "stac_item", links, stac_root=root,
-              telemetry={"item": i.id, "counties": sorted(i.assets)})
+        r.run(
+            [stac.CreateItem(i)],
+            "stac-items",
+            "stac_item",
+            links,
+            stac_root=root,
+            telemetry={"item": i.id, "counties": sorted(i.assets)},
+        )
     for iid in stale:
-        r.run([stac.DeleteItem(cid, iid)], "stac-items", "stac_item", links, stac_root=root,
-              telemetry={"item": iid, "reason": "county group not in the sample any more"})
-    r.stac = {"collection": cid, "collection_action": col_verb, "items": len(items), "created": len(new),
-              "updated": len(existing), "deleted": len(stale)}
+        r.run(
+            [stac.DeleteItem(cid, iid)],
+            "stac-items",
+            "stac_item",
+            links,
+            stac_root=root,
+            telemetry={"item": iid, "reason": "county group not in the sample any more"},
+        )
+    r.stac = {
+        "collection": cid,
+        "collection_action": col_verb,
+        "items": len(items),
+        "created": len(new),
+        "updated": len(existing),
+        "deleted": len(stale),
+    }
     paths = ["catalog.json", col_path, *(stac.item_path(cid, i.id) for i in items)]
     return [f"{STAC}/{p}" for p in paths]
 
@@ -331,11 +391,23 @@ def _graph(r: _Run, counties: list[demo_data.County], links: list[str]) -> None:
     actions: list[Any] = [ops.graph.Insert(wanted)]
     if stale:
         actions.append(ops.graph.Delete(stale))
-    r.run(actions, "graph", "graph_write", links, tier=2, graph=store,
-          telemetry={"triples": len(wanted), "stale": len(stale)})
+    r.run(
+        actions,
+        "graph",
+        "graph_write",
+        links,
+        tier=2,
+        graph=store,
+        telemetry={"triples": len(wanted), "stale": len(stale)},
+    )
     new = sum(1 for t in wanted if t not in present)
-    r.graph = {"store": str(store.path), "triples": len(wanted), "inserted": new,
-               "already_present": len(wanted) - new, "deleted": len(stale)}
+    r.graph = {
+        "store": str(store.path),
+        "triples": len(wanted),
+        "inserted": new,
+        "already_present": len(wanted) - new,
+        "deleted": len(stale),
+    }
 
 
 def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
@@ -350,8 +422,9 @@ def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[s
 
 def _legacy(paths: list[str]) -> str:
     by_dir = Counter(p.split("/")[0] for p in paths)
-    return ", ".join(f"{n} file(s) in {d}/" if n > 1 else next(p for p in paths if p.startswith(d + "/"))
-                     for d, n in by_dir.items())
+    return ", ".join(
+        f"{n} file(s) in {d}/" if n > 1 else next(p for p in paths if p.startswith(d + "/")) for d, n in by_dir.items()
+    )
 
 
 def _summary_lines(s: dict[str, Any]) -> list[str]:
@@ -373,8 +446,11 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         f"({st['created']} created, {st['updated']} updated, {st['deleted']} deleted), pystac-validated",
         f"  {GRAPH}/: {g['triples']} triples in pyoxigraph ({g['inserted']} inserted, "
         f"{g['already_present']} already present, {g['deleted']} stale deleted)",
-        *([f"  removed earlier demo output (recorded deletes): {_legacy(s['legacy_removed'])}"]
-          if s["legacy_removed"] else []),
+        *(
+            [f"  removed earlier demo output (recorded deletes): {_legacy(s['legacy_removed'])}"]
+            if s["legacy_removed"]
+            else []
+        ),
         f"  log: {s['records']} records in {s['segments']} segment(s), {s['pending']} pending, {verdict} "
         f"(trust: {s['trust']})",
         f"  tree: clean ({audited} match the log)" if not tree else f"  tree: {len(tree)} finding(s) in {audited}",

@@ -71,8 +71,7 @@ def _json(doc: Any) -> bytes:
 
 def processed(counties: list[County], source: str) -> bytes:
     rows = [
-        {**asdict(c), "county_fips": c.fips[2:], "label": c.label, "state": STATE["abbreviation"]}
-        for c in counties
+        {**asdict(c), "county_fips": c.fips[2:], "label": c.label, "state": STATE["abbreviation"]} for c in counties
     ]
     return _json({"state": STATE, "source": source, "count": len(rows), "counties": rows})
 
@@ -117,8 +116,12 @@ def stac_collection(counties: list[County], data_href: str) -> pystac.Collection
         keywords=["Kansas", "counties", "FIPS"],
         extra_fields={"kfm:state": STATE, "kfm:counties": len(counties)},
     )
-    col.add_asset("data", pystac.Asset(data_href, title="Cleaned Kansas counties dataset",
-                                       media_type=pystac.MediaType.JSON, roles=["data"]))
+    col.add_asset(
+        "data",
+        pystac.Asset(
+            data_href, title="Cleaned Kansas counties dataset", media_type=pystac.MediaType.JSON, roles=["data"]
+        ),
+    )
     return col
 
 
@@ -145,8 +148,9 @@ def stac_items(
         item.add_link(pystac.Link("collection", collection_href, media_type=pystac.MediaType.JSON))
         item.add_link(pystac.Link("derived_from", data_href, media_type=pystac.MediaType.JSON))
         for c in group:
-            item.add_asset(c.fips, pystac.Asset(county_href(c), title=c.label, media_type=pystac.MediaType.JSON,
-                                                roles=["data"]))
+            item.add_asset(
+                c.fips, pystac.Asset(county_href(c), title=c.label, media_type=pystac.MediaType.JSON, roles=["data"])
+            )
         out.append(item)
     return out
 

@@ -102,8 +102,12 @@ class Keyring:
 
     def to_json(self) -> bytes:
         return orjson.dumps(
-            {"keys": [{"key_id": k.key_id, "public_key": k.public_key, "roles": list(k.roles), "name": k.name}
-                      for k in self.keys]},
+            {
+                "keys": [
+                    {"key_id": k.key_id, "public_key": k.public_key, "roles": list(k.roles), "name": k.name}
+                    for k in self.keys
+                ]
+            },
             option=orjson.OPT_INDENT_2,
         )
 

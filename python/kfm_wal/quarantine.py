@@ -54,7 +54,10 @@ def quarantine(log: str | os.PathLike[str], report: VerifyReport) -> list[Path]:
             part.write_bytes(_line_at(data, offset))
             written.append(part)
         doc = {
-            "segment": name, "source": str(source), "bytes": len(data), "log_id": report.log_id,
+            "segment": name,
+            "source": str(source),
+            "bytes": len(data),
+            "log_id": report.log_id,
             "findings": [f.__dict__ for f in findings],
         }
         report_file = run / f"{name}.json"

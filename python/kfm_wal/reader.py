@@ -83,7 +83,10 @@ def records(
 
 
 def _matching(
-    found: list[tuple[int, str, int, str, bytes]], segment: str, kind: str | None, operation: str | None,
+    found: list[tuple[int, str, int, str, bytes]],
+    segment: str,
+    kind: str | None,
+    operation: str | None,
     wal_id: str | None,
 ) -> Iterator[Record]:
     needle = wal_id.encode() if wal_id is not None else None
@@ -122,8 +125,13 @@ def follow(
 
 
 def _follow(
-    log: Path, number: int, start_seq: int, poll_interval: float, stop: Callable[[], bool] | None,
-    kind: str | None, operation: str | None,
+    log: Path,
+    number: int,
+    start_seq: int,
+    poll_interval: float,
+    stop: Callable[[], bool] | None,
+    kind: str | None,
+    operation: str | None,
 ) -> Iterator[Record]:
     offset = 0
     while not (stop and stop()):

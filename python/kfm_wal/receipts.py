@@ -55,9 +55,16 @@ class VerificationReceipt:
         if not report.ok or state is None or report.head_seq is None or report.head_hash is None:
             raise UsageError("a receipt is only written after a successful verification")
         receipt = cls(
-            format=FORMAT, log_id=str(report.log_id), seq=report.head_seq, hash=report.head_hash,
-            segment=state["segment"], segment_number=state["segment_number"], offset=state["offset"],
-            timestamp=state["timestamp"], public_key=state["public_key"], revoked=sorted(state["revoked"]),
+            format=FORMAT,
+            log_id=str(report.log_id),
+            seq=report.head_seq,
+            hash=report.head_hash,
+            segment=state["segment"],
+            segment_number=state["segment_number"],
+            offset=state["offset"],
+            timestamp=state["timestamp"],
+            public_key=state["public_key"],
+            revoked=sorted(state["revoked"]),
             pending=sorted(report.pending_ids or []),
             verified_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         )

@@ -18,9 +18,22 @@ if TYPE_CHECKING:
 
 # The core's rule ids (docs/FORMAT.md section 6), every one checked on every run.
 CORE_RULES = (
-    "record.malformed", "record.hash", "record.kind", "record.schema", "record.too_large",
-    "chain.seq", "chain.prev", "chain.segment", "seal.signature", "seal.untrusted_key", "seal.missing",
-    "time.regression", "tail.unsealed", "tail.torn", "intent.duplicate", "completion.orphan",
+    "record.malformed",
+    "record.hash",
+    "record.kind",
+    "record.schema",
+    "record.too_large",
+    "chain.seq",
+    "chain.prev",
+    "chain.segment",
+    "seal.signature",
+    "seal.untrusted_key",
+    "seal.missing",
+    "time.regression",
+    "tail.unsealed",
+    "tail.torn",
+    "intent.duplicate",
+    "completion.orphan",
     "completion.duplicate",
 )
 RECEIPT_RULES = ("receipt.truncated", "receipt.mismatch")
@@ -91,8 +104,13 @@ class VerifyReport:
         d = asdict(self)
         del d["head_state"], d["pending_ids"]
         d["findings"] = d["findings"][:max_errors] if max_errors is not None else d["findings"]
-        d.update(ok=self.ok, counts=self.counts, findings_total=len(self.findings), throughput=self.throughput,
-                 format=_core.FORMAT)
+        d.update(
+            ok=self.ok,
+            counts=self.counts,
+            findings_total=len(self.findings),
+            throughput=self.throughput,
+            format=_core.FORMAT,
+        )
         return d
 
 
@@ -132,14 +150,21 @@ def verify(
     """
     checkpoint = receipt.checkpoint() if receipt is not None else None
     raw = _core.verify_log(
-        Path(path), _public_keys(keyring), check_bodies, checkpoint, 1 if fail_fast else None, progress, keep_pending,
+        Path(path),
+        _public_keys(keyring),
+        check_bodies,
+        checkpoint,
+        1 if fail_fast else None,
+        progress,
+        keep_pending,
         check_signatures,
     )
     findings = [Finding(**f) for f in raw.pop("findings")]
     core_rules = CORE_RULES if check_signatures else tuple(r for r in CORE_RULES if r != "seal.signature")
     run = [*core_rules, *(RECEIPT_RULES if receipt else ()), *(r.id for r in rules)]
-    report = VerifyReport(path=str(path), findings=findings, rules=run,
-                          incremental_from=receipt.seq if receipt else None, **raw)
+    report = VerifyReport(
+        path=str(path), findings=findings, rules=run, incremental_from=receipt.seq if receipt else None, **raw
+    )
     if rules and not (fail_fast and findings):
         from .rules import run_rules
 

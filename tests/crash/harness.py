@@ -36,7 +36,9 @@ def run_once(log: Path, key_file: Path, seed: int, rng: random.Random, totals: T
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, str(WRITER), str(log), str(key_file), str(seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdout is not None
     ready = proc.stdout.readline()
@@ -102,11 +104,16 @@ def main() -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     t = run(log, args.kills, args.seed)
-    segments = sum(len(list(d.glob("wal-*.jsonl"))) + len(list((d / "archive").glob("wal-*.jsonl")))
-                   for d in args.dir.glob("wal-*") if d.is_dir())
-    print(f"kill -9 runs: {t.kills} (seed {args.seed}), acknowledged entries: {t.acknowledged}, "
-          f"lost: {t.lost}, recoveries that cut a tail: {t.recoveries} ({t.cut_bytes} bytes kept in recovered/), "
-          f"segments: {segments}, {time.time() - started:.0f} s")
+    segments = sum(
+        len(list(d.glob("wal-*.jsonl"))) + len(list((d / "archive").glob("wal-*.jsonl")))
+        for d in args.dir.glob("wal-*")
+        if d.is_dir()
+    )
+    print(
+        f"kill -9 runs: {t.kills} (seed {args.seed}), acknowledged entries: {t.acknowledged}, "
+        f"lost: {t.lost}, recoveries that cut a tail: {t.recoveries} ({t.cut_bytes} bytes kept in recovered/), "
+        f"segments: {segments}, {time.time() - started:.0f} s"
+    )
     for f in t.failures[:20]:
         print("FAIL", f)
     return 1 if t.failures else 0

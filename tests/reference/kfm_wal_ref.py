@@ -9,6 +9,7 @@ Dependencies: the standard library and `cryptography` (Ed25519 only).
 
 Choices where FORMAT.md leaves room are marked "CHOICE" below and listed in data/vectors/README.md.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,7 +37,8 @@ TAIL_CODES = ("tail.unsealed", "tail.torn")
 
 _SEG_NAME = re.compile(r"wal-([0-9]{8})-([0-9]{16})\.jsonl")
 _PREFIX = re.compile(
-    rb'\{"seq":([1-9][0-9]*),"prev":"sha256:([0-9a-f]{64})","kind":"([^"]*)","timestamp":"([^\n]{27})",')
+    rb'\{"seq":([1-9][0-9]*),"prev":"sha256:([0-9a-f]{64})","kind":"([^"]*)","timestamp":"([^\n]{27})",'
+)
 _SUFFIX = re.compile(rb'"hash":"sha256:([0-9a-f]{64})"\}\n')
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _SHA = re.compile(r"sha256:[0-9a-f]{64}")
@@ -46,6 +48,7 @@ _KEY_ID = re.compile(r"ed25519:[0-9a-f]{16}")
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def segment_name(number: int, first_seq: int) -> str:
     return f"wal-{number:08d}-{first_seq:016d}.jsonl"
@@ -112,11 +115,21 @@ def _nonempty_str(v) -> bool:
 
 # ---------------------------------------------------------------- body rules (section 4)
 
-_HEADER_MEMBERS = ("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes",
-                   "max_segment_bytes")
+_HEADER_MEMBERS = ("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes", "max_segment_bytes")
 _COMPLETION_OPTIONAL = ("post_state_hash", "executed_digest", "duration_ms", "error", "detail")
-_INTENT_MEMBERS = ("wal_id", "operation", "actor", "pre_state_hash", "post_state_expected", "payload",
-                   "reversal", "tier", "governance", "lineage_links", "telemetry")
+_INTENT_MEMBERS = (
+    "wal_id",
+    "operation",
+    "actor",
+    "pre_state_hash",
+    "post_state_expected",
+    "payload",
+    "reversal",
+    "tier",
+    "governance",
+    "lineage_links",
+    "telemetry",
+)
 
 
 def _reversal_ok(r) -> bool:
@@ -168,15 +181,24 @@ def check_body(kind: str, b: dict) -> list:
         rule("key_id", lambda v: isinstance(v, str) and _KEY_ID.fullmatch(v), "must be ed25519:<16 hex>")
         if b.get("action") == "rotate" and "public_key" not in b:
             problems.append("public_key is required for rotate")
-        rule("public_key", lambda v: _key_matches(v, b.get("key_id")),
-             "must be a base64 32-byte key whose key id is key_id")
+        rule(
+            "public_key",
+            lambda v: _key_matches(v, b.get("key_id")),
+            "must be a base64 32-byte key whose key id is key_id",
+        )
     elif kind == "intent":
         members(_INTENT_MEMBERS)
         rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
-        rule("operation", lambda v: isinstance(v, str) and _OPERATION.fullmatch(v),
-             "must match ^[a-z][a-z0-9_.]{0,63}$")
-        rule("actor", lambda v: isinstance(v, dict) and v.get("type") in ("developer", "ci", "system")
-             and _nonempty_str(v.get("id")), "needs type developer|ci|system and a non-empty id")
+        rule(
+            "operation", lambda v: isinstance(v, str) and _OPERATION.fullmatch(v), "must match ^[a-z][a-z0-9_.]{0,63}$"
+        )
+        rule(
+            "actor",
+            lambda v: (
+                isinstance(v, dict) and v.get("type") in ("developer", "ci", "system") and _nonempty_str(v.get("id"))
+            ),
+            "needs type developer|ci|system and a non-empty id",
+        )
         rule("pre_state_hash", _is_sha, "must be sha256:<64 hex>")
         rule("post_state_expected", _is_sha, "must be sha256:<64 hex>")
         rule("payload", lambda v: isinstance(v, dict), "must be an object")
@@ -184,22 +206,32 @@ def check_body(kind: str, b: dict) -> list:
         rule("tier", lambda v: _is_int(v) and 0 <= v <= 4, "must be an integer 0-4")
         if b.get("tier") == 4 and _is_int(b.get("tier")) and b.get("operation") != "rollback":
             problems.append("tier: 4 is reserved for operation rollback")
-        rule("governance", lambda v: isinstance(v, dict)
-             and v.get("care") in ("public", "sensitive", "restricted")
-             and isinstance(v.get("approvals", []), list),
-             "needs care public|sensitive|restricted; approvals: array")
-        rule("lineage_links", lambda v: isinstance(v, list) and all(_nonempty_str(x) for x in v),
-             "must be an array of non-empty strings")
-        rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")),
-             "needs a non-empty id")
+        rule(
+            "governance",
+            lambda v: (
+                isinstance(v, dict)
+                and v.get("care") in ("public", "sensitive", "restricted")
+                and isinstance(v.get("approvals", []), list)
+            ),
+            "needs care public|sensitive|restricted; approvals: array",
+        )
+        rule(
+            "lineage_links",
+            lambda v: isinstance(v, list) and all(_nonempty_str(x) for x in v),
+            "must be an array of non-empty strings",
+        )
+        rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")), "needs a non-empty id")
     elif kind == "completion":
         members(("wal_id", "status"), _COMPLETION_OPTIONAL)
         rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
         rule("status", lambda v: v in ("succeeded", "failed", "refused", "reversed"), "unknown status")
         rule("post_state_hash", _is_sha, "must be sha256:<64 hex>")
         rule("executed_digest", _is_sha, "must be sha256:<64 hex>")
-        rule("duration_ms", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-             and math.isfinite(v) and v >= 0, "must be a number >= 0")
+        rule(
+            "duration_ms",
+            lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+            "must be a number >= 0",
+        )
         rule("error", lambda v: isinstance(v, str), "must be a string")
         rule("detail", lambda v: isinstance(v, dict), "must be an object")
     else:
@@ -208,6 +240,7 @@ def check_body(kind: str, b: dict) -> list:
 
 
 # ---------------------------------------------------------------- writer
+
 
 def _body_text(body: dict) -> bytes:
     if not isinstance(body, dict) or not body:
@@ -230,16 +263,25 @@ def _fsync_dir(path: str) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class RefWriter:
     """Creates a new log in `dir` and appends group commits to it (FORMAT.md section 7)."""
 
-    def __init__(self, dir, private_key_bytes32: bytes, log_id: str, clock=None,
-                 max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
-                 max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
-                 *, new_uuid=uuid.uuid4, validate: bool = True, journal: bool = False):
+    def __init__(
+        self,
+        dir,
+        private_key_bytes32: bytes,
+        log_id: str,
+        clock=None,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        *,
+        new_uuid=uuid.uuid4,
+        validate: bool = True,
+        journal: bool = False,
+    ):
         self.dir = os.fspath(dir)
         self.archive = os.path.join(self.dir, "archive")
         self.log_id = str(log_id)
@@ -275,16 +317,19 @@ class RefWriter:
         seq = self.seq + 1
         ts = self._timestamp() if timestamp is None else timestamp
         raw = _body_text(body) if raw is None else raw
-        head = (f'{{"seq":{seq},"prev":"sha256:{self.prev}","kind":"{kind}","timestamp":"{ts}",'.encode()
-                + raw + b",")
+        head = f'{{"seq":{seq},"prev":"sha256:{self.prev}","kind":"{kind}","timestamp":"{ts}",'.encode() + raw + b","
         digest = hashlib.sha256(head).hexdigest()
         self.seq, self.prev, self.last_ts = seq, digest, ts
         return (seq, kind, digest, head + f'"hash":"sha256:{digest}"}}\n'.encode())
 
     @staticmethod
     def _line_len(seq: int, kind: str, raw: bytes) -> int:
-        return len(f'{{"seq":{seq},"prev":"sha256:{ZERO}","kind":"{kind}","timestamp":"{"0" * 27}",')\
-            + len(raw) + 1 + SUFFIX_LEN
+        return (
+            len(f'{{"seq":{seq},"prev":"sha256:{ZERO}","kind":"{kind}","timestamp":"{"0" * 27}",')
+            + len(raw)
+            + 1
+            + SUFFIX_LEN
+        )
 
     def _seal(self, closes: bool, key: Ed25519PrivateKey = None, bad_signature: bool = False):
         key = key or self._key
@@ -296,15 +341,24 @@ class RefWriter:
         return self._line("seal", body, timestamp=ts)
 
     def _seal_len(self, seq: int) -> int:
-        return self._line_len(seq, "seal", _body_text({"closes": False, "key_id": self.key_id,
-                                                        "signature": b64encode(bytes(64))}))
+        return self._line_len(
+            seq, "seal", _body_text({"closes": False, "key_id": self.key_id, "signature": b64encode(bytes(64))})
+        )
 
     def _note(self, lines, base: int) -> bytes:
         data = b"".join(line for _, _, _, line in lines)
         if self.journal is not None:
             for seq, kind, digest, line in lines:
-                self.journal.append({"seq": seq, "kind": kind, "hash": "sha256:" + digest,
-                                     "segment": self.segment_file, "offset": base, "length": len(line)})
+                self.journal.append(
+                    {
+                        "seq": seq,
+                        "kind": kind,
+                        "hash": "sha256:" + digest,
+                        "segment": self.segment_file,
+                        "offset": base,
+                        "length": len(line),
+                    }
+                )
                 base += len(line)
         return data
 
@@ -332,9 +386,15 @@ class RefWriter:
         self.size, self._fresh = len(data), True
 
     def _header_body(self) -> dict:
-        return {"format": FORMAT, "log_id": self.log_id, "segment": self.segment, "key_id": self.key_id,
-                "public_key": b64encode(self.public_key), "max_record_bytes": self.max_record_bytes,
-                "max_segment_bytes": self.max_segment_bytes}
+        return {
+            "format": FORMAT,
+            "log_id": self.log_id,
+            "segment": self.segment,
+            "key_id": self.key_id,
+            "public_key": b64encode(self.public_key),
+            "max_record_bytes": self.max_record_bytes,
+            "max_segment_bytes": self.max_segment_bytes,
+        }
 
     def rotate(self, closing_seal: bool = True) -> None:
         if closing_seal:  # (1)
@@ -347,11 +407,11 @@ class RefWriter:
         _fsync_dir(self.dir)
 
     # -- commits
-    def commit(self, records, *, seal_key: Ed25519PrivateKey = None, bad_signature: bool = False,
-               check_size: bool = True):
+    def commit(
+        self, records, *, seal_key: Ed25519PrivateKey = None, bad_signature: bool = False, check_size: bool = True
+    ):
         """Low level group commit: records are dicts {kind, body | raw, [timestamp]}; ends with one seal."""
-        raws = [(r["kind"], r["raw"] if "raw" in r else _body_text(r["body"]), r.get("timestamp"))
-                for r in records]
+        raws = [(r["kind"], r["raw"] if "raw" in r else _body_text(r["body"]), r.get("timestamp")) for r in records]
         if check_size:
             for n, (kind, raw, _) in enumerate(raws):
                 size = self._line_len(self.seq + 1 + n, kind, raw)
@@ -409,6 +469,7 @@ class RefWriter:
 
 
 # ---------------------------------------------------------------- verifier
+
 
 @dataclass
 class Error:
@@ -477,7 +538,7 @@ def _parse_line(offset: int, raw: bytes) -> _Line:
         return ln
     suffix_at = len(raw) - SUFFIX_LEN
     s = _SUFFIX.fullmatch(raw, max(suffix_at, 0))
-    if s is None or suffix_at < m.end() + 2 or raw[suffix_at - 1:suffix_at] != b",":
+    if s is None or suffix_at < m.end() + 2 or raw[suffix_at - 1 : suffix_at] != b",":
         ln.problem = "line does not end with ',' + the envelope suffix, or has an empty body"
         return ln
     ln.seq, ln.prev, ln.hash = int(m[1]), m[2].decode(), s[1].decode()
@@ -562,17 +623,30 @@ def _scan(dir, keyring=None):
                 if name.endswith(".jsonl") and os.path.isfile(path):
                     m = _SEG_NAME.fullmatch(name)
                     if m is None or int(m[1]) == 0:
-                        err(-1, name, 0, None, "chain.segment",
-                            "file name is not wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl "
-                            "with a segment number from 1", phase=0)
+                        err(
+                            -1,
+                            name,
+                            0,
+                            None,
+                            "chain.segment",
+                            "file name is not wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl with a segment number from 1",
+                            phase=0,
+                        )
                     else:
                         candidates.append((int(m[1]), where, name, int(m[2]), path))
     candidates.sort()
     segs = []
     for number, _, name, first_seq, path in candidates:
         if segs and segs[-1].number == number:
-            err(len(segs) - 1, name, 0, None, "chain.segment",
-                f"segment number {number} is present more than once (this copy ignored)", phase=0)
+            err(
+                len(segs) - 1,
+                name,
+                0,
+                None,
+                "chain.segment",
+                f"segment number {number} is present more than once (this copy ignored)",
+                phase=0,
+            )
             continue
         with open(path, "rb") as f:
             segs.append(_Segment(name, number, first_seq, _split(f.read())))
@@ -582,12 +656,10 @@ def _scan(dir, keyring=None):
     # Tail of the last segment (section 6).
     last = len(segs) - 1
     tail_lines = segs[last].lines if segs else []
-    seal_at = max((i for i, ln in enumerate(tail_lines) if ln.status == "good" and ln.kind == "seal"),
-                  default=-1)
+    seal_at = max((i for i, ln in enumerate(tail_lines) if ln.status == "good" and ln.kind == "seal"), default=-1)
     last_hash_ok = max((i for i, ln in enumerate(tail_lines) if ln.hash_ok), default=-1)
     torn = [i for i, ln in enumerate(tail_lines) if ln.status != "good" and i > last_hash_ok]
-    tail_corrupt = any(ln.status != "good" and i not in torn
-                       for i, ln in enumerate(tail_lines) if i > seal_at)
+    tail_corrupt = any(ln.status != "good" and i not in torn for i, ln in enumerate(tail_lines) if i > seal_at)
     tail_error = None  # (line index, code, message)
     if torn:
         # CHOICE: a torn tail is reported once, at the start of the tail (the recovery cut point),
@@ -610,8 +682,7 @@ def _scan(dir, keyring=None):
         first_seq = _known_seq(lines[0]) if lines else None
         want = segs[r - 1].number + 1 if r else 1
         if seg.number != want:
-            err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}",
-                phase=0)
+            err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", phase=0)
         if not lines:
             err(r, seg.name, 0, None, "chain.segment", "empty segment file: no header", phase=0)
         max_record = DEFAULT_MAX_RECORD_BYTES
@@ -661,8 +732,7 @@ def _scan(dir, keyring=None):
                 if ln.seq != seg.first_seq:
                     e("chain.segment", f"file name says first seq {seg.first_seq}, header has seq {ln.seq}")
                 if _is_int(body.get("segment")) and body["segment"] != seg.number:
-                    e("chain.segment", f"header segment {body['segment']} differs from the file name's "
-                                       f"{seg.number}")
+                    e("chain.segment", f"header segment {body['segment']} differs from the file name's {seg.number}")
                 if isinstance(body.get("log_id"), str):
                     if log_id is None:
                         log_id = body["log_id"]
@@ -731,15 +801,27 @@ def _scan(dir, keyring=None):
         if r < last and lines and lines[-1].status == "good":
             end = lines[-1]
             if not (end.kind == "seal" and end.body.get("closes") is True):
-                err(r, seg.name, end.offset, end.seq, "seal.missing",
-                    "a segment other than the last must end with a closing seal")
+                err(
+                    r,
+                    seg.name,
+                    end.offset,
+                    end.seq,
+                    "seal.missing",
+                    "a segment other than the last must end with a closing seal",
+                )
 
     found_errors.sort(key=lambda t: t[:4])
     errors = [t[4] for t in found_errors]
     pending = [w for w in intent_order if intents[w]["sealed"] and not intents[w]["done_sealed"]]
-    report = Report(ok=not errors, errors=errors, records=len(sealed_records),
-                    head_seq=head.seq if head else None, head_hash="sha256:" + head.hash if head else None,
-                    pending=pending, trust="keyring" if trusted is not None else "self-declared")
+    report = Report(
+        ok=not errors,
+        errors=errors,
+        records=len(sealed_records),
+        head_seq=head.seq if head else None,
+        head_hash="sha256:" + head.hash if head else None,
+        pending=pending,
+        trust="keyring" if trusted is not None else "self-declared",
+    )
     return report, sealed_records
 
 

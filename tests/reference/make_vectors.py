@@ -36,9 +36,7 @@ SMALL_MAX_RECORD_BYTES = 4096  # only for the record-too-large case
 
 
 def fixed_uuid(label: str) -> str:
-    return str(
-        uuid.UUID(bytes=hashlib.sha256(b"kfm-wal vector uuid " + label.encode()).digest()[:16], version=4)
-    )
+    return str(uuid.UUID(bytes=hashlib.sha256(b"kfm-wal vector uuid " + label.encode()).digest()[:16], version=4))
 
 
 LOG_ID = fixed_uuid("log")
@@ -80,11 +78,7 @@ def intent(
     reversal = (
         {"irreversible": True, "reason": irreversible}
         if irreversible
-        else {
-            "steps": [
-                {"action": "restore", "target": f"data/work/{operation}/{n:03d}", "state": h(f"pre-{n}")}
-            ]
-        }
+        else {"steps": [{"action": "restore", "target": f"data/work/{operation}/{n:03d}", "state": h(f"pre-{n}")}]}
     )
     governance = {"care": care}
     if approvals is not None:
@@ -387,8 +381,15 @@ def generate(out=DEFAULT_OUT):
     target = records_of(spans, 5)[0]  # completion of intent 4, in segment 2
     assert target["segment"] == seg2
     replace_in_line(d, target, b'"duration_ms":168', b'"duration_ms":169')
-    expect(d, target["segment"], target["offset"], None, error="record.hash", sole=True,
-           note="one byte of a sealed completion changed")
+    expect(
+        d,
+        target["segment"],
+        target["offset"],
+        None,
+        error="record.hash",
+        sole=True,
+        note="one byte of a sealed completion changed",
+    )
 
     d = from_basic("chain-deleted-line")
     target = records_of(spans, 7)[1]  # completion of intent 6
@@ -502,8 +503,7 @@ def generate(out=DEFAULT_OUT):
         None,
         error="record.hash",
         sole=True,
-        note="byte changed in the middle of the last segment, valid sealed records follow: "
-        "corruption, not a tail",
+        note="byte changed in the middle of the last segment, valid sealed records follow: corruption, not a tail",
     )
 
     d = from_basic("corrupt-tail-followed-by-valid")
@@ -560,9 +560,7 @@ def generate(out=DEFAULT_OUT):
 
     other = os.path.join(out, "_other")
     other_journal, _ = build_basic(other, log_id=OTHER_LOG_ID)
-    assert [(e["segment"], e["offset"]) for e in other_journal] == [
-        (e["segment"], e["offset"]) for e in journal
-    ]
+    assert [(e["segment"], e["offset"]) for e in other_journal] == [(e["segment"], e["offset"]) for e in journal]
     d = from_basic("segment-from-other-log")
     shutil.copyfile(os.path.join(other, "archive", seg2), os.path.join(d, "archive", seg2))
     shutil.rmtree(other)
@@ -617,8 +615,7 @@ def generate(out=DEFAULT_OUT):
         sp[9][-1],
         error="seal.untrusted_key",
         sole=True,
-        note="after key1 was rotated out (not revoked), a seal is validly signed by key1: "
-        "trusted, not in force",
+        note="after key1 was rotated out (not revoked), a seal is validly signed by key1: trusted, not in force",
     )
 
     def rotate_back(w, k, b):  # key2 -> key1 again, but key1 was revoked
@@ -736,11 +733,7 @@ def generate(out=DEFAULT_OUT):
 
     d, (j, sp) = built(
         "record-unknown-kind",
-        {
-            5: lambda w, k, b: w.commit(
-                [{"kind": k, "body": b[0]}, {"kind": "note", "body": {"text": "operator note"}}]
-            )
-        },
+        {5: lambda w, k, b: w.commit([{"kind": k, "body": b[0]}, {"kind": "note", "body": {"text": "operator note"}}])},
     )
     expect(d, records_of(sp, 5)[1], error="record.kind", sole=True, note="a record of kind 'note'")
 
@@ -765,9 +758,7 @@ def generate(out=DEFAULT_OUT):
     d, (j, sp) = built("intent-missing-field", {6: drop_telemetry})
     expect(d, records_of(sp, 6)[0], error="record.schema", sole=True, note="an intent without telemetry")
 
-    d, (j, sp) = built(
-        "intent-tier-5", {2: lambda w, k, b: w.commit([{"kind": k, "body": dict(b[0], tier=5)}])}
-    )
+    d, (j, sp) = built("intent-tier-5", {2: lambda w, k, b: w.commit([{"kind": k, "body": dict(b[0], tier=5)}])})
     expect(d, records_of(sp, 2)[0], error="record.schema", sole=True, note="an intent with tier 5")
 
     d, (j, sp) = built(
@@ -820,7 +811,6 @@ def generate(out=DEFAULT_OUT):
         note="an intent reusing the wal_id of intent 2",
     )
 
-
     def no_closing_seal(w, k, b):
         w.append_many(b, k)
         w.rotate(closing_seal=False)
@@ -845,8 +835,7 @@ def write_readme(out, case_names):
             exp = json.load(f)
         notes[name] = exp
     rows = "\n".join(
-        f"| `{n}` | `{e['error']}` | {'yes' if e['sole_error'] else 'no'} | {e['note']} |"
-        for n, e in notes.items()
+        f"| `{n}` | `{e['error']}` | {'yes' if e['sole_error'] else 'no'} | {e['note']} |" for n, e in notes.items()
     )
     text = f"""# kfm-wal/1 test vectors
 

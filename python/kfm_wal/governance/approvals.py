@@ -47,6 +47,7 @@ _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # -- the request -------------------------------------------------------------------------------
 
+
 def _path(p: str) -> str:
     """The lexical form kfm_wal.ops records for a path with no symlink in it; the same refusals."""
     if not isinstance(p, str) or not p or "\x00" in p or "\\" in p:
@@ -150,7 +151,7 @@ def canonical_request(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_digest(request: Mapping[str, Any]) -> str:
-    """"sha256:<hex>" of the canonical JSON of the request's signed members."""
+    """ "sha256:<hex>" of the canonical JSON of the request's signed members."""
     return "sha256:" + hashlib.sha256(canonical_json(canonical_request(request))).hexdigest()
 
 
@@ -167,6 +168,7 @@ def approve(request: Mapping[str, Any], key: SigningKey, role: str) -> dict[str,
 
 
 # -- the decision ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -195,9 +197,7 @@ def _roles_text(roles: Sequence[str]) -> str:
     return " or ".join(roles)
 
 
-def check(
-    request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring, policy: Policy
-) -> Decision:
+def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring, policy: Policy) -> Decision:
     """Judge `request` with its `approvals` under `policy`, trusting the keys (and roles) of
     `keyring`. Every problem becomes one reason; the request is allowed only when there is none.
     An approval is the author's when its keyring name equals actor.id, or its key_id equals
@@ -225,8 +225,9 @@ def check(
         reasons.append("approvals must be a list of approval objects")
         approvals = []
     for i, a in enumerate(approvals):
-        if not isinstance(a, Mapping) or not all(isinstance(a.get(k), str) and a.get(k) for k in
-                                                 ("key_id", "role", "signature")):
+        if not isinstance(a, Mapping) or not all(
+            isinstance(a.get(k), str) and a.get(k) for k in ("key_id", "role", "signature")
+        ):
             reasons.append(f"approvals[{i}] is malformed: needs key_id, role and signature strings")
             judged.append({"key_id": None, "role": None, "valid": False, "counted": False})
             continue
@@ -244,8 +245,9 @@ def check(
             reasons.append(f"approval by {key_id} does not verify (forged, or for another request)")
         elif role not in trusted.roles:
             held = ", ".join(trusted.roles) or "none"
-            reasons.append(f"approval by {key_id} claims role {role}, which the keyring does not give it "
-                           f"(roles: {held})")
+            reasons.append(
+                f"approval by {key_id} claims role {role}, which the keyring does not give it (roles: {held})"
+            )
         elif (trusted.name and trusted.name == actor.get("id")) or key_id == actor.get("key_id"):
             reasons.append(f"the author may not approve their own operation (approval by {key_id})")
         else:

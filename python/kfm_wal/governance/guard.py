@@ -25,8 +25,9 @@ from .ledger import Ledger
 from .policy import Policy
 
 
-def _refuse(ledger: Ledger, decision: Decision, request: Mapping[str, Any], policy: Policy,
-            telemetry: Mapping[str, Any]) -> GovernanceError:
+def _refuse(
+    ledger: Ledger, decision: Decision, request: Mapping[str, Any], policy: Policy, telemetry: Mapping[str, Any]
+) -> GovernanceError:
     receipt = ledger.record(decision, request, policy, telemetry=telemetry)
     err = GovernanceError(
         f"operation {request['operation']} (tier {decision.tier}, {decision.care}) refused by governance policy "
@@ -68,29 +69,40 @@ def governed_run(
     `governance` holds care and any declared masking / snapshot; approvals are passed apart."""
     if "approvals" in governance or "policy" in governance:
         raise UsageError("governed_run: pass approvals with approvals=...; governance.approvals/policy are set here")
-    request = build_request(actions, actor=actor, tier=tier, governance=governance,
-                            lineage_links=lineage_links, operation=operation)
+    request = build_request(
+        actions, actor=actor, tier=tier, governance=governance, lineage_links=lineage_links, operation=operation
+    )
     decision = check(request, list(approvals), keyring, policy)
     if not decision.allowed:
         raise _refuse(ledger, decision, request, policy, telemetry)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root)
     mismatch = _path_mismatches(file_root, request["actions"])
     if mismatch:
-        refused = Decision(False, mismatch, decision.tier, decision.care, decision.request_digest,
-                           decision.policy, decision.approvals)
+        refused = Decision(
+            False, mismatch, decision.tier, decision.care, decision.request_digest, decision.policy, decision.approvals
+        )
         raise _refuse(ledger, refused, request, policy, telemetry)
     recorded = {**governance, "approvals": [dict(a) for a in approvals], "policy": policy.version_hash}
     try:
         # The declaration the approvers signed is what lets ops record an irreversible action.
         declared = governance.get("irreversible")
-        result = run(wal, actions, actor=actor, tier=tier, governance=recorded, telemetry=telemetry,
-                     lineage_links=lineage_links, operation=operation, root=file_root, blobs=blobs,
-                     irreversible=declared if isinstance(declared, str) and declared else None)
+        result = run(
+            wal,
+            actions,
+            actor=actor,
+            tier=tier,
+            governance=recorded,
+            telemetry=telemetry,
+            lineage_links=lineage_links,
+            operation=operation,
+            root=file_root,
+            blobs=blobs,
+            irreversible=declared if isinstance(declared, str) and declared else None,
+        )
     except WalError as e:
         outcome: OperationResult | None = getattr(e, "result", None)
         if outcome is not None and tier >= 1:
-            ledger.record(decision, request, policy, wal_id=outcome.wal_id, status=outcome.status,
-                          telemetry=telemetry)
+            ledger.record(decision, request, policy, wal_id=outcome.wal_id, status=outcome.status, telemetry=telemetry)
         raise
     if tier >= 1:
         ledger.record(decision, request, policy, wal_id=result.wal_id, status=result.status, telemetry=telemetry)

@@ -45,7 +45,10 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] = DEFAULT_LEDGER, key: SigningKey | None = None, *,
+        cls,
+        path: str | os.PathLike[str] = DEFAULT_LEDGER,
+        key: SigningKey | None = None,
+        *,
         durability: Durability = "fsync",
     ) -> Ledger:
         if key is None:

@@ -117,8 +117,9 @@ def _tier(file: str, n: int, raw: Any) -> TierRule:
         if roles and r not in roles:
             raise policy_error(file, f"{where}.required_roles", f"role {r} is not in {where}.roles, so it cannot count")
     if len(required) > approvals:
-        raise policy_error(file, f"{where}.required_roles",
-                           f"{len(required)} required role(s) but only {approvals} approval(s) needed")
+        raise policy_error(
+            file, f"{where}.required_roles", f"{len(required)} required role(s) but only {approvals} approval(s) needed"
+        )
     ops = t["operations"]
     if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
         raise policy_error(file, f"{where}.operations", 'must be a non-empty list of operation names, or ["*"]')
@@ -129,8 +130,9 @@ def _tier(file: str, n: int, raw: Any) -> TierRule:
         raise policy_error(file, f"{where}.operations", '"*" must stand alone')
     if n == 4 and ops != ["rollback"]:
         raise policy_error(file, f"{where}.operations", 'tier 4 is reserved for rollback: must be ["rollback"]')
-    return TierRule(n, approvals, roles, required, _bool(file, f"{where}.snapshot_required", t["snapshot_required"]),
-                    tuple(ops))
+    return TierRule(
+        n, approvals, roles, required, _bool(file, f"{where}.snapshot_required", t["snapshot_required"]), tuple(ops)
+    )
 
 
 def parse_policy(data: bytes, source: str = "<policy>") -> Policy:

@@ -75,7 +75,8 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
         if ref.previous is not None:
             previous = lifecycle.PreviousIdentifier(namespace=ref.namespace, name=ref.previous)
         facets["lifecycleStateChange"] = lifecycle.LifecycleStateChangeDatasetFacet(
-            lifecycleStateChange=lifecycle.LifecycleStateChange(ref.change), previousIdentifier=previous,
+            lifecycleStateChange=lifecycle.LifecycleStateChange(ref.change),
+            previousIdentifier=previous,
             producer=PRODUCER,
         )
     return facets
@@ -84,13 +85,21 @@ def _dataset_facets(ref: DatasetRef) -> dict[str, DatasetFacet]:
 def _link(run: OpRun, phase: str) -> KfmWalRunFacet:
     if phase == "start":
         rec = run.intent
-        return KfmWalRunFacet(log_id=run.log_id, wal_id=run.wal_id, seq=rec.seq, hash=rec.hash, kind=rec.kind,
-                              producer=PRODUCER)
+        return KfmWalRunFacet(
+            log_id=run.log_id, wal_id=run.wal_id, seq=rec.seq, hash=rec.hash, kind=rec.kind, producer=PRODUCER
+        )
     assert run.completion is not None
     rec = run.completion
     return KfmWalRunFacet(
-        log_id=run.log_id, wal_id=run.wal_id, seq=rec.seq, hash=rec.hash, kind=rec.kind, status=run.status,
-        intent_seq=run.intent.seq, intent_hash=run.intent.hash, producer=PRODUCER,
+        log_id=run.log_id,
+        wal_id=run.wal_id,
+        seq=rec.seq,
+        hash=rec.hash,
+        kind=rec.kind,
+        status=run.status,
+        intent_seq=run.intent.seq,
+        intent_hash=run.intent.hash,
+        producer=PRODUCER,
     )
 
 
@@ -136,5 +145,4 @@ def to_jsonl(scan: Scan, job_namespace: str = JOB_NAMESPACE) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-__all__ = ["FACET_NAME", "FACET_SCHEMA_URL", "PRODUCER", "KfmWalRunFacet", "events", "run_event", "to_dict",
-           "to_jsonl"]
+__all__ = ["FACET_NAME", "FACET_SCHEMA_URL", "PRODUCER", "KfmWalRunFacet", "events", "run_event", "to_dict", "to_jsonl"]

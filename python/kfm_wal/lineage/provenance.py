@@ -87,21 +87,35 @@ class _Builder:
         kind, who = str(run.actor.get("type", "unknown")), str(run.actor.get("id", "unknown"))
         ident = f"wal:agent-{_local(kind)}-{_local(who)}"
         if ident not in self.agents:
-            self.agents[ident] = self.doc.agent(ident, {"wal:actor_type": kind, "wal:actor_id": who,
-                                                        "prov:type": "prov:SoftwareAgent" if kind != "developer"
-                                                        else "prov:Person"})
+            self.agents[ident] = self.doc.agent(
+                ident,
+                {
+                    "wal:actor_type": kind,
+                    "wal:actor_id": who,
+                    "prov:type": "prov:SoftwareAgent" if kind != "developer" else "prov:Person",
+                },
+            )
         return self.agents[ident]
 
     def run(self, run: OpRun) -> ProvActivity:
         attrs: dict[str, str | int] = {
-            "prov:label": run.operation, "wal:operation": run.operation, "wal:wal_id": run.wal_id,
-            "wal:log_id": run.log_id, "wal:seq": run.intent.seq, "wal:hash": run.intent.hash,
+            "prov:label": run.operation,
+            "wal:operation": run.operation,
+            "wal:wal_id": run.wal_id,
+            "wal:log_id": run.log_id,
+            "wal:seq": run.intent.seq,
+            "wal:hash": run.intent.hash,
         }
         end = None
         if run.completion is not None:
             end = _time(run.completion.timestamp)
-            attrs.update({"wal:status": run.status or "", "wal:completion_seq": run.completion.seq,
-                          "wal:completion_hash": run.completion.hash})
+            attrs.update(
+                {
+                    "wal:status": run.status or "",
+                    "wal:completion_seq": run.completion.seq,
+                    "wal:completion_hash": run.completion.hash,
+                }
+            )
         activity = self.doc.activity(f"wal:op-{run.wal_id}", _time(run.intent.timestamp), end, attrs)
         self.doc.wasAssociatedWith(activity, self.agent(run))
         for link in run.intent.body.get("lineage_links") or []:

@@ -134,8 +134,14 @@ class CustomPart(Part):
                 if reg.reverse is None:
                     self.steps, self.irreversible_reason = None, f"custom.{reg.name}: {reg.irreversible}"
                 elif self.steps is not None:
-                    steps.append({"type": f"custom.{reg.name}.reverse", "name": reg.name, "params": p,
-                                  "target": {k[len(ns):]: v for k, v in now.items()}})
+                    steps.append(
+                        {
+                            "type": f"custom.{reg.name}.reverse",
+                            "name": reg.name,
+                            "params": p,
+                            "target": {k[len(ns) :]: v for k, v in now.items()},
+                        }
+                    )
         if self.steps is not None:
             self.steps = list(reversed(steps))
         self.raw_pre = pre
@@ -200,8 +206,14 @@ class CustomKind(ActionKind):
             if isinstance(a, CustomReverse):
                 if reg.reverse is None:
                     raise PlanError(f"custom.{reg.name} has no reverse function")
-                payload.append({"type": f"custom.{reg.name}.reverse", "name": reg.name,
-                                "params": _params(a.params, reg.name), "target": dict(a.target)})
+                payload.append(
+                    {
+                        "type": f"custom.{reg.name}.reverse",
+                        "name": reg.name,
+                        "params": _params(a.params, reg.name),
+                        "target": dict(a.target),
+                    }
+                )
             else:
                 payload.append({"type": f"custom.{reg.name}", "name": reg.name, "params": _params(a.params, reg.name)})
         return CustomPart(payload)

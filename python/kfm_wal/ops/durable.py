@@ -96,7 +96,7 @@ def write_temp(path: Path, data: bytes, mode: int) -> Path:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -120,14 +120,14 @@ def write_temps(items: Sequence[tuple[Path, bytes, int]]) -> list[Path]:
             for start in range(0, len(items), _OPEN_MAX):
                 fds: list[int] = []
                 try:
-                    for path, data, mode in items[start:start + _OPEN_MAX]:
+                    for path, data, mode in items[start : start + _OPEN_MAX]:
                         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
                         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
                         fds.append(fd)
                         tmps.append(tmp)
                         view = memoryview(data)
                         while view:
-                            view = view[os.write(fd, view):]
+                            view = view[os.write(fd, view) :]
                     for _ in pool.map(os.fsync, fds):
                         pass
                 finally:

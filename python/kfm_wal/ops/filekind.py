@@ -76,8 +76,12 @@ class ReopenedFiles(Reopened):
         self.root, self.source, self.prefix, self.context_key = root, source, prefix, context_key
 
     def undo_actions(self, steps: Sequence[Mapping[str, Any]]) -> list[Any]:
-        return [files.Write(s["path"], self.source.get(s["blob"])) if s["type"] == "file.restore"
-                else files.Delete(s["path"]) for s in steps]
+        return [
+            files.Write(s["path"], self.source.get(s["blob"]))
+            if s["type"] == "file.restore"
+            else files.Delete(s["path"])
+            for s in steps
+        ]
 
     def target(self) -> dict[str, Any]:
         return {self.context_key: self.root}
@@ -104,5 +108,13 @@ class FileKind(ActionKind):
 
 register_kind(FileKind())
 
-__all__ = ["FileKind", "FilePart", "ReopenedFiles", "context_root", "file_prefix", "file_root", "planned_contents",
-           "recorded_contents"]
+__all__ = [
+    "FileKind",
+    "FilePart",
+    "ReopenedFiles",
+    "context_root",
+    "file_prefix",
+    "file_root",
+    "planned_contents",
+    "recorded_contents",
+]

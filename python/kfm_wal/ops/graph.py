@@ -76,8 +76,9 @@ def nt(t: ox.Triple | ox.Quad) -> str:
 
 def parse_triple(value: TripleLike) -> ox.Quad:
     if isinstance(value, str):
-        found = list(ox.parse(input=value if value.rstrip().endswith(".") else value + " .",
-                              format=ox.RdfFormat.N_TRIPLES))
+        found = list(
+            ox.parse(input=value if value.rstrip().endswith(".") else value + " .", format=ox.RdfFormat.N_TRIPLES)
+        )
         if len(found) != 1:
             raise PlanError(f"{value!r}: expected exactly one N-Triples triple, found {len(found)}")
         value = found[0]
@@ -134,8 +135,11 @@ class GraphPart(Part):
         # covers the same state keys: re-inserting a present triple is a no-op.
         delete = sorted(k for k in pre if pre[k] == ABSENT)
         insert = sorted(k for k in pre if pre[k] == PRESENT)
-        self.steps = [s for s in ({"type": "graph.delete", "triples": delete},
-                                  {"type": "graph.insert", "triples": insert}) if s["triples"]]
+        self.steps = [
+            s
+            for s in ({"type": "graph.delete", "triples": delete}, {"type": "graph.insert", "triples": insert})
+            if s["triples"]
+        ]
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "store": str(self.store.path)}
@@ -164,8 +168,9 @@ class ReopenedGraph(Reopened):
         self.prefix = f"graph:{store.path}:"
 
     def undo_actions(self, steps: Sequence[Mapping[str, Any]]) -> list[Any]:
-        return [Insert(list(s["triples"])) if s["type"] == "graph.insert" else Delete(list(s["triples"]))
-                for s in steps]
+        return [
+            Insert(list(s["triples"])) if s["type"] == "graph.insert" else Delete(list(s["triples"])) for s in steps
+        ]
 
     def target(self) -> dict[str, Any]:
         return {"graph": self.store}

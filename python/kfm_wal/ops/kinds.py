@@ -128,7 +128,7 @@ def prefixed(prefix: str, state: Mapping[str, str]) -> dict[str, str]:
 
 
 def unprefixed(prefix: str, state: Mapping[str, str]) -> dict[str, str]:
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 __all__ = [

@@ -181,23 +181,33 @@ def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None
     if blocked and not irreversible:
         raise PlanError(
             f"{blocked[0].kind} actions have no reversal ({blocked[0].irreversible_reason}): declare the operation "
-            "irreversible (irreversible=\"reason\"), which records reversal {\"irreversible\": true, \"reason\": ...}"
+            'irreversible (irreversible="reason"), which records reversal {"irreversible": true, "reason": ...}'
         )
     single_file = len(parts) == 1 and isinstance(parts[0], FilePart) and not irreversible
     if single_file:
         part = parts[0]
         assert isinstance(part, FilePart)
         part.set_prefix("")
-        payload: dict[str, Any] = {"format": files.PAYLOAD_FORMAT, "root": str(part.plan.root.path),
-                                   "actions": part.actions}
+        payload: dict[str, Any] = {
+            "format": files.PAYLOAD_FORMAT,
+            "root": str(part.plan.root.path),
+            "actions": part.actions,
+        }
         stac = getattr(part, "stac_objects", None)
         if stac is not None:
             payload["stac"] = stac
         # `expects` is the state the steps undo (the post state per path): undo checks it first.
         if contents.inline:
             payload["inline"] = contents.recorded()
-        plan = OpPlan(parts, order, payload, {"steps": part.steps, "expects": part.plan.post},
-                      part.plan.pre, part.plan.post, mixed=False)
+        plan = OpPlan(
+            parts,
+            order,
+            payload,
+            {"steps": part.steps, "expects": part.plan.post},
+            part.plan.pre,
+            part.plan.post,
+            mixed=False,
+        )
         return plan
     plan = OpPlan(parts, order, {}, {}, pre, post, mixed=True)
     plan.payload = {"format": MIXED_FORMAT, "parts": [p.describe() for p in parts], "actions": plan.actions}
@@ -391,9 +401,19 @@ def run(
 ) -> OperationResult:
     """Record, validate, execute and complete one operation (see `prepare` for the roots)."""
     prepared = prepare(
-        wal, actions, actor=actor, tier=tier, governance=governance, telemetry=telemetry,
-        lineage_links=lineage_links, operation=operation, root=root, blobs=blobs, stac_root=stac_root,
-        graph=graph, irreversible=irreversible,
+        wal,
+        actions,
+        actor=actor,
+        tier=tier,
+        governance=governance,
+        telemetry=telemetry,
+        lineage_links=lineage_links,
+        operation=operation,
+        root=root,
+        blobs=blobs,
+        stac_root=stac_root,
+        graph=graph,
+        irreversible=irreversible,
     )
     return execute(wal, prepared)
 
@@ -431,7 +451,8 @@ def run_batch(
             for path in p.plan.pre:
                 if owner.setdefault(path, i) != i:
                     raise PlanError(
-                        f"operations {owner[path]} and {i} of the batch both touch {path!r}; use separate runs")
+                        f"operations {owner[path]} and {i} of the batch both touch {path!r}; use separate runs"
+                    )
     for p, receipt in zip(prepared, wal.append_many([p.entry for p in prepared]), strict=True):
         p.receipt = receipt
     outcomes: list[_Outcome] = []

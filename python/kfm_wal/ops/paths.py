@@ -65,7 +65,7 @@ class FileRoot:
             except OSError:  # missing, or a file in the way: nothing further down can be a link
                 return "/".join(parts), self._prefix + "/" + "/".join(parts)
             if stat.S_ISLNK(mode):
-                return self._through_link("/".join([nxt, *parts[i + 1:]]), rel)
+                return self._through_link("/".join([nxt, *parts[i + 1 :]]), rel)
             cur = nxt
         return "/".join(parts), cur
 

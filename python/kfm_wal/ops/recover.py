@@ -34,7 +34,8 @@ def pending(wal: Wal) -> list[Record]:
     """Intents of file operations (recorded by kfm_wal.ops) that have no completion."""
     done = {r.wal_id for r in wal.records(kind="completion")}
     return [
-        r for r in wal.records(kind="intent")
+        r
+        for r in wal.records(kind="intent")
         if r.wal_id not in done and r.body["payload"].get("format") == files.PAYLOAD_FORMAT
     ]
 
@@ -69,8 +70,12 @@ def _settle(intent: Record, root: FileRoot, blobs: BlobStore) -> tuple[Recovered
     except Exception as e:  # reported, left pending: a later recovery run can retry (steps are idempotent)
         return Recovered(wal_id, "pending", f"left pending: rollback failed: {type(e).__name__}: {e}"), None
     why = "interrupted: the process stopped mid-operation; rolled back at recovery"
-    return Recovered(wal_id, "reversed", why), {"wal_id": wal_id, "status": "reversed", "error": why,
-                                                 "detail": {"recovered": True}}
+    return Recovered(wal_id, "reversed", why), {
+        "wal_id": wal_id,
+        "status": "reversed",
+        "error": why,
+        "detail": {"recovered": True},
+    }
 
 
 def recover(

@@ -48,8 +48,10 @@ class OfflineValidator(JsonSchemaSTACValidator):
 
     def _get_schema(self, schema_uri: str) -> dict[str, Any]:
         if schema_uri not in self.schema_cache:
-            raise PlanError(f"STAC schema {schema_uri} is not available offline (only the STAC core schemas "
-                            "shipped with pystac are); add it with OfflineValidator(extra_schemas=...)")
+            raise PlanError(
+                f"STAC schema {schema_uri} is not available offline (only the STAC core schemas "
+                "shipped with pystac are); add it with OfflineValidator(extra_schemas=...)"
+            )
         return dict(self.schema_cache[schema_uri])
 
     @property
@@ -204,7 +206,8 @@ class _Catalog:
         if found is not None:
             return found
         return pystac.Catalog(CATALOG_ID, "STAC catalog recorded through kfm-wal").to_dict(
-            include_self_link=False, transform_hrefs=False)
+            include_self_link=False, transform_hrefs=False
+        )
 
     def children(self, obj: Mapping[str, Any], rel_type: str) -> list[str]:
         return [link["href"] for link in obj.get("links", []) if link.get("rel") == rel_type]
@@ -301,8 +304,9 @@ def _compile(cat: _Catalog, action: StacAction) -> dict[str, Any]:
         entry = {"type": "stac.collection.delete", "id": cid}
     else:
         raise PlanError(f"unknown STAC action {action!r}")
-    entry["paths"] = list(dict.fromkeys(
-        w.path for w in cat.writes[start:] if isinstance(w, files.Write | files.Delete)))
+    entry["paths"] = list(
+        dict.fromkeys(w.path for w in cat.writes[start:] if isinstance(w, files.Write | files.Delete))
+    )
     return entry
 
 
@@ -321,8 +325,9 @@ class StacKind(ActionKind):
         self.validator = validator
 
     def handles(self, action: object) -> bool:
-        return isinstance(action, CreateItem | UpdateItem | DeleteItem | CreateCollection | UpdateCollection
-                          | DeleteCollection)
+        return isinstance(
+            action, CreateItem | UpdateItem | DeleteItem | CreateCollection | UpdateCollection | DeleteCollection
+        )
 
     def plan(self, actions: Sequence[Any], ctx: Context) -> Part:
         root = context_root(ctx, ctx.stac_root, DEFAULT_STAC_ROOT)

@@ -54,19 +54,31 @@ def undo(
     body = intent.body
     payload, reversal = body["payload"], body["reversal"]
     if payload.get("format") == MIXED_FORMAT and reversal.get("irreversible") is True:
-        raise NotUndoableError(f"{wal_id}: recorded as irreversible ({reversal.get('reason')}); it cannot be "
-                               "undone, only compensated by a new operation")
+        raise NotUndoableError(
+            f"{wal_id}: recorded as irreversible ({reversal.get('reason')}); it cannot be "
+            "undone, only compensated by a new operation"
+        )
     if payload.get("format") not in (files.PAYLOAD_FORMAT, MIXED_FORMAT) or "expects" not in reversal:
         raise NotUndoableError(
-            f"{wal_id}: not a file operation nor any operation recorded by kfm_wal.ops; undo it by hand")
+            f"{wal_id}: not a file operation nor any operation recorded by kfm_wal.ops; undo it by hand"
+        )
     completion = index.completion(wal_id)
     status = None if completion is None else completion.body["status"]
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
         raise NotUndoableError(f"{wal_id}: only a succeeded operation can be undone; {why}")
     if payload["format"] == MIXED_FORMAT:
-        return _undo_mixed(wal, wal_id, body, actor=actor, telemetry=telemetry, tier=tier, governance=governance,
-                           lineage_links=lineage_links, blobs=blobs)
+        return _undo_mixed(
+            wal,
+            wal_id,
+            body,
+            actor=actor,
+            telemetry=telemetry,
+            tier=tier,
+            governance=governance,
+            lineage_links=lineage_links,
+            blobs=blobs,
+        )
     file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
     store = blobs or BlobStore.for_log(wal.path)
     diff = first_difference(reversal["expects"], file_root.observe(reversal["expects"]))
@@ -84,10 +96,16 @@ def undo(
         for s in reversal["steps"]
     ]
     return run(
-        wal, actions, actor=actor, telemetry=telemetry,
+        wal,
+        actions,
+        actor=actor,
+        telemetry=telemetry,
         tier=body["tier"] if tier is None else tier,
         governance=body["governance"] if governance is None else governance,
-        lineage_links=[f"wal:{wal_id}", *lineage_links], operation="rollback", root=file_root, blobs=store,
+        lineage_links=[f"wal:{wal_id}", *lineage_links],
+        operation="rollback",
+        root=file_root,
+        blobs=store,
     )
 
 
@@ -118,14 +136,20 @@ def _undo_mixed(
             setattr(ctx, key, value)
         actions.extend(reopened.undo_actions([step]))
     spec = OperationSpec(
-        actions, actor, body["tier"] if tier is None else tier,
-        body["governance"] if governance is None else governance, telemetry,
-        [f"wal:{wal_id}", *lineage_links], "rollback",
+        actions,
+        actor,
+        body["tier"] if tier is None else tier,
+        body["governance"] if governance is None else governance,
+        telemetry,
+        [f"wal:{wal_id}", *lineage_links],
+        "rollback",
     )
     prepared = _plan(spec, ctx)
     expects = reversal["expects"]
-    diff = first_difference({k: expects[k] for k in prepared.plan.pre if k in expects},
-                            {k: v for k, v in prepared.plan.pre.items() if k in expects})
+    diff = first_difference(
+        {k: expects[k] for k in prepared.plan.pre if k in expects},
+        {k: v for k, v in prepared.plan.pre.items() if k in expects},
+    )
     if diff is not None:
         by = _undone_by(wal, wal_id)
         why = f"already undone by {by}; " if by else ""

@@ -33,7 +33,11 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
     let mut seed = Sha512::new_with_prefix(DOMAIN);
     let mut hrams = Vec::with_capacity(n);
     for ((message, signature), key) in messages.iter().zip(signatures).zip(keys) {
-        let hram = Sha512::new().chain_update(signature.r_bytes()).chain_update(key.as_bytes()).chain_update(message).finalize();
+        let hram = Sha512::new()
+            .chain_update(signature.r_bytes())
+            .chain_update(key.as_bytes())
+            .chain_update(message)
+            .finalize();
         seed.update(hram);
         seed.update(signature.s_bytes());
         hrams.push(Scalar::from_bytes_mod_order_wide(&hram.into()));

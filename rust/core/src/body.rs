@@ -35,8 +35,11 @@ fn from_serde(e: serde_json::Error) -> FieldError {
 /// Parse from `&str` after one whole-buffer UTF-8 check: serde_json's slice reader re-validates
 /// UTF-8 string by string, which costs more than the rest of the check.
 fn parse<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, FieldError> {
-    let text =
-        std::str::from_utf8(json).map_err(|e| FieldError { field: String::new(), message: format!("not UTF-8: {e}"), syntax: true })?;
+    let text = std::str::from_utf8(json).map_err(|e| FieldError {
+        field: String::new(),
+        message: format!("not UTF-8: {e}"),
+        syntax: true,
+    })?;
     serde_json::from_str(text).map_err(from_serde)
 }
 
@@ -136,7 +139,13 @@ struct CompletionShape<'a> {
 
 macro_rules! envelope_of {
     ($shape:expr) => {
-        EnvelopeSlots { seq: $shape.seq, prev: $shape.prev, kind: $shape.kind, timestamp: $shape.timestamp, hash: $shape.hash }
+        EnvelopeSlots {
+            seq: $shape.seq,
+            prev: $shape.prev,
+            kind: $shape.kind,
+            timestamp: $shape.timestamp,
+            hash: $shape.hash,
+        }
     };
 }
 
@@ -298,7 +307,8 @@ fn reversal(raw: &RawValue) -> Result<(), FieldError> {
 }
 
 fn tier(raw: &RawValue, operation: &str) -> Result<(), FieldError> {
-    let t = serde_json::from_str::<u64>(raw.get()).or_else(|_| err("tier", format!("must be an integer 0-4, got {}", raw.get())))?;
+    let t = serde_json::from_str::<u64>(raw.get())
+        .or_else(|_| err("tier", format!("must be an integer 0-4, got {}", raw.get())))?;
     if t > 4 {
         return err("tier", format!("must be an integer 0-4, got {t}"));
     }
@@ -328,7 +338,8 @@ fn governance(raw: &RawValue) -> Result<(), FieldError> {
 }
 
 fn lineage_links(raw: &RawValue) -> Result<(), FieldError> {
-    let links = serde_json::from_str::<Vec<&RawValue>>(raw.get()).or_else(|_| err("lineage_links", "must be an array of strings"))?;
+    let links = serde_json::from_str::<Vec<&RawValue>>(raw.get())
+        .or_else(|_| err("lineage_links", "must be an array of strings"))?;
     for link in links {
         non_empty_str("lineage_links", link)?;
     }
@@ -363,7 +374,9 @@ fn one_of(value: &Option<Cow<'_, str>>, allowed: &[&str]) -> bool {
 
 fn fast_intent(json: &[u8], ctx: Context) -> Option<IntentFacts> {
     let i: crate::body_fast::Intent = parse(json).ok()?;
-    if ctx == Context::Entry && (i.seq.is_some() || i.prev.is_some() || i.kind.is_some() || i.timestamp.is_some() || i.hash.is_some()) {
+    if ctx == Context::Entry
+        && (i.seq.is_some() || i.prev.is_some() || i.kind.is_some() || i.timestamp.is_some() || i.hash.is_some())
+    {
         return None;
     }
     let wal_id = match &i.wal_id {
@@ -561,7 +574,14 @@ mod tests {
         let members = &bytes[1..bytes.len() - 1];
         let mut with_id = br#""wal_id":"3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f","#.to_vec();
         with_id.extend_from_slice(members);
-        crate::record::write(&mut line, 3, &hash::ZERO, crate::record::Kind::Intent, b"2026-01-01T00:00:00.000000Z", &with_id);
+        crate::record::write(
+            &mut line,
+            3,
+            &hash::ZERO,
+            crate::record::Kind::Intent,
+            b"2026-01-01T00:00:00.000000Z",
+            &with_id,
+        );
         assert!(fast_intent(&line, Context::Line).is_some(), "{}", String::from_utf8_lossy(&line));
     }
 

@@ -323,8 +323,9 @@ impl<'a> Cursor<'a> {
     /// or not at a string; the cursor has not moved then).
     fn known_name(&mut self, known: &[&'static [u8]]) -> Option<&'static [u8]> {
         let rest = self.b.get(self.i..)?;
-        let name =
-            known.iter().find(|n| rest.len() > n.len() + 1 && rest[0] == b'"' && rest[1..].starts_with(n) && rest[n.len() + 1] == b'"')?;
+        let name = known.iter().find(|n| {
+            rest.len() > n.len() + 1 && rest[0] == b'"' && rest[1..].starts_with(n) && rest[n.len() + 1] == b'"'
+        })?;
         self.i += name.len() + 2;
         Some(name)
     }
@@ -489,7 +490,11 @@ impl<'a> Cursor<'a> {
 
     /// An object whose schema names `known`: those names, written plainly, are recognised in
     /// place (`"name"` compared whole) rather than searched for; others are read as usual.
-    fn object_of(&mut self, known: &[&'static [u8]], mut member: impl FnMut(&mut Self, Name<'a>) -> Option<()>) -> Option<()> {
+    fn object_of(
+        &mut self,
+        known: &[&'static [u8]],
+        mut member: impl FnMut(&mut Self, Name<'a>) -> Option<()>,
+    ) -> Option<()> {
         self.enter(b'{')?;
         if self.eat(b'}').is_some() {
             self.depth -= 1;

@@ -71,7 +71,12 @@ fn verdicts(line: &[u8]) -> Option<(Option<u128>, Option<u128>)> {
 /// The rule: whatever the fast path accepts, `body` accepts with the same id.
 fn assert_sound(line: &[u8]) {
     if let Some((fast, slow)) = verdicts(line) {
-        assert!(fast.is_none() || fast == slow, "fast path accepted {:?} (body: {slow:?}): {}", fast, String::from_utf8_lossy(line));
+        assert!(
+            fast.is_none() || fast == slow,
+            "fast path accepted {:?} (body: {slow:?}): {}",
+            fast,
+            String::from_utf8_lossy(line)
+        );
     }
 }
 
@@ -132,13 +137,18 @@ fn accepts_writer_shaped_lines() {
         let l = line(kind, &members_of(&body));
         assert_eq!(
             verdicts(&l),
-            Some((Some(uuid::Uuid::parse_str(ID).unwrap().as_u128()), Some(uuid::Uuid::parse_str(ID).unwrap().as_u128())))
+            Some((
+                Some(uuid::Uuid::parse_str(ID).unwrap().as_u128()),
+                Some(uuid::Uuid::parse_str(ID).unwrap().as_u128())
+            ))
         );
     }
     let minimal = line(Kind::Completion, format!(r#""wal_id":"{ID}","status":"failed""#).as_bytes());
     assert!(verdicts(&minimal).unwrap().0.is_some());
-    let spaced =
-        line(Kind::Completion, format!(r#" "wal_id" : "{ID}" , "status":"failed" , "detail" : {{ "a" : [ 1 , 2 ] }} "#).as_bytes());
+    let spaced = line(
+        Kind::Completion,
+        format!(r#" "wal_id" : "{ID}" , "status":"failed" , "detail" : {{ "a" : [ 1 , 2 ] }} "#).as_bytes(),
+    );
     // Whitespace between tokens is valid JSON that no kfm-wal writer emits: the fast pass
     // leaves it to serde, which accepts it.
     assert_eq!(verdicts(&spaced).unwrap(), (None, Some(uuid::Uuid::parse_str(ID).unwrap().as_u128())));
@@ -147,7 +157,8 @@ fn accepts_writer_shaped_lines() {
 #[test]
 fn member_values_of_every_type() {
     for (kind, base) in [(Kind::Intent, intent_body()), (Kind::Completion, completion_body())] {
-        let names: Vec<String> = base.as_object().unwrap().keys().cloned().chain(["seq".into(), "surprise".into()]).collect();
+        let names: Vec<String> =
+            base.as_object().unwrap().keys().cloned().chain(["seq".into(), "surprise".into()]).collect();
         for name in &names {
             for v in values() {
                 let mut body = base.clone();
@@ -235,7 +246,8 @@ fn uuid_spelling_as_body_reads_it() {
 fn random_mutations() {
     const BYTES: &[u8] = b"\"\\{}[],: 0-1e.ntfu\x00\x1f\x7f\xc3\xa9\xff";
     let mut rng = fastrand::Rng::with_seed(7);
-    let bases = [line(Kind::Intent, &members_of(&intent_body())), line(Kind::Completion, &members_of(&completion_body()))];
+    let bases =
+        [line(Kind::Intent, &members_of(&intent_body())), line(Kind::Completion, &members_of(&completion_body()))];
     for _ in 0..60_000 {
         let mut l = bases[rng.usize(0..2)].clone();
         let env = record::parse(&l).unwrap();

@@ -184,7 +184,10 @@ impl DirLock {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
                 let pid = pid.trim();
-                return Err(WalError::Locked { path, pid: if pid.is_empty() { "unknown".into() } else { pid.to_owned() } });
+                return Err(WalError::Locked {
+                    path,
+                    pid: if pid.is_empty() { "unknown".into() } else { pid.to_owned() },
+                });
             }
             Err(fs::TryLockError::Error(e)) => return Err(e).at(&path),
         }

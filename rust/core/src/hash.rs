@@ -35,7 +35,8 @@ fn compress(state: &mut [u32; 8], blocks: &[u8]) {
     debug_assert_eq!(blocks.len() % 64, 0);
     // SAFETY: GenericArray<u8, U64> is #[repr(transparent)] over [u8; 64] (size 64, align 1),
     // and `blocks` holds exactly len / 64 of them.
-    let blocks: &[GenericArray<u8, U64>] = unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), blocks.len() / 64) };
+    let blocks: &[GenericArray<u8, U64>] =
+        unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast(), blocks.len() / 64) };
     sha2::compress256(state, blocks);
 }
 
@@ -94,7 +95,8 @@ fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
     use std::arch::x86_64::*;
     let mut out = ZERO;
     // SAFETY: the loads read 32 bytes each inside `text`; the store writes the 32 of `out`.
-    let (a, b) = unsafe { (_mm256_loadu_si256(text.as_ptr().cast()), _mm256_loadu_si256(text.as_ptr().add(32).cast())) };
+    let (a, b) =
+        unsafe { (_mm256_loadu_si256(text.as_ptr().cast()), _mm256_loadu_si256(text.as_ptr().add(32).cast())) };
     let (zero, low_nibble) = (_mm256_setzero_si256(), _mm256_set1_epi8(0x0F));
     let (before_0, after_9) = (_mm256_set1_epi8(b'0' as i8 - 1), _mm256_set1_epi8(b'9' as i8 + 1));
     let (before_a, after_f) = (_mm256_set1_epi8(b'a' as i8 - 1), _mm256_set1_epi8(b'f' as i8 + 1));
@@ -111,8 +113,10 @@ fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
     let nibbles_b = _mm256_add_epi8(_mm256_and_si256(b, low_nibble), _mm256_and_si256(letter_b, _mm256_set1_epi8(9)));
     // 16-bit lanes hold (first digit, second digit) as (low, high) byte: byte = first << 4 | second.
     let low_byte = _mm256_set1_epi16(0x00FF);
-    let pairs_a = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_a, low_byte), 4), _mm256_srli_epi16(nibbles_a, 8));
-    let pairs_b = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_b, low_byte), 4), _mm256_srli_epi16(nibbles_b, 8));
+    let pairs_a =
+        _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_a, low_byte), 4), _mm256_srli_epi16(nibbles_a, 8));
+    let pairs_b =
+        _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_b, low_byte), 4), _mm256_srli_epi16(nibbles_b, 8));
     // packus works within 128-bit lanes, giving quarters (a0, b0, a1, b1): put them in order.
     let bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(pairs_a, pairs_b), 0b11_01_10_00);
     // SAFETY: see above.
@@ -143,13 +147,21 @@ fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
         // Nibble values of 16 digits: ASCII signed compares (bytes >= 0x80 are negative, so
         // they fail both ranges); 'a'-'f' have low nibble 1-6, so +9.
         let nibbles = |v: __m128i, invalid: &mut __m128i| {
-            let digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)));
-            let letter = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(b'a' as i8 - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8(b'f' as i8 + 1)));
+            let digit = _mm_and_si128(
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)),
+            );
+            let letter = _mm_and_si128(
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'a' as i8 - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'f' as i8 + 1)),
+            );
             *invalid = _mm_or_si128(*invalid, _mm_cmpeq_epi8(_mm_or_si128(digit, letter), _mm_setzero_si128()));
             _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0F)), _mm_and_si128(letter, _mm_set1_epi8(9)))
         };
         // 16-bit lanes hold (first digit, second digit) as (low, high) byte: byte = first << 4 | second.
-        let pairs = |n: __m128i| _mm_or_si128(_mm_slli_epi16(_mm_and_si128(n, _mm_set1_epi16(0x00FF)), 4), _mm_srli_epi16(n, 8));
+        let pairs = |n: __m128i| {
+            _mm_or_si128(_mm_slli_epi16(_mm_and_si128(n, _mm_set1_epi16(0x00FF)), 4), _mm_srli_epi16(n, 8))
+        };
         for half in 0..2 {
             let at = text.as_ptr().add(32 * half);
             let a = nibbles(_mm_loadu_si128(at.cast()), &mut invalid);
@@ -213,7 +225,9 @@ mod tests {
                 assert_eq!(parse_hex(&w), None, "byte {bad:#x} at {at}");
             }
         }
-        assert!(is_prefixed(&to_prefixed(&d)) && !is_prefixed("sha256:00") && !is_prefixed(&to_prefixed(&d).to_uppercase()));
+        assert!(
+            is_prefixed(&to_prefixed(&d)) && !is_prefixed("sha256:00") && !is_prefixed(&to_prefixed(&d).to_uppercase())
+        );
     }
 
     proptest::proptest! {

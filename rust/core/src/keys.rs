@@ -56,7 +56,8 @@ pub struct WriterKey {
 impl WriterKey {
     /// From the 32-byte Ed25519 seed (RFC 8032 private key).
     pub fn from_seed(seed: &[u8]) -> Result<Self, String> {
-        let seed: [u8; 32] = seed.try_into().map_err(|_| format!("private key must be 32 bytes, got {}", seed.len()))?;
+        let seed: [u8; 32] =
+            seed.try_into().map_err(|_| format!("private key must be 32 bytes, got {}", seed.len()))?;
         let signing = SigningKey::from_bytes(&seed);
         let public = PublicKey::new(signing.verifying_key());
         Ok(WriterKey { signing, public })
@@ -146,7 +147,12 @@ mod tests {
             if i == 257 {
                 sig[0] ^= 1;
             }
-            items.push(PendingSignature { message: msg, signature: Signature::from_bytes(&sig), key: k.public.key, tag: i });
+            items.push(PendingSignature {
+                message: msg,
+                signature: Signature::from_bytes(&sig),
+                key: k.public.key,
+                tag: i,
+            });
         }
         assert_eq!(verify_all(items), vec![257]);
     }

@@ -36,7 +36,8 @@ pub fn of_lines_in_pieces(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
         Ok(memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1) as u64)
     })
     .expect("a slice is read without error");
-    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[from as usize..to as usize], check_bodies))).expect("a slice is read without error")
+    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[from as usize..to as usize], check_bodies)))
+        .expect("a slice is read without error")
 }
 
 /// `of_lines_in_pieces` for the bytes `[from, len)` of a segment file, each piece read by the
@@ -59,7 +60,10 @@ fn cuts(from: u64, to: u64, line_end: impl Fn(u64) -> io::Result<u64>) -> io::Re
     Ok(cuts)
 }
 
-fn in_pieces(cuts: &[u64], facts: impl Fn(u64, u64) -> io::Result<Vec<LineFacts>> + Sync) -> io::Result<Vec<LineFacts>> {
+fn in_pieces(
+    cuts: &[u64],
+    facts: impl Fn(u64, u64) -> io::Result<Vec<LineFacts>> + Sync,
+) -> io::Result<Vec<LineFacts>> {
     use rayon::prelude::*;
     let pieces: Vec<Vec<LineFacts>> = cuts.par_windows(2).map(|w| facts(w[0], w[1])).collect::<io::Result<_>>()?;
     Ok(pieces.concat())

@@ -173,7 +173,8 @@ mod tests {
                 0
             } else {
                 // Any line start.
-                let starts: Vec<usize> = std::iter::once(0).chain(memchr::memchr_iter(b'\n', &bytes).map(|i| i + 1)).collect();
+                let starts: Vec<usize> =
+                    std::iter::once(0).chain(memchr::memchr_iter(b'\n', &bytes).map(|i| i + 1)).collect();
                 starts[rng.usize(0..starts.len())].min(bytes.len())
             };
             let want = collect(&mut SliceLines::new(&bytes, start));

@@ -160,7 +160,10 @@ mod tests {
         let fs = Fs::with_hook(calls.clone());
         let failed = std::thread::scope(|scope| {
             let mut pieces = if inline {
-                Pieces::Inline { writer: Writer { fs: &fs, file: &file, path: &path, offset: 0, writeback: true }, failed: None }
+                Pieces::Inline {
+                    writer: Writer { fs: &fs, file: &file, path: &path, offset: 0, writeback: true },
+                    failed: None,
+                }
             } else {
                 Pieces::start(scope, &fs, &file, &path, 0, true)
             };

@@ -100,7 +100,15 @@ struct Scratch {
 /// without a wal_id is left to the serde check, which decides and explains as before. The
 /// serde pass cost several times the line's SHA-256 per entry.
 fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
-    let env = Envelope { seq: 0, prev: hash::ZERO, kind: Some(kind), kind_name: b"", timestamp: b"", body, claimed: hash::ZERO };
+    let env = Envelope {
+        seq: 0,
+        prev: hash::ZERO,
+        kind: Some(kind),
+        kind_name: b"",
+        timestamp: b"",
+        body,
+        claimed: hash::ZERO,
+    };
     match kind {
         Kind::Intent => body_accept::intent(body, &env, true, quotes),
         Kind::Completion => body_accept::completion(body, &env, true, quotes),
@@ -108,8 +116,15 @@ fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
     }
 }
 
-fn prepare_one(index: usize, kind: Kind, entry: &[u8], max_record_bytes: usize, scratch: &mut Scratch) -> Result<(Body, u128)> {
-    let schema = |field: &str, message: &str| WalError::Schema { index, field: field.to_owned(), message: message.to_owned() };
+fn prepare_one(
+    index: usize,
+    kind: Kind,
+    entry: &[u8],
+    max_record_bytes: usize,
+    scratch: &mut Scratch,
+) -> Result<(Body, u128)> {
+    let schema =
+        |field: &str, message: &str| WalError::Schema { index, field: field.to_owned(), message: message.to_owned() };
     let outer = trimmed(entry);
     let json = &entry[outer.clone()];
     if json.first() != Some(&b'{') || json.last() != Some(&b'}') {
@@ -150,7 +165,12 @@ fn prepare_one(index: usize, kind: Kind, entry: &[u8], max_record_bytes: usize, 
             let facts = body::check_completion(json, Context::Entry).map_err(to_schema)?;
             (Body::Within(members), facts.wal_id)
         }
-        other => return Err(WalError::InvalidArgument(format!("entries of kind {} are written by the log itself", other.as_str()))),
+        other => {
+            return Err(WalError::InvalidArgument(format!(
+                "entries of kind {} are written by the log itself",
+                other.as_str()
+            )))
+        }
     };
     sized(index, body, wal_id, max_record_bytes)
 }
@@ -219,7 +239,12 @@ pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
 
 /// `prepare` for one chunk of a streamed batch: the members of its entries are copied into one
 /// buffer, and the entries dropped when this returns. `first` as in `check_all`.
-fn prepare_chunk<B: AsRef<[u8]> + Sync>(kind: Kind, entries: Vec<B>, max_record_bytes: usize, first: usize) -> Result<Vec<Prepared>> {
+fn prepare_chunk<B: AsRef<[u8]> + Sync>(
+    kind: Kind,
+    entries: Vec<B>,
+    max_record_bytes: usize,
+    first: usize,
+) -> Result<Vec<Prepared>> {
     let checked = check_all(kind, &entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
     let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
     let mut arena = Vec::with_capacity(size);
@@ -314,7 +339,11 @@ mod tests {
     fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
         // As `prepare_one`: an object, on one line.
         let json = &json[trimmed(json)];
-        if json.len() < 2 || json[0] != b'{' || json[json.len() - 1] != b'}' || memchr::memchr2(b'\n', b'\r', json).is_some() {
+        if json.len() < 2
+            || json[0] != b'{'
+            || json[json.len() - 1] != b'}'
+            || memchr::memchr2(b'\n', b'\r', json).is_some()
+        {
             return None;
         }
         let inner = &json[1..json.len() - 1];
@@ -434,7 +463,8 @@ mod tests {
             }
             if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
                 // Assigned ids differ; the rest is the entry's members.
-                let tail = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
+                let tail =
+                    |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
                 assert_eq!(tail(lent), tail(owned));
                 assert!(matches!(owned.members, Members::Owned(_)));
             } else {

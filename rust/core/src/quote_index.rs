@@ -105,7 +105,8 @@ fn block_marks_avx512(block: &[u8; 64]) -> (u64, bool) {
     use std::arch::x86_64::*;
     // SAFETY: the load reads the 64 bytes of `block`.
     let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
-    let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8));
+    let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8))
+        | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8));
     // Signed compare, as in `block_marks`: bytes >= 0x80 count as below 0x20.
     (marks, _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20)) != 0)
 }
@@ -157,7 +158,8 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(12);
         for _ in 0..5_000 {
             let mut block = [0u8; 64];
-            let bytes: &[u8] = if rng.bool() { b"a\"\\ ~{}:," } else { &[b'a', b'"', 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xFF] };
+            let bytes: &[u8] =
+                if rng.bool() { b"a\"\\ ~{}:," } else { &[b'a', b'"', 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xFF] };
             block.iter_mut().for_each(|b| *b = bytes[rng.usize(0..bytes.len())]);
             assert_eq!(block_marks(&block), block_marks_scalar(&block), "{block:?}");
             #[cfg(target_arch = "x86_64")]

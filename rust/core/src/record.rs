@@ -82,8 +82,8 @@ pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
     if &suffix[..SUFFIX_HEAD.len()] != SUFFIX_HEAD || &suffix[SUFFIX_LEN - SUFFIX_TAIL.len()..] != SUFFIX_TAIL {
         return Err(Malformed("line does not end with the hash member"));
     }
-    let claimed =
-        hash::parse_hex(&suffix[SUFFIX_HEAD.len()..SUFFIX_HEAD.len() + 64]).ok_or(Malformed("hash is not 64 lowercase hex digits"))?;
+    let claimed = hash::parse_hex(&suffix[SUFFIX_HEAD.len()..SUFFIX_HEAD.len() + 64])
+        .ok_or(Malformed("hash is not 64 lowercase hex digits"))?;
     let head = &line[..n - SUFFIX_LEN];
 
     let rest = head.strip_prefix(P_SEQ).ok_or(Malformed("line does not start with {\"seq\":"))?;

@@ -88,7 +88,13 @@ fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u
     Ok(saved)
 }
 
-pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Recovered> {
+pub(crate) fn recover(
+    fs: &Fs,
+    dir: &Path,
+    key: &WriterKey,
+    mode: RecoveryMode,
+    durability: Durability,
+) -> Result<Recovered> {
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
@@ -116,8 +122,9 @@ pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, 
         });
         segment_len = tail.offset;
     }
-    let head =
-        report.head.ok_or_else(|| WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display())))?;
+    let head = report.head.ok_or_else(|| {
+        WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display()))
+    })?;
     // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
     for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
         crate::writer::archive(fs, dir, &s.name(), sync)?;
@@ -130,9 +137,15 @@ pub(crate) fn recover(fs: &Fs, dir: &Path, key: &WriterKey, mode: RecoveryMode, 
         });
     }
     if last.archived && !report.last_closes {
-        return Err(WalError::InvalidArgument(format!("{}: the last segment is in archive/ but was never closed", last.path.display())));
+        return Err(WalError::InvalidArgument(format!(
+            "{}: the last segment is in archive/ but was never closed",
+            last.path.display()
+        )));
     }
-    let header = report.last_header.clone().ok_or_else(|| WalError::InvalidArgument("last segment has no valid header".into()))?;
+    let header = report
+        .last_header
+        .clone()
+        .ok_or_else(|| WalError::InvalidArgument("last segment has no valid header".into()))?;
     let only_header_and_seal = head.seq == last.first_seq + 1;
     Ok(Recovered {
         log_id: report.log_id.clone().unwrap_or_default(),

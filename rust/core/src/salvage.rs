@@ -37,7 +37,8 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
         return Err(WalError::Exists(dst.to_path_buf()));
     }
     let report = verify::verify(src, &VerifyOptions { keep_ops: false, ..VerifyOptions::default() })?;
-    let stop = report.findings.iter().find(|f| !f.code.is_recoverable()).or(report.tail.as_ref().map(|t| &t.finding)).cloned();
+    let stop =
+        report.findings.iter().find(|f| !f.code.is_recoverable()).or(report.tail.as_ref().map(|t| &t.finding)).cloned();
     let fs = Fs::default();
     fs.create_dir_durable(dst)?;
     fs.create_dir_durable(&dst.join(segment::ARCHIVE))?;

@@ -155,7 +155,8 @@ pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
         // Listed as live, gone now: a rotation moved it into archive/ meanwhile (readers run
         // while the writer appends). An archived segment never changes: map it.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let archived = path.parent().zip(path.file_name()).map(|(dir, name)| dir.join(crate::segment::ARCHIVE).join(name));
+            let archived =
+                path.parent().zip(path.file_name()).map(|(dir, name)| dir.join(crate::segment::ARCHIVE).join(name));
             match archived.filter(|p| p.is_file()) {
                 Some(moved) => load(&moved, true),
                 None => Err(e).at(path),
@@ -257,7 +258,8 @@ pub struct Resume {
 
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
     let mut lines = SliceLines::new(bytes, from.offset as usize);
-    scan_lines(file, &mut lines, bytes.len() as u64, from, opts, &mut |_| {}, None).expect("a slice is read without error")
+    scan_lines(file, &mut lines, bytes.len() as u64, from, opts, &mut |_| {}, None)
+        .expect("a slice is read without error")
 }
 
 /// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
@@ -274,11 +276,13 @@ pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions
             let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto as usize) };
         }
     };
-    let split_at = if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
+    let split_at =
+        if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
     let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(&bytes[at as usize..], opts.check_bodies));
     let ahead = split_at.map(|at| (at as u64, &facts as &FactsOf));
     let mut lines = SliceLines::new(bytes, 0);
-    scan_lines(file, &mut lines, bytes.len() as u64, &Resume::default(), opts, &mut release, ahead).expect("a slice is read without error")
+    scan_lines(file, &mut lines, bytes.len() as u64, &Resume::default(), opts, &mut release, ahead)
+        .expect("a slice is read without error")
 }
 
 /// Scan a segment file, as `scan_segment` does a loaded one. An archived segment never changes,
@@ -444,7 +448,12 @@ impl Scanner<'_, '_> {
         }
         let seq = Some(env.seq);
         if let Some((at, closing_seq)) = self.closing.take() {
-            let f = self.finding(Code::ChainSegment, at, Some(closing_seq), "a closing seal is not the last record of its segment");
+            let f = self.finding(
+                Code::ChainSegment,
+                at,
+                Some(closing_seq),
+                "a closing seal is not the last record of its segment",
+            );
             self.window_findings.push(f);
         }
         let mut ts = [0u8; timestamp::LEN];
@@ -463,16 +472,26 @@ impl Scanner<'_, '_> {
         }
         let limit = self.header.as_ref().map_or(DEFAULT_MAX_RECORD_BYTES, |h| h.max_record_bytes);
         if line.len() as u64 > limit {
-            let f =
-                self.finding(Code::RecordTooLarge, offset, seq, format!("record is {} bytes, over max_record_bytes {limit}", line.len()));
+            let f = self.finding(
+                Code::RecordTooLarge,
+                offset,
+                seq,
+                format!("record is {} bytes, over max_record_bytes {limit}", line.len()),
+            );
             self.window_findings.push(f);
         }
         if let (Some((want_seq, want_prev)), false) = (self.expect, self.resync) {
             if env.seq != want_seq {
-                let f = self.finding(Code::ChainSeq, offset, seq, format!("expected seq {want_seq}, found {}", env.seq));
+                let f =
+                    self.finding(Code::ChainSeq, offset, seq, format!("expected seq {want_seq}, found {}", env.seq));
                 self.window_findings.push(f);
             } else if env.prev != want_prev {
-                let f = self.finding(Code::ChainPrev, offset, seq, format!("prev does not match the hash of seq {}", env.seq - 1));
+                let f = self.finding(
+                    Code::ChainPrev,
+                    offset,
+                    seq,
+                    format!("prev does not match the hash of seq {}", env.seq - 1),
+                );
                 self.window_findings.push(f);
             }
         }
@@ -480,7 +499,8 @@ impl Scanner<'_, '_> {
         self.expect = Some((env.seq + 1, computed));
         if let Some(last) = self.last_ts {
             if earlier(&ts, &last) {
-                let f = self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
+                let f =
+                    self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
                 self.window_findings.push(f);
             }
         }
@@ -499,8 +519,12 @@ impl Scanner<'_, '_> {
             self.window_findings.push(f);
         }
         let Some(kind) = env.kind else {
-            let f =
-                self.finding(Code::RecordKind, offset, seq, format!("unknown record kind {:?}", String::from_utf8_lossy(env.kind_name)));
+            let f = self.finding(
+                Code::RecordKind,
+                offset,
+                seq,
+                format!("unknown record kind {:?}", String::from_utf8_lossy(env.kind_name)),
+            );
             return self.window_findings.push(f);
         };
         if self.opts.collect_records {
@@ -508,7 +532,9 @@ impl Scanner<'_, '_> {
         }
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op)),
+            Kind::Intent | Kind::Completion => {
+                self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op))
+            }
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
         }
@@ -519,28 +545,30 @@ impl Scanner<'_, '_> {
             let f = self.finding(Code::ChainSegment, offset, Some(seq), "header record inside a segment");
             return self.window_findings.push(f);
         }
-        let parsed = body::parse_line_body::<HeaderBody>(line).map_err(|e| format!("header: {}: {}", e.field, e.message)).and_then(|h| {
-            if h.format != body::FORMAT {
-                return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
-            }
-            if h.segment != self.file.number {
-                return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
-            }
-            if body::parse_uuid_v4(&h.log_id).is_none() {
-                return Err("header log_id is not a UUIDv4".to_owned());
-            }
-            let key = PublicKey::from_base64(&h.public_key)?;
-            if key.key_id != h.key_id {
-                return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
-            }
-            Ok(HeaderInfo {
-                log_id: h.log_id,
-                segment: h.segment,
-                key,
-                max_record_bytes: h.max_record_bytes,
-                max_segment_bytes: h.max_segment_bytes,
-            })
-        });
+        let parsed = body::parse_line_body::<HeaderBody>(line)
+            .map_err(|e| format!("header: {}: {}", e.field, e.message))
+            .and_then(|h| {
+                if h.format != body::FORMAT {
+                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
+                }
+                if h.segment != self.file.number {
+                    return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
+                }
+                if body::parse_uuid_v4(&h.log_id).is_none() {
+                    return Err("header log_id is not a UUIDv4".to_owned());
+                }
+                let key = PublicKey::from_base64(&h.public_key)?;
+                if key.key_id != h.key_id {
+                    return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
+                }
+                Ok(HeaderInfo {
+                    log_id: h.log_id,
+                    segment: h.segment,
+                    key,
+                    max_record_bytes: h.max_record_bytes,
+                    max_segment_bytes: h.max_segment_bytes,
+                })
+            });
         match parsed {
             Ok(h) => {
                 self.key = Some(h.key.clone());
@@ -554,7 +582,15 @@ impl Scanner<'_, '_> {
         }
     }
 
-    fn op_line(&mut self, line: &[u8], env: &record::Envelope, timestamp_ok: bool, offset: u64, kind: Kind, ahead: Option<Option<u128>>) {
+    fn op_line(
+        &mut self,
+        line: &[u8],
+        env: &record::Envelope,
+        timestamp_ok: bool,
+        offset: u64,
+        kind: Kind,
+        ahead: Option<Option<u128>>,
+    ) {
         if !self.opts.check_bodies {
             return;
         }
@@ -589,20 +625,23 @@ impl Scanner<'_, '_> {
     }
 
     fn key_line(&mut self, line: &[u8], offset: u64, seq: u64) {
-        let parsed = body::parse_line_body::<KeyBody>(line).map_err(|e| format!("key: {}: {}", e.field, e.message)).and_then(|k| {
-            match (k.action.as_str(), &k.public_key) {
+        let parsed = body::parse_line_body::<KeyBody>(line)
+            .map_err(|e| format!("key: {}: {}", e.field, e.message))
+            .and_then(|k| match (k.action.as_str(), &k.public_key) {
                 ("rotate", Some(pk)) => {
                     let key = PublicKey::from_base64(pk)?;
                     if key.key_id != k.key_id {
-                        return Err(format!("rotate key_id {} does not match its public key ({})", k.key_id, key.key_id));
+                        return Err(format!(
+                            "rotate key_id {} does not match its public key ({})",
+                            k.key_id, key.key_id
+                        ));
                     }
                     Ok(k)
                 }
                 ("rotate", None) => Err("rotate needs a public_key".to_owned()),
                 ("revoke", _) => Ok(k),
                 (other, _) => Err(format!("unknown key action {other:?}")),
-            }
-        });
+            });
         match parsed {
             Ok(k) => self.pending_keys.push(k),
             Err(message) => {
@@ -656,7 +695,12 @@ impl Scanner<'_, '_> {
 
     fn check_seal_key(&mut self, seal: &SealBody, offset: u64, seq: u64, prev: Digest, ts: &Timestamp) {
         let Some(key) = self.key.clone() else {
-            let f = self.finding(Code::SealUntrustedKey, offset, Some(seq), "no writer key in force (segment header missing or invalid)");
+            let f = self.finding(
+                Code::SealUntrustedKey,
+                offset,
+                Some(seq),
+                "no writer key in force (segment header missing or invalid)",
+            );
             return self.window_findings.push(f);
         };
         let claimed = &seal.key_id;
@@ -702,10 +746,14 @@ impl Scanner<'_, '_> {
         self.out.findings.sort_by_key(|f| f.offset);
         let start = self.out.sealed_end;
         let only_torn_lines = !self.window_valid_after_bad
-            && self.window_findings.iter().all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
+            && self
+                .window_findings
+                .iter()
+                .all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
         let records = self.window_valid;
         let first_seq = self.window_first_seq.flatten();
-        self.out.tail = Tail { start, len: len - start, records, first_seq, findings: self.window_findings, only_torn_lines };
+        self.out.tail =
+            Tail { start, len: len - start, records, first_seq, findings: self.window_findings, only_torn_lines };
         self.out.header = self.header;
         self.out.first = self.first;
         self.out.key_at_end = self.key;

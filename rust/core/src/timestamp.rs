@@ -20,7 +20,8 @@ pub fn from_unix_micros(micros: i64) -> Timestamp {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let text = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, sod / 3600, (sod % 3600) / 60, sod % 60, frac);
+    let text =
+        format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", y, m, d, sod / 3600, (sod % 3600) / 60, sod % 60, frac);
     let mut out = [0u8; LEN];
     out.copy_from_slice(&text.as_bytes()[..LEN]);
     out
@@ -107,11 +108,17 @@ mod tests {
     fn spec(ts: &[u8]) -> bool {
         let Ok(text) = std::str::from_utf8(ts) else { return false };
         let shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-        if text.len() != shape.len() || !text.chars().zip(shape.chars()).all(|(c, s)| if s == 'd' { c.is_ascii_digit() } else { c == s }) {
+        if text.len() != shape.len()
+            || !text.chars().zip(shape.chars()).all(|(c, s)| if s == 'd' { c.is_ascii_digit() } else { c == s })
+        {
             return false;
         }
         let n = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap();
-        (1..=12).contains(&n(5..7)) && (1..=31).contains(&n(8..10)) && n(11..13) < 24 && n(14..16) < 60 && n(17..19) < 60
+        (1..=12).contains(&n(5..7))
+            && (1..=31).contains(&n(8..10))
+            && n(11..13) < 24
+            && n(14..16) < 60
+            && n(17..19) < 60
     }
 
     #[test]

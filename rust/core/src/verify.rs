@@ -48,7 +48,14 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { keyring: None, check_bodies: true, check_signatures: true, keep_ops: false, checkpoint: None, stop_after: None }
+        VerifyOptions {
+            keyring: None,
+            check_bodies: true,
+            check_signatures: true,
+            keep_ops: false,
+            checkpoint: None,
+            stop_after: None,
+        }
     }
 }
 
@@ -123,7 +130,11 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> Result<LogReport> {
 }
 
 /// `verify`, calling `progress(bytes_scanned, records_sealed)` after each window of segments.
-pub fn verify_with_progress(dir: &Path, opts: &VerifyOptions, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<LogReport> {
+pub fn verify_with_progress(
+    dir: &Path,
+    opts: &VerifyOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<LogReport> {
     if !dir.is_dir() {
         return Err(WalError::NotALog(dir.to_path_buf()));
     }
@@ -190,7 +201,8 @@ fn scan_and_join(
             // The last segments are split, so a thread that runs out of segments helps finish them.
             let split = i + window >= files.len();
             scope.spawn(move |_| {
-                let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scan::scan_file(f, opts, split)));
+                let scanned =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scan::scan_file(f, opts, split)));
                 let _ = tx.send((i, scanned)); // the receiver outlives the scope
             });
         };
@@ -240,7 +252,12 @@ fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
 /// its segment. None when the checkpoint does not hold (the finding says why).
-fn resume_at(cp: &Checkpoint, files: &[SegmentFile], opts: &ScanOptions, report: &mut LogReport) -> Result<Option<(usize, SegmentScan)>> {
+fn resume_at(
+    cp: &Checkpoint,
+    files: &[SegmentFile],
+    opts: &ScanOptions,
+    report: &mut LogReport,
+) -> Result<Option<(usize, SegmentScan)>> {
     let Some(index) = files.iter().position(|f| f.number == cp.segment) else {
         let msg = format!("segment {} holding verified seq {} is gone: the log was cut back", cp.segment, cp.seq);
         report.findings.push(Finding::new(Code::ReceiptTruncated, "", 0, Some(cp.seq), msg));
@@ -256,7 +273,10 @@ fn resume_at(cp: &Checkpoint, files: &[SegmentFile], opts: &ScanOptions, report:
     let header = scan::scan(file, &bytes[..header_end], opts).header;
     if let Some(h) = &header {
         if h.log_id != cp.log_id {
-            return Err(WalError::InvalidArgument(format!("the receipt is for log {}, this is log {}", cp.log_id, h.log_id)));
+            return Err(WalError::InvalidArgument(format!(
+                "the receipt is for log {}, this is log {}",
+                cp.log_id, h.log_id
+            )));
         }
     }
     let name = file.name();
@@ -268,9 +288,13 @@ fn resume_at(cp: &Checkpoint, files: &[SegmentFile], opts: &ScanOptions, report:
         return Ok(None);
     };
     let line = &bytes[at..line_end];
-    let same = record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
+    let same =
+        record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
     if !same {
-        let msg = format!("the record at verified seq {} differs from the one verified: history was rewritten or forked", cp.seq);
+        let msg = format!(
+            "the record at verified seq {} differs from the one verified: history was rewritten or forked",
+            cp.seq
+        );
         report.findings.push(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg));
         return Ok(None);
     }
@@ -355,7 +379,12 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                     ));
                 }
                 if first_ts < b.timestamp {
-                    findings.push(at(Code::TimeRegression, 0, Some(first_seq), "segment starts earlier than the previous one ends".into()));
+                    findings.push(at(
+                        Code::TimeRegression,
+                        0,
+                        Some(first_seq),
+                        "segment starts earlier than the previous one ends".into(),
+                    ));
                 }
                 if !p.closes {
                     let f = Finding::new(
@@ -379,7 +408,12 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                 }
             }
             None if prev.is_none() && (first_seq != 1 || first_prev != hash::ZERO) => {
-                findings.push(at(Code::ChainPrev, 0, Some(first_seq), "the log does not start at seq 1 with the zero hash".into()));
+                findings.push(at(
+                    Code::ChainPrev,
+                    0,
+                    Some(first_seq),
+                    "the log does not start at seq 1 with the zero hash".into(),
+                ));
             }
             None => {}
         }
@@ -387,9 +421,12 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     if let Some(h) = &s.header {
         match &report.log_id {
             None => report.log_id = Some(h.log_id.clone()),
-            Some(id) if *id != h.log_id => {
-                findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), format!("segment belongs to log {}, not {id}", h.log_id)))
-            }
+            Some(id) if *id != h.log_id => findings.push(at(
+                Code::ChainSegment,
+                0,
+                s.first.map(|f| f.0),
+                format!("segment belongs to log {}, not {id}", h.log_id),
+            )),
             Some(_) => {}
         }
     }
@@ -405,7 +442,8 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                 tail.first_seq,
                 format!("{} record(s), {} bytes after the last seal were never sealed", tail.records, tail.len),
             );
-            report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
+            report.tail =
+                Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
             findings.push(f);
         } else if is_last && tail.only_torn_lines {
             let first_bad = tail.findings.first().map_or(tail.start, |f| f.offset);
@@ -415,7 +453,8 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                 tail.first_seq,
                 format!("torn tail: {} bytes after the last seal (first bad line at offset {first_bad}); nothing valid follows", tail.len),
             );
-            report.tail = Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
+            report.tail =
+                Some(TailReport { finding: f.clone(), segment: s.file.clone(), offset: tail.start, len: tail.len });
             findings.push(f);
         } else if tail.findings.is_empty() {
             findings.push(at(
@@ -452,7 +491,9 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         let problem = match found {
             Ok(()) => continue,
             Err(OpConflict::DuplicateIntent) => (Code::IntentDuplicate, "wal_id already used by an earlier intent"),
-            Err(OpConflict::UnknownIntent) => (Code::CompletionOrphan, "completion of an intent not earlier in the log"),
+            Err(OpConflict::UnknownIntent) => {
+                (Code::CompletionOrphan, "completion of an intent not earlier in the log")
+            }
             Err(OpConflict::AlreadyCompleted) => (Code::CompletionDuplicate, "second completion of the same intent"),
         };
         findings.push(at(problem.0, ev.offset, Some(ev.seq), problem.1.into()).with_wal_id(id()));
@@ -462,7 +503,12 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     let mut reported = std::collections::HashSet::new();
     for (seq, offset, key_id) in &s.seal_keys {
         if revoked.get(key_id).is_some_and(|from| seq > from) && reported.insert(key_id.clone()) {
-            findings.push(at(Code::SealUntrustedKey, *offset, Some(*seq), format!("seal signed by revoked key {key_id}")));
+            findings.push(at(
+                Code::SealUntrustedKey,
+                *offset,
+                Some(*seq),
+                format!("seal signed by revoked key {key_id}"),
+            ));
         }
     }
     revoked.extend(s.revocations.drain(..));

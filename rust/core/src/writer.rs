@@ -193,7 +193,9 @@ impl Writer {
             return Err(WalError::Exists(dir.to_path_buf()));
         }
         if opts.max_record_bytes < 4096 || opts.max_segment_bytes < opts.max_record_bytes {
-            return Err(WalError::InvalidArgument("max_record_bytes must be >= 4096 and max_segment_bytes >= max_record_bytes".into()));
+            return Err(WalError::InvalidArgument(
+                "max_record_bytes must be >= 4096 and max_segment_bytes >= max_record_bytes".into(),
+            ));
         }
         fs.create_dir_durable(dir)?;
         fs.create_dir_durable(&dir.join(segment::ARCHIVE))?;
@@ -228,7 +230,8 @@ impl Writer {
         }
         let lock = DirLock::acquire(dir)?;
         let r = recovery::recover(&fs, dir, &key, mode, durability)?;
-        let opts = WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
+        let opts =
+            WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
         let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
         let mut notes = r.notes;
         if r.closes {
@@ -292,7 +295,11 @@ impl Writer {
     }
 
     /// `append` for entries handed over rather than lent: their bodies are not copied.
-    pub fn append_owned<B: AsRef<[u8]> + Send + Sync + 'static>(&self, kind: Kind, entries: Vec<B>) -> Result<Vec<Receipt>> {
+    pub fn append_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
+        &self,
+        kind: Kind,
+        entries: Vec<B>,
+    ) -> Result<Vec<Receipt>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -486,14 +493,31 @@ fn new_segment(
     Ok((name, buf.len() as u64, seal))
 }
 
-fn write_seal(buf: &mut Vec<u8>, key: &WriterKey, log_id: &str, seq: u64, prev: &Digest, ts: &Timestamp, closes: bool) -> Digest {
+fn write_seal(
+    buf: &mut Vec<u8>,
+    key: &WriterKey,
+    log_id: &str,
+    seq: u64,
+    prev: &Digest,
+    ts: &Timestamp,
+    closes: bool,
+) -> Digest {
     let sig = key.sign(&keys::seal_message(log_id, seq, ts, prev, closes));
-    let members = format!(r#""closes":{closes},"key_id":"{}","signature":"{}""#, key.public.key_id, keys::encode_signature(&sig));
+    let members =
+        format!(r#""closes":{closes},"key_id":"{}","signature":"{}""#, key.public.key_id, keys::encode_signature(&sig));
     record::write(buf, seq, prev, Kind::Seal, ts, members.as_bytes())
 }
 
 impl LogState {
-    fn opened(dir: &Path, log_id: String, key: WriterKey, opts: WriterOptions, lock: DirLock, fs: Fs, at: Resume) -> Result<LogState> {
+    fn opened(
+        dir: &Path,
+        log_id: String,
+        key: WriterKey,
+        opts: WriterOptions,
+        lock: DirLock,
+        fs: Fs,
+        at: Resume,
+    ) -> Result<LogState> {
         let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
         let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
         Ok(LogState {
@@ -531,7 +555,8 @@ impl LogState {
     /// group; applied to `ops` only if the whole request passes.
     fn admit(&mut self, items: &[Prepared]) -> Result<()> {
         for (index, item) in items.iter().enumerate() {
-            let applied = if item.kind == Kind::Intent { self.ops.intent(item.wal_id) } else { self.ops.complete(item.wal_id) };
+            let applied =
+                if item.kind == Kind::Intent { self.ops.intent(item.wal_id) } else { self.ops.complete(item.wal_id) };
             let Err(conflict) = applied else { continue };
             // All or nothing: take back what this request already put in the table.
             for done in items[..index].iter().rev() {
@@ -584,8 +609,12 @@ impl LogState {
     }
 
     fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<Receipt>> {
-        let estimate: u64 =
-            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.members().len()) as u64).sum::<u64>() + 512;
+        let estimate: u64 = admitted
+            .iter()
+            .flat_map(|r| &r.items)
+            .map(|i| record::line_len_bound(i.members().len()) as u64)
+            .sum::<u64>()
+            + 512;
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
@@ -608,7 +637,14 @@ impl LogState {
                     // Unsealed lines: nothing in them is acknowledged before the seal written
                     // after them is synced, and a crash leaves them as a tail recovery cuts.
                     let p = pieces.get_or_insert_with(|| {
-                        Pieces::start(scope, &self.fs, &self.file, &path, self.segment_len, self.opts.durability.syncs())
+                        Pieces::start(
+                            scope,
+                            &self.fs,
+                            &self.file,
+                            &path,
+                            self.segment_len,
+                            self.opts.durability.syncs(),
+                        )
                     });
                     let len = buf.len() as u64;
                     let Some(next) = p.hand_over(std::mem::take(&mut buf)) else { break };
@@ -682,8 +718,17 @@ impl LogState {
         let ts = self.clock();
         let old_name = self.segment_name.clone();
         let number = self.segment_no + 1;
-        let (name, len, head) =
-            new_segment(&self.fs, &self.dir, &self.log_id, &self.key, &self.opts, number, self.next_seq, &self.head, &ts)?;
+        let (name, len, head) = new_segment(
+            &self.fs,
+            &self.dir,
+            &self.log_id,
+            &self.key,
+            &self.opts,
+            number,
+            self.next_seq,
+            &self.head,
+            &ts,
+        )?;
         let path = self.dir.join(&name);
         self.file = Arc::new(OpenOptions::new().append(true).open(&path).at(&path)?);
         self.segment_no = number;

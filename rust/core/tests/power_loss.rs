@@ -84,7 +84,8 @@ fn workload_threads(root: &Path, rng: &mut fastrand::Rng, fail_at: Option<usize>
     // is: lines, a writeback request, more lines, ..., the seal.
     let fs = Fs::with_hook(rec.clone()).with_write_chunk(1024);
     if let Ok(w) = Writer::create_with(root, key(7), opts(), fs) {
-        let plans: Vec<Vec<usize>> = (0..threads).map(|_| (0..rng.usize(3..14)).map(|_| rng.usize(1..6)).collect()).collect();
+        let plans: Vec<Vec<usize>> =
+            (0..threads).map(|_| (0..rng.usize(3..14)).map(|_| rng.usize(1..6)).collect()).collect();
         std::thread::scope(|scope| {
             for (t, plan) in plans.iter().enumerate() {
                 let w = &w;
@@ -236,7 +237,10 @@ fn check_state(dir: &Path, truth: &HashMap<u64, [u8; 32]>, acked: u64, what: &st
         }
     }
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{what}: not a gapless prefix");
-    assert!(matched as u64 >= acked, "{what}: acknowledged seq {acked} lost (written records recovered up to {matched})");
+    assert!(
+        matched as u64 >= acked,
+        "{what}: acknowledged seq {acked} lost (written records recovered up to {matched})"
+    );
     // Bug catalogue 1: appends after recovery must land on a clean tail and survive the next open.
     w.append(Kind::Intent, &entries(999, 1)).unwrap();
     drop(w);
@@ -281,7 +285,12 @@ fn power_loss_states(threads: usize, target: usize, seed: u64) {
             for variant in 0..3 {
                 let crash = tempfile::tempdir().unwrap();
                 model.crash_into(crash.path(), &mut rng);
-                check_state(crash.path(), &truth, acked, &format!("workload {workloads}, crash after op {i} ({op:?}), variant {variant}"));
+                check_state(
+                    crash.path(),
+                    &truth,
+                    acked,
+                    &format!("workload {workloads}, crash after op {i} ({op:?}), variant {variant}"),
+                );
                 states += 1;
             }
         }
@@ -323,6 +332,11 @@ fn failing_any_call_under_concurrent_appenders_never_loses_acknowledged_records(
         ops.iter().for_each(|op| model.apply(op));
         let crash = tempfile::tempdir().unwrap();
         model.synced_only_into(crash.path());
-        check_state(crash.path(), &written(&ops), acked, &format!("power loss after I/O call {n} failed under 4 appenders"));
+        check_state(
+            crash.path(),
+            &written(&ops),
+            acked,
+            &format!("power loss after I/O call {n} failed under 4 appenders"),
+        );
     }
 }

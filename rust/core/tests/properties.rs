@@ -13,7 +13,9 @@ use proptest::prelude::*;
 
 fn valid_log() -> (tempfile::TempDir, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
-    let w = Writer::create(dir.path(), key(5), WriterOptions { durability: Durability::None, ..WriterOptions::default() }).unwrap();
+    let w =
+        Writer::create(dir.path(), key(5), WriterOptions { durability: Durability::None, ..WriterOptions::default() })
+            .unwrap();
     append(&w, 0, 3);
     append(&w, 3, 2);
     drop(w);

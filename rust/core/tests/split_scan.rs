@@ -32,12 +32,17 @@ fn summary(s: &SegmentScan) -> String {
 
 fn log_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
-    let w = Writer::create(dir.path(), key(3), WriterOptions { durability: Durability::None, ..WriterOptions::default() }).unwrap();
+    let w =
+        Writer::create(dir.path(), key(3), WriterOptions { durability: Durability::None, ..WriterOptions::default() })
+            .unwrap();
     for batch in 0..6 {
         let receipts = append(&w, batch * 10, 10);
         let done: Vec<Vec<u8>> = receipts
             .iter()
-            .map(|r| format!(r#"{{"wal_id":"{}","status":"succeeded"}}"#, kfm_wal_core::body::format_uuid(r.wal_id)).into_bytes())
+            .map(|r| {
+                format!(r#"{{"wal_id":"{}","status":"succeeded"}}"#, kfm_wal_core::body::format_uuid(r.wal_id))
+                    .into_bytes()
+            })
             .collect();
         w.append(Kind::Completion, &done).unwrap();
     }
@@ -109,7 +114,8 @@ fn bodies_the_fast_pass_refuses() {
     }
 }
 
-const OPTS: ScanOptions = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
+const OPTS: ScanOptions =
+    ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
 
 #[test]
 fn random_damage() {

@@ -102,9 +102,15 @@ fn second_writer_is_refused_with_pid() {
 fn wrong_key_and_not_a_log() {
     let dir = tempfile::tempdir().unwrap();
     drop(Writer::create(dir.path(), key(1), WriterOptions::default()).unwrap());
-    assert!(matches!(Writer::open(dir.path(), key(9), RecoveryMode::TolerateTail, Durability::Fsync), Err(WalError::KeyMismatch { .. })));
+    assert!(matches!(
+        Writer::open(dir.path(), key(9), RecoveryMode::TolerateTail, Durability::Fsync),
+        Err(WalError::KeyMismatch { .. })
+    ));
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(Writer::open(empty.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync), Err(WalError::NotALog(_))));
+    assert!(matches!(
+        Writer::open(empty.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync),
+        Err(WalError::NotALog(_))
+    ));
     assert!(matches!(Writer::create(dir.path(), key(1), WriterOptions::default()), Err(WalError::Exists(_))));
 }
 

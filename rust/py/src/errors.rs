@@ -37,9 +37,12 @@ pub fn to_py(err: WalError) -> PyErr {
                     ("field", field.into_pyobject(py).unwrap().into_any().unbind()),
                 ],
             ),
-            WalError::TooLarge { index, .. } => {
-                raise(py, "RecordTooLargeError", message, &[("index", index.into_pyobject(py).unwrap().into_any().unbind())])
-            }
+            WalError::TooLarge { index, .. } => raise(
+                py,
+                "RecordTooLargeError",
+                message,
+                &[("index", index.into_pyobject(py).unwrap().into_any().unbind())],
+            ),
             WalError::Locked { pid, .. } => {
                 raise(py, "LockedError", message, &[("pid", pid.into_pyobject(py).unwrap().into_any().unbind())])
             }

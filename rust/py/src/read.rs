@@ -39,8 +39,10 @@ pub fn read_segment<'py>(
 ) -> PyResult<(Vec<RecordTuple<'py>>, u64)> {
     let file = SegmentFile { number, first_seq, path, archived };
     let (records, end) = py.detach(|| reader::read_segment_from(&file, offset, from_seq, to_seq)).py()?;
-    let tuples =
-        records.into_iter().map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line))).collect();
+    let tuples = records
+        .into_iter()
+        .map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line)))
+        .collect();
     Ok((tuples, end))
 }
 
@@ -67,7 +69,8 @@ fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
         segment: get("segment_number")?.extract()?,
         offset: get("offset")?.extract()?,
         timestamp: ts,
-        key: PublicKey::from_base64(&get("public_key")?.extract::<String>()?).map_err(|e| usage(format!("receipt: {e}")))?,
+        key: PublicKey::from_base64(&get("public_key")?.extract::<String>()?)
+            .map_err(|e| usage(format!("receipt: {e}")))?,
         revoked: get("revoked")?.extract()?,
         pending: pending
             .iter()
@@ -106,7 +109,8 @@ pub fn verify_log<'py>(
         }
     };
     let checkpoint = checkpoint.as_ref().map(self::checkpoint).transpose()?;
-    let opts = VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
+    let opts =
+        VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
     let report_progress = |done: u64, records: u64| {
         if let Some(cb) = &progress {

@@ -96,7 +96,8 @@ impl Receipts {
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(slice) = key.cast::<PySlice>() {
             let idx = slice.indices(self.inner.len() as isize)?;
-            let picked: Vec<Receipt> = (0..idx.slicelength).map(|k| self.at((idx.start + k as isize * idx.step) as usize)).collect();
+            let picked: Vec<Receipt> =
+                (0..idx.slicelength).map(|k| self.at((idx.start + k as isize * idx.step) as usize)).collect();
             return Ok(picked.into_pyobject(py)?.into_any());
         }
         let index: isize = key.extract()?;

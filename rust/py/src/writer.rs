@@ -45,7 +45,11 @@ pub struct Batch {
 
 impl Batch {
     fn take(&self) -> PyResult<Streamed> {
-        self.streamed.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| usage("this batch was already committed".into()))
+        self.streamed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| usage("this batch was already committed".into()))
     }
 }
 
@@ -95,8 +99,8 @@ impl PyWriter {
     #[pyo3(signature = (path, seed, recovery, durability))]
     fn open(py: Python<'_>, path: PathBuf, seed: &[u8], recovery: &str, durability: &str) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
-        let mode =
-            RecoveryMode::parse(recovery).ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
+        let mode = RecoveryMode::parse(recovery)
+            .ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
         let inner = py.detach(|| Writer::open(&path, key, mode, durability)).py()?;
         Ok(PyWriter { inner })
@@ -154,7 +158,12 @@ impl PyWriter {
     /// (seq, hash, timestamp, segment) of the last record, always a seal.
     fn head(&self) -> (u64, String, String, String) {
         let h = self.inner.head();
-        (h.seq, hash::to_prefixed(&h.hash), String::from_utf8_lossy(&h.timestamp[..timestamp::LEN]).into_owned(), h.segment)
+        (
+            h.seq,
+            hash::to_prefixed(&h.hash),
+            String::from_utf8_lossy(&h.timestamp[..timestamp::LEN]).into_owned(),
+            h.segment,
+        )
     }
 
     /// What recovery did when the log was opened.
