@@ -16,7 +16,7 @@ from conftest import make_entry
 from kfm_wal import Wal, keys, verify
 from kfm_wal.cli import cli
 from kfm_wal.reader import Record
-from kfm_wal.rules import ReversalStepsPresent
+from kfm_wal.verify_rules import ReversalStepsPresent
 
 REPORT_SCHEMA = json.loads((Path(kfm_wal.__file__).parent / "schemas" / "verify-report-v1.json").read_text())
 

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .findings import Finding
 from .ops.digests import ABSENT, content_digest
 from .ops.errors import PlanError
 from .ops.files import PAYLOAD_FORMAT, simulate
 from .reader import Record, records
-from .report import Finding
 
 TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 

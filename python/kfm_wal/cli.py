@@ -17,14 +17,15 @@ import click
 import orjson
 
 from . import cli_render as render
-from . import keys, provision, receipts, schema
+from . import keys, provision, schema
+from . import verification_receipts as receipts
 from .cli_errors import INTERRUPTED, INVALID_LOG, CliError, describe, located, shown
 from .cli_input import Entries, parse
 from .quarantine import quarantine
 from .reader import follow as follow_log
 from .reader import is_log, records
 from .report import verify
-from .rules import ReversalStepsPresent, Rule
+from .verify_rules import ReversalStepsPresent, Rule
 from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal, salvage
 
 LOG_DIR = click.Path(path_type=Path, file_okay=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from .report import Finding, VerifyReport
+from .findings import Finding, VerifyReport
 
 # Operation-level findings concern meaning, not bytes: there is nothing in the file to set aside.
 _BYTE_LEVEL = ("record.", "chain.", "seal.", "time.", "tail.")

@@ -1,117 +1,20 @@
-"""Verification of a whole log and the report it gives (docs/FORMAT.md section 6)."""
+"""Verification of a whole log and the report it gives (docs/FORMAT.md section 6). The report's
+model (Finding, VerifyReport, the core's rule ids) is in `findings`, re-exported here."""
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _core
+from .findings import CORE_RULES, RECEIPT_RULES, Finding, VerifyReport
 from .keys import Keyring, load_keyring
+from .verify_rules import Rule, run_rules
 
-if TYPE_CHECKING:
-    from .receipts import VerificationReceipt
-    from .rules import Rule
-
-# The core's rule ids (docs/FORMAT.md section 6), every one checked on every run.
-CORE_RULES = (
-    "record.malformed",
-    "record.hash",
-    "record.kind",
-    "record.schema",
-    "record.too_large",
-    "chain.seq",
-    "chain.prev",
-    "chain.segment",
-    "seal.signature",
-    "seal.untrusted_key",
-    "seal.missing",
-    "time.regression",
-    "tail.unsealed",
-    "tail.torn",
-    "intent.duplicate",
-    "completion.orphan",
-    "completion.duplicate",
-)
-RECEIPT_RULES = ("receipt.truncated", "receipt.mismatch")
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    segment: str
-    offset: int
-    seq: int | None
-    wal_id: str | None
-    message: str
-
-    @property
-    def recoverable(self) -> bool:
-        return self.code in ("tail.torn", "tail.unsealed")
-
-    def location(self) -> str:
-        where = f"{self.segment} @ {self.offset}" if self.segment else "log"
-        return where + (f" (seq {self.seq})" if self.seq is not None else "")
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    path: str
-    findings: list[Finding]
-    segments: list[str]
-    records: int
-    bytes: int
-    scanned_bytes: int
-    intents: int
-    completions: int
-    pending: int
-    log_id: str | None
-    head_seq: int | None
-    head_hash: str | None
-    keys_seen: list[str]
-    key_in_force: str | None
-    trust: str
-    elapsed: float
-    stopped: bool = False
-    rules: list[str] = field(default_factory=list)
-    incremental_from: int | None = None
-    head_state: dict[str, Any] | None = None
-    pending_ids: list[str] | None = None
-    signatures_checked: bool = True
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def errors(self) -> list[Finding]:
-        return self.findings
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(f.code for f in self.findings))
-
-    @property
-    def throughput(self) -> float:
-        """Bytes scanned per second."""
-        return self.scanned_bytes / self.elapsed if self.elapsed > 0 else 0.0
-
-    def to_dict(self, max_errors: int | None = None) -> dict[str, Any]:
-        """The JSON report (schema: kfm_wal/schemas/verify-report-v1.json)."""
-        d = asdict(self)
-        del d["head_state"], d["pending_ids"]
-        d["findings"] = d["findings"][:max_errors] if max_errors is not None else d["findings"]
-        d.update(
-            ok=self.ok,
-            counts=self.counts,
-            findings_total=len(self.findings),
-            throughput=self.throughput,
-            format=_core.FORMAT,
-        )
-        return d
+if TYPE_CHECKING:  # a receipt is given by the caller: its module (and cryptography) is not needed here
+    from .verification_receipts import VerificationReceipt
 
 
 def _public_keys(keyring: Keyring | str | os.PathLike[str] | Sequence[str] | None) -> list[str] | None:
@@ -141,7 +44,7 @@ def verify(
     log declares are trusted, and the report says so (`trust == "self-declared"`).
     `receipt`: a receipt from an earlier run; the log must still hold exactly the history it
     vouches for (else receipt.truncated / receipt.mismatch), and only what follows is scanned.
-    `rules`: operation-level rules run over the decoded records (kfm_wal.rules).
+    `rules`: operation-level rules run over the decoded records (kfm_wal.verify_rules).
     `progress(bytes_scanned, records)`: called as the scan advances.
     `keep_pending`: list the pending intents' ids in `pending_ids` (a receipt needs them).
     `check_signatures=False` skips the Ed25519 check of each seal (keys and trust are still
@@ -166,8 +69,6 @@ def verify(
         path=str(path), findings=findings, rules=run, incremental_from=receipt.seq if receipt else None, **raw
     )
     if rules and not (fail_fast and findings):
-        from .rules import run_rules
-
         start = receipt.seq + 1 if receipt else None
         report.findings.extend(run_rules(path, rules, start_seq=start))
     return report

@@ -35,7 +35,7 @@ from .policy import (
     load_policy,
     parse_policy,
 )
-from .rules import ApprovalsValid, CareMetadataValid, IrreversibleDeclared
+from .policy_checks import ApprovalsValid, CareMetadataValid, IrreversibleDeclared
 
 __all__ = [
     "APPROVAL_DOMAIN",

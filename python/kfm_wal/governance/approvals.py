@@ -25,7 +25,6 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -37,6 +36,7 @@ from ..keys import Keyring, SigningKey
 from ..ops import files
 from ..ops.digests import actions_digest, canonical_json
 from ..ops.errors import PathEscapeError
+from .decision import Decision
 from .policy import CARE_LABELS, Policy
 
 APPROVAL_DOMAIN = b"kfm-wal/1 approval\n"
@@ -168,20 +168,6 @@ def approve(request: Mapping[str, Any], key: SigningKey, role: str) -> dict[str,
 
 
 # -- the decision ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reasons: list[str]
-    tier: int
-    care: str
-    request_digest: str
-    policy: str  # version hash of the policy judged under
-    approvals: list[dict[str, Any]] = field(default_factory=list)  # {key_id, role, valid, counted}
-
-    def __bool__(self) -> bool:
-        return self.allowed
 
 
 def _verifies(public_key: str, message: bytes, signature: str) -> bool:

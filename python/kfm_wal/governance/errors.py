@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError, WalError
 
 if TYPE_CHECKING:
-    from .approvals import Decision
+    from .decision import Decision
 
 
 class PolicyError(UsageError):

@@ -26,13 +26,13 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.serde import Serde
 
-from .._core import __version__
+from .. import _core
 from ..ops.digests import ABSENT
 from .model import DatasetRef, OpRun, Scan
 
 # URIs (the spec asks for URIs, not necessarily resolvable URLs). The facet's JSON schema ships
 # next to this module as kfm-wal-run-facet-1.json; swap in its published URL once there is one.
-PRODUCER = f"urn:kfm-wal:{__version__}"
+PRODUCER = f"urn:kfm-wal:{_core.__version__}"
 FACET_SCHEMA_URL = "urn:kfm-wal:schemas:kfm-wal-run-facet-1.json#/$defs/KfmWalRunFacet"
 FACET_NAME = "kfm_wal"
 JOB_NAMESPACE = "kfm-wal"

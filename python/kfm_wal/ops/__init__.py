@@ -26,13 +26,13 @@ from .errors import (
     PlanError,
     StateChangedError,
 )
+from .executed_check import ExecutedMatchesIntent
 from .files import PAYLOAD_FORMAT, Action, Delete, Move, Write
 from .graph import GraphStore
 from .kinds import MIXED_FORMAT, ActionKind, Context, Part, register_kind
 from .operation import OperationResult, OperationSpec, Prepared, execute, prepare, run, run_batch
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
-from .rules import ExecutedMatchesIntent
 from .undo import undo
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError, WalError
 
 if TYPE_CHECKING:
-    from .operation import OperationResult
+    from .result import OperationResult
 
 
 class PlanError(UsageError):

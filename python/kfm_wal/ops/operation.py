@@ -31,6 +31,7 @@ from .errors import OperationFailedError, PlanError, StateChangedError, attach
 from .filekind import FilePart
 from .kinds import MIXED_FORMAT, Context, Part, kind_of
 from .paths import FileRoot
+from .result import OperationResult
 
 RootLike = FileRoot | str | os.PathLike[str]
 
@@ -108,21 +109,6 @@ class OperationSpec:
     lineage_links: Sequence[str] = ()
     operation: str = "etl_step"
     irreversible: str | None = None  # the reason, for an operation declared irreversible
-
-
-@dataclass(frozen=True)
-class OperationResult:
-    wal_id: str
-    operation: str
-    status: str  # the completion's: succeeded, refused, reversed or failed
-    pre_state_hash: str
-    post_state_expected: str
-    post_state_hash: str | None
-    executed_digest: str | None
-    duration_ms: float
-    intent: Receipt
-    completion: Receipt
-    error: str | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..reader import Record
-from ..rules import RecordRule
+from ..verify_rules import RecordRule
 from .digests import actions_digest
 from .files import PAYLOAD_FORMAT
 from .kinds import MIXED_FORMAT

@@ -23,8 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .errors import UsageError
+from .findings import VerifyReport
 from .keys import SigningKey
-from .report import VerifyReport
 
 FORMAT = "kfm-wal-receipt/1"
 _DOMAIN = b"kfm-wal/1 receipt\n"

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import UsageError
 from ..keys import Keyring
 from ..reader import Record
-from ..rules import RecordRule
+from ..verify_rules import RecordRule
 from .approvals import _declared, check, request_from_intent
 from .policy import CARE_LABELS, Policy, default_policy
 

@@ -1,0 +1,82 @@
+"""Operation-level validation rules: checks that need the meaning of records, not just their
+bytes (reversal steps present, payload matches the executed action, CARE metadata, approvals,
+unauthorized writes). A rule sees every sealed record, decoded, in log order, and reports findings
+under its own id; `kfm_wal.verify(path, rules=[...])` runs them after the core's rules and puts
+their findings in the same report.
+
+    class NoTierThreeOnFriday:
+        id = "policy.no_friday_tier3"
+        description = "..."
+        def check(self, record): ...      # yields (message) strings
+        def finish(self): ...             # yields (record or None, message) at the end
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from .findings import Finding
+from .reader import Record, records
+
+
+@runtime_checkable
+class Rule(Protocol):
+    id: str
+    description: str
+
+    def check(self, record: Record) -> Iterable[str]: ...
+
+    def finish(self) -> Iterable[tuple[Record | None, str]]: ...
+
+
+class RecordRule:
+    """Base for rules that look at one record at a time and keep no state."""
+
+    id = "rule"
+    description = ""
+
+    def check(self, record: Record) -> Iterable[str]:
+        return ()
+
+    def finish(self) -> Iterable[tuple[Record | None, str]]:
+        return ()
+
+
+class ReversalStepsPresent(RecordRule):
+    """Every reversible intent carries concrete reversal steps (the seed's validation list)."""
+
+    id = "ops.reversal_present"
+    description = "reversible operations carry reversal steps"
+
+    def check(self, record: Record) -> Iterable[str]:
+        if record.kind != "intent":
+            return
+        reversal = record.body.get("reversal")
+        if not isinstance(reversal, dict):
+            yield "intent has no reversal"
+        elif not reversal.get("irreversible") and not reversal.get("steps"):
+            yield "reversible intent without reversal steps"
+
+
+def _finding(rule: Rule, record: Record | None, message: str) -> Finding:
+    if record is None:
+        return Finding(rule.id, "", 0, None, None, message)
+    return Finding(rule.id, record.segment, record.offset, record.seq, record.wal_id, message)
+
+
+def run_rules(
+    path: str | os.PathLike[str], rules: Sequence[Rule], *, start_seq: int | None = None
+) -> Iterator[Finding]:
+    """Run `rules` over the sealed records of the log at `path` in one pass."""
+    for record in records(path, start_seq=start_seq):
+        for rule in rules:
+            for message in rule.check(record):
+                yield _finding(rule, record, message)
+    for rule in rules:
+        for record_or_none, message in rule.finish():
+            yield _finding(rule, record_or_none, message)
+
+
+__all__ = ["RecordRule", "ReversalStepsPresent", "Rule", "run_rules"]
