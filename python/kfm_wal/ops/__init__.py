@@ -30,7 +30,18 @@ from .executed_check import ExecutedMatchesIntent
 from .files import PAYLOAD_FORMAT, Action, Delete, Move, Write
 from .graph import GraphStore
 from .kinds import MIXED_FORMAT, ActionKind, Context, Part, register_kind
-from .operation import OperationResult, OperationSpec, Prepared, execute, prepare, run, run_batch
+from .operation import (
+    OperationOptions,
+    OperationResult,
+    OperationSpec,
+    Prepared,
+    Roots,
+    RunOptions,
+    execute,
+    prepare,
+    run,
+    run_batch,
+)
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
 from .undo import undo
@@ -62,12 +73,15 @@ __all__ = [
     "Move",
     "NotUndoableError",
     "OperationFailedError",
+    "OperationOptions",
     "OperationResult",
     "OperationSpec",
     "PathEscapeError",
     "PlanError",
     "Prepared",
     "Recovered",
+    "Roots",
+    "RunOptions",
     "StateChangedError",
     "Write",
     "actions_digest",

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from ..errors import WalError
 from ..wal import Receipt, Wal
@@ -99,7 +99,8 @@ class OpPlan:
 
 @dataclass(frozen=True)
 class OperationSpec:
-    """One operation for `run_batch` (the same arguments `run` takes)."""
+    """One operation for `run_batch` (the same arguments `run` takes: `OperationOptions` names
+    them as keywords, and tests/test_ops_options.py holds the two to the same names)."""
 
     actions: Sequence[Any]  # files.Write/Delete/Move, stac.*, graph.*, custom.Custom...
     actor: Mapping[str, Any]
@@ -109,6 +110,34 @@ class OperationSpec:
     lineage_links: Sequence[str] = ()
     operation: str = "etl_step"
     irreversible: str | None = None  # the reason, for an operation declared irreversible
+
+
+class OperationOptions(TypedDict):
+    """What an operation records, as keywords of `run` and `prepare` (OperationSpec's fields after
+    `actions`; the defaults are OperationSpec's)."""
+
+    actor: Mapping[str, Any]
+    tier: int
+    governance: Mapping[str, Any]
+    telemetry: Mapping[str, Any]
+    lineage_links: NotRequired[Sequence[str]]
+    operation: NotRequired[str]
+    irreversible: NotRequired[str | None]
+
+
+class Roots(TypedDict, total=False):
+    """Where an operation acts: `root` the file data root (default data/processed), `blobs` the
+    blob store (default under the log), `stac_root` the STAC catalog root (default data/stac),
+    `graph` the RDF store (a GraphStore or a path; default data/graph)."""
+
+    root: RootLike | None
+    blobs: BlobStore | None
+    stac_root: RootLike | None
+    graph: Any
+
+
+class RunOptions(OperationOptions, Roots):
+    """The keywords of `run` and `prepare`: what is recorded and where it acts."""
 
 
 @dataclass
@@ -132,8 +161,21 @@ class _Outcome:
     cause: BaseException | None = None
 
 
-def _context(wal: Wal, blobs: BlobStore | None, root: Any, stac_root: Any, graph: Any) -> Context:
-    return Context(blobs or BlobStore.for_log(wal.path), root, stac_root, graph, inline_budget=inline_budget(wal))
+def _context(wal: Wal, roots: Roots) -> Context:
+    unknown = sorted(set(roots) - Roots.__optional_keys__)
+    if unknown:  # what a keyword-only signature would refuse
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    blobs = roots.get("blobs") or BlobStore.for_log(wal.path)
+    return Context(
+        blobs, roots.get("root"), roots.get("stac_root"), roots.get("graph"), inline_budget=inline_budget(wal)
+    )
+
+
+def _split(actions: Sequence[Any], options: RunOptions) -> tuple[OperationSpec, Roots]:
+    """The operation `run`/`prepare` are asked for, and where it acts."""
+    recorded = dict(options)
+    roots = cast(Roots, {k: recorded.pop(k) for k in Roots.__optional_keys__ if k in recorded})
+    return OperationSpec(actions, **cast(OperationOptions, recorded)), roots
 
 
 def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None) -> OpPlan:
@@ -326,29 +368,14 @@ def _result(p: Prepared, outcome: _Outcome, completion: Receipt) -> OperationRes
     )
 
 
-def prepare(
-    wal: Wal,
-    actions: Sequence[Any],
-    *,
-    actor: Mapping[str, Any],
-    tier: int,
-    governance: Mapping[str, Any],
-    telemetry: Mapping[str, Any],
-    lineage_links: Sequence[str] = (),
-    operation: str = "etl_step",
-    root: RootLike | None = None,
-    blobs: BlobStore | None = None,
-    stac_root: RootLike | None = None,
-    graph: Any = None,
-    irreversible: str | None = None,
-) -> Prepared:
+def prepare(wal: Wal, actions: Sequence[Any], **options: Unpack[RunOptions]) -> Prepared:
     """Steps 1 of the lifecycle: plan, store blobs, append the intent (durable on return).
-    `root` is the file data root (default data/processed), `stac_root` the STAC catalog root
-    (default data/stac), `graph` the RDF store (a GraphStore or a path; default data/graph).
+    The keywords (RunOptions) say what is recorded (actor, tier, governance, telemetry,
+    lineage_links, operation, irreversible) and where the operation acts (Roots).
     `irreversible` (a reason) declares the operation irreversible: required when an action has
     no reversal, and then recorded as reversal {"irreversible": true, "reason": ...}."""
-    ctx = _context(wal, blobs, root, stac_root, graph)
-    spec = OperationSpec(actions, actor, tier, governance, telemetry, lineage_links, operation, irreversible)
+    spec, roots = _split(actions, options)
+    ctx = _context(wal, roots)
     with ctx.blobs.deferred():  # the blobs are stored together, durable when the block ends
         prepared = _plan(spec, ctx)
     prepared.receipt = wal.append(prepared.entry)
@@ -369,49 +396,15 @@ def execute(wal: Wal, prepared: Prepared) -> OperationResult:
     return result
 
 
-def run(
-    wal: Wal,
-    actions: Sequence[Any],
-    *,
-    actor: Mapping[str, Any],
-    tier: int,
-    governance: Mapping[str, Any],
-    telemetry: Mapping[str, Any],
-    lineage_links: Sequence[str] = (),
-    operation: str = "etl_step",
-    root: RootLike | None = None,
-    blobs: BlobStore | None = None,
-    stac_root: RootLike | None = None,
-    graph: Any = None,
-    irreversible: str | None = None,
-) -> OperationResult:
-    """Record, validate, execute and complete one operation (see `prepare` for the roots)."""
-    prepared = prepare(
-        wal,
-        actions,
-        actor=actor,
-        tier=tier,
-        governance=governance,
-        telemetry=telemetry,
-        lineage_links=lineage_links,
-        operation=operation,
-        root=root,
-        blobs=blobs,
-        stac_root=stac_root,
-        graph=graph,
-        irreversible=irreversible,
-    )
-    return execute(wal, prepared)
+def run(wal: Wal, actions: Sequence[Any], **options: Unpack[RunOptions]) -> OperationResult:
+    """Record, validate, execute and complete one operation (the keywords: see `prepare`)."""
+    return execute(wal, prepare(wal, actions, **options))
 
 
 def run_batch(
     wal: Wal,
     operations: Sequence[OperationSpec],
-    *,
-    root: RootLike | None = None,
-    blobs: BlobStore | None = None,
-    stac_root: RootLike | None = None,
-    graph: Any = None,
+    **roots: Unpack[Roots],
 ) -> list[OperationResult]:
     """The ETL fast path: all intents in ONE group commit, then each operation validated and
     executed in order, then all completions in ONE group commit. Operations must touch disjoint
@@ -429,7 +422,7 @@ def run_batch(
     leaves pending intents for `recover`."""
     if not operations:
         return []
-    ctx = _context(wal, blobs, root, stac_root, graph)
+    ctx = _context(wal, roots)
     with ctx.blobs.deferred():  # stored (durably) when the block ends: before the intents
         prepared = [_plan(spec, ctx) for spec in operations]
         owner: dict[str, int] = {}
@@ -460,4 +453,15 @@ def run_batch(
     return results
 
 
-__all__ = ["OperationResult", "OperationSpec", "Prepared", "execute", "prepare", "run", "run_batch"]
+__all__ = [
+    "OperationOptions",
+    "OperationResult",
+    "OperationSpec",
+    "Prepared",
+    "Roots",
+    "RunOptions",
+    "execute",
+    "prepare",
+    "run",
+    "run_batch",
+]

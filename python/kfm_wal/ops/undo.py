@@ -18,7 +18,7 @@ from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
 from .kinds import MIXED_FORMAT, Context, get_kind
 from .lookup import index_of
-from .operation import OperationResult, OperationSpec, RootLike, _plan, execute, run
+from .operation import OperationOptions, OperationResult, OperationSpec, RootLike, _plan, execute, run
 from .paths import FileRoot
 
 
@@ -31,6 +31,15 @@ def _undone_by(wal: Wal, wal_id: str) -> str | None:
         if r.wal_id in linked and r.body["status"] == "succeeded":
             found = r.wal_id
     return found
+
+
+def _refused(wal: Wal, wal_id: str, what: str, diff: tuple[str, str]) -> StateChangedError:
+    """The refusal of an undo whose targets are no longer as the operation left them."""
+    by = _undone_by(wal, wal_id)
+    why = f"already undone by {by}; " if by else ""
+    err = StateChangedError(f"undo {wal_id} refused, {why}{what} since the operation: {diff[1]}")
+    err.path = diff[0]
+    return err
 
 
 def undo(
@@ -67,27 +76,21 @@ def undo(
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
         raise NotUndoableError(f"{wal_id}: only a succeeded operation can be undone; {why}")
-    if payload["format"] == MIXED_FORMAT:
-        return _undo_mixed(
-            wal,
-            wal_id,
-            body,
-            actor=actor,
-            telemetry=telemetry,
-            tier=tier,
-            governance=governance,
-            lineage_links=lineage_links,
-            blobs=blobs,
-        )
-    file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
+    rollback: OperationOptions = {
+        "actor": actor,
+        "telemetry": telemetry,
+        "tier": body["tier"] if tier is None else tier,
+        "governance": body["governance"] if governance is None else governance,
+        "lineage_links": [f"wal:{wal_id}", *lineage_links],
+        "operation": "rollback",
+    }
     store = blobs or BlobStore.for_log(wal.path)
+    if payload["format"] == MIXED_FORMAT:
+        return _undo_mixed(wal, wal_id, body, store, rollback)
+    file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
     diff = first_difference(reversal["expects"], file_root.observe(reversal["expects"]))
     if diff is not None:
-        by = _undone_by(wal, wal_id)
-        why = f"already undone by {by}; " if by else ""
-        err = StateChangedError(f"undo {wal_id} refused, {why}a file changed since the operation: {diff[1]}")
-        err.path = diff[0]
-        raise err
+        raise _refused(wal, wal_id, "a file changed", diff)
     # Fetching (and verifying) every before-image now (from the intent's payload.inline, else the
     # blob store) means a missing blob refuses the undo before anything is recorded.
     source = Contents.of_payload(store, payload)
@@ -95,36 +98,15 @@ def undo(
         files.Write(s["path"], source.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
         for s in reversal["steps"]
     ]
-    return run(
-        wal,
-        actions,
-        actor=actor,
-        telemetry=telemetry,
-        tier=body["tier"] if tier is None else tier,
-        governance=body["governance"] if governance is None else governance,
-        lineage_links=[f"wal:{wal_id}", *lineage_links],
-        operation="rollback",
-        root=file_root,
-        blobs=store,
-    )
+    return run(wal, actions, **rollback, root=file_root, blobs=store)
 
 
 def _undo_mixed(
-    wal: Wal,
-    wal_id: str,
-    body: Mapping[str, Any],
-    *,
-    actor: Mapping[str, Any],
-    telemetry: Mapping[str, Any],
-    tier: int | None,
-    governance: Mapping[str, Any] | None,
-    lineage_links: Sequence[str],
-    blobs: BlobStore | None,
+    wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions
 ) -> OperationResult:
     """Undo a mixed-1 operation: its reversal steps become the actions of a rollback operation,
     planned first; the rollback's pre state must be exactly the state the operation left."""
     payload, reversal = body["payload"], body["reversal"]
-    store = blobs or BlobStore.for_log(wal.path)
     ctx = Context(store, inline_budget=inline_budget(wal), contents=Contents.of_payload(store, payload))
     actions: list[Any] = []
     for step in reversal["steps"]:
@@ -135,27 +117,14 @@ def _undo_mixed(
                 raise NotUndoableError(f"{wal_id}: two {key} parts; undo it by hand")
             setattr(ctx, key, value)
         actions.extend(reopened.undo_actions([step]))
-    spec = OperationSpec(
-        actions,
-        actor,
-        body["tier"] if tier is None else tier,
-        body["governance"] if governance is None else governance,
-        telemetry,
-        [f"wal:{wal_id}", *lineage_links],
-        "rollback",
-    )
-    prepared = _plan(spec, ctx)
+    prepared = _plan(OperationSpec(actions, **rollback), ctx)
     expects = reversal["expects"]
     diff = first_difference(
         {k: expects[k] for k in prepared.plan.pre if k in expects},
         {k: v for k, v in prepared.plan.pre.items() if k in expects},
     )
     if diff is not None:
-        by = _undone_by(wal, wal_id)
-        why = f"already undone by {by}; " if by else ""
-        err = StateChangedError(f"undo {wal_id} refused, {why}the state changed since the operation: {diff[1]}")
-        err.path = diff[0]
-        raise err
+        raise _refused(wal, wal_id, "the state changed", diff)
     prepared.receipt = wal.append(prepared.entry)
     return execute(wal, prepared)
 
