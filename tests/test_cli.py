@@ -14,9 +14,9 @@ from typing import Any
 import kfm_wal
 import pytest
 from click.testing import CliRunner, Result
-from conftest import make_entry as entry
-from conftest import sha
 from kfm_wal.cli import cli
+from waltools import make_entry as entry
+from waltools import sha
 
 KFM_WAL = Path(sys.executable).parent / "kfm-wal"
 
@@ -474,13 +474,12 @@ def test_real_process_closed_pipe_is_quiet(tmp_path: Path) -> None:
     log = tmp_path / "data" / "wal"
     # More than a pipe holds (64 KiB on Linux), so the writer is still writing when the reader leaves.
     assert sum(p.stat().st_size for p in log.glob("*.jsonl")) > 2 * 65536
-    proc = subprocess.Popen(
-        [str(KFM_WAL), "log", str(log), "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(10) == b'{"seq":1,"'
-    proc.stdout.close()
-    assert proc.wait(timeout=60) == 141
-    assert proc.stderr.read() == b""
+    # `with`: both pipes are closed on exit, not left to the garbage collector.
+    with subprocess.Popen(
+        [str(KFM_WAL), "log", str(log), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(10) == b'{"seq":1,"'
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+        assert proc.stderr.read() == b""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import kfm_wal
 import pytest
-from conftest import make_entry
 from kfm_wal import LockedError, Wal, keys
+from waltools import make_entry
 
 HOLDER = r"""
 import sys, time
@@ -29,16 +29,17 @@ def test_second_writer_in_another_process_is_refused_and_a_dead_one_leaves_no_lo
     log = tmp_path / "wal"
     Wal.create(log, key).close()
     key_file = keys.save(key, tmp_path / "k.pem")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(log), str(key_file)], stdout=subprocess.PIPE)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"HOLDING"
-        with pytest.raises(LockedError) as e:
-            Wal.open(log, key)
-        assert e.value.pid == str(holder.pid)
-        assert f"pid {holder.pid}" in str(e.value)
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
+    # `with`: the pipe is closed when the holder is gone, not left to the garbage collector.
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(log), str(key_file)], stdout=subprocess.PIPE) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == b"HOLDING"
+            with pytest.raises(LockedError) as e:
+                Wal.open(log, key)
+            assert e.value.pid == str(holder.pid)
+            assert f"pid {holder.pid}" in str(e.value)
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
     with Wal.open(log, key) as w:  # the kernel dropped the dead holder's lock
         w.append(make_entry(1))
 

@@ -28,10 +28,21 @@ from pathlib import Path
 
 import kfm_wal
 import pytest
-from conftest import make_entry
 from kfm_wal import CorruptionError, KeyMismatchError, Wal, keys
 from kfm_wal.verification_receipts import VerificationReceipt
-from waltools import SEGMENTS, SUFFIX_LEN, Segment, build_log, findings, layout, rechain, ref, snapshot, with_hash
+from waltools import (
+    SEGMENTS,
+    SUFFIX_LEN,
+    Segment,
+    build_log,
+    findings,
+    layout,
+    make_entry,
+    rechain,
+    ref,
+    snapshot,
+    with_hash,
+)
 
 KEY = keys.SigningKey.from_seed(hashlib.sha256(b"kfm-wal corruption matrix key").digest())
 OTHER_KEY = keys.SigningKey.from_seed(hashlib.sha256(b"kfm-wal corruption matrix other key").digest())

@@ -27,11 +27,10 @@ from typing import Any
 import kfm_wal
 import orjson
 import pytest
-from conftest import make_entry
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from kfm_wal import SchemaError, Wal, keys
-from waltools import build_log, findings, ref, ref_locations, segment_paths
+from waltools import build_log, findings, make_entry, ref, ref_locations, segment_paths
 
 SEED = hashlib.sha256(b"kfm-wal differential test key").digest()
 KEY = keys.SigningKey.from_seed(SEED)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import make_entry
 from kfm_wal import Wal, keys, verify
 from kfm_wal.governance import IrreversibleDeclared, PolicyError, build_request, check, default_policy, parse_policy
 from kfm_wal.ops import Write
+from waltools import make_entry
 
 ACTOR = {"type": "ci", "id": "etl-runner"}
 

@@ -101,7 +101,7 @@ def test_facet_links_back_to_the_record(wal: Wal, ops: dict[str, Any]) -> None:
 
 
 def test_other_intents_take_datasets_from_payload_fields(wal: Wal) -> None:
-    from conftest import make_entry
+    from waltools import make_entry
 
     named = wal.append(make_entry(1, payload={"inputs": ["raw/a"], "outputs": [{"namespace": "s3://b", "name": "o"}]}))
     wal.append(make_entry(2, payload={"note": "no datasets"}))

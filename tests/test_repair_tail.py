@@ -10,9 +10,9 @@ from pathlib import Path
 import kfm_wal
 import pytest
 from click.testing import CliRunner
-from conftest import make_entry
 from kfm_wal import CorruptionError, Wal, keys, verify
 from kfm_wal.cli import cli
+from waltools import make_entry
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_tail_shows_last_records(setup: tuple[Path, keys.SigningKey, Path]) -> N
 
 def test_tail_follow_sees_new_records(setup: tuple[Path, keys.SigningKey, Path]) -> None:
     log, key, _ = setup
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [
             str(Path(sys.executable).with_name("kfm-wal")),
             "tail",
@@ -103,14 +103,14 @@ def test_tail_follow_sees_new_records(setup: tuple[Path, keys.SigningKey, Path])
         ],
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        time.sleep(0.5)
-        with Wal.open(log, key) as w:
-            r = w.append(make_entry(12345))
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.startswith(f'{{"seq":{r.seq},') and r.wal_id in first
-    finally:
-        proc.kill()
-        proc.wait()
+    ) as proc:  # the pipe is closed on exit, not left to the garbage collector
+        try:
+            time.sleep(0.5)
+            with Wal.open(log, key) as w:
+                r = w.append(make_entry(12345))
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith(f'{{"seq":{r.seq},') and r.wal_id in first
+        finally:
+            proc.kill()
+            proc.wait()

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from conftest import make_entry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kfm_wal import _core, schema
+from waltools import make_entry
 
 HASH = "sha256:" + "c" * 64
 VALUES: dict[str, list[Any]] = {

@@ -12,11 +12,11 @@ import jsonschema
 import kfm_wal
 import pytest
 from click.testing import CliRunner, Result
-from conftest import make_entry
 from kfm_wal import Wal, keys, verify
 from kfm_wal.cli import cli
 from kfm_wal.reader import Record
 from kfm_wal.verify_rules import ReversalStepsPresent
+from waltools import make_entry
 
 REPORT_SCHEMA = json.loads((Path(kfm_wal.__file__).parent / "schemas" / "verify-report-v1.json").read_text())
 

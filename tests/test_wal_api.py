@@ -13,7 +13,6 @@ from pathlib import Path
 import kfm_wal
 import orjson
 import pytest
-from conftest import live_segment, make_entry
 from kfm_wal import (
     ConflictError,
     CorruptionError,
@@ -27,6 +26,7 @@ from kfm_wal import (
     keys,
     verify,
 )
+from waltools import live_segment, make_entry
 
 
 def test_receipts_are_a_sequence_made_on_demand(wal: Wal) -> None:
@@ -321,7 +321,7 @@ def test_durability_levels_are_reported(log_dir: Path, key: keys.SigningKey, dur
 POISON_SCRIPT = r"""
 import resource, signal, sys
 sys.path.insert(0, sys.argv[2])
-from conftest import make_entry
+from waltools import make_entry
 from kfm_wal import Wal, keys, PoisonedError, WalError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 key = keys.load(sys.argv[3])

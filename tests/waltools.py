@@ -1,6 +1,7 @@
-"""Helpers for the differential and corruption tests: the lines of a log with their locations,
-snapshots of a log directory, and re-chaining a log after an edit (re-hashing every line and
-re-signing the seals, so that an edit leaves exactly one defect)."""
+"""Helpers shared by the tests (fixtures are in conftest.py, which no test imports): seed-shaped
+entries (`make_entry`), and for the differential and corruption tests the lines of a log with
+their locations, snapshots of a log directory, and re-chaining a log after an edit (re-hashing
+every line and re-signing the seals, so that an edit leaves exactly one defect)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,33 @@ HERE = Path(__file__).resolve().parent
 if str(HERE / "reference") not in sys.path:
     sys.path.insert(0, str(HERE / "reference"))
 import kfm_wal_ref as ref  # noqa: E402
+
+
+def sha(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_entry(i: int = 0, **over: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "operation": "etl_step",
+        "actor": {"type": "ci", "id": "etl-runner"},
+        "pre_state_hash": sha(f"in-{i}"),
+        "post_state_expected": sha(f"out-{i}"),
+        "payload": {"actions": [{"type": "file.write", "path": f"processed/part-{i:05d}.csv", "bytes": 1000 + i}]},
+        "reversal": {"steps": [{"type": "file.delete", "path": f"processed/part-{i:05d}.csv"}]},
+        "tier": 1,
+        "governance": {"care": "public", "approvals": []},
+        "lineage_links": [f"run:{i // 10}"],
+        "telemetry": {"id": f"focus-{i}"},
+    }
+    entry.update(over)
+    return entry
+
+
+def live_segment(log_dir: Path) -> Path:
+    (seg,) = sorted(log_dir.glob("wal-*.jsonl"))
+    return seg
+
 
 SUFFIX_LEN = 82  # '"hash":"sha256:' + 64 hex + '"}' + '\n'
 _PREV = re.compile(rb'"prev":"sha256:[0-9a-f]{64}"')
@@ -61,7 +89,6 @@ def build_log(path: Path, key: Any) -> Path:
     per segment one commit of 3 intents and one of 2 completions (one intent stays pending):
 
         0 header, 1 seal, 2-4 intent x3, 5 seal, 6-7 completion x2, 8 seal, [9 closing seal]"""
-    from conftest import make_entry
     from kfm_wal import Wal
 
     with Wal.create(path, key, max_segment_bytes=6144, max_record_bytes=4096, durability="none") as w:
