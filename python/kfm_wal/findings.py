@@ -10,7 +10,8 @@ from typing import Any
 
 from . import _core
 
-# The core's rule ids (docs/FORMAT.md section 6), every one checked on every run.
+# The core's rule ids (docs/FORMAT.md section 6), every one checked on every run. The core's list
+# is rust/core/src/finding.rs (`Code`); tests/test_vocabulary_drift.py holds the two together.
 CORE_RULES = (
     "record.malformed",
     "record.hash",
@@ -31,6 +32,8 @@ CORE_RULES = (
     "completion.duplicate",
 )
 RECEIPT_RULES = ("receipt.truncated", "receipt.mismatch")
+# A torn or unsealed tail holds nothing that was ever acknowledged: opening for writing may cut it.
+RECOVERABLE = ("tail.unsealed", "tail.torn")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Finding:
 
     @property
     def recoverable(self) -> bool:
-        return self.code in ("tail.torn", "tail.unsealed")
+        return self.code in RECOVERABLE
 
     def location(self) -> str:
         where = f"{self.segment} @ {self.offset}" if self.segment else "log"
@@ -108,4 +111,4 @@ class VerifyReport:
         return d
 
 
-__all__ = ["CORE_RULES", "RECEIPT_RULES", "Finding", "VerifyReport"]
+__all__ = ["CORE_RULES", "RECEIPT_RULES", "RECOVERABLE", "Finding", "VerifyReport"]

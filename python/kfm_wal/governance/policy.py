@@ -30,13 +30,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..schema import entry_schema
 from .errors import policy_error
 
-TIERS = (0, 1, 2, 3, 4)
-CARE_LABELS = ("public", "sensitive", "restricted")
+# The entry schema (schemas/wal-entry-v1.json) is the one source of the tiers, the CARE labels and
+# what an operation name is; tests/test_vocabulary_drift.py holds the core's copies to it.
+_ENTRY = entry_schema()["properties"]
+TIERS = tuple(range(_ENTRY["tier"]["minimum"], _ENTRY["tier"]["maximum"] + 1))
+CARE_LABELS: tuple[str, ...] = tuple(_ENTRY["governance"]["properties"]["care"]["enum"])
 ANY_OPERATION = "*"
 DEFAULT_POLICY_NAME = "default-policy.toml"
-_OPERATION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+_OPERATION = re.compile(_ENTRY["operation"]["pattern"])
 _TIER_KEYS = {"approvals", "roles", "required_roles", "snapshot_required", "operations"}
 _CARE_KEYS = {"override_role", "masking_required"}
 _TOP_KEYS = {"version", "care", "tiers", "irreversible"}
