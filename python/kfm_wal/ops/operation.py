@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict, Unpack, cast
+from typing import Any, TypedDict, Unpack, cast
 
 from ..errors import WalError
 from ..wal import Receipt, Wal
@@ -112,17 +112,21 @@ class OperationSpec:
     irreversible: str | None = None  # the reason, for an operation declared irreversible
 
 
-class OperationOptions(TypedDict):
-    """What an operation records, as keywords of `run` and `prepare` (OperationSpec's fields after
-    `actions`; the defaults are OperationSpec's)."""
-
+class _Required(TypedDict):
     actor: Mapping[str, Any]
     tier: int
     governance: Mapping[str, Any]
     telemetry: Mapping[str, Any]
-    lineage_links: NotRequired[Sequence[str]]
-    operation: NotRequired[str]
-    irreversible: NotRequired[str | None]
+
+
+class OperationOptions(_Required, total=False):
+    """What an operation records, as keywords of `run` and `prepare` (OperationSpec's fields after
+    `actions`; the defaults are OperationSpec's). `total=False` rather than NotRequired[...]: the
+    required keys stay right at run time under `from __future__ import annotations`."""
+
+    lineage_links: Sequence[str]
+    operation: str
+    irreversible: str | None
 
 
 class Roots(TypedDict, total=False):
