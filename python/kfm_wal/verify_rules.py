@@ -44,15 +44,23 @@ class RecordRule:
         return ()
 
 
-class ReversalStepsPresent(RecordRule):
+class IntentRule(RecordRule):
+    """Base for rules that judge each intent on its own (`check_intent`); completions pass."""
+
+    def check(self, record: Record) -> Iterable[str]:
+        return self.check_intent(record) if record.kind == "intent" else ()
+
+    def check_intent(self, record: Record) -> Iterable[str]:
+        return ()
+
+
+class ReversalStepsPresent(IntentRule):
     """Every reversible intent carries concrete reversal steps (the seed's validation list)."""
 
     id = "ops.reversal_present"
     description = "reversible operations carry reversal steps"
 
-    def check(self, record: Record) -> Iterable[str]:
-        if record.kind != "intent":
-            return
+    def check_intent(self, record: Record) -> Iterable[str]:
         reversal = record.body.get("reversal")
         if not isinstance(reversal, dict):
             yield "intent has no reversal"
@@ -79,4 +87,4 @@ def run_rules(
             yield _finding(rule, record_or_none, message)
 
 
-__all__ = ["RecordRule", "ReversalStepsPresent", "Rule", "run_rules"]
+__all__ = ["IntentRule", "RecordRule", "ReversalStepsPresent", "Rule", "run_rules"]

@@ -16,21 +16,19 @@ from typing import Any
 from ..errors import UsageError
 from ..keys import Keyring
 from ..reader import Record
-from ..verify_rules import RecordRule
+from ..verify_rules import IntentRule
 from .approvals import _declared, check, request_from_intent
 from .policy import CARE_LABELS, Policy, default_policy
 
 
-class ApprovalsValid(RecordRule):
+class ApprovalsValid(IntentRule):
     id = "gov.approvals"
     description = "every intent's approvals satisfy the governance policy and verify against the keyring"
 
     def __init__(self, policy: Policy, keyring: Keyring) -> None:
         self.policy, self.keyring = policy, keyring
 
-    def check(self, record: Record) -> Iterable[str]:
-        if record.kind != "intent":
-            return
+    def check_intent(self, record: Record) -> Iterable[str]:
         body = record.body
         governance = body.get("governance")
         approvals: Any = governance.get("approvals", []) if isinstance(governance, dict) else []
@@ -45,16 +43,14 @@ class ApprovalsValid(RecordRule):
             yield reason + under
 
 
-class CareMetadataValid(RecordRule):
+class CareMetadataValid(IntentRule):
     id = "gov.care"
     description = "intents carry a CARE label and the metadata it demands (masking, override approval)"
 
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or default_policy()
 
-    def check(self, record: Record) -> Iterable[str]:
-        if record.kind != "intent":
-            return
+    def check_intent(self, record: Record) -> Iterable[str]:
         governance = record.body.get("governance")
         if not isinstance(governance, dict):
             yield "intent has no governance object"
@@ -71,7 +67,7 @@ class CareMetadataValid(RecordRule):
                 yield f"restricted data needs an approval with role {self.policy.override_role}"
 
 
-class IrreversibleDeclared(RecordRule):
+class IrreversibleDeclared(IntentRule):
     """An intent whose reversal says irreversible carries the signed declaration
     (governance.irreversible) and at least the tier the policy demands for that."""
 
@@ -81,9 +77,7 @@ class IrreversibleDeclared(RecordRule):
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or default_policy()
 
-    def check(self, record: Record) -> Iterable[str]:
-        if record.kind != "intent":
-            return
+    def check_intent(self, record: Record) -> Iterable[str]:
         reversal = record.body.get("reversal")
         if not (isinstance(reversal, dict) and reversal.get("irreversible") is True):
             return
