@@ -13,7 +13,6 @@ logs go to .bench-tmp/ in the repository, not to a possibly-tmpfs /tmp where fsy
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import peers
 import pytest
 import workload
+from harness import settle
 
 BATCH = 1_000
 BATCH_ROUNDS = 5
@@ -46,11 +46,6 @@ def pool() -> list[dict[str, Any]]:
     return workload.make_entries(max(BATCH, SINGLE_ROUNDS + 10))
 
 
-def _settle() -> None:
-    gc.collect()
-    os.sync()
-
-
 @pytest.mark.parametrize("peer_cls", [peers.KfmWal, peers.Reference, peers.SQLite], ids=lambda c: c.name)
 def test_append_many_1000(benchmark: Any, scratch: Path, pool: list[dict[str, Any]], peer_cls: Any) -> None:
     """One durable batch of 1,000 intents (the batch size of the throughput targets)."""
@@ -60,7 +55,7 @@ def test_append_many_1000(benchmark: Any, scratch: Path, pool: list[dict[str, An
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         peer = peer_cls(scratch / f"{peer_cls.__name__}-{next(count)}")
-        _settle()
+        settle()
         return (peer, batch), {}
 
     def teardown(peer: Any, entries: Any) -> None:
@@ -82,7 +77,7 @@ def test_append_single_kfm(benchmark: Any, scratch: Path, pool: list[dict[str, A
     benchmark.group = "single durable append"
     peer = peers.KfmWal(scratch / "single-kfm")
     entries = iter(pool)
-    _settle()
+    settle()
     try:
         benchmark.pedantic(peer.append, setup=lambda: ((next(entries),), {}), rounds=SINGLE_ROUNDS, warmup_rounds=5)
         benchmark.extra_info["bytes_per_append"] = _bytes_per_single_append(peer)
@@ -100,7 +95,7 @@ def test_append_single_raw_floor(benchmark: Any, scratch: Path, pool: list[dict[
     calib.close()
     floor = peers.RawFloor(scratch / "single-floor")
     data = floor.payload(nbytes)
-    _settle()
+    settle()
     try:
         benchmark.pedantic(floor.write, args=(data,), rounds=SINGLE_ROUNDS, warmup_rounds=5)
         benchmark.extra_info["bytes_per_append"] = nbytes

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -63,6 +63,21 @@ def log_files(directory: str | os.PathLike[str]) -> list[Path]:
     d = Path(directory)
     found = list(d.glob("*.jsonl")) + list((d / "archive").glob("*.jsonl"))
     return sorted(found, key=lambda p: p.name)
+
+
+def record_lines(directory: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
+    """(kind, line) for every line of a log, in order, each line with its newline: kind "intent",
+    "seal", or "" for any other record. The kind is looked for in the line's first 160 bytes, where
+    the record's envelope names it, so that counting a log's lines does not parse its JSON."""
+    for f in log_files(directory):
+        for line in f.read_bytes().splitlines(keepends=True):
+            head = line[:160]
+            if b'"kind":"intent"' in head:
+                yield "intent", line
+            elif b'"kind":"seal"' in head:
+                yield "seal", line
+            else:
+                yield "", line
 
 
 def log_bytes(directory: str | os.PathLike[str]) -> int:
@@ -186,4 +201,14 @@ PEERS: dict[str, type[KfmWal] | type[Reference] | type[SQLite] | type[RawFloor]]
     RawFloor.name: RawFloor,
 }
 
-__all__ = ["PEERS", "KfmWal", "RawFloor", "Reference", "SQLite", "load_reference", "log_bytes", "log_files"]
+__all__ = [
+    "PEERS",
+    "KfmWal",
+    "RawFloor",
+    "Reference",
+    "SQLite",
+    "load_reference",
+    "log_bytes",
+    "log_files",
+    "record_lines",
+]
