@@ -51,14 +51,8 @@ class ThreadPeer:
             self.append = self.kfm.append
             self.close: Callable[[], None] = self.kfm.close
         elif name == "sqlite":
-            db = peers.SQLite(directory)
-            lock = threading.Lock()
-
-            def append(entry: dict[str, Any]) -> None:
-                with lock:  # one connection shared by the threads: one transaction at a time
-                    db.append_many([entry])
-
-            self.append, self.close = append, db.close
+            db = peers.SQLite(directory)  # one connection shared by the threads
+            self.append, self.close = db.append, db.close
         elif name == "raw write+fdatasync":
             floor = peers.RawFloor(directory)
             data = floor.payload(line + seal)  # what kfm-wal writes for one single append

@@ -181,13 +181,7 @@ def do_writer(peer: str, d: Path, threads: int, appends: int, seed: int) -> dict
         append, close = kfm.append, kfm.close
     elif peer == "sqlite":
         db = peers.SQLite(d)
-        lock = threading.Lock()
-
-        def append(entry: dict[str, Any]) -> None:
-            with lock:
-                db.append_many([entry])
-
-        close = db.close
+        append, close = db.append, db.close
     else:
         raise SystemExit(f"unknown writer peer {peer!r}")
     gate = threading.Barrier(threads + 1)

@@ -18,6 +18,7 @@ def say(msg: str = "") -> None:
 
 
 def rotated(items: Sequence[Any], k: int) -> list[Any]:
+    """The peers' order for round k: each starts a round in turn."""
     k %= len(items)
     return list(items[k:]) + list(items[:k])
 

@@ -18,6 +18,7 @@ import importlib.util
 import os
 import sqlite3
 import sys
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -138,6 +139,7 @@ class SQLite:
             raise RuntimeError(f"sqlite refused journal_mode=WAL (got {mode})")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        self._lock = threading.Lock()
 
     def append_many(self, entries: Entries) -> None:
         dumps, opts = orjson.dumps, self._OPTIONS
@@ -150,6 +152,12 @@ class SQLite:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """One entry in its own transaction; callable from many threads at once, which share the
+        connection under a lock (one transaction at a time), as the thread and writer tests need."""
+        with self._lock:
+            self.append_many([entry])
 
     def close(self) -> None:
         self.db.close()

@@ -28,7 +28,7 @@ import validation
 Section = Callable[[dict[str, Any]], tuple[list[str], list[str]]]
 
 
-def _optional(key: str, render: Callable[[dict[str, Any]], tuple[list[str], list[str]]]) -> Section:
+def _optional(key: str, render: Section) -> Section:
     """A section that not every mode measures (--check leaves out rollback and replay)."""
     return lambda results: render(results[key]) if key in results else ([], [])
 

@@ -54,6 +54,15 @@ Scratch logs go to a directory on the repository's file system (default `.bench-
 repository, removed afterwards; the archives stay cached in `.bench-tmp/archives/`): fsync on tmpfs
 is free and would make every comparison meaningless. Results are printed and written to
 benches/results/latest.{md,json} (`--quick`: quick.*, `--check`: check.*).
+
+Where the code is: this file only parses the flags and runs the sections in order. config.py holds
+the modes' sizes and the flags; harness.py the scratch directories, settling and round order every
+suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
+module that measures it and renders its part of the report: append_batch.py (1), append_single.py
+(2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
+ops_writes.py (8), ops_undo.py (9). targets.py judges the goals above, gate.py the baseline,
+report.py assembles and writes the results, plot.py draws the scaling PNG. What the suites measure
+with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
 
 from __future__ import annotations

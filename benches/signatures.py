@@ -16,7 +16,7 @@ import archives
 import kfm_wal
 import peers
 from config import Config
-from formatting import rate, ratio_cell
+from formatting import closed, rate, ratio_cell
 from harness import Scratch, rotated, say
 from stats import MB, paired_ratio, summarize
 
@@ -133,9 +133,4 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
             f"{row['seconds']['median']:.3f} | {vs} |"
         )
         txt.append(f"  {name:44s} {rate(s['median']):>8} seals/s  ({vs} vs the cryptography loop)")
-    for note in sg["notes"]:
-        txt.append(f"  NOTE: {note}")
-        md.append(f"- **note**: {note}")
-    txt.append("")
-    md.append("")
-    return txt, md
+    return closed(txt, md, sg["notes"])

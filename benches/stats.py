@@ -11,6 +11,8 @@ MB = 1_000_000  # sizes and rates in decimal megabytes
 
 
 def summarize(values: Sequence[float], higher_is_better: bool = True) -> dict[str, Any]:
+    """One figure over the measured rounds: median, best, min, max, and the spread (max - min) /
+    median that says how much to trust the median."""
     vals = list(values)
     med = statistics.median(vals)
     return {

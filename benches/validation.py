@@ -14,7 +14,7 @@ from typing import Any
 import archives
 import child
 from config import Config
-from formatting import mb_fmt, ratio_cell
+from formatting import closed, mb_fmt, ratio_cell
 from harness import rotated, say
 from stats import linear_fit, mem_summary, paired_ratio, summarize
 from targets import NONLINEAR_LIMIT
@@ -199,9 +199,4 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"kfm-wal verify / reference on the same archive: **{ref['ratio']['ratio_of_medians']:.1f}x**.",
         "",
     ]
-    for note in va["notes"]:
-        txt.append(f"  NOTE: {note}")
-        md.append(f"- **note**: {note}")
-    txt.append("")
-    md.append("")
-    return txt, md
+    return closed(txt, md, va["notes"])
