@@ -4,7 +4,8 @@
 
 Not part of the normal test run (`pytest` collects tests/ only, and this file's name does not start
 with test_). These are small and make no claims: pytest-benchmark's table shows the spread of each
-benchmark; the targets (ratios measured in one interleaved run) are judged by benches/run.py.
+benchmark; the targets (ratios measured in one interleaved run) are judged in a benches/run.py run
+(benches/targets.py).
 
 Every round appends to a fresh log, created and removed outside the timed call (a log refuses a
 wal_id it already holds, and an append's cost depends on nothing before it in the log). Scratch

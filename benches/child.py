@@ -1,4 +1,5 @@
-"""One measurement in a fresh process, so that its peak RSS is its own (run by benches/run.py).
+"""One measurement in a fresh process, so that its peak RSS is its own (run by benches/validation.py
+and benches/memory.py, sections 4 and 6 of benches/run.py).
 
     child.py verify DIR [--no-bodies] [--no-signatures]
                                           kfm_wal.verify(DIR[, check_bodies=False][, check_signatures=False])
