@@ -24,13 +24,14 @@ import os
 import shutil
 import sys
 
-# The parts are this file's neighbours; make them importable however this file was loaded (as a
-# script, with tests/reference on sys.path, or as tests/reference's package).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+# Imported first: the facade puts tests/reference on sys.path, so the vector_* parts below import
+# however this file was loaded (as a script, with tests/reference on sys.path, or as a package).
+try:
+    from . import kfm_wal_ref as ref
+except ImportError:  # run as a script, or imported with tests/reference on sys.path
+    import kfm_wal_ref as ref
 
-from vector_bodies import (  # noqa: E402
+from vector_bodies import (
     LOG_ID,
     OTHER_LOG_ID,
     StepClock,
@@ -40,9 +41,9 @@ from vector_bodies import (  # noqa: E402
     h,
     intent,
 )
-from vector_byte_defects import write_byte_defects  # noqa: E402
-from vector_expectations import expect, expected_valid, write_json  # noqa: E402
-from vector_logs import (  # noqa: E402
+from vector_byte_defects import write_byte_defects
+from vector_expectations import expect, expected_valid, write_json
+from vector_logs import (
     BASIC_MAX_SEGMENT_BYTES,
     KEY2_SEED,
     KEY_SEED,
@@ -58,9 +59,9 @@ from vector_logs import (  # noqa: E402
     replace_in_line,
     seg_path,
 )
-from vector_readme import write_readme  # noqa: E402
-from vector_valid_logs import write_keyring, write_valid_logs  # noqa: E402
-from vector_writer_defects import write_writer_defects  # noqa: E402
+from vector_readme import write_readme
+from vector_valid_logs import write_keyring, write_valid_logs
+from vector_writer_defects import write_writer_defects
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_OUT = os.path.join(REPO, "data", "vectors")
@@ -89,6 +90,7 @@ __all__ = [
     "h",
     "intent",
     "new_writer",
+    "ref",
     "records_of",
     "replace_in_line",
     "seg_path",
