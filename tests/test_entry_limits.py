@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kfm_wal import SchemaError, Wal, records, verify
 from kfm_wal.schema import MAX_DEPTH
 
