@@ -10,11 +10,7 @@ pub fn check_entry(kind: &str, entry: &[u8]) -> PyResult<Option<(String, String)
     let result = match kind {
         "intent" => body::check_intent(entry, Context::Entry).map(|_| ()),
         "completion" => body::check_completion(entry, Context::Entry).map(|_| ()),
-        other => {
-            return Err(crate::errors::to_py(kfm_wal_core::WalError::InvalidArgument(format!(
-                "no entry kind {other:?}"
-            ))))
-        }
+        other => return Err(crate::errors::usage(format!("no entry kind {other:?}"))),
     };
     Ok(result.err().map(|e| (e.field, e.message)))
 }

@@ -2,15 +2,17 @@
 //! verification. All file access and hashing runs detached; Python objects are built after.
 
 use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use kfm_wal_core::keys::PublicKey;
 use kfm_wal_core::verify::{verify_with_progress, Checkpoint};
-use kfm_wal_core::{body, hash, reader, segment::SegmentFile, timestamp, VerifyOptions, WalError};
+use kfm_wal_core::{body, hash, reader, segment::SegmentFile, timestamp, VerifyOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::errors::{finding_dict, to_py, IntoPyResult};
+use crate::errors::{finding_dict, usage, IntoPyResult};
 
 /// (number, first_seq, path, archived) of every segment, in log order.
 #[pyfunction]
@@ -46,10 +48,6 @@ pub fn read_segment<'py>(
     Ok((tuples, end))
 }
 
-fn usage(msg: String) -> PyErr {
-    to_py(WalError::InvalidArgument(msg))
-}
-
 /// A checkpoint from the dict a receipt holds.
 fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
     let get = |k: &str| d.get_item(k)?.ok_or_else(|| usage(format!("receipt: {k} is missing")));
@@ -60,12 +58,12 @@ fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
         .try_into()
         .ok()
         .filter(|t: &[u8; timestamp::LEN]| timestamp::is_valid(t))
-        .ok_or_else(|| usage("receipt: bad timestamp".into()))?;
+        .ok_or_else(|| usage("receipt: bad timestamp"))?;
     let pending: Vec<String> = get("pending")?.extract()?;
     Ok(Checkpoint {
         log_id: get("log_id")?.extract()?,
         seq: get("seq")?.extract()?,
-        hash: hash::parse_prefixed(&hash_text).ok_or_else(|| usage("receipt: bad hash".into()))?,
+        hash: hash::parse_prefixed(&hash_text).ok_or_else(|| usage("receipt: bad hash"))?,
         segment: get("segment_number")?.extract()?,
         offset: get("offset")?.extract()?,
         timestamp: ts,
@@ -79,9 +77,44 @@ fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
     })
 }
 
+/// What a scan is unwound with when its progress step raised (the exception is kept beside it).
+struct Stopped;
+
+/// `verify_with_progress`, detached, stopped by Python: between windows of segments it attaches,
+/// runs pending signal handlers (Ctrl-C raises `KeyboardInterrupt` here) and calls `progress`.
+/// When either raises, the scan is unwound from the progress step (`resume_unwind`: no panic
+/// message) and the exception is returned. Scans already running finish first (at most two per
+/// thread); nothing of the abandoned verification is kept.
+fn scan_stoppable(
+    path: &std::path::Path,
+    opts: &VerifyOptions,
+    progress: Option<&Py<PyAny>>,
+) -> PyResult<kfm_wal_core::verify::LogReport> {
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let step = |done: u64, records: u64| {
+        let outcome = Python::attach(|py| {
+            py.check_signals()?;
+            progress.map_or(Ok(()), |cb| cb.call1(py, (done, records)).map(drop))
+        });
+        if let Err(e) = outcome {
+            *raised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            panic::resume_unwind(Box::new(Stopped));
+        }
+    };
+    match panic::catch_unwind(AssertUnwindSafe(|| verify_with_progress(path, opts, &step))) {
+        Ok(report) => report.py(),
+        Err(payload) if payload.is::<Stopped>() => {
+            let e = raised.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Err(e.expect("a scan is stopped only after its exception is kept"))
+        }
+        Err(payload) => panic::resume_unwind(payload),
+    }
+}
+
 /// Verify the log at `path`. `keyring` is a list of base64 public keys to trust; None trusts the
 /// keys the log declares. `checkpoint` (a receipt's dict) limits the work to what follows it;
-/// `progress(bytes, records)` is called between windows of segments. Returns a plain dict (the
+/// `progress(bytes, records)` is called between windows of segments; an exception it raises (or
+/// a signal handler's, such as `KeyboardInterrupt`) stops the scan and is raised here. Returns a plain dict (the
 /// Python layer wraps it in a report object).
 #[pyfunction]
 #[pyo3(signature = (path, keyring=None, check_bodies=true, checkpoint=None, stop_after=None, progress=None, pending_ids=false, check_signatures=true))]
@@ -112,14 +145,7 @@ pub fn verify_log<'py>(
     let opts =
         VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
-    let report_progress = |done: u64, records: u64| {
-        if let Some(cb) = &progress {
-            Python::attach(|py| {
-                let _ = cb.call1(py, (done, records));
-            });
-        }
-    };
-    let report = py.detach(|| verify_with_progress(&path, &opts, &report_progress)).py()?;
+    let report = py.detach(|| scan_stoppable(&path, &opts, progress.as_ref()))?;
     let elapsed = started.elapsed().as_secs_f64();
     let d = PyDict::new(py);
     let findings: PyResult<Vec<_>> = report.findings.iter().map(|f| finding_dict(py, f)).collect();
@@ -162,7 +188,7 @@ pub fn verify_log<'py>(
 /// (key_id, base64 public key) of a 32-byte Ed25519 seed.
 #[pyfunction]
 pub fn public_key(seed: &[u8]) -> PyResult<(String, String)> {
-    let key = kfm_wal_core::keys::WriterKey::from_seed(seed).map_err(|e| to_py(WalError::InvalidArgument(e)))?;
+    let key = kfm_wal_core::keys::WriterKey::from_seed(seed).py()?;
     Ok((key.public.key_id.clone(), key.public.to_base64()))
 }
 

@@ -8,24 +8,20 @@ use std::sync::Mutex;
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, WalError, Writer, WriterOptions};
+use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, Writer, WriterOptions};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
-use crate::errors::IntoPyResult;
+use crate::errors::{usage, IntoPyResult};
 use crate::receipts::Receipts;
-
-fn usage(msg: String) -> PyErr {
-    crate::errors::to_py(WalError::InvalidArgument(msg))
-}
 
 fn durability(name: &str) -> PyResult<Durability> {
     Durability::parse(name).ok_or_else(|| usage(format!("durability must be fsync, os or none, got {name:?}")))
 }
 
 fn writer_key(seed: &[u8]) -> PyResult<WriterKey> {
-    WriterKey::from_seed(seed).map_err(usage)
+    WriterKey::from_seed(seed).py()
 }
 
 fn kind(name: &str) -> PyResult<Kind> {
@@ -49,7 +45,7 @@ impl Batch {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .ok_or_else(|| usage("this batch was already committed".into()))
+            .ok_or_else(|| usage("this batch was already committed"))
     }
 }
 
@@ -58,7 +54,7 @@ impl Batch {
     /// Hand over the next chunk of compact JSON entries; their checks start in the background.
     fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
         let mut guard = self.streamed.lock().unwrap_or_else(|e| e.into_inner());
-        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed".into()))?;
+        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed"))?;
         streamed.push(entries);
         Ok(())
     }
