@@ -46,9 +46,8 @@ impl PublicKey {
     /// `WalError::Key` when `raw` is not 32 bytes, not a point of the curve, or a weak
     /// (small-order) key.
     pub fn from_raw(raw: &[u8]) -> Result<Self> {
-        let bytes: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| WalError::Key(format!("public key must be 32 bytes, got {}", raw.len())))?;
+        let bytes: [u8; 32] =
+            raw.try_into().map_err(|_| WalError::Key(format!("public key must be 32 bytes, got {}", raw.len())))?;
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| WalError::Key("public key is not a valid Ed25519 point".to_owned()))?;
         if key.is_weak() {

@@ -22,5 +22,5 @@ pub fn check_entry(kind: &str, entry: &[u8]) -> PyResult<Option<(String, String)
 #[pyfunction]
 pub fn holding_null(entries: Vec<pyo3::pybacked::PyBackedBytes>) -> Vec<usize> {
     let finder = memchr::memmem::Finder::new(b"null");
-    entries.iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
+    entries.into_iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
 }

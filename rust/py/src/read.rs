@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use kfm_wal_core::keys::PublicKey;
@@ -14,23 +14,23 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::errors::{finding_dict, usage, IntoPyResult};
 
-/// (number, first_seq, path, archived) of every segment, in log order.
+/// (number, `first_seq`, path, archived) of every segment, in log order.
 #[pyfunction]
 pub fn segments(py: Python<'_>, path: PathBuf) -> PyResult<Vec<(u64, u64, PathBuf, bool)>> {
-    let files = py.detach(|| reader::segments(&path)).py()?;
+    let files = py.detach(move || reader::segments(&path)).py()?;
     Ok(files.into_iter().map(|f| (f.number, f.first_seq, f.path, f.archived)).collect())
 }
 
 /// (seq, kind, offset, hash, line bytes) of one sealed record.
 type RecordTuple<'py> = (u64, &'static str, u64, String, Bound<'py, PyBytes>);
 
-/// Sealed records of one segment with seq in [from_seq, to_seq], read from byte `offset` (0, or
+/// Sealed records of one segment with seq in [`from_seq`, `to_seq`], read from byte `offset` (0, or
 /// an offset this function returned), and the offset just past the last seal.
 #[pyfunction]
 #[pyo3(signature = (path, number, first_seq, archived, from_seq=0, to_seq=u64::MAX, offset=0))]
 #[allow(clippy::too_many_arguments)]
-pub fn read_segment<'py>(
-    py: Python<'py>,
+pub fn read_segment(
+    py: Python<'_>,
     path: PathBuf,
     number: u64,
     first_seq: u64,
@@ -38,7 +38,7 @@ pub fn read_segment<'py>(
     from_seq: u64,
     to_seq: u64,
     offset: u64,
-) -> PyResult<(Vec<RecordTuple<'py>>, u64)> {
+) -> PyResult<(Vec<RecordTuple<'_>>, u64)> {
     let file = SegmentFile { number, first_seq, path, archived };
     let (records, end) = py.detach(|| reader::read_segment_from(&file, offset, from_seq, to_seq)).py()?;
     let tuples = records
@@ -86,18 +86,19 @@ struct Stopped;
 /// message) and the exception is returned. Scans already running finish first (at most two per
 /// thread); nothing of the abandoned verification is kept.
 fn scan_stoppable(
-    path: &std::path::Path,
+    path: &Path,
     opts: &VerifyOptions,
-    progress: Option<&Py<PyAny>>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<kfm_wal_core::verify::LogReport> {
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-    let step = |done: u64, records: u64| {
+    let raised_ref = &raised;
+    let step = move |done: u64, records: u64| {
         let outcome = Python::attach(|py| {
             py.check_signals()?;
-            progress.map_or(Ok(()), |cb| cb.call1(py, (done, records)).map(drop))
+            progress.as_ref().map_or(Ok(()), |cb| cb.call1(py, (done, records)).map(drop))
         });
         if let Err(e) = outcome {
-            *raised.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            *raised_ref.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
             panic::resume_unwind(Box::new(Stopped));
         }
     };
@@ -124,7 +125,7 @@ pub fn verify_log<'py>(
     path: PathBuf,
     keyring: Option<Vec<String>>,
     check_bodies: bool,
-    checkpoint: Option<Bound<'py, PyDict>>,
+    checkpoint: Option<&Bound<'py, PyDict>>,
     stop_after: Option<usize>,
     progress: Option<Py<PyAny>>,
     pending_ids: bool,
@@ -141,16 +142,16 @@ pub fn verify_log<'py>(
             Some(ring)
         }
     };
-    let checkpoint = checkpoint.as_ref().map(self::checkpoint).transpose()?;
+    let checkpoint = checkpoint.map(self::checkpoint).transpose()?;
     let opts =
         VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
-    let report = py.detach(|| scan_stoppable(&path, &opts, progress.as_ref()))?;
+    let report = py.detach(move || scan_stoppable(&path, &opts, progress))?;
     let elapsed = started.elapsed().as_secs_f64();
     let d = PyDict::new(py);
     let findings: PyResult<Vec<_>> = report.findings.iter().map(|f| finding_dict(py, f)).collect();
     d.set_item("findings", findings?)?;
-    d.set_item("segments", report.segments.iter().map(|s| s.name()).collect::<Vec<_>>())?;
+    d.set_item("segments", report.segments.iter().map(kfm_wal_core::segment::SegmentFile::name).collect::<Vec<_>>())?;
     d.set_item("records", report.records)?;
     d.set_item("signatures_checked", check_signatures)?;
     d.set_item("bytes", report.bytes)?;
@@ -168,7 +169,7 @@ pub fn verify_log<'py>(
         state.set_item("segment_number", seg.number)?;
         state.set_item("offset", report.head_offset)?;
         state.set_item("timestamp", String::from_utf8_lossy(&h.timestamp).into_owned())?;
-        state.set_item("public_key", report.key_in_force.as_ref().map(|k| k.to_base64()))?;
+        state.set_item("public_key", report.key_in_force.as_ref().map(PublicKey::to_base64))?;
         state.set_item("revoked", &report.revoked)?;
         Ok::<_, PyErr>(state)
     });
@@ -185,7 +186,7 @@ pub fn verify_log<'py>(
     Ok(d)
 }
 
-/// (key_id, base64 public key) of a 32-byte Ed25519 seed.
+/// (`key_id`, base64 public key) of a 32-byte Ed25519 seed.
 #[pyfunction]
 pub fn public_key(seed: &[u8]) -> PyResult<(String, String)> {
     let key = kfm_wal_core::keys::WriterKey::from_seed(seed).py()?;
@@ -195,8 +196,8 @@ pub fn public_key(seed: &[u8]) -> PyResult<(String, String)> {
 /// Copy every verifiable record of the log at `src`, up to its first damage, into a new log at
 /// `dst`; `src` is left untouched. Returns what was copied and where the copy stopped.
 #[pyfunction]
-pub fn salvage<'py>(py: Python<'py>, src: PathBuf, dst: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let s = py.detach(|| kfm_wal_core::salvage::salvage(&src, &dst)).py()?;
+pub fn salvage(py: Python<'_>, src: PathBuf, dst: PathBuf) -> PyResult<Bound<'_, PyDict>> {
+    let s = py.detach(move || kfm_wal_core::salvage::salvage(&src, &dst)).py()?;
     let d = PyDict::new(py);
     d.set_item("destination", s.destination.display().to_string())?;
     d.set_item("stopped_at", s.stopped_at.as_ref().map(|f| finding_dict(py, f)).transpose()?)?;

@@ -43,7 +43,7 @@ impl Batch {
     fn take(&self) -> PyResult<Streamed> {
         self.streamed
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
             .ok_or_else(|| usage("this batch was already committed"))
     }
@@ -53,7 +53,7 @@ impl Batch {
 impl Batch {
     /// Hand over the next chunk of compact JSON entries; their checks start in the background.
     fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
-        let mut guard = self.streamed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.streamed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed"))?;
         streamed.push(entries);
         Ok(())
@@ -87,7 +87,7 @@ impl PyWriter {
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
-        let inner = py.detach(|| Writer::create(&path, key, opts)).py()?;
+        let inner = py.detach(move || Writer::create(&path, key, opts)).py()?;
         Ok(PyWriter { inner })
     }
 
@@ -98,7 +98,7 @@ impl PyWriter {
         let mode = RecoveryMode::parse(recovery)
             .ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
-        let inner = py.detach(|| Writer::open(&path, key, mode, durability)).py()?;
+        let inner = py.detach(move || Writer::open(&path, key, mode, durability)).py()?;
         Ok(PyWriter { inner })
     }
 
