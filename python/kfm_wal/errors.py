@@ -1,5 +1,5 @@
-"""The exception hierarchy of kfm-wal, defined once. The Rust core raises these classes too
-(its single error conversion imports this module), so callers catch one family.
+"""The exception hierarchy of kfm-wal, defined once. The Rust core raises these classes too (its
+single error conversion, rust/py/src/errors.rs, binds each class once), so callers catch one family.
 
     WalError
     ├── UsageError            bad argument (exit code 2 in the CLI)
