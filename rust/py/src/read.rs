@@ -85,6 +85,10 @@ struct Stopped;
 /// When either raises, the scan is unwound from the progress step (`resume_unwind`: no panic
 /// message) and the exception is returned. Scans already running finish first (at most two per
 /// thread); nothing of the abandoned verification is kept.
+///
+/// Unwinding is the one way out of the core's scan its `progress` signature leaves (it returns
+/// nothing); it needs `panic = "unwind"`, which every profile of the workspace keeps. If the
+/// core's `progress` one day returns whether to go on, this becomes a plain return.
 fn scan_stoppable(
     path: &Path,
     opts: &VerifyOptions,
