@@ -110,6 +110,19 @@ def test_keyring_errors_name_the_keyring(long_log: Path) -> None:
         _core.verify_log(long_log, ["AAAA"])
 
 
+def test_the_binding_binds_each_class_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError):
+        _core.public_key(b"")
+
+    class Elsewhere(Exception):
+        pass
+
+    # Not looked up again on the next error: the class bound at the first one is raised.
+    monkeypatch.setattr(kfm_wal.errors, "UsageError", Elsewhere)
+    with pytest.raises(UsageError):
+        _core.public_key(b"")
+
+
 def test_every_core_error_class_is_one_of_kfm_wal_errors() -> None:
     # The binding binds these names once; a rename in errors.py must fail here, not at the first error.
     for name in (
