@@ -119,8 +119,8 @@ fn scan_stoppable(
 /// Verify the log at `path`. `keyring` is a list of base64 public keys to trust; None trusts the
 /// keys the log declares. `checkpoint` (a receipt's dict) limits the work to what follows it;
 /// `progress(bytes, records)` is called between windows of segments; an exception it raises (or
-/// a signal handler's, such as `KeyboardInterrupt`) stops the scan and is raised here. Returns a plain dict (the
-/// Python layer wraps it in a report object).
+/// a signal handler's, such as `KeyboardInterrupt`) stops the scan and is raised here. Returns a
+/// plain dict (the Python layer wraps it in a report object).
 #[pyfunction]
 #[pyo3(signature = (path, keyring=None, check_bodies=true, checkpoint=None, stop_after=None, progress=None, pending_ids=false, check_signatures=true))]
 #[allow(clippy::too_many_arguments)]
