@@ -33,12 +33,13 @@ test-python: build ## pytest: public API, CLI, reference implementation, vectors
 
 test: test-rust test-python ## All tests (what CI runs)
 
-lint: build ## cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
+lint: build ## cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy, stubtest of kfm_wal._core
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest kfm_wal._core
 
 fmt: build ## Format Rust and Python sources
 	cargo fmt --all
