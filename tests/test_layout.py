@@ -24,7 +24,6 @@ LONG_FILE_ROOTS = ("python/kfm_wal", "rust", "benches")
 SOURCE_SUFFIXES = (".py", ".pyi", ".rs")
 # Over the limit today and being split by others; emptied at merge. A file not listed here fails.
 LONG_FILES_BEING_SPLIT = {
-    "benches/run.py",
     "python/kfm_wal/cli.py",
     "rust/core/src/body.rs",
     "rust/core/src/body_accept.rs",
@@ -138,3 +137,21 @@ def test_no_source_file_is_too_long() -> None:
                 if n > MAX_LINES and rel not in LONG_FILES_BEING_SPLIT:
                     too_long.append(f"{rel}: {n} lines")
     assert too_long == [], f"split these below {MAX_LINES} lines"
+
+
+# Another engineer's file, still importing make_entry from conftest; delete at merge (and the
+# re-export in conftest.py with it).
+IMPORTS_CONFTEST_UNTIL_MERGE = {"tests/test_error_funnel.py"}
+
+
+def test_no_test_imports_conftest() -> None:
+    """Fixtures come from conftest.py through pytest; helpers from waltools.py (or a module like it)."""
+    importing = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n.split(".")[0] == "conftest" for n in names):
+                importing.append(path.relative_to(ROOT).as_posix())
+    assert sorted(set(importing) - IMPORTS_CONFTEST_UNTIL_MERGE) == []

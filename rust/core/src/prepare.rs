@@ -144,6 +144,10 @@ fn prepare_one(
     if let Some(wal_id) = accept(kind, &scratch.body, &mut scratch.quotes) {
         return sized(index, Body::Within(members), wal_id, max_record_bytes);
     }
+    // The acceptor follows 64 levels; only entries it was unsure of can be deeper.
+    if nesting_depth(json) > MAX_ENTRY_DEPTH {
+        return Err(schema("", &format!("nested deeper than {MAX_ENTRY_DEPTH} levels (the writer's limit)")));
+    }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
     let (body, wal_id) = match kind {
         Kind::Intent => {
@@ -173,6 +177,36 @@ fn prepare_one(
         }
     };
     sized(index, body, wal_id, max_record_bytes)
+}
+
+/// Deepest nesting an entry may have, the entry object being level 1 (docs/FORMAT.md section 7):
+/// every conforming reader can parse what the writer accepts without exhausting a stack.
+pub const MAX_ENTRY_DEPTH: usize = 128;
+
+/// The deepest nesting of objects and arrays in `json`, brackets inside strings not counted.
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {
@@ -326,6 +360,23 @@ mod tests {
             r#"{{"actor":{{"id":"r","type":"ci"}},"governance":{{"care":"public"}},"lineage_links":[],"operation":"etl_step","payload":{{"i":{i}}},"post_state_expected":"sha256:{h}","pre_state_hash":"sha256:{h}","reversal":{{"steps":[{{"type":"file.delete"}}]}},"telemetry":{{"id":"t"}},"tier":1}}"#
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn nesting_depth_counts_brackets_outside_strings_and_the_writer_refuses_past_the_limit() {
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[{{\"]]"}]}"#), 3);
+        assert_eq!(nesting_depth(br#"{"a":"\\"}"#), 1);
+        let nested = |levels: usize| {
+            let e = String::from_utf8(entry(0)).unwrap();
+            let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+            e.replace(r#"{"i":0}"#, &format!(r#"{{"i":{deep}}}"#)).into_bytes()
+        };
+        // The entry is level 1 and payload level 2, so `levels` arrays inside reach levels + 2.
+        assert!(prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 2)], 1 << 20).is_ok());
+        match prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 1)], 1 << 20) {
+            Err(WalError::Schema { index: 0, message, .. }) => assert!(message.contains("128"), "{message}"),
+            other => panic!("expected a schema refusal, got {other:?}"),
+        }
     }
 
     /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
