@@ -43,12 +43,16 @@ class ApprovalsValid(IntentRule):
             yield reason + under
 
 
-class CareMetadataValid(IntentRule):
-    id = "gov.care"
-    description = "intents carry a CARE label and the metadata it demands (masking, override approval)"
+class _UnderPolicy(IntentRule):
+    """An intent rule judged under a policy (default: the shipped one); needs no keyring."""
 
     def __init__(self, policy: Policy | None = None) -> None:
         self.policy = policy or default_policy()
+
+
+class CareMetadataValid(_UnderPolicy):
+    id = "gov.care"
+    description = "intents carry a CARE label and the metadata it demands (masking, override approval)"
 
     def check_intent(self, record: Record) -> Iterable[str]:
         governance = record.body.get("governance")
@@ -67,15 +71,12 @@ class CareMetadataValid(IntentRule):
                 yield f"restricted data needs an approval with role {self.policy.override_role}"
 
 
-class IrreversibleDeclared(IntentRule):
+class IrreversibleDeclared(_UnderPolicy):
     """An intent whose reversal says irreversible carries the signed declaration
     (governance.irreversible) and at least the tier the policy demands for that."""
 
     id = "gov.irreversible"
     description = "irreversible operations are declared and use the tier the policy demands"
-
-    def __init__(self, policy: Policy | None = None) -> None:
-        self.policy = policy or default_policy()
 
     def check_intent(self, record: Record) -> Iterable[str]:
         reversal = record.body.get("reversal")
