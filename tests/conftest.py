@@ -9,10 +9,6 @@ from pathlib import Path
 import pytest
 from kfm_wal import Wal, keys
 
-# Only for tests/test_error_funnel.py (another engineer's file; it still imports make_entry from here):
-# remove when its import reads `from waltools import make_entry` (tests/test_layout.py exempts it).
-from waltools import make_entry as make_entry
-
 
 @pytest.fixture(scope="session")
 def key() -> keys.SigningKey:

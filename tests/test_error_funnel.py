@@ -17,8 +17,8 @@ from pathlib import Path
 
 import kfm_wal
 import pytest
-from conftest import make_entry
 from kfm_wal import StorageError, UsageError, Wal, WalError, _core, keys, verify
+from waltools import make_entry
 
 KFM_WAL = Path(sys.executable).parent / "kfm-wal"
 # One batch per segment. The verifier reports progress every `threads` segments (one per core):

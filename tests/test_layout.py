@@ -139,11 +139,6 @@ def test_no_source_file_is_too_long() -> None:
     assert too_long == [], f"split these below {MAX_LINES} lines"
 
 
-# Another engineer's file, still importing make_entry from conftest; delete at merge (and the
-# re-export in conftest.py with it).
-IMPORTS_CONFTEST_UNTIL_MERGE = {"tests/test_error_funnel.py"}
-
-
 def test_no_test_imports_conftest() -> None:
     """Fixtures come from conftest.py through pytest; helpers from waltools.py (or a module like it)."""
     importing = []
@@ -154,4 +149,4 @@ def test_no_test_imports_conftest() -> None:
                 names = [node.module or ""]
             if any(n.split(".")[0] == "conftest" for n in names):
                 importing.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(importing) - IMPORTS_CONFTEST_UNTIL_MERGE) == []
+    assert importing == []
