@@ -29,7 +29,6 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.machinery import ModuleSpec, PathFinder
-from importlib.util import find_spec
 from types import ModuleType
 from typing import Any
 
@@ -75,6 +74,8 @@ def message(feature: str, extras: Sequence[str]) -> str:
 
 def installed(extra: str) -> bool:
     """Whether every module of `extra` can be imported (found, not imported)."""
+    from importlib.util import find_spec  # on the error path only: not at start-up
+
     for module in EXTRAS[extra]:
         try:
             if find_spec(module) is None:
