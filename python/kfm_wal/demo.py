@@ -468,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     module for its demo command; this module never imports the CLI."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m kfm_wal.demo", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m kfm_wal.demo", description="Run the demo pipeline logged through the WAL (as `kfm-wal demo`)."
+    )
     parser.add_argument("--data", default="data", help="data directory (default: data)")
     args = parser.parse_args(argv)
     try:
