@@ -10,7 +10,7 @@ report = kfm_wal.verify("data/wal")   # report.ok, report.findings
 
 from typing import TYPE_CHECKING
 
-from . import errors, keys, schema
+from . import errors, extras, keys, schema
 from ._core import FORMAT, Receipt
 from ._core import __version__ as __version__
 from .errors import (
@@ -31,8 +31,11 @@ from .reader import Record, follow, is_log, records
 from .report import Finding, VerifyReport, verify
 from .wal import Wal, salvage
 
+extras.install()  # an operation layer imported without its extra says which extra to install
+
 # The operation layers load on first use: a writer that only appends never imports them (nor
-# their dependencies: pystac, pyoxigraph, openlineage, prov).
+# their dependencies: pystac, pyoxigraph, openlineage, prov, installed by extras; without them,
+# `kfm_wal.ops` raises kfm_wal.extras.MissingExtraError, an ImportError naming the extra).
 _LAZY = ("audit", "governance", "lineage", "ops")
 if TYPE_CHECKING:
     from . import audit, governance, lineage, ops

@@ -1,7 +1,14 @@
 """`kfm-wal`: create, append to, read and verify kfm-wal logs from the shell.
 
 Every failure ends as one line on stderr and exit code 2 (cli_errors.py); `validate` exits 1 when
-the log is invalid. Output for people goes through rich (cli_render.py); --json output is exact."""
+the log is invalid. Output for people goes through rich (cli_render.py); --json output is exact.
+
+Start-up is kept short (`--help` and `validate` of a small log in well under 100 ms): this module
+imports only click and the light core of kfm_wal. rich is loaded when rich output is rendered,
+cryptography when a key is loaded or a receipt signed, jsonschema when a refused entry is
+explained, and the operation layers (ops, governance, audit, lineage, demo) by their commands.
+tests/test_startup.py holds it to that. A command whose operation layer needs an extra that is not
+installed says which (kfm_wal.extras)."""
 
 from __future__ import annotations
 
@@ -11,22 +18,23 @@ import sys
 from collections.abc import Sequence
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 import orjson
 
 from . import cli_render as render
 from . import keys, provision, schema
-from . import verification_receipts as receipts
 from .cli_errors import INTERRUPTED, INVALID_LOG, CliError, describe, located, shown
 from .cli_input import Entries, parse
-from .quarantine import quarantine
+from .extras import needs
 from .reader import follow as follow_log
 from .reader import is_log, records
 from .report import verify
-from .verify_rules import ReversalStepsPresent, Rule
 from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal, salvage
+
+if TYPE_CHECKING:
+    from .verify_rules import Rule
 
 LOG_DIR = click.Path(path_type=Path, file_okay=False)
 FILE = click.Path(path_type=Path, dir_okay=False)
@@ -38,7 +46,23 @@ class _ReaderGone(Exception):
     """stdout's reader closed the pipe (`kfm-wal log --json | head`)."""
 
 
-class _Cli(click.Group):
+class _Command(click.Command):
+    """A command: an operation layer it imports without its extra is named in the error, with
+    the extra to install (`kfm-wal lineage export needs the 'lineage' extra: ...`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with needs(ctx.command_path):
+            return super().invoke(ctx)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+_Group.group_class = _Group
+
+
+class _Cli(_Group):
     """The root group; its `main` is where every error becomes one line (also under CliRunner)."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -405,6 +429,8 @@ def validate(
     signer = _load_key(receipt_key_file) if receipt_key_file else None
     previous = None
     if receipt_file is not None and receipt_file.exists():
+        from . import verification_receipts as receipts  # and with it cryptography: only with --receipt
+
         with located(file=receipt_file):
             previous = receipts.load(receipt_file, signer.public_key if signer else None)
     _require_log(log_dir)
@@ -418,9 +444,15 @@ def validate(
             keep_pending=receipt_file is not None,
             rules=rules,
         )
-    written = quarantine(log_dir, report) if quarantine_ and not report.ok else []
+    written: list[Path] = []
+    if quarantine_ and not report.ok:
+        from .quarantine import quarantine
+
+        written = quarantine(log_dir, report)
     if receipt_file is not None and report.ok:
-        receipts.VerificationReceipt.from_report(report, signer).save(receipt_file)
+        from .verification_receipts import VerificationReceipt
+
+        VerificationReceipt.from_report(report, signer).save(receipt_file)
     if as_json:
         doc = report.to_dict(max_errors)
         doc["quarantined"] = [str(p) for p in written]
@@ -444,6 +476,7 @@ def _operation_rules(
         return []
     from . import audit, governance
     from .ops import ExecutedMatchesIntent
+    from .verify_rules import ReversalStepsPresent
 
     policy = governance.default_policy()
     if policy_file is not None:

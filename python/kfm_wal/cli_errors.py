@@ -17,6 +17,7 @@ import click
 
 from .cli_input import Entries, InputError
 from .errors import ConflictError, CorruptionError, SchemaError, StorageError, WalError
+from .extras import MissingExtraError
 
 USAGE = 2
 INVALID_LOG = 1
@@ -68,6 +69,8 @@ def describe(
         return exc
     if isinstance(exc, InputError):
         return CliError(exc.what, exc.where)
+    if isinstance(exc, MissingExtraError):
+        return CliError(str(exc))  # says what to install; about the installation, not the log
     if isinstance(exc, CorruptionError) and exc.finding:
         f = exc.finding
         return CliError(

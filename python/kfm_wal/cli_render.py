@@ -1,36 +1,35 @@
 """What the CLI shows people: receipts, the log as a table, the verification summary, key lists.
-Machine-readable output (--json) is plain bytes from orjson or the log itself, never rich."""
+Machine-readable output (--json) is plain bytes from orjson or the log itself, never rich.
+
+rich is imported by the functions that build rich output, not here: `--help`, `--json` output,
+receipts and `tail` lines never load it (it is a good part of the CLI's start-up time)."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from ._core import Receipt
-from .keys import Keyring
 from .reader import Record
-from .report import Finding, VerifyReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .keys import Keyring
+    from .report import Finding, VerifyReport
 
 # When piped, rich would fold rows at 80 columns; a wal_id alone is 36.
 _PIPE_WIDTH = 200
 
 
 def console() -> Console:
+    from rich.console import Console
+
     c = Console(highlight=False, markup=False, emoji=False)
     if not c.is_terminal:
         c = Console(highlight=False, markup=False, emoji=False, width=_PIPE_WIDTH)
@@ -58,29 +57,33 @@ def receipt_json(r: Receipt) -> bytes:
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "refused": "yellow", "reversed": "magenta"}
 
 
-def _what(rec: Record) -> Text:
+def _what(rec: Record) -> tuple[str, str]:
+    """What the record says, in a word or two, and the style to show it in."""
     body = rec.body
     if rec.kind == "intent":
-        return Text(str(body.get("operation", "")))
+        return str(body.get("operation", "")), ""
     if rec.kind == "completion":
         status = str(body.get("status", ""))
-        return Text(status, style=_STATUS_STYLE.get(status, ""))
+        return status, _STATUS_STYLE.get(status, "")
     if rec.kind == "seal":
-        return Text("closes segment" if body.get("closes") else "", style="dim")
+        return ("closes segment" if body.get("closes") else ""), "dim"
     if rec.kind == "header":
-        return Text(f"segment {body.get('segment')}", style="dim")
+        return f"segment {body.get('segment')}", "dim"
     if rec.kind == "key":
-        return Text(f"{body.get('action')} {body.get('key_id')}")
-    return Text("")
+        return f"{body.get('action')} {body.get('key_id')}", ""
+    return "", ""
 
 
 def record_line(rec: Record) -> str:
     """One record on one plain line, for streams (`tail -f`)."""
     stamp = rec.timestamp.replace("T", " ")[:23]
-    return f"{rec.seq:>8}  {stamp}  {rec.kind:<10}  {_what(rec).plain:<16}  {rec.wal_id or ''}"
+    return f"{rec.seq:>8}  {stamp}  {rec.kind:<10}  {_what(rec)[0]:<16}  {rec.wal_id or ''}"
 
 
 def log_table(records: Iterable[Record]) -> tuple[Table, int]:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for name in ("seq", "time (UTC)", "kind", "operation/status", "wal_id", "actor", "tier"):
         table.add_column(name, justify="right" if name in ("seq", "tier") else "left", no_wrap=True)
@@ -96,7 +99,7 @@ def log_table(records: Iterable[Record]) -> tuple[Table, int]:
             str(rec.seq),
             stamp,
             Text(rec.kind, style=dim),
-            _what(rec),
+            Text(*_what(rec)),
             rec.wal_id or "",
             who,
             "" if tier is None else str(tier),
@@ -128,6 +131,16 @@ def progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
     if not (enabled and sys.stderr.isatty()):
         yield lambda done, records: None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bar = Progress(
         TextColumn("validating"),
         BarColumn(),
@@ -145,6 +158,9 @@ def progress(enabled: bool) -> Iterator[Callable[[int, int], None]]:
 
 def report_summary(report: VerifyReport, trust: str) -> list[Any]:
     """Renderables for `kfm-wal validate`."""
+    from rich.table import Table
+    from rich.text import Text
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -209,6 +225,8 @@ def report_summary(report: VerifyReport, trust: str) -> list[Any]:
 
 
 def keyring_table(ring: Keyring, source: str) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"keyring {source}", title_justify="left", box=None, header_style="bold", pad_edge=False)
     for name in ("key_id", "roles", "name", "public_key"):
         table.add_column(name, no_wrap=True)
@@ -218,6 +236,8 @@ def keyring_table(ring: Keyring, source: str) -> Table:
 
 
 def log_keys_table(report: VerifyReport, ring: Keyring | None) -> Table:
+    from rich.table import Table
+
     table = Table(
         title=f"keys declared by log {report.path}",
         title_justify="left",

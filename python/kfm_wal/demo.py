@@ -49,7 +49,7 @@ from typing import Any
 
 from . import demo_data, keys, lineage, ops, provision
 from .audit import audit_tree
-from .errors import LogExistsError, NotALogError, UsageError
+from .errors import LogExistsError, NotALogError, UsageError, WalError
 from .report import verify
 from .wal import Wal
 
@@ -462,7 +462,24 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
     return lines + [f"  finding: {f}" for f in s["findings"][:5]]
 
 
-if __name__ == "__main__":
-    from .cli import cli
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kfm_wal.demo [--data DIR]`: the demo without the CLI (`kfm-wal demo`, or
+    `python -m kfm_wal demo`, is the same run with the CLI's error messages). The CLI imports this
+    module for its demo command; this module never imports the CLI."""
+    import argparse
 
-    cli.main(["demo", *sys.argv[1:]], prog_name="kfm-wal")
+    parser = argparse.ArgumentParser(
+        prog="python -m kfm_wal.demo", description="Run the demo pipeline logged through the WAL (as `kfm-wal demo`)."
+    )
+    parser.add_argument("--data", default="data", help="data directory (default: data)")
+    args = parser.parse_args(argv)
+    try:
+        summary = run(args.data)
+    except (WalError, OSError) as e:
+        print(f"kfm-wal: error: {e}", file=sys.stderr)
+        return 2
+    return 0 if summary["valid"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

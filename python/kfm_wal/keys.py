@@ -1,5 +1,9 @@
 """Ed25519 keys: the writer's signing key (PKCS#8 PEM, mode 0600) and keyrings of trusted public
-keys with roles (docs/FORMAT.md section 5)."""
+keys with roles (docs/FORMAT.md section 5).
+
+`cryptography` is imported by the functions that generate, save, load or sign with a key, not
+here: reading or verifying a log (the Rust core checks the seals) and loading a keyring never
+import it, which keeps `kfm-wal validate` and `--help` fast to start."""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import _core
 from .errors import UsageError
@@ -30,10 +32,15 @@ class SigningKey:
         return cls(seed=seed, key_id=key_id, public_key=public)
 
     def sign(self, message: bytes) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
 
 
 def generate() -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     raw = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
@@ -42,6 +49,9 @@ def generate() -> SigningKey:
 
 def save(key: SigningKey, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write the key as PKCS#8 PEM readable by its owner only (created 0600, never widened)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = Path(path)
     pem = Ed25519PrivateKey.from_private_bytes(key.seed).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -61,6 +71,9 @@ def save(key: SigningKey, path: str | os.PathLike[str], *, overwrite: bool = Fal
 
 
 def load(path: str | os.PathLike[str]) -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     path = Path(path)
     try:
         data = path.read_bytes()

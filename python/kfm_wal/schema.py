@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -26,6 +25,8 @@ _OPTIONS = orjson.OPT_STRICT_INTEGER
 
 @cache
 def entry_schema() -> dict[str, Any]:
+    from importlib import resources  # only to explain a refusal (like jsonschema): not at start-up
+
     text = resources.files("kfm_wal").joinpath("schemas/wal-entry-v1.json").read_bytes()
     schema: dict[str, Any] = orjson.loads(text)
     return schema
