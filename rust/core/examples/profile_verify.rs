@@ -4,7 +4,9 @@
 //!     cargo run --release --example profile_verify -- DIR [PHASE]
 //!
 //! PHASE (default all) runs one part alone, for `perf stat` / `perf record` on a shared machine
-//! where wall times are noisy: sha256, split, envelope, scan, scan-bodies, verify.
+//! where wall times are noisy: sha256, split, envelope, scan, scan-bodies, load, verify. `load`
+//! times what the reader, salvage and receipt resumption do: each segment loaded (`scan::load`)
+//! and scanned with bodies from memory.
 use std::time::Instant;
 
 use kfm_wal_core::scan::{self, ScanOptions};
@@ -28,7 +30,7 @@ fn main() {
     let run = |name: &str| phase == "all" || phase == name;
     let files = segment::list(dir.as_ref()).unwrap();
     // Segments are read into memory only for the phases that take them from there.
-    let in_memory = phase != "verify";
+    let in_memory = phase != "verify" && phase != "load";
     let data: Vec<Vec<u8>> = files.iter().filter(|_| in_memory).map(|f| std::fs::read(&f.path).unwrap()).collect();
     let total: usize = files.iter().map(|f| std::fs::metadata(&f.path).unwrap().len() as usize).sum();
     let mb = total as f64 / 1e6;
@@ -60,6 +62,15 @@ fn main() {
             }
             report(&format!("scan (one thread) check_bodies={check_bodies}"), t);
         }
+    }
+    if run("load") {
+        let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
+        let t = Instant::now();
+        for f in &files {
+            let bytes = scan::load(&f.path, f.archived).unwrap();
+            std::hint::black_box(scan::scan_segment(f, &bytes, &opts, false));
+        }
+        report("load + scan (one thread) check_bodies=true", t);
     }
     if run("verify") {
         let t = Instant::now();
