@@ -6,12 +6,14 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::archive::archive_segment;
+use crate::durability::Durability;
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::Fs;
 use crate::keys::WriterKey;
+use crate::log_state::WritePosition;
 use crate::segment;
 use crate::verify::{self, VerifyOptions};
-use crate::writer::{Durability, Resume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryMode {
@@ -41,9 +43,11 @@ pub struct RecoveryNote {
     pub saved_to: Option<PathBuf>,
 }
 
-pub(crate) struct Recovered {
+/// What recovery leaves for the writer: where to continue writing, the log's limits, and what
+/// it did.
+pub(crate) struct RecoveryOutcome {
     pub log_id: String,
-    pub position: Resume,
+    pub position: WritePosition,
     pub closes: bool,
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
@@ -94,7 +98,7 @@ pub(crate) fn recover(
     key: &WriterKey,
     mode: RecoveryMode,
     durability: Durability,
-) -> Result<Recovered> {
+) -> Result<RecoveryOutcome> {
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
@@ -127,7 +131,7 @@ pub(crate) fn recover(
     })?;
     // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
     for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
-        crate::writer::archive(fs, dir, &s.name(), sync)?;
+        archive_segment(fs, dir, &s.name(), sync)?;
         notes.push(RecoveryNote {
             action: "archived a closed segment left in the live directory".into(),
             segment: s.name(),
@@ -147,9 +151,9 @@ pub(crate) fn recover(
         .clone()
         .ok_or_else(|| WalError::InvalidArgument("last segment has no valid header".into()))?;
     let only_header_and_seal = head.seq == last.first_seq + 1;
-    Ok(Recovered {
+    Ok(RecoveryOutcome {
         log_id: report.log_id.clone().unwrap_or_default(),
-        position: Resume {
+        position: WritePosition {
             segment_no: last.number,
             segment_name: last.name(),
             segment_path: last.path.clone(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{verify, Durability, LogReport, Receipt, VerifyOptions, Writer, WriterOptions};
+use kfm_wal_core::{verify, AppendReceipt, Durability, LogReport, VerifyOptions, Writer, WriterOptions};
 
 pub fn key(n: u8) -> WriterKey {
     WriterKey::from_seed(&[n; 32]).unwrap()
@@ -28,7 +28,7 @@ pub fn small_segments() -> WriterOptions {
     WriterOptions { max_segment_bytes: 16 * 1024, max_record_bytes: 8 * 1024, durability: Durability::Fsync }
 }
 
-pub fn append(w: &Writer, from: usize, n: usize) -> Vec<Receipt> {
+pub fn append(w: &Writer, from: usize, n: usize) -> Vec<AppendReceipt> {
     w.append(Kind::Intent, &entries(from, n)).unwrap()
 }
 
