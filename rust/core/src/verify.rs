@@ -298,7 +298,7 @@ fn resume_at(
         report.findings.push(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg));
         return Ok(None);
     }
-    let from = scan::Resume {
+    let from = scan::ScanStart {
         offset: line_end as u64,
         expect: Some((cp.seq + 1, cp.hash)),
         last_ts: Some(cp.timestamp),
