@@ -67,6 +67,12 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
     let last = plan.len() - 1;
     for (i, (file, len)) in plan.iter().enumerate() {
         let data = fs::read(&file.path).at(&file.path)?;
+        if (data.len() as u64) < *len {
+            // Cut shorter since it was verified (the log is not ours to control): copy nothing
+            // that was not verified.
+            let why = format!("segment is {} bytes, {len} when verified: it changed while being salvaged", data.len());
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, why)).at(&file.path);
+        }
         let target = if i == last { dst.join(file.name()) } else { dst.join(segment::ARCHIVE).join(file.name()) };
         fs.write_atomic(&target, &data[..*len as usize], true)?;
         bytes += len;
