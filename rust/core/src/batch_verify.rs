@@ -8,14 +8,14 @@
 //! ```
 //!
 //! in one multiscalar multiplication. `ed25519_dalek::verify_batch` gives it one point per
-//! signature for A_i; here the signatures by the same key share one term, [Σ z_i k_i] A, so the
+//! signature for `A_i`; here the signatures by the same key share one term, [Σ `z_i` `k_i`] A, so the
 //! multiplication has n + keys + 1 points instead of 2n + 1: about half the work.
 //!
 //! It accepts what `ed25519_dalek::verify_batch` accepts: every s canonical (below the group
-//! order), every R a valid point encoding, the same (cofactorless) equation. The z_i are 128-bit
+//! order), every R a valid point encoding, the same (cofactorless) equation. The `z_i` are 128-bit
 //! coefficients derived from every key, message and signature in the batch, as ed25519-dalek
 //! derives them with its transcript: a forger cannot pick signatures whose errors cancel
-//! without knowing the z_i, and any change to the batch changes them all.
+//! without knowing the `z_i`, and any change to the batch changes them all.
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -70,7 +70,7 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
 }
 
-/// z_1, z_2, ...: 128-bit scalars, four from each SHA-512(seed || block number).
+/// `z_1`, `z_2`, ...: 128-bit scalars, four from each SHA-512(seed || block number).
 struct Coefficients {
     seed: [u8; 64],
     block: [u8; 64],

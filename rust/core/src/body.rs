@@ -25,14 +25,14 @@ fn err<T>(field: &str, message: impl Into<String>) -> Result<T, FieldError> {
 }
 
 /// serde's messages already name the member ("missing field `tier`"); lift the name out.
-fn from_serde(e: serde_json::Error) -> FieldError {
+fn from_serde(e: &serde_json::Error) -> FieldError {
     let text = e.to_string();
     let field = text.split('`').nth(1).unwrap_or("").to_owned();
     let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
     FieldError { field, message, syntax: e.is_syntax() || e.is_eof() }
 }
 
-/// Parse from `&str` after one whole-buffer UTF-8 check: serde_json's slice reader re-validates
+/// Parse from `&str` after one whole-buffer UTF-8 check: `serde_json`'s slice reader re-validates
 /// UTF-8 string by string, which costs more than the rest of the check.
 fn parse<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, FieldError> {
     let text = std::str::from_utf8(json).map_err(|e| FieldError {
@@ -40,7 +40,7 @@ fn parse<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, FieldError> {
         message: format!("not UTF-8: {e}"),
         syntax: true,
     })?;
-    serde_json::from_str(text).map_err(from_serde)
+    serde_json::from_str(text).map_err(|e| from_serde(&e))
 }
 
 /// Where the object came from decides whether envelope members may appear in it.
@@ -193,7 +193,8 @@ fn state_hash(field: &str, raw: &RawValue) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// A canonical lowercase UUIDv4, as a u128.
+/// A canonical lowercase `UUIDv4`, as a u128.
+#[must_use]
 pub fn parse_uuid_v4(text: &str) -> Option<u128> {
     let u = uuid::Uuid::try_parse(text).ok()?;
     if u.get_version_num() != 4
@@ -208,6 +209,7 @@ pub fn parse_uuid_v4(text: &str) -> Option<u128> {
 
 /// The record's `wal_id`, if it has a well-formed one (used to pair records whose other members
 /// are invalid).
+#[must_use]
 pub fn wal_id_of(json: &[u8]) -> Option<u128> {
     #[derive(Deserialize)]
     struct Id<'a> {
@@ -218,6 +220,7 @@ pub fn wal_id_of(json: &[u8]) -> Option<u128> {
     uuid_field("wal_id", id.wal_id?).ok()
 }
 
+#[must_use]
 pub fn format_uuid(id: u128) -> String {
     uuid::Uuid::from_u128(id).hyphenated().to_string()
 }
@@ -368,8 +371,8 @@ pub fn check_intent(json: &[u8], ctx: Context) -> Result<IntentFacts, FieldError
     }
 }
 
-fn one_of(value: &Option<Cow<'_, str>>, allowed: &[&str]) -> bool {
-    value.as_deref().is_some_and(|v| allowed.contains(&v))
+fn one_of(value: Option<&str>, allowed: &[&str]) -> bool {
+    value.is_some_and(|v| allowed.contains(&v))
 }
 
 fn fast_intent(json: &[u8], ctx: Context) -> Option<IntentFacts> {
@@ -391,14 +394,14 @@ fn fast_intent(json: &[u8], ctx: Context) -> Option<IntentFacts> {
         _ => false,
     };
     let ok = is_operation(&i.operation)
-        && one_of(&i.actor.kind, ACTOR_TYPES)
+        && one_of(i.actor.kind.as_deref(), ACTOR_TYPES)
         && i.actor.id.as_deref().is_some_and(|id| !id.is_empty())
         && hash::is_prefixed(&i.pre_state_hash)
         && hash::is_prefixed(&i.post_state_expected)
         && reversal_ok
         && i.tier <= 4
         && (i.tier < 4 || i.operation == "rollback")
-        && one_of(&i.governance.care, CARE_LABELS)
+        && one_of(i.governance.care.as_deref(), CARE_LABELS)
         && i.telemetry.id.as_deref().is_some_and(|id| !id.is_empty());
     ok.then_some(IntentFacts { wal_id })
 }

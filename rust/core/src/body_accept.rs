@@ -9,7 +9,7 @@
 //! return None, and the line goes to `body::check_intent` /
 //! `body::check_completion`, which decide and explain exactly as before. Verdicts therefore
 //! cannot change as long as this module never accepts a line those refuse, nor with another
-//! wal_id: the tests below hold it to that on mutated lines.
+//! `wal_id`: the tests below hold it to that on mutated lines.
 
 use crate::body;
 use crate::hash;
@@ -20,7 +20,7 @@ use crate::record::Envelope;
 /// whose recursion limit (128) refuses some of them.
 const MAX_DEPTH: u32 = 64;
 
-/// The wal_id of an intent line that satisfies every schema rule, or None when unsure.
+/// The `wal_id` of an intent line that satisfies every schema rule, or None when unsure.
 pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
     const WAL_ID: u16 = 1;
     const OPERATION: u16 = 1 << 1;
@@ -74,7 +74,7 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
     (seen == ALL && tier_ok).then_some(wal_id)
 }
 
-/// The wal_id of a completion line that satisfies every schema rule, or None when unsure.
+/// The `wal_id` of a completion line that satisfies every schema rule, or None when unsure.
 pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
     const WAL_ID: u8 = 1;
     const STATUS: u8 = 1 << 1;
@@ -198,7 +198,7 @@ fn governance(c: &mut Cursor) -> Option<()> {
         }
         Name::Plain(b"approvals") if !approvals => {
             approvals = true;
-            c.array(|c| c.value())
+            c.array(Cursor::value)
         }
         Name::Plain(b"care" | b"approvals") | Name::Escaped => None,
         Name::Plain(_) => c.value(),
@@ -374,7 +374,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A lowercase UUIDv4 string: a fixed width, so no scan for its end.
+    /// A lowercase `UUIDv4` string: a fixed width, so no scan for its end.
     fn uuid(&mut self) -> Option<u128> {
         let text = self.b.get(self.i..self.i + 38)?;
         (text[0] == b'"' && text[37] == b'"').then_some(())?;
@@ -468,7 +468,7 @@ impl<'a> Cursor<'a> {
         match self.peek()? {
             b'"' => self.string().map(|_| ()),
             b'{' => self.object(|c, _| c.value()),
-            b'[' => self.array(|c| c.value()),
+            b'[' => self.array(Cursor::value),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),

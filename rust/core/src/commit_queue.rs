@@ -97,7 +97,7 @@ impl CommitQueue {
                 self.wake.notify_all();
                 continue;
             }
-            q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
+            q = self.wake.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 
@@ -109,7 +109,7 @@ impl CommitQueue {
     ///   sync starts at once. Callers settle into two cohorts, each synced every other time.
     /// - Merge (F >= R + W: the disk is the bottleneck): let the running sync end, then wait (at
     ///   most half a sync) for the callers it acknowledged, so one sync carries everyone
-    ///   (PostgreSQL's commit_delay/commit_siblings, driven by measured times).
+    ///   (`PostgreSQL`'s `commit_delay/commit_siblings`, driven by measured times).
     ///
     /// A lone appender never waits.
     fn gather<'a>(&'a self, mut q: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
@@ -127,7 +127,7 @@ impl CommitQueue {
                 }
                 // Not woken when the sync ends: look again at the expected end, or soon after.
                 let nap = deadline.saturating_duration_since(now).max(Duration::from_micros(20));
-                q = self.arrived.wait_timeout(q, nap).unwrap_or_else(|e| e.into_inner()).0;
+                q = self.arrived.wait_timeout(q, nap).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             }
             if pipeline {
                 return q;
@@ -146,7 +146,7 @@ impl CommitQueue {
             if now >= deadline {
                 break;
             }
-            q = self.arrived.wait_timeout(q, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            q = self.arrived.wait_timeout(q, deadline - now).unwrap_or_else(std::sync::PoisonError::into_inner).0;
         }
         q
     }

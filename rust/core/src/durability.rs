@@ -12,6 +12,7 @@ pub enum Durability {
 }
 
 impl Durability {
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Durability::Fsync => "fsync",
@@ -20,6 +21,7 @@ impl Durability {
         }
     }
 
+    #[must_use]
     pub fn parse(s: &str) -> Option<Durability> {
         Some(match s {
             "fsync" => Durability::Fsync,

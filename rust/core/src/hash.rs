@@ -5,6 +5,7 @@ pub type Digest = [u8; 32];
 pub const ZERO: Digest = [0u8; 32];
 pub const PREFIX: &str = "sha256:";
 
+#[must_use]
 pub fn sha256(bytes: &[u8]) -> Digest {
     // The verifier hashes every line on its own: the whole blocks go straight from the input to
     // the compression function and only the tail is padded here (FIPS 180-4 5.1.1), where the
@@ -27,7 +28,8 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     out
 }
 
-const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+const H0: [u32; 8] =
+    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
 
 /// SHA-256 compression of whole 64-byte blocks (sha2's, SHA-NI where the CPU has it).
 fn compress(state: &mut [u32; 8], blocks: &[u8]) {
@@ -47,6 +49,7 @@ pub fn push_hex(out: &mut Vec<u8>, digest: &Digest) {
     hex::encode_to_slice(digest, &mut out[start..]).expect("64-byte buffer for 32-byte digest");
 }
 
+#[must_use]
 pub fn to_prefixed(digest: &Digest) -> String {
     format!("{PREFIX}{}", hex::encode(digest))
 }
@@ -74,6 +77,7 @@ const HEX_VALUE: [u8; 256] = {
 /// decoding are one branch-free pass: 32 digits a step with AVX2 where the CPU has it, else 16
 /// with SSE2 (part of every x86-64 CPU), elsewhere a table lookup per digit where any invalid
 /// digit sets the high bits of `bad`.
+#[must_use]
 pub fn parse_hex(text: &[u8]) -> Option<Digest> {
     let text: &[u8; 64] = text.try_into().ok()?;
     #[cfg(target_arch = "x86_64")]
@@ -92,7 +96,11 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        _mm256_add_epi8, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_packus_epi16, _mm256_permute4x64_epi64, _mm256_set1_epi16,
+        _mm256_set1_epi8, _mm256_setzero_si256, _mm256_slli_epi16, _mm256_srli_epi16, _mm256_storeu_si256,
+    };
     let mut out = ZERO;
     // SAFETY: the loads read 32 bytes each inside `text`; the store writes the 32 of `out`.
     let (a, b) =
@@ -138,7 +146,11 @@ fn parse_hex_table(text: &[u8; 64]) -> Option<Digest> {
 
 #[cfg(target_arch = "x86_64")]
 fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+        _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set1_epi16, _mm_set1_epi8, _mm_setzero_si128,
+        _mm_slli_epi16, _mm_srli_epi16, _mm_storeu_si128,
+    };
     let mut out = ZERO;
     // SAFETY: SSE2 is in the x86-64 baseline; loads read 16 bytes inside `text`, stores write
     // 16 bytes inside `out`.
@@ -174,16 +186,19 @@ fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
 }
 
 /// Whether `text` is `sha256:` + 64 lowercase hex digits (a check, no decoding).
+#[must_use]
 pub fn is_prefixed(text: &str) -> bool {
     is_prefixed_bytes(text.as_bytes())
 }
 
 /// `is_prefixed` on bytes.
+#[must_use]
 pub fn is_prefixed_bytes(b: &[u8]) -> bool {
     b.len() == PREFIX.len() + 64 && b.starts_with(PREFIX.as_bytes()) && parse_hex(&b[PREFIX.len()..]).is_some()
 }
 
 /// Parse `sha256:<hex>`.
+#[must_use]
 pub fn parse_prefixed(text: &str) -> Option<Digest> {
     text.strip_prefix(PREFIX).and_then(|h| parse_hex(h.as_bytes()))
 }

@@ -3,7 +3,7 @@
 //! by line; for the last segments of a verification (when a thread would otherwise sit idle
 //! while one segment finishes) the second half of a segment's facts is computed ahead on
 //! another thread, and the scanner takes them from there instead. Same functions, same bytes:
-//! the scan's results cannot differ (tests/split_scan.rs holds them equal).
+//! the scan's results cannot differ (`tests/split_scan.rs` holds them equal).
 
 use std::fs::File;
 use std::io;

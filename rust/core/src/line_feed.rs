@@ -24,6 +24,7 @@ pub struct SliceLines<'b> {
 }
 
 impl<'b> SliceLines<'b> {
+    #[must_use]
     pub fn new(bytes: &'b [u8], start: usize) -> Self {
         SliceLines { bytes, pos: start.min(bytes.len()) }
     }
@@ -67,6 +68,7 @@ pub struct FileLines<'f> {
 }
 
 impl<'f> FileLines<'f> {
+    #[must_use]
     pub fn new(file: &'f File, start: u64, end: u64) -> Self {
         Self::with_buffer(file, start, end, CHUNK)
     }

@@ -1,5 +1,5 @@
 //! Turning callers' entries (compact JSON objects) into record bodies before anything is queued:
-//! schema check, newline refusal, writer-assigned wal_id, size limit. Runs on the caller's thread,
+//! schema check, newline refusal, writer-assigned `wal_id`, size limit. Runs on the caller's thread,
 //! in parallel for large batches, so the commit leader only chains, hashes and writes.
 
 use std::ops::Range;
@@ -25,6 +25,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// Body members, without braces and without a trailing comma.
+    #[must_use]
     pub fn members(&self) -> &[u8] {
         match &self.members {
             Members::Shared { entries, index, range } => &entries.entry(*index)[range.clone()],
@@ -52,7 +53,7 @@ impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
 /// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
 ///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
 ///   it encodes the next chunks, and their memory reused, not held until the commit).
-/// - `Owned`: a buffer of its own, when the writer added the wal_id or the entries were lent.
+/// - `Owned`: a buffer of its own, when the writer added the `wal_id` or the entries were lent.
 #[derive(Clone)]
 enum Members {
     Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
@@ -94,10 +95,10 @@ struct Scratch {
 }
 
 /// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
-/// comma a line puts after them: the wal_id when it accepts. It reads only the body it is given
+/// comma a line puts after them: the `wal_id` when it accepts. It reads only the body it is given
 /// and accepts only what `body::check_intent` / `check_completion` accept on a line with that
 /// body; it refuses any member name outside the schema, so an entry with an envelope name or
-/// without a wal_id is left to the serde check, which decides and explains as before. The
+/// without a `wal_id` is left to the serde check, which decides and explains as before. The
 /// serde pass cost several times the line's SHA-256 per entry.
 fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
     let env = Envelope {
@@ -148,17 +149,16 @@ fn prepare_one(
     let (body, wal_id) = match kind {
         Kind::Intent => {
             let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
-            match facts.wal_id {
-                Some(id) => (Body::Within(members), id),
-                None => {
-                    let id = uuid::Uuid::new_v4();
-                    let mut m = Vec::with_capacity(inner.len() + 48);
-                    m.extend_from_slice(b"\"wal_id\":\"");
-                    m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-                    m.extend_from_slice(b"\",");
-                    m.extend_from_slice(inner);
-                    (Body::Built(m), id.as_u128())
-                }
+            if let Some(id) = facts.wal_id {
+                (Body::Within(members), id)
+            } else {
+                let id = uuid::Uuid::new_v4();
+                let mut m = Vec::with_capacity(inner.len() + 48);
+                m.extend_from_slice(b"\"wal_id\":\"");
+                m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+                m.extend_from_slice(b"\",");
+                m.extend_from_slice(inner);
+                (Body::Built(m), id.as_u128())
             }
         }
         Kind::Completion => {
@@ -241,11 +241,11 @@ pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
 /// buffer, and the entries dropped when this returns. `first` as in `check_all`.
 fn prepare_chunk<B: AsRef<[u8]> + Sync>(
     kind: Kind,
-    entries: Vec<B>,
+    entries: &[B],
     max_record_bytes: usize,
     first: usize,
 ) -> Result<Vec<Prepared>> {
-    let checked = check_all(kind, &entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
+    let checked = check_all(kind, entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
     let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
     let mut arena = Vec::with_capacity(size);
     let mut placed = Vec::with_capacity(checked.len());
@@ -280,15 +280,18 @@ pub struct Streamed {
 }
 
 impl Streamed {
+    #[must_use]
     pub fn new(kind: Kind, max_record_bytes: usize) -> Streamed {
         Streamed { kind, max_record_bytes, next_index: 0, chunks: Vec::new() }
     }
 
     /// Entries handed over so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.next_index
     }
 
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.next_index == 0
     }
@@ -299,7 +302,7 @@ impl Streamed {
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += entries.len();
         rayon::spawn(move || {
-            let _ = tx.send(prepare_chunk(kind, entries, max, first));
+            let _ = tx.send(prepare_chunk(kind, &entries, max, first));
         });
         self.chunks.push(rx);
     }
@@ -452,7 +455,7 @@ mod tests {
         for (entry, kind) in entries.into_iter().zip(kinds) {
             let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
             let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20).unwrap();
-            let chunk = prepare_chunk(kind, vec![entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
+            let chunk = prepare_chunk(kind, &[entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
             let (lent, owned) = (&lent[0], &owned[0]);
             if let Members::Arena { arena, .. } = &chunk[0].members {
                 // Both entries' members in one buffer, in order.

@@ -78,7 +78,10 @@ impl QuoteIndex {
 /// The quote/backslash bits of 64 bytes, and whether any byte is outside 0x20-0x7F.
 #[cfg(target_arch = "x86_64")]
 fn block_marks(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
     let mut marks = 0u64;
     // SAFETY: SSE2 is in the x86-64 baseline; each load reads 16 bytes inside `block`.
     let odd = unsafe {
@@ -102,7 +105,7 @@ fn block_marks(block: &[u8; 64]) -> (u64, bool) {
 #[target_feature(enable = "avx512bw")]
 #[inline]
 fn block_marks_avx512(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_cmplt_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
     // SAFETY: the load reads the 64 bytes of `block`.
     let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
     let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8))

@@ -24,6 +24,7 @@ pub enum RecoveryMode {
 }
 
 impl RecoveryMode {
+    #[must_use]
     pub fn parse(s: &str) -> Option<RecoveryMode> {
         match s {
             "strict" => Some(RecoveryMode::Strict),
@@ -60,7 +61,9 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
     for entry in fs::read_dir(dir).at(dir)? {
         let path = entry.at(dir)?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("wal-") && name.ends_with(".tmp") {
+        if name.starts_with("wal-")
+            && std::path::Path::new(name).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("tmp"))
+        {
             fs::remove_file(&path).at(&path)?;
             notes.push(RecoveryNote {
                 action: "removed an unfinished segment temp file".into(),

@@ -15,6 +15,7 @@ pub use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentSc
 pub use crate::scanner::{Keyring, ScanOptions, ScanStart, DEFAULT_MAX_RECORD_BYTES};
 pub use crate::segment_bytes::{load, SegmentBytes};
 
+#[must_use]
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
     scan_from(file, bytes, 0, opts)
 }
@@ -22,10 +23,12 @@ pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan
 /// Scan `bytes` (a whole segment) from byte `start`, which must be the end of a seal (a
 /// follower resuming). Offsets stay absolute; the chain starts from the first record read, and
 /// seals cannot be checked against a key (no header was read).
+#[must_use]
 pub fn scan_from(file: &SegmentFile, bytes: &[u8], start: usize, opts: &ScanOptions) -> SegmentScan {
     scan_resumed(file, bytes, &ScanStart { offset: start as u64, ..ScanStart::default() }, opts)
 }
 
+#[must_use]
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &ScanStart, opts: &ScanOptions) -> SegmentScan {
     let mut lines = SliceLines::new(bytes, from.offset as usize);
     scan_lines(file, &mut lines, bytes.len() as u64, from, opts, None).expect("a slice is read without error")
@@ -33,6 +36,7 @@ pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &ScanStart, opts: &S
 
 /// Scan a whole loaded segment. `split`: compute the second half's line facts (hashes, body verdicts) on other threads of
 /// the pool if any are free, for a segment that would otherwise finish on one thread alone.
+#[must_use]
 pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
     let split_at =
         if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };

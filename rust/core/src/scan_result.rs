@@ -62,6 +62,7 @@ pub struct Tail {
 }
 
 impl Tail {
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

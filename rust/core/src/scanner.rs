@@ -271,7 +271,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
             Kind::Intent | Kind::Completion => {
-                self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op))
+                self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op));
             }
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),

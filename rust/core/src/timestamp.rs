@@ -7,13 +7,15 @@ pub const LEN: usize = 27;
 pub type Timestamp = [u8; LEN];
 
 /// The writer's clock, now.
+#[must_use]
 pub fn now() -> Timestamp {
-    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
     from_unix_micros(micros)
 }
 
 /// Format microseconds since the Unix epoch. Days-to-civil conversion after H. Hinnant's
 /// public-domain algorithm (proleptic Gregorian), so no date crate is needed for one format.
+#[must_use]
 pub fn from_unix_micros(micros: i64) -> Timestamp {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000);
@@ -42,6 +44,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Check the fixed shape and field ranges (month 1-12, day 1-31, hour < 24, minute and second
 /// < 60). Day-of-month against the calendar is not checked: ordering is what the log relies on.
+#[must_use]
 pub fn is_valid(ts: &[u8]) -> bool {
     let Ok(t) = <&Timestamp>::try_from(ts) else { return false };
     // Every line's timestamp is checked, so the shape is one bytewise range compare against
@@ -64,7 +67,9 @@ pub fn is_valid(ts: &[u8]) -> bool {
 /// `low[i] <= b[i] <= high[i]` for all 32 bytes (unsigned).
 #[cfg(target_arch = "x86_64")]
 fn within(b: &[u8; 32], low: &[u8; 32], high: &[u8; 32]) -> bool {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+    };
     // SAFETY: SSE2 is in the x86-64 baseline; every load reads 16 bytes inside a 32-byte array.
     unsafe {
         let mut inside = _mm_set1_epi8(-1);

@@ -102,11 +102,13 @@ pub struct LogReport {
 
 impl LogReport {
     /// Valid = no finding at all; a recoverable tail is still a finding.
+    #[must_use]
     pub fn ok(&self) -> bool {
         self.findings.is_empty()
     }
 
     /// The first finding that is not a recoverable tail.
+    #[must_use]
     pub fn first_damage(&self) -> Option<&Finding> {
         self.findings.iter().find(|f| !f.code.is_recoverable())
     }
@@ -266,7 +268,7 @@ fn resume_at(
     let file = &files[index];
     // Segments before the checkpoint are vouched for, not scanned; they still count as the log's.
     for earlier in &files[..index] {
-        report.bytes += std::fs::metadata(&earlier.path).map(|m| m.len()).unwrap_or(0);
+        report.bytes += std::fs::metadata(&earlier.path).map_or(0, |m| m.len());
     }
     let bytes = scan::load(&file.path, file.archived)?;
     let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
