@@ -1,5 +1,11 @@
 //! Where an append's time goes: prepare (schema check) vs chain+hash vs write. Run with
 //! `cargo run --release --example profile_append`.
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "a profiling tool: it prints its measurements (rates from byte and entry counts)"
+)]
+
 use std::time::Instant;
 
 use kfm_wal_core::keys::WriterKey;

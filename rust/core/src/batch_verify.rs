@@ -147,7 +147,7 @@ mod tests {
                     let mut carry = 1u16;
                     for (k, (a, b)) in s.as_bytes().iter().zip(l_minus_1.as_bytes()).enumerate() {
                         let sum = u16::from(*a) + u16::from(*b) + carry;
-                        raw[32 + k] = sum as u8;
+                        raw[32 + k] = sum.to_le_bytes()[0];
                         carry = sum >> 8;
                     }
                     signatures[i] = Signature::from_bytes(&raw);
@@ -167,7 +167,7 @@ mod tests {
         let b = Coefficients { seed: [2; 64], block: [0; 64], next: 0, used: 4 };
         let (za, zb): (Vec<Scalar>, Vec<Scalar>) = (a.take(9).collect(), b.take(9).collect());
         assert!(za.iter().zip(&zb).all(|(x, y)| x != y));
-        let distinct: std::collections::HashSet<[u8; 32]> = za.iter().map(|z| z.to_bytes()).collect();
+        let distinct: std::collections::HashSet<[u8; 32]> = za.iter().map(Scalar::to_bytes).collect();
         assert_eq!(distinct.len(), 9);
         assert!(za.iter().all(|z| z.as_bytes()[16..] == [0; 16]), "128-bit coefficients");
     }

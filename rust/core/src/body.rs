@@ -619,7 +619,7 @@ mod tests {
     #[test]
     fn duplicate_members_are_refused() {
         let text = serde_json::to_string(&entry()).unwrap();
-        let dup = text.replacen("{", "{\"tier\":2,", 1);
+        let dup = text.replacen('{', "{\"tier\":2,", 1);
         assert_eq!(check_intent(dup.as_bytes(), Context::Entry).unwrap_err().field, "tier");
     }
 

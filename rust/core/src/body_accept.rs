@@ -34,8 +34,6 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
     const LINEAGE: u16 = 1 << 9;
     const TELEMETRY: u16 = 1 << 10;
     const ALL: u16 = (1 << 11) - 1;
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
     const NAMES: [(&[u8], u16); 11] = [
         (b"wal_id", WAL_ID),
         (b"operation", OPERATION),
@@ -49,6 +47,8 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
         (b"lineage_links", LINEAGE),
         (b"telemetry", TELEMETRY),
     ];
+    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
+    let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
     while !c.done() {
         let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
         match bit {
@@ -83,8 +83,6 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
     const DURATION: u8 = 1 << 4;
     const ERROR: u8 = 1 << 5;
     const DETAIL: u8 = 1 << 6;
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
     const NAMES: [(&[u8], u8); 7] = [
         (b"wal_id", WAL_ID),
         (b"status", STATUS),
@@ -94,6 +92,8 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
         (b"error", ERROR),
         (b"detail", DETAIL),
     ];
+    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
+    let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
     while !c.done() {
         let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
         match bit {
@@ -346,6 +346,7 @@ impl<'a> Cursor<'a> {
     /// A string: its raw content and whether it has escapes. Escapes are checked; a `\u` escape
     /// of a surrogate is left to serde (whether it decodes depends on its neighbour). Inlined
     /// into its callers: it runs for every string, and a call cost as much as the scan.
+    #[allow(clippy::inline_always, reason = "measured: a call per string cost as much as the scan")]
     #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         self.eat(b'"')?;
@@ -405,8 +406,8 @@ impl<'a> Cursor<'a> {
 
     fn boolean(&mut self) -> Option<bool> {
         match self.peek()? {
-            b't' => self.literal(b"true").map(|_| true),
-            b'f' => self.literal(b"false").map(|_| false),
+            b't' => self.literal(b"true").map(|()| true),
+            b'f' => self.literal(b"false").map(|()| false),
             _ => None,
         }
     }

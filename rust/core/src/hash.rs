@@ -43,6 +43,10 @@ fn compress(state: &mut [u32; 8], blocks: &[u8]) {
 }
 
 /// Append the 64 lowercase hex digits of `digest` to `out`.
+///
+/// # Panics
+///
+/// Never: the space made is exactly what 32 bytes take in hex.
 pub fn push_hex(out: &mut Vec<u8>, digest: &Digest) {
     let start = out.len();
     out.resize(start + 64, 0);
@@ -57,14 +61,14 @@ pub fn to_prefixed(digest: &Digest) -> String {
 /// Value of each byte as a lowercase hex digit; 0xFF for every other byte.
 const HEX_VALUE: [u8; 256] = {
     let mut t = [0xFFu8; 256];
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 10 {
-        t[b'0' as usize + i] = i as u8;
+        t[(b'0' + i) as usize] = i;
         i += 1;
     }
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
+        t[(b'a' + i) as usize] = 10 + i;
         i += 1;
     }
     t
@@ -106,8 +110,8 @@ fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
     let (a, b) =
         unsafe { (_mm256_loadu_si256(text.as_ptr().cast()), _mm256_loadu_si256(text.as_ptr().add(32).cast())) };
     let (zero, low_nibble) = (_mm256_setzero_si256(), _mm256_set1_epi8(0x0F));
-    let (before_0, after_9) = (_mm256_set1_epi8(b'0' as i8 - 1), _mm256_set1_epi8(b'9' as i8 + 1));
-    let (before_a, after_f) = (_mm256_set1_epi8(b'a' as i8 - 1), _mm256_set1_epi8(b'f' as i8 + 1));
+    let (before_0, after_9) = (_mm256_set1_epi8(b'0'.cast_signed() - 1), _mm256_set1_epi8(b'9'.cast_signed() + 1));
+    let (before_a, after_f) = (_mm256_set1_epi8(b'a'.cast_signed() - 1), _mm256_set1_epi8(b'f'.cast_signed() + 1));
     // Signed compares, as in `parse_hex_sse2`: bytes >= 0x80 are negative and fail both ranges.
     let digit_a = _mm256_and_si256(_mm256_cmpgt_epi8(a, before_0), _mm256_cmpgt_epi8(after_9, a));
     let letter_a = _mm256_and_si256(_mm256_cmpgt_epi8(a, before_a), _mm256_cmpgt_epi8(after_f, a));
@@ -160,12 +164,12 @@ fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
         // they fail both ranges); 'a'-'f' have low nibble 1-6, so +9.
         let nibbles = |v: __m128i, invalid: &mut __m128i| {
             let digit = _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)),
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0'.cast_signed() - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9'.cast_signed() + 1)),
             );
             let letter = _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'a' as i8 - 1)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(b'f' as i8 + 1)),
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'a'.cast_signed() - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'f'.cast_signed() + 1)),
             );
             *invalid = _mm_or_si128(*invalid, _mm_cmpeq_epi8(_mm_or_si128(digit, letter), _mm_setzero_si128()));
             _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0F)), _mm_and_si128(letter, _mm_set1_epi8(9)))

@@ -13,6 +13,7 @@ use crate::hash::{self, Digest};
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
+use crate::segment_bytes::mem_index;
 use crate::timestamp;
 
 #[derive(Debug, Clone, Copy)]
@@ -35,11 +36,11 @@ const PIECES: u64 = 8;
 /// `bytes` is the whole segment; the facts are of its lines from `from` (a line start) on.
 pub fn of_lines_in_pieces(bytes: &[u8], from: usize, check_bodies: bool) -> Vec<LineFacts> {
     let cuts = cuts(from as u64, bytes.len() as u64, |nominal| {
-        let at = nominal as usize;
+        let at = mem_index(nominal);
         Ok(memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1) as u64)
     })
     .expect("a slice is read without error");
-    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[..to as usize], from as usize, check_bodies)))
+    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[..mem_index(to)], mem_index(from), check_bodies)))
         .expect("a slice is read without error")
 }
 
@@ -47,7 +48,7 @@ pub fn of_lines_in_pieces(bytes: &[u8], from: usize, check_bodies: bool) -> Vec<
 /// thread that takes it. `from` must be a line start.
 pub fn of_file_in_pieces(file: &File, from: u64, len: u64, check_bodies: bool) -> io::Result<Vec<LineFacts>> {
     let cuts = cuts(from, len, |nominal| line_start_after(file, nominal, len))?;
-    in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, (b - a) as usize))
+    in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, mem_index(b - a)))
 }
 
 /// Line starts cutting `[from, to)` into about `PIECES` pieces, `from` and `to` included.

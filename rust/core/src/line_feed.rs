@@ -90,10 +90,10 @@ impl<'f> FileLines<'f> {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         let from = self.at + self.hi as u64;
-        let want = (self.buf.len() - self.hi).min((self.end - from) as usize);
+        let want = (self.buf.len() - self.hi).min(usize::try_from(self.end - from).unwrap_or(usize::MAX));
         let n = loop {
             match self.file.read_at(&mut self.buf[self.hi..self.hi + want], from) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other?,
             }
         };
@@ -185,7 +185,11 @@ mod tests {
             // A bound inside the file ends the lines there, as if the file ended there.
             if let Some(&(at, _)) = want.get(want.len() / 2) {
                 let cut = collect(&mut FileLines::new(&file, start as u64, at));
-                assert_eq!(cut, collect(&mut SliceLines::new(&bytes[..at as usize], start)), "case {case} cut at {at}");
+                assert_eq!(
+                    cut,
+                    collect(&mut SliceLines::new(&bytes[..usize::try_from(at).unwrap()], start)),
+                    "case {case} cut at {at}"
+                );
             }
         }
     }

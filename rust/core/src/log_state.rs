@@ -254,7 +254,7 @@ impl LogState {
             let chunk = self.fs.write_chunk();
             let mut pieces = None;
             let mut handed = 0u64;
-            let mut buf = Vec::with_capacity((estimate as usize).min(chunk + 4096));
+            let mut buf = Vec::with_capacity(usize::try_from(estimate).map_or(chunk + 4096, |e| e.min(chunk + 4096)));
             let mut receipts = Vec::with_capacity(count);
             let mut head = self.head;
             let segment: std::sync::Arc<str> = self.segment_name.as_str().into();

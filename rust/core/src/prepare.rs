@@ -332,6 +332,7 @@ mod tests {
     }
 
     /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
+    #[allow(clippy::option_option, reason = "refused, or accepted with or without a wal_id: the verdict compared")]
     fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {
         match kind {
             Kind::Intent => body::check_intent(json, Context::Entry).ok().map(|f| f.wal_id),
@@ -355,8 +356,8 @@ mod tests {
         accept(kind, &body, &mut QuoteIndex::default())
     }
 
-    /// Whatever the fast path accepts as an entry, the serde check accepts with the same wal_id
-    /// (names reserved for the envelope and entries without a wal_id included).
+    /// Whatever the fast path accepts as an entry, the serde check accepts with the same `wal_id`
+    /// (names reserved for the envelope and entries without a `wal_id` included).
     fn assert_sound(kind: Kind, json: &[u8]) {
         if let Some(id) = fast(kind, json) {
             assert_eq!(slow(kind, json), Some(Some(id)), "fast path accepted {}", String::from_utf8_lossy(json));

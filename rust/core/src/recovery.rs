@@ -80,7 +80,7 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
 /// Copy `len` bytes at `offset` of `segment` into `recovered/`, durably, then cut them off.
 fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
     let mut file = OpenOptions::new().read(true).write(true).open(segment).at(segment)?;
-    let mut cut = Vec::with_capacity(len as usize);
+    let mut cut = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.seek(SeekFrom::Start(offset)).at(segment)?;
     file.read_to_end(&mut cut).at(segment)?;
     let saved_dir = dir.join(segment::RECOVERED);

@@ -13,7 +13,7 @@ use crate::segment::SegmentFile;
 
 pub use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentScan, Tail};
 pub use crate::scanner::{Keyring, ScanOptions, ScanStart, DEFAULT_MAX_RECORD_BYTES};
-pub use crate::segment_bytes::{load, SegmentBytes};
+pub use crate::segment_bytes::{load, mem_index, SegmentBytes};
 
 #[must_use]
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
@@ -28,19 +28,29 @@ pub fn scan_from(file: &SegmentFile, bytes: &[u8], start: usize, opts: &ScanOpti
     scan_resumed(file, bytes, &ScanStart { offset: start as u64, ..ScanStart::default() }, opts)
 }
 
+/// Scan `bytes` (a whole segment) from `from`, with the state verified before that point.
+///
+/// # Panics
+///
+/// Never: lines in memory are read without error.
 #[must_use]
 pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &ScanStart, opts: &ScanOptions) -> SegmentScan {
-    let mut lines = SliceLines::new(bytes, from.offset as usize);
+    let mut lines = SliceLines::new(bytes, mem_index(from.offset));
     scan_lines(file, &mut lines, bytes.len() as u64, from, opts, None).expect("a slice is read without error")
 }
 
-/// Scan a whole loaded segment. `split`: compute the second half's line facts (hashes, body verdicts) on other threads of
-/// the pool if any are free, for a segment that would otherwise finish on one thread alone.
+/// Scan a whole loaded segment. `split`: compute the second half's line facts (hashes, body
+/// verdicts) on other threads of the pool if any are free, for a segment that would otherwise
+/// finish on one thread alone.
+///
+/// # Panics
+///
+/// Never: lines in memory are read without error.
 #[must_use]
 pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
     let split_at =
         if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
-    let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(bytes, at as usize, opts.check_bodies));
+    let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(bytes, mem_index(at), opts.check_bodies));
     let ahead = split_at.map(|at| (at as u64, &facts as &FactsOf));
     let mut lines = SliceLines::new(bytes, 0);
     scan_lines(file, &mut lines, bytes.len() as u64, &ScanStart::default(), opts, ahead)

@@ -50,6 +50,7 @@ fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
 }
 
 /// Per-scan mutable state, so `scan` reads as the rules.
+#[allow(clippy::struct_excessive_bools, reason = "the scan's state flags, each a rule's memory")]
 pub(crate) struct Scanner<'a, 'o> {
     name: String,
     file: SegmentFile,
@@ -70,6 +71,7 @@ pub(crate) struct Scanner<'a, 'o> {
     window_records: Vec<RecordRef>,
     window_valid: u64,
     /// The seq of the window's first line, when that line's own hash verifies.
+    #[allow(clippy::option_option, reason = "no line yet, a first line whose hash fails, or its seq")]
     window_first_seq: Option<Option<u64>>,
     /// Lines seen in this segment, bad ones included (the second must be a seal).
     lines: u64,
@@ -163,6 +165,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
     }
 
     /// `ahead`: this line's facts, when they were computed on another thread.
+    #[allow(clippy::too_many_lines, reason = "the envelope rules of one line, in the order docs/FORMAT.md states them")]
     pub(crate) fn line(&mut self, line: &[u8], offset: u64, ahead: Option<&LineFacts>) {
         let env = match record::parse(line) {
             Ok(env) => env,
@@ -320,6 +323,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
         }
     }
 
+    #[allow(clippy::option_option, reason = "not computed ahead, or computed: the fast verdict (None: unsure)")]
     fn op_line(
         &mut self,
         line: &[u8],

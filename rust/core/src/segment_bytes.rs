@@ -10,6 +10,14 @@ use std::path::Path;
 use crate::error::{IoContext, Result};
 use crate::segment;
 
+/// A file offset as an index into a segment's bytes in memory. An offset too large for the
+/// address space is past the end of any buffer, so it saturates (slicing with it then fails
+/// exactly as an offset past the end does).
+#[must_use]
+pub fn mem_index(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
+}
+
 /// A segment's bytes as they were read.
 pub enum SegmentBytes {
     Read(Vec<u8>),

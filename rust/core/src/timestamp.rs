@@ -9,7 +9,8 @@ pub type Timestamp = [u8; LEN];
 /// The writer's clock, now.
 #[must_use]
 pub fn now() -> Timestamp {
-    let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+    let micros =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     from_unix_micros(micros)
 }
 
@@ -29,7 +30,7 @@ pub fn from_unix_micros(micros: i64) -> Timestamp {
     out
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -37,21 +38,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Check the fixed shape and field ranges (month 1-12, day 1-31, hour < 24, minute and second
 /// < 60). Day-of-month against the calendar is not checked: ordering is what the log relies on.
 #[must_use]
+#[allow(clippy::needless_bitwise_bool, reason = "branchless: this runs for every line of a log")]
 pub fn is_valid(ts: &[u8]) -> bool {
-    let Ok(t) = <&Timestamp>::try_from(ts) else { return false };
     // Every line's timestamp is checked, so the shape is one bytewise range compare against
     // two templates (tens digits already capped: month 0-1, day 0-3, hour 0-2, minutes and
     // seconds 0-5), and only the pairs whose ones digit depends on the tens are left.
     const LOW: &[u8; 32] = b"0000-00-00T00:00:00.000000Z     ";
     const HIGH: &[u8; 32] = b"9999-19-39T29:59:59.999999Z     ";
+    let Ok(t) = <&Timestamp>::try_from(ts) else { return false };
     let mut padded = *LOW;
     padded[..LEN].copy_from_slice(t);
     let shape = within(&padded, LOW, HIGH);

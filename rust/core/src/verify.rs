@@ -192,10 +192,10 @@ fn scan_and_join(
     prev: &mut Option<Join>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<()> {
-    let window = rayon::current_num_threads().max(1);
-    let ahead = 2 * window;
     // A scan that panics sends its panic, resumed here, so this thread never waits for it in vain.
     type Sent = (usize, std::thread::Result<Result<SegmentScan>>);
+    let window = rayon::current_num_threads().max(1);
+    let ahead = 2 * window;
     let (tx, rx) = std::sync::mpsc::channel::<Sent>();
     rayon::in_place_scope(|scope| {
         let spawn = |i: usize| {
@@ -245,11 +245,13 @@ fn scan_and_join(
 fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
     let (Some(last), records) = (files.last(), report.records.max(1)) else { return };
     let total = last.first_seq.saturating_add(records);
-    let expected = (report.intents as f64 / records as f64 * total as f64) as usize;
+    let intents = usize::try_from(report.intents).unwrap_or(usize::MAX);
+    let expected = u128::from(report.intents) * u128::from(total) / u128::from(records);
+    let expected = usize::try_from(expected).unwrap_or(usize::MAX);
     // A file name is not evidence: a forged first seq must not size the table. No more than
     // twice the first segment's intents per segment.
-    let bound = (report.intents as usize).saturating_mul(files.len()).saturating_mul(2);
-    report.ops.reserve(expected.min(bound).saturating_sub(report.intents as usize));
+    let bound = intents.saturating_mul(files.len()).saturating_mul(2);
+    report.ops.reserve(expected.min(bound).saturating_sub(intents));
 }
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
@@ -282,7 +284,7 @@ fn resume_at(
         }
     }
     let name = file.name();
-    let at = cp.offset as usize;
+    let at = scan::mem_index(cp.offset);
     let line_end = (at < bytes.len()).then(|| memchr::memchr(b'\n', &bytes[at..]).map(|i| at + i + 1)).flatten();
     let Some(line_end) = line_end else {
         let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
@@ -342,6 +344,10 @@ impl Join {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the rules joining one segment to the one before, in the order docs/FORMAT.md states them"
+)]
 fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_last: bool) {
     let name = s.name.clone();
     let at = |code, offset, seq, msg: String| Finding::new(code, &name, offset, seq, msg);

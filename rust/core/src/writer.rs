@@ -106,7 +106,7 @@ impl Writer {
         Writer {
             dir: state.dir.clone(),
             log_id: state.log_id.clone(),
-            max_record_bytes: state.opts.max_record_bytes as usize,
+            max_record_bytes: usize::try_from(state.opts.max_record_bytes).unwrap_or(usize::MAX),
             stage: state.stage.clone(),
             syncs: state.opts.durability.syncs(),
             commits: CommitQueue::new(state.stage.clone()),

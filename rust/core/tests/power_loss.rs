@@ -329,7 +329,7 @@ fn failing_any_call_under_concurrent_appenders_never_loses_acknowledged_records(
         // Fsyncgate: an append acknowledged after a failed sync would be missing here, where only
         // what a successful sync covered survives.
         let mut model = Model::default();
-        for op in ops.iter() {
+        for op in &ops {
             model.apply(op);
         }
         let crash = tempfile::tempdir().unwrap();

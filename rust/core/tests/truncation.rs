@@ -15,6 +15,14 @@ use kfm_wal_core::record::Kind;
 use kfm_wal_core::verify::Checkpoint;
 use kfm_wal_core::{reader, salvage, segment, verify, Durability, VerifyOptions, WalError, Writer, WriterOptions};
 
+/// Stops the cutting thread however the readers' loop ends (a failed assertion included).
+struct Stop<'a>(&'a AtomicBool);
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A log of several archived segments and a live one, with nothing writing to it.
 fn log() -> (tempfile::TempDir, Vec<(PathBuf, Vec<u8>)>) {
     let dir = tempfile::tempdir().unwrap();
@@ -58,13 +66,6 @@ fn segments_truncated_while_they_are_read() {
     let stop = AtomicBool::new(false);
     let cuts = AtomicU64::new(0);
     let (mut same, mut findings, mut errors) = (0u64, 0u64, 0u64);
-    /// Stops the cutting thread however the readers' loop ends (a failed assertion included).
-    struct Stop<'a>(&'a AtomicBool);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
     std::thread::scope(|scope| {
         let _stop = Stop(&stop);
         // Cut a segment at a random length, leave it so a moment, put its bytes back; repeat.
