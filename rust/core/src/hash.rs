@@ -96,7 +96,8 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
 }
 
 /// `parse_hex_sse2` on 32 digits at a time. Written without closures: a closure would not
-/// inherit this function's AVX2, and its intrinsics would become calls.
+/// inherit this function's AVX2, and its intrinsics would become calls. Calling it (unsafe: it
+/// enables a target feature) needs a CPU with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
@@ -131,7 +132,7 @@ fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
         _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_b, low_byte), 4), _mm256_srli_epi16(nibbles_b, 8));
     // packus works within 128-bit lanes, giving quarters (a0, b0, a1, b1): put them in order.
     let bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(pairs_a, pairs_b), 0b11_01_10_00);
-    // SAFETY: see above.
+    // SAFETY: the unaligned store writes exactly the 32 bytes of `out`.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes) };
     (_mm256_movemask_epi8(invalid) == 0).then_some(out)
 }

@@ -23,6 +23,11 @@ impl QuoteIndex {
     }
 
     /// `build` compiled for AVX-512BW, so `block_marks_avx512` inlines into its loop.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512BW (`is_x86_feature_detected!("avx512bw")`): run elsewhere, its
+    /// instructions are undefined.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512bw")]
     unsafe fn build_avx512(&mut self, bytes: &[u8], from: usize) -> bool {
@@ -106,7 +111,8 @@ fn block_marks(block: &[u8; 64]) -> (u64, bool) {
 }
 
 /// `block_marks` in three AVX-512 compares, each giving its 64-bit mask directly, for the CPUs
-/// that have AVX-512BW.
+/// that have AVX-512BW. Calling it (unsafe: it enables a target feature) needs a CPU with
+/// AVX-512BW.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw")]
 #[inline]
