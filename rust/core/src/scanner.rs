@@ -42,13 +42,6 @@ pub struct ScanStart {
     pub revoked: Vec<String>,
 }
 
-/// `a < b` in byte order (= time order for the fixed-width spelling), as two overlapping 16-byte
-/// big-endian words: this runs for every line, where an array compare is a `memcmp` call.
-fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
-    let word = |t: &Timestamp, at: usize| u128::from_be_bytes(t[at..at + 16].try_into().expect("16 bytes"));
-    (word(a, 0), word(a, timestamp::LEN - 16)) < (word(b, 0), word(b, timestamp::LEN - 16))
-}
-
 /// Per-scan mutable state, so `scan` reads as the rules.
 #[allow(clippy::struct_excessive_bools, reason = "the scan's state flags, each a rule's memory")]
 pub(crate) struct Scanner<'a, 'o> {
@@ -239,7 +232,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
         self.resync = false;
         self.expect = Some((env.seq + 1, computed));
         if let Some(last) = self.last_ts {
-            if earlier(&ts, &last) {
+            if timestamp::earlier(&ts, &last) {
                 let f =
                     self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
                 self.window_findings.push(f);
@@ -501,25 +494,5 @@ impl<'a, 'o> Scanner<'a, 'o> {
         self.out.key_at_end = self.key;
         self.out.first_line_ok = self.first_line_ok;
         self.out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn earlier_is_byte_order() {
-        let mut rng = fastrand::Rng::with_seed(4);
-        let base = *b"2026-01-01T00:00:00.000000Z";
-        for _ in 0..20_000 {
-            let (mut a, mut b) = (base, base);
-            for t in [&mut a, &mut b] {
-                for _ in 0..rng.usize(0..3) {
-                    t[rng.usize(0..timestamp::LEN)] = rng.u8(b'0'..=b'9');
-                }
-            }
-            assert_eq!(earlier(&a, &b), a < b, "{} {}", String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
-        }
     }
 }
