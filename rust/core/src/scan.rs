@@ -13,7 +13,7 @@ use crate::segment::SegmentFile;
 
 pub use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentScan, Tail};
 pub use crate::scanner::{Keyring, ScanOptions, ScanStart, DEFAULT_MAX_RECORD_BYTES};
-pub use crate::segment_bytes::{load, mem_index, SegmentBytes};
+pub use crate::segment_bytes::{load, mem_index, open, SegmentBytes};
 
 #[must_use]
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
@@ -73,6 +73,18 @@ pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<
     let facts = |at: u64| line_facts::of_file_in_pieces(&f, at, len, opts.check_bodies);
     let ahead = split_at.map(|at| (at, &facts as &FactsOf));
     scan_lines(file, &mut FileLines::new(&f, 0, len), len, &ScanStart::default(), opts, ahead).at(path)
+}
+
+/// Scan a segment file from `from.offset` (the end of a verified seal) to `len`, streamed in
+/// chunks: only what follows that point is read.
+pub fn scan_file_from(
+    file: &SegmentFile,
+    f: &File,
+    len: u64,
+    from: &ScanStart,
+    opts: &ScanOptions,
+) -> std::io::Result<SegmentScan> {
+    scan_lines(file, &mut FileLines::new(f, from.offset, len), len, from, opts, None)
 }
 
 /// Computes the line facts of a segment from a line start to its end, on other threads.

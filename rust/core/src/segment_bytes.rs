@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
 use crate::segment;
@@ -40,14 +40,20 @@ impl std::ops::Deref for SegmentBytes {
 /// Read a segment whole. `archived`: where the segment was listed; a live segment listed
 /// before a rotation moved it into `archive/` is read from there.
 pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
-    match read_whole(path) {
-        Ok(bytes) => Ok(bytes),
+    let (file, path) = open(path, archived)?;
+    read_whole(file).at(&path)
+}
+
+/// Open a segment file, and say where it was found. `archived` as for `load`.
+pub fn open(path: &Path, archived: bool) -> Result<(File, PathBuf)> {
+    match File::open(path) {
+        Ok(file) => Ok((file, path.to_path_buf())),
         // Listed as live, gone now: a rotation moved it into archive/ meanwhile (readers run
         // while the writer appends).
         Err(e) if !archived && e.kind() == io::ErrorKind::NotFound => {
             let moved = path.parent().zip(path.file_name()).map(|(dir, name)| dir.join(segment::ARCHIVE).join(name));
             match moved.filter(|p| p.is_file()) {
-                Some(moved) => read_whole(&moved).at(&moved),
+                Some(moved) => Ok((File::open(&moved).at(&moved)?, moved)),
                 None => Err(e).at(path),
             }
         }
@@ -58,8 +64,7 @@ pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
 /// The file's bytes as they are now: up to the size it had when opened (a writer may append
 /// meanwhile: what it appends after the size was taken is left for the next read), or fewer if
 /// it is cut shorter while being read (what is there is what was read).
-fn read_whole(path: &Path) -> io::Result<SegmentBytes> {
-    let mut file = File::open(path)?;
+fn read_whole(mut file: File) -> io::Result<SegmentBytes> {
     let size = usize::try_from(file.metadata()?.len()).map_err(|_| io::Error::other("segment larger than memory"))?;
     if size == 0 {
         return Ok(SegmentBytes::Read(Vec::new()));

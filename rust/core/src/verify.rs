@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::body;
-use crate::error::{Result, WalError};
+use crate::error::{IoContext, Result, WalError};
 use crate::finding::{Code, Finding};
 use crate::hash;
 use crate::keys::PublicKey;
+use crate::line_feed::{FileLines, LineFeed};
 use crate::record;
 use crate::scan::{self, Boundary, ScanOptions, SegmentScan};
 use crate::segment::{self, SegmentFile};
@@ -176,9 +177,13 @@ fn resume_at(
     for earlier in &files[..index] {
         report.bytes += std::fs::metadata(&earlier.path).map_or(0, |m| m.len());
     }
-    let bytes = scan::load(&file.path, file.archived)?;
-    let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
-    let header = scan::scan(file, &bytes[..header_end], opts).header;
+    // Only the header line, the checkpoint's line and what follows it are read.
+    let (f, path) = scan::open(&file.path, file.archived)?;
+    let len = f.metadata().at(&path)?.len();
+    let line_at = |at: u64| -> Result<Option<Vec<u8>>> {
+        Ok(FileLines::new(&f, at, len).next_line().at(&path)?.map(|(_, line)| line.to_vec()))
+    };
+    let header = scan::scan(file, &line_at(0)?.unwrap_or_default(), opts).header;
     if let Some(h) = &header {
         if h.log_id != cp.log_id {
             return Err(WalError::InvalidArgument(format!(
@@ -188,14 +193,13 @@ fn resume_at(
         }
     }
     let name = file.name();
-    let at = scan::mem_index(cp.offset);
-    let line_end = (at < bytes.len()).then(|| memchr::memchr(b'\n', &bytes[at..]).map(|i| at + i + 1)).flatten();
-    let Some(line_end) = line_end else {
+    let Some(line) = line_at(cp.offset)?.filter(|line| line.ends_with(b"\n")) else {
         let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
         report.findings.push(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg));
         return Ok(None);
     };
-    let line = &bytes[at..line_end];
+    let line_end = cp.offset + line.len() as u64;
+    let line = &line[..];
     let same =
         record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
     if !same {
@@ -207,20 +211,20 @@ fn resume_at(
         return Ok(None);
     }
     let from = scan::ScanStart {
-        offset: line_end as u64,
+        offset: line_end,
         expect: Some((cp.seq + 1, cp.hash)),
         last_ts: Some(cp.timestamp),
         header,
         key: Some(cp.key.clone()),
         revoked: cp.revoked.clone(),
     };
-    let mut s = scan::scan_resumed(file, &bytes, &from, opts);
+    let mut s = scan::scan_file_from(file, &f, len, &from, opts).at(&path)?;
     s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
     // The segment as a whole is accounted for; only what follows the checkpoint was scanned.
-    report.scanned_bytes += s.bytes - line_end as u64;
+    report.scanned_bytes += s.bytes - line_end;
     if s.sealed.is_none() {
         s.sealed = Some(Boundary { seq: cp.seq, hash: cp.hash, timestamp: cp.timestamp });
-        s.sealed_end = line_end as u64;
+        s.sealed_end = line_end;
         s.last_seal_offset = cp.offset;
         s.closes = crate::body::parse_line_body::<crate::body::SealBody>(line).is_ok_and(|seal| seal.closes);
     }
