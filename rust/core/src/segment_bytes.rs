@@ -14,6 +14,7 @@ use crate::segment;
 /// address space is past the end of any buffer, so it saturates (slicing with it then fails
 /// exactly as an offset past the end does).
 #[must_use]
+#[inline]
 pub fn mem_index(offset: u64) -> usize {
     usize::try_from(offset).unwrap_or(usize::MAX)
 }

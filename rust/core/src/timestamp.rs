@@ -94,6 +94,7 @@ fn within(b: &[u8; 32], low: &[u8; 32], high: &[u8; 32]) -> bool {
 /// `a < b` in byte order (= time order for the fixed-width spelling), as two overlapping 16-byte
 /// big-endian words: this runs for every line, where an array compare is a `memcmp` call.
 #[must_use]
+#[inline]
 pub(crate) fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
     let word = |t: &Timestamp, at: usize| u128::from_be_bytes(t[at..at + 16].try_into().expect("16 bytes"));
     (word(a, 0), word(a, LEN - 16)) < (word(b, 0), word(b, LEN - 16))
