@@ -52,6 +52,7 @@ impl<'a> Cursor<'a> {
     /// timestamp is well formed (the other parts were checked byte by byte); the body must be
     /// UTF-8 and, in this fast path, free of control characters (the writer emits none; JSON
     /// allows some as whitespace, which serde judges).
+    #[inline]
     pub(crate) fn for_body(
         line: &'a [u8],
         env: &Envelope,
@@ -96,6 +97,7 @@ impl<'a> Cursor<'a> {
     /// a repeated one is a refusal (serde decides what a duplicate member means).
     /// `next`: where in `names` to look first (the writer's member order makes it nearly always
     /// the one after the last name found); updated to follow the name found.
+    #[inline]
     pub(crate) fn first_member<T>(&mut self, names: &[(&[u8], T)], seen: &mut T, next: &mut usize) -> Option<T>
     where
         T: Copy + PartialEq + Default + std::ops::BitAnd<Output = T> + std::ops::BitOrAssign,
@@ -108,6 +110,7 @@ impl<'a> Cursor<'a> {
         Some(bit)
     }
 
+    #[inline]
     pub(crate) fn member<T: Copy>(&mut self, names: &[(&[u8], T)], next: &mut usize) -> Option<T> {
         let found = match names.get(*next) {
             Some(&(name, _)) if self.name_here(name) => Some(*next),
@@ -136,6 +139,7 @@ impl<'a> Cursor<'a> {
 
     /// One of `known` as the string at the cursor, closing quote included (None: another string,
     /// or not at a string; the cursor has not moved then).
+    #[inline]
     pub(crate) fn known_name(&mut self, known: &[&'static [u8]]) -> Option<&'static [u8]> {
         let rest = self.b.get(self.i..)?;
         let name = known.iter().find(|n| {
@@ -146,6 +150,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A top-level member name without escapes, and its colon.
+    #[inline]
     pub(crate) fn name(&mut self) -> Option<&'a [u8]> {
         let name = self.plain_string()?;
         self.eat(b':')?;
@@ -153,6 +158,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// After a top-level member's value: its comma (the body's last one included).
+    #[inline]
     pub(crate) fn end_member(&mut self) -> Option<()> {
         self.eat(b',')?;
         (self.i <= self.end).then_some(())
@@ -300,12 +306,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// An object; `member` reads each value after its name and colon.
+    #[inline]
     pub(crate) fn object(&mut self, member: impl FnMut(&mut Self, Name<'a>) -> Option<()>) -> Option<()> {
         self.object_of(&[], member)
     }
 
     /// An object whose schema names `known`: those names, written plainly, are recognised in
     /// place (`"name"` compared whole) rather than searched for; others are read as usual.
+    #[inline]
     pub(crate) fn object_of(
         &mut self,
         known: &[&'static [u8]],
@@ -341,6 +349,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// An array; `element` reads each element.
+    #[inline]
     pub(crate) fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.enter(b'[')?;
         if self.eat(b']').is_some() {
