@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python lint fmt bench bench-check crash vectors clean
+.PHONY: help venv build demo test test-rust test-python lint fmt bench bench-check crash vectors wheel-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,12 +33,13 @@ test-python: build ## pytest: public API, CLI, reference implementation, vectors
 
 test: test-rust test-python ## All tests (what CI runs)
 
-lint: build ## cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy
+lint: build ## cargo fmt --check, clippy -D warnings, ruff check + format --check, mypy, stubtest of kfm_wal._core
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest kfm_wal._core
 
 fmt: build ## Format Rust and Python sources
 	cargo fmt --all
@@ -56,8 +57,17 @@ crash: build ## Crash testing: 16,000 simulated power-loss states (12,000 with o
 	KFM_WAL_CRASH_STATES=12000 cargo test -p kfm-wal-core --release --test power_loss -- --nocapture
 	rm -rf .crash && $(BIN)/python tests/crash/harness.py .crash --kills 500 && rm -rf .crash
 
+wheel-check: build ## Build the release wheel, install it alone (no extras) in a clean virtualenv, validate every vector with it
+	rm -rf .wheel-check
+	$(BIN)/maturin build --release -q --out .wheel-check/dist
+	$(PYTHON) -m venv .wheel-check/venv
+	.wheel-check/venv/bin/pip install -q .wheel-check/dist/*.whl
+	@echo "plain install: $$(.wheel-check/venv/bin/pip list --format=freeze | wc -l) packages, $$(du -sm .wheel-check/venv | cut -f1) MB"
+	.wheel-check/venv/bin/python .ci/validate_vectors.py .wheel-check/venv/bin/kfm-wal
+	rm -rf .wheel-check
+
 vectors: build ## Regenerate the golden vectors in data/vectors/
 	$(BIN)/python tests/reference/make_vectors.py
 
 clean: ## Remove build outputs and the virtualenv
-	rm -rf target $(VENV) .pytest_cache .hypothesis .bench-tmp
+	rm -rf target $(VENV) .pytest_cache .hypothesis .bench-tmp .wheel-check

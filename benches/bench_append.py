@@ -4,7 +4,8 @@
 
 Not part of the normal test run (`pytest` collects tests/ only, and this file's name does not start
 with test_). These are small and make no claims: pytest-benchmark's table shows the spread of each
-benchmark; the targets (ratios measured in one interleaved run) are judged by benches/run.py.
+benchmark; the targets (ratios measured in one interleaved run) are judged in a benches/run.py run
+(benches/targets.py).
 
 Every round appends to a fresh log, created and removed outside the timed call (a log refuses a
 wal_id it already holds, and an append's cost depends on nothing before it in the log). Scratch
@@ -13,7 +14,6 @@ logs go to .bench-tmp/ in the repository, not to a possibly-tmpfs /tmp where fsy
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from typing import Any
 import peers
 import pytest
 import workload
+from harness import settle
 
 BATCH = 1_000
 BATCH_ROUNDS = 5
@@ -46,11 +47,6 @@ def pool() -> list[dict[str, Any]]:
     return workload.make_entries(max(BATCH, SINGLE_ROUNDS + 10))
 
 
-def _settle() -> None:
-    gc.collect()
-    os.sync()
-
-
 @pytest.mark.parametrize("peer_cls", [peers.KfmWal, peers.Reference, peers.SQLite], ids=lambda c: c.name)
 def test_append_many_1000(benchmark: Any, scratch: Path, pool: list[dict[str, Any]], peer_cls: Any) -> None:
     """One durable batch of 1,000 intents (the batch size of the throughput targets)."""
@@ -60,7 +56,7 @@ def test_append_many_1000(benchmark: Any, scratch: Path, pool: list[dict[str, An
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         peer = peer_cls(scratch / f"{peer_cls.__name__}-{next(count)}")
-        _settle()
+        settle()
         return (peer, batch), {}
 
     def teardown(peer: Any, entries: Any) -> None:
@@ -82,7 +78,7 @@ def test_append_single_kfm(benchmark: Any, scratch: Path, pool: list[dict[str, A
     benchmark.group = "single durable append"
     peer = peers.KfmWal(scratch / "single-kfm")
     entries = iter(pool)
-    _settle()
+    settle()
     try:
         benchmark.pedantic(peer.append, setup=lambda: ((next(entries),), {}), rounds=SINGLE_ROUNDS, warmup_rounds=5)
         benchmark.extra_info["bytes_per_append"] = _bytes_per_single_append(peer)
@@ -100,7 +96,7 @@ def test_append_single_raw_floor(benchmark: Any, scratch: Path, pool: list[dict[
     calib.close()
     floor = peers.RawFloor(scratch / "single-floor")
     data = floor.payload(nbytes)
-    _settle()
+    settle()
     try:
         benchmark.pedantic(floor.write, args=(data,), rounds=SINGLE_ROUNDS, warmup_rounds=5)
         benchmark.extra_info["bytes_per_append"] = nbytes

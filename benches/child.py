@@ -1,4 +1,5 @@
-"""One measurement in a fresh process, so that its peak RSS is its own (run by benches/run.py).
+"""One measurement in a fresh process, so that its peak RSS is its own (run by benches/validation.py
+and benches/memory.py, sections 4 and 6 of benches/run.py).
 
     child.py verify DIR [--no-bodies] [--no-signatures]
                                           kfm_wal.verify(DIR[, check_bodies=False][, check_signatures=False])
@@ -181,13 +182,7 @@ def do_writer(peer: str, d: Path, threads: int, appends: int, seed: int) -> dict
         append, close = kfm.append, kfm.close
     elif peer == "sqlite":
         db = peers.SQLite(d)
-        lock = threading.Lock()
-
-        def append(entry: dict[str, Any]) -> None:
-            with lock:
-                db.append_many([entry])
-
-        close = db.close
+        append, close = db.append, db.close
     else:
         raise SystemExit(f"unknown writer peer {peer!r}")
     gate = threading.Barrier(threads + 1)

@@ -232,4 +232,32 @@ def updated(baseline: dict[str, Any], figs: dict[str, dict[str, Any]], when: str
     return out
 
 
-__all__ = ["BASELINE", "FIGURES", "compare", "describe", "figures", "load", "updated"]
+def render(g: dict[str, Any]) -> tuple[list[str], list[str]]:
+    rows = g["rows"]
+    failed = [r for r in rows if r["status"] != "PASS"]
+    head = (
+        f"Regression gate ({g['baseline_path']}): "
+        + ("all figures within tolerance" if not failed else f"{len(failed)} of {len(rows)} figure(s) FAILED")
+        + ("" if g["judged"] else " (not judged: a full run's sizes differ from --check's; for information)")
+    )
+    txt = [head] + ["  " + describe(r).replace("\n", "\n  ") for r in rows] + [""]
+    md = [
+        "## Regression gate",
+        "",
+        head + ".",
+        "",
+        "| figure | better | baseline | tolerance | limit | measured | per-round | result |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        meas = f"{r['measured']:.3f}x" if r["measured"] is not None else "-"
+        pr = f"{min(r['paired']):.2f}-{max(r['paired']):.2f}x" if r["paired"] else "-"
+        md.append(
+            f"| {r['what']} (`{r['id']}`) | {r['better']} | {r['baseline']:.3f}x | {100 * r['tolerance']:.0f}% | "
+            f"{r['limit']:.3f}x | {meas} | {pr} | **{r['status']}** |"
+        )
+    md.append("")
+    return txt, md
+
+
+__all__ = ["BASELINE", "FIGURES", "compare", "describe", "figures", "load", "render", "updated"]

@@ -16,7 +16,6 @@ and the others find their intent and completion there: that scan is inside the t
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable
@@ -25,8 +24,11 @@ from typing import Any
 
 import kfm_wal
 import ops_writes
+from formatting import rate
+from harness import rotated, settle
 from kfm_wal import ops
 from kfm_wal.ops import durable, operation
+from stats import paired_ratio
 
 ROLLBACK = "rollback (ops.undo)"
 REPLAY = "replay (ops.recover)"
@@ -48,8 +50,7 @@ def _rollback(d: Path, root: Path, work: list[tuple[str, bytes]], batch: int) ->
     for i in range(0, len(work), batch):
         chunk = work[i : i + batch]
         ids += [r.wal_id for r in ops.run_batch(wal, [_spec(n, b, i + k) for k, (n, b) in enumerate(chunk)], root=root)]
-    gc.collect()
-    os.sync()
+    settle()
     t0 = time.perf_counter()
     for k, wal_id in enumerate(ids):
         r = ops.undo(wal, wal_id, actor=ops_writes.ACTOR, telemetry={"id": f"bench/undo/{k}"})
@@ -74,8 +75,7 @@ def _replay(d: Path, root: Path, work: list[tuple[str, bytes]]) -> float:
         )
         with durable.deferred_dir_sync():
             operation._execute(p)  # the actions ran; the completion is never written (a crash)
-    gc.collect()
-    os.sync()
+    settle()
     t0 = time.perf_counter()
     settled = ops.recover(wal, root=root)
     dt = time.perf_counter() - t0
@@ -115,7 +115,7 @@ def run(
     times: dict[str, list[float]] = {p: [] for p in PEERS}
     for r in range(rounds + 1):
         say(f"  rollback and replay {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
-        for name in ops_writes.rotated(PEERS, r):
+        for name in rotated(PEERS, r):
             d = fresh(f"undo-{name.split()[0]}")
             root = d / "processed"
             root.mkdir(parents=True)
@@ -131,7 +131,7 @@ def run(
                 raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
             if r > 0:
                 times[name].append(dt)
-    ratios = {f"{name} / {DIRECT}": ops_writes.time_ratio(times[name], times[DIRECT]) for name in (ROLLBACK, REPLAY)}
+    ratios = {f"{name} / {DIRECT}": paired_ratio(times[name], times[DIRECT]) for name in (ROLLBACK, REPLAY)}
     return {
         "operations": ops_count,
         "batch": batch,
@@ -142,7 +142,7 @@ def run(
     }
 
 
-def render(res: dict[str, Any], rate: Callable[[float], str]) -> tuple[list[str], list[str]]:
+def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
     txt = [
         f"9. Rollback and replay: {res['operations']:,} single-file operations of {res['file_bytes']} B, "
         f"median of {res['rounds']} round(s), operations/s"

@@ -29,7 +29,6 @@ at most 2x (the issue's). Entries are file writes: one operation of one Write ea
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import statistics
@@ -40,7 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import kfm_wal
+from formatting import rate
+from harness import rotated, settle
 from kfm_wal import keys, ops
+from stats import paired_ratio
 
 GUARDED = "guarded (ops.run_batch)"
 PER_FILE = "atomic, dir fsync per file"
@@ -116,11 +118,6 @@ class Guarded:
         self.wal.close()
 
 
-def rotated(items: Sequence[str], k: int) -> list[str]:
-    k %= len(items)
-    return list(items[k:]) + list(items[:k])
-
-
 def _spread(values: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
 
@@ -128,17 +125,6 @@ def _spread(values: list[float]) -> dict[str, Any]:
 def rows_of(times: dict[str, list[float]], count: int, rate_key: str) -> dict[str, dict[str, Any]]:
     """Per peer: its timed runs' seconds and `count` / seconds under `rate_key`."""
     return {name: {"seconds": _spread(ts), rate_key: _spread([count / t for t in ts])} for name, ts in times.items()}
-
-
-def time_ratio(a: list[float], b: list[float]) -> dict[str, Any]:
-    """Time of a over time of b: ratio of the medians and the range of the per-round ratios."""
-    paired = [x / y for x, y in zip(a, b, strict=True)]
-    return {
-        "ratio_of_medians": statistics.median(a) / statistics.median(b),
-        "paired": paired,
-        "paired_min": min(paired),
-        "paired_max": max(paired),
-    }
 
 
 def _check(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
@@ -175,8 +161,7 @@ def run(
             root = d / "processed"
             root.mkdir(parents=True)
             guarded = Guarded(d) if name == GUARDED else None
-            gc.collect()
-            os.sync()
+            settle()
             t0 = time.perf_counter()
             if guarded is not None:
                 guarded.run(root, work[:n], batch)
@@ -199,8 +184,8 @@ def run(
         "warmup_files": warmup,
         "rows": rows_of(times, files, "entries_per_s"),
         "time_ratio": {
-            f"{GUARDED} / {PER_FILE}": time_ratio(times[GUARDED], times[PER_FILE]),
-            f"{GUARDED} / {PER_BATCH}": time_ratio(times[GUARDED], times[PER_BATCH]),
+            f"{GUARDED} / {PER_FILE}": paired_ratio(times[GUARDED], times[PER_FILE]),
+            f"{GUARDED} / {PER_BATCH}": paired_ratio(times[GUARDED], times[PER_BATCH]),
         },
         "target": TARGET,
     }
@@ -212,7 +197,7 @@ def judged(res: dict[str, Any]) -> dict[str, Any]:
     return ratio
 
 
-def render(res: dict[str, Any], rate: Callable[[float], str]) -> tuple[list[str], list[str]]:
+def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
     j = judged(res)
     floor = res["time_ratio"][f"{GUARDED} / {PER_BATCH}"]
     ok = j["ratio_of_medians"] <= res["target"]

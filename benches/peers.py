@@ -18,8 +18,9 @@ import importlib.util
 import os
 import sqlite3
 import sys
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -63,6 +64,21 @@ def log_files(directory: str | os.PathLike[str]) -> list[Path]:
     d = Path(directory)
     found = list(d.glob("*.jsonl")) + list((d / "archive").glob("*.jsonl"))
     return sorted(found, key=lambda p: p.name)
+
+
+def record_lines(directory: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
+    """(kind, line) for every line of a log, in order, each line with its newline: kind "intent",
+    "seal", or "" for any other record. The kind is looked for in the line's first 160 bytes, where
+    the record's envelope names it, so that counting a log's lines does not parse its JSON."""
+    for f in log_files(directory):
+        for line in f.read_bytes().splitlines(keepends=True):
+            head = line[:160]
+            if b'"kind":"intent"' in head:
+                yield "intent", line
+            elif b'"kind":"seal"' in head:
+                yield "seal", line
+            else:
+                yield "", line
 
 
 def log_bytes(directory: str | os.PathLike[str]) -> int:
@@ -123,6 +139,7 @@ class SQLite:
             raise RuntimeError(f"sqlite refused journal_mode=WAL (got {mode})")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        self._lock = threading.Lock()
 
     def append_many(self, entries: Entries) -> None:
         dumps, opts = orjson.dumps, self._OPTIONS
@@ -135,6 +152,12 @@ class SQLite:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """One entry in its own transaction; callable from many threads at once, which share the
+        connection under a lock (one transaction at a time), as the thread and writer tests need."""
+        with self._lock:
+            self.append_many([entry])
 
     def close(self) -> None:
         self.db.close()
@@ -186,4 +209,14 @@ PEERS: dict[str, type[KfmWal] | type[Reference] | type[SQLite] | type[RawFloor]]
     RawFloor.name: RawFloor,
 }
 
-__all__ = ["PEERS", "KfmWal", "RawFloor", "Reference", "SQLite", "load_reference", "log_bytes", "log_files"]
+__all__ = [
+    "PEERS",
+    "KfmWal",
+    "RawFloor",
+    "Reference",
+    "SQLite",
+    "load_reference",
+    "log_bytes",
+    "log_files",
+    "record_lines",
+]

@@ -111,7 +111,7 @@ def test_completion_rules(wal: Wal) -> None:
         ({"telemetry": {}}, "telemetry"),
         ({"lineage_links": "wal:x"}, "lineage_links"),
         ({"wal_id": "not-a-uuid"}, "wal_id"),
-        ({"timestamp": "2026-01-01T00:00:00.000000Z"}, ""),
+        ({"timestamp": "2026-01-01T00:00:00.000000Z"}, "timestamp"),  # the writer owns it, and says so
         ({"surprise": 1}, ""),
     ],
 )

@@ -1,10 +1,33 @@
-# Hand-written stub of the private extension module kfm_wal._core (rust/py).
+# Hand-written stub of the private extension module kfm_wal._core (rust/py). `make lint` checks it
+# against the built module (python -m mypy.stubtest kfm_wal._core): every name, parameter name,
+# kind and default must match the binding's, so a change to one without the other fails there.
 from collections.abc import Callable, Iterator, Sequence
+from os import PathLike
 from pathlib import Path
 from typing import Any, final, overload
 
+__all__ = [
+    "check_entry",
+    "holding_null",
+    "public_key",
+    "read_segment",
+    "salvage",
+    "segments",
+    "verify_log",
+    "Receipt",
+    "ReceiptIter",
+    "Receipts",
+    "Batch",
+    "PyWriter",
+    "FORMAT",
+    "__version__",
+]
+
 FORMAT: str
 __version__: str
+
+# Paths: the binding takes anything os.fspath accepts.
+_Path = str | PathLike[str]
 
 @final
 class Receipt:
@@ -30,10 +53,15 @@ class Receipts(Sequence[Receipt]):
     """One append's receipts; a Receipt object is made only when one is read."""
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, index: int) -> Receipt: ...
+    def __getitem__(self, key: int, /) -> Receipt: ...
     @overload
-    def __getitem__(self, index: slice) -> list[Receipt]: ...
-    def __iter__(self) -> Iterator[Receipt]: ...
+    def __getitem__(self, key: slice, /) -> list[Receipt]: ...
+    def __iter__(self) -> ReceiptIter: ...
+
+@final
+class ReceiptIter(Iterator[Receipt]):
+    def __iter__(self) -> ReceiptIter: ...
+    def __next__(self) -> Receipt: ...
 
 @final
 class Batch:
@@ -43,9 +71,11 @@ class Batch:
 @final
 class PyWriter:
     @staticmethod
-    def create(path: Path, seed: bytes, max_segment_bytes: int, max_record_bytes: int, durability: str) -> PyWriter: ...
+    def create(
+        path: _Path, seed: bytes, max_segment_bytes: int, max_record_bytes: int, durability: str
+    ) -> PyWriter: ...
     @staticmethod
-    def open(path: Path, seed: bytes, recovery: str, durability: str) -> PyWriter: ...
+    def open(path: _Path, seed: bytes, recovery: str, durability: str) -> PyWriter: ...
     def append(self, kind: str, entries: list[bytes]) -> Receipts: ...
     def batch(self, kind: str) -> Batch: ...
     def close(self) -> None: ...
@@ -62,9 +92,9 @@ class PyWriter:
     @property
     def recovery(self) -> list[dict[str, Any]]: ...
 
-def segments(path: Path) -> list[tuple[int, int, Path, bool]]: ...
+def segments(path: _Path) -> list[tuple[int, int, Path, bool]]: ...
 def read_segment(
-    path: Path,
+    path: _Path,
     number: int,
     first_seq: int,
     archived: bool,
@@ -73,16 +103,16 @@ def read_segment(
     offset: int = 0,
 ) -> tuple[list[tuple[int, str, int, str, bytes]], int]: ...
 def verify_log(
-    path: Path,
+    path: _Path,
     keyring: list[str] | None = None,
     check_bodies: bool = True,
     checkpoint: dict[str, Any] | None = None,
     stop_after: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], object] | None = None,  # raising stops the scan
     pending_ids: bool = False,
     check_signatures: bool = True,
 ) -> dict[str, Any]: ...
 def public_key(seed: bytes) -> tuple[str, str]: ...
 def check_entry(kind: str, entry: bytes) -> tuple[str, str] | None: ...
 def holding_null(entries: list[bytes]) -> list[int]: ...
-def salvage(src: Path, dst: Path) -> dict[str, Any]: ...
+def salvage(src: _Path, dst: _Path) -> dict[str, Any]: ...

@@ -1,5 +1,5 @@
-"""The exception hierarchy of kfm-wal, defined once. The Rust core raises these classes too
-(its single error conversion imports this module), so callers catch one family.
+"""The exception hierarchy of kfm-wal, defined once. The Rust core raises these classes too (its
+single error conversion, rust/py/src/errors.rs, binds each class once), so callers catch one family.
 
     WalError
     ├── UsageError            bad argument (exit code 2 in the CLI)
@@ -14,11 +14,16 @@
     ├── CorruptionError       damage to sealed history (.finding: code, segment, offset, seq)
     ├── PoisonedError         an earlier write or sync failed; reopen the log
     ├── ClosedError
-    └── StorageError          an operating-system I/O error (.path)
+    └── StorageError          an operating-system I/O error: also an OSError, with .errno,
+                              .strerror and .filename as the OS gave them (.path = .filename)
+
+Every class the core raises is a WalError; StorageError is also an OSError, so `except OSError`
+and `e.errno` work for the log's I/O failures as for Python's own.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -79,10 +84,34 @@ class ClosedError(WalError):
     """The log was closed."""
 
 
-class StorageError(WalError):
-    """An operating-system I/O error; `path` names the file."""
+class StorageError(WalError, OSError):
+    """An operating-system I/O error. An OSError: `errno` is the OS's error number (None when the
+    failure was not the OS's, e.g. a short read), `strerror` its text, `filename` and `path` the
+    file. `str()` is the core's message, "<path>: <reason>", not OSError's "[Errno n] ..." form.
 
-    path: str | None = None
+    `StorageError(message, errno, strerror, filename)`; without `strerror`, an `errno` gets the
+    OS's text (`os.strerror`), as OSError's own do."""
+
+    path: str | None
+
+    def __init__(
+        self,
+        message: str,
+        errno: int | None = None,
+        strerror: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.strerror = strerror if strerror is not None or errno is None else os.strerror(errno)
+        self.filename = filename
+        self.path = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.errno, self.strerror, self.filename), self.__dict__)
 
 
 __all__ = [

@@ -49,6 +49,9 @@ def explain(entry: object) -> tuple[str, str] | None:
     """(field, message) of the most relevant schema violation of `entry`, or None if valid."""
     import jsonschema
 
+    found = _envelope_member(entry) or _depth_exceeded(entry)
+    if found:
+        return found
     errors = list(_validator().iter_errors(entry))
     if not errors:
         return None
@@ -60,27 +63,59 @@ def is_valid(entry: object) -> bool:
     return bool(_validator().is_valid(entry))
 
 
+# Deepest nesting an entry may have (the entry object is level 1). Far below orjson's own limit
+# and the stack of any reader, so every conforming verifier can parse what the writer accepts.
+MAX_DEPTH = 128
+
+# Members of a record's envelope: the writer sets them, an entry cannot (docs/FORMAT.md section 2).
+_ENVELOPE = ("seq", "prev", "kind", "timestamp", "hash")
+
+
 def _unencodable(value: object, path: list[object]) -> tuple[str, str] | None:
-    """Find what orjson cannot (or must not) encode: NaN/Infinity, non-string keys, odd types."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (_path(path), f"{value} is not allowed (JSON has no NaN/Infinity)")
-    if value is None or isinstance(value, str | bool | int):
+    """Find what orjson cannot (or must not) encode: NaN/Infinity, non-string keys, odd types,
+    nesting deeper than MAX_DEPTH. Iterative, so no payload can exhaust Python's stack."""
+    stack: list[tuple[object, list[object]]] = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if len(path) >= MAX_DEPTH and isinstance(value, Mapping | list | tuple):
+            # The field names where the deep value starts; the full path would be MAX_DEPTH long.
+            return _path(path[:3]) + "...", f"nested deeper than {MAX_DEPTH} levels (the writer's limit)"
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return _path(path), f"{value} is not allowed (JSON has no NaN/Infinity)"
+        elif value is None or isinstance(value, str | bool | int):
+            continue
+        elif isinstance(value, Mapping):
+            for k in value:
+                if not isinstance(k, str):
+                    return _path(path), f"key {k!r} is not a string"
+            # Pushed in reverse so members are examined in order and the first fault is reported.
+            stack.extend((v, [*path, k]) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list | tuple):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(value))))
+        else:
+            return _path(path), f"{type(value).__name__} is not JSON-serializable"
+    return None
+
+
+def _depth_exceeded(entry: object) -> tuple[str, str] | None:
+    """The depth fault of an entry orjson encoded, if any (called only on the core's refusal)."""
+    found = _unencodable(entry, [])
+    return found if found and "nested deeper" in found[1] else None
+
+
+def _envelope_member(entry: object) -> tuple[str, str] | None:
+    if not isinstance(entry, Mapping):
         return None
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                return _path(path), f"key {k!r} is not a string"
-            found = _unencodable(v, [*path, k])
-            if found:
-                return found
-        return None
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            found = _unencodable(v, [*path, i])
-            if found:
-                return found
-        return None
-    return _path(path), f"{type(value).__name__} is not JSON-serializable"
+    for name in _ENVELOPE:
+        if name in entry:
+            hint = (
+                "; to keep the event's own time, put it in telemetry (e.g. telemetry.event_time)"
+                if name == "timestamp"
+                else ""
+            )
+            return name, f"'{name}' is set by the writer for every record and cannot be given: remove it{hint}"
+    return None
 
 
 def _fail(index: int, field: str, message: str) -> SchemaError:

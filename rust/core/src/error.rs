@@ -43,12 +43,17 @@ pub enum WalError {
     #[error("key {given} does not match the log's writer key {expected}")]
     KeyMismatch { expected: String, given: String },
 
-    /// Operation-level refusal (duplicate wal_id, completion of an unknown intent, ...).
+    /// Operation-level refusal (duplicate `wal_id`, completion of an unknown intent, ...).
     #[error("entry {index}: {message}")]
     Conflict { index: usize, message: String },
 
     #[error("writer is closed")]
     Closed,
+
+    /// A key is malformed: a seed, a public key or its encoding (not a signature that fails to
+    /// verify: that is a finding).
+    #[error("{0}")]
+    Key(String),
 
     #[error("{0}")]
     InvalidArgument(String),
@@ -58,6 +63,10 @@ pub type Result<T> = std::result::Result<T, WalError>;
 
 /// Attach a path to an `io::Error`; every I/O call in the core goes through this.
 pub trait IoContext<T> {
+    /// The error, if any, as `WalError::Io` naming `path`.
+    ///
+    /// # Errors
+    /// `WalError::Io` when `self` is an error.
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;
 }
 

@@ -6,9 +6,11 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 use crate::batch_verify;
+use crate::error::{Result, WalError};
 use crate::hash::{self, Digest};
 
 /// `ed25519:` + first 16 hex digits of SHA-256 of the raw public key.
+#[must_use]
 pub fn key_id(public: &VerifyingKey) -> String {
     let digest = hash::sha256(public.as_bytes());
     format!("ed25519:{}", &hex::encode(digest)[..16])
@@ -22,26 +24,39 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
+    #[must_use]
     pub fn new(key: VerifyingKey) -> Self {
         PublicKey { key_id: key_id(&key), key }
     }
 
     /// Decode base64; weak (small-order) keys are refused here because batch verification
     /// does not check for them.
-    pub fn from_base64(text: &str) -> Result<Self, String> {
-        let raw = B64.decode(text).map_err(|e| format!("public key is not base64: {e}"))?;
+    ///
+    /// # Errors
+    /// `WalError::Key` when `text` is not base64 or the bytes are not an acceptable key
+    /// (see [`PublicKey::from_raw`]).
+    pub fn from_base64(text: &str) -> Result<Self> {
+        let raw = B64.decode(text).map_err(|e| WalError::Key(format!("public key is not base64: {e}")))?;
         Self::from_raw(&raw)
     }
 
-    pub fn from_raw(raw: &[u8]) -> Result<Self, String> {
-        let bytes: [u8; 32] = raw.try_into().map_err(|_| format!("public key must be 32 bytes, got {}", raw.len()))?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "public key is not a valid Ed25519 point".to_owned())?;
+    /// The raw 32 bytes of an Ed25519 public key.
+    ///
+    /// # Errors
+    /// `WalError::Key` when `raw` is not 32 bytes, not a point of the curve, or a weak
+    /// (small-order) key.
+    pub fn from_raw(raw: &[u8]) -> Result<Self> {
+        let bytes: [u8; 32] =
+            raw.try_into().map_err(|_| WalError::Key(format!("public key must be 32 bytes, got {}", raw.len())))?;
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| WalError::Key("public key is not a valid Ed25519 point".to_owned()))?;
         if key.is_weak() {
-            return Err("public key is a weak (small-order) key".to_owned());
+            return Err(WalError::Key("public key is a weak (small-order) key".to_owned()));
         }
         Ok(Self::new(key))
     }
 
+    #[must_use]
     pub fn to_base64(&self) -> String {
         B64.encode(self.key.as_bytes())
     }
@@ -55,20 +70,25 @@ pub struct WriterKey {
 
 impl WriterKey {
     /// From the 32-byte Ed25519 seed (RFC 8032 private key).
-    pub fn from_seed(seed: &[u8]) -> Result<Self, String> {
+    ///
+    /// # Errors
+    /// `WalError::Key` when `seed` is not 32 bytes.
+    pub fn from_seed(seed: &[u8]) -> Result<Self> {
         let seed: [u8; 32] =
-            seed.try_into().map_err(|_| format!("private key must be 32 bytes, got {}", seed.len()))?;
+            seed.try_into().map_err(|_| WalError::Key(format!("private key must be 32 bytes, got {}", seed.len())))?;
         let signing = SigningKey::from_bytes(&seed);
         let public = PublicKey::new(signing.verifying_key());
         Ok(WriterKey { signing, public })
     }
 
+    #[must_use]
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
 }
 
 /// docs/FORMAT.md section 4, "seal".
+#[must_use]
 pub fn seal_message(log_id: &str, seq: u64, timestamp: &[u8], prev: &Digest, closes: bool) -> Vec<u8> {
     let mut m = Vec::with_capacity(160);
     m.extend_from_slice(b"kfm-wal/1 seal\n");
@@ -86,12 +106,14 @@ pub fn seal_message(log_id: &str, seq: u64, timestamp: &[u8], prev: &Digest, clo
     m
 }
 
+#[must_use]
 pub fn decode_signature(text: &str) -> Option<Signature> {
     let raw = B64.decode(text).ok()?;
     let bytes: [u8; 64] = raw.as_slice().try_into().ok()?;
     Some(Signature::from_bytes(&bytes))
 }
 
+#[must_use]
 pub fn encode_signature(sig: &[u8; 64]) -> String {
     B64.encode(sig)
 }
@@ -112,6 +134,7 @@ pub struct PendingSignature<T> {
 /// Verify all, in batches of up to `BATCH` (`batch_verify`); when a batch fails, fall back to
 /// strict single verification inside it to name every bad signature. Returns the tags of the
 /// signatures that do not verify.
+#[must_use]
 pub fn verify_all<T>(items: Vec<PendingSignature<T>>) -> Vec<T> {
     let mut bad = Vec::new();
     let mut items = items;

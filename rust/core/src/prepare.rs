@@ -145,6 +145,10 @@ fn prepare_one(
     if let Some(wal_id) = accept(kind, &scratch.body, &mut scratch.quotes) {
         return sized(index, Body::Within(members), wal_id, max_record_bytes);
     }
+    // The acceptor follows 64 levels; only entries it was unsure of can be deeper.
+    if nesting_depth(json) > MAX_ENTRY_DEPTH {
+        return Err(schema("", &format!("nested deeper than {MAX_ENTRY_DEPTH} levels (the writer's limit)")));
+    }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
     let (body, wal_id) = match kind {
         Kind::Intent => {
@@ -173,6 +177,36 @@ fn prepare_one(
         }
     };
     sized(index, body, wal_id, max_record_bytes)
+}
+
+/// Deepest nesting an entry may have, the entry object being level 1 (docs/FORMAT.md section 7):
+/// every conforming reader can parse what the writer accepts without exhausting a stack.
+pub const MAX_ENTRY_DEPTH: usize = 128;
+
+/// The deepest nesting of objects and arrays in `json`, brackets inside strings not counted.
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {

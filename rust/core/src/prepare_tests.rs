@@ -10,6 +10,23 @@ fn entry(i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+#[test]
+fn nesting_depth_counts_brackets_outside_strings_and_the_writer_refuses_past_the_limit() {
+    assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[{{\"]]"}]}"#), 3);
+    assert_eq!(nesting_depth(br#"{"a":"\\"}"#), 1);
+    let nested = |levels: usize| {
+        let e = String::from_utf8(entry(0)).unwrap();
+        let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
+        e.replace(r#"{"i":0}"#, &format!(r#"{{"i":{deep}}}"#)).into_bytes()
+    };
+    // The entry is level 1 and payload level 2, so `levels` arrays inside reach levels + 2.
+    assert!(prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 2)], 1 << 20).is_ok());
+    match prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 1)], 1 << 20) {
+        Err(WalError::Schema { index: 0, message, .. }) => assert!(message.contains("128"), "{message}"),
+        other => panic!("expected a schema refusal, got {other:?}"),
+    }
+}
+
 /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
 #[allow(clippy::option_option, reason = "refused, or accepted with or without a wal_id: the verdict compared")]
 fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {

@@ -291,7 +291,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
                 if body::parse_uuid_v4(&h.log_id).is_none() {
                     return Err("header log_id is not a UUIDv4".to_owned());
                 }
-                let key = PublicKey::from_base64(&h.public_key)?;
+                let key = PublicKey::from_base64(&h.public_key).map_err(|e| e.to_string())?;
                 if key.key_id != h.key_id {
                     return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
                 }
@@ -364,7 +364,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
             .map_err(|e| format!("key: {}: {}", e.field, e.message))
             .and_then(|k| match (k.action.as_str(), &k.public_key) {
                 ("rotate", Some(pk)) => {
-                    let key = PublicKey::from_base64(pk)?;
+                    let key = PublicKey::from_base64(pk).map_err(|e| e.to_string())?;
                     if key.key_id != k.key_id {
                         return Err(format!(
                             "rotate key_id {} does not match its public key ({})",

@@ -10,11 +10,7 @@ pub fn check_entry(kind: &str, entry: &[u8]) -> PyResult<Option<(String, String)
     let result = match kind {
         "intent" => body::check_intent(entry, Context::Entry).map(|_| ()),
         "completion" => body::check_completion(entry, Context::Entry).map(|_| ()),
-        other => {
-            return Err(crate::errors::to_py(kfm_wal_core::WalError::InvalidArgument(format!(
-                "no entry kind {other:?}"
-            ))))
-        }
+        other => return Err(crate::errors::usage(format!("no entry kind {other:?}"))),
     };
     Ok(result.err().map(|e| (e.field, e.message)))
 }
@@ -26,5 +22,5 @@ pub fn check_entry(kind: &str, entry: &[u8]) -> PyResult<Option<(String, String)
 #[pyfunction]
 pub fn holding_null(entries: Vec<pyo3::pybacked::PyBackedBytes>) -> Vec<usize> {
     let finder = memchr::memmem::Finder::new(b"null");
-    entries.iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
+    entries.into_iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
 }

@@ -1,6 +1,6 @@
 //! What appends return to Python. A batch's receipts stay one Rust vector behind one `Receipts`
 //! sequence; a `Receipt` object is made only for the entry asked for. Python objects made by
-//! PyO3 are tracked by the cyclic garbage collector, so 1,000 receipt objects per batch set off
+//! `PyO3` are tracked by the cyclic garbage collector, so 1,000 receipt objects per batch set off
 //! a collection on every batch, whether or not the caller ever reads them.
 
 use kfm_wal_core::hash;
@@ -94,19 +94,21 @@ impl Receipts {
 
     /// An index (negative counts from the end) gives a `Receipt`, a slice a list of them.
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let len = self.inner.len();
         if let Ok(slice) = key.cast::<PySlice>() {
-            let idx = slice.indices(self.inner.len() as isize)?;
-            let picked: Vec<Receipt> =
-                (0..idx.slicelength).map(|k| self.at((idx.start + k as isize * idx.step) as usize)).collect();
+            // A Vec's length never exceeds isize::MAX, and `indices` keeps every position of the
+            // slice inside 0..len: neither cast changes a value.
+            let idx = slice.indices(len.cast_signed())?;
+            let picked: Vec<Receipt> = (0..idx.slicelength)
+                .map(|k| self.at((idx.start + k.cast_signed() * idx.step).cast_unsigned()))
+                .collect();
             return Ok(picked.into_pyobject(py)?.into_any());
         }
         let index: isize = key.extract()?;
-        let len = self.inner.len() as isize;
-        let at = if index < 0 { index + len } else { index };
-        if !(0..len).contains(&at) {
-            return Err(PyIndexError::new_err("receipt index out of range"));
-        }
-        Ok(Bound::new(py, self.at(at as usize))?.into_any())
+        let at = if index < 0 { len.checked_sub(index.unsigned_abs()) } else { Some(index.unsigned_abs()) };
+        // IndexError, not a kfm-wal error: it is how the sequence protocol (iteration, `in`) ends.
+        let at = at.filter(|&at| at < len).ok_or_else(|| PyIndexError::new_err("receipt index out of range"))?;
+        Ok(Bound::new(py, self.at(at))?.into_any())
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> ReceiptIter {

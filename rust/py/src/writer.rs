@@ -8,24 +8,20 @@ use std::sync::Mutex;
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, WalError, Writer, WriterOptions};
+use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, Writer, WriterOptions};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
-use crate::errors::IntoPyResult;
+use crate::errors::{usage, IntoPyResult};
 use crate::receipts::Receipts;
-
-fn usage(msg: String) -> PyErr {
-    crate::errors::to_py(WalError::InvalidArgument(msg))
-}
 
 fn durability(name: &str) -> PyResult<Durability> {
     Durability::parse(name).ok_or_else(|| usage(format!("durability must be fsync, os or none, got {name:?}")))
 }
 
 fn writer_key(seed: &[u8]) -> PyResult<WriterKey> {
-    WriterKey::from_seed(seed).map_err(usage)
+    WriterKey::from_seed(seed).py()
 }
 
 fn kind(name: &str) -> PyResult<Kind> {
@@ -47,9 +43,9 @@ impl Batch {
     fn take(&self) -> PyResult<Streamed> {
         self.streamed
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
-            .ok_or_else(|| usage("this batch was already committed".into()))
+            .ok_or_else(|| usage("this batch was already committed"))
     }
 }
 
@@ -57,8 +53,8 @@ impl Batch {
 impl Batch {
     /// Hand over the next chunk of compact JSON entries; their checks start in the background.
     fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
-        let mut guard = self.streamed.lock().unwrap_or_else(|e| e.into_inner());
-        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed".into()))?;
+        let mut guard = self.streamed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed"))?;
         streamed.push(entries);
         Ok(())
     }
@@ -91,7 +87,7 @@ impl PyWriter {
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
-        let inner = py.detach(|| Writer::create(&path, key, opts)).py()?;
+        let inner = py.detach(move || Writer::create(&path, key, opts)).py()?;
         Ok(PyWriter { inner })
     }
 
@@ -102,7 +98,7 @@ impl PyWriter {
         let mode = RecoveryMode::parse(recovery)
             .ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
-        let inner = py.detach(|| Writer::open(&path, key, mode, durability)).py()?;
+        let inner = py.detach(move || Writer::open(&path, key, mode, durability)).py()?;
         Ok(PyWriter { inner })
     }
 

@@ -1,0 +1,115 @@
+"""The targets a full run is judged against, and their section of the report. Every target is a
+ratio against a peer measured in the same run (or kfm-wal against itself at another thread count),
+never an absolute timing, so that a verdict does not depend on the machine's speed.
+
+The regression gate (benches/gate.py) is a different thing: it compares ratios with the
+baseline measured on this machine, not with these goals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ops_writes
+
+TARGET_BATCH = 1_000  # the batch size the append_many targets are judged at
+NONLINEAR_LIMIT = 1.3  # per-MB validation cost at the largest archive / at the smallest
+RSS_TARGET_MB = 300  # another issue's target: peak RSS validating 4 GB
+
+
+@dataclass
+class Target:
+    id: str
+    what: str
+    op: str  # ">=" or "<="
+    value: float
+    measured: float | None = None
+    paired: list[float] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool | None:
+        if self.measured is None:
+            return None
+        return self.measured >= self.value if self.op == ">=" else self.measured <= self.value
+
+
+def judge(results: dict[str, Any]) -> list[Target]:
+    tp = results["throughput"]["ratios"]
+    b = str(TARGET_BATCH)
+    t1 = Target(
+        "append_many_vs_reference",
+        f"append_many throughput at batch {TARGET_BATCH:,}: kfm-wal / reference",
+        ">=",
+        8.0,
+        tp["kfm-wal/reference"][b]["ratio_of_medians"],
+        tp["kfm-wal/reference"][b]["paired"],
+    )
+    t2 = Target(
+        "append_many_vs_sqlite",
+        f"append_many throughput at batch {TARGET_BATCH:,}: kfm-wal / SQLite",
+        ">=",
+        4.0,
+        tp["kfm-wal/sqlite"][b]["ratio_of_medians"],
+        tp["kfm-wal/sqlite"][b]["paired"],
+    )
+    lat = results["latency"]
+    t3 = Target(
+        "append_latency_p50_vs_raw",
+        "single durable append p50: kfm-wal / raw write+fdatasync",
+        "<=",
+        1.5,
+        lat["ratio_p50"],
+        [c["ratio"] for c in lat["chunks"]],
+    )
+    th = results["threads"].get("ratio_8_1")
+    t4 = Target(
+        "threads_8_vs_1",
+        "concurrent single appends on one Wal: 8 threads / 1 thread",
+        ">=",
+        6.0,
+        th["ratio_of_medians"] if th else None,
+        th["paired"] if th else [],
+    )
+    targets = [t1, t2, t3, t4]
+    if "ops_writes" in results:
+        ow = results["ops_writes"]
+        j = ops_writes.judged(ow)
+        targets.append(
+            Target(
+                "ops_guarded_vs_direct",
+                f"guarded small file writes ({ow['files']:,} x {ow['file_bytes']} B, ops.run_batch of "
+                f"{ow['batch']:,}): time / direct atomic writes (dir fsync per file)",
+                "<=",
+                ops_writes.TARGET,
+                j["ratio_of_medians"],
+                j["paired"],
+            )
+        )
+    return targets
+
+
+def verdict(t: Target) -> str:
+    return {True: "PASS", False: "FAIL", None: "n/a"}[t.passed]
+
+
+def paired_range(vals: Sequence[float]) -> str:
+    return f"{min(vals):.2f}-{max(vals):.2f}x" if vals else "-"
+
+
+def render(targets: list[Target]) -> tuple[list[str], list[str]]:
+    txt = ["Targets (ratios of medians; in brackets the range of per-round paired ratios):"]
+    md = [
+        "## Targets",
+        "",
+        "| target | measured | paired range | goal | result |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for t in targets:
+        meas = f"{t.measured:.2f}x" if t.measured is not None else "-"
+        txt.append(f"  {verdict(t):4s}  {t.what}: {meas} [{paired_range(t.paired)}]  (goal {t.op} {t.value:g}x)")
+        md.append(f"| {t.what} | {meas} | {paired_range(t.paired)} | {t.op} {t.value:g}x | **{verdict(t)}** |")
+    txt.append("")
+    md.append("")
+    return txt, md
