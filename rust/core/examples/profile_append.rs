@@ -1,5 +1,11 @@
 //! Where an append's time goes: prepare (schema check) vs chain+hash vs write. Run with
 //! `cargo run --release --example profile_append`.
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "a profiling tool: it prints its measurements (rates from byte and entry counts)"
+)]
+
 use std::time::Instant;
 
 use kfm_wal_core::keys::WriterKey;
@@ -17,7 +23,7 @@ fn main() {
     for _ in 0..rounds {
         std::hint::black_box(prepare::prepare(Kind::Intent, &entries, 1 << 20).unwrap());
     }
-    println!("prepare: {:.2} us/entry", t.elapsed().as_secs_f64() / (rounds * 1000) as f64 * 1e6);
+    println!("prepare: {:.2} us/entry", t.elapsed().as_secs_f64() / f64::from(rounds * 1000) * 1e6);
     let prepared = prepare::prepare(Kind::Intent, &entries, 1 << 20).unwrap();
     let t = Instant::now();
     let ts = kfm_wal_core::timestamp::now();
@@ -29,7 +35,7 @@ fn main() {
         }
         std::hint::black_box(buf);
     }
-    println!("chain+hash: {:.2} us/entry", t.elapsed().as_secs_f64() / (rounds * 1000) as f64 * 1e6);
+    println!("chain+hash: {:.2} us/entry", t.elapsed().as_secs_f64() / f64::from(rounds * 1000) * 1e6);
     let dir = tempfile::tempdir_in(".").unwrap();
     let w = Writer::create(
         dir.path(),
@@ -41,5 +47,5 @@ fn main() {
     for _ in 0..rounds {
         w.append(Kind::Intent, &entries).unwrap();
     }
-    println!("append (no sync): {:.2} us/entry", t.elapsed().as_secs_f64() / (rounds * 1000) as f64 * 1e6);
+    println!("append (no sync): {:.2} us/entry", t.elapsed().as_secs_f64() / f64::from(rounds * 1000) * 1e6);
 }

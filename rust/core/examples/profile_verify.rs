@@ -4,7 +4,15 @@
 //!     cargo run --release --example profile_verify -- DIR [PHASE]
 //!
 //! PHASE (default all) runs one part alone, for `perf stat` / `perf record` on a shared machine
-//! where wall times are noisy: sha256, split, envelope, scan, scan-bodies, verify.
+//! where wall times are noisy: sha256, split, envelope, scan, scan-bodies, load, verify. `load`
+//! times what the reader, salvage and receipt resumption do: each segment loaded (`scan::load`)
+//! and scanned with bodies from memory.
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "a profiling tool: it prints its measurements (rates from byte and entry counts)"
+)]
+
 use std::time::Instant;
 
 use kfm_wal_core::scan::{self, ScanOptions};
@@ -28,14 +36,16 @@ fn main() {
     let run = |name: &str| phase == "all" || phase == name;
     let files = segment::list(dir.as_ref()).unwrap();
     // Segments are read into memory only for the phases that take them from there.
-    let in_memory = phase != "verify";
+    let in_memory = phase != "verify" && phase != "load";
     let data: Vec<Vec<u8>> = files.iter().filter(|_| in_memory).map(|f| std::fs::read(&f.path).unwrap()).collect();
-    let total: usize = files.iter().map(|f| std::fs::metadata(&f.path).unwrap().len() as usize).sum();
+    let total: u64 = files.iter().map(|f| std::fs::metadata(&f.path).unwrap().len()).sum();
     let mb = total as f64 / 1e6;
     let report = |what: &str, t: Instant| println!("{what}: {:.0} MB/s", mb / t.elapsed().as_secs_f64());
     if run("sha256") {
         let t = Instant::now();
-        data.iter().for_each(|d| _ = std::hint::black_box(hash::sha256(d)));
+        for d in &data {
+            std::hint::black_box(hash::sha256(d));
+        }
         report("sha256 whole buffers", t);
         let t = Instant::now();
         data.iter().flat_map(|d| lines(d)).for_each(|l| _ = std::hint::black_box(hash::sha256(record::hashed_part(l))));
@@ -60,6 +70,15 @@ fn main() {
             }
             report(&format!("scan (one thread) check_bodies={check_bodies}"), t);
         }
+    }
+    if run("load") {
+        let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
+        let t = Instant::now();
+        for f in &files {
+            let bytes = scan::load(&f.path, f.archived).unwrap();
+            std::hint::black_box(scan::scan_segment(f, &bytes, &opts, false));
+        }
+        report("load + scan (one thread) check_bodies=true", t);
     }
     if run("verify") {
         let t = Instant::now();

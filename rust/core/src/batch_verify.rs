@@ -8,14 +8,14 @@
 //! ```
 //!
 //! in one multiscalar multiplication. `ed25519_dalek::verify_batch` gives it one point per
-//! signature for A_i; here the signatures by the same key share one term, [Σ z_i k_i] A, so the
+//! signature for `A_i`; here the signatures by the same key share one term, [Σ `z_i` `k_i`] A, so the
 //! multiplication has n + keys + 1 points instead of 2n + 1: about half the work.
 //!
 //! It accepts what `ed25519_dalek::verify_batch` accepts: every s canonical (below the group
-//! order), every R a valid point encoding, the same (cofactorless) equation. The z_i are 128-bit
+//! order), every R a valid point encoding, the same (cofactorless) equation. The `z_i` are 128-bit
 //! coefficients derived from every key, message and signature in the batch, as ed25519-dalek
 //! derives them with its transcript: a forger cannot pick signatures whose errors cancel
-//! without knowing the z_i, and any change to the batch changes them all.
+//! without knowing the `z_i`, and any change to the batch changes them all.
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
@@ -70,7 +70,7 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
 }
 
-/// z_1, z_2, ...: 128-bit scalars, four from each SHA-512(seed || block number).
+/// `z_1`, `z_2`, ...: 128-bit scalars, four from each SHA-512(seed || block number).
 struct Coefficients {
     seed: [u8; 64],
     block: [u8; 64],
@@ -147,7 +147,7 @@ mod tests {
                     let mut carry = 1u16;
                     for (k, (a, b)) in s.as_bytes().iter().zip(l_minus_1.as_bytes()).enumerate() {
                         let sum = u16::from(*a) + u16::from(*b) + carry;
-                        raw[32 + k] = sum as u8;
+                        raw[32 + k] = sum.to_le_bytes()[0];
                         carry = sum >> 8;
                     }
                     signatures[i] = Signature::from_bytes(&raw);
@@ -167,7 +167,7 @@ mod tests {
         let b = Coefficients { seed: [2; 64], block: [0; 64], next: 0, used: 4 };
         let (za, zb): (Vec<Scalar>, Vec<Scalar>) = (a.take(9).collect(), b.take(9).collect());
         assert!(za.iter().zip(&zb).all(|(x, y)| x != y));
-        let distinct: std::collections::HashSet<[u8; 32]> = za.iter().map(|z| z.to_bytes()).collect();
+        let distinct: std::collections::HashSet<[u8; 32]> = za.iter().map(Scalar::to_bytes).collect();
         assert_eq!(distinct.len(), 9);
         assert!(za.iter().all(|z| z.as_bytes()[16..] == [0; 16]), "128-bit coefficients");
     }

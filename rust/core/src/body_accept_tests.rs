@@ -1,4 +1,4 @@
-//! The fast path may only accept what `body` accepts, with the same wal_id: checked on valid
+//! The fast path may only accept what `body` accepts, with the same `wal_id`: checked on valid
 //! lines, on every member replaced by values of every JSON type, and on random byte mutations.
 
 use serde_json::{json, Value};
@@ -230,8 +230,8 @@ fn spellings_serde_reads_differently() {
 
 #[test]
 fn uuid_spelling_as_body_reads_it() {
-    let mut rng = fastrand::Rng::with_seed(3);
     const DIGITS: &[u8] = b"0123456789abcdefABCDEF-g";
+    let mut rng = fastrand::Rng::with_seed(3);
     for _ in 0..20_000 {
         let mut text = *b"3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
         for _ in 0..rng.usize(0..3) {

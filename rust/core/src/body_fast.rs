@@ -1,7 +1,7 @@
 //! The fast path of the intent check: one typed pass over the bytes, no allocation unless a
 //! string has escapes. It decides acceptance only; when it refuses, `body` re-checks the entry
 //! member by member to say precisely what is wrong. Both must accept exactly the same entries:
-//! `body`'s tests and tests/test_schema_agreement.py hold them to it.
+//! `body`'s tests and `tests/test_schema_agreement.py` hold them to it.
 
 use std::borrow::Cow;
 use std::fmt;

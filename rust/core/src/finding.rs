@@ -30,6 +30,7 @@ pub enum Code {
 }
 
 impl Code {
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Code::RecordMalformed => "record.malformed",
@@ -56,6 +57,7 @@ impl Code {
 
     /// A torn or unsealed tail holds nothing that was ever acknowledged: opening for writing
     /// may cut it (keeping a copy). Everything else is damage to acknowledged history.
+    #[must_use]
     pub fn is_recoverable(self) -> bool {
         matches!(self, Code::TailUnsealed | Code::TailTorn)
     }
@@ -77,6 +79,7 @@ impl Finding {
         Finding { code, segment: segment.to_owned(), offset, seq, wal_id: None, message: message.into() }
     }
 
+    #[must_use]
     pub fn with_wal_id(mut self, wal_id: Option<String>) -> Self {
         self.wal_id = wal_id;
         self

@@ -62,12 +62,14 @@ impl Fs {
 
     /// The same, with groups written in pieces of `bytes` (tests use small ones so that small
     /// groups are written the way large ones are).
+    #[must_use]
     pub fn with_write_chunk(self, bytes: usize) -> Fs {
         Fs { write_chunk: bytes.max(1), ..self }
     }
 
     /// How many bytes of a group the writer builds before writing them and starting their
     /// writeback, while it goes on chaining and hashing the rest.
+    #[must_use]
     pub fn write_chunk(&self) -> usize {
         self.write_chunk
     }

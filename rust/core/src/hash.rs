@@ -5,6 +5,7 @@ pub type Digest = [u8; 32];
 pub const ZERO: Digest = [0u8; 32];
 pub const PREFIX: &str = "sha256:";
 
+#[must_use]
 pub fn sha256(bytes: &[u8]) -> Digest {
     // The verifier hashes every line on its own: the whole blocks go straight from the input to
     // the compression function and only the tail is padded here (FIPS 180-4 5.1.1), where the
@@ -27,7 +28,8 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     out
 }
 
-const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+const H0: [u32; 8] =
+    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
 
 /// SHA-256 compression of whole 64-byte blocks (sha2's, SHA-NI where the CPU has it).
 fn compress(state: &mut [u32; 8], blocks: &[u8]) {
@@ -41,12 +43,17 @@ fn compress(state: &mut [u32; 8], blocks: &[u8]) {
 }
 
 /// Append the 64 lowercase hex digits of `digest` to `out`.
+///
+/// # Panics
+///
+/// Never: the space made is exactly what 32 bytes take in hex.
 pub fn push_hex(out: &mut Vec<u8>, digest: &Digest) {
     let start = out.len();
     out.resize(start + 64, 0);
     hex::encode_to_slice(digest, &mut out[start..]).expect("64-byte buffer for 32-byte digest");
 }
 
+#[must_use]
 pub fn to_prefixed(digest: &Digest) -> String {
     format!("{PREFIX}{}", hex::encode(digest))
 }
@@ -54,14 +61,14 @@ pub fn to_prefixed(digest: &Digest) -> String {
 /// Value of each byte as a lowercase hex digit; 0xFF for every other byte.
 const HEX_VALUE: [u8; 256] = {
     let mut t = [0xFFu8; 256];
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 10 {
-        t[b'0' as usize + i] = i as u8;
+        t[(b'0' + i) as usize] = i;
         i += 1;
     }
-    let mut i = 0;
+    let mut i = 0u8;
     while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
+        t[(b'a' + i) as usize] = 10 + i;
         i += 1;
     }
     t
@@ -74,6 +81,7 @@ const HEX_VALUE: [u8; 256] = {
 /// decoding are one branch-free pass: 32 digits a step with AVX2 where the CPU has it, else 16
 /// with SSE2 (part of every x86-64 CPU), elsewhere a table lookup per digit where any invalid
 /// digit sets the high bits of `bad`.
+#[must_use]
 pub fn parse_hex(text: &[u8]) -> Option<Digest> {
     let text: &[u8; 64] = text.try_into().ok()?;
     #[cfg(target_arch = "x86_64")]
@@ -88,18 +96,23 @@ pub fn parse_hex(text: &[u8]) -> Option<Digest> {
 }
 
 /// `parse_hex_sse2` on 32 digits at a time. Written without closures: a closure would not
-/// inherit this function's AVX2, and its intrinsics would become calls.
+/// inherit this function's AVX2, and its intrinsics would become calls. Calling it (unsafe: it
+/// enables a target feature) needs a CPU with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        _mm256_add_epi8, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_packus_epi16, _mm256_permute4x64_epi64, _mm256_set1_epi16,
+        _mm256_set1_epi8, _mm256_setzero_si256, _mm256_slli_epi16, _mm256_srli_epi16, _mm256_storeu_si256,
+    };
     let mut out = ZERO;
     // SAFETY: the loads read 32 bytes each inside `text`; the store writes the 32 of `out`.
     let (a, b) =
         unsafe { (_mm256_loadu_si256(text.as_ptr().cast()), _mm256_loadu_si256(text.as_ptr().add(32).cast())) };
     let (zero, low_nibble) = (_mm256_setzero_si256(), _mm256_set1_epi8(0x0F));
-    let (before_0, after_9) = (_mm256_set1_epi8(b'0' as i8 - 1), _mm256_set1_epi8(b'9' as i8 + 1));
-    let (before_a, after_f) = (_mm256_set1_epi8(b'a' as i8 - 1), _mm256_set1_epi8(b'f' as i8 + 1));
+    let (before_0, after_9) = (_mm256_set1_epi8(b'0'.cast_signed() - 1), _mm256_set1_epi8(b'9'.cast_signed() + 1));
+    let (before_a, after_f) = (_mm256_set1_epi8(b'a'.cast_signed() - 1), _mm256_set1_epi8(b'f'.cast_signed() + 1));
     // Signed compares, as in `parse_hex_sse2`: bytes >= 0x80 are negative and fail both ranges.
     let digit_a = _mm256_and_si256(_mm256_cmpgt_epi8(a, before_0), _mm256_cmpgt_epi8(after_9, a));
     let letter_a = _mm256_and_si256(_mm256_cmpgt_epi8(a, before_a), _mm256_cmpgt_epi8(after_f, a));
@@ -119,7 +132,7 @@ fn parse_hex_avx2(text: &[u8; 64]) -> Option<Digest> {
         _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(nibbles_b, low_byte), 4), _mm256_srli_epi16(nibbles_b, 8));
     // packus works within 128-bit lanes, giving quarters (a0, b0, a1, b1): put them in order.
     let bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(pairs_a, pairs_b), 0b11_01_10_00);
-    // SAFETY: see above.
+    // SAFETY: the unaligned store writes exactly the 32 bytes of `out`.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes) };
     (_mm256_movemask_epi8(invalid) == 0).then_some(out)
 }
@@ -138,7 +151,11 @@ fn parse_hex_table(text: &[u8; 64]) -> Option<Digest> {
 
 #[cfg(target_arch = "x86_64")]
 fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+        _mm_movemask_epi8, _mm_or_si128, _mm_packus_epi16, _mm_set1_epi16, _mm_set1_epi8, _mm_setzero_si128,
+        _mm_slli_epi16, _mm_srli_epi16, _mm_storeu_si128,
+    };
     let mut out = ZERO;
     // SAFETY: SSE2 is in the x86-64 baseline; loads read 16 bytes inside `text`, stores write
     // 16 bytes inside `out`.
@@ -148,12 +165,12 @@ fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
         // they fail both ranges); 'a'-'f' have low nibble 1-6, so +9.
         let nibbles = |v: __m128i, invalid: &mut __m128i| {
             let digit = _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0' as i8 - 1)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9' as i8 + 1)),
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'0'.cast_signed() - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'9'.cast_signed() + 1)),
             );
             let letter = _mm_and_si128(
-                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'a' as i8 - 1)),
-                _mm_cmplt_epi8(v, _mm_set1_epi8(b'f' as i8 + 1)),
+                _mm_cmpgt_epi8(v, _mm_set1_epi8(b'a'.cast_signed() - 1)),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(b'f'.cast_signed() + 1)),
             );
             *invalid = _mm_or_si128(*invalid, _mm_cmpeq_epi8(_mm_or_si128(digit, letter), _mm_setzero_si128()));
             _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0F)), _mm_and_si128(letter, _mm_set1_epi8(9)))
@@ -174,16 +191,19 @@ fn parse_hex_sse2(text: &[u8; 64]) -> Option<Digest> {
 }
 
 /// Whether `text` is `sha256:` + 64 lowercase hex digits (a check, no decoding).
+#[must_use]
 pub fn is_prefixed(text: &str) -> bool {
     is_prefixed_bytes(text.as_bytes())
 }
 
 /// `is_prefixed` on bytes.
+#[must_use]
 pub fn is_prefixed_bytes(b: &[u8]) -> bool {
     b.len() == PREFIX.len() + 64 && b.starts_with(PREFIX.as_bytes()) && parse_hex(&b[PREFIX.len()..]).is_some()
 }
 
 /// Parse `sha256:<hex>`.
+#[must_use]
 pub fn parse_prefixed(text: &str) -> Option<Digest> {
     text.strip_prefix(PREFIX).and_then(|h| parse_hex(h.as_bytes()))
 }

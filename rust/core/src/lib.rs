@@ -2,27 +2,37 @@
 //! writer, the segment scanner and the verifier. No Python here: the binding crate is a thin
 //! layer over this one, and `cargo test` exercises it alone.
 
+mod archive;
 mod batch_verify;
 pub mod body;
 mod body_accept;
 mod body_fast;
+mod commit_queue;
+pub mod durability;
 pub mod error;
 pub mod finding;
 pub mod fsutil;
 pub mod hash;
+mod json_cursor;
 pub mod keys;
 mod line_facts;
 pub mod line_feed;
+mod log_report;
+mod log_state;
 pub mod ops;
 mod pieces;
 pub mod prepare;
 mod quote_index;
 pub mod reader;
+pub mod receipt;
 pub mod record;
 pub mod recovery;
 pub mod salvage;
 pub mod scan;
+mod scan_result;
+mod scanner;
 pub mod segment;
+mod segment_bytes;
 mod sync_stage;
 pub mod timestamp;
 pub mod verify;
@@ -32,4 +42,4 @@ pub use error::{Result, WalError};
 pub use finding::{Code, Finding};
 pub use recovery::{RecoveryMode, RecoveryNote};
 pub use verify::{verify, LogReport, VerifyOptions};
-pub use writer::{Durability, Receipt, Writer, WriterOptions, WriterStats};
+pub use writer::{AppendReceipt, Durability, Writer, WriterOptions, WriterStats};

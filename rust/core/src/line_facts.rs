@@ -3,7 +3,7 @@
 //! by line; for the last segments of a verification (when a thread would otherwise sit idle
 //! while one segment finishes) the second half of a segment's facts is computed ahead on
 //! another thread, and the scanner takes them from there instead. Same functions, same bytes:
-//! the scan's results cannot differ (tests/split_scan.rs holds them equal).
+//! the scan's results cannot differ (`tests/split_scan.rs` holds them equal).
 
 use std::fs::File;
 use std::io;
@@ -13,10 +13,13 @@ use crate::hash::{self, Digest};
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
+use crate::segment_bytes::mem_index;
 use crate::timestamp;
 
 #[derive(Debug, Clone, Copy)]
 pub struct LineFacts {
+    /// The line's offset in its segment: facts are used only for the line they were computed for.
+    pub offset: u64,
     /// SHA-256 of the line's hashed part (meaningless for a line `record::parse` refuses).
     pub hash: Digest,
     /// The fast body pass's verdict for an intent or completion (None: unsure, or another kind).
@@ -30,13 +33,14 @@ const PIECES: u64 = 8;
 /// the pool: a thread that runs out of segments takes a piece, wherever the other threads are.
 /// (One task for the whole half left a thread idle at the end of a verification while the
 /// other finished a segment alone.)
-pub fn of_lines_in_pieces(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
-    let cuts = cuts(0, bytes.len() as u64, |nominal| {
-        let at = nominal as usize;
+/// `bytes` is the whole segment; the facts are of its lines from `from` (a line start) on.
+pub fn of_lines_in_pieces(bytes: &[u8], from: usize, check_bodies: bool) -> Vec<LineFacts> {
+    let cuts = cuts(from as u64, bytes.len() as u64, |nominal| {
+        let at = mem_index(nominal);
         Ok(memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1) as u64)
     })
     .expect("a slice is read without error");
-    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[from as usize..to as usize], check_bodies)))
+    in_pieces(&cuts, |from, to| Ok(of_lines(&bytes[..mem_index(to)], mem_index(from), check_bodies)))
         .expect("a slice is read without error")
 }
 
@@ -44,7 +48,7 @@ pub fn of_lines_in_pieces(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
 /// thread that takes it. `from` must be a line start.
 pub fn of_file_in_pieces(file: &File, from: u64, len: u64, check_bodies: bool) -> io::Result<Vec<LineFacts>> {
     let cuts = cuts(from, len, |nominal| line_start_after(file, nominal, len))?;
-    in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, (b - a) as usize))
+    in_pieces(&cuts, |a, b| of_feed(&mut FileLines::new(file, a, b), check_bodies, mem_index(b - a)))
 }
 
 /// Line starts cutting `[from, to)` into about `PIECES` pieces, `from` and `to` included.
@@ -69,16 +73,17 @@ fn in_pieces(
     Ok(pieces.concat())
 }
 
-/// The facts of every line of `bytes` (which must start at a line start), in order.
-pub fn of_lines(bytes: &[u8], check_bodies: bool) -> Vec<LineFacts> {
-    of_feed(&mut SliceLines::new(bytes, 0), check_bodies, bytes.len()).expect("a slice is read without error")
+/// The facts of every line of `bytes` from `from` (a line start) on, in order.
+pub fn of_lines(bytes: &[u8], from: usize, check_bodies: bool) -> Vec<LineFacts> {
+    of_feed(&mut SliceLines::new(bytes, from), check_bodies, bytes.len().saturating_sub(from))
+        .expect("a slice is read without error")
 }
 
 /// The facts of every line `feed` gives, in order; `len` (the bytes it will give) sizes the list.
 fn of_feed(feed: &mut dyn LineFeed, check_bodies: bool, len: usize) -> io::Result<Vec<LineFacts>> {
     let mut quotes = QuoteIndex::default();
     let mut out = Vec::with_capacity(len / 512);
-    while let Some((_, line)) = feed.next_line()? {
+    while let Some((offset, line)) = feed.next_line()? {
         let hash = hash::sha256(record::hashed_part(line));
         let op = match record::parse(line) {
             Ok(env) if check_bodies => {
@@ -91,7 +96,7 @@ fn of_feed(feed: &mut dyn LineFeed, check_bodies: bool, len: usize) -> io::Resul
             }
             _ => None,
         };
-        out.push(LineFacts { hash, op });
+        out.push(LineFacts { offset, hash, op });
     }
     Ok(out)
 }

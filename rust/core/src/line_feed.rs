@@ -24,6 +24,7 @@ pub struct SliceLines<'b> {
 }
 
 impl<'b> SliceLines<'b> {
+    #[must_use]
     pub fn new(bytes: &'b [u8], start: usize) -> Self {
         SliceLines { bytes, pos: start.min(bytes.len()) }
     }
@@ -67,6 +68,7 @@ pub struct FileLines<'f> {
 }
 
 impl<'f> FileLines<'f> {
+    #[must_use]
     pub fn new(file: &'f File, start: u64, end: u64) -> Self {
         Self::with_buffer(file, start, end, CHUNK)
     }
@@ -88,10 +90,10 @@ impl<'f> FileLines<'f> {
             self.buf.resize(self.buf.len() * 2, 0);
         }
         let from = self.at + self.hi as u64;
-        let want = (self.buf.len() - self.hi).min((self.end - from) as usize);
+        let want = (self.buf.len() - self.hi).min(usize::try_from(self.end - from).unwrap_or(usize::MAX));
         let n = loop {
             match self.file.read_at(&mut self.buf[self.hi..self.hi + want], from) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other?,
             }
         };
@@ -183,7 +185,11 @@ mod tests {
             // A bound inside the file ends the lines there, as if the file ended there.
             if let Some(&(at, _)) = want.get(want.len() / 2) {
                 let cut = collect(&mut FileLines::new(&file, start as u64, at));
-                assert_eq!(cut, collect(&mut SliceLines::new(&bytes[..at as usize], start)), "case {case} cut at {at}");
+                assert_eq!(
+                    cut,
+                    collect(&mut SliceLines::new(&bytes[..usize::try_from(at).unwrap()], start)),
+                    "case {case} cut at {at}"
+                );
             }
         }
     }

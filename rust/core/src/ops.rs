@@ -1,10 +1,10 @@
-//! The intent table: which wal_ids the log holds and which are still pending. Shared by the
+//! The intent table: which `wal_ids` the log holds and which are still pending. Shared by the
 //! verifier (pairing intents with completions) and the writer (refusing a duplicate id or a
 //! completion of an unknown or completed intent).
 //!
 //! Two sets of u128 rather than a map to a state: ~19 bytes per intent instead of ~37, which is
 //! what keeps validating a multi-gigabyte archive within a few hundred MB. The ids are random
-//! (UUIDv4), so a fast non-cryptographic hash is enough.
+//! (`UUIDv4`), so a fast non-cryptographic hash is enough.
 
 use rustc_hash::FxHashSet;
 
@@ -29,6 +29,7 @@ pub struct OpsTable {
 }
 
 impl OpsTable {
+    #[must_use]
     pub fn state(&self, id: u128) -> Option<OpState> {
         if self.pending.contains(&id) {
             Some(OpState::Pending)
@@ -84,6 +85,7 @@ impl OpsTable {
         self.pending.iter().copied()
     }
 
+    #[must_use]
     pub fn pending_count(&self) -> usize {
         self.pending.len()
     }

@@ -33,11 +33,11 @@ pub(crate) enum Pieces<'scope, 'env> {
         helper: ScopedJoinHandle<'scope, Result<()>>,
     },
     /// `failed`: the first failed call's error; nothing is written after it.
-    Inline { writer: Writer<'env>, failed: Option<WalError> },
+    Inline { writer: PieceWriter<'env>, failed: Option<WalError> },
 }
 
 /// Appends pieces in order and starts their writeback; stops at the first failed call.
-pub(crate) struct Writer<'env> {
+pub(crate) struct PieceWriter<'env> {
     fs: &'env Fs,
     file: &'env File,
     path: &'env Path,
@@ -45,7 +45,7 @@ pub(crate) struct Writer<'env> {
     writeback: bool,
 }
 
-impl Writer<'_> {
+impl PieceWriter<'_> {
     fn write(&mut self, piece: &[u8]) -> Result<()> {
         self.fs.append(self.file, self.path, piece)?;
         if self.writeback {
@@ -69,7 +69,7 @@ impl<'scope, 'env> Pieces<'scope, 'env> {
     ) -> Pieces<'scope, 'env> {
         let (full, pieces) = mpsc::sync_channel::<Vec<u8>>(1);
         let (done, empty) = mpsc::sync_channel::<Vec<u8>>(2);
-        let mut writer = Writer { fs, file, path, offset, writeback };
+        let mut writer = PieceWriter { fs, file, path, offset, writeback };
         let spawned = std::thread::Builder::new().name("kfm-wal-pieces".into()).spawn_scoped(scope, move || {
             for mut piece in pieces {
                 writer.write(&piece)?;
@@ -81,7 +81,7 @@ impl<'scope, 'env> Pieces<'scope, 'env> {
         });
         match spawned {
             Ok(helper) => Pieces::Helper { full, empty, helper },
-            Err(_) => Pieces::Inline { writer: Writer { fs, file, path, offset, writeback }, failed: None },
+            Err(_) => Pieces::Inline { writer: PieceWriter { fs, file, path, offset, writeback }, failed: None },
         }
     }
 
@@ -161,7 +161,7 @@ mod tests {
         let failed = std::thread::scope(|scope| {
             let mut pieces = if inline {
                 Pieces::Inline {
-                    writer: Writer { fs: &fs, file: &file, path: &path, offset: 0, writeback: true },
+                    writer: PieceWriter { fs: &fs, file: &file, path: &path, offset: 0, writeback: true },
                     failed: None,
                 }
             } else {

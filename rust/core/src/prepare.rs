@@ -1,5 +1,5 @@
 //! Turning callers' entries (compact JSON objects) into record bodies before anything is queued:
-//! schema check, newline refusal, writer-assigned wal_id, size limit. Runs on the caller's thread,
+//! schema check, newline refusal, writer-assigned `wal_id`, size limit. Runs on the caller's thread,
 //! in parallel for large batches, so the commit leader only chains, hashes and writes.
 
 use std::ops::Range;
@@ -25,6 +25,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// Body members, without braces and without a trailing comma.
+    #[must_use]
     pub fn members(&self) -> &[u8] {
         match &self.members {
             Members::Shared { entries, index, range } => &entries.entry(*index)[range.clone()],
@@ -52,7 +53,7 @@ impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
 /// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
 ///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
 ///   it encodes the next chunks, and their memory reused, not held until the commit).
-/// - `Owned`: a buffer of its own, when the writer added the wal_id or the entries were lent.
+/// - `Owned`: a buffer of its own, when the writer added the `wal_id` or the entries were lent.
 #[derive(Clone)]
 enum Members {
     Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
@@ -94,10 +95,10 @@ struct Scratch {
 }
 
 /// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
-/// comma a line puts after them: the wal_id when it accepts. It reads only the body it is given
+/// comma a line puts after them: the `wal_id` when it accepts. It reads only the body it is given
 /// and accepts only what `body::check_intent` / `check_completion` accept on a line with that
 /// body; it refuses any member name outside the schema, so an entry with an envelope name or
-/// without a wal_id is left to the serde check, which decides and explains as before. The
+/// without a `wal_id` is left to the serde check, which decides and explains as before. The
 /// serde pass cost several times the line's SHA-256 per entry.
 fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
     let env = Envelope {
@@ -152,17 +153,16 @@ fn prepare_one(
     let (body, wal_id) = match kind {
         Kind::Intent => {
             let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
-            match facts.wal_id {
-                Some(id) => (Body::Within(members), id),
-                None => {
-                    let id = uuid::Uuid::new_v4();
-                    let mut m = Vec::with_capacity(inner.len() + 48);
-                    m.extend_from_slice(b"\"wal_id\":\"");
-                    m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-                    m.extend_from_slice(b"\",");
-                    m.extend_from_slice(inner);
-                    (Body::Built(m), id.as_u128())
-                }
+            if let Some(id) = facts.wal_id {
+                (Body::Within(members), id)
+            } else {
+                let id = uuid::Uuid::new_v4();
+                let mut m = Vec::with_capacity(inner.len() + 48);
+                m.extend_from_slice(b"\"wal_id\":\"");
+                m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+                m.extend_from_slice(b"\",");
+                m.extend_from_slice(inner);
+                (Body::Built(m), id.as_u128())
             }
         }
         Kind::Completion => {
@@ -275,11 +275,11 @@ pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
 /// buffer, and the entries dropped when this returns. `first` as in `check_all`.
 fn prepare_chunk<B: AsRef<[u8]> + Sync>(
     kind: Kind,
-    entries: Vec<B>,
+    entries: &[B],
     max_record_bytes: usize,
     first: usize,
 ) -> Result<Vec<Prepared>> {
-    let checked = check_all(kind, &entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
+    let checked = check_all(kind, entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
     let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
     let mut arena = Vec::with_capacity(size);
     let mut placed = Vec::with_capacity(checked.len());
@@ -314,15 +314,18 @@ pub struct Streamed {
 }
 
 impl Streamed {
+    #[must_use]
     pub fn new(kind: Kind, max_record_bytes: usize) -> Streamed {
         Streamed { kind, max_record_bytes, next_index: 0, chunks: Vec::new() }
     }
 
     /// Entries handed over so far.
+    #[must_use]
     pub fn len(&self) -> usize {
         self.next_index
     }
 
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.next_index == 0
     }
@@ -333,7 +336,7 @@ impl Streamed {
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += entries.len();
         rayon::spawn(move || {
-            let _ = tx.send(prepare_chunk(kind, entries, max, first));
+            let _ = tx.send(prepare_chunk(kind, &entries, max, first));
         });
         self.chunks.push(rx);
     }
@@ -351,207 +354,5 @@ impl Streamed {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(i: usize) -> Vec<u8> {
-        let h = "a".repeat(64);
-        format!(
-            r#"{{"actor":{{"id":"r","type":"ci"}},"governance":{{"care":"public"}},"lineage_links":[],"operation":"etl_step","payload":{{"i":{i}}},"post_state_expected":"sha256:{h}","pre_state_hash":"sha256:{h}","reversal":{{"steps":[{{"type":"file.delete"}}]}},"telemetry":{{"id":"t"}},"tier":1}}"#
-        )
-        .into_bytes()
-    }
-
-    #[test]
-    fn nesting_depth_counts_brackets_outside_strings_and_the_writer_refuses_past_the_limit() {
-        assert_eq!(nesting_depth(br#"{"a":[1,{"b":"[[{{\"]]"}]}"#), 3);
-        assert_eq!(nesting_depth(br#"{"a":"\\"}"#), 1);
-        let nested = |levels: usize| {
-            let e = String::from_utf8(entry(0)).unwrap();
-            let deep = format!("{}1{}", "[".repeat(levels), "]".repeat(levels));
-            e.replace(r#"{"i":0}"#, &format!(r#"{{"i":{deep}}}"#)).into_bytes()
-        };
-        // The entry is level 1 and payload level 2, so `levels` arrays inside reach levels + 2.
-        assert!(prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 2)], 1 << 20).is_ok());
-        match prepare(Kind::Intent, &[nested(MAX_ENTRY_DEPTH - 1)], 1 << 20) {
-            Err(WalError::Schema { index: 0, message, .. }) => assert!(message.contains("128"), "{message}"),
-            other => panic!("expected a schema refusal, got {other:?}"),
-        }
-    }
-
-    /// The serde check alone (what `prepare_one` did before the fast path): its verdict and id.
-    fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {
-        match kind {
-            Kind::Intent => body::check_intent(json, Context::Entry).ok().map(|f| f.wal_id),
-            _ => body::check_completion(json, Context::Entry).ok().map(|f| Some(f.wal_id)),
-        }
-    }
-
-    fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
-        // As `prepare_one`: an object, on one line.
-        let json = &json[trimmed(json)];
-        if json.len() < 2
-            || json[0] != b'{'
-            || json[json.len() - 1] != b'}'
-            || memchr::memchr2(b'\n', b'\r', json).is_some()
-        {
-            return None;
-        }
-        let inner = &json[1..json.len() - 1];
-        let mut body = inner[trimmed(inner)].to_vec();
-        body.push(b',');
-        accept(kind, &body, &mut QuoteIndex::default())
-    }
-
-    /// Whatever the fast path accepts as an entry, the serde check accepts with the same wal_id
-    /// (names reserved for the envelope and entries without a wal_id included).
-    fn assert_sound(kind: Kind, json: &[u8]) {
-        if let Some(id) = fast(kind, json) {
-            assert_eq!(slow(kind, json), Some(Some(id)), "fast path accepted {}", String::from_utf8_lossy(json));
-        }
-    }
-
-    const ID: &str = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
-
-    fn completion() -> Vec<u8> {
-        format!(r#"{{"wal_id":"{ID}","status":"succeeded","duration_ms":1.5,"detail":{{"n":null}}}}"#).into_bytes()
-    }
-
-    #[test]
-    fn fast_path_takes_seed_entries_and_agrees_with_the_serde_check() {
-        let id = uuid::Uuid::parse_str(ID).unwrap().as_u128();
-        let with_id = |e: &[u8]| [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &e[1..]].concat();
-        let intent = with_id(&entry(7));
-        assert_eq!(fast(Kind::Intent, &intent), Some(id));
-        assert_eq!(fast(Kind::Completion, &completion()), Some(id));
-        // Left to the serde check: no wal_id (the writer assigns one), an envelope name.
-        assert_eq!(fast(Kind::Intent, &entry(7)), None);
-        let reserved = [&intent[..intent.len() - 1], b",\"seq\":1}"].concat();
-        assert_eq!(fast(Kind::Intent, &reserved), None);
-        assert!(slow(Kind::Intent, &reserved).is_none());
-
-        // Every member of both kinds replaced by values of every JSON type, dropped, or
-        // doubled; then random byte mutations.
-        let values: &[&str] = &[
-            "null",
-            "true",
-            "false",
-            "0",
-            "4",
-            "5",
-            "-1",
-            "1.5",
-            "\"\"",
-            "\"x\"",
-            "\"etl_step\"",
-            "\"rollback\"",
-            "\"ci\"",
-            "\"public\"",
-            "\"failed\"",
-            "[]",
-            "[\"\"]",
-            "[\"a\"]",
-            "{}",
-            "{\"id\":\"x\"}",
-            "{\"type\":\"ci\",\"id\":\"x\"}",
-            "{\"steps\":[]}",
-            "{\"irreversible\":true,\"reason\":\"why\"}",
-            "{\"care\":\"public\",\"approvals\":null}",
-        ];
-        let mut rng = fastrand::Rng::with_seed(5);
-        for (kind, base) in [(Kind::Intent, intent), (Kind::Completion, completion())] {
-            let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&base).unwrap();
-            for name in value.keys().map(String::as_str).chain(["seq", "hash", "extra"]) {
-                for v in values.iter().map(|v| Some(*v)).chain([None]) {
-                    let mut members: Vec<String> = Vec::new();
-                    for (k, old) in &value {
-                        if k != name {
-                            members.push(format!("{k:?}:{old}"));
-                        }
-                    }
-                    if let Some(v) = v {
-                        members.push(format!("{name:?}:{v}"));
-                    }
-                    let json = format!("{{{}}}", members.join(","));
-                    assert_sound(kind, json.as_bytes());
-                    if let Some(v) = v {
-                        assert_sound(kind, format!("{{{},{name:?}:{v}}}", members.join(",")).as_bytes());
-                    }
-                }
-            }
-            for _ in 0..20_000 {
-                let mut m = base.clone();
-                for _ in 0..rng.usize(1..4) {
-                    let at = rng.usize(..m.len());
-                    match rng.u8(..3) {
-                        0 => m[at] = b"\"\\{}[]:, \t0a-.eE"[rng.usize(..16)],
-                        1 => _ = m.remove(at),
-                        _ => m.insert(at, rng.u8(..)),
-                    }
-                }
-                assert_sound(kind, &m);
-            }
-        }
-    }
-
-    #[test]
-    fn handed_over_entries_keep_their_members_in_place_streamed_chunks_share_one_buffer() {
-        let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
-        let spaced = [b" \t{ ".as_slice(), &with_id[1..with_id.len() - 1], b" }\t ".as_slice()].concat();
-        let entries = vec![with_id.clone(), spaced, entry(4), completion()];
-        let kinds = [Kind::Intent, Kind::Intent, Kind::Intent, Kind::Completion];
-        for (entry, kind) in entries.into_iter().zip(kinds) {
-            let lent = prepare(kind, std::slice::from_ref(&entry), 1 << 20).unwrap();
-            let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20).unwrap();
-            let chunk = prepare_chunk(kind, vec![entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
-            let (lent, owned) = (&lent[0], &owned[0]);
-            if let Members::Arena { arena, .. } = &chunk[0].members {
-                // Both entries' members in one buffer, in order.
-                assert_eq!(&arena[..], [chunk[0].members(), chunk[1].members()].concat().as_slice());
-                assert_eq!((chunk[0].members(), chunk[0].wal_id), (owned.members(), owned.wal_id));
-            } else {
-                assert!(matches!(chunk[0].members, Members::Owned(_)), "{:?}", chunk[0].members);
-            }
-            if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
-                // Assigned ids differ; the rest is the entry's members.
-                let tail =
-                    |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
-                assert_eq!(tail(lent), tail(owned));
-                assert!(matches!(owned.members, Members::Owned(_)));
-            } else {
-                assert_eq!((lent.members(), lent.wal_id), (owned.members(), owned.wal_id));
-                assert!(matches!(owned.members, Members::Shared { .. }));
-                let json = &entry[trimmed(&entry)];
-                assert_eq!(owned.members(), &json[1..json.len() - 1][trimmed(&json[1..json.len() - 1])]);
-            }
-        }
-    }
-
-    #[test]
-    fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
-        let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
-        let mut s = Streamed::new(Kind::Intent, 1 << 20);
-        for chunk in entries.chunks(256) {
-            s.push(chunk.to_vec());
-        }
-        assert_eq!(s.len(), 1500);
-        let streamed = s.finish().unwrap();
-        let whole = prepare(Kind::Intent, &entries, 1 << 20).unwrap();
-        assert_eq!(streamed.len(), whole.len());
-        // Ids are assigned per entry; everything else is the same bytes in the same order.
-        let strip = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap()..].to_vec();
-        assert!(streamed.iter().zip(&whole).all(|(a, b)| strip(a) == strip(b)));
-
-        let mut bad = entries.clone();
-        bad[700] = b"{\"tier\":1}".to_vec();
-        bad[1400] = b"[]".to_vec();
-        let mut s = Streamed::new(Kind::Intent, 1 << 20);
-        for chunk in bad.chunks(256) {
-            s.push(chunk.to_vec());
-        }
-        match s.finish() {
-            Err(WalError::Schema { index, .. }) => assert_eq!(index, 700),
-            other => panic!("expected the schema error of entry 700, got {other:?}"),
-        }
-    }
-}
+#[path = "prepare_tests.rs"]
+mod tests;

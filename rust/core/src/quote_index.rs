@@ -23,12 +23,21 @@ impl QuoteIndex {
     }
 
     /// `build` compiled for AVX-512BW, so `block_marks_avx512` inlines into its loop.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512BW (`is_x86_feature_detected!("avx512bw")`): run elsewhere, its
+    /// instructions are undefined.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512bw")]
     unsafe fn build_avx512(&mut self, bytes: &[u8], from: usize) -> bool {
         self.build_with(bytes, from, |block| block_marks_avx512(block))
     }
 
+    #[allow(
+        clippy::inline_always,
+        reason = "inlined into each #[target_feature] caller, so `marks` is compiled with its SIMD features"
+    )]
     #[inline(always)]
     fn build_with(&mut self, bytes: &[u8], from: usize, marks: impl Fn(&[u8; 64]) -> (u64, bool)) -> bool {
         self.from = from;
@@ -78,16 +87,21 @@ impl QuoteIndex {
 /// The quote/backslash bits of 64 bytes, and whether any byte is outside 0x20-0x7F.
 #[cfg(target_arch = "x86_64")]
 fn block_marks(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
     let mut marks = 0u64;
     // SAFETY: SSE2 is in the x86-64 baseline; each load reads 16 bytes inside `block`.
     let odd = unsafe {
-        let (quote, backslash, space) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x20));
+        let (quote, backslash, space) =
+            (_mm_set1_epi8(b'"'.cast_signed()), _mm_set1_epi8(b'\\'.cast_signed()), _mm_set1_epi8(0x20));
         let mut below = _mm_setzero_si128();
         for part in 0..4 {
+            #[allow(clippy::cast_ptr_alignment, reason = "_mm_loadu_si128 is an unaligned load")]
             let v = _mm_loadu_si128(block.as_ptr().add(16 * part).cast::<__m128i>());
             let m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-            marks |= u64::from(_mm_movemask_epi8(m) as u16) << (16 * part);
+            marks |= u64::from(_mm_movemask_epi8(m).cast_unsigned()) << (16 * part);
             // Signed compare: bytes >= 0x80 are negative, so they count as below 0x20 too.
             below = _mm_or_si128(below, _mm_cmplt_epi8(v, space));
         }
@@ -97,16 +111,17 @@ fn block_marks(block: &[u8; 64]) -> (u64, bool) {
 }
 
 /// `block_marks` in three AVX-512 compares, each giving its 64-bit mask directly, for the CPUs
-/// that have AVX-512BW.
+/// that have AVX-512BW. Calling it (unsafe: it enables a target feature) needs a CPU with
+/// AVX-512BW.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw")]
 #[inline]
 fn block_marks_avx512(block: &[u8; 64]) -> (u64, bool) {
-    use std::arch::x86_64::*;
+    use std::arch::x86_64::{_mm512_cmpeq_epi8_mask, _mm512_cmplt_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8};
     // SAFETY: the load reads the 64 bytes of `block`.
     let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
-    let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8))
-        | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8));
+    let marks = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"'.cast_signed()))
+        | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\'.cast_signed()));
     // Signed compare, as in `block_marks`: bytes >= 0x80 count as below 0x20.
     (marks, _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20)) != 0)
 }
@@ -160,7 +175,9 @@ mod tests {
             let mut block = [0u8; 64];
             let bytes: &[u8] =
                 if rng.bool() { b"a\"\\ ~{}:," } else { &[b'a', b'"', 0x00, 0x1F, 0x20, 0x7F, 0x80, 0xFF] };
-            block.iter_mut().for_each(|b| *b = bytes[rng.usize(0..bytes.len())]);
+            for b in &mut block {
+                *b = bytes[rng.usize(0..bytes.len())];
+            }
             assert_eq!(block_marks(&block), block_marks_scalar(&block), "{block:?}");
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512bw") {

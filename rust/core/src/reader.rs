@@ -42,7 +42,7 @@ pub fn read_segment_from(file: &SegmentFile, offset: u64, from_seq: u64, to_seq:
     // Signatures are the verifier's job (their findings are not damage to a reader, below), so a
     // reader does not spend an Ed25519 check on every seal it passes.
     let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: false, collect_records: true };
-    let s = scan::scan_from(file, &bytes, offset as usize, &opts);
+    let s = scan::scan_from(file, &bytes, scan::mem_index(offset), &opts);
     let resumed = offset > 0;
     let damage = s.findings.into_iter().find(|f| match f.code {
         // A resumed scan has no header, hence no key.
@@ -62,7 +62,7 @@ pub fn read_segment_from(file: &SegmentFile, offset: u64, from_seq: u64, to_seq:
             kind: r.kind,
             offset: r.offset,
             hash: r.hash,
-            line: bytes[r.offset as usize..(r.offset + r.len) as usize].to_vec(),
+            line: bytes[scan::mem_index(r.offset)..scan::mem_index(r.offset + r.len)].to_vec(),
         })
         .collect();
     Ok((records, sealed_end))

@@ -24,6 +24,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Header => "header",
@@ -34,6 +35,7 @@ impl Kind {
         }
     }
 
+    #[must_use]
     pub fn parse(name: &[u8]) -> Option<Kind> {
         Some(match name {
             b"header" => Kind::Header,
@@ -66,6 +68,7 @@ pub struct Envelope<'a> {
 pub struct LineError(pub &'static str);
 
 /// The bytes the record hash covers: everything before `"hash":"`.
+#[must_use]
 pub fn hashed_part(line: &[u8]) -> &[u8] {
     &line[..line.len().saturating_sub(SUFFIX_LEN)]
 }
@@ -139,6 +142,7 @@ pub fn write(out: &mut Vec<u8>, seq: u64, prev: &Digest, kind: Kind, ts: &Timest
 }
 
 /// Bytes a line will take for a body of `members_len` bytes (upper bound, for rotation).
+#[must_use]
 pub fn line_len_bound(members_len: usize) -> usize {
     members_len + SUFFIX_LEN + 160
 }

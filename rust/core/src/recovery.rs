@@ -6,12 +6,14 @@ use std::fs::{self, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::archive::archive_segment;
+use crate::durability::Durability;
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::Fs;
 use crate::keys::WriterKey;
+use crate::log_state::WritePosition;
 use crate::segment;
 use crate::verify::{self, VerifyOptions};
-use crate::writer::{Durability, Resume};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryMode {
@@ -22,6 +24,7 @@ pub enum RecoveryMode {
 }
 
 impl RecoveryMode {
+    #[must_use]
     pub fn parse(s: &str) -> Option<RecoveryMode> {
         match s {
             "strict" => Some(RecoveryMode::Strict),
@@ -41,9 +44,11 @@ pub struct RecoveryNote {
     pub saved_to: Option<PathBuf>,
 }
 
-pub(crate) struct Recovered {
+/// What recovery leaves for the writer: where to continue writing, the log's limits, and what
+/// it did.
+pub(crate) struct RecoveryOutcome {
     pub log_id: String,
-    pub position: Resume,
+    pub position: WritePosition,
     pub closes: bool,
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
@@ -56,7 +61,9 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
     for entry in fs::read_dir(dir).at(dir)? {
         let path = entry.at(dir)?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("wal-") && name.ends_with(".tmp") {
+        if name.starts_with("wal-")
+            && std::path::Path::new(name).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("tmp"))
+        {
             fs::remove_file(&path).at(&path)?;
             notes.push(RecoveryNote {
                 action: "removed an unfinished segment temp file".into(),
@@ -73,7 +80,7 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
 /// Copy `len` bytes at `offset` of `segment` into `recovered/`, durably, then cut them off.
 fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
     let mut file = OpenOptions::new().read(true).write(true).open(segment).at(segment)?;
-    let mut cut = Vec::with_capacity(len as usize);
+    let mut cut = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.seek(SeekFrom::Start(offset)).at(segment)?;
     file.read_to_end(&mut cut).at(segment)?;
     let saved_dir = dir.join(segment::RECOVERED);
@@ -94,7 +101,7 @@ pub(crate) fn recover(
     key: &WriterKey,
     mode: RecoveryMode,
     durability: Durability,
-) -> Result<Recovered> {
+) -> Result<RecoveryOutcome> {
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
@@ -127,7 +134,7 @@ pub(crate) fn recover(
     })?;
     // Finish step 3 of an interrupted rotation: closed segments still in the live directory.
     for s in report.segments.iter().filter(|s| !s.archived && s.number != last.number) {
-        crate::writer::archive(fs, dir, &s.name(), sync)?;
+        archive_segment(fs, dir, &s.name(), sync)?;
         notes.push(RecoveryNote {
             action: "archived a closed segment left in the live directory".into(),
             segment: s.name(),
@@ -147,9 +154,9 @@ pub(crate) fn recover(
         .clone()
         .ok_or_else(|| WalError::InvalidArgument("last segment has no valid header".into()))?;
     let only_header_and_seal = head.seq == last.first_seq + 1;
-    Ok(Recovered {
+    Ok(RecoveryOutcome {
         log_id: report.log_id.clone().unwrap_or_default(),
-        position: Resume {
+        position: WritePosition {
             segment_no: last.number,
             segment_name: last.name(),
             segment_path: last.path.clone(),

@@ -28,7 +28,7 @@ pub struct Salvaged {
 fn last_seal_before(file: &SegmentFile, limit: u64) -> Result<Option<(u64, u64)>> {
     let bytes = scan::load(&file.path, file.archived)?;
     let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: true, collect_records: true };
-    let s = scan::scan(file, &bytes[..(limit as usize).min(bytes.len())], &opts);
+    let s = scan::scan(file, &bytes[..scan::mem_index(limit).min(bytes.len())], &opts);
     Ok(s.sealed.map(|b| (s.sealed_end, b.seq)).filter(|_| s.findings.is_empty()))
 }
 
@@ -67,8 +67,14 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
     let last = plan.len() - 1;
     for (i, (file, len)) in plan.iter().enumerate() {
         let data = fs::read(&file.path).at(&file.path)?;
+        if (data.len() as u64) < *len {
+            // Cut shorter since it was verified (the log is not ours to control): copy nothing
+            // that was not verified.
+            let why = format!("segment is {} bytes, {len} when verified: it changed while being salvaged", data.len());
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, why)).at(&file.path);
+        }
         let target = if i == last { dst.join(file.name()) } else { dst.join(segment::ARCHIVE).join(file.name()) };
-        fs.write_atomic(&target, &data[..*len as usize], true)?;
+        fs.write_atomic(&target, &data[..scan::mem_index(*len)], true)?;
         bytes += len;
     }
     Ok(Salvaged { destination: dst.to_path_buf(), stopped_at: stop, segments: plan.len() as u64, bytes, last_seq })

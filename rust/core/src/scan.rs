@@ -3,234 +3,19 @@
 //! are scanned independently (so the verifier can run them on all cores) and joined afterwards
 //! at their boundaries (`verify`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::path::Path;
 
-use crate::body::{self, Context, HeaderBody, KeyBody, SealBody};
-use crate::body_accept;
 use crate::error::{IoContext, Result};
-use crate::finding::{Code, Finding};
-use crate::hash::{self, Digest};
-use crate::keys::{self, PendingSignature, PublicKey};
 use crate::line_facts::{self, LineFacts};
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
-use crate::quote_index::QuoteIndex;
-use crate::record::{self, Kind};
+use crate::scanner::Scanner;
 use crate::segment::SegmentFile;
-use crate::timestamp::{self, Timestamp};
 
-pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+pub use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentScan, Tail};
+pub use crate::scanner::{Keyring, ScanOptions, ScanStart, DEFAULT_MAX_RECORD_BYTES};
+pub use crate::segment_bytes::{load, mem_index, open, SegmentBytes};
 
-/// Trusted public keys by key id.
-pub type Keyring = HashMap<String, PublicKey>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Boundary {
-    pub seq: u64,
-    pub hash: Digest,
-    pub timestamp: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-pub struct HeaderInfo {
-    pub log_id: String,
-    pub segment: u64,
-    pub key: PublicKey,
-    pub max_record_bytes: u64,
-    pub max_segment_bytes: u64,
-}
-
-/// A sealed record's place in its segment, for readers.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordRef {
-    pub seq: u64,
-    pub kind: Kind,
-    pub offset: u64,
-    pub len: u64,
-    pub hash: Digest,
-}
-
-/// An intent or completion, for pairing across the whole log.
-#[derive(Debug, Clone, Copy)]
-pub struct OpEvent {
-    pub wal_id: u128,
-    pub completion: bool,
-    pub seq: u64,
-    pub offset: u64,
-}
-
-/// What follows the last valid seal of a segment.
-#[derive(Debug, Default)]
-pub struct Tail {
-    pub start: u64,
-    pub len: u64,
-    /// Records with a valid own hash and an intact chain, never sealed.
-    pub records: u64,
-    /// The seq of the tail's first line, when that line's own hash verifies.
-    pub first_seq: Option<u64>,
-    /// Problems found after the last seal (bad lines, broken links).
-    pub findings: Vec<Finding>,
-    /// Whether every finding is a bad line with no valid line after the first of them: the
-    /// signature of a torn write rather than of damage.
-    pub only_torn_lines: bool,
-}
-
-impl Tail {
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-pub struct ScanOptions<'a> {
-    pub keyring: Option<&'a Keyring>,
-    pub check_bodies: bool,
-    pub check_signatures: bool,
-    pub collect_records: bool,
-}
-
-pub struct SegmentScan {
-    pub file: SegmentFile,
-    pub name: String,
-    pub header: Option<HeaderInfo>,
-    /// seq, prev and timestamp of the first record with a valid own hash.
-    pub first: Option<(u64, Digest, Timestamp)>,
-    /// The last valid seal and the offset just past it.
-    pub sealed: Option<Boundary>,
-    pub sealed_end: u64,
-    pub closes: bool,
-    pub key_at_end: Option<PublicKey>,
-    pub findings: Vec<Finding>,
-    pub tail: Tail,
-    pub sealed_records: u64,
-    pub bytes: u64,
-    pub ops: Vec<OpEvent>,
-    pub records: Vec<RecordRef>,
-    pub keys_seen: BTreeSet<String>,
-    /// Offset of the last valid seal (where a missing closing seal is reported).
-    pub last_seal_offset: u64,
-    /// The first line was a record with a valid own hash: the segment's links can be judged.
-    pub first_line_ok: bool,
-    /// (seq, offset, key id) of every seal, and (key id, seq of the seal that made it take
-    /// effect) of every revocation: revocations reach across segments, checked at the join.
-    pub seal_keys: Vec<(u64, u64, String)>,
-    pub revocations: Vec<(String, u64)>,
-}
-
-/// Segment bytes: archived segments never change, so they are mapped; the live one is read,
-/// because a writer may still append to it (and a mapping of a file that shrinks faults).
-pub enum SegmentBytes {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-    /// The live segment read into anonymous memory backed by huge pages where the system
-    /// allows: a 64 MiB segment then takes a few dozen page faults to land, not 16,000.
-    Copied(memmap2::MmapMut, usize),
-}
-
-impl std::ops::Deref for SegmentBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            SegmentBytes::Mapped(m) => m,
-            SegmentBytes::Read(v) => v,
-            SegmentBytes::Copied(m, len) => &m[..*len],
-        }
-    }
-}
-
-pub fn load(path: &Path, archived: bool) -> Result<SegmentBytes> {
-    if archived {
-        let file = File::open(path).at(path)?;
-        if file.metadata().at(path)?.len() > 0 {
-            // SAFETY: archived segments are immutable by contract (docs/FORMAT.md section 1);
-            // kfm-wal never writes to a file after moving it into archive/.
-            let map = unsafe { memmap2::Mmap::map(&file) }.at(path)?;
-            let _ = map.advise(memmap2::Advice::Sequential);
-            return Ok(SegmentBytes::Mapped(map));
-        }
-        return Ok(SegmentBytes::Read(Vec::new()));
-    }
-    match read_live(path) {
-        Ok(bytes) => Ok(bytes),
-        // Listed as live, gone now: a rotation moved it into archive/ meanwhile (readers run
-        // while the writer appends). An archived segment never changes: map it.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let archived =
-                path.parent().zip(path.file_name()).map(|(dir, name)| dir.join(crate::segment::ARCHIVE).join(name));
-            match archived.filter(|p| p.is_file()) {
-                Some(moved) => load(&moved, true),
-                None => Err(e).at(path),
-            }
-        }
-        Err(e) => Err(e).at(path),
-    }
-}
-
-/// The live segment's bytes as they are now (a writer may append meanwhile: what it appends
-/// after the size was taken is left for the next read).
-fn read_live(path: &Path) -> std::io::Result<SegmentBytes> {
-    use std::io::Read as _;
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len() as usize;
-    if size == 0 {
-        return Ok(SegmentBytes::Read(Vec::new()));
-    }
-    let mut buf = memmap2::MmapMut::map_anon(size)?;
-    let _ = buf.advise(memmap2::Advice::HugePage); // a hint: without it, ordinary pages
-    let mut len = 0;
-    while len < size {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break, // shorter than it was a moment ago: what is there
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(SegmentBytes::Copied(buf, len))
-}
-
-/// `a < b` in byte order (= time order for the fixed-width spelling), as two overlapping 16-byte
-/// big-endian words: this runs for every line, where an array compare is a `memcmp` call.
-fn earlier(a: &Timestamp, b: &Timestamp) -> bool {
-    let word = |t: &Timestamp, at: usize| u128::from_be_bytes(t[at..at + 16].try_into().expect("16 bytes"));
-    (word(a, 0), word(a, timestamp::LEN - 16)) < (word(b, 0), word(b, timestamp::LEN - 16))
-}
-
-/// Per-scan mutable state, so `scan` reads as the rules.
-struct Scanner<'a, 'o> {
-    name: String,
-    file: SegmentFile,
-    opts: &'o ScanOptions<'a>,
-    header: Option<HeaderInfo>,
-    first: Option<(u64, Digest, Timestamp)>,
-    expect: Option<(u64, Digest)>,
-    resync: bool,
-    last_ts: Option<Timestamp>,
-    key: Option<PublicKey>,
-    revoked: HashSet<String>,
-    pending_keys: Vec<KeyBody>,
-    untrusted_reported: HashSet<String>,
-    signatures: Vec<PendingSignature<(u64, u64)>>,
-    // The window: everything since the last valid seal.
-    window_findings: Vec<Finding>,
-    window_ops: Vec<OpEvent>,
-    window_records: Vec<RecordRef>,
-    window_valid: u64,
-    /// The seq of the window's first line, when that line's own hash verifies.
-    window_first_seq: Option<Option<u64>>,
-    /// Lines seen in this segment, bad ones included (the second must be a seal).
-    lines: u64,
-    /// The segment's first line was a record with a valid own hash (else its links are not judged).
-    first_line_ok: bool,
-    /// A closing seal already seen in this segment: nothing may follow it.
-    closing: Option<(u64, u64)>,
-    window_bad_line: bool,
-    window_valid_after_bad: bool,
-    /// Reused for every body (no allocation per line).
-    quotes: QuoteIndex,
-    out: SegmentScan,
-}
-
+#[must_use]
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
     scan_from(file, bytes, 0, opts)
 }
@@ -238,50 +23,37 @@ pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan
 /// Scan `bytes` (a whole segment) from byte `start`, which must be the end of a seal (a
 /// follower resuming). Offsets stay absolute; the chain starts from the first record read, and
 /// seals cannot be checked against a key (no header was read).
+#[must_use]
 pub fn scan_from(file: &SegmentFile, bytes: &[u8], start: usize, opts: &ScanOptions) -> SegmentScan {
-    scan_resumed(file, bytes, &Resume { offset: start as u64, ..Resume::default() }, opts)
+    scan_resumed(file, bytes, &ScanStart { offset: start as u64, ..ScanStart::default() }, opts)
 }
 
-/// Where a scan starts inside a segment, with the state already verified before that point
-/// (a verification receipt's): the chain link, the segment's header, the key in force.
-#[derive(Debug, Clone, Default)]
-pub struct Resume {
-    /// Offset just past the last verified seal.
-    pub offset: u64,
-    /// seq and hash of that seal: the next record must link to it.
-    pub expect: Option<(u64, Digest)>,
-    pub last_ts: Option<Timestamp>,
-    pub header: Option<HeaderInfo>,
-    pub key: Option<PublicKey>,
-    pub revoked: Vec<String>,
+/// Scan `bytes` (a whole segment) from `from`, with the state verified before that point.
+///
+/// # Panics
+///
+/// Never: lines in memory are read without error.
+#[must_use]
+pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &ScanStart, opts: &ScanOptions) -> SegmentScan {
+    let mut lines = SliceLines::new(bytes, mem_index(from.offset));
+    scan_lines(file, &mut lines, bytes.len() as u64, from, opts, None).expect("a slice is read without error")
 }
 
-pub fn scan_resumed(file: &SegmentFile, bytes: &[u8], from: &Resume, opts: &ScanOptions) -> SegmentScan {
-    let mut lines = SliceLines::new(bytes, from.offset as usize);
-    scan_lines(file, &mut lines, bytes.len() as u64, from, opts, &mut |_| {}, None)
-        .expect("a slice is read without error")
-}
-
-/// Scan a whole loaded segment, handing back the pages of a mapped one as the scan passes them:
-/// the verifier's resident memory then holds a few MiB per thread instead of whole segments.
-/// `split`: compute the second half's line facts (hashes, body verdicts) on other threads of
-/// the pool if any are free, for a segment that would otherwise finish on one thread alone.
+/// Scan a whole loaded segment. `split`: compute the second half's line facts (hashes, body
+/// verdicts) on other threads of the pool if any are free, for a segment that would otherwise
+/// finish on one thread alone.
+///
+/// # Panics
+///
+/// Never: lines in memory are read without error.
+#[must_use]
 pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions, split: bool) -> SegmentScan {
-    let mut release = |upto: u64| {
-        if let SegmentBytes::Mapped(map) = bytes {
-            // SAFETY: the scanner never reads bytes before `upto` again, and even if it did, a
-            // page dropped from this read-only mapping of an immutable archived segment is read
-            // back from the page cache unchanged (MADV_DONTNEED only unmaps it). It is only a
-            // hint: an error changes nothing.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, upto as usize) };
-        }
-    };
     let split_at =
         if split { memchr::memchr(b'\n', &bytes[bytes.len() / 2..]).map(|i| bytes.len() / 2 + i + 1) } else { None };
-    let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(&bytes[at as usize..], opts.check_bodies));
+    let facts = |at: u64| Ok(line_facts::of_lines_in_pieces(bytes, mem_index(at), opts.check_bodies));
     let ahead = split_at.map(|at| (at as u64, &facts as &FactsOf));
     let mut lines = SliceLines::new(bytes, 0);
-    scan_lines(file, &mut lines, bytes.len() as u64, &Resume::default(), opts, &mut release, ahead)
+    scan_lines(file, &mut lines, bytes.len() as u64, &ScanStart::default(), opts, ahead)
         .expect("a slice is read without error")
 }
 
@@ -300,11 +72,20 @@ pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<
     let split_at = if split { Some(line_start_after(&f, len / 2, len).at(path)?) } else { None };
     let facts = |at: u64| line_facts::of_file_in_pieces(&f, at, len, opts.check_bodies);
     let ahead = split_at.map(|at| (at, &facts as &FactsOf));
-    scan_lines(file, &mut FileLines::new(&f, 0, len), len, &Resume::default(), opts, &mut |_| {}, ahead).at(path)
+    scan_lines(file, &mut FileLines::new(&f, 0, len), len, &ScanStart::default(), opts, ahead).at(path)
 }
 
-/// Bytes scanned between two releases of a mapped segment's pages.
-const RELEASE_EVERY: u64 = 8 << 20;
+/// Scan a segment file from `from.offset` (the end of a verified seal) to `len`, streamed in
+/// chunks: only what follows that point is read.
+pub fn scan_file_from(
+    file: &SegmentFile,
+    f: &File,
+    len: u64,
+    from: &ScanStart,
+    opts: &ScanOptions,
+) -> std::io::Result<SegmentScan> {
+    scan_lines(file, &mut FileLines::new(f, from.offset, len), len, from, opts, None)
+}
 
 /// Computes the line facts of a segment from a line start to its end, on other threads.
 type FactsOf<'a> = dyn Fn(u64) -> std::io::Result<Vec<LineFacts>> + Sync + 'a;
@@ -315,84 +96,20 @@ fn scan_lines(
     file: &SegmentFile,
     lines: &mut (dyn LineFeed + Send),
     len: u64,
-    from: &Resume,
+    from: &ScanStart,
     opts: &ScanOptions,
-    release: &mut (dyn FnMut(u64) + Send),
     ahead: Option<(u64, &FactsOf)>,
 ) -> std::io::Result<SegmentScan> {
-    let name = file.name();
-    let mut s = Scanner {
-        name: name.clone(),
-        file: file.clone(),
-        opts,
-        header: from.header.clone(),
-        first: None,
-        expect: from.expect,
-        resync: false,
-        last_ts: from.last_ts,
-        key: from.key.clone(),
-        revoked: from.revoked.iter().cloned().collect(),
-        pending_keys: Vec::new(),
-        untrusted_reported: HashSet::new(),
-        signatures: Vec::new(),
-        window_findings: Vec::new(),
-        window_ops: Vec::new(),
-        window_records: Vec::new(),
-        window_valid: 0,
-        window_first_seq: None,
-        lines: 0,
-        first_line_ok: false,
-        closing: None,
-        window_bad_line: false,
-        window_valid_after_bad: false,
-        quotes: QuoteIndex::default(),
-        out: SegmentScan {
-            file: file.clone(),
-            name,
-            header: None,
-            first: None,
-            sealed: None,
-            sealed_end: 0,
-            closes: false,
-            key_at_end: None,
-            findings: Vec::new(),
-            tail: Tail::default(),
-            sealed_records: 0,
-            bytes: len,
-            ops: Vec::new(),
-            records: Vec::new(),
-            keys_seen: BTreeSet::new(),
-            last_seal_offset: 0,
-            first_line_ok: false,
-            seal_keys: Vec::new(),
-            revocations: Vec::new(),
-        },
-    };
+    let mut s = Scanner::new(file, opts, from, len);
     let start = lines.position();
-    s.out.sealed_end = start;
-    if len == 0 {
-        let f = s.finding(Code::ChainSegment, 0, None, "segment is empty: it has no header");
-        s.out.findings.push(f);
-    }
-    if start > 0 {
-        s.lines = 2; // resuming after a seal: the header and its seal were read before
-    }
-    let mut released = 0;
-    let mut step = |s: &mut Scanner, offset: u64, line: &[u8], ahead: Option<&LineFacts>| {
-        s.line(line, offset, ahead);
-        let end = offset + line.len() as u64;
-        if end - released >= RELEASE_EVERY {
-            released = end & !4095; // whole pages only: the page holding `end` is still being read
-            release(released);
-        }
-    };
+    s.start_at(start);
     let facts = match ahead.filter(|&(at, _)| at > start && at < len) {
         Some((at, facts_of)) => {
             let (first_half, facts) = rayon::join(
                 || -> std::io::Result<()> {
                     while lines.position() < at {
                         let Some((offset, line)) = lines.next_line()? else { break };
-                        step(&mut s, offset, line, None);
+                        s.line(line, offset, None);
                     }
                     Ok(())
                 },
@@ -405,379 +122,10 @@ fn scan_lines(
     };
     let mut facts = facts.iter();
     while let Some((offset, line)) = lines.next_line()? {
-        step(&mut s, offset, line, facts.next());
+        // Facts computed ahead are taken only for the line they were computed for: a file changed
+        // underneath the two reads (it is not ours to control) cannot pair a line with another's.
+        let ahead = facts.next().filter(|f| f.offset == offset);
+        s.line(line, offset, ahead);
     }
     Ok(s.finish(len))
-}
-
-impl Scanner<'_, '_> {
-    fn finding(&self, code: Code, offset: u64, seq: Option<u64>, message: impl Into<String>) -> Finding {
-        Finding::new(code, &self.name, offset, seq, message)
-    }
-
-    fn bad_line(&mut self, code: Code, offset: u64, message: String) {
-        self.lines += 1;
-        self.window_first_seq.get_or_insert(None);
-        let f = self.finding(code, offset, None, message);
-        self.window_findings.push(f);
-        self.window_bad_line = true;
-        self.resync = true;
-    }
-
-    /// `ahead`: this line's facts, when they were computed on another thread.
-    fn line(&mut self, line: &[u8], offset: u64, ahead: Option<&LineFacts>) {
-        let env = match record::parse(line) {
-            Ok(env) => env,
-            Err(record::LineError(why)) => {
-                let why = if line.iter().all(|&b| b == 0) { "zero bytes" } else { why };
-                return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
-            }
-        };
-        let computed = ahead.map_or_else(|| hash::sha256(record::hashed_part(line)), |f| f.hash);
-        if computed != env.claimed {
-            return self.bad_line(Code::RecordHash, offset, "record hash does not match its bytes".to_owned());
-        }
-        if self.window_bad_line {
-            self.window_valid_after_bad = true;
-        }
-        self.window_valid += 1;
-        self.window_first_seq.get_or_insert(Some(env.seq));
-        self.lines += 1;
-        if offset == 0 {
-            self.first_line_ok = true;
-        }
-        let seq = Some(env.seq);
-        if let Some((at, closing_seq)) = self.closing.take() {
-            let f = self.finding(
-                Code::ChainSegment,
-                at,
-                Some(closing_seq),
-                "a closing seal is not the last record of its segment",
-            );
-            self.window_findings.push(f);
-        }
-        let mut ts = [0u8; timestamp::LEN];
-        ts.copy_from_slice(env.timestamp);
-        if self.first.is_none() {
-            self.first = Some((env.seq, env.prev, ts));
-            if offset == 0 && env.seq != self.file.first_seq {
-                let f = self.finding(
-                    Code::ChainSegment,
-                    offset,
-                    seq,
-                    format!("file name says first seq {}, header has {}", self.file.first_seq, env.seq),
-                );
-                self.window_findings.push(f);
-            }
-        }
-        let limit = self.header.as_ref().map_or(DEFAULT_MAX_RECORD_BYTES, |h| h.max_record_bytes);
-        if line.len() as u64 > limit {
-            let f = self.finding(
-                Code::RecordTooLarge,
-                offset,
-                seq,
-                format!("record is {} bytes, over max_record_bytes {limit}", line.len()),
-            );
-            self.window_findings.push(f);
-        }
-        if let (Some((want_seq, want_prev)), false) = (self.expect, self.resync) {
-            if env.seq != want_seq {
-                let f =
-                    self.finding(Code::ChainSeq, offset, seq, format!("expected seq {want_seq}, found {}", env.seq));
-                self.window_findings.push(f);
-            } else if env.prev != want_prev {
-                let f = self.finding(
-                    Code::ChainPrev,
-                    offset,
-                    seq,
-                    format!("prev does not match the hash of seq {}", env.seq - 1),
-                );
-                self.window_findings.push(f);
-            }
-        }
-        self.resync = false;
-        self.expect = Some((env.seq + 1, computed));
-        if let Some(last) = self.last_ts {
-            if earlier(&ts, &last) {
-                let f =
-                    self.finding(Code::TimeRegression, offset, seq, "timestamp is earlier than the previous record's");
-                self.window_findings.push(f);
-            }
-        }
-        self.last_ts = Some(ts);
-        if offset == 0 && env.kind != Some(Kind::Header) {
-            let f = self.finding(Code::ChainSegment, offset, seq, "segment does not start with a header");
-            self.window_findings.push(f);
-        }
-        let timestamp_ok = timestamp::is_valid(env.timestamp);
-        if !timestamp_ok {
-            let f = self.finding(Code::RecordMalformed, offset, seq, "timestamp is not YYYY-MM-DDTHH:MM:SS.ffffffZ");
-            self.window_findings.push(f);
-        }
-        if self.lines == 2 && offset > 0 && env.kind != Some(Kind::Seal) {
-            let f = self.finding(Code::SealMissing, offset, seq, "a segment's header must be followed by a seal");
-            self.window_findings.push(f);
-        }
-        let Some(kind) = env.kind else {
-            let f = self.finding(
-                Code::RecordKind,
-                offset,
-                seq,
-                format!("unknown record kind {:?}", String::from_utf8_lossy(env.kind_name)),
-            );
-            return self.window_findings.push(f);
-        };
-        if self.opts.collect_records {
-            self.window_records.push(RecordRef { seq: env.seq, kind, offset, len: line.len() as u64, hash: computed });
-        }
-        match kind {
-            Kind::Header => self.header_line(line, offset, env.seq),
-            Kind::Intent | Kind::Completion => {
-                self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op))
-            }
-            Kind::Key => self.key_line(line, offset, env.seq),
-            Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
-        }
-    }
-
-    fn header_line(&mut self, line: &[u8], offset: u64, seq: u64) {
-        if offset != 0 {
-            let f = self.finding(Code::ChainSegment, offset, Some(seq), "header record inside a segment");
-            return self.window_findings.push(f);
-        }
-        let parsed = body::parse_line_body::<HeaderBody>(line)
-            .map_err(|e| format!("header: {}: {}", e.field, e.message))
-            .and_then(|h| {
-                if h.format != body::FORMAT {
-                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
-                }
-                if h.segment != self.file.number {
-                    return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
-                }
-                if body::parse_uuid_v4(&h.log_id).is_none() {
-                    return Err("header log_id is not a UUIDv4".to_owned());
-                }
-                let key = PublicKey::from_base64(&h.public_key).map_err(|e| e.to_string())?;
-                if key.key_id != h.key_id {
-                    return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));
-                }
-                Ok(HeaderInfo {
-                    log_id: h.log_id,
-                    segment: h.segment,
-                    key,
-                    max_record_bytes: h.max_record_bytes,
-                    max_segment_bytes: h.max_segment_bytes,
-                })
-            });
-        match parsed {
-            Ok(h) => {
-                self.key = Some(h.key.clone());
-                self.out.keys_seen.insert(h.key.key_id.clone());
-                self.header = Some(h);
-            }
-            Err(message) => {
-                let f = self.finding(Code::ChainSegment, offset, Some(seq), message);
-                self.window_findings.push(f);
-            }
-        }
-    }
-
-    fn op_line(
-        &mut self,
-        line: &[u8],
-        env: &record::Envelope,
-        timestamp_ok: bool,
-        offset: u64,
-        kind: Kind,
-        ahead: Option<Option<u128>>,
-    ) {
-        if !self.opts.check_bodies {
-            return;
-        }
-        let seq = env.seq;
-        // Nearly every body passes the one-pass check; only the others pay for serde, which
-        // also says what is wrong.
-        let fast = match ahead {
-            Some(verdict) => verdict,
-            None if kind == Kind::Intent => body_accept::intent(line, env, timestamp_ok, &mut self.quotes),
-            None => body_accept::completion(line, env, timestamp_ok, &mut self.quotes),
-        };
-        if let Some(wal_id) = fast {
-            return self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
-        }
-        let checked = if kind == Kind::Intent {
-            body::check_intent(line, Context::Line).map(|f| f.wal_id.unwrap_or_default())
-        } else {
-            body::check_completion(line, Context::Line).map(|f| f.wal_id)
-        };
-        match checked {
-            Ok(wal_id) => self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset }),
-            Err(e) => {
-                let code = if e.syntax { Code::RecordMalformed } else { Code::RecordSchema };
-                let f = self.finding(code, offset, Some(seq), format!("{}: {}: {}", kind.as_str(), e.field, e.message));
-                self.window_findings.push(f);
-                // Still pair it by id where it has one, so one bad record is one finding.
-                if let Some(wal_id) = body::wal_id_of(line) {
-                    self.window_ops.push(OpEvent { wal_id, completion: kind == Kind::Completion, seq, offset });
-                }
-            }
-        }
-    }
-
-    fn key_line(&mut self, line: &[u8], offset: u64, seq: u64) {
-        let parsed = body::parse_line_body::<KeyBody>(line)
-            .map_err(|e| format!("key: {}: {}", e.field, e.message))
-            .and_then(|k| match (k.action.as_str(), &k.public_key) {
-                ("rotate", Some(pk)) => {
-                    let key = PublicKey::from_base64(pk).map_err(|e| e.to_string())?;
-                    if key.key_id != k.key_id {
-                        return Err(format!(
-                            "rotate key_id {} does not match its public key ({})",
-                            k.key_id, key.key_id
-                        ));
-                    }
-                    Ok(k)
-                }
-                ("rotate", None) => Err("rotate needs a public_key".to_owned()),
-                ("revoke", _) => Ok(k),
-                (other, _) => Err(format!("unknown key action {other:?}")),
-            });
-        match parsed {
-            Ok(k) => self.pending_keys.push(k),
-            Err(message) => {
-                let f = self.finding(Code::RecordSchema, offset, Some(seq), message);
-                self.window_findings.push(f);
-            }
-        }
-    }
-
-    fn seal_line(&mut self, line: &[u8], offset: u64, seq: u64, prev: Digest, ts: &Timestamp, computed: Digest) {
-        let seal = match body::parse_line_body::<SealBody>(line) {
-            Ok(body) => body,
-            Err(e) => {
-                let code = if e.syntax { Code::RecordMalformed } else { Code::RecordSchema };
-                let f = self.finding(code, offset, Some(seq), format!("seal: {}: {}", e.field, e.message));
-                return self.window_findings.push(f);
-            }
-        };
-        self.out.keys_seen.insert(seal.key_id.clone());
-        self.out.seal_keys.push((seq, offset, seal.key_id.clone()));
-        self.check_seal_key(&seal, offset, seq, prev, ts);
-        if seal.closes {
-            self.closing = Some((offset, seq));
-        }
-        // The seal closes the window: what it covers is sealed history from now on.
-        let findings = std::mem::take(&mut self.window_findings);
-        self.out.findings.extend(findings);
-        self.out.ops.append(&mut self.window_ops);
-        self.out.records.append(&mut self.window_records);
-        for k in std::mem::take(&mut self.pending_keys) {
-            if k.action == "rotate" {
-                if let Some(pk) = k.public_key.as_deref().and_then(|pk| PublicKey::from_base64(pk).ok()) {
-                    self.out.keys_seen.insert(pk.key_id.clone());
-                    self.key = Some(pk);
-                }
-            } else {
-                self.out.revocations.push((k.key_id.clone(), seq));
-                self.revoked.insert(k.key_id);
-            }
-        }
-        self.window_valid = 0;
-        self.window_first_seq = None;
-        self.out.last_seal_offset = offset;
-        self.window_bad_line = false;
-        self.window_valid_after_bad = false;
-        self.out.sealed = Some(Boundary { seq, hash: computed, timestamp: *ts });
-        self.out.sealed_end = offset + line.len() as u64;
-        self.out.closes = seal.closes;
-        self.out.sealed_records = seq + 1 - self.first.map_or(seq, |f| f.0);
-    }
-
-    fn check_seal_key(&mut self, seal: &SealBody, offset: u64, seq: u64, prev: Digest, ts: &Timestamp) {
-        let Some(key) = self.key.clone() else {
-            let f = self.finding(
-                Code::SealUntrustedKey,
-                offset,
-                Some(seq),
-                "no writer key in force (segment header missing or invalid)",
-            );
-            return self.window_findings.push(f);
-        };
-        let claimed = &seal.key_id;
-        let untrusted = if *claimed != key.key_id {
-            Some(format!("seal signed by {claimed}, but the key in force is {}", key.key_id))
-        } else if self.revoked.contains(claimed) {
-            Some(format!("seal signed by revoked key {claimed}"))
-        } else {
-            self.opts.keyring.and_then(|ring| match ring.get(claimed) {
-                Some(trusted) if trusted.key == key.key => None,
-                Some(_) => Some(format!("key {claimed} differs from the keyring's key with that id")),
-                None => Some(format!("key {claimed} is not in the keyring")),
-            })
-        };
-        if let Some(message) = untrusted {
-            if self.untrusted_reported.insert(claimed.clone()) {
-                let f = self.finding(Code::SealUntrustedKey, offset, Some(seq), message);
-                self.window_findings.push(f);
-            }
-            return;
-        }
-        let Some(log_id) = self.header.as_ref().map(|h| h.log_id.clone()) else { return };
-        match keys::decode_signature(&seal.signature) {
-            Some(_) if !self.opts.check_signatures => {}
-            Some(signature) => self.signatures.push(PendingSignature {
-                message: keys::seal_message(&log_id, seq, ts, &prev, seal.closes),
-                signature,
-                key: key.key,
-                tag: (offset, seq),
-            }),
-            None => {
-                let f = self.finding(Code::SealSignature, offset, Some(seq), "signature is not 64 bytes of base64");
-                self.window_findings.push(f);
-            }
-        }
-    }
-
-    fn finish(mut self, len: u64) -> SegmentScan {
-        for (offset, seq) in keys::verify_all(std::mem::take(&mut self.signatures)) {
-            let f = self.finding(Code::SealSignature, offset, Some(seq), "seal signature does not verify");
-            self.out.findings.push(f);
-        }
-        self.out.findings.sort_by_key(|f| f.offset);
-        let start = self.out.sealed_end;
-        let only_torn_lines = !self.window_valid_after_bad
-            && self
-                .window_findings
-                .iter()
-                .all(|f| matches!(f.code, Code::RecordMalformed | Code::RecordHash | Code::RecordKind));
-        let records = self.window_valid;
-        let first_seq = self.window_first_seq.flatten();
-        self.out.tail =
-            Tail { start, len: len - start, records, first_seq, findings: self.window_findings, only_torn_lines };
-        self.out.header = self.header;
-        self.out.first = self.first;
-        self.out.key_at_end = self.key;
-        self.out.first_line_ok = self.first_line_ok;
-        self.out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn earlier_is_byte_order() {
-        let mut rng = fastrand::Rng::with_seed(4);
-        let base = *b"2026-01-01T00:00:00.000000Z";
-        for _ in 0..20_000 {
-            let (mut a, mut b) = (base, base);
-            for t in [&mut a, &mut b] {
-                for _ in 0..rng.usize(0..3) {
-                    t[rng.usize(0..timestamp::LEN)] = rng.u8(b'0'..=b'9');
-                }
-            }
-            assert_eq!(earlier(&a, &b), a < b, "{} {}", String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
-        }
-    }
 }

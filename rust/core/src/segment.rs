@@ -18,16 +18,19 @@ pub struct SegmentFile {
 }
 
 impl SegmentFile {
+    #[must_use]
     pub fn name(&self) -> String {
         name(self.number, self.first_seq)
     }
 }
 
 /// `wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl`
+#[must_use]
 pub fn name(number: u64, first_seq: u64) -> String {
     format!("wal-{number:08}-{first_seq:016}.jsonl")
 }
 
+#[must_use]
 pub fn parse_name(name: &str) -> Option<(u64, u64)> {
     let stem = name.strip_prefix("wal-")?.strip_suffix(".jsonl")?;
     let (number, first) = stem.split_once('-')?;

@@ -1,6 +1,6 @@
 //! The second stage of group commit: making written groups durable.
 //!
-//! The writer works as a two-stage pipeline (MySQL's binlog group commit has the same shape):
+//! The writer works as a two-stage pipeline (`MySQL`'s binlog group commit has the same shape):
 //! the commit leader chains, hashes, signs and writes a group, then leaves; making it durable is
 //! a separate step that any waiting appender may take. One fdatasync covers every group written
 //! before it started, so while it runs the next leader signs and writes the following group
@@ -61,7 +61,7 @@ pub(crate) struct SyncStage {
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl SyncStage {
@@ -146,7 +146,7 @@ impl SyncStage {
                 return Err(WalError::Poisoned(why.clone()));
             }
             if s.syncing.is_some() {
-                s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
+                s = self.done.wait(s).unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
             // Become the syncer: this fdatasync covers every group written so far.

@@ -2,115 +2,22 @@
 //! memory does not grow with the archive), then joined in order at their boundaries, the tail of
 //! the last segment classified, and intents paired with completions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::body;
-use crate::error::{Result, WalError};
+use crate::error::{IoContext, Result, WalError};
 use crate::finding::{Code, Finding};
-use crate::hash::{self, Digest};
+use crate::hash;
 use crate::keys::PublicKey;
+use crate::line_feed::{FileLines, LineFeed};
 use crate::record;
-use crate::scan::{self, Boundary, HeaderInfo, Keyring, ScanOptions, SegmentScan};
+use crate::scan::{self, Boundary, ScanOptions, SegmentScan};
 use crate::segment::{self, SegmentFile};
-use crate::timestamp::Timestamp;
 
-/// A point of the log an earlier run verified (kept in a verification receipt): history up to it
-/// is trusted as long as the record there is byte-for-byte the one verified.
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    pub log_id: String,
-    pub seq: u64,
-    pub hash: Digest,
-    pub segment: u64,
-    /// Offset of that record (a seal) in its segment.
-    pub offset: u64,
-    pub timestamp: Timestamp,
-    pub key: PublicKey,
-    pub revoked: Vec<String>,
-    pub pending: Vec<u128>,
-}
-
-pub struct VerifyOptions {
-    pub keyring: Option<Keyring>,
-    pub check_bodies: bool,
-    /// Verify the Ed25519 signature of every seal. Off only to measure what signatures cost
-    /// (benchmarks): keys and trust are still checked, and a report says signatures were skipped.
-    pub check_signatures: bool,
-    /// Verify only what follows this checkpoint (after checking the checkpoint still holds).
-    pub checkpoint: Option<Checkpoint>,
-    /// Stop scanning once this many findings are known (`--fail-fast` is 1).
-    pub stop_after: Option<usize>,
-    /// Keep the intent/completion table in the report (the writer needs it to refuse duplicate
-    /// ids and orphan completions).
-    pub keep_ops: bool,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            keyring: None,
-            check_bodies: true,
-            check_signatures: true,
-            keep_ops: false,
-            checkpoint: None,
-            stop_after: None,
-        }
-    }
-}
-
+pub use crate::log_report::{Checkpoint, LogReport, TailReport, VerifyOptions};
 pub use crate::ops::OpState;
 use crate::ops::{OpConflict, OpsTable};
-
-/// A recoverable tail of the last segment.
-#[derive(Debug, Clone)]
-pub struct TailReport {
-    pub finding: Finding,
-    pub segment: SegmentFile,
-    pub offset: u64,
-    pub len: u64,
-}
-
-#[derive(Default)]
-pub struct LogReport {
-    pub findings: Vec<Finding>,
-    pub segments: Vec<SegmentFile>,
-    pub records: u64,
-    pub bytes: u64,
-    pub head: Option<Boundary>,
-    pub log_id: Option<String>,
-    pub last_header: Option<HeaderInfo>,
-    pub key_in_force: Option<PublicKey>,
-    pub keys_seen: BTreeSet<String>,
-    pub keyring_used: bool,
-    /// The last segment ends with a closing seal (a rotation was cut short).
-    pub last_closes: bool,
-    pub tail: Option<TailReport>,
-    pub intents: u64,
-    pub completions: u64,
-    pub pending: u64,
-    pub ops: OpsTable,
-    /// Where the head seal is, and the trust state there: what a receipt records.
-    pub head_segment: Option<u64>,
-    pub head_offset: u64,
-    pub revoked: Vec<String>,
-    /// Bytes actually scanned (less than `bytes` when resuming from a checkpoint).
-    pub scanned_bytes: u64,
-    /// Scanning stopped early (`stop_after`).
-    pub stopped: bool,
-}
-
-impl LogReport {
-    /// Valid = no finding at all; a recoverable tail is still a finding.
-    pub fn ok(&self) -> bool {
-        self.findings.is_empty()
-    }
-
-    /// The first finding that is not a recoverable tail.
-    pub fn first_damage(&self) -> Option<&Finding> {
-        self.findings.iter().find(|f| !f.code.is_recoverable())
-    }
-}
 
 struct Join {
     number: u64,
@@ -190,10 +97,10 @@ fn scan_and_join(
     prev: &mut Option<Join>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<()> {
-    let window = rayon::current_num_threads().max(1);
-    let ahead = 2 * window;
     // A scan that panics sends its panic, resumed here, so this thread never waits for it in vain.
     type Sent = (usize, std::thread::Result<Result<SegmentScan>>);
+    let window = rayon::current_num_threads().max(1);
+    let ahead = 2 * window;
     let (tx, rx) = std::sync::mpsc::channel::<Sent>();
     rayon::in_place_scope(|scope| {
         let spawn = |i: usize| {
@@ -243,11 +150,13 @@ fn scan_and_join(
 fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
     let (Some(last), records) = (files.last(), report.records.max(1)) else { return };
     let total = last.first_seq.saturating_add(records);
-    let expected = (report.intents as f64 / records as f64 * total as f64) as usize;
+    let intents = usize::try_from(report.intents).unwrap_or(usize::MAX);
+    let expected = u128::from(report.intents) * u128::from(total) / u128::from(records);
+    let expected = usize::try_from(expected).unwrap_or(usize::MAX);
     // A file name is not evidence: a forged first seq must not size the table. No more than
     // twice the first segment's intents per segment.
-    let bound = (report.intents as usize).saturating_mul(files.len()).saturating_mul(2);
-    report.ops.reserve(expected.min(bound).saturating_sub(report.intents as usize));
+    let bound = intents.saturating_mul(files.len()).saturating_mul(2);
+    report.ops.reserve(expected.min(bound).saturating_sub(intents));
 }
 
 /// Check that the checkpoint's record is still there, byte for byte, and scan what follows it in
@@ -266,11 +175,15 @@ fn resume_at(
     let file = &files[index];
     // Segments before the checkpoint are vouched for, not scanned; they still count as the log's.
     for earlier in &files[..index] {
-        report.bytes += std::fs::metadata(&earlier.path).map(|m| m.len()).unwrap_or(0);
+        report.bytes += std::fs::metadata(&earlier.path).map_or(0, |m| m.len());
     }
-    let bytes = scan::load(&file.path, file.archived)?;
-    let header_end = memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1);
-    let header = scan::scan(file, &bytes[..header_end], opts).header;
+    // Only the header line, the checkpoint's line and what follows it are read.
+    let (f, path) = scan::open(&file.path, file.archived)?;
+    let len = f.metadata().at(&path)?.len();
+    let line_at = |at: u64| -> Result<Option<Vec<u8>>> {
+        Ok(FileLines::new(&f, at, len).next_line().at(&path)?.map(|(_, line)| line.to_vec()))
+    };
+    let header = scan::scan(file, &line_at(0)?.unwrap_or_default(), opts).header;
     if let Some(h) = &header {
         if h.log_id != cp.log_id {
             return Err(WalError::InvalidArgument(format!(
@@ -280,14 +193,13 @@ fn resume_at(
         }
     }
     let name = file.name();
-    let at = cp.offset as usize;
-    let line_end = (at < bytes.len()).then(|| memchr::memchr(b'\n', &bytes[at..]).map(|i| at + i + 1)).flatten();
-    let Some(line_end) = line_end else {
+    let Some(line) = line_at(cp.offset)?.filter(|line| line.ends_with(b"\n")) else {
         let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
         report.findings.push(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg));
         return Ok(None);
     };
-    let line = &bytes[at..line_end];
+    let line_end = cp.offset + line.len() as u64;
+    let line = &line[..];
     let same =
         record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
     if !same {
@@ -298,21 +210,21 @@ fn resume_at(
         report.findings.push(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg));
         return Ok(None);
     }
-    let from = scan::Resume {
-        offset: line_end as u64,
+    let from = scan::ScanStart {
+        offset: line_end,
         expect: Some((cp.seq + 1, cp.hash)),
         last_ts: Some(cp.timestamp),
         header,
         key: Some(cp.key.clone()),
         revoked: cp.revoked.clone(),
     };
-    let mut s = scan::scan_resumed(file, &bytes, &from, opts);
+    let mut s = scan::scan_file_from(file, &f, len, &from, opts).at(&path)?;
     s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
     // The segment as a whole is accounted for; only what follows the checkpoint was scanned.
-    report.scanned_bytes += s.bytes - line_end as u64;
+    report.scanned_bytes += s.bytes - line_end;
     if s.sealed.is_none() {
         s.sealed = Some(Boundary { seq: cp.seq, hash: cp.hash, timestamp: cp.timestamp });
-        s.sealed_end = line_end as u64;
+        s.sealed_end = line_end;
         s.last_seal_offset = cp.offset;
         s.closes = crate::body::parse_line_body::<crate::body::SealBody>(line).is_ok_and(|seal| seal.closes);
     }
@@ -340,6 +252,10 @@ impl Join {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "the rules joining one segment to the one before, in the order docs/FORMAT.md states them"
+)]
 fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_last: bool) {
     let name = s.name.clone();
     let at = |code, offset, seq, msg: String| Finding::new(code, &name, offset, seq, msg);

@@ -1,11 +1,16 @@
 //! Shared helpers for the core's integration tests.
 #![allow(dead_code)]
+#![allow(
+    clippy::must_use_candidate,
+    clippy::missing_panics_doc,
+    reason = "test helpers: they unwrap, and their callers decide what to keep"
+)]
 
 use std::path::Path;
 
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{verify, Durability, LogReport, Receipt, VerifyOptions, Writer, WriterOptions};
+use kfm_wal_core::{verify, AppendReceipt, Durability, LogReport, VerifyOptions, Writer, WriterOptions};
 
 pub fn key(n: u8) -> WriterKey {
     WriterKey::from_seed(&[n; 32]).unwrap()
@@ -28,7 +33,7 @@ pub fn small_segments() -> WriterOptions {
     WriterOptions { max_segment_bytes: 16 * 1024, max_record_bytes: 8 * 1024, durability: Durability::Fsync }
 }
 
-pub fn append(w: &Writer, from: usize, n: usize) -> Vec<Receipt> {
+pub fn append(w: &Writer, from: usize, n: usize) -> Vec<AppendReceipt> {
     w.append(Kind::Intent, &entries(from, n)).unwrap()
 }
 
@@ -45,7 +50,7 @@ pub fn codes(r: &LogReport) -> Vec<&'static str> {
 /// byte offset is data-dependent: it may land on a hex digit of `prev` and turn it into a
 /// non-hex character, which is a malformed record rather than a hash mismatch.)
 pub fn tamper_body(bytes: &mut [u8], offset: u64) {
-    let start = offset as usize;
+    let start = usize::try_from(offset).unwrap();
     let end = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
     let at = start + bytes[start..end].windows(8).position(|w| w == b"\"runner\"").unwrap() + 1;
     bytes[at] = b's';

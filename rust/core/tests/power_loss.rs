@@ -4,7 +4,7 @@
 //! and directory changes survive only as far as an ordered journal prefix made them durable.
 //! Each state is materialised into a real directory and recovered with the real code.
 //!
-//! The oracle (RocksDB's): after recovery the log's records are a prefix of what was written, and
+//! The oracle (`RocksDB`'s): after recovery the log's records are a prefix of what was written, and
 //! every acknowledged record is in it; or recovery reports corruption. Nothing else.
 //!
 //! `KFM_WAL_CRASH_STATES` sets how many states to check (default 1,500; `make crash` runs 12,000).
@@ -329,7 +329,9 @@ fn failing_any_call_under_concurrent_appenders_never_loses_acknowledged_records(
         // Fsyncgate: an append acknowledged after a failed sync would be missing here, where only
         // what a successful sync covered survives.
         let mut model = Model::default();
-        ops.iter().for_each(|op| model.apply(op));
+        for op in &ops {
+            model.apply(op);
+        }
         let crash = tempfile::tempdir().unwrap();
         model.synced_only_into(crash.path());
         check_state(

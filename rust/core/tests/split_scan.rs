@@ -10,7 +10,7 @@ use kfm_wal_core::scan::{self, ScanOptions, SegmentBytes, SegmentScan};
 use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::{Durability, Writer, WriterOptions};
 
-/// Everything a scan reports, spelled out (SegmentScan has no Eq of its own).
+/// Everything a scan reports, spelled out (`SegmentScan` has no Eq of its own).
 fn summary(s: &SegmentScan) -> String {
     format!(
         "{:?} {:?} {} {} {} {:?} {:?} | {} {} {} {:?} {} {:?}",

@@ -279,7 +279,7 @@ fn a_slow_disk_makes_one_sync_carry_every_waiting_caller() {
     });
     let stats = w.stats();
     assert_eq!(stats.records, 200);
-    let per_sync = stats.records as f64 / stats.syncs as f64;
+    let per_sync = f64::from(u32::try_from(stats.records).unwrap()) / f64::from(u32::try_from(stats.syncs).unwrap());
     assert!(per_sync >= 5.0, "{per_sync:.1} entries per sync ({stats:?}): callers were not merged into one sync");
     drop(w);
     assert!(check(dir.path()).ok());
@@ -312,7 +312,7 @@ fn a_group_written_in_pieces_is_one_sealed_group_with_exact_offsets() {
     drop(w);
     let bytes = fs::read(dir.path().join(&*first[0].segment)).unwrap();
     for r in first.iter().chain(&second) {
-        let line = &bytes[r.offset as usize..];
+        let line = &bytes[usize::try_from(r.offset).unwrap()..];
         let line = &line[..=line.iter().position(|&b| b == b'\n').unwrap()];
         let env = kfm_wal_core::record::parse(line).unwrap();
         assert_eq!((env.seq, env.claimed), (r.seq, r.hash), "receipt offset {} is not its record's line", r.offset);

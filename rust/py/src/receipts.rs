@@ -12,7 +12,7 @@ use pyo3::types::PySlice;
 /// raw; strings are made only when asked for (a batch of 10,000 receipts is mostly never read).
 #[pyclass(frozen, module = "kfm_wal._core")]
 pub struct Receipt {
-    inner: kfm_wal_core::Receipt,
+    inner: kfm_wal_core::AppendReceipt,
 }
 
 #[pymethods]
@@ -73,11 +73,11 @@ impl Receipt {
 /// The receipts of one append, in entry order: a read-only sequence (len, index, slice, iter).
 #[pyclass(frozen, sequence, module = "kfm_wal._core")]
 pub struct Receipts {
-    inner: Vec<kfm_wal_core::Receipt>,
+    inner: Vec<kfm_wal_core::AppendReceipt>,
 }
 
 impl Receipts {
-    pub fn new(inner: Vec<kfm_wal_core::Receipt>) -> Receipts {
+    pub fn new(inner: Vec<kfm_wal_core::AppendReceipt>) -> Receipts {
         Receipts { inner }
     }
 

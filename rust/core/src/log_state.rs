@@ -1,0 +1,371 @@
+//! The log as the commit leader writes it: the live segment, the chain head, the intent table;
+//! writing a group (admission, chaining, hashing, the seal), rotation to `archive/`, and
+//! poisoning after the first failed write.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::archive::archive_segment;
+use crate::commit_queue::{Committed, Request};
+use crate::durability::WriterOptions;
+use crate::error::{IoContext, Result, WalError};
+use crate::fsutil::{DirLock, Fs};
+use crate::hash::Digest;
+use crate::keys::{self, WriterKey};
+use crate::ops::{OpConflict, OpsTable};
+use crate::pieces::Pieces;
+use crate::prepare::Prepared;
+use crate::receipt::{AppendReceipt, Head, WriterStats};
+use crate::record::{self, Kind};
+use crate::segment;
+use crate::sync_stage::SyncStage;
+use crate::timestamp::{self, Timestamp};
+
+/// What a writer continues from: the live segment, the chain head and the intent table.
+pub(crate) struct WritePosition {
+    pub segment_no: u64,
+    pub segment_name: String,
+    /// Where the segment is: normally the live directory; in `archive/` only when the log ends
+    /// with a closed segment whose successor a crash never created (the writer creates it).
+    pub segment_path: PathBuf,
+    pub segment_len: u64,
+    /// Length of the segment right after its header and first seal: a segment no longer than
+    /// this holds nothing worth rotating.
+    pub segment_base_len: u64,
+    pub next_seq: u64,
+    pub head: Digest,
+    pub last_ts: Timestamp,
+    pub ops: OpsTable,
+}
+
+/// Everything only the commit leader touches.
+pub(crate) struct LogState {
+    pub(crate) dir: PathBuf,
+    pub(crate) log_id: String,
+    key: WriterKey,
+    pub(crate) opts: WriterOptions,
+    /// Shared with the sync stage, which fdatasyncs it outside the leader's lock.
+    file: Arc<File>,
+    segment_no: u64,
+    segment_name: String,
+    segment_len: u64,
+    /// Length of the segment right after its header and first seal: a segment no longer than
+    /// this holds nothing worth rotating.
+    segment_base_len: u64,
+    next_seq: u64,
+    head: Digest,
+    last_ts: Timestamp,
+    ops: OpsTable,
+    poisoned: Option<String>,
+    closed: bool,
+    /// Held until `close`; the kernel also drops it if the process dies.
+    lock: Option<DirLock>,
+    fs: Fs,
+    pub(crate) stage: Arc<SyncStage>,
+    stats: WriterStats,
+}
+
+/// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
+/// Returns its name, length and the hash of its seal.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_segment(
+    fs: &Fs,
+    dir: &Path,
+    log_id: &str,
+    key: &WriterKey,
+    opts: &WriterOptions,
+    number: u64,
+    first_seq: u64,
+    prev: &Digest,
+    ts: &Timestamp,
+) -> Result<(String, u64, Digest)> {
+    let name = segment::name(number, first_seq);
+    let header = format!(
+        r#""format":"{}","log_id":"{log_id}","segment":{number},"key_id":"{}","public_key":"{}","max_record_bytes":{},"max_segment_bytes":{}"#,
+        crate::body::FORMAT,
+        key.public.key_id,
+        key.public.to_base64(),
+        opts.max_record_bytes,
+        opts.max_segment_bytes
+    );
+    let mut buf = Vec::with_capacity(1024);
+    let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
+    let seal = write_seal(&mut buf, key, log_id, first_seq + 1, &h, ts, false);
+    fs.write_atomic(&dir.join(&name), &buf, opts.durability.syncs())?;
+    Ok((name, buf.len() as u64, seal))
+}
+
+fn write_seal(
+    buf: &mut Vec<u8>,
+    key: &WriterKey,
+    log_id: &str,
+    seq: u64,
+    prev: &Digest,
+    ts: &Timestamp,
+    closes: bool,
+) -> Digest {
+    let sig = key.sign(&keys::seal_message(log_id, seq, ts, prev, closes));
+    let members =
+        format!(r#""closes":{closes},"key_id":"{}","signature":"{}""#, key.public.key_id, keys::encode_signature(&sig));
+    record::write(buf, seq, prev, Kind::Seal, ts, members.as_bytes())
+}
+
+impl LogState {
+    pub(crate) fn opened(
+        dir: &Path,
+        log_id: String,
+        key: WriterKey,
+        opts: WriterOptions,
+        lock: DirLock,
+        fs: Fs,
+        at: WritePosition,
+    ) -> Result<LogState> {
+        let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
+        let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
+        Ok(LogState {
+            dir: dir.to_path_buf(),
+            log_id,
+            key,
+            opts,
+            file,
+            segment_no: at.segment_no,
+            segment_name: at.segment_name,
+            segment_len: at.segment_len,
+            segment_base_len: at.segment_base_len,
+            next_seq: at.next_seq,
+            head: at.head,
+            last_ts: at.last_ts,
+            ops: at.ops,
+            poisoned: None,
+            closed: false,
+            lock: Some(lock),
+            fs,
+            stage,
+            stats: WriterStats::default(),
+        })
+    }
+
+    pub(crate) fn key_id(&self) -> String {
+        self.key.public.key_id.clone()
+    }
+
+    pub(crate) fn head(&self) -> Head {
+        Head { seq: self.next_seq - 1, hash: self.head, timestamp: self.last_ts, segment: self.segment_name.clone() }
+    }
+
+    /// Stop writing and release the directory lock: later groups fail with `Closed`.
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+        self.lock = None;
+    }
+
+    pub(crate) fn poisoned(&self) -> Option<String> {
+        self.poisoned.clone()
+    }
+
+    /// Records and groups written (the sync stage counts the syncs).
+    pub(crate) fn stats(&self) -> WriterStats {
+        self.stats
+    }
+
+    fn clock(&mut self) -> Timestamp {
+        let now = timestamp::now();
+        if now > self.last_ts {
+            self.last_ts = now;
+        }
+        self.last_ts
+    }
+
+    /// Operation-level checks for one request against the log and the requests before it in this
+    /// group; applied to `ops` only if the whole request passes.
+    fn admit(&mut self, items: &[Prepared]) -> Result<()> {
+        for (index, item) in items.iter().enumerate() {
+            let applied =
+                if item.kind == Kind::Intent { self.ops.intent(item.wal_id) } else { self.ops.complete(item.wal_id) };
+            let Err(conflict) = applied else { continue };
+            // All or nothing: take back what this request already put in the table.
+            for done in items[..index].iter().rev() {
+                self.ops.undo(done.wal_id, done.kind == Kind::Intent);
+            }
+            let id = crate::body::format_uuid(item.wal_id);
+            let message = match conflict {
+                OpConflict::DuplicateIntent => format!("wal_id {id} is already in the log"),
+                OpConflict::AlreadyCompleted => format!("intent {id} is already completed"),
+                OpConflict::UnknownIntent => format!("no intent {id} in the log to complete"),
+            };
+            return Err(WalError::Conflict { index, message });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn commit_group(&mut self, batch: Vec<Request>) -> Committed {
+        if self.closed {
+            return batch.into_iter().map(|r| (r.ticket, Err(WalError::Closed))).collect();
+        }
+        if let Some(why) = self.poisoned.clone().or_else(|| self.stage.failed()) {
+            return batch.into_iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))).collect();
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        let mut admitted = Vec::with_capacity(batch.len());
+        for req in batch {
+            match self.admit(&req.items) {
+                Ok(()) => admitted.push(req),
+                Err(e) => results.push((req.ticket, Err(e))),
+            }
+        }
+        if admitted.is_empty() {
+            return results;
+        }
+        match self.write_group(&admitted) {
+            Ok(mut receipts) => {
+                for req in admitted.iter().rev() {
+                    let mine = receipts.split_off(receipts.len() - req.items.len());
+                    results.push((req.ticket, Ok(mine)));
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.poisoned = Some(why.clone());
+                self.stage.fail(&why);
+                results.extend(admitted.iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))));
+            }
+        }
+        results
+    }
+
+    fn write_group(&mut self, admitted: &[Request]) -> Result<Vec<AppendReceipt>> {
+        let estimate: u64 = admitted
+            .iter()
+            .flat_map(|r| &r.items)
+            .map(|i| record::line_len_bound(i.members().len()) as u64)
+            .sum::<u64>()
+            + 512;
+        if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
+            self.rotate()?;
+        }
+        let ts = self.clock();
+        let count: usize = admitted.iter().map(|r| r.items.len()).sum();
+        let seal_seq = self.next_seq + count as u64;
+        let path = self.segment_path();
+        let (receipts, sealed, bytes) = std::thread::scope(|scope| {
+            // A group larger than one piece is written a piece at a time as it is chained (see
+            // `pieces`), so the buffer holds one piece, not the group.
+            let chunk = self.fs.write_chunk();
+            let mut pieces = None;
+            let mut handed = 0u64;
+            let mut buf = Vec::with_capacity(usize::try_from(estimate).map_or(chunk + 4096, |e| e.min(chunk + 4096)));
+            let mut receipts = Vec::with_capacity(count);
+            let mut head = self.head;
+            let segment: std::sync::Arc<str> = self.segment_name.as_str().into();
+            for (seq, item) in (self.next_seq..).zip(admitted.iter().flat_map(|r| &r.items)) {
+                if buf.len() >= chunk {
+                    // Unsealed lines: nothing in them is acknowledged before the seal written
+                    // after them is synced, and a crash leaves them as a tail recovery cuts.
+                    let p = pieces.get_or_insert_with(|| {
+                        Pieces::start(
+                            scope,
+                            &self.fs,
+                            &self.file,
+                            &path,
+                            self.segment_len,
+                            self.opts.durability.syncs(),
+                        )
+                    });
+                    let len = buf.len() as u64;
+                    let Some(next) = p.hand_over(std::mem::take(&mut buf)) else { break };
+                    buf = next;
+                    handed += len;
+                }
+                let offset = self.segment_len + handed + buf.len() as u64;
+                head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
+                receipts.push(AppendReceipt {
+                    seq,
+                    hash: head,
+                    wal_id: item.wal_id,
+                    kind: item.kind,
+                    segment: segment.clone(),
+                    offset,
+                    seal_seq,
+                    durability: self.opts.durability,
+                });
+            }
+            let sealed = write_seal(&mut buf, &self.key, &self.log_id, seal_seq, &head, &ts, false);
+            let bytes = handed + buf.len() as u64;
+            // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
+            match pieces {
+                Some(p) => p.finish(buf)?,
+                None => self.fs.append(&self.file, &path, &buf)?,
+            }
+            Ok::<_, WalError>((receipts, sealed, bytes))
+        })?;
+        self.segment_len += bytes;
+        self.head = sealed;
+        self.next_seq = seal_seq + 1;
+        self.stage.written(seal_seq, admitted.len());
+        self.stats.records += count as u64;
+        self.stats.groups += 1;
+        if !self.opts.durability.syncs() {
+            self.fs.acknowledged(seal_seq);
+        }
+        Ok(receipts)
+    }
+
+    fn segment_path(&self) -> PathBuf {
+        self.dir.join(&self.segment_name)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<()> {
+        let path = self.segment_path();
+        self.fs.append(&self.file, &path, buf)?;
+        self.segment_len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Close the live segment with a closing seal, start the next one, archive the old one.
+    fn rotate(&mut self) -> Result<()> {
+        let ts = self.clock();
+        let mut buf = Vec::with_capacity(512);
+        let seq = self.next_seq;
+        let sealed = write_seal(&mut buf, &self.key, &self.log_id, seq, &self.head, &ts, true);
+        self.write(&buf)?;
+        // This sync also covers every group written before it that the sync stage has not
+        // synced yet: the segment is closed durably before its successor exists.
+        if self.opts.durability.syncs() {
+            self.fs.sync_file(&self.file, &self.segment_path())?;
+        }
+        self.head = sealed;
+        self.next_seq = seq + 1;
+        self.start_next_segment()
+    }
+
+    /// Steps 2 and 3 of rotation (docs/FORMAT.md section 7).
+    pub(crate) fn start_next_segment(&mut self) -> Result<()> {
+        let ts = self.clock();
+        let old_name = self.segment_name.clone();
+        let number = self.segment_no + 1;
+        let (name, len, head) = new_segment(
+            &self.fs,
+            &self.dir,
+            &self.log_id,
+            &self.key,
+            &self.opts,
+            number,
+            self.next_seq,
+            &self.head,
+            &ts,
+        )?;
+        let path = self.dir.join(&name);
+        self.file = Arc::new(OpenOptions::new().append(true).open(&path).at(&path)?);
+        self.segment_no = number;
+        self.segment_name = name;
+        self.segment_len = len;
+        self.segment_base_len = len;
+        self.head = head;
+        self.next_seq += 2;
+        // Created durably (temp, fsync, rename, directory fsync), after the old one was closed
+        // durably: everything up to the new segment's first seal is on stable storage.
+        self.stage.durable(self.next_seq - 1, &self.file, &path);
+        archive_segment(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())
+    }
+}
