@@ -38,7 +38,7 @@ def test_an_unexpected_failure_is_still_one_line(log: Path, monkeypatch: pytest.
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something\nunforeseen")
 
-    monkeypatch.setattr("kfm_wal.cli.verify", boom)
+    monkeypatch.setattr("kfm_wal.cli_validate.verify", boom)
     line = assert_one_error_line(run("validate", log), "RuntimeError: something unforeseen")
     assert "\n" not in line
 

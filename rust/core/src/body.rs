@@ -11,6 +11,9 @@ use serde_json::value::RawValue;
 
 use crate::hash;
 
+// The bodies of the log's own records (header, seal, key) live in their own file; their paths stay.
+pub use crate::log_record_bodies::{HeaderBody, KeyBody, SealBody};
+
 /// A schema violation: the member at fault ("" for the whole object) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -455,53 +458,6 @@ pub fn check_completion(json: &[u8], ctx: Context) -> Result<CompletionFacts, Fi
         }
     }
     Ok(CompletionFacts { wal_id })
-}
-
-/// Header body, parsed (lines only).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // envelope slots exist only to be accepted
-pub struct HeaderBody {
-    seq: Option<IgnoredAny>,
-    prev: Option<IgnoredAny>,
-    kind: Option<IgnoredAny>,
-    timestamp: Option<IgnoredAny>,
-    hash: Option<IgnoredAny>,
-    pub format: String,
-    pub log_id: String,
-    pub segment: u64,
-    pub key_id: String,
-    pub public_key: String,
-    pub max_record_bytes: u64,
-    pub max_segment_bytes: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // envelope slots exist only to be accepted
-pub struct SealBody {
-    seq: Option<IgnoredAny>,
-    prev: Option<IgnoredAny>,
-    kind: Option<IgnoredAny>,
-    timestamp: Option<IgnoredAny>,
-    hash: Option<IgnoredAny>,
-    pub key_id: String,
-    pub signature: String,
-    pub closes: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)] // envelope slots exist only to be accepted
-pub struct KeyBody {
-    seq: Option<IgnoredAny>,
-    prev: Option<IgnoredAny>,
-    kind: Option<IgnoredAny>,
-    timestamp: Option<IgnoredAny>,
-    hash: Option<IgnoredAny>,
-    pub action: String,
-    pub key_id: String,
-    pub public_key: Option<String>,
 }
 
 pub const FORMAT: &str = "kfm-wal/1";

@@ -17,6 +17,7 @@ mod json_cursor;
 pub mod keys;
 mod line_facts;
 pub mod line_feed;
+mod log_record_bodies;
 mod log_report;
 mod log_state;
 pub mod ops;

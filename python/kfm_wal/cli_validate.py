@@ -1,0 +1,164 @@
+"""`kfm-wal validate`: verify a log (and, on request, its operations, data tree and receipts)
+and report every finding; exit 0 valid, 1 invalid, 2 usage or input error."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import orjson
+
+from . import cli_render as render
+from . import keys
+from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
+from .cli_errors import INVALID_LOG, CliError, located, shown
+from .report import verify
+
+if TYPE_CHECKING:
+    from .verify_rules import Rule
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.option("--keyring", "keyring_file", type=FILE, help="Trust only these keys (default: the log's own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option(
+    "--receipt",
+    "receipt_file",
+    type=FILE,
+    help="Verification receipt: if it exists, check the log still holds the history it vouches for and "
+    "verify only what is new; after a valid run, write the new receipt there.",
+)
+@click.option(
+    "--receipt-key",
+    "receipt_key_file",
+    type=FILE,
+    help="Sign the receipt with this key (PEM); a receipt read back must then be signed by it.",
+)
+@click.option(
+    "--quarantine",
+    "quarantine_",
+    is_flag=True,
+    help="Copy corrupted segments and the bytes at fault into DIR/quarantine/ (the log is not changed).",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Findings listed in the JSON report (counts always cover all).",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first finding.")
+@click.option(
+    "--operations",
+    "op_rules",
+    is_flag=True,
+    help="Also run the operation-level rules: reversal steps present, executed action = intended "
+    "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
+    "--policy and --tree).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=FILE,
+    help="Governance policy (TOML): approvals valid for each tier (needs --keyring with roles).",
+)
+@click.option(
+    "--tree",
+    "tree_root",
+    type=LOG_DIR,
+    help="Data root: every file there must have the state the log says, none may be unlogged.",
+)
+def validate(
+    log_dir: Path,
+    keyring_file: Path | None,
+    as_json: bool,
+    receipt_file: Path | None,
+    receipt_key_file: Path | None,
+    quarantine_: bool,
+    max_errors: int,
+    fail_fast: bool,
+    op_rules: bool,
+    policy_file: Path | None,
+    tree_root: Path | None,
+) -> int:
+    """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
+    ring = None
+    if keyring_file is not None:
+        with located(file=keyring_file):
+            ring = keys.load_keyring(keyring_file)
+    rules = _operation_rules(op_rules, policy_file, ring, tree_root)
+    signer = load_key(receipt_key_file) if receipt_key_file else None
+    previous = None
+    if receipt_file is not None and receipt_file.exists():
+        from . import verification_receipts as receipts  # and with it cryptography: only with --receipt
+
+        with located(file=receipt_file):
+            previous = receipts.load(receipt_file, signer.public_key if signer else None)
+    require_log(log_dir)
+    with located(log=log_dir), render.progress(enabled=not as_json) as advance:
+        report = verify(
+            log_dir,
+            ring,
+            receipt=previous,
+            fail_fast=fail_fast,
+            progress=advance,
+            keep_pending=receipt_file is not None,
+            rules=rules,
+        )
+    written: list[Path] = []
+    if quarantine_ and not report.ok:
+        from .quarantine import quarantine
+
+        written = quarantine(log_dir, report)
+    if receipt_file is not None and report.ok:
+        from .verification_receipts import VerificationReceipt
+
+        VerificationReceipt.from_report(report, signer).save(receipt_file)
+    if as_json:
+        doc = report.to_dict(max_errors)
+        doc["quarantined"] = [str(p) for p in written]
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        trust = f"keyring {shown(keyring_file)}" if keyring_file else "self-declared (no --keyring given)"
+        console = render.console()
+        for part in render.report_summary(report, trust):
+            console.print(part)
+        if written:
+            console.print(f"quarantined: {len(written)} file(s) in {shown(written[0].parent)}")
+        if receipt_file is not None and report.ok:
+            console.print(f"receipt: {shown(receipt_file)} now vouches for seq {report.head_seq}")
+    return 0 if report.ok else INVALID_LOG
+
+
+def _operation_rules(
+    wanted: bool, policy_file: Path | None, ring: keys.Keyring | None, tree_root: Path | None
+) -> list[Rule]:
+    if not (wanted or policy_file or tree_root):
+        return []
+    from . import audit, governance
+    from .ops import ExecutedMatchesIntent
+    from .verify_rules import ReversalStepsPresent
+
+    policy = governance.default_policy()
+    if policy_file is not None:
+        with located(file=policy_file):
+            policy = governance.load_policy(policy_file)
+    rules: list[Rule] = [
+        ReversalStepsPresent(),
+        ExecutedMatchesIntent(),
+        governance.CareMetadataValid(policy),
+        governance.IrreversibleDeclared(policy),
+    ]
+    if policy_file is not None:
+        if ring is None:
+            raise CliError("--policy checks approvals against trusted keys: give --keyring too", "option --policy")
+        rules.append(governance.ApprovalsValid(policy, ring))
+    if tree_root is not None:
+        rules.append(audit.TreeMatchesLog(tree_root))
+    return rules
