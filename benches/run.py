@@ -86,6 +86,7 @@ import machine
 import memory
 import ops_undo
 import ops_writes
+import peers
 import report
 import signatures
 import targets
@@ -199,14 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.update_baseline:
         measured_on = f"{results['machine']['cpu_model']}, {results['machine']['cores']} cores"
         old = gate.load(args.baseline) if args.baseline.exists() else {"figures": {}}
-        args.baseline.write_text(
-            json.dumps(gate.updated(old, figs, started, measured_on), indent=2) + "\n", encoding="utf-8"
-        )
+        new = gate.updated(old, figs, started, measured_on, results["machine"]["cpu"])
+        args.baseline.write_text(json.dumps(new, indent=2) + "\n", encoding="utf-8")
         say(f"baseline written: {args.baseline}")
     elif args.check and args.baseline.exists():
-        rows = gate.compare(figs, gate.load(args.baseline))
-        results["gate"] = {"baseline_path": str(args.baseline), "judged": True, "rows": rows}
-        if any(r["status"] != "PASS" for r in rows):
+        cpu = results["machine"]["cpu"]
+        rows = gate.compare(figs, gate.load(args.baseline), cpu, peers.missing())
+        results["gate"] = {"baseline_path": str(args.baseline), "judged": True, "rows": rows, "cpu": cpu}
+        if any(r["status"] in gate.FAILING for r in rows):
             exit_code = 1
     elif args.check:
         say(f"no baseline at {args.baseline}: nothing to judge (run with --update-baseline to create it)")
@@ -226,13 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     written = report.write(results, markdown, out_dir, stem)
     say(f"\nwritten: {', '.join(str(w) for w in written)} ({results['elapsed_s']:.0f} s)")
     if results.get("gate") and args.check:
-        failed = [r for r in results["gate"]["rows"] if r["status"] != "PASS"]
+        failed = [r for r in results["gate"]["rows"] if r["status"] in gate.FAILING]
         if failed:
             say(f"\nbench-check FAILED: {len(failed)} figure(s) regressed past their tolerance:")
             for r in failed:
                 say("  " + gate.describe(r).replace("\n", "\n  "))
         else:
-            say(f"\nbench-check passed: {len(results['gate']['rows'])} figures within their tolerances")
+            rows = results["gate"]["rows"]
+            passed = sum(r["status"] == "PASS" for r in rows)
+            skipped = [r["id"] for r in rows if r["status"] == "SKIP"]
+            say(
+                f"\nbench-check passed: {passed} figures within their tolerances"
+                + (f", {len(skipped)} skipped ({', '.join(skipped)}: optional peers not installed)" if skipped else "")
+            )
     return exit_code
 
 
