@@ -189,10 +189,11 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
     versus = [k.removeprefix("kfm-wal/") for k in th["ratios"]]  # the peers, then the better of LMDB/RocksDB
     kv_per = th.get("kv_appends_per_thread", th["appends_per_thread"])
     kv_note = f", lmdb and rocksdb {kv_per}" if kv_per != th["appends_per_thread"] else ""
+    col = {n: max(16, len(n) + 2) for n in names}
     txt = [
         f"3. Threads appending single entries durably ({th['appends_per_thread']} appends per thread{kv_note}; "
         f"median of {cfg['thread_rounds']} rounds), entries/s",
-        "  threads  " + "".join(n.ljust(20) for n in names) + "kfm-wal entries per sync, per commit",
+        "  threads  " + "".join(n.ljust(col[n]) for n in names) + "kfm-wal entries per sync, per commit",
     ]
     md = [
         "## 3. Threads appending single entries durably",
@@ -224,7 +225,10 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         k = th["threads"][n]
         txt.append(
             f"  {n:<8} "
-            + "".join(f"{rate(c['median'])} ({c.get('vs_1_thread', float('nan')):.2f}x)".ljust(20) for c in cells)
+            + "".join(
+                f"{rate(c['median'])} ({c.get('vs_1_thread', float('nan')):.2f}x)".ljust(col[p])
+                for p, c in zip(names, cells, strict=True)
+            )
             + f"{k.get('entries_per_sync', float('nan')):.1f}, "
             + f"{k['entries_per_commit']:.1f} ({','.join(map(str, k['commit_sizes_first'][:12]))})"
         )
