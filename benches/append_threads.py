@@ -58,8 +58,9 @@ class ThreadPeer:
             db = peers.SQLite(directory)  # one connection shared by the threads
             self.append, self.close = db.append, db.close
         elif name in peers.KV_PEERS:
-            kv = peers.PEERS[name](directory)  # one environment / one Rdict shared by the threads
-            self.append, self.close = kv.append, kv.close  # type: ignore[union-attr]
+            # one environment / one Rdict shared by the threads
+            kv = peers.Lmdb(directory) if name == peers.Lmdb.name else peers.RocksDB(directory)
+            self.append, self.close = kv.append, kv.close
         elif name == "raw write+fdatasync":
             floor = peers.RawFloor(directory)
             data = floor.payload(line + seal)  # what kfm-wal writes for one single append

@@ -23,13 +23,13 @@ gate runs without the bench extra; with only one installed they are judged again
 
 Like with like: the baseline records the CPU it was taken on (`measured.cpu`: lscpu's vendor, model
 name, family and model; a figure re-based on another machine carries its own `cpu`). A ratio of
-kfm-wal to a peer moves when the CPU changes (SIMD paths, the cost of a syscall and of hashing
-against the disk's), so when this run's CPU is not the baseline's (another vendor or model name,
-or another family/model number where both are known) the figure is still judged, but with its
-tolerance widened CPU_WIDEN times (a higher-is-better limit never below (1 - CPU_WIDEN_MAX) of the
-baseline), and the report says so and why. Judging it wider rather than skipping it keeps the gate
-catching a collapse (a lost fast path, a sync per entry) on any machine; a re-base on the new CPU
-(`--update-baseline`) restores the normal tolerances.
+kfm-wal's speed to a peer's moves when the CPU changes (SIMD paths, the cost of a syscall and of
+hashing against the disk's), so when this run's CPU is not the baseline's (another vendor or model
+name, or another family/model number where both are known) such a figure is still judged, but with
+its tolerance widened CPU_WIDEN times (a higher-is-better limit never below (1 - CPU_WIDEN_MAX) of
+the baseline), and the report says so and why. Peak-RSS ratios (`cpu_bound=False`) keep theirs.
+Judging wider rather than skipping keeps the gate catching a collapse (a lost fast path, a sync per
+entry) on any machine; a re-base on the new CPU (`--update-baseline`) restores the tolerances.
 
 A figure that improves past its tolerance passes, with a note to raise the baseline
 (`run.py --check --update-baseline` rewrites the baselines from a run, keeping the tolerances).
@@ -62,6 +62,7 @@ class Figure:
     better: str  # "higher" or "lower"
     get: Callable[[dict[str, Any]], dict[str, Any]]  # results -> {"ratio_of_medians", "paired", ...}
     needs: tuple[str, ...] = ()  # optional peers: SKIP when none of them is installed
+    cpu_bound: bool = True  # a speed ratio, which another CPU family shifts (peak RSS ratios do not)
 
 
 def _tp(peer: str, batch: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -158,6 +159,7 @@ FIGURES: tuple[Figure, ...] = (
         "validation peak RSS, largest archive: kfm-wal verify / sha256 read+hash process",
         "lower",
         _validate_rss,
+        cpu_bound=False,
     ),
     Figure(
         "signatures.vs_cryptography",
@@ -176,6 +178,7 @@ FIGURES: tuple[Figure, ...] = (
         "writer peak RSS, 8 threads appending: kfm-wal / SQLite",
         "lower",
         lambda r: r["writer_memory"]["ratio_peak"],
+        cpu_bound=False,
     ),
 )
 
@@ -237,12 +240,13 @@ def compare(
     `missing`: the optional peers not installed (peers.missing)."""
     missing = missing or {}
     needs = {f.id: f.needs for f in FIGURES}
+    speed = {f.id for f in FIGURES if f.cpu_bound}
     rows: list[dict[str, Any]] = []
     for fid, base in baseline["figures"].items():
         notes: list[str] = []
         tolerance = float(base["tolerance"])
         base_cpu = base.get("cpu") or baseline.get("measured", {}).get("cpu")
-        if cpu and base_cpu and not same_cpu(cpu, base_cpu):
+        if cpu and base_cpu and not same_cpu(cpu, base_cpu) and fid in speed:
             tolerance = widened(base)
             notes.append(
                 f"tolerance widened from {100 * float(base['tolerance']):.0f}% to {100 * tolerance:.0f}%: baseline "
@@ -260,7 +264,7 @@ def compare(
             "measured": None,
             "paired": [],
             "base_cpu": base_cpu,
-            "same_cpu": not (cpu and base_cpu) or same_cpu(cpu, base_cpu),
+            "same_cpu": not (cpu and base_cpu and fid in speed) or same_cpu(cpu, base_cpu),
         }
         absent = [p for p in needs.get(fid, ()) if p in missing]
         got = figs.get(fid)
@@ -328,7 +332,7 @@ def render(g: dict[str, Any]) -> tuple[list[str], list[str]]:
     other = sorted({cpu_label(r["base_cpu"]) for r in rows if r.get("base_cpu") and not r.get("same_cpu", True)})
     why = (
         f"This run's CPU is {cpu_label(g['cpu'])}; figures whose baseline was taken on another CPU family "
-        f"({'; '.join(other)}) are judged with their tolerance widened {CPU_WIDEN:g}x (at most "
+        f"({'; '.join(other)}) are judged with their speed ratios' tolerance widened {CPU_WIDEN:g}x (at most "
         f"{100 * CPU_WIDEN_MAX:.0f}% for higher-is-better figures): a ratio to a peer shifts with the CPU "
         "(SIMD paths, syscall and hashing costs against the disk's), so the normal tolerance would judge "
         "the machine, not the code. Re-base on this CPU (--update-baseline) to judge them at their own tolerance."
