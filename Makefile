@@ -47,10 +47,11 @@ fmt: build ## Format Rust and Python sources
 	$(BIN)/ruff format -q python tests benches
 
 bench: build ## Benchmarks (~5-10 min; first run also builds 5 GB of cached archives): ratios against peers, scaling plot
-	$(BIN)/pip install -q matplotlib
+	$(BIN)/pip install -q matplotlib lmdb rocksdict
 	$(BIN)/python benches/run.py
 
 bench-check: build ## Benchmark regression gate (< 1 min): fails when a ratio regresses past benches/baseline.json
+	$(BIN)/pip install -q lmdb rocksdict
 	$(BIN)/python benches/run.py --check
 
 crash: build ## Crash testing: 16,000 simulated power-loss states (12,000 with one appender, 4,000 with four) and 500 kill -9 runs

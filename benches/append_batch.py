@@ -1,6 +1,10 @@
 """Section 1: durable append_many throughput at batch 1, 100, 1,000 and 10,000 entries: kfm-wal
-against the pure-Python reference writer, SQLite (WAL, synchronous=FULL) and raw write+fdatasync
-of the same bytes (benches/peers.py), plus a diagnostic: the core fed pre-encoded bodies.
+against the pure-Python reference writer, SQLite (WAL, synchronous=FULL), LMDB and RocksDB (each
+synced per batch; skipped with a note when their package is missing) and raw write+fdatasync of
+the same bytes (benches/peers.py), plus a diagnostic: the core fed pre-encoded bodies.
+
+Every kfm-wal figure has its ratio to each peer, to the raw floor of the same bytes, and to the
+better of LMDB and RocksDB (per round, whichever of the two was faster).
 
 Also the calibration the other append suites share: how many bytes kfm-wal writes per intent line
 and per seal line, so that the raw floor writes exactly as much as kfm-wal does.
@@ -18,7 +22,7 @@ import kfm_wal
 import peers
 import stats
 from config import Config
-from formatting import pct, rate
+from formatting import closed, pct, rate
 from harness import Scratch, rotated, say, settle
 
 
@@ -52,7 +56,14 @@ class KfmCoreOnly(peers.KfmWal):
 
 
 def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
-    contenders: list[Any] = [peers.KfmWal, peers.Reference, peers.SQLite, peers.RawFloor, KfmCoreOnly]
+    skipped = peers.missing()
+    for note in skipped.values():
+        say(f"  {note}")
+    contenders: list[Any] = [
+        c
+        for c in (peers.KfmWal, peers.Reference, peers.SQLite, peers.Lmdb, peers.RocksDB, peers.RawFloor, KfmCoreOnly)
+        if c.name not in skipped
+    ]
     raw: dict[str, dict[int, list[float]]] = {c.name: {bs: [] for bs in cfg.batch_entries} for c in contenders}
     encoded = kfm_wal.schema.encode(pool[: max(cfg.batch_entries.values())])
     for r in range(cfg.rounds + 1):
@@ -78,14 +89,22 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
                 scratch.remove(d)
                 if r > 0:
                     raw[cls.name][bs].append(n / dt)
-    out: dict[str, Any] = {"entries_per_run": {str(k): v for k, v in cfg.batch_entries.items()}, "peers": {}}
+    out: dict[str, Any] = {
+        "entries_per_run": {str(k): v for k, v in cfg.batch_entries.items()},
+        "peers": {},
+        "skipped": list(skipped.values()),
+    }
     for name, by_bs in raw.items():
         out["peers"][name] = {str(bs): stats.summarize(v) for bs, v in by_bs.items()}
+    kv = {bs: peers.kv_best({n: raw[n][bs] for n in peers.KV_PEERS if n in raw}) for bs in cfg.batch_entries}
     ratios: dict[str, Any] = {}
-    for other in (peers.Reference.name, peers.SQLite.name, peers.RawFloor.name):
+    others = [n for n in (peers.Reference.name, peers.SQLite.name, *peers.KV_PEERS) if n in raw]
+    for other in [*others, peers.RawFloor.name, peers.KV_BEST]:
+        if other == peers.KV_BEST and not kv[next(iter(kv))]:
+            continue  # neither LMDB nor RocksDB ran
         ratios[f"kfm-wal/{other}"] = {}
         for bs in cfg.batch_entries:
-            pr = stats.paired_ratio(raw[peers.KfmWal.name][bs], raw[other][bs])
+            pr = stats.paired_ratio(raw[peers.KfmWal.name][bs], kv[bs] if other == peers.KV_BEST else raw[other][bs])
             # this section's results have always listed the ratio's keys in this order
             ratios[f"kfm-wal/{other}"][str(bs)] = {
                 key: pr[key] for key in ("ratio_of_medians", "paired_min", "paired_max", "paired")
@@ -105,7 +124,7 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         "±: half the min-max range, relative to the median)"
     )
     short = {peers.RawFloor.name: "raw floor", KfmCoreOnly.name: "core-only (diag)"}
-    col = 18
+    col = 16
     txt.append("  " + "batch".ljust(8) + "".join(short.get(n, n).ljust(col) for n in names))
     for bs in batch_sizes:
         row = "  " + f"{int(bs):,}".ljust(8)
@@ -121,14 +140,13 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
     for key in tp["ratios"]:
         txt.append(
             "    "
-            + key.ljust(34)
+            + key.ljust(38)
             + "  ".join(
                 f"b{int(bs):,}: {tp['ratios'][key][bs]['ratio_of_medians']:.2f}x "
                 f"[{tp['ratios'][key][bs]['paired_min']:.2f}-{tp['ratios'][key][bs]['paired_max']:.2f}]"
                 for bs in batch_sizes
             )
         )
-    txt.append("")
 
     md += [
         "## 1. Durable `append_many` throughput",
@@ -168,8 +186,9 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         "`kfm-wal core (pre-encoded)` is a diagnostic, not a peer: the core fed bodies already "
         "encoded by orjson, so the gap to `kfm-wal` is the Python-side encoding. `raw write+fdatasync` "
         "writes the same number of bytes kfm-wal writes (intent lines + one seal) with one fdatasync "
-        "per batch.",
-        "",
+        "per batch. `lmdb`: one write transaction per batch (sync=True, metasync=True), one put per "
+        "entry; `rocksdb`: one WriteBatch per batch written with sync=True (RocksDB's WAL, fdatasync); "
+        f"both store the entries' orjson bytes under 8-byte sequence keys. `kfm-wal/{peers.KV_BEST}`: "
+        "per round, kfm-wal against whichever of the two was faster.",
     ]
-
-    return txt, md
+    return closed(txt, md, tp.get("skipped", []))

@@ -1,7 +1,11 @@
 """Section 3: N threads (1, 2, 4, 8, 16) each appending single entries durably to one log: one
 kfm-wal `Wal` (whose group commit gathers the threads' entries), one SQLite connection shared under
-a lock, one file written with write+fdatasync by every thread, and the ceiling of any group commit
-on this disk (one thread writing each group with one fdatasync, no CPU work)."""
+a lock, one LMDB environment (a synced write transaction per entry; LMDB serialises writers), one
+RocksDB (a put with sync=True per entry from each thread), one file written with write+fdatasync by
+every thread, and the ceiling of any group commit on this disk (one thread writing each group with
+one fdatasync, no CPU work). LMDB and RocksDB append `Config.kv_thread_appends` entries per thread
+(fewer than the others in the short modes: LMDB's serialised synced transactions would otherwise
+dominate the run's time); every figure is a rate, entries/s."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any
 
 import peers
 from config import Config
-from formatting import rate, ratio_cell
+from formatting import closed, rate, ratio_cell
 from harness import Scratch, rotated, say, settle
 from stats import paired_ratio, summarize
 
@@ -34,7 +38,7 @@ def commit_sizes(directory: Path) -> list[int]:
 
 
 GROUPED = "grouped write+fdatasync"
-THREAD_PEERS = ("kfm-wal", "sqlite", "raw write+fdatasync", GROUPED)
+THREAD_PEERS = ("kfm-wal", "sqlite", *peers.KV_PEERS, "raw write+fdatasync", GROUPED)
 
 
 class ThreadPeer:
@@ -53,6 +57,10 @@ class ThreadPeer:
         elif name == "sqlite":
             db = peers.SQLite(directory)  # one connection shared by the threads
             self.append, self.close = db.append, db.close
+        elif name in peers.KV_PEERS:
+            # one environment / one Rdict shared by the threads
+            kv = peers.Lmdb(directory) if name == peers.Lmdb.name else peers.RocksDB(directory)
+            self.append, self.close = kv.append, kv.close
         elif name == "raw write+fdatasync":
             floor = peers.RawFloor(directory)
             data = floor.payload(line + seal)  # what kfm-wal writes for one single append
@@ -75,17 +83,21 @@ class ThreadPeer:
 
 
 def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
-    per = cfg.thread_appends
-    if max(cfg.thread_counts) * per > len(pool):
+    if max(cfg.thread_counts) * max(cfg.thread_appends, cfg.kv_thread_appends) > len(pool):
         raise ValueError("entry pool too small for the thread test")
-    raw: dict[str, dict[int, list[float]]] = {p: {n: [] for n in cfg.thread_counts} for p in THREAD_PEERS}
+    skipped = peers.missing()
+    for note in skipped.values():
+        say(f"  {note}")
+    names = [p for p in THREAD_PEERS if p not in skipped]
+    raw: dict[str, dict[int, list[float]]] = {p: {n: [] for n in cfg.thread_counts} for p in names}
     groups: dict[int, list[float]] = {n: [] for n in cfg.thread_counts}
     per_sync: dict[int, list[float]] = {n: [] for n in cfg.thread_counts}
     sequences: dict[int, list[int]] = {}
     for r in range(cfg.thread_rounds + 1):
         say(f"  threads {'warm-up' if r == 0 else f'round {r}/{cfg.thread_rounds}'} ...")
         for j, n in enumerate(rotated(cfg.thread_counts, r)):
-            for name in rotated(THREAD_PEERS, r + j):
+            for name in rotated(names, r + j):
+                per = cfg.kv_thread_appends if name in peers.KV_PEERS else cfg.thread_appends
                 d = scratch.fresh(f"threads-{name}-{n}")
                 peer = ThreadPeer(name, d, line, seal)
                 seq0 = peer.kfm.wal.head[0] if peer.kfm else 0
@@ -130,8 +142,15 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
                     if peer.kfm:
                         groups[n].append(n * per / commits)
                         per_sync[n].append(n * per / max(syncs, 1))
-    out: dict[str, Any] = {"appends_per_thread": per, "peers": {}, "threads": {}, "ratios": {}}
-    for name in THREAD_PEERS:
+    out: dict[str, Any] = {
+        "appends_per_thread": cfg.thread_appends,
+        "kv_appends_per_thread": cfg.kv_thread_appends,
+        "peers": {},
+        "threads": {},
+        "ratios": {},
+        "skipped": list(skipped.values()),
+    }
+    for name in names:
         out["peers"][name] = {str(n): summarize(raw[name][n]) for n in cfg.thread_counts}
     kfm = raw["kfm-wal"]
     for n in cfg.thread_counts:
@@ -146,10 +165,14 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
             "commit_sizes_first": seq[:24],
             "commit_size_histogram": {str(k): v for k, v in sorted(Counter(seq).items())},
         }
-    for other in THREAD_PEERS[1:]:
+    for other in names[1:]:
         out["ratios"][f"kfm-wal/{other}"] = {str(n): paired_ratio(kfm[n], raw[other][n]) for n in cfg.thread_counts}
+    kv = {n: peers.kv_best({p: raw[p][n] for p in peers.KV_PEERS if p in raw}) for n in cfg.thread_counts}
+    if all(kv.values()):
+        out["kv_best"] = {str(n): summarize(kv[n]) for n in cfg.thread_counts}
+        out["ratios"][f"kfm-wal/{peers.KV_BEST}"] = {str(n): paired_ratio(kfm[n], kv[n]) for n in cfg.thread_counts}
     if 1 in kfm:
-        for name in THREAD_PEERS:
+        for name in names:
             base = statistics.median(raw[name][1])
             for n in cfg.thread_counts:
                 out["peers"][name][str(n)]["vs_1_thread"] = statistics.median(raw[name][n]) / base
@@ -164,39 +187,49 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
     th, cfg = results["threads"], results["config"]
     names = list(th["peers"])
     counts = list(th["threads"])
+    versus = [k.removeprefix("kfm-wal/") for k in th["ratios"]]  # the peers, then the better of LMDB/RocksDB
+    kv_per = th.get("kv_appends_per_thread", th["appends_per_thread"])
+    kv_note = f", lmdb and rocksdb {kv_per}" if kv_per != th["appends_per_thread"] else ""
+    col = {n: max(16, len(n) + 2) for n in names}
     txt = [
-        f"3. Threads appending single entries durably ({th['appends_per_thread']} appends per thread; "
+        f"3. Threads appending single entries durably ({th['appends_per_thread']} appends per thread{kv_note}; "
         f"median of {cfg['thread_rounds']} rounds), entries/s",
-        "  threads  " + "".join(n.ljust(22) for n in names) + "kfm-wal entries per sync, per commit",
+        "  threads  " + "".join(n.ljust(col[n]) for n in names) + "kfm-wal entries per sync, per commit",
     ]
     md = [
         "## 3. Threads appending single entries durably",
         "",
-        f"Each of N threads appends {th['appends_per_thread']} entries, one durable call each; median of "
+        f"Each of N threads appends {th['appends_per_thread']} entries{kv_note}, one durable call each; median of "
         f"{cfg['thread_rounds']} interleaved rounds after a warm-up; (min-max). kfm-wal: one `Wal`, whose group "
         "commit can carry at most one entry per thread. sqlite: one connection shared by the threads under a "
-        "lock, one transaction (synchronous=FULL) per entry. raw write+fdatasync: one file, every thread "
+        "lock, one transaction (synchronous=FULL) per entry. lmdb: one environment (sync=True, metasync=True), "
+        "one write transaction of one put per entry; LMDB serialises write transactions. rocksdb: one Rdict, "
+        "every thread calling `put` with WriteOptions sync=True (RocksDB may gather concurrent writers into "
+        "one WAL write and fdatasync). raw write+fdatasync: one file, every thread "
         "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync. "
         f"{GROUPED}: the ceiling of any group commit on this disk, no CPU work at all: one thread writing "
         "N intent lines + one seal with one fdatasync per group; its `vs 1 thread` is the best 8-thread "
         "ratio a group commit can reach when a sync costs more the more bytes it carries. kfm-wal's "
         "group commit is a two-stage pipeline: a group (one seal) is written while the previous sync runs, "
         "and one fdatasync covers every group written before it started, so entries per sync can exceed "
-        "entries per commit.",
+        f"entries per commit. `{peers.KV_BEST}`: per round, whichever of the two was faster.",
         "",
         "| threads | "
         + " | ".join(f"{n} entries/s" for n in names)
         + " | kfm-wal vs 1 thread | "
-        + " | ".join(f"kfm-wal / {n}" for n in names[1:])
+        + " | ".join(f"kfm-wal / {n}" for n in versus)
         + " | kfm-wal entries per sync | kfm-wal entries per commit |",
-        "|---:|" + "---:|" * (len(names) * 2 + 2),
+        "|---:|" + "---:|" * (len(names) + len(versus) + 3),
     ]
     for n in counts:
         cells = [th["peers"][p][n] for p in names]
         k = th["threads"][n]
         txt.append(
             f"  {n:<8} "
-            + "".join(f"{rate(c['median'])} ({c.get('vs_1_thread', float('nan')):.2f}x)".ljust(22) for c in cells)
+            + "".join(
+                f"{rate(c['median'])} ({c.get('vs_1_thread', float('nan')):.2f}x)".ljust(col[p])
+                for p, c in zip(names, cells, strict=True)
+            )
             + f"{k.get('entries_per_sync', float('nan')):.1f}, "
             + f"{k['entries_per_commit']:.1f} ({','.join(map(str, k['commit_sizes_first'][:12]))})"
         )
@@ -204,18 +237,23 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
             f"| {n} | "
             + " | ".join(f"{rate(c['median'])} ({rate(c['min'])}-{rate(c['max'])})" for c in cells)
             + f" | {k.get('vs_1_thread', float('nan')):.2f}x | "
-            + " | ".join(ratio_cell(th["ratios"][f"kfm-wal/{p}"][n]) for p in names[1:])
+            + " | ".join(ratio_cell(th["ratios"][f"kfm-wal/{p}"][n]) for p in versus)
             + f" | {k.get('entries_per_sync', float('nan')):.1f} | {k['entries_per_commit']:.1f} |"
         )
     txt.append("  (in brackets: vs 1 thread of the same peer; last column: first group commits of the last round)")
-    for p in names[1:]:
+    for p in versus:
         txt.append(
             f"  kfm-wal / {p}: "
             + ", ".join(f"{n}t {th['ratios'][f'kfm-wal/{p}'][n]['ratio_of_medians']:.2f}x" for n in counts)
         )
-    txt.append("")
+    at8 = [p for p in (peers.KV_BEST, GROUPED) if "8" in th["ratios"].get(f"kfm-wal/{p}", {})]
+    if at8:
+        line = "at 8 threads: " + "; ".join(
+            f"kfm-wal / {p} {ratio_cell(th['ratios'][f'kfm-wal/{p}']['8'])}" for p in at8
+        )
+        txt.append("  " + line)
+        md += ["", line[0].upper() + line[1:] + "."]
     md += ["", "First group commits of the last kfm-wal round (entries per commit): "]
     for n in counts:
         md.append(f"- {n} threads: {', '.join(map(str, th['threads'][n]['commit_sizes_first'][:16]))}")
-    md.append("")
-    return txt, md
+    return closed(txt, md, th.get("skipped", []))

@@ -30,6 +30,7 @@ class Config:
     latency_chunks: int  # the samples are split in this many chunks to show the spread
     thread_counts: tuple[int, ...]
     thread_appends: int  # appends per thread per timed run
+    kv_thread_appends: int  # ... for LMDB and RocksDB (LMDB's synced transactions are serialised: slow)
     thread_rounds: int
     archive_mb: tuple[float, ...]  # validation archives, cached (benches/archives.py)
     archive_batch: int  # intents per group commit in an archive (each followed by completions)
@@ -54,7 +55,7 @@ class Config:
         return max(
             max(self.batch_entries.values()),
             self.latency_warmup + self.latency_samples,
-            max(self.thread_counts) * self.thread_appends,
+            max(self.thread_counts) * max(self.thread_appends, self.kv_thread_appends),
         )
 
 
@@ -67,6 +68,7 @@ FULL = Config(
     latency_chunks=5,
     thread_counts=(1, 2, 4, 8, 16),
     thread_appends=300,
+    kv_thread_appends=100,
     thread_rounds=5,
     archive_mb=(100, 1_000, 4_000),
     archive_batch=100,
@@ -95,6 +97,7 @@ QUICK = Config(
     latency_chunks=3,
     thread_counts=(1, 2, 4, 8, 16),
     thread_appends=25,
+    kv_thread_appends=25,
     thread_rounds=1,
     archive_mb=(8, 32),
     archive_batch=100,
@@ -124,6 +127,7 @@ CHECK = Config(
     latency_chunks=4,
     thread_counts=(1, 8),  # the gate's figures; the full run covers 1, 2, 4, 8, 16
     thread_appends=150,
+    kv_thread_appends=40,
     thread_rounds=6,
     archive_mb=(10, 40),
     archive_batch=100,

@@ -10,6 +10,7 @@ import platform
 import sqlite3
 import subprocess
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,49 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def cpu_family() -> dict[str, str]:
+    """The CPU as `lscpu` names it (vendor, model name, family and model numbers; /proc/cpuinfo when
+    lscpu is missing): what the regression gate compares to decide whether a baseline was taken on
+    the same kind of CPU (benches/gate.py)."""
+    fields = {"Vendor ID": "vendor", "Model name": "model_name", "CPU family": "family", "Model": "model"}
+    out: dict[str, str] = {}
+    try:
+        text = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, timeout=10, check=True, env={**os.environ, "LC_ALL": "C"}
+        ).stdout
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in fields and fields[key.strip()] not in out:
+                out[fields[key.strip()]] = value.strip()
+    except (OSError, subprocess.SubprocessError):
+        proc = {"vendor_id": "vendor", "model name": "model_name", "cpu family": "family", "model": "model"}
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key.strip() in proc and proc[key.strip()] not in out:
+                        out[proc[key.strip()]] = value.strip()
+        except OSError:
+            pass
+    out.setdefault("model_name", cpu_model())
+    out.setdefault("vendor", platform.machine() or "?")
+    return out
+
+
 def git(*args: str) -> str | None:
     try:
         out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
+
+
+def _version(dist: str) -> str | None:
+    """An optional peer's installed version (None: not installed, the suites skip it)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def core_build() -> str:
@@ -76,6 +114,7 @@ def machine_info(bench_dir: Path) -> dict[str, Any]:
     status = git("status", "--porcelain", "--untracked-files=no")
     return {
         "cpu_model": cpu_model(),
+        "cpu": cpu_family(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
@@ -93,6 +132,8 @@ def machine_info(bench_dir: Path) -> dict[str, Any]:
         "kfm_wal": kfm_wal.__version__,
         "kfm_wal_core": core_build(),
         "sqlite": sqlite3.sqlite_version,
+        "lmdb": _version("lmdb"),
+        "rocksdict": _version("rocksdict"),
         "orjson": orjson.__version__,
         "git_commit": git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,

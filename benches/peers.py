@@ -5,8 +5,15 @@ stable storage. Each peer pays its own encoding of the entries, as kfm-wal does.
     KfmWal       kfm_wal.Wal.append_many, durability "fsync" (one write + one fdatasync per commit)
     Reference    RefWriter from tests/reference/kfm_wal_ref.py (pure Python, same format)
     SQLite       stdlib sqlite3, WAL journal, synchronous=FULL, one transaction per batch
+    LMDB         `lmdb` package: Environment(sync=True, metasync=True), one write transaction per
+                 batch, each entry one put (8-byte sequence key -> orjson-encoded entry)
+    RocksDB      `rocksdict` package: each batch one WriteBatch of puts (same keys and values),
+                 Rdict.write(batch, WriteOptions with sync=True)
     RawFloor     os.write of the same number of bytes + os.fdatasync: no encoding, no hashing,
                  no signature; the floor any durable append on this file system pays
+
+LMDB and RocksDB are optional (the `bench` extra installs them): `missing()` names the ones whose
+package is not installed, and the suites skip them with a one-line note.
 
 A peer is created on a fresh directory (`Peer(directory)`) and closed with `close()`; creation is
 never timed.
@@ -15,6 +22,7 @@ never timed.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sqlite3
 import sys
@@ -163,6 +171,103 @@ class SQLite:
         self.db.close()
 
 
+def _encoded(entries: Entries) -> list[bytes]:
+    """The entries as kfm-wal encodes their bodies (orjson, kfm_wal.schema's options)."""
+    dumps, opts = orjson.dumps, SQLite._OPTIONS
+    return [dumps(e, option=opts) for e in entries]
+
+
+class Lmdb:
+    """LMDB (the `lmdb` package) with sync=True and metasync=True: a write transaction per batch
+    (or per single append), each entry one put of an 8-byte big-endian sequence key -> the entry's
+    orjson bytes, keys in append order (`append=True`). Commit fdatasyncs the data file and writes
+    the meta page synchronously. LMDB serialises write transactions, so threads calling `append`
+    at once queue on its writer lock; each key is drawn inside the transaction, so in commit order."""
+
+    name = "lmdb"
+    MAP_SIZE = 4 << 30  # address space only: the file grows with what is written
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        import lmdb
+
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=False)
+        self.env = lmdb.open(
+            str(self.directory), map_size=self.MAP_SIZE, sync=True, metasync=True, writemap=False, max_dbs=0
+        )
+        self._seq = itertools.count(1)
+
+    def append_many(self, entries: Entries) -> None:
+        values = _encoded(entries)
+        with self.env.begin(write=True) as txn:
+            seq = self._seq
+            for v in values:
+                txn.put(next(seq).to_bytes(8, "big"), v, append=True)
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self.append_many([entry])
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class RocksDB:
+    """RocksDB (the `rocksdict` package, raw mode: bytes keys and values as given), default options
+    (its write-ahead log on): a batch is one WriteBatch of puts (8-byte sequence key -> the entry's
+    orjson bytes) written with `Rdict.write(batch, WriteOptions(sync=True))`, which appends the
+    batch to RocksDB's WAL and fdatasyncs it. A single append is `Rdict.put(key, value, opts)` with
+    the same options; threads call it on one shared Rdict."""
+
+    name = "rocksdb"
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        import rocksdict
+
+        self._rocksdict = rocksdict
+        self.directory = Path(directory)
+        opts = rocksdict.Options(raw_mode=True)
+        opts.create_if_missing(True)
+        self.db = rocksdict.Rdict(str(self.directory), opts)
+        self.write_opts = rocksdict.WriteOptions()
+        self.write_opts.sync = True
+        self._seq = itertools.count(1)
+
+    def append_many(self, entries: Entries) -> None:
+        batch = self._rocksdict.WriteBatch(raw_mode=True)
+        seq = self._seq
+        for v in _encoded(entries):
+            batch.put(next(seq).to_bytes(8, "big"), v)
+        self.db.write(batch, self.write_opts)
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self.db.put(next(self._seq).to_bytes(8, "big"), _encoded([entry])[0], self.write_opts)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# The optional peers: name -> the package that provides it.
+OPTIONAL = {Lmdb.name: "lmdb", RocksDB.name: "rocksdict"}
+KV_PEERS = (Lmdb.name, RocksDB.name)
+KV_BEST = "better of lmdb, rocksdb"  # per round, the faster of the two (whichever are installed)
+
+
+def missing() -> dict[str, str]:
+    """Optional peer name -> why it cannot run (its package is not installed)."""
+    return {
+        name: f"{name} skipped: the `{pkg}` package is not installed (`make bench` or the bench extra installs it)"
+        for name, pkg in OPTIONAL.items()
+        if importlib.util.find_spec(pkg) is None
+    }
+
+
+def kv_best(by_peer: Mapping[str, Sequence[float]]) -> list[float]:
+    """Per round, the better (higher) of the LMDB and RocksDB figures present in `by_peer`; [] when
+    neither ran."""
+    series = [by_peer[n] for n in KV_PEERS if by_peer.get(n)]
+    return [max(vals) for vals in zip(*series, strict=True)] if series else []
+
+
 class RawFloor:
     """os.write of a given number of bytes + os.fdatasync on an append-only file: the cost of
     making that many bytes durable with nothing else done. `bytes_for(n)` says how many bytes a
@@ -202,21 +307,30 @@ class RawFloor:
         os.close(self.fd)
 
 
-PEERS: dict[str, type[KfmWal] | type[Reference] | type[SQLite] | type[RawFloor]] = {
+PEERS: dict[str, type[KfmWal] | type[Reference] | type[SQLite] | type[Lmdb] | type[RocksDB] | type[RawFloor]] = {
     KfmWal.name: KfmWal,
     Reference.name: Reference,
     SQLite.name: SQLite,
+    Lmdb.name: Lmdb,
+    RocksDB.name: RocksDB,
     RawFloor.name: RawFloor,
 }
 
 __all__ = [
+    "KV_BEST",
+    "KV_PEERS",
+    "OPTIONAL",
     "PEERS",
     "KfmWal",
+    "Lmdb",
     "RawFloor",
     "Reference",
+    "RocksDB",
     "SQLite",
+    "kv_best",
     "load_reference",
     "log_bytes",
     "log_files",
+    "missing",
     "record_lines",
 ]

@@ -79,7 +79,8 @@ def head(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"- file system of the scratch logs: {m['filesystem']} on {m['fs_device']} ({m['fs_mount']}, "
         f"{m['fs_options']}), same as the repository: {m['same_fs_as_repo']}",
         f"- kfm-wal {m['kfm_wal']} at {m['git_commit'] or '?'}{' (dirty tree)' if m['git_dirty'] else ''} "
-        f"({m['kfm_wal_core']}); SQLite {m['sqlite']}; orjson {m['orjson']}",
+        f"({m['kfm_wal_core']}); SQLite {m['sqlite']}; orjson {m['orjson']}; "
+        f"lmdb {m.get('lmdb') or 'not installed'}; rocksdict {m.get('rocksdict') or 'not installed'}",
         f"- load average at start / end: {', '.join(f'{x:.2f}' for x in m['loadavg_start'])} / "
         f"{', '.join(f'{x:.2f}' for x in m['loadavg_end'])}",
         f"- {wl}",
