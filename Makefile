@@ -47,11 +47,11 @@ fmt: build ## Format Rust and Python sources
 	$(BIN)/ruff format -q python tests benches
 
 bench: build ## Benchmarks (~5-10 min; first run also builds 5 GB of cached archives): ratios against peers, scaling plot
-	$(BIN)/pip install -q matplotlib lmdb rocksdict
+	PIP_QUIET=1 $(BIN)/maturin develop --release -q -E dev,ops,bench
 	$(BIN)/python benches/run.py
 
-bench-check: build ## Benchmark regression gate (< 1 min): fails when a ratio regresses past benches/baseline.json
-	$(BIN)/pip install -q lmdb rocksdict
+bench-check: build ## Benchmark regression gate (1-3 min): fails when a ratio regresses past benches/baseline.json
+	PIP_QUIET=1 $(BIN)/maturin develop --release -q -E dev,ops,bench
 	$(BIN)/python benches/run.py --check
 
 crash: build ## Crash testing: 16,000 simulated power-loss states (12,000 with one appender, 4,000 with four) and 500 kill -9 runs

@@ -1,10 +1,10 @@
 //! `kfm_wal._core`: the private extension module. A thin layer: argument conversion, the GIL
 //! released around every piece of real work, and one error conversion (`errors`).
 
+mod append_receipts;
 mod check;
 mod errors;
 mod read;
-mod receipts;
 mod writer;
 
 use pyo3::prelude::*;
@@ -12,11 +12,11 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     #[pymodule_export]
+    use super::append_receipts::{Receipt, ReceiptIter, Receipts};
+    #[pymodule_export]
     use super::check::{check_entry, holding_null};
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
-    #[pymodule_export]
-    use super::receipts::{Receipt, ReceiptIter, Receipts};
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};
 

@@ -13,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
 
+use crate::append_receipts::Receipts;
 use crate::errors::{usage, IntoPyResult};
-use crate::receipts::Receipts;
 
 fn durability(name: &str) -> PyResult<Durability> {
     Durability::parse(name).ok_or_else(|| usage(format!("durability must be fsync, os or none, got {name:?}")))
