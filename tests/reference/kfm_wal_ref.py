@@ -10,16 +10,18 @@ Dependencies: the standard library and `cryptography` (Ed25519 only).
 This module is the facade: it re-exports the names of its parts, one concern each,
 
     ref_grammar    format constants, the envelope grammar, segment names, timestamps
+    ref_json       strict RFC 8259 JSON without recursion (no nesting limit), repeated names kept
     ref_keys       key ids, strict base64, the seal message, keyrings
+    ref_keystate   the key in force of a segment and the checks of one seal
     ref_bodies     the body rules of each record kind
     ref_writer     RefWriter
     ref_lines      splitting a segment into lines and parsing one line
     ref_segments   finding and ordering the segments of a log
-    ref_tail       classifying the tail after the last valid seal
+    ref_tail       classifying a segment's tail after its last valid seal
     ref_report     Error, Report, VerifyError
     ref_verify     the verifier: verify() and read()
 
-Choices where FORMAT.md leaves room are marked "CHOICE" in the parts and listed in data/vectors/README.md.
+Every rule comes from FORMAT.md's words; where the code marks a "CHOICE", FORMAT.md decides it too.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ This is the entry point; the parts, one concern each:
     vector_valid_logs      keyring.json and valid/*
     vector_byte_defects    invalid cases made by editing a copy of valid/basic
     vector_writer_defects  invalid cases written by the writer with one step replaced
+    vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
     vector_readme          README.md
 """
 
@@ -42,6 +43,7 @@ from vector_bodies import (
     intent,
 )
 from vector_byte_defects import write_byte_defects
+from vector_edges import write_edge_cases, write_edge_valid
 from vector_expectations import expect, expected_valid, write_json
 from vector_logs import (
     BASIC_MAX_SEGMENT_BYTES,
@@ -112,6 +114,8 @@ def generate(out=DEFAULT_OUT):
     cases = InvalidCases(invalid, write_valid_logs(valid))
     write_byte_defects(cases, out)
     write_writer_defects(cases)
+    write_edge_cases(cases)
+    write_edge_valid(valid)
 
     write_readme(out, sorted(cases.made))
     return cases.made

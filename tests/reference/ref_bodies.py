@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import math
+import re
 
-from ref_grammar import _KEY_ID, _OPERATION, _SHA, _UUID4, FORMAT
-from ref_keys import _key_matches, b64decode
+from ref_grammar import _OPERATION, _SHA, _UUID4, FORMAT
+from ref_json import Signed
+from ref_keys import _key_matches, b64decode, key_id_of
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UINT64 = 2**64
 
 
 def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, int) and not isinstance(v, (bool, Signed))
+
+
+def _is_str(v) -> bool:
+    """A string section 4 judges: it must decode to valid Unicode (no lone surrogate)."""
+    return isinstance(v, str) and _SURROGATE.search(v) is None
 
 
 def _is_sha(v) -> bool:
@@ -17,7 +27,17 @@ def _is_sha(v) -> bool:
 
 
 def _nonempty_str(v) -> bool:
-    return isinstance(v, str) and v != ""
+    return _is_str(v) and v != ""
+
+
+def _judged(v, names) -> bool:
+    """An object whose judged members `names` are not repeated (other members are free)."""
+    return isinstance(v, dict) and not (getattr(v, "repeated", set()) & set(names))
+
+
+def _present(obj: dict, optional) -> dict:
+    """`obj` without its optional members that are null (FORMAT.md section 2: null = absent)."""
+    return {k: v for k, v in obj.items() if not (v is None and k in optional)}
 
 
 _HEADER_MEMBERS = ("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes", "max_segment_bytes")
@@ -40,8 +60,9 @@ _INTENT_MEMBERS = (
 def _reversal_ok(r) -> bool:
     # FORMAT.md section 4: non-empty `steps` (with `irreversible` absent or false), or
     # `irreversible: true` with a non-empty `reason` and no steps; other members are free.
-    if not isinstance(r, dict):
+    if not _judged(r, ("steps", "irreversible", "reason")):
         return False
+    r = _present(r, ("steps", "irreversible", "reason"))
     irreversible = r.get("irreversible", False)
     if not isinstance(irreversible, bool):
         return False
@@ -53,6 +74,9 @@ def _reversal_ok(r) -> bool:
 def check_body(kind: str, b: dict) -> list:
     """Problems with the body members of a record of `kind` (empty list: fine)."""
     problems = []
+    for name in sorted(getattr(b, "repeated", ())):
+        problems.append(f"member {name!r} is repeated (or names an envelope member)")
+    b = _present(b, {"key": ("public_key",), "completion": _COMPLETION_OPTIONAL}.get(kind, ()))
 
     def members(required, optional=()):
         for name in required:
@@ -70,27 +94,28 @@ def check_body(kind: str, b: dict) -> list:
         members(_HEADER_MEMBERS)
         rule("format", lambda v: v == FORMAT, f"must be {FORMAT!r}")
         rule("log_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
-        rule("segment", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
-        rule("public_key", lambda v: b64decode(v, 32) is not None, "must be a base64 32-byte key")
+        rule("segment", lambda v: _is_int(v) and 0 <= v < _UINT64, "must be an integer")
+        rule("public_key", lambda v: _key_matches(v, key_id_of(b64decode(v, 32) or b"")), "must be a public key")
         rule("key_id", lambda v: _key_matches(b.get("public_key"), v), "must be the key id of public_key")
-        rule("max_record_bytes", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
-        rule("max_segment_bytes", lambda v: _is_int(v) and v >= 1, "must be an integer >= 1")
+        rule("max_record_bytes", lambda v: _is_int(v) and 0 <= v < _UINT64, "must be an integer 0 to 2^64-1")
+        rule("max_segment_bytes", lambda v: _is_int(v) and 0 <= v < _UINT64, "must be an integer 0 to 2^64-1")
     elif kind == "seal":
         members(("key_id", "signature", "closes"))
-        rule("key_id", lambda v: isinstance(v, str) and _KEY_ID.fullmatch(v), "must be ed25519:<16 hex>")
+        rule("key_id", _is_str, "must be a string")
         rule("signature", lambda v: b64decode(v, 64) is not None, "must be a base64 64-byte signature")
         rule("closes", lambda v: isinstance(v, bool), "must be a boolean")
     elif kind == "key":
         members(("action", "key_id"), ("public_key",))
         rule("action", lambda v: v in ("rotate", "revoke"), "must be rotate or revoke")
-        rule("key_id", lambda v: isinstance(v, str) and _KEY_ID.fullmatch(v), "must be ed25519:<16 hex>")
-        if b.get("action") == "rotate" and "public_key" not in b:
-            problems.append("public_key is required for rotate")
-        rule(
-            "public_key",
-            lambda v: _key_matches(v, b.get("key_id")),
-            "must be a base64 32-byte key whose key id is key_id",
-        )
+        rule("key_id", _is_str, "must be a string")
+        if b.get("action") == "rotate":
+            if "public_key" not in b:
+                problems.append("public_key is required for rotate")
+            rule(
+                "public_key",
+                lambda v: _key_matches(v, b.get("key_id")),
+                "must be a base64 32-byte key whose key id is key_id",
+            )
     elif kind == "intent":
         members(_INTENT_MEMBERS)
         rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
@@ -100,7 +125,9 @@ def check_body(kind: str, b: dict) -> list:
         rule(
             "actor",
             lambda v: (
-                isinstance(v, dict) and v.get("type") in ("developer", "ci", "system") and _nonempty_str(v.get("id"))
+                _judged(v, ("type", "id"))
+                and v.get("type") in ("developer", "ci", "system")
+                and _nonempty_str(v.get("id"))
             ),
             "needs type developer|ci|system and a non-empty id",
         )
@@ -114,9 +141,9 @@ def check_body(kind: str, b: dict) -> list:
         rule(
             "governance",
             lambda v: (
-                isinstance(v, dict)
+                _judged(v, ("care", "approvals"))
                 and v.get("care") in ("public", "sensitive", "restricted")
-                and isinstance(v.get("approvals", []), list)
+                and isinstance(_present(v, ("approvals",)).get("approvals", []), list)
             ),
             "needs care public|sensitive|restricted; approvals: array",
         )
@@ -125,7 +152,7 @@ def check_body(kind: str, b: dict) -> list:
             lambda v: isinstance(v, list) and all(_nonempty_str(x) for x in v),
             "must be an array of non-empty strings",
         )
-        rule("telemetry", lambda v: isinstance(v, dict) and _nonempty_str(v.get("id")), "needs a non-empty id")
+        rule("telemetry", lambda v: _judged(v, ("id",)) and _nonempty_str(v.get("id")), "needs a non-empty id")
     elif kind == "completion":
         members(("wal_id", "status"), _COMPLETION_OPTIONAL)
         rule("wal_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
@@ -137,7 +164,7 @@ def check_body(kind: str, b: dict) -> list:
             lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
             "must be a number >= 0",
         )
-        rule("error", lambda v: isinstance(v, str), "must be a string")
+        rule("error", _is_str, "must be a string")
         rule("detail", lambda v: isinstance(v, dict), "must be an object")
     else:
         problems.append(f"unknown kind {kind!r}")

@@ -36,10 +36,9 @@ def utc_timestamp() -> str:
 
 
 def _valid_timestamp(ts: str) -> bool:
+    """FORMAT.md section 2, step 3: the shape and the field ranges; the day is not checked against
+    the month (2026-02-30 passes)."""
     if not _TIMESTAMP.fullmatch(ts):
         return False
-    try:
-        datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except ValueError:
-        return False
-    return True
+    month, day, hour, minute, second = int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]), int(ts[17:19])
+    return 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 59

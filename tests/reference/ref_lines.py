@@ -4,19 +4,20 @@ grammar, its own hash and strict JSON (FORMAT.md section 2)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
 from ref_grammar import _PREFIX, _SUFFIX, ENVELOPE, SUFFIX_LEN, _valid_timestamp
+from ref_json import Obj, loads
 
 
 @dataclass
 class _Line:
     offset: int
     raw: bytes
-    status: str = "malformed"  # good | malformed | hash
+    status: str = "malformed"  # good | malformed | hash | json (valid own hash, not JSON)
     hash_ok: bool = False  # the envelope parsed and H matches the bytes (even if the JSON is bad)
     problem: str = ""
+    ts_problem: str = ""  # the timestamp is invalid (L8); the line is otherwise judged
     seq: int | None = None  # set once the line is complete and its envelope prefix and suffix parse
     prev: str = ""
     kind: str = ""
@@ -59,21 +60,24 @@ def _parse_line(offset: int, raw: bytes) -> _Line:
         ln.status, ln.problem = "hash", "record hash does not match the line's bytes"
         return ln
     ln.hash_ok = True
+    # From here on the line has a place in the chain: a bad timestamp or bad JSON is reported (L8,
+    # L11) and the line is otherwise judged (FORMAT.md section 6.2).
     if not _valid_timestamp(ln.ts):
-        ln.problem = f"timestamp {ln.ts!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
-        return ln
+        ln.ts_problem = f"timestamp {ln.ts!r} is not YYYY-MM-DDTHH:MM:SS.ffffffZ"
     try:
-        text = raw[:-1].decode("utf-8")
-        # Member names must be unique in the record object itself (FORMAT.md section 2); the
-        # outermost object is the last one the parser completes.
-        objects = []
-        obj = json.loads(text, object_pairs_hook=lambda p: objects.append(p) or dict(p), parse_constant=_no_constant)
-        _unique_pairs(objects[-1])
+        obj = loads(raw[:-1].decode("utf-8"))
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        ln.problem = f"not a valid JSON object with unique member names: {exc}"
+        ln.status, ln.problem = "json", f"not valid JSON: {exc}"
+        return ln
+    if not isinstance(obj, dict):
+        ln.status, ln.problem = "json", "not a JSON object"
         return ln
     ln.status, ln.obj = "good", obj
-    ln.body = {k: v for k, v in obj.items() if k not in ENVELOPE}
+    # Repeated top-level names (a body member named like an envelope member included) are a body
+    # error of the record (FORMAT.md section 2, "Uniqueness"), judged with its kind's rules.
+    ln.body = Obj()
+    ln.body.update((k, v) for k, v in obj.items() if k not in ENVELOPE)
+    ln.body.repeated = set(obj.repeated)
     return ln
 
 

@@ -19,27 +19,19 @@ class _Segment:
 
 
 def _read_segments(d: str, err) -> list:
-    """The log's segments in number order; a misnamed or repeated segment file is reported through
-    err(rank, name, offset, seq, code, message, phase) and left out."""
+    """The log's segments in number order (archive/ first, then by name, for one number); a
+    repeated number is reported through err(rank, name, offset, seq, code, message, phase) (J1)
+    and that copy left out."""
     candidates = []
     for where, sub in ((0, os.path.join(d, "archive")), (1, d)):
         if os.path.isdir(sub):
             for name in sorted(os.listdir(sub)):
                 path = os.path.join(sub, name)
-                if name.endswith(".jsonl") and os.path.isfile(path):
-                    m = _SEG_NAME.fullmatch(name)
-                    if m is None or int(m[1]) == 0:
-                        err(
-                            -1,
-                            name,
-                            0,
-                            None,
-                            "chain.segment",
-                            "file name is not wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl with a segment number from 1",
-                            phase=0,
-                        )
-                    else:
-                        candidates.append((int(m[1]), where, name, int(m[2]), path))
+                m = _SEG_NAME.fullmatch(name)
+                # FORMAT.md section 1: any other entry (LOCK, *.tmp, subdirectories, other names) is
+                # ignored without a finding; number 0 is a segment name (a numbering error, 6.4)
+                if m is not None and os.path.isfile(path):
+                    candidates.append((int(m[1]), where, name, int(m[2]), path))
     candidates.sort()
     segs = []
     for number, _, name, first_seq, path in candidates:
@@ -56,6 +48,6 @@ def _read_segments(d: str, err) -> list:
             continue
         with open(path, "rb") as f:
             segs.append(_Segment(name, number, first_seq, _split(f.read())))
-    if not segs:
-        err(-1, "", 0, None, "chain.segment", "not a log: no segment file in DIR or DIR/archive", phase=0)
+    if not segs:  # not a log: a verifier refuses it (no report)
+        raise FileNotFoundError(f"{d}: not a log (no segment file in it or in its archive/)")
     return segs

@@ -1,23 +1,18 @@
-"""The tail of a log (FORMAT.md section 6): what follows the last valid seal of the last segment,
-classified as torn, unsealed, or (when a good line follows a bad one) not a tail at all."""
+"""The tail of a segment (FORMAT.md 6.5): what follows its last valid seal, classified as unsealed,
+torn, a missing seal (not the last segment), or not a recoverable tail at all."""
 
 from __future__ import annotations
 
+_TORN_CODES = ("record.malformed", "record.hash", "record.kind")
 
-def _classify_tail(tail_lines: list):
-    """(index of the last valid seal or -1, indices of the torn lines, tail error or None); the tail
-    error is (line index, code, message)."""
-    seal_at = max((i for i, ln in enumerate(tail_lines) if ln.status == "good" and ln.kind == "seal"), default=-1)
-    last_hash_ok = max((i for i, ln in enumerate(tail_lines) if ln.hash_ok), default=-1)
-    torn = [i for i, ln in enumerate(tail_lines) if ln.status != "good" and i > last_hash_ok]
-    tail_corrupt = any(ln.status != "good" and i not in torn for i, ln in enumerate(tail_lines) if i > seal_at)
-    tail_error = None  # (line index, code, message)
-    if torn:
-        # CHOICE: a torn tail is reported once, at the start of the tail (the recovery cut point),
-        # unless a corrupted line precedes the torn part in the tail.
-        at = torn[0] if tail_corrupt else seal_at + 1
-        tail_error = (at, "tail.torn", f"torn tail: {tail_lines[torn[0]].problem}")
-    elif seal_at + 1 < len(tail_lines) and not tail_corrupt:
-        count = len(tail_lines) - seal_at - 1
-        tail_error = (seal_at + 1, "tail.unsealed", f"{count} record(s) after the last seal")
-    return seal_at, torn, tail_error
+
+def classify_tail(tail_lines: list, codes: list, is_last: bool):
+    """The one tail finding's code, or None (the tail's line findings are then reported as they are)."""
+    if not codes:
+        return "tail.unsealed" if is_last else "seal.missing"
+    if not is_last or any(c not in _TORN_CODES for c in codes):
+        return None
+    first_bad = next((i for i, ln in enumerate(tail_lines) if not ln.hash_ok), None)
+    if first_bad is not None and any(ln.hash_ok for ln in tail_lines[first_bad + 1 :]):
+        return None
+    return "tail.torn"

@@ -1,201 +1,250 @@
-"""The verifier (FORMAT.md sections 1-6): one pass over every line of every segment in log order,
-checking the chain, seals and keys, bodies and intents; verify() reports, read() yields records."""
+"""The verifier (FORMAT.md sections 1-6): the lines of each segment (6.2), its valid seals and tail
+(6.3, 6.5), the joins between segments (6.4), intents and completions (6.6), in the order of 6.7;
+verify() reports, read() yields the records of the sealed parts."""
 
 from __future__ import annotations
 
 import os
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from ref_bodies import _is_int, check_body
-from ref_grammar import DEFAULT_MAX_RECORD_BYTES, KINDS, TAIL_CODES, ZERO
-from ref_keys import _load_keyring, b64decode, seal_message
+from ref_bodies import check_body
+from ref_grammar import _UUID4, DEFAULT_MAX_RECORD_BYTES, KINDS, TAIL_CODES, ZERO
+from ref_keys import _load_keyring, b64decode
+from ref_keystate import KeyState
 from ref_lines import _known_seq
 from ref_report import Error, Report, VerifyError
 from ref_segments import _read_segments
-from ref_tail import _classify_tail
+from ref_tail import classify_tail
+
+# phases at one location (FORMAT.md 6.7): sealed-part lines (L, then L14), joins J1-J7, the tail
+# (J8), intents and revoked keys (J9, J10), the previous segment's missing closing seal (J5)
+SEALED, JOIN, TAIL, PAIRS, J5 = 0, 1, 2, 3, 4
+
+
+def _is_seal(ln) -> bool:
+    return ln.status == "good" and ln.kind == "seal" and not check_body("seal", ln.body)
 
 
 def _scan(dir, keyring=None):
     """Return (report, sealed records as parsed dicts)."""
-    d = os.fspath(dir)
     trusted = _load_keyring(keyring)
-    found_errors = []  # (rank, offset, phase, n, Error); sorted at the end
+    found = []  # (rank, offset, phase, n, Error); sorted at the end
 
-    def err(rank, name, offset, seq, code, message, phase=2):
-        found_errors.append((rank, offset, phase, len(found_errors), Error(code, name, offset, seq, message)))
+    def err(rank, name, offset, seq, code, message, phase=SEALED):
+        found.append((rank, offset, phase, len(found), Error(code, name, offset, seq, message)))
 
-    segs = _read_segments(d, err)
-
-    # Tail of the last segment (section 6).
-    last = len(segs) - 1
-    tail_lines = segs[last].lines if segs else []
-    seal_at, torn, tail_error = _classify_tail(tail_lines)
-
-    # One pass over every line of every segment, in log order.
-    exp_seq, exp_prev, resync, prev_ts = 1, ZERO, False, None
-    log_id = cur_kid = cur_pub = None
-    known = dict(trusted or {})  # key_id -> public key bytes, from the keyring, headers and rotations
-    revoked, pending_keys = set(), []
-    intents, intent_order = {}, []
-    sealed_records, head = [], None
+    segs = _read_segments(os.fspath(dir), err)
+    st = {"log_id": None, "kid": None, "pub": None, "boundary": None, "clean": True, "head": None}
+    revoked, intents, records = {}, {}, []
     for r, seg in enumerate(segs):
-        lines = seg.lines
-        first_seq = _known_seq(lines[0]) if lines else None
-        want = segs[r - 1].number + 1 if r else 1
-        if seg.number != want:
-            err(r, seg.name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", phase=0)
-        if not lines:
-            err(r, seg.name, 0, None, "chain.segment", "empty segment file: no header", phase=0)
-        max_record = DEFAULT_MAX_RECORD_BYTES
-        for i, ln in enumerate(lines):
-            sealed = r < last or i <= seal_at
-            if tail_error and r == last and i == tail_error[0]:
-                err(r, seg.name, ln.offset, _known_seq(ln), tail_error[1], tail_error[2], 1)
-            if ln.status != "good":
-                if not (r == last and i in torn):
-                    code = "record.hash" if ln.status == "hash" else "record.malformed"
-                    err(r, seg.name, ln.offset, _known_seq(ln), code, ln.problem)
-                resync = True  # do not judge the next record's links against an unusable line
-                continue
-
-            def e(code, message, r=r, name=seg.name, offset=ln.offset, seq=ln.seq):
-                err(r, name, offset, seq, code, message)
-
-            kind, body = ln.kind, ln.body
-            declared = body.get("max_record_bytes")
-            if i == 0 and kind == "header" and _is_int(declared) and declared > 0:
-                max_record = declared
-            if len(ln.raw) > max_record:
-                e("record.too_large", f"line of {len(ln.raw)} bytes exceeds max_record_bytes {max_record}")
-            if not resync:
-                if ln.seq != exp_seq:
-                    e("chain.seq", f"seq {ln.seq}, expected {exp_seq}")
-                if ln.prev != exp_prev:
-                    e("chain.prev", f"prev sha256:{ln.prev}, expected sha256:{exp_prev}")
-            resync, exp_seq, exp_prev = False, ln.seq + 1, ln.hash
-            if i == 0 and kind != "header":
-                e("chain.segment", "the first record of a segment must be a header")
-            if i > 0 and kind == "header":
-                e("chain.segment", "header out of place (not the first record of its segment)")
-            if prev_ts is not None and ln.ts < prev_ts:
-                e("time.regression", f"timestamp {ln.ts} is earlier than {prev_ts}")
-            prev_ts = ln.ts
-
-            problems = check_body(kind, body) if kind in KINDS else None
-            if problems is None:
-                e("record.kind", f"unknown record kind {kind!r}")
-            elif problems:
-                e("record.schema", f"{kind}: " + "; ".join(problems))
-            if i == 1 and kind != "seal":
-                e("seal.missing", "a segment's header must be followed by a seal")
-
-            if kind == "header" and i == 0:
-                if ln.seq != seg.first_seq:
-                    e("chain.segment", f"file name says first seq {seg.first_seq}, header has seq {ln.seq}")
-                if _is_int(body.get("segment")) and body["segment"] != seg.number:
-                    e("chain.segment", f"header segment {body['segment']} differs from the file name's {seg.number}")
-                if isinstance(body.get("log_id"), str):
-                    if log_id is None:
-                        log_id = body["log_id"]
-                    elif body["log_id"] != log_id:
-                        e("chain.segment", f"log_id {body['log_id']} differs from the log's {log_id}")
-                if not problems:
-                    pub = b64decode(body["public_key"], 32)
-                    if cur_kid is None:  # the first header declares the initial writer key
-                        cur_kid, cur_pub = body["key_id"], pub
-                        known.setdefault(cur_kid, pub)
-                    elif body["key_id"] != cur_kid:
-                        # CHOICE: reported as chain.segment
-                        e("chain.segment", f"header declares key {body['key_id']}, key in force is {cur_kid}")
-            elif kind == "seal":
-                if not problems:
-                    kid, closes = body["key_id"], body["closes"]
-                    if closes and i != len(lines) - 1:
-                        # CHOICE: reported as chain.segment
-                        e("chain.segment", "closing seal (closes: true) before the end of its segment")
-                    pub = cur_pub if kid == cur_kid else known.get(kid)
-                    if pub is not None and log_id is not None:
-                        msg = seal_message(log_id, ln.seq, ln.ts, "sha256:" + ln.prev, closes)
-                        try:
-                            signature = b64decode(body["signature"], 64)
-                            Ed25519PublicKey.from_public_bytes(pub).verify(signature, msg)
-                        except (InvalidSignature, ValueError):
-                            e("seal.signature", f"signature by {kid} does not verify")
-                    why = []
-                    if kid != cur_kid:
-                        why.append(f"key in force is {cur_kid}")
-                    if kid in revoked:
-                        why.append("key was revoked")
-                    if trusted is not None and trusted.get(kid) != pub:
-                        why.append("key is not in the keyring")
-                    if pub is None:
-                        why.append("key is unknown")
-                    if why:
-                        e("seal.untrusted_key", f"seal signed by {kid}: " + ", ".join(why))
-                for kb in pending_keys:  # key records take effect after the seal that covers them
-                    if kb["action"] == "rotate":
-                        cur_kid, cur_pub = kb["key_id"], b64decode(kb["public_key"], 32)
-                        known[cur_kid] = cur_pub
-                    else:
-                        revoked.add(kb["key_id"])
-                pending_keys = []
-            elif kind == "key" and not problems:
-                pending_keys.append(body)
-            elif kind == "intent" and isinstance(body.get("wal_id"), str):
-                wid = body["wal_id"]
-                if wid in intents:
-                    e("intent.duplicate", f"wal_id {wid} already used by an earlier intent")
-                else:
-                    intents[wid] = {"sealed": sealed, "done": False, "done_sealed": False}
-                    intent_order.append(wid)
-            elif kind == "completion" and isinstance(body.get("wal_id"), str):
-                it = intents.get(body["wal_id"])
-                if it is None:
-                    e("completion.orphan", f"no earlier intent with wal_id {body['wal_id']}")
-                elif it["done"]:
-                    e("completion.duplicate", f"intent {body['wal_id']} already has a completion")
-                else:
-                    it["done"], it["done_sealed"] = True, sealed
-            if sealed:
-                sealed_records.append(ln.obj)
-                head = ln
-        if r < last and lines and lines[-1].status == "good":
-            end = lines[-1]
-            if not (end.kind == "seal" and end.body.get("closes") is True):
-                err(
-                    r,
-                    seg.name,
-                    end.offset,
-                    end.seq,
-                    "seal.missing",
-                    "a segment other than the last must end with a closing seal",
-                )
-
-    found_errors.sort(key=lambda t: t[:4])
-    errors = [t[4] for t in found_errors]
-    pending = [w for w in intent_order if intents[w]["sealed"] and not intents[w]["done_sealed"]]
+        _segment(r, seg, r == len(segs) - 1, st, trusted, revoked, intents, records, err)
+    found.sort(key=lambda t: t[:4])
+    errors = [t[4] for t in found]
+    head = st["head"]
     report = Report(
         ok=not errors,
         errors=errors,
-        records=len(sealed_records),
+        records=len(records),
         head_seq=head.seq if head else None,
         head_hash="sha256:" + head.hash if head else None,
-        pending=pending,
+        pending=[w for w, done in intents.items() if not done],
         trust="keyring" if trusted is not None else "self-declared",
     )
-    return report, sealed_records
+    return report, records
+
+
+def _header_ok(seg, ln) -> bool:
+    return (
+        ln.status == "good"
+        and ln.kind == "header"
+        and not check_body("header", ln.body)
+        and ln.body["segment"] == seg.number
+    )
+
+
+def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
+    lines, name = seg.lines, seg.name
+    seal_at = max((i for i, ln in enumerate(lines) if _is_seal(ln)), default=-1)
+    tail = []  # the tail's line findings: (offset, seq, code, message)
+    l14 = []
+
+    def emit(i, offset, seq, code, message):
+        if i > seal_at:
+            tail.append((offset, seq, code, message))
+        else:
+            err(r, name, offset, seq, code, message)
+
+    hdr = lines[0] if lines and _header_ok(seg, lines[0]) else None
+    if hdr is not None and st["log_id"] is None:
+        st["log_id"] = hdr.body["log_id"]
+    keys = KeyState(
+        trusted,
+        dict(revoked),
+        hdr.body["key_id"] if hdr else None,
+        b64decode(hdr.body["public_key"], 32) if hdr else None,
+        hdr.body["log_id"] if hdr else None,
+    )
+    if not lines:
+        err(r, name, 0, None, "chain.segment", "empty segment file: no header")
+    max_record, prev, after_bad, closing, pairs = DEFAULT_MAX_RECORD_BYTES, None, False, None, []
+    for i, ln in enumerate(lines):
+        if not ln.hash_ok:  # L1, L2: nothing else is checked; the next line is not linked to it
+            code = "record.hash" if ln.status == "hash" else "record.malformed"
+            emit(i, ln.offset, None, code, ln.problem)
+            after_bad = True
+            continue
+
+        def e(code, message, i=i, ln=ln):
+            emit(i, ln.offset, ln.seq, code, message)
+
+        kind, body = ln.kind, ln.body
+        if closing is not None:  # L13, raised by this line, located at the closing seal
+            emit(i, closing.offset, closing.seq, "chain.segment", "closing seal not last in its segment")
+            closing = None
+        if i == 0 and ln.seq != seg.first_seq:  # L3
+            e("chain.segment", f"file name says first seq {seg.first_seq}, the line has seq {ln.seq}")
+        if len(ln.raw) > max_record:  # L4: the header line is judged against the default
+            e("record.too_large", f"line of {len(ln.raw)} bytes exceeds max_record_bytes {max_record}")
+        if i == 0 and hdr is not None:
+            max_record = hdr.body["max_record_bytes"]
+        if prev is not None and not after_bad:  # L5
+            if ln.seq != prev.seq + 1:
+                e("chain.seq", f"seq {ln.seq}, expected {prev.seq + 1}")
+            elif ln.prev != prev.hash:
+                e("chain.prev", f"prev sha256:{ln.prev}, expected sha256:{prev.hash}")
+        if prev is not None and ln.ts < prev.ts:  # L6
+            e("time.regression", f"timestamp {ln.ts} is earlier than {prev.ts}")
+        prev, after_bad = ln, False
+        if i == 0 and kind != "header":  # L7
+            e("chain.segment", "the first record of a segment must be a header")
+        if ln.ts_problem:  # L8
+            e("record.malformed", ln.ts_problem)
+        if i == 1 and kind != "seal":  # L9
+            e("seal.missing", "a segment's header must be followed by a seal")
+        if kind not in KINDS:  # L10
+            e("record.kind", f"unknown record kind {kind!r}")
+            continue
+        problems = [ln.problem] if ln.status == "json" else check_body(kind, body)  # L11
+        if kind == "header" and i > 0:
+            e("chain.segment", "header out of place (not the first record of its segment)")
+        elif kind == "header" and problems:
+            e("chain.segment", "header: " + "; ".join(problems))
+        elif kind == "header" and body["segment"] != seg.number:
+            e("chain.segment", f"header segment {body['segment']} differs from the file name's {seg.number}")
+        elif problems:
+            code = "record.malformed" if ln.status == "json" and kind != "key" else "record.schema"
+            e(code, f"{kind}: " + "; ".join(problems))
+        if i > seal_at:
+            continue
+        records.append(ln.obj)
+        if kind == "seal" and not problems:
+            found12, found14, found10 = keys.check(ln, body)
+            if found12:
+                e(*found12)
+            if found14:
+                l14.append((ln, found14))
+            if found10:
+                pairs.append((ln, found10))
+            if body["closes"]:
+                closing = ln
+            st["head"] = ln
+        elif kind == "key" and not problems:
+            keys.pending.append(body)
+        elif kind in ("intent", "completion") and ln.status == "good":
+            wid = ln.obj.get("wal_id")
+            if isinstance(wid, str) and _UUID4.fullmatch(wid):
+                pairs.append((ln, _pair(kind, wid, intents)))
+    for ln, (code, message) in l14:
+        err(r, name, ln.offset, ln.seq, code, message)
+    _join(r, seg, lines, hdr, seal_at, keys, st, err)
+    _tail(r, seg, lines, seal_at, is_last, tail, err)
+    for ln, finding in pairs:
+        if finding:
+            err(r, name, ln.offset, ln.seq, finding[0], finding[1], PAIRS)
+    for kid, seq in keys.revoked_here.items():
+        revoked.setdefault(kid, seq)
+    st["kid"], st["pub"], st["clean"] = keys.kid, keys.pub, not tail
+    if seal_at >= 0:
+        st["boundary"] = (r, name, lines[seal_at])
+
+
+def _pair(kind, wid, intents):
+    if kind == "intent":
+        if wid in intents:
+            return ("intent.duplicate", f"wal_id {wid} already used by an earlier intent")
+        intents[wid] = False
+        return None
+    if wid not in intents:
+        return ("completion.orphan", f"no earlier intent with wal_id {wid}")
+    if intents[wid]:
+        return ("completion.duplicate", f"intent {wid} already has a completion")
+    intents[wid] = True
+    return None
+
+
+def _join(r, seg, lines, hdr, seal_at, keys, st, err):
+    """J2-J7 (FORMAT.md 6.4); J1 is the listing's (ref_segments)."""
+    name = seg.name
+    first = next((ln for ln in lines if ln.hash_ok), None)
+    first_seq = first.seq if first else None
+    want = st.get("number", 0) + 1
+    st["number"] = seg.number
+    if seg.number != want:
+        err(r, name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", JOIN)
+    line0 = lines[0] if lines and lines[0].hash_ok else None
+    if line0 is not None and st["clean"]:
+        boundary = st["boundary"]
+        if r == 0:
+            if line0.seq != 1 or line0.prev != ZERO:
+                err(r, name, 0, line0.seq, "chain.prev", "the log does not start at seq 1 with the zero hash", JOIN)
+        elif boundary is not None:
+            b = boundary[2]
+            if line0.seq != b.seq + 1:
+                err(r, name, 0, line0.seq, "chain.seq", f"seq {line0.seq}, expected {b.seq + 1}", JOIN)
+            elif line0.prev != b.hash:
+                err(r, name, 0, line0.seq, "chain.prev", "prev is not the previous segment's last seal", JOIN)
+            if line0.ts < b.ts:
+                err(r, name, 0, line0.seq, "time.regression", f"timestamp earlier than {b.ts}", JOIN)
+            if not b.body["closes"]:
+                msg = "the segment before the next one does not end with a closing seal"
+                err(boundary[0], boundary[1], b.offset, b.seq, "seal.missing", msg, J5)
+        if r > 0 and hdr is not None and st["kid"] is not None and hdr.body["key_id"] != st["kid"]:
+            msg = f"header declares key {hdr.body['key_id']}, the key in force is {st['kid']}"
+            err(r, name, 0, line0.seq, "chain.segment", msg, JOIN)
+    if hdr is not None and hdr.body["log_id"] != st["log_id"]:
+        msg = f"log_id {hdr.body['log_id']} differs from the log's {st['log_id']}"
+        err(r, name, 0, first_seq, "chain.segment", msg, JOIN)
+
+
+def _tail(r, seg, lines, seal_at, is_last, tail, err):
+    """J8 (FORMAT.md 6.5): one tail finding at the tail's first byte, or its line findings as they are."""
+    if seal_at + 1 >= len(lines):
+        return
+    first = lines[seal_at + 1]
+    code = classify_tail(lines[seal_at + 1 :], [t[2] for t in tail], is_last)
+    if code:
+        err(
+            r,
+            seg.name,
+            first.offset,
+            _known_seq(first),
+            code,
+            f"{len(lines) - seal_at - 1} line(s) after the last valid seal",
+            TAIL,
+        )
+        return
+    for offset, seq, c, message in tail:
+        err(r, seg.name, offset, seq, c, message, TAIL)
 
 
 def verify(dir, keyring=None) -> Report:
-    """Check a log against FORMAT.md; report every error found with its location."""
+    """Check a log against FORMAT.md; report every finding with its location."""
     return _scan(dir, keyring)[0]
 
 
 def read(dir, keyring=None):
     """Iterate the sealed records (parsed dicts, envelope included) of a log.
 
-    A recoverable tail (tail.unsealed / tail.torn) is skipped; any other error raises VerifyError.
+    A recoverable tail (tail.unsealed / tail.torn) is skipped; any other finding raises VerifyError.
     """
     report, records = _scan(dir, keyring)
     if any(e.code not in TAIL_CODES for e in report.errors):
