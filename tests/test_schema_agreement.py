@@ -93,3 +93,14 @@ def test_every_required_member_is_required_by_both() -> None:
         del entry[member]
         assert _core.check_entry("intent", orjson.dumps(entry)) is not None, member
         assert not schema.is_valid(entry), member
+
+
+def test_patterns_refuse_a_trailing_newline() -> None:
+    """jsonschema matches `pattern` with re.search, whose `$` also matches before a final newline;
+    the shipped patterns end in `$(?!\\n)` so that both refuse what FORMAT.md refuses (section 4)."""
+    wal_id = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f"
+    for member, good in (("operation", "etl_step"), ("wal_id", wal_id), ("pre_state_hash", "sha256:" + "c" * 64)):
+        for value, ok in ((good, True), (good + "\n", False)):
+            entry = dict(make_entry(), **{member: value})
+            assert schema.is_valid(entry) == ok, (member, value)
+            assert (_core.check_entry("intent", orjson.dumps(entry)) is None) == ok, (member, value)
