@@ -219,6 +219,20 @@ def write_segment_file_defects(cases: InvalidCases, out) -> None:
         note="segment 2 present both in archive/ and in the log directory (the archive/ copy is read)",
     )
 
+    d = cases.from_basic("segment-duplicate-number-same-dir")
+    twin = ref.segment_name(3, int(seg3[13:29]) + 1)
+    shutil.copyfile(os.path.join(d, seg3), os.path.join(d, twin))
+    expect(
+        d,
+        twin,
+        0,
+        None,
+        error="chain.segment",
+        sole=True,
+        note="a copy of segment 3 next to it in the log directory, named with a higher first seq: of two "
+        "files with one number in one directory the lower name is read, the other is the repeat",
+    )
+
     other = os.path.join(out, "_other")
     other_journal, _ = build_basic(other, log_id=OTHER_LOG_ID)
     assert [(e["segment"], e["offset"]) for e in other_journal] == [(e["segment"], e["offset"]) for e in journal]

@@ -56,7 +56,8 @@ fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()>
 }
 
 /// Every segment of the log in `dir`, archived and live, ordered by segment number (archived
-/// first on a tie, so a duplicate shows up next to its twin).
+/// first on a tie, then by file name, i.e. first seq: a duplicate shows up next to its twin, and
+/// which copy comes first never depends on the order a directory lists its entries in).
 ///
 /// A writer may rotate while we list; the listing is always a prefix of the log. Segments are
 /// created in number order in the live directory and only ever move from there to archive/. The
@@ -83,7 +84,7 @@ fn list_once(dir: &Path) -> Result<Vec<SegmentFile>> {
     let mut out = Vec::new();
     list_in(dir, false, &mut out)?;
     list_in(&dir.join(ARCHIVE), true, &mut out)?;
-    out.sort_by_key(|s| (s.number, !s.archived));
+    out.sort_by_key(|s| (s.number, !s.archived, s.first_seq));
     let archived: std::collections::HashSet<u64> = out.iter().filter(|s| s.archived).map(|s| s.number).collect();
     out.retain(|s| s.archived || !archived.contains(&s.number) || s.path.exists());
     Ok(out)
@@ -100,5 +101,17 @@ mod tests {
         assert_eq!(parse_name(&n), Some((3, 1234)));
         assert_eq!(parse_name("wal-3-1234.jsonl"), None);
         assert_eq!(parse_name("wal-00000003-0000000000001234.jsonl.tmp"), None);
+    }
+
+    #[test]
+    fn one_number_twice_is_ordered_by_place_then_name() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(ARCHIVE)).unwrap();
+        for (n, first) in [(1, 9), (1, 3), (1, 5)] {
+            fs::write(dir.path().join(name(n, first)), b"").unwrap();
+        }
+        fs::write(dir.path().join(ARCHIVE).join(name(1, 7)), b"").unwrap();
+        let order: Vec<(u64, bool)> = list(dir.path()).unwrap().iter().map(|s| (s.first_seq, s.archived)).collect();
+        assert_eq!(order, [(7, true), (3, false), (5, false), (9, false)]);
     }
 }
