@@ -42,6 +42,7 @@ def write_edge_cases(cases: InvalidCases) -> None:
     write_line_edges(cases)
     write_tail_edges(cases)
     write_key_edges(cases)
+    write_start_edges(cases)
 
 
 def write_json_edges(cases: InvalidCases) -> None:
@@ -184,6 +185,50 @@ def write_key_edges(cases: InvalidCases) -> None:
         sole=False,
         note="the header's public key is the identity point (small order, its key_id matches): the header is "
         "invalid, so its segment has no key in force and every seal in it is seal.untrusted_key",
+    )
+
+
+class _LateStartWriter(ref.RefWriter):
+    """Starts the log at seq 5 (with the zero hash as prev), as if four records were cut off."""
+
+    def _new_segment(self):
+        if self.segment == 0:
+            self.seq = 4
+        super()._new_segment()
+
+
+def write_start_edges(cases: InvalidCases) -> None:
+    d = cases.case("log-starts-after-seq-1")
+    w = _LateStartWriter(d, KEY_SEED, LOG_ID, StepClock(), max_segment_bytes=BASIC_MAX_SEGMENT_BYTES, journal=True)
+    w.append_many([intent(1, "etl_step")])
+    w.close()
+    expect(d, w.journal[0], error="chain.prev", sole=True, note="the first record of the log has seq 5 (prev zero)")
+
+    def unpadded_signature(w):
+        seal = ref._body_text({"closes": False, "key_id": w.key_id, "signature": "A" * 86})
+        w._write([w._line("intent", intent(2, "etl_step")), w._line("seal", raw=seal)])
+
+    d, j = _small(cases, "seal-signature-not-base64", unpadded_signature)
+    expect(
+        d,
+        j[-1],
+        error="seal.signature",
+        sole=True,
+        note="a seal by the key in force whose signature is 86 base64 characters without padding: its body is "
+        "valid (a string), so it is a valid seal, and the signature does not decode to 64 bytes",
+    )
+
+    d = cases.case("header-log-id-uppercase")
+    w = new_writer(d, log_id=LOG_ID.upper())
+    w.append_many([intent(1, "etl_step")])
+    w.close()
+    expect(
+        d,
+        w.journal[0],
+        error="chain.segment",
+        sole=False,
+        note="the header's log_id is in uppercase: not canonical, so the header is invalid and every seal of "
+        "its segment is seal.untrusted_key",
     )
 
 
