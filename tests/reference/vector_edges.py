@@ -305,9 +305,11 @@ def write_tail_edges(cases: InvalidCases) -> None:
 
 
 def write_edge_valid(valid) -> None:
-    """valid/json-edges: everything section 2 says a verifier must accept."""
+    """valid/json-edges: everything section 2 says a verifier must accept, in a log whose headers
+    declare max_segment_bytes 0 (informative, not a verifier rule: the writer rotates before every
+    commit)."""
     d = os.path.join(valid, "json-edges")
-    w = new_writer(d)
+    w = ref.RefWriter(d, KEY_SEED, LOG_ID, StepClock(), max_segment_bytes=0, journal=True)
     deep = b"[" * 5000 + b"]" * 5000
     i1 = _edited(intent(1, "my.custom_op"), b'"dataset":"ks-hydrography"', b'"dataset":' + deep)
     i2 = _edited(
