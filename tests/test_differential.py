@@ -5,8 +5,8 @@ independent reference (tests/reference/kfm_wal_ref.py: RefWriter, verify, read).
   kind, hash, segment, offset), head and pending intents;
 - whatever the reference writer writes, the Rust verifier and reader accept with the same records,
   and the Rust writer can continue the log, after which both verifiers still accept it;
-- any single-byte change to a valid multi-segment log is reported by both verifiers, and both name
-  the same first error (code, segment, offset, seq).
+- any single-byte change to a valid multi-segment log is reported by both verifiers, with the same
+  findings (code, segment, offset, seq) in the same order.
 
 Entries are hypothesis-generated: arbitrary JSON (nested objects and arrays, strings with quotes,
 backslashes, control characters, non-BMP characters, integers within +-2^53, finite floats, null,
@@ -414,8 +414,8 @@ def test_any_single_byte_change_is_reported_by_both(sample_log: Path, data: st.D
         rust = findings(kfm_wal.verify(log, RUST_KEYRING))
         theirs = findings(ref.verify(log, REF_KEYRING))
     assert rust and theirs, (rust, theirs)
-    # Both verifiers follow the same conventions (data/vectors/README.md): the first error, its
-    # code and its location (segment, offset, seq) must be the same.
-    assert rust[0] == theirs[0], (
+    # Both verifiers follow FORMAT.md's rules, order included (section 6): every finding, its code
+    # and its location (segment, offset, seq) must be the same.
+    assert rust == theirs, (
         f"{target.name} @ {offset}: {original[offset]:#04x} -> {new:#04x}\nrust: {rust}\nref:  {theirs}"
     )

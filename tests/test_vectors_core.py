@@ -9,6 +9,7 @@ from typing import Any
 
 import kfm_wal
 import pytest
+from waltools import findings, ref
 
 VECTORS = Path(__file__).resolve().parent.parent / "data" / "vectors"
 KEYRING = VECTORS / "keyring.json"
@@ -69,3 +70,11 @@ def test_skipping_signatures_is_said_and_skips_only_them() -> None:
         if exp["error"] != "seal.signature":
             report = kfm_wal.verify(VECTORS / "invalid" / name, KEYRING, check_signatures=False)
             assert exp["error"] in {f.code for f in report.findings}, name
+
+
+@pytest.mark.parametrize("path", [VECTORS / "valid" / n for n in VALID] + [VECTORS / "invalid" / n for n in INVALID])
+def test_core_and_reference_report_the_same_findings(path: Path) -> None:
+    """Not only the first finding: both report every finding at the same place in the same order
+    (FORMAT.md 6.7), with and without a keyring."""
+    for keyring in (KEYRING, None):
+        assert findings(kfm_wal.verify(path, keyring)) == findings(ref.verify(path, keyring)), keyring

@@ -49,8 +49,9 @@ def write_line_defects(cases: InvalidCases) -> None:
         target["offset"],
         nxt["seq"],
         error="chain.seq",
-        sole=False,
-        note="a sealed completion line deleted; the next record's seq and prev no longer link",
+        sole=True,
+        note="a sealed completion line deleted; the next record's seq and prev no longer link (only chain.seq: "
+        "prev is judged only when seq is right)",
     )
 
     d = cases.from_basic("chain-swapped-lines")
