@@ -73,6 +73,7 @@ def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
         else:
             err(r, name, offset, seq, code, message)
 
+    st["head"] = None  # the report's head: the last valid seal of the last segment (VERIFY.md)
     hdr = lines[0] if lines and _header_ok(seg, lines[0]) else None
     if hdr is not None and st["log_id"] is None:
         st["log_id"] = hdr.body["log_id"]

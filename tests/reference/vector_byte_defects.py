@@ -234,6 +234,21 @@ def write_segment_file_defects(cases: InvalidCases, out) -> None:
         "files with one number in one directory the lower name is read, the other is the repeat",
     )
 
+    d = cases.from_basic("segment-duplicate-last-number")
+    seal = cases.basic.spans[-1][-1]
+    edit(seg_path(d, seg3), lambda b: b[: seal["offset"]])  # unsealed records at the end
+    shutil.copyfile(os.path.join(d, seg3), os.path.join(d, "archive", seg3))
+    expect(
+        d,
+        seg3,
+        0,
+        None,
+        error="chain.segment",
+        sole=False,
+        note="the last segment, its final seal cut off, present in archive/ and in the log directory: the "
+        "archive/ copy is read and is the last segment (so its tail is tail.unsealed), the other is a repeat",
+    )
+
     other = os.path.join(out, "_other")
     other_journal, _ = build_basic(other, log_id=OTHER_LOG_ID)
     assert [(e["segment"], e["offset"]) for e in other_journal] == [(e["segment"], e["offset"]) for e in journal]

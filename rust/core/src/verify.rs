@@ -63,7 +63,7 @@ pub fn verify_with_progress(
             Some((index, scan)) => {
                 prev = Some(Join::before(&scan.file, cp));
                 report.ops.assume_pending(cp.pending.iter().copied());
-                join(&mut report, &mut prev, scan, index == files.len() - 1);
+                join(&mut report, &mut prev, scan, is_last(&files, index));
                 rest = &files[index + 1..];
             }
             None => rest = &[],
@@ -82,6 +82,14 @@ pub fn verify_with_progress(
         report.stopped = true;
     }
     Ok(report)
+}
+
+/// Whether `files[i]` is the last segment joined (FORMAT.md 6.5): the first listed copy of the
+/// highest number. A later copy of that number is a repeat (J1), never joined, so it is never the
+/// last segment; the copy that is joined is, whether it sits in `DIR/` or in `archive/`.
+fn is_last(files: &[SegmentFile], i: usize) -> bool {
+    let highest = files.last().map_or(0, |f| f.number);
+    files[i].number == highest && (i == 0 || files[i - 1].number != highest)
 }
 
 /// Scan `files` on the pool's threads while this thread joins them in order as they come: the
@@ -132,7 +140,7 @@ fn scan_and_join(
             }
             let s = scanned.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             report.scanned_bytes += s.bytes;
-            join(report, prev, s, i == files.len() - 1);
+            join(report, prev, s, is_last(files, i));
             if i == 0 {
                 presize_ops(report, files);
             }
