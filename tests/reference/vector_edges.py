@@ -47,39 +47,23 @@ def write_edge_cases(cases: InvalidCases) -> None:
 
 def write_json_edges(cases: InvalidCases) -> None:
     """Each a sealed intent (or key, completion) whose body breaks one JSON rule of section 2 or 4."""
-    i2 = intent(2, "etl_step")
-    schema = [
-        ("json-integer-with-fraction", _edited(i2, b'"tier":1', b'"tier":1.0'), "`tier` written as 1.0"),
-        ("json-integer-negative-zero", _edited(i2, b'"tier":1', b'"tier":-0'), "`tier` written as -0"),
-        ("json-required-null", _edited(i2, b'"tier":1', b'"tier":null'), "a required member (`tier`) is null"),
-        (
-            "json-repeated-member",
-            _edited(i2, b'"tier":1', b'"tier":1,"tier":1'),
-            "a top-level member written twice (same value)",
-        ),
-        (
-            "json-member-named-like-envelope",
-            _edited(i2, b'"tier":1', b'"tier":1,"seq":5'),
-            "a body member named `seq` (a second top-level `seq`)",
-        ),
-        (
-            "json-repeated-judged-nested",
-            _edited(i2, b'"type":"ci"', b'"type":"ci","type":"ci"'),
-            "`actor.type` written twice (a nested member section 4 judges)",
-        ),
-        (
-            "json-lone-surrogate-judged",
-            _edited(i2, b'"id":"github', b'"id":"\\ud800github'),
-            "`actor.id` holds an escaped lone surrogate",
-        ),
-        (
-            "intent-operation-trailing-newline",
-            _edited(i2, b'"operation":"etl_step"', b'"operation":"etl_step\\n"'),
+    tier, actor = b'"tier":1', b'"type":"ci"'
+    schema = {  # name: (bytes of intent 2's body, what replaces them, note)
+        "json-integer-with-fraction": (tier, b'"tier":1.0', "`tier` written as 1.0"),
+        "json-integer-negative-zero": (tier, b'"tier":-0', "`tier` written as -0"),
+        "json-required-null": (tier, b'"tier":null', "a required member (`tier`) is null"),
+        "json-repeated-member": (tier, b'"tier":1,"tier":1', "a top-level member written twice (same value)"),
+        "json-member-named-like-envelope": (tier, b'"tier":1,"seq":5', "a body member named `seq`"),
+        "json-repeated-judged-nested": (actor, actor + b"," + actor, "`actor.type` written twice (judged)"),
+        "json-lone-surrogate-judged": (b'"id":"github', b'"id":"\\ud800github', "`actor.id` holds a lone surrogate"),
+        "intent-operation-trailing-newline": (
+            b'"operation":"etl_step"',
+            b'"operation":"etl_step\\n"',
             "`operation` is `etl_step` + an escaped newline (an end anchor must not match before it)",
         ),
-    ]
-    for name, raw, note in schema:
-        d, j = _small(cases, name, _one("intent", raw))
+    }
+    for name, (old, replacement, note) in schema.items():
+        d, j = _small(cases, name, _one("intent", _edited(intent(2, "etl_step"), old, replacement)))
         expect(d, j[-2], error="record.schema", sole=True, note=note)
 
     bad = _text(completion(1)) + b',"error":"\\udc00"'
