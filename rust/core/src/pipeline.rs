@@ -140,6 +140,8 @@ struct Flight {
 /// once its group is written), and wait until a seal is durable.
 pub(crate) trait Stages: Send + Sync + 'static {
     fn write(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>>;
+    /// `write` without the commit queue's delay: the next batch is already queued behind it.
+    fn write_now(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>>;
     fn make_durable(&self, seal: u64) -> Result<()>;
 }
 
@@ -238,7 +240,7 @@ impl Pipeline {
 
 fn write_loop<S: Stages>(stages: &S, jobs: &Receiver<Job>, to_ack: &Sender<Written>) {
     for job in jobs {
-        let result = stages.write(job.items);
+        let result = stages.write_now(job.items);
         // The ack thread lives until this sender is dropped: the send cannot fail.
         let _ = to_ack.send(Written { result, bytes: job.bytes, slot: job.slot });
     }

@@ -41,6 +41,11 @@ impl Stages for Core {
         self.commits.submit(items, |batch| lock(&self.log).commit_group(batch))
     }
 
+    /// `write` with no commit delay (the pipeline's write thread).
+    fn write_now(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
+        self.commits.submit_eager(items, |batch| lock(&self.log).commit_group(batch))
+    }
+
     /// The second stage: return once the seal `seal` is durable (at once below `fsync`).
     fn make_durable(&self, seal: u64) -> Result<()> {
         if self.syncs {
