@@ -17,6 +17,7 @@ __all__ = [
     "Receipt",
     "ReceiptIter",
     "Receipts",
+    "Pending",
     "Batch",
     "PyWriter",
     "FORMAT",
