@@ -143,3 +143,31 @@ fn after_a_failed_sync_nothing_is_acknowledged_and_a_submit_writes_nothing() {
     assert!(matches!(w.append(Kind::Intent, &entries(300, 1)), Err(WalError::Poisoned(_))));
     assert_eq!(std::fs::metadata(dir.path().join(w.head().segment)).unwrap().len(), len, "nothing written");
 }
+
+#[test]
+fn submits_from_many_threads_and_below_fsync_all_resolve_in_submit_order() {
+    for durability in [Durability::Fsync, Durability::Os] {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Writer::create(dir.path(), key(1), WriterOptions { durability, ..WriterOptions::default() }).unwrap();
+        let w = w.with_max_in_flight_bytes(16 * 1024);
+        let per_thread: Vec<Vec<kfm_wal_core::Pending>> = std::thread::scope(|s| {
+            let spawned: Vec<_> = (0..4)
+                .map(|t| {
+                    let w = &w;
+                    s.spawn(move || {
+                        (0..10).map(|b| w.submit_owned(Kind::Intent, entries(t * 1000 + b * 10, 5)).unwrap()).collect()
+                    })
+                })
+                .collect();
+            spawned.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for handles in &per_thread {
+            let firsts: Vec<u64> = handles.iter().map(|h| h.wait(None).unwrap().unwrap()[0].seq).collect();
+            assert!(firsts.windows(2).all(|p| p[0] < p[1]), "one thread's batches in its submit order");
+            let got = handles[0].wait(None).unwrap().unwrap();
+            assert_eq!(got[0].durability, durability);
+        }
+        drop(w);
+        assert_eq!(check(dir.path()).intents, 4 * 10 * 5);
+    }
+}
