@@ -23,10 +23,14 @@ def _edited(body: dict, old: bytes, new: bytes) -> bytes:
     return text.replace(old, new)
 
 
-def _small(cases: InvalidCases, name, last, **writer_args):
-    """A log: intent 1 sealed, then `last(w)` (which writes the edge); returns (dir, journal)."""
+def _small(cases: InvalidCases, name, last, writer=None, **writer_args):
+    """A log: intent 1 sealed, then `last(w)` (which writes the edge); returns (dir, journal).
+    `writer`: a RefWriter subclass to write it with (vector_logs.new_writer's settings)."""
     d = cases.case(name)
-    w = new_writer(d, **writer_args)
+    if writer is None:
+        w = new_writer(d, **writer_args)
+    else:
+        w = writer(d, KEY_SEED, LOG_ID, StepClock(), max_segment_bytes=BASIC_MAX_SEGMENT_BYTES, journal=True)
     w.append_many([intent(1, "etl_step")])
     last(w)
     w.close()
@@ -158,13 +162,10 @@ class _WeakKeyWriter(ref.RefWriter):
 
 
 def write_key_edges(cases: InvalidCases) -> None:
-    d = cases.case("header-small-order-key")
-    w = _WeakKeyWriter(d, KEY_SEED, LOG_ID, StepClock(), max_segment_bytes=BASIC_MAX_SEGMENT_BYTES, journal=True)
-    w.append_many([intent(1, "etl_step")])
-    w.close()
+    d, j = _small(cases, "header-small-order-key", lambda w: None, writer=_WeakKeyWriter)
     expect(
         d,
-        w.journal[0],
+        j[0],
         error="chain.segment",
         sole=False,
         note="the header's public key is the identity point (small order, its key_id matches): the header is "
@@ -182,11 +183,8 @@ class _LateStartWriter(ref.RefWriter):
 
 
 def write_start_edges(cases: InvalidCases) -> None:
-    d = cases.case("log-starts-after-seq-1")
-    w = _LateStartWriter(d, KEY_SEED, LOG_ID, StepClock(), max_segment_bytes=BASIC_MAX_SEGMENT_BYTES, journal=True)
-    w.append_many([intent(1, "etl_step")])
-    w.close()
-    expect(d, w.journal[0], error="chain.prev", sole=True, note="the first record of the log has seq 5 (prev zero)")
+    d, j = _small(cases, "log-starts-after-seq-1", lambda w: None, writer=_LateStartWriter)
+    expect(d, j[0], error="chain.prev", sole=True, note="the first record of the log has seq 5 (prev zero)")
 
     def unpadded_signature(w):
         seal = ref._body_text({"closes": False, "key_id": w.key_id, "signature": "A" * 86})
