@@ -84,8 +84,12 @@ class Sandbox:
         (self.path / MANIFEST).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
 
     def close(self) -> None:
+        """Flush the sandbox's graph stores and let them go (this process keeps no handle on them:
+        the sandbox can be removed, or opened again by anyone)."""
         for store in self._graphs.values():
             store.store.flush()
+            GraphStore._open.pop(store.path, None)
+        self._graphs.clear()
 
     # -- mapping -------------------------------------------------------------------------------
 
