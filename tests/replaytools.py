@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ UNDO_META: dict[str, Any] = {"actor": {"type": "developer", "id": "alice"}, "tel
 @dataclass
 class Roots:
     base: Path
+    key: keys.SigningKey = field(default_factory=keys.generate)
 
     @property
     def log(self) -> Path:
@@ -46,7 +47,10 @@ class Roots:
         return {"root": self.data, "stac_root": self.stac, "graph": self.graph}
 
     def open(self) -> Wal:
-        return Wal.create(self.log, keys.generate(), max_segment_bytes=64 * 1024, max_record_bytes=16 * 1024)
+        """The log: created on first use, opened again after."""
+        if self.log.exists():
+            return Wal.open(self.log, self.key)
+        return Wal.create(self.log, self.key, max_segment_bytes=64 * 1024, max_record_bytes=16 * 1024)
 
     def digests(self) -> dict[str, str]:
         """{recorded root: digest of its whole state} of the three real roots."""

@@ -60,11 +60,11 @@ def replay(
             counts[str(op.status)] += 1
             last = max(last or 0, op.completion.seq)
     except BaseException:
-        box.close()
         if fresh and not until_failure:
-            shutil.rmtree(target, ignore_errors=True)
+            box.remove()
+        else:
+            box.close()
         raise
-    box.close()
     if report.halted is None and sel.operations:
         ends = [o.completion.seq if o.completion else o.intent.seq for o in sel.operations]
         last = max(last or 0, sel.to_seq or max(ends))
@@ -72,10 +72,11 @@ def replay(
     box.last_seq = last
     report.digests = box.digests()
     if report.halted is not None and fresh and not until_failure:
-        shutil.rmtree(target, ignore_errors=True)
+        box.remove()
         report.kept = False
     else:
         box.save()
+        box.close()
     return report
 
 

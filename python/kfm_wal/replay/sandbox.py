@@ -13,7 +13,9 @@ sandbox is rebuilt from the log, not recovered). Nothing here opens a recorded (
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,15 @@ class Sandbox:
             store.store.flush()
             GraphStore._open.pop(store.path, None)
         self._graphs.clear()
+        gc.collect()  # the store is closed when its last reference goes: now, not at some later time
+
+    def remove(self) -> None:
+        """Close and delete the sandbox (a replay that halted without --until-failure)."""
+        self.close()
+        for _ in range(3):  # a store's background work may still add a file while the tree goes
+            shutil.rmtree(self.path, ignore_errors=True)
+            if not self.path.exists():
+                return
 
     # -- mapping -------------------------------------------------------------------------------
 
