@@ -129,3 +129,20 @@ def test_a_sandbox_that_is_not_empty_is_refused(roots: Roots, tmp_path: Path) ->
     with pytest.raises(replay.ReplayError, match="not empty"):
         replay.replay(roots.log, box, start=1)
     assert [p.name for p in box.iterdir()] == ["mine.txt"]
+
+
+def test_a_sandbox_inside_a_real_root_or_the_log_is_refused(roots: Roots, tmp_path: Path) -> None:
+    before = roots.digests()
+    for inside in (roots.data / "box", roots.graph, roots.log / "box", tmp_path):
+        with pytest.raises(replay.ReplayError, match="overlaps"):
+            replay.replay(roots.log, inside)
+    assert not (roots.data / "box").exists() and not (roots.log / "box").exists()
+    assert roots.digests() == before
+
+
+def test_from_must_come_after_what_the_sandbox_already_holds(roots: Roots, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    first = replay.replay(roots.log, box, end=8)
+    assert first.ok and first.last_seq == 8
+    with pytest.raises(replay.ReplayError, match="already holds the replay through seq 8"):
+        replay.replay(roots.log, box, start=3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..ops import root_state
 from ..ops.blobs import BlobStore
-from .executor import Halt, replay_one
+from .executor import Halt, Recorded, replay_one
 from .report import Divergence, ReplayError, ReplayReport
 from .sandbox import Mapped, Sandbox, describe_roots
 from .selection import select
@@ -36,8 +36,13 @@ def replay(
     log = Path(log)
     sel = select(log, start, end, quarantine=quarantine)
     target = Path(sandbox).absolute()
+    _apart(target, log, sel.operations)
     fresh = not target.exists() or (target.is_dir() and not any(target.iterdir()))
     box = Sandbox.create(target, sel.log_id, resume=start is not None)
+    if not fresh and box.last_seq is not None and sel.from_seq is not None and sel.from_seq <= box.last_seq:
+        raise ReplayError(
+            f"sandbox {sandbox} already holds the replay through seq {box.last_seq}: --from must come after it"
+        )
     report = ReplayReport(str(log), str(target), sel.from_seq, sel.to_seq)
     report.quarantined, report.stopped_before, report.damage = sel.quarantined, sel.stopped_before, sel.damage
     blobs = BlobStore.for_log(log)
@@ -78,6 +83,20 @@ def replay(
         box.save()
         box.close()
     return report
+
+
+def _apart(target: Path, log: Path, operations: list[Recorded]) -> None:
+    """The sandbox may not be, hold or lie in a real root or the log: replay never writes there."""
+    real = {Path(p.locator) for op in operations if op.replayable for p in op.parts() if p.locator}
+    real.add(log.absolute())
+    where = target.resolve()
+    for root in sorted(real):
+        root = root.resolve()
+        if where == root or where.is_relative_to(root) or root.is_relative_to(where):
+            raise ReplayError(
+                f"sandbox {target} overlaps {root}, a root the log writes to (or the log itself): "
+                "replay never writes there; choose a sandbox outside them"
+            )
 
 
 def _real_state(m: Mapped, others: list[Path]) -> dict[str, str]:

@@ -49,6 +49,7 @@ class Sandbox:
         self.roots: dict[tuple[str, str], Mapped] = {(m.kind, m.recorded): m for m in roots or []}
         self._files: dict[str, FileRoot] = {}
         self._graphs: dict[str, GraphStore] = {}
+        self._dirs: set[Path] = set()  # directories known to exist (a delete never removes one)
         self.last_seq: int | None = None
 
     # -- opening -------------------------------------------------------------------------------
@@ -149,16 +150,27 @@ class Sandbox:
 
     def write(self, recorded: str, rel: str, data: bytes) -> None:
         full = self._locate(recorded, rel)
-        full.parent.mkdir(parents=True, exist_ok=True)
-        with open(full, "wb") as f:
-            f.write(data)
+        self._parent(full)
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+    def _parent(self, full: Path) -> None:
+        parent = full.parent
+        if parent not in self._dirs:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(parent)
 
     def delete(self, recorded: str, rel: str) -> None:
         self._locate(recorded, rel).unlink()
 
     def move(self, recorded: str, src: str, dst: str) -> None:
         target = self._locate(recorded, dst)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._parent(target)
         os.replace(self._locate(recorded, src), target)
 
     def graph_update(self, recorded: str, delete: list[str], insert: list[str]) -> None:
