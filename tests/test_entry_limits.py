@@ -10,24 +10,7 @@ from typing import Any
 import pytest
 from kfm_wal import SchemaError, Wal, records, verify
 from kfm_wal.schema import MAX_DEPTH
-
-HASH = "sha256:" + "0" * 64
-
-
-def entry(**over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "operation": "etl_step",
-        "actor": {"type": "ci", "id": "etl"},
-        "pre_state_hash": HASH,
-        "post_state_expected": HASH,
-        "payload": {},
-        "reversal": {"steps": [{"type": "file.delete", "path": "x"}]},
-        "tier": 1,
-        "governance": {"care": "public", "approvals": []},
-        "lineage_links": [],
-        "telemetry": {"id": "t"},
-    }
-    return {**base, **over}
+from waltools import make_entry
 
 
 def nested(levels: int) -> Any:
@@ -43,15 +26,15 @@ def intents(log_dir: Path) -> int:
 
 def test_the_deepest_entry_the_limit_allows_is_written(wal: Wal, log_dir: Path) -> None:
     # The entry object is level 1; a payload of MAX_DEPTH - 1 nested objects reaches the limit.
-    wal.append(entry(payload=nested(MAX_DEPTH - 1)))
+    wal.append(make_entry(0, payload=nested(MAX_DEPTH - 1)))
     assert intents(log_dir) == 1
 
 
 @pytest.mark.parametrize("levels", [MAX_DEPTH, 300, 100_000])
 def test_nesting_past_the_limit_is_a_schema_error_naming_it(wal: Wal, log_dir: Path, levels: int) -> None:
-    wal.append(entry())
+    wal.append(make_entry())
     with pytest.raises(SchemaError, match=f"nested deeper than {MAX_DEPTH} levels") as caught:
-        wal.append_many([entry(), entry(payload=nested(levels))])
+        wal.append_many([make_entry(), make_entry(0, payload=nested(levels))])
     assert caught.value.index == 1
     assert caught.value.field is not None and caught.value.field.startswith("payload")
     assert intents(log_dir) == 1  # the batch is all or nothing
@@ -62,11 +45,11 @@ def test_nesting_past_the_limit_is_a_schema_error_naming_it(wal: Wal, log_dir: P
 @pytest.mark.parametrize("member", ["timestamp", "seq", "prev", "kind", "hash"])
 def test_an_envelope_member_in_an_entry_says_the_writer_sets_it(wal: Wal, log_dir: Path, member: str) -> None:
     with pytest.raises(SchemaError, match=f"'{member}' is set by the writer") as caught:
-        wal.append(entry(**{member: "2026-01-01T00:00:00.000000Z"}))
+        wal.append(make_entry(0, **{member: "2026-01-01T00:00:00.000000Z"}))
     assert caught.value.field == member
     assert intents(log_dir) == 0
 
 
 def test_the_timestamp_message_says_where_an_event_time_can_go(wal: Wal) -> None:
     with pytest.raises(SchemaError, match="telemetry"):
-        wal.append(entry(timestamp="2026-01-01T00:00:00.000000Z"))
+        wal.append(make_entry(0, timestamp="2026-01-01T00:00:00.000000Z"))

@@ -14,20 +14,7 @@ from pathlib import Path
 import pytest
 from kfm_wal import Wal, extras, keys
 from kfm_wal.extras import MissingExtraError, message, needs
-
-# One valid intent (self-contained: no helper of conftest.py).
-ENTRY = {
-    "operation": "etl_step",
-    "actor": {"type": "ci", "id": "extras"},
-    "pre_state_hash": "sha256:" + "0" * 64,
-    "post_state_expected": "sha256:" + "1" * 64,
-    "payload": {"actions": [{"type": "file.write", "path": "out.csv"}]},
-    "reversal": {"steps": [{"type": "file.delete", "path": "out.csv"}]},
-    "tier": 1,
-    "governance": {"care": "public", "approvals": []},
-    "lineage_links": [],
-    "telemetry": {"id": "extras-1"},
-}
+from waltools import make_entry
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 CORE = {"orjson", "cryptography", "click", "rich", "jsonschema"}
@@ -125,7 +112,7 @@ def test_needs_renames_an_inner_missing_extra() -> None:
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log = tmp_path_factory.mktemp("extras") / "wal"
     with Wal.create(log, keys.generate()) as wal:
-        wal.append(ENTRY)
+        wal.append(make_entry())
     return log
 
 

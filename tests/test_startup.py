@@ -16,20 +16,7 @@ from pathlib import Path
 
 import pytest
 from kfm_wal import Wal, keys
-
-# One valid intent (self-contained: no helper of conftest.py).
-ENTRY = {
-    "operation": "etl_step",
-    "actor": {"type": "ci", "id": "startup"},
-    "pre_state_hash": "sha256:" + "0" * 64,
-    "post_state_expected": "sha256:" + "1" * 64,
-    "payload": {"actions": [{"type": "file.write", "path": "out.csv"}]},
-    "reversal": {"steps": [{"type": "file.delete", "path": "out.csv"}]},
-    "tier": 1,
-    "governance": {"care": "public", "approvals": []},
-    "lineage_links": [],
-    "telemetry": {"id": "startup-1"},
-}
+from waltools import make_entry
 
 # What the CLI must not load before it needs it: rich renders output for people, cryptography
 # loads keys, jsonschema explains refused entries, the rest are the operation layers' (extras).
@@ -75,7 +62,7 @@ def _heavy(modules: set[str], *more: str) -> list[str]:
 def tiny_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log = tmp_path_factory.mktemp("startup") / "wal"
     with Wal.create(log, keys.generate()) as wal:
-        wal.append(ENTRY)
+        wal.append(make_entry())
     return log
 
 
