@@ -146,3 +146,51 @@ def test_from_must_come_after_what_the_sandbox_already_holds(roots: Roots, tmp_p
     assert first.ok and first.last_seq == 8
     with pytest.raises(replay.ReplayError, match="already holds the replay through seq 8"):
         replay.replay(roots.log, box, start=3)
+
+
+def test_an_action_type_the_replayer_does_not_know_is_refused_before_anything_runs(
+    roots: Roots, tmp_path: Path
+) -> None:
+    with roots.open() as wal:
+        receipt = wal.append(
+            {
+                **{k: META[k] for k in ("actor", "tier", "governance", "telemetry")},
+                "operation": "etl_step",
+                "pre_state_hash": "sha256:" + "0" * 64,
+                "post_state_expected": "sha256:" + "1" * 64,
+                "payload": {
+                    "format": "kfm-wal-ops/files-1",
+                    "root": str(roots.data.resolve()),
+                    "actions": [{"type": "file.chmod", "path": "first.txt", "mode": 420}],
+                },
+                "reversal": {"steps": [{"type": "file.delete", "path": "first.txt"}]},
+                "lineage_links": [],
+            }
+        )
+        wal.complete(receipt.wal_id, "succeeded")
+    box = tmp_path / "box"
+    with pytest.raises(replay.ReplayError, match="'file.chmod'.*nothing was replayed") as e:
+        replay.replay(roots.log, box)
+    assert e.value.wal_id == receipt.wal_id and not box.exists()
+
+
+def test_an_action_that_fails_in_the_sandbox_is_one_error_naming_the_operation(tmp_path: Path) -> None:
+    roots = Roots(tmp_path)
+    calls: list[str] = []
+
+    def once(p: object) -> None:
+        calls.append("run")
+        if len(calls) > 1:
+            raise RuntimeError("the index is down")
+
+    register_action("once", execute=once, state=lambda p: {}, expect=lambda p: {}, reverse=lambda p: None)
+    try:
+        with roots.open() as wal:
+            run(wal, [Write("a.txt", b"a")], **roots.where(), **META)
+            r = run(wal, [Custom("once", {})], **roots.where(), **META)
+        box = tmp_path / "box"
+        with pytest.raises(replay.ReplayError, match="replaying it failed: RuntimeError: the index is down") as e:
+            replay.replay(roots.log, box)
+        assert e.value.wal_id == r.wal_id and not box.exists()
+    finally:
+        unregister_action("once")

@@ -30,6 +30,11 @@ from .report import Mismatch, ReplayError
 from .sandbox import Sandbox
 
 FORMATS = (files.PAYLOAD_FORMAT, MIXED_FORMAT)
+_TYPES = {
+    "file": ("file.write", "file.delete", "file.move"),
+    "graph": ("graph.insert", "graph.delete"),
+    "custom": (),
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,16 @@ class Recorded:
     def actions(self) -> list[tuple[Part, dict[str, Any]]]:
         parts = self.parts()
         return [(parts[a.get("part", 0)], a) for a in self.body["payload"]["actions"]]
+
+    def unsupported(self) -> str | None:
+        """What of the operation this replayer cannot run (a kind or action type it does not know)."""
+        for p in self.body["payload"].get("parts", []):
+            if p.get("kind") not in ("file", "stac", "graph", "custom"):
+                return f"action kind {p.get('kind')!r}"
+        for part, a in self.actions():
+            if a.get("type") not in _TYPES[part.kind] and not (part.kind == "custom" and "name" in a):
+                return f"action type {a.get('type')!r}"
+        return None
 
     def custom_names(self) -> list[str]:
         return [a["name"] for part, a in self.actions() if part.kind == "custom"]

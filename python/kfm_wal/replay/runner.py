@@ -62,6 +62,15 @@ def replay(
             except Halt as h:
                 report.halted = h.mismatch
                 break
+            except (ReplayError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # an action failed in the sandbox (a custom action, the disk...)
+                err = ReplayError(
+                    f"operation {op.wal_id} ({op.operation}, seq {op.intent.seq}): replaying it failed: "
+                    f"{type(e).__name__}: {e}"
+                )
+                err.seq, err.wal_id = op.intent.seq, op.wal_id
+                raise err from e
             counts[str(op.status)] += 1
             last = max(last or 0, op.completion.seq)
     except BaseException:

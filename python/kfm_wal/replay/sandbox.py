@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ..ops import root_state
-from ..ops.digests import ABSENT, content_digest
+from ..ops.digests import ABSENT
 from ..ops.graph import GraphStore
 from ..ops.paths import FileRoot
 from .report import ReplayError
@@ -184,10 +184,6 @@ class Sandbox:
 
     def _locate(self, recorded: str, rel: str) -> Path:
         return self.file_root(recorded).locate(rel)[1]  # confined: '..', absolute paths refused
-
-
-def content_matches(data: bytes, digest: str) -> bool:
-    return content_digest(data) == digest
 
 
 def describe_roots(box: Sandbox) -> list[dict[str, Any]]:

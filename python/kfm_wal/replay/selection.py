@@ -120,6 +120,14 @@ def select(
     for op in sel.operations:
         if not op.replayable:
             continue
+        what = op.unsupported()
+        if what is not None:
+            err = ReplayError(
+                f"operation {op.wal_id} ({op.operation}, seq {op.intent.seq}) uses {what}, which this "
+                "replayer does not know; nothing was replayed"
+            )
+            err.seq, err.wal_id = op.intent.seq, op.wal_id
+            raise err
         for name in op.custom_names():
             try:
                 custom.registered(name)
