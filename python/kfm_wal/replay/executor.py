@@ -15,7 +15,7 @@ An undo is an operation of its own (operation "rollback") and replays as one."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..ops import custom, files
@@ -50,6 +50,8 @@ class Recorded:
 
     intent: Record
     completion: Record | None = None
+    _parts: list[Part] | None = field(default=None, repr=False, compare=False)
+    _actions: list[tuple[Part, dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -73,6 +75,11 @@ class Recorded:
         return isinstance(payload, dict) and payload.get("format") in FORMATS
 
     def parts(self) -> list[Part]:
+        if self._parts is None:
+            self._parts = self._read_parts()
+        return self._parts
+
+    def _read_parts(self) -> list[Part]:
         payload = self.body["payload"]
         if payload["format"] == files.PAYLOAD_FORMAT:
             return [Part("file", str(payload["root"]), "")]
@@ -87,8 +94,10 @@ class Recorded:
         return out
 
     def actions(self) -> list[tuple[Part, dict[str, Any]]]:
-        parts = self.parts()
-        return [(parts[a.get("part", 0)], a) for a in self.body["payload"]["actions"]]
+        if self._actions is None:
+            parts = self.parts()
+            self._actions = [(parts[a.get("part", 0)], a) for a in self.body["payload"]["actions"]]
+        return self._actions
 
     def unsupported(self) -> str | None:
         """What of the operation this replayer cannot run (a kind or action type it does not know)."""

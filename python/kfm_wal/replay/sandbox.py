@@ -49,7 +49,7 @@ class Sandbox:
         self.roots: dict[tuple[str, str], Mapped] = {(m.kind, m.recorded): m for m in roots or []}
         self._files: dict[str, FileRoot] = {}
         self._graphs: dict[str, GraphStore] = {}
-        self._dirs: set[Path] = set()  # directories known to exist (a delete never removes one)
+        self._dirs: set[str] = set()  # directories known to exist (a delete never removes one)
         self.last_seq: int | None = None
 
     # -- opening -------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class Sandbox:
     # -- actions (no fsync: scratch) -------------------------------------------------------------
 
     def write(self, recorded: str, rel: str, data: bytes) -> None:
-        full = self._locate(recorded, rel)
+        full = self.file_root(recorded).resolve(rel)[1]  # confined: '..', absolute paths refused
         self._parent(full)
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
@@ -159,10 +159,10 @@ class Sandbox:
         finally:
             os.close(fd)
 
-    def _parent(self, full: Path) -> None:
-        parent = full.parent
+    def _parent(self, full: str | Path) -> None:
+        parent = os.path.dirname(full)
         if parent not in self._dirs:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
 
     def delete(self, recorded: str, rel: str) -> None:
