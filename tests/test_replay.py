@@ -187,3 +187,25 @@ def test_inline_contents_are_replayed_from_the_intent(roots: Roots, tmp_path: Pa
     (roots.data / "small.txt").write_bytes(b"changed since")  # replay never reads the real file
     report = replay.replay(roots.log, tmp_path / "box")
     assert report.ok and (tmp_path / "box" / "processed" / "small.txt").read_bytes() == b"tiny"
+
+
+def test_intents_not_recorded_by_ops_are_skipped_and_reported(roots: Roots, tmp_path: Path) -> None:
+    with roots.open() as wal:
+        run(wal, [Write("a.txt", b"a")], **roots.where(), **META)
+        other = wal.append(
+            {
+                **{k: META[k] for k in ("actor", "tier", "governance", "telemetry")},
+                "operation": "etl_step",
+                "pre_state_hash": "sha256:" + "0" * 64,
+                "post_state_expected": "sha256:" + "1" * 64,
+                "payload": {"actions": [{"type": "file.write", "path": "elsewhere.csv"}]},
+                "reversal": {"steps": [{"type": "file.delete", "path": "elsewhere.csv"}]},
+                "lineage_links": [],
+            }
+        )
+        wal.complete(other.wal_id, "succeeded")
+        run(wal, [Write("b.txt", b"b")], **roots.where(), **META)
+    report = replay.replay(roots.log, tmp_path / "box")
+    assert report.ok and report.replayed == {"succeeded": 2}
+    assert [s["wal_id"] for s in report.skipped] == [other.wal_id]
+    assert report.to_dict()["skipped"][0]["seq"] == other.seq

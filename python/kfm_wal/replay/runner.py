@@ -52,7 +52,7 @@ def replay(
         for op in sel.operations:
             if not op.replayable:
                 report.skipped.append({"seq": op.intent.seq, "wal_id": op.wal_id, "operation": op.operation})
-                last = op.intent.seq
+                last = max(last or 0, op.intent.seq)
                 continue
             if op.completion is None:
                 report.pending.append({"seq": op.intent.seq, "wal_id": op.wal_id, "operation": op.operation})
