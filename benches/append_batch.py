@@ -6,6 +6,10 @@ the same bytes (benches/peers.py), plus a diagnostic: the core fed pre-encoded b
 Every kfm-wal figure has its ratio to each peer, to the raw floor of the same bytes, and to the
 better of LMDB and RocksDB (per round, whichever of the two was faster).
 
+Next to it, "sustained durable throughput, batches of 1,000, pipelined": one producer submitting
+batches of 1,000 with `Wal.submit` and keeping a few in flight (each acknowledged once durable),
+against append_many, LMDB, RocksDB and the raw floor at the same batch size.
+
 Also the calibration the other append suites share: how many bytes kfm-wal writes per intent line
 and per seal line, so that the raw floor writes exactly as much as kfm-wal does.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,113 @@ class KfmCoreOnly(peers.KfmWal):
 
     def append_many(self, entries: Sequence[Any]) -> None:
         self._writer.append("intent", entries)
+
+
+class KfmPipelined(peers.KfmWal):
+    """kfm-wal with `Wal.submit`: a producer handing over batch N+1 while batch N is hashed,
+    written and synced, with at most `DEPTH` batches in flight (it waits for the oldest beyond
+    that). `drain` waits for every batch still in flight: the timed run ends when all are durable."""
+
+    name = "kfm-wal pipelined"
+    DEPTH = 3
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.in_flight: deque[kfm_wal.wal.Pending] = deque()
+
+    def append_many(self, entries: Sequence[Any]) -> None:
+        self.in_flight.append(self.wal.submit(entries))
+        if len(self.in_flight) > self.DEPTH:
+            self.in_flight.popleft().result()
+
+    def drain(self) -> None:
+        while self.in_flight:
+            self.in_flight.popleft().result()
+
+
+class KfmCorePipelined(KfmPipelined):
+    """Diagnostic, not a peer: the pipelined core fed pre-encoded bodies (the ceiling of the
+    pipeline without the Python-side encoding, which runs under the interpreter lock)."""
+
+    name = "kfm-wal core pipelined (pre-encoded)"
+
+    def append_many(self, entries: Sequence[Any]) -> None:
+        self.in_flight.append(self.wal._writer.submit("intent", entries))
+        if len(self.in_flight) > self.DEPTH:
+            self.in_flight.popleft().result()
+
+
+PIPELINED_BATCH = 1_000
+ENCODE_ONLY = "encoding alone (schema.encode)"
+
+
+def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
+    """Sustained durable throughput at batches of 1,000, pipelined, and its ratios to the raw floor
+    of the same bytes and to the better of LMDB and RocksDB (per round)."""
+    skipped = peers.missing()
+    contenders: list[Any] = [
+        c
+        for c in (KfmPipelined, peers.KfmWal, peers.Lmdb, peers.RocksDB, peers.RawFloor, KfmCorePipelined)
+        if c.name not in skipped
+    ]
+    bs = PIPELINED_BATCH
+    n = max(len(pool) // bs, 1) * bs
+    batches = [pool[i : i + bs] for i in range(0, n, bs)]
+    encoded = kfm_wal.schema.encode(pool[:n])
+    pre = [encoded[i : i + bs] for i in range(0, n, bs)]
+    raw: dict[str, list[float]] = {c.name: [] for c in contenders}
+    raw[ENCODE_ONLY] = []
+    for r in range(cfg.rounds + 1):
+        say(f"  pipelined {'warm-up' if r == 0 else f'round {r}/{cfg.rounds}'} ...")
+        # The measured ceiling of any Python producer: encoding the batches alone (orjson, under
+        # the interpreter lock; nothing checked, hashed, written or synced).
+        t0 = time.perf_counter()
+        for b in batches:
+            kfm_wal.schema.encode(b)
+        if r > 0:
+            raw[ENCODE_ONLY].append(len(batches) * bs / (time.perf_counter() - t0))
+        for cls in rotated(contenders, r):
+            d = scratch.fresh(f"pl-{cls.name}")
+            if cls is peers.RawFloor:
+                peer = cls(d, line_bytes=line, seal_bytes=seal)
+                peer.prepare([bs])
+            else:
+                peer = cls(d)
+            settle()
+            t0 = time.perf_counter()
+            for b in pre if cls is KfmCorePipelined else batches:
+                peer.append_many(b)
+            if isinstance(peer, KfmPipelined):
+                peer.drain()
+            dt = time.perf_counter() - t0
+            peer.close()
+            scratch.remove(d)
+            if r > 0:
+                raw[cls.name].append(len(batches) * bs / dt)
+    kv = peers.kv_best({name: raw[name] for name in peers.KV_PEERS if name in raw})
+    ratios = {}
+    for diag in (KfmCorePipelined.name, ENCODE_ONLY):
+        pr = stats.paired_ratio(raw[diag], raw[peers.RawFloor.name])
+        ratios[f"{diag} (diagnostic)/{peers.RawFloor.name}"] = {
+            k: pr[k] for k in ("ratio_of_medians", "paired_min", "paired_max", "paired")
+        }
+    for other, series in (
+        (peers.RawFloor.name, raw[peers.RawFloor.name]),
+        (peers.KV_BEST, kv),
+        ("kfm-wal", raw["kfm-wal"]),
+    ):
+        if series:
+            pr = stats.paired_ratio(raw[KfmPipelined.name], series)
+            ratios[f"{KfmPipelined.name}/{other}"] = {
+                k: pr[k] for k in ("ratio_of_medians", "paired_min", "paired_max", "paired")
+            }
+    return {
+        "batch": bs,
+        "entries": len(batches) * bs,
+        "depth": KfmPipelined.DEPTH,
+        "peers": {name: stats.summarize(v) for name, v in raw.items()},
+        "ratios": ratios,
+    }
 
 
 def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, seal: int) -> dict[str, Any]:
@@ -110,7 +222,29 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
                 key: pr[key] for key in ("ratio_of_medians", "paired_min", "paired_max", "paired")
             }
     out["ratios"] = ratios
+    out["pipelined"] = run_pipelined(cfg, pool, scratch, line, seal)
     return out
+
+
+def render_pipelined(pl: dict[str, Any]) -> tuple[list[str], list[str]]:
+    what = (
+        f"sustained durable throughput, batches of {pl['batch']:,}, pipelined (Wal.submit, up to "
+        f"{pl['depth']} in flight; {pl['entries']:,} entries per run), entries/s"
+    )
+    txt = ["", "1b. " + what]
+    md = ["", "### 1b. Sustained durable throughput, pipelined", "", what + ".", ""]
+    md += ["| " + " | ".join(pl["peers"]) + " |", "|" + "---:|" * len(pl["peers"])]
+    md.append(
+        "| "
+        + " | ".join(f"{rate(s['median'])} ({rate(s['min'])}-{rate(s['max'])})" for s in pl["peers"].values())
+        + " |"
+    )
+    md += ["", "| ratio | median | paired range |", "|---|---:|---:|"]
+    txt.append("  " + "  ".join(f"{name}: {rate(s['median'])}" for name, s in pl["peers"].items()))
+    for key, r in pl["ratios"].items():
+        txt.append(f"    {key.ljust(44)} {r['ratio_of_medians']:.2f}x [{r['paired_min']:.2f}-{r['paired_max']:.2f}]")
+        md.append(f"| {key} | {r['ratio_of_medians']:.2f}x | {r['paired_min']:.2f}-{r['paired_max']:.2f} |")
+    return txt, md
 
 
 def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -191,4 +325,8 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"both store the entries' orjson bytes under 8-byte sequence keys. `kfm-wal/{peers.KV_BEST}`: "
         "per round, kfm-wal against whichever of the two was faster.",
     ]
+    if "pipelined" in tp:
+        more_txt, more_md = render_pipelined(tp["pipelined"])
+        txt += more_txt
+        md += more_md
     return closed(txt, md, tp.get("skipped", []))

@@ -21,9 +21,13 @@ Receipt = _core.Receipt
 # An append's receipts: one object per batch, each Receipt made when it is read.
 Receipts = _core.Receipts
 Sequence.register(Receipts)
+# A submitted batch: `result(timeout=None)` gives its Receipts once durable, `done()`.
+Pending = _core.Pending
 
 DEFAULT_MAX_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
+# Bytes of submitted batches not yet durable before `Wal.submit` blocks.
+DEFAULT_MAX_IN_FLIGHT_BYTES = 64 << 20
 # Batches from this size are encoded and handed to the core in chunks of _STREAM_CHUNK entries.
 _STREAM_FROM = 512
 _STREAM_CHUNK = 256
@@ -57,9 +61,15 @@ class Wal:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         durability: Durability = "fsync",
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
     ) -> Wal:
-        """Create a new log in `path` (created if missing; must not already hold a log)."""
-        return cls(_core.PyWriter.create(Path(path), _key(key), max_segment_bytes, max_record_bytes, durability))
+        """Create a new log in `path` (created if missing; must not already hold a log).
+        `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable."""
+        return cls(
+            _core.PyWriter.create(
+                Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
+            )
+        )
 
     @classmethod
     def open(
@@ -70,6 +80,7 @@ class Wal:
         recovery: Recovery = "tolerate-tail",
         durability: Durability = "fsync",
         salvage_to: str | os.PathLike[str] | None = None,
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
     ) -> Wal:
         """Open an existing log for writing. The whole log is verified first.
 
@@ -79,16 +90,19 @@ class Wal:
         - "strict": any finding, a torn tail included, raises CorruptionError.
         - "salvage": as "tolerate-tail", but on damage copy every verifiable record before it into
           a new log at `salvage_to` and open that one; the damaged log is left untouched.
+
+        `max_in_flight_bytes` as for `create`.
         """
+        flight = max_in_flight_bytes
         if recovery != "salvage":
-            return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability))
+            return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability, flight))
         if salvage_to is None:
             raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
         try:
-            return cls(_core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability))
+            return cls(_core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight))
         except CorruptionError:
             salvage(path, salvage_to)
-            return cls(_core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability))
+            return cls(_core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -100,6 +114,20 @@ class Wal:
         """Record intents as one group commit (all or none); returns once they are durable."""
         entries = list(entries)
         return self._append("intent", entries)
+
+    def submit(self, entries: Sequence[Mapping[str, Any]]) -> _core.Pending:
+        """Hand over intents as one batch (all or none) and return at once with its handle,
+        while earlier batches are still being written and synced: `pending.result(timeout=None)`
+        returns the same Receipts `append_many` would once a durable seal covers the batch (or
+        raises its failure; every call gives the same answer), `pending.done()` says whether it
+        would return at once. Batches are sequenced in submit order and their handles resolve
+        in that order. Schema errors are raised here and nothing of the batch is handed over;
+        a conflict or a failed write or sync is raised by `result` (after a failed write or
+        sync nothing more is acknowledged and a later submit raises PoisonedError). Blocks
+        while `max_in_flight_bytes` are submitted and not yet durable; `close` waits for every
+        batch in flight."""
+        entries = list(entries)
+        return self._submit("intent", entries)
 
     def complete(
         self,
@@ -137,6 +165,19 @@ class Wal:
             for first in range(0, len(entries), _STREAM_CHUNK):
                 batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
             return batch.commit()
+        except SchemaError as e:
+            if kind == "intent":
+                raise schema.refine(e, entries) from None
+            raise
+
+    def _submit(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Pending:
+        try:
+            if len(entries) < _STREAM_FROM:
+                return self._writer.submit(kind, schema.encode(entries))
+            batch = self._writer.batch(kind)
+            for first in range(0, len(entries), _STREAM_CHUNK):
+                batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
+            return batch.submit()
         except SchemaError as e:
             if kind == "intent":
                 raise schema.refine(e, entries) from None
@@ -194,6 +235,7 @@ class Wal:
         return self._writer.poisoned
 
     def close(self) -> None:
+        """Stop writing. Batches submitted and still in flight resolve first (close waits)."""
         self._writer.close()
 
     def __enter__(self) -> Wal:
@@ -206,4 +248,4 @@ class Wal:
         return f"Wal({str(self.path)!r}, log_id={self.log_id!r})"
 
 
-__all__ = ["Durability", "Receipt", "Receipts", "Recovery", "Status", "Wal", "salvage"]
+__all__ = ["Durability", "Pending", "Receipt", "Receipts", "Recovery", "Status", "Wal", "salvage"]

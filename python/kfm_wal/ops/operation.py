@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack, cast
 
-from ..errors import WalError
-from ..wal import Receipt, Wal
+from ..errors import SchemaError, WalError
+from ..wal import Pending, Receipt, Wal
 from . import durable, files
 from .blobs import BlobStore
 from .contents import Contents, inline_budget
@@ -405,13 +405,40 @@ def run(wal: Wal, actions: Sequence[Any], **options: Unpack[RunOptions]) -> Oper
     return execute(wal, prepare(wal, actions, **options))
 
 
+# Above this many operations, intents go in chunks of it, all handed over at once (`Wal.submit`):
+# chunk k's actions run while chunks k+1.. become durable, never before their own chunk is.
+PIPELINE_CHUNK = 1_000
+
+
+def _submit_intents(wal: Wal, prepared: list[Prepared], step: int) -> list[Pending]:
+    """Record the intents: at once (returns []) or, above `step`, pipelined (the chunks' handles).
+    Schema errors come before anything runs; chunks already handed over are completed as refused."""
+    if len(prepared) <= step:  # one group commit
+        for p, receipt in zip(prepared, wal.append_many([p.entry for p in prepared]), strict=True):
+            p.receipt = receipt
+        return []
+    chunks: list[Pending] = []
+    try:
+        for lo in range(0, len(prepared), step):
+            chunks.append(wal.submit([p.entry for p in prepared[lo : lo + step]]))
+    except SchemaError as e:
+        err = SchemaError(f"entry {(e.index or 0) + lo}: {str(e).split(': ', 1)[-1]}")
+        err.index, err.field = (e.index or 0) + lo, e.field
+        why = f"not attempted: entry {err.index} of the batch was refused"
+        handed = [p for k, c in enumerate(chunks) if c.result() for p in prepared[k * step : (k + 1) * step]]
+        wal.complete_many([{"wal_id": p.wal_id, "status": "refused", "error": why} for p in handed])
+        raise err from None
+    return chunks
+
+
 def run_batch(
     wal: Wal,
     operations: Sequence[OperationSpec],
     **roots: Unpack[Roots],
 ) -> list[OperationResult]:
-    """The ETL fast path: all intents in ONE group commit, then each operation validated and
-    executed in order, then all completions in ONE group commit. Operations must touch disjoint
+    """The ETL fast path: all intents in ONE group commit (above PIPELINE_CHUNK operations:
+    pipelined chunks, see there), then each operation validated and executed in order, then all
+    completions in ONE group commit. Operations must touch disjoint
     paths (each is planned against the files as they are now). At the first operation that is
     refused or fails, the ones after it are not attempted (completion "refused"); the error raised
     carries `.results` for all of them.
@@ -436,12 +463,14 @@ def run_batch(
                     raise PlanError(
                         f"operations {owner[path]} and {i} of the batch both touch {path!r}; use separate runs"
                     )
-    for p, receipt in zip(prepared, wal.append_many([p.entry for p in prepared]), strict=True):
-        p.receipt = receipt
+    step, chunks = PIPELINE_CHUNK, _submit_intents(wal, prepared, PIPELINE_CHUNK)
     outcomes: list[_Outcome] = []
     failed: int | None = None
     with durable.deferred_dir_sync():  # each directory fsynced once, before the completions
         for i, p in enumerate(prepared):
+            if chunks and i % step == 0:  # this chunk's intents durable: its actions may run
+                for q, receipt in zip(prepared[i : i + step], chunks[i // step].result(), strict=True):
+                    q.receipt = receipt
             if failed is None:
                 outcomes.append(_execute(p))
                 failed = i if outcomes[-1].error is not None else None

@@ -68,6 +68,27 @@ impl CommitQueue {
     pub(crate) fn submit(
         &self,
         items: Vec<Prepared>,
+        commit: impl FnMut(Vec<Request>) -> Committed,
+    ) -> Result<Vec<AppendReceipt>> {
+        self.submit_as(items, true, commit)
+    }
+
+    /// `submit` for the pipeline's write thread: as leader it writes what is queued at once, with
+    /// no commit delay. Its caller is not waiting to come back with more (the producer already
+    /// queued the next batch behind it), so waiting for the running sync to end, or for other
+    /// callers, would only serialise the write behind the sync it is meant to overlap.
+    pub(crate) fn submit_eager(
+        &self,
+        items: Vec<Prepared>,
+        commit: impl FnMut(Vec<Request>) -> Committed,
+    ) -> Result<Vec<AppendReceipt>> {
+        self.submit_as(items, false, commit)
+    }
+
+    fn submit_as(
+        &self,
+        items: Vec<Prepared>,
+        delay: bool,
         mut commit: impl FnMut(Vec<Request>) -> Committed,
     ) -> Result<Vec<AppendReceipt>> {
         let mut q = lock(&self.queue);
@@ -84,7 +105,9 @@ impl CommitQueue {
             }
             if !q.leader {
                 q.leader = true;
-                q = self.gather(q);
+                if delay {
+                    q = self.gather(q);
+                }
                 let batch = std::mem::take(&mut q.pending);
                 self.measure_return(&mut q, &batch);
                 drop(q);

@@ -160,6 +160,10 @@ impl LogState {
         self.lock = None;
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     pub(crate) fn poisoned(&self) -> Option<String> {
         self.poisoned.clone()
     }

@@ -13,6 +13,7 @@ use crate::hash;
 use crate::keys::WriterKey;
 use crate::log_state::{new_segment, LogState, WritePosition};
 use crate::ops::OpsTable;
+use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
 use crate::prepare::{self, Prepared};
 use crate::record::Kind;
 use crate::recovery::{self, RecoveryMode, RecoveryNote};
@@ -21,14 +22,42 @@ use crate::sync_stage::SyncStage;
 use crate::timestamp;
 
 pub use crate::durability::{Durability, WriterOptions};
+pub use crate::pipeline::Pending;
 pub use crate::receipt::{AppendReceipt, Head, WriterStats};
 
-pub struct Writer {
+/// The two stages of group commit, shared with the pipeline's threads.
+struct Core {
     commits: CommitQueue,
     log: Mutex<LogState>,
     /// Where written groups become durable (only used at durability `fsync`).
     stage: Arc<SyncStage>,
     syncs: bool,
+}
+
+impl Stages for Core {
+    /// The first stage: queue the request; the leader writes every queued request as one group
+    /// (one write, one seal). Returns once this request's group is written, not yet synced.
+    fn write(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
+        self.commits.submit(items, |batch| lock(&self.log).commit_group(batch))
+    }
+
+    /// `write` with no commit delay (the pipeline's write thread).
+    fn write_now(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
+        self.commits.submit_eager(items, |batch| lock(&self.log).commit_group(batch))
+    }
+
+    /// The second stage: return once the seal `seal` is durable (at once below `fsync`).
+    fn make_durable(&self, seal: u64) -> Result<()> {
+        if self.syncs {
+            self.stage.wait_durable(seal)?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Writer {
+    core: Arc<Core>,
+    pipeline: Arc<Pipeline>,
     dir: PathBuf,
     log_id: String,
     max_record_bytes: usize,
@@ -107,32 +136,40 @@ impl Writer {
             dir: state.dir.clone(),
             log_id: state.log_id.clone(),
             max_record_bytes: usize::try_from(state.opts.max_record_bytes).unwrap_or(usize::MAX),
-            stage: state.stage.clone(),
-            syncs: state.opts.durability.syncs(),
-            commits: CommitQueue::new(state.stage.clone()),
-            log: Mutex::new(state),
+            core: Arc::new(Core {
+                stage: state.stage.clone(),
+                syncs: state.opts.durability.syncs(),
+                commits: CommitQueue::new(state.stage.clone()),
+                log: Mutex::new(state),
+            }),
+            pipeline: Pipeline::new(DEFAULT_MAX_IN_FLIGHT_BYTES),
             recovery,
         }
     }
 
+    #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    #[must_use]
     pub fn log_id(&self) -> &str {
         &self.log_id
     }
 
+    #[must_use]
     pub fn recovery(&self) -> &[RecoveryNote] {
         &self.recovery
     }
 
+    #[must_use]
     pub fn key_id(&self) -> String {
-        lock(&self.log).key_id()
+        lock(&self.core.log).key_id()
     }
 
+    #[must_use]
     pub fn head(&self) -> Head {
-        lock(&self.log).head()
+        lock(&self.core.log).head()
     }
 
     /// Check, queue and commit a batch of entries of one kind; returns when a durable seal covers
@@ -160,6 +197,7 @@ impl Writer {
 
     /// Start a batch handed over in chunks, each checked in the background as it arrives;
     /// `append_streamed` commits it as `append` would the whole batch.
+    #[must_use]
     pub fn stream(&self, kind: Kind) -> prepare::Streamed {
         prepare::Streamed::new(kind, self.max_record_bytes)
     }
@@ -173,33 +211,82 @@ impl Writer {
     }
 
     fn commit(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
-        let receipts = self.write_stage(items)?;
-        if self.syncs {
-            if let Some(last) = receipts.last() {
-                self.stage.wait_durable(last.seal_seq)?;
-            }
+        let receipts = self.core.write(items)?;
+        if let Some(last) = receipts.last() {
+            self.core.make_durable(last.seal_seq)?;
         }
         Ok(receipts)
     }
 
-    /// The first stage: queue the request; the leader writes every queued request as one group
-    /// (one write, one seal). Returns once this request's group is written, not yet synced.
-    fn write_stage(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
-        self.commits.submit(items, |batch| lock(&self.log).commit_group(batch))
+    /// Bound the bytes of submitted batches not yet durable (default 64 MiB): `submit` blocks
+    /// while it is reached. Set before the first submit.
+    #[must_use]
+    pub fn with_max_in_flight_bytes(mut self, bytes: u64) -> Writer {
+        self.pipeline.close();
+        self.pipeline = Pipeline::new(bytes);
+        self
     }
 
-    /// Stop writing and release the directory lock: later appends fail with `Closed`.
+    /// Check a batch of entries of one kind (a schema error is returned here, and nothing of
+    /// the batch is written), hand it to the commit queue and return at once: the handle
+    /// resolves with its receipts once a durable seal covers them, or with the error that failed
+    /// it. Batches are written in submit order and their handles resolve in that order. The
+    /// rules of `append` hold: all or nothing per batch, nothing acknowledged after a failure.
+    /// Blocks while the bytes in flight are at their bound (`with_max_in_flight_bytes`).
+    pub fn submit_owned<B: AsRef<[u8]> + Send + Sync + 'static>(&self, kind: Kind, entries: Vec<B>) -> Result<Pending> {
+        self.refuse_if_stopped()?;
+        if entries.is_empty() {
+            return Ok(Pending::resolved(Ok(Vec::new())));
+        }
+        let items = prepare::prepare_owned(kind, entries, self.max_record_bytes)?;
+        self.pipeline.submit(&self.core, items)
+    }
+
+    /// `submit_owned` for a batch handed over in chunks (`stream`).
+    pub fn submit_streamed(&self, batch: prepare::Streamed) -> Result<Pending> {
+        self.refuse_if_stopped()?;
+        if batch.is_empty() {
+            return Ok(Pending::resolved(Ok(Vec::new())));
+        }
+        let items = batch.finish()?;
+        self.pipeline.submit(&self.core, items)
+    }
+
+    /// A submit to a poisoned or closed writer fails at once and hands nothing over.
+    fn refuse_if_stopped(&self) -> Result<()> {
+        if let Some(why) = self.poisoned() {
+            return Err(WalError::Poisoned(why));
+        }
+        if lock(&self.core.log).is_closed() {
+            return Err(WalError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Stop writing and release the directory lock: later appends and submits fail with
+    /// `Closed`. Batches submitted before resolve first (durable, or failed): close waits.
     pub fn close(&self) {
-        lock(&self.log).close();
+        self.pipeline.close();
+        lock(&self.core.log).close();
     }
 
+    /// Why the writer acknowledges nothing any more (a failed write or sync), if it does not.
+    #[must_use]
     pub fn poisoned(&self) -> Option<String> {
-        lock(&self.log).poisoned()
+        lock(&self.core.log).poisoned().or_else(|| self.core.stage.failed())
     }
 
     /// Counters since this writer opened: how well group commit is batching.
+    #[must_use]
     pub fn stats(&self) -> WriterStats {
-        let s = lock(&self.log).stats();
-        WriterStats { syncs: self.stage.syncs(), ..s }
+        let s = lock(&self.core.log).stats();
+        WriterStats { syncs: self.core.stage.syncs(), ..s }
+    }
+}
+
+impl Drop for Writer {
+    /// Batches still in flight resolve before the writer goes (none is silently dropped).
+    fn drop(&mut self) {
+        self.pipeline.close();
     }
 }

@@ -31,6 +31,8 @@ enum Op {
     Rename(PathBuf, PathBuf),
     SyncDir,
     Ack(u64),
+    /// A pipelined submit's handle resolved with receipts up to this seq (pushed by the test).
+    Done(u64),
 }
 
 /// Records every call relative to the log root; fails call number `fail_at` if set.
@@ -50,7 +52,7 @@ impl IoHook for Recorder {
     fn before(&self, op: IoOp<'_>) -> io::Result<()> {
         let mut ops = self.ops.lock().unwrap();
         let is_io = !matches!(op, IoOp::Acknowledged(_));
-        if is_io && Some(ops.iter().filter(|o| !matches!(o, Op::Ack(_))).count()) == self.fail_at {
+        if is_io && Some(ops.iter().filter(|o| !matches!(o, Op::Ack(_) | Op::Done(_))).count()) == self.fail_at {
             return Err(io::Error::other("injected I/O failure"));
         }
         ops.push(match op {
@@ -103,6 +105,39 @@ fn workload_threads(root: &Path, rng: &mut fastrand::Rng, fail_at: Option<usize>
     ops
 }
 
+/// One producer submitting batches without waiting (a few in flight: the bound is about three
+/// batches), and a waiter resolving the handles in order, recording each acknowledgement as it
+/// sees it: a handle resolved before its seal's sync would show up as `Done` before that sync.
+fn workload_pipelined(root: &Path, rng: &mut fastrand::Rng, fail_at: Option<usize>, _threads: usize) -> Vec<Op> {
+    let rec = Arc::new(Recorder { root: root.to_path_buf(), ops: Mutex::new(Vec::new()), fail_at });
+    let fs = Fs::with_hook(rec.clone()).with_write_chunk(1024);
+    if let Ok(w) = Writer::create_with(root, key(7), opts(), fs) {
+        let w = w.with_max_in_flight_bytes(3 * 3 * 700);
+        let plan: Vec<usize> = (0..rng.usize(6..24)).map(|_| rng.usize(1..6)).collect();
+        let (tx, rx) = std::sync::mpsc::channel::<kfm_wal_core::Pending>();
+        std::thread::scope(|scope| {
+            let rec = &rec;
+            scope.spawn(move || {
+                for pending in rx {
+                    let Some(Ok(receipts)) = pending.wait(None) else { break };
+                    if let Some(last) = receipts.last() {
+                        rec.ops.lock().unwrap().push(Op::Done(last.seq));
+                    }
+                }
+            });
+            for (i, &n) in plan.iter().enumerate() {
+                let Ok(pending) = w.submit_owned(Kind::Intent, entries(i * 10, n)) else { break };
+                if tx.send(pending).is_err() {
+                    break; // the waiter saw a failure
+                }
+            }
+            drop(tx);
+        });
+    }
+    let ops = rec.ops.lock().unwrap().clone();
+    ops
+}
+
 /// Model of files (inodes with durable and current bytes) and directory entries (durable and
 /// current), with metadata changes journaled in order.
 #[derive(Default, Clone)]
@@ -136,7 +171,7 @@ impl Model {
                 self.journal.push((a.clone(), Some(b.clone()), ino));
             }
             Op::SyncDir => self.commit_journal(self.journal.len()),
-            Op::Writeback | Op::Ack(_) => {}
+            Op::Writeback | Op::Ack(_) | Op::Done(_) => {}
         }
     }
 
@@ -262,24 +297,36 @@ fn power_loss_with_concurrent_appenders_keeps_every_acknowledged_record() {
     power_loss_states(4, target_states() / 3, 0x7468_7264);
 }
 
+#[test]
+fn power_loss_with_pipelined_submits_keeps_every_acknowledged_batch() {
+    power_loss_states_of(workload_pipelined, 1, target_states() / 3, 0x7069_7065, true);
+}
+
 fn power_loss_states(threads: usize, target: usize, seed: u64) {
+    power_loss_states_of(workload_threads, threads, target, seed, false);
+}
+
+type Workload = fn(&Path, &mut fastrand::Rng, Option<usize>, usize) -> Vec<Op>;
+
+fn power_loss_states_of(workload: Workload, threads: usize, target: usize, seed: u64, pipelined: bool) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut states = 0usize;
     let mut workloads = 0usize;
     while states < target {
         let live = tempfile::tempdir().unwrap();
-        let ops = workload_threads(live.path(), &mut rng, None, threads);
+        let ops = workload(live.path(), &mut rng, None, threads);
         let truth = written(&ops);
         workloads += 1;
+        assert!(!pipelined || ops.iter().any(|o| matches!(o, Op::Done(_))), "no handle resolved");
         let mut model = Model::default();
         let mut acked = 0;
         for (i, op) in ops.iter().enumerate() {
             model.apply(op);
-            if let Op::Ack(seq) = op {
+            if let Op::Ack(seq) | Op::Done(seq) = op {
                 acked = acked.max(*seq);
             }
             // Concurrent workloads are long: crash at a sample of their points, over more of them.
-            if threads > 1 && rng.usize(..8) != 0 {
+            if (threads > 1 || pipelined) && rng.usize(..4) != 0 {
                 continue;
             }
             for variant in 0..3 {
@@ -295,7 +342,8 @@ fn power_loss_states(threads: usize, target: usize, seed: u64) {
             }
         }
     }
-    eprintln!("simulated crash states checked ({threads} appender thread(s)): {states} over {workloads} workloads");
+    let how = if pipelined { "pipelined submits".to_owned() } else { format!("{threads} appender thread(s)") };
+    eprintln!("simulated crash states checked ({how}): {states} over {workloads} workloads");
 }
 
 #[test]
@@ -311,7 +359,7 @@ fn failing_the_nth_write_sync_or_rename_never_loses_acknowledged_records() {
     for n in 0..total {
         let dir = tempfile::tempdir().unwrap();
         let ops = workload(dir.path(), &mut fastrand::Rng::with_seed(seed), Some(n));
-        let acked = ops.iter().filter_map(|o| if let Op::Ack(s) = o { Some(*s) } else { None }).max().unwrap_or(0);
+        let acked = acked_in(&ops);
         check_state(dir.path(), &written(&ops), acked, &format!("I/O call {n} of {total} failed"));
     }
 }
@@ -321,11 +369,26 @@ fn failing_any_call_under_concurrent_appenders_never_loses_acknowledged_records(
     // The order of calls differs from run to run with threads, so each run fails whatever call
     // comes at position n: over all n, writes, syncs (the sync stage's too) and renames.
     let mut rng = fastrand::Rng::with_seed(0x6661_696c);
+    failing_any_call(workload_threads, 4, &mut rng, "4 appenders");
+}
+
+#[test]
+fn failing_any_call_under_pipelined_submits_never_acknowledges_a_lost_batch() {
+    let mut rng = fastrand::Rng::with_seed(0x7375_626d);
+    failing_any_call(workload_pipelined, 1, &mut rng, "pipelined submits");
+}
+
+/// Max seq acknowledged: by a sync, or by a resolved handle (which must never be ahead of one).
+fn acked_in(ops: &[Op]) -> u64 {
+    ops.iter().filter_map(|o| if let Op::Ack(s) | Op::Done(s) = o { Some(*s) } else { None }).max().unwrap_or(0)
+}
+
+fn failing_any_call(workload: Workload, threads: usize, rng: &mut fastrand::Rng, who: &str) {
     for n in 0..60 {
         let dir = tempfile::tempdir().unwrap();
-        let ops = workload_threads(dir.path(), &mut rng, Some(n), 4);
-        let acked = ops.iter().filter_map(|o| if let Op::Ack(s) = o { Some(*s) } else { None }).max().unwrap_or(0);
-        check_state(dir.path(), &written(&ops), acked, &format!("I/O call {n} failed under 4 appenders"));
+        let ops = workload(dir.path(), rng, Some(n), threads);
+        let acked = acked_in(&ops);
+        check_state(dir.path(), &written(&ops), acked, &format!("I/O call {n} failed under {who}"));
         // Fsyncgate: an append acknowledged after a failed sync would be missing here, where only
         // what a successful sync covered survives.
         let mut model = Model::default();
@@ -334,11 +397,6 @@ fn failing_any_call_under_concurrent_appenders_never_loses_acknowledged_records(
         }
         let crash = tempfile::tempdir().unwrap();
         model.synced_only_into(crash.path());
-        check_state(
-            crash.path(),
-            &written(&ops),
-            acked,
-            &format!("power loss after I/O call {n} failed under 4 appenders"),
-        );
+        check_state(crash.path(), &written(&ops), acked, &format!("power loss after I/O call {n} failed under {who}"));
     }
 }

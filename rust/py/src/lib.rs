@@ -4,6 +4,7 @@
 mod append_receipts;
 mod check;
 mod errors;
+mod pending;
 mod read;
 mod writer;
 
@@ -15,6 +16,8 @@ mod _core {
     use super::append_receipts::{Receipt, ReceiptIter, Receipts};
     #[pymodule_export]
     use super::check::{check_entry, holding_null};
+    #[pymodule_export]
+    use super::pending::Pending;
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::pipeline::DEFAULT_MAX_IN_FLIGHT_BYTES;
 use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
 use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, Writer, WriterOptions};
@@ -15,6 +16,7 @@ use pyo3::types::PyDict;
 
 use crate::append_receipts::Receipts;
 use crate::errors::{usage, IntoPyResult};
+use crate::pending::Pending;
 
 fn durability(name: &str) -> PyResult<Durability> {
     Durability::parse(name).ok_or_else(|| usage(format!("durability must be fsync, os or none, got {name:?}")))
@@ -66,6 +68,14 @@ impl Batch {
         let receipts = py.detach(|| writer.inner.append_streamed(streamed)).py()?;
         Ok(Receipts::new(receipts))
     }
+
+    /// Submit every chunk as one batch (see `PyWriter.submit`): returns its handle once checked.
+    fn submit(&self, py: Python<'_>) -> PyResult<Pending> {
+        let streamed = self.take()?;
+        let writer = self.writer.bind(py).get();
+        let pending = py.detach(|| writer.inner.submit_streamed(streamed)).py()?;
+        Ok(Pending::new(pending))
+    }
 }
 
 #[pyclass(frozen, module = "kfm_wal._core")]
@@ -76,7 +86,7 @@ pub struct PyWriter {
 #[pymethods]
 impl PyWriter {
     #[staticmethod]
-    #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability))]
+    #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES))]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -84,22 +94,30 @@ impl PyWriter {
         max_segment_bytes: u64,
         max_record_bytes: u64,
         durability: &str,
+        max_in_flight_bytes: u64,
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
         let inner = py.detach(move || Writer::create(&path, key, opts)).py()?;
-        Ok(PyWriter { inner })
+        Ok(PyWriter { inner: inner.with_max_in_flight_bytes(max_in_flight_bytes) })
     }
 
     #[staticmethod]
-    #[pyo3(signature = (path, seed, recovery, durability))]
-    fn open(py: Python<'_>, path: PathBuf, seed: &[u8], recovery: &str, durability: &str) -> PyResult<PyWriter> {
+    #[pyo3(signature = (path, seed, recovery, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        seed: &[u8],
+        recovery: &str,
+        durability: &str,
+        max_in_flight_bytes: u64,
+    ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let mode = RecoveryMode::parse(recovery)
             .ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
         let inner = py.detach(move || Writer::open(&path, key, mode, durability)).py()?;
-        Ok(PyWriter { inner })
+        Ok(PyWriter { inner: inner.with_max_in_flight_bytes(max_in_flight_bytes) })
     }
 
     /// Append compact JSON entries of one kind as one group commit; returns when durable.
@@ -107,6 +125,15 @@ impl PyWriter {
         let kind = self::kind(kind)?;
         let receipts = py.detach(|| self.inner.append_owned(kind, entries)).py()?;
         Ok(Receipts::new(receipts))
+    }
+
+    /// Check compact JSON entries of one kind and hand them over as one batch; returns its
+    /// handle at once (blocks only while the bytes in flight are at their bound). Schema errors
+    /// are raised here; the batch's own failure by `Pending.result`.
+    fn submit(&self, py: Python<'_>, kind: &str, entries: Vec<PyBackedBytes>) -> PyResult<Pending> {
+        let kind = self::kind(kind)?;
+        let pending = py.detach(|| self.inner.submit_owned(kind, entries)).py()?;
+        Ok(Pending::new(pending))
     }
 
     /// A batch to hand over in chunks (`Batch.add`), checked in the background while the caller
@@ -117,8 +144,9 @@ impl PyWriter {
         Ok(Batch { writer: slf.unbind(), streamed: Mutex::new(Some(streamed)) })
     }
 
-    fn close(&self) {
-        self.inner.close();
+    /// Stop writing; batches in flight resolve first (close waits for them, detached).
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.inner.close());
     }
 
     #[getter]
