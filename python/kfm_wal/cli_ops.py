@@ -160,4 +160,4 @@ def demo(data_dir: Path) -> int:
     sample = (data_dir / "samples" / demo_job.SAMPLE).absolute()
     with located(log=data_dir / "wal", file=sample):
         summary = demo_job.run(data_dir, echo=click.echo)
-    return 0 if summary["valid"] else INVALID_LOG
+    return 0 if summary["valid"] and summary["replay"]["ok"] else INVALID_LOG
