@@ -48,6 +48,8 @@ class Config:
     ops_warmup: int  # files in the discarded warm-up round
     undo_ops: int  # rollback and replay (section 9): operations per timed run (0: not measured)
     undo_rounds: int
+    replay_ops: int  # replay (section 10): logged operations replayed per timed run (0: not measured)
+    replay_rounds: int
 
     def pool_size(self) -> int:
         """Entries built before anything is timed: enough for the largest timed run of sections 1-3
@@ -86,6 +88,8 @@ FULL = Config(
     ops_warmup=1_000,
     undo_ops=1_000,
     undo_rounds=3,
+    replay_ops=10_000,
+    replay_rounds=3,
 )
 
 QUICK = Config(
@@ -115,6 +119,8 @@ QUICK = Config(
     ops_warmup=500,
     undo_ops=200,
     undo_rounds=1,
+    replay_ops=2_000,
+    replay_rounds=1,
 )
 
 # The regression gate: small sizes, enough rounds for stable medians, under a minute on 2 cores.
@@ -145,6 +151,8 @@ CHECK = Config(
     ops_warmup=500,
     undo_ops=0,  # the gate has no figure for it
     undo_rounds=0,
+    replay_ops=0,  # nor for replay
+    replay_rounds=0,
 )
 
 

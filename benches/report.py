@@ -20,6 +20,7 @@ import gate
 import memory
 import ops_undo
 import ops_writes
+import replay
 import scaling
 import signatures
 import targets
@@ -29,7 +30,7 @@ Section = Callable[[dict[str, Any]], tuple[list[str], list[str]]]
 
 
 def _optional(key: str, render: Section) -> Section:
-    """A section that not every mode measures (--check leaves out rollback and replay)."""
+    """A section that not every mode measures (--check leaves out rollback, recovery and replay)."""
     return lambda results: render(results[key]) if key in results else ([], [])
 
 
@@ -44,6 +45,7 @@ SECTIONS: tuple[Section, ...] = (
     scaling.render,
     _optional("ops_writes", ops_writes.render),
     _optional("ops_undo", ops_undo.render),
+    _optional("replay", replay.render),
     _optional("gate", gate.render),
 )
 

@@ -38,6 +38,9 @@ What is measured, always next to peers measured in the same run on the same data
     9. rollback and replay: guarded single-file writes undone with ops.undo (one call each) and
        interrupted ones settled by ops.recover, operations/s, against direct unlinks with a
        directory fsync each (benches/ops_undo.py)
+   10. replay: 10,000 logged small-file operations replayed into a sandbox by kfm_wal.replay
+       (log verified, every state checked) against the same writes done directly with fsync
+       (benches/replay.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -49,6 +52,8 @@ Targets are ratios against peers measured in the same run, never absolute timing
                                             kfm-wal / grouped-ceiling peer >= 0.6x and
                                             kfm-wal / the better of LMDB and RocksDB >= 2.5x
     guarded small file writes               ops.run_batch time / direct atomic writes time <= 2x
+    replay                                  replay of 10,000 logged small-file operations time /
+                                            the same writes done directly with fsync <= 1x
 
 Measurements are interleaved (every round runs every peer, in a rotating order, on fresh
 directories) and repeated; the first round is a discarded warm-up. Figures are medians, with the
@@ -73,7 +78,7 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9). targets.py judges the goals above, gate.py the baseline,
+ops_writes.py (8), ops_undo.py (9), replay.py (10). targets.py judges the goals above, gate.py the baseline,
 report.py assembles and writes the results, plot.py draws the scaling PNG. What the suites measure
 with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
@@ -100,6 +105,7 @@ import memory
 import ops_undo
 import ops_writes
 import peers
+import replay
 import report
 import signatures
 import targets
@@ -130,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 8 if cfg.undo_ops else 7
+    steps = 7 + bool(cfg.undo_ops) + bool(cfg.replay_ops)
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -197,6 +203,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     size=cfg.ops_bytes,
                     rounds=cfg.undo_rounds,
                     seed=args.seed + 4,
+                    fresh=scratch.fresh,
+                    remove=scratch.remove,
+                    say=say,
+                ),
+            )
+        if cfg.replay_ops:
+            step(
+                steps,
+                "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
+                "replay",
+                lambda: replay.run(
+                    ops_count=cfg.replay_ops,
+                    batch=cfg.ops_batch,
+                    size=cfg.ops_bytes,
+                    rounds=cfg.replay_rounds,
+                    seed=args.seed + 5,
                     fresh=scratch.fresh,
                     remove=scratch.remove,
                     say=say,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ops_writes
+import replay
 from append_threads import GROUPED
 from peers import KV_BEST
 
@@ -98,6 +99,20 @@ def judge(results: dict[str, Any]) -> list[Target]:
                 f"{ow['batch']:,}): time / direct atomic writes (dir fsync per file)",
                 "<=",
                 ops_writes.TARGET,
+                j["ratio_of_medians"],
+                j["paired"],
+            )
+        )
+    if "replay" in results:
+        rp = results["replay"]
+        j = replay.judged(rp)
+        targets.append(
+            Target(
+                "replay_vs_direct",
+                f"replay of {rp['operations']:,} logged small-file operations ({rp['file_bytes']} B) into a sandbox: "
+                "time / the same writes done directly with fsync",
+                "<=",
+                replay.TARGET,
                 j["ratio_of_medians"],
                 j["paired"],
             )

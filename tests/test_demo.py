@@ -342,3 +342,16 @@ def test_demo_uses_the_data_directory_sample_and_checks_it(tmp_path: Path) -> No
     with pytest.raises(UsageError, match="line 5: '2007' is not a Kansas county FIPS code"):
         demo.run(data, echo=None)
     assert not (data / "wal").exists()  # refused before any log was created
+
+
+def test_the_demo_ends_by_replaying_its_log_and_a_write_around_it_shows(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lines: list[str] = []
+    for run in (1, 2):  # the second run replays the first run's operations too
+        summary = demo.run(data, echo=lines.append)
+        assert summary["replay"] == {"ok": True, "operations": run * OPS, "problem": None}
+    assert any("the real roots match (kfm-wal replay --check)" in line for line in lines)
+    target = data / "processed" / "kansas_counties.json"
+    target.write_bytes(target.read_bytes() + b"written around the log\n")
+    found = demo._replay_check(data / "wal")
+    assert not found["ok"] and "diverges from the log's replay" in found["problem"]

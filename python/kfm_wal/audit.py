@@ -29,20 +29,17 @@ intent or completion was forged would need a forged signature, which `verify` ca
 from __future__ import annotations
 
 import os
-import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .findings import Finding
-from .ops.digests import ABSENT, content_digest
+from .ops.digests import ABSENT
 from .ops.errors import PlanError
 from .ops.files import PAYLOAD_FORMAT, simulate
+from .ops.root_state import TEMP_FILE, file_tree
 from .reader import Record, records
-
-TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 
 UNEXPECTED_STATE = "tree.unexpected_state"
 MISSING_FILE = "tree.missing_file"
@@ -106,7 +103,7 @@ class TreeReplay:
     def findings(self) -> list[Finding]:
         """Compare the data root with the replayed state (call `finish` first)."""
         out: list[Finding] = []
-        actual = _scan_tree(self.data_root)
+        actual = file_tree(self.data_root)
         for path in sorted(set(actual) | set(self.expected)):
             want, got = self.expected.get(path), actual.get(path, ABSENT)
             if want is None:
@@ -155,31 +152,6 @@ def _passes_through(intent: Record) -> dict[str, frozenset[str]]:
     for p, s in (reversal.get("expects") or {}).items():
         seen.setdefault(p, set()).add(s)
     return {p: frozenset(s) for p, s in seen.items()}
-
-
-def _scan_tree(root: Path) -> dict[str, str]:
-    """{relative POSIX path: content digest} of every non-directory entry under `root`; symlinks
-    and special files are reported by kind ("symlink", "special file"), never followed."""
-    found: dict[str, str] = {}
-    if not root.is_dir():
-        return found
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        base = Path(dirpath)
-        for name in list(dirnames):
-            if (base / name).is_symlink():  # os.walk lists a symlink to a directory as a dir
-                filenames.append(name)
-                dirnames.remove(name)
-        for name in filenames:
-            if TEMP_FILE.match(name):
-                continue
-            full = base / name
-            rel = full.relative_to(root).as_posix()
-            mode = full.lstat().st_mode
-            if stat.S_ISREG(mode):
-                found[rel] = content_digest(full.read_bytes())
-            else:
-                found[rel] = "symlink" if stat.S_ISLNK(mode) else "special file"
-    return found
 
 
 def audit_tree(

@@ -11,13 +11,13 @@ tests/test_startup.py holds it to that. A command whose operation layer needs an
 installed says which (kfm_wal.extras).
 
 The group and its shared parts are in cli_app.py; the commands in cli_write.py (init, keys,
-append, complete), cli_read.py (log, tail), cli_validate.py (validate) and cli_ops.py (approve,
-lineage, repair, demo)."""
+append, complete), cli_read.py (log, tail), cli_validate.py (validate), cli_ops.py (approve,
+lineage, repair, demo) and cli_replay.py (replay, checkout)."""
 
 from __future__ import annotations
 
 # Each module registers its commands on the group when imported; the order is --help's order.
-from . import cli_ops, cli_read, cli_validate, cli_write  # noqa: F401
+from . import cli_ops, cli_read, cli_replay, cli_validate, cli_write  # noqa: F401
 from .cli_app import cli
 
 

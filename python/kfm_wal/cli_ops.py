@@ -1,5 +1,6 @@
-"""`kfm-wal approve`, `lineage`, `repair` and `demo`: governance, lineage export, recovery of a
-damaged log and the demo pipeline. Their operation layers are imported by the commands."""
+"""`kfm-wal approve`, `ledger`, `lineage`, `repair` and `demo`: governance (approvals and the
+governance ledger), lineage export, recovery of a damaged log and the demo pipeline. Their
+operation layers are imported by the commands."""
 
 from __future__ import annotations
 
@@ -46,6 +47,29 @@ def approve(request_file: Path, key_file: Path, role: str, out_file: Path | None
         out_file.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)
+
+
+@cli.command()
+@click.argument("ledger_dir", metavar="[DIR]", type=LOG_DIR, default=Path("data/governance/ledger"))
+@click.option("--json", "as_json", is_flag=True, help="Print each decision's facts as a JSON line.")
+def ledger(ledger_dir: Path, as_json: bool) -> None:
+    """Show the governance ledger in DIR (default data/governance/ledger): one row per governed
+    operation or refusal, with its tier, CARE label, decision, approvals and reasons."""
+    from .governance import ledger as governance_ledger
+
+    require_log(ledger_dir)
+    with located(log=ledger_dir):
+        entries = governance_ledger.read(ledger_dir)
+        if as_json:
+            out = sys.stdout.buffer
+            for seq, stamp, facts in entries:
+                out.write(orjson.dumps({"seq": seq, "timestamp": stamp, **facts}) + b"\n")
+            out.flush()
+            return
+        table, n = render.ledger_table(entries)
+    console = render.console()
+    console.print(table)
+    console.print(f"{n} decision(s)", style="dim")
 
 
 @cli.group("lineage")
@@ -160,4 +184,4 @@ def demo(data_dir: Path) -> int:
     sample = (data_dir / "samples" / demo_job.SAMPLE).absolute()
     with located(log=data_dir / "wal", file=sample):
         summary = demo_job.run(data_dir, echo=click.echo)
-    return 0 if summary["valid"] else INVALID_LOG
+    return 0 if summary["valid"] and summary["replay"]["ok"] else INVALID_LOG

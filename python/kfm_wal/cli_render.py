@@ -108,6 +108,35 @@ def log_table(records: Iterable[Record]) -> tuple[Table, int]:
     return table, n
 
 
+def ledger_table(entries: Iterable[tuple[int, str, dict[str, Any]]]) -> tuple[Table, int]:
+    """The governance ledger: one row per decision (kfm_wal.governance.ledger's facts)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("seq", "time (UTC)", "operation", "wal_id", "tier", "care", "decision", "status", "approvals", "why"):
+        table.add_column(name, justify="right" if name in ("seq", "tier") else "left", no_wrap=name != "why")
+    n = 0
+    for seq, stamp, facts in entries:
+        approvals = facts.get("approvals") or []
+        counted = sum(1 for a in approvals if isinstance(a, dict) and a.get("counted"))
+        decision = str(facts.get("decision", ""))
+        table.add_row(
+            str(seq),
+            stamp.replace("T", " ")[:19],
+            str(facts.get("operation", "")),
+            facts.get("wal_id") or "",
+            str(facts.get("tier", "")),
+            str(facts.get("care", "")),
+            Text(decision, style="red" if decision == "refused" else "green"),
+            facts.get("status") or "",
+            f"{counted} counted of {len(approvals)}",
+            "; ".join(str(r) for r in facts.get("reasons") or []),
+        )
+        n += 1
+    return table, n
+
+
 def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":

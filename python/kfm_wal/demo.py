@@ -47,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import demo_data, keys, lineage, ops, provision
+from . import demo_data, keys, lineage, ops, provision, replay
 from .audit import audit_tree
 from .errors import LogExistsError, NotALogError, UsageError, WalError
 from .report import verify
@@ -170,6 +170,9 @@ def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any]
     trees = {name: audit_tree(data / "wal", data / name) for name in AUDITED}
     events_path = lineage.emit(data / "wal")
     summary = {
+        "replay": _replay_check(data / "wal")
+        if report.ok
+        else {"ok": False, "operations": 0, "problem": "log invalid"},
         "data_dir": str(data_dir),
         "run_id": run_id,
         "log_id": log_id,
@@ -410,6 +413,14 @@ def _graph(r: _Run, counties: list[demo_data.County], links: list[str]) -> None:
     }
 
 
+def _replay_check(log: Path) -> dict[str, Any]:
+    """`kfm-wal replay --check`: the whole log replayed into a temporary sandbox must give exactly
+    the real roots' state (a write around the log, or a log that cannot reproduce its roots, shows)."""
+    checked = replay.check(log)
+    problem = checked.halted or checked.divergence
+    return {"ok": checked.ok, "operations": checked.operations, "problem": problem.message() if problem else None}
+
+
 def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[str]:
     outputs = _etl_outputs(r, sample, counties)
     links = [f"wal:{r.ops[0].wal_id}"]  # everything downstream derives from the cleaned dataset
@@ -457,6 +468,12 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         *(f"    {f}" for f in tree[:5]),
         f"  lineage: {s['lineage']}: {s['lineage_events']} OpenLineage events, {s['lineage_runs']} runs, "
         f"{s['lineage_datasets']} datasets written; this run: {this_run}",
+        f"  replay: {s['replay']['operations']} operations replayed into a sandbox: "
+        + (
+            "the real roots match (kfm-wal replay --check)"
+            if s["replay"]["ok"]
+            else f"MISMATCH: {s['replay']['problem']}"
+        ),
         f"  elapsed {s['elapsed']:.2f} s",
     ]
     return lines + [f"  finding: {f}" for f in s["findings"][:5]]
@@ -478,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     except (WalError, OSError) as e:
         print(f"kfm-wal: error: {e}", file=sys.stderr)
         return 2
-    return 0 if summary["valid"] else 1
+    return 0 if summary["valid"] and summary["replay"]["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..keys import SigningKey
 from ..ops.digests import canonical_json, content_digest
-from ..reader import is_log
+from ..reader import is_log, records
 from ..wal import Durability, Receipt, Wal
 from .approvals import Decision
 from .policy import Policy
@@ -34,6 +34,15 @@ LEDGER_FORMAT = "kfm-wal-governance/ledger-1"
 LEDGER_OPERATION = "ledger_update"
 LEDGER_ACTOR = {"type": "system", "id": "kfm-wal-governance"}
 LEDGER_REVERSAL = {"irreversible": True, "reason": "ledger records are append-only"}
+
+
+def read(path: str | os.PathLike[str]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """The sealed ledger records of the ledger log at `path`, without opening it for writing:
+    (seq, timestamp, facts) in order, facts being the payload described above."""
+    for r in records(path, kind="intent", operation=LEDGER_OPERATION):
+        payload = r.body["payload"]
+        if payload.get("format") == LEDGER_FORMAT:
+            yield r.seq, r.timestamp, dict(payload)
 
 
 class Ledger:
@@ -110,10 +119,8 @@ class Ledger:
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """The ledger facts (payloads) in order."""
-        for r in self.wal.records(kind="intent", operation=LEDGER_OPERATION):
-            payload = r.body["payload"]
-            if payload.get("format") == LEDGER_FORMAT:
-                yield dict(payload)
+        for _seq, _time, facts in read(self.path):
+            yield facts
 
     def close(self) -> None:
         self.wal.close()

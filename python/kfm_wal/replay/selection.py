@@ -1,0 +1,146 @@
+"""What a replay runs: the log verified first (a record that fails verification is never
+executed), the range `--from`/`--to` resolved (a seq or a wal_id), the operations in it in intent
+order with their completions, and the custom actions they need checked as registered, all before
+anything is executed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import _core
+from ..findings import VerifyReport
+from ..ops import custom
+from ..ops.errors import PlanError
+from ..reader import records
+from ..report import verify
+from ..wal import salvage
+from .executor import Recorded
+from .report import ReplayError
+
+
+@dataclass
+class Selection:
+    log_id: str | None
+    operations: list[Recorded] = field(default_factory=list)  # in intent seq order
+    from_seq: int | None = None
+    to_seq: int | None = None  # the last seq the replay may read
+    stopped_before: int | None = None  # first damaged seq (quarantine)
+    damage: str | None = None
+    quarantined: list[str] = field(default_factory=list)
+
+
+def _first_damage(log: Path, report: VerifyReport) -> tuple[int, str] | None:
+    """(seq to stop before, description) of the first finding that is not a recoverable tail."""
+    bad = [f for f in report.findings if not f.recoverable]
+    if not bad:
+        return None
+    where = {Path(p).name: (first, Path(p)) for _, first, p, _ in _core.segments(log)}
+    stops = []
+    for f in bad:
+        seq = f.seq
+        if seq is None:  # a line too damaged to name its seq: the seq its place in the segment gives it
+            first, path = where.get(f.segment, (1, None))
+            seq = first
+            if path is not None:
+                with open(path, "rb") as data:  # read-only
+                    seq += data.read(f.offset).count(b"\n")
+        stops.append((seq, f"{f.code} at {f.location()}: {f.message}"))
+    return min(stops)
+
+
+def point(log: Path, value: str | int | None, edge: str) -> int | None:
+    """A seq, or the seq of a wal_id: for `--from` its intent, for `--to` its completion (its
+    intent while it has none): the operation is in the range as a whole."""
+    if value is None:
+        return None
+    if isinstance(value, int) or value.isdigit():
+        seq = int(value)
+        if seq < 1:
+            raise ReplayError(f"--{edge} {value}: a seq starts at 1")
+        return seq
+    found = {r.kind: r.seq for r in records(log, wal_id=value) if r.kind in ("intent", "completion")}
+    if "intent" not in found:
+        raise ReplayError(f"--{edge} {value}: no operation with that wal_id (nor a seq) in the log")
+    return found["intent"] if edge == "from" else found.get("completion", found["intent"])
+
+
+def _collect(sel: Selection, log: Path, start: str | int | None, end: str | int | None) -> None:
+    """The operations of the range, each intent with its completion when that is in the range too."""
+    sel.from_seq, sel.to_seq = point(log, start, "from"), point(log, end, "to")
+    if sel.from_seq is not None and sel.to_seq is not None and sel.from_seq > sel.to_seq:
+        raise ReplayError(f"--from {start} (seq {sel.from_seq}) comes after --to {end} (seq {sel.to_seq})")
+    last = sel.to_seq
+    if sel.stopped_before is not None:
+        last = sel.stopped_before - 1 if last is None else min(last, sel.stopped_before - 1)
+    if last is not None and last < 1:
+        return
+    by_id: dict[str, Recorded] = {}
+    for r in records(log, end_seq=last):
+        if r.kind == "intent" and (sel.from_seq is None or r.seq >= sel.from_seq):
+            op = Recorded(r)
+            by_id.setdefault(op.wal_id, op)
+            sel.operations.append(op)
+        elif r.kind == "completion":
+            op_done = by_id.get(str(r.wal_id))
+            if op_done is not None and op_done.completion is None:
+                op_done.completion = r
+
+
+def select(
+    log: str | os.PathLike[str],
+    start: str | int | None = None,
+    end: str | int | None = None,
+    *,
+    quarantine: bool = False,
+) -> Selection:
+    log = Path(log)
+    report = verify(log)
+    sel = Selection(report.log_id)
+    damage = _first_damage(log, report)
+    if damage is None:
+        _collect(sel, log, start, end)
+    elif not quarantine:
+        raise ReplayError(
+            f"the log fails validation ({damage[1]}): replay never executes a record that fails "
+            "verification; --quarantine sets the damage aside and replays what comes before it"
+        )
+    else:
+        from ..quarantine import quarantine as set_aside
+
+        sel.quarantined = [str(p) for p in set_aside(log, report)]
+        sel.stopped_before, sel.damage = damage
+        # What comes before the damage is read from a salvaged copy: every record of it verified
+        # and covered by a seal (the core's salvage), the damaged log left as it is.
+        with tempfile.TemporaryDirectory(prefix="kfm-wal-replay-") as tmp:
+            salvage(log, Path(tmp) / "log")
+            _collect(sel, Path(tmp) / "log", start, end)
+    for op in sel.operations:
+        if not op.replayable:
+            continue
+        what = op.unsupported()
+        if what is not None:
+            err = ReplayError(
+                f"operation {op.wal_id} ({op.operation}, seq {op.intent.seq}) uses {what}, which this "
+                "replayer does not know; nothing was replayed"
+            )
+            err.seq, err.wal_id = op.intent.seq, op.wal_id
+            raise err
+        for name in op.custom_names():
+            try:
+                custom.registered(name)
+            except PlanError:
+                err = ReplayError(
+                    f"operation {op.wal_id} ({op.operation}, seq {op.intent.seq}) uses the custom action "
+                    f"{name!r}, which is not registered in this process: register it with "
+                    "kfm_wal.ops.register_action (kfm-wal replay --actions MODULE imports the module that does); "
+                    "nothing was replayed"
+                )
+                err.seq, err.wal_id = op.intent.seq, op.wal_id
+                raise err from None
+    return sel
+
+
+__all__ = ["Selection", "point", "select"]
