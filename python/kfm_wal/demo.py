@@ -49,6 +49,7 @@ from typing import Any
 
 from . import demo_data, keys, lineage, ops, provision, replay
 from .audit import audit_tree
+from .demo_summary import AUDITED, GRAPH, PROCESSED, STAC, summary_lines
 from .errors import LogExistsError, NotALogError, UsageError, WalError
 from .report import verify
 from .wal import Wal
@@ -58,10 +59,6 @@ SAMPLE = "kansas_counties.csv"
 _SHIPPED_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / SAMPLE
 ACTOR = {"type": "system", "id": "kfm-demo"}
 GOVERNANCE = {"care": "public", "approvals": []}
-PROCESSED = "processed"  # the data root of the ETL file operations, under the data directory
-STAC = "stac"  # the STAC catalog root
-GRAPH = "graph"  # the embedded pyoxigraph store
-AUDITED = (PROCESSED, STAC)  # the roots written by file operations: what audit_tree can check
 ETL_OUTPUT = "kansas_counties.json"  # relative to the data root
 COUNTIES_DIR = "counties"  # one small file per county, relative to the data root
 LEGACY_STAC = "ks-counties-*.json"  # STAC-like files the demo wrote at the top of stac/ before
@@ -202,7 +199,7 @@ def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any]
         "elapsed": time.perf_counter() - started,
     }
     if echo is not None:
-        for line in _summary_lines(summary):
+        for line in summary_lines(summary):
             echo(line)
     return summary
 
@@ -429,54 +426,6 @@ def _pipeline(r: _Run, sample: Path, counties: list[demo_data.County]) -> list[s
     outputs += _stac(r, counties, links)
     _graph(r, counties, [*links, *(f"wal:{o.wal_id}" for o in r.ops[first_stac:])])
     return outputs
-
-
-def _legacy(paths: list[str]) -> str:
-    by_dir = Counter(p.split("/")[0] for p in paths)
-    return ", ".join(
-        f"{n} file(s) in {d}/" if n > 1 else next(p for p in paths if p.startswith(d + "/")) for d, n in by_dir.items()
-    )
-
-
-def _summary_lines(s: dict[str, Any]) -> list[str]:
-    intents = ", ".join(f"{n} {op}" for op, n in s["intents"].items())
-    verdict = "valid" if s["valid"] else f"INVALID ({len(s['findings'])} findings)"
-    o, st, g = s["operations"], s["stac"], s["graph"]
-    tree = s["tree_findings"]
-    audited = ", ".join(f"{name}/" for name in AUDITED)
-    this_run = ", ".join(f"{n} {job}" for job, n in s["lineage_this_run"].items())
-    lines = [
-        f"kfm-wal demo: run {s['run_id']} in {s['data_dir']} "
-        f"({'new' if s['created_log'] else 'existing'} log {s['log_id']})",
-        f"  {s['counties']} counties; intents this run: {intents}",
-        f"  operations: {o['recorded']} recorded and reversible (kfm_wal.ops), {o['unchanged']} left their "
-        "target as it was (already up to date)"
-        + (f", {o['deleted']} stale county file(s) deleted" if o["deleted"] else ""),
-        f"  {PROCESSED}/: {1 + s['counties']} files (the dataset and one per county)",
-        f"  {STAC}/: collection {st['collection']} {st['collection_action']}, {st['items']} items "
-        f"({st['created']} created, {st['updated']} updated, {st['deleted']} deleted), pystac-validated",
-        f"  {GRAPH}/: {g['triples']} triples in pyoxigraph ({g['inserted']} inserted, "
-        f"{g['already_present']} already present, {g['deleted']} stale deleted)",
-        *(
-            [f"  removed earlier demo output (recorded deletes): {_legacy(s['legacy_removed'])}"]
-            if s["legacy_removed"]
-            else []
-        ),
-        f"  log: {s['records']} records in {s['segments']} segment(s), {s['pending']} pending, {verdict} "
-        f"(trust: {s['trust']})",
-        f"  tree: clean ({audited} match the log)" if not tree else f"  tree: {len(tree)} finding(s) in {audited}",
-        *(f"    {f}" for f in tree[:5]),
-        f"  lineage: {s['lineage']}: {s['lineage_events']} OpenLineage events, {s['lineage_runs']} runs, "
-        f"{s['lineage_datasets']} datasets written; this run: {this_run}",
-        f"  replay: {s['replay']['operations']} operations replayed into a sandbox: "
-        + (
-            "the real roots match (kfm-wal replay --check)"
-            if s["replay"]["ok"]
-            else f"MISMATCH: {s['replay']['problem']}"
-        ),
-        f"  elapsed {s['elapsed']:.2f} s",
-    ]
-    return lines + [f"  finding: {f}" for f in s["findings"][:5]]
 
 
 def main(argv: list[str] | None = None) -> int:
