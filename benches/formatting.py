@@ -42,3 +42,19 @@ def closed(txt: list[str], md: list[str], notes: Sequence[str] = ()) -> tuple[li
     txt.append("")
     md.append("")
     return txt, md
+
+
+def operation_rows(res: dict[str, Any], direct: str, txt: list[str], md: list[str]) -> None:
+    """The rows of an operations/s table (the ops suites): each peer's rate, its spread, its time,
+    and its time against the `direct` peer's, to the text and Markdown renderings."""
+    for name, row in res["rows"].items():
+        ratio = res["time_ratio"].get(f"{name} / {direct}")
+        cell = "1.00x"
+        if ratio:
+            cell = f"{ratio['ratio_of_medians']:.2f}x ({ratio['paired_min']:.2f}-{ratio['paired_max']:.2f})"
+        ops_s = row["ops_per_s"]
+        md.append(
+            f"| {name} | {rate(ops_s['median'])} | {rate(ops_s['min'])}-{rate(ops_s['max'])} | "
+            f"{row['seconds']['median']:.2f} | {cell} |"
+        )
+        txt.append(f"  {name:<28} {rate(ops_s['median'])} operations/s  ({row['seconds']['median']:.2f} s; {cell})")

@@ -26,7 +26,7 @@ from typing import Any
 
 import kfm_wal
 import ops_writes
-from formatting import rate
+from formatting import operation_rows
 from harness import rotated, settle
 from kfm_wal import ops
 from kfm_wal import replay as kfm_replay
@@ -141,17 +141,7 @@ def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         "| peer | operations/s | min-max | seconds | time / direct |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, row in res["rows"].items():
-        ratio = res["time_ratio"].get(f"{name} / {DIRECT}")
-        cell = "1.00x"
-        if ratio:
-            cell = f"{ratio['ratio_of_medians']:.2f}x ({ratio['paired_min']:.2f}-{ratio['paired_max']:.2f})"
-        ops_s = row["ops_per_s"]
-        md.append(
-            f"| {name} | {rate(ops_s['median'])} | {rate(ops_s['min'])}-{rate(ops_s['max'])} | "
-            f"{row['seconds']['median']:.2f} | {cell} |"
-        )
-        txt.append(f"  {name:<28} {rate(ops_s['median'])} operations/s  ({row['seconds']['median']:.2f} s; {cell})")
+    operation_rows(res, DIRECT, txt, md)
     txt.append("")
     md.append("")
     return txt, md
