@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -44,6 +45,17 @@ def salvage(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[st
     at `dst`. `src` is never changed. Returns destination, stopped_at (the finding, or None when
     the whole log was copied), segments, bytes and last_seq."""
     return _core.salvage(Path(src), Path(dst))
+
+
+@contextmanager
+def _refined(kind: str, entries: list[Mapping[str, Any]]) -> Iterator[None]:
+    """An intent the core refuses is explained by the JSON Schema's path-precise message."""
+    try:
+        yield
+    except SchemaError as e:
+        if kind == "intent":
+            raise schema.refine(e, entries) from None
+        raise
 
 
 class Wal:
@@ -156,32 +168,24 @@ class Wal:
         return self._append("completion", list(completions))
 
     def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> Receipts:
-        try:
+        with _refined(kind, entries):
             if len(entries) < _STREAM_FROM:
                 return self._writer.append(kind, schema.encode(entries))
-            # Large batches go over in chunks: the core checks each chunk on another core while
-            # this thread encodes the next one, and commits them all as one group.
-            batch = self._writer.batch(kind)
-            for first in range(0, len(entries), _STREAM_CHUNK):
-                batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
-            return batch.commit()
-        except SchemaError as e:
-            if kind == "intent":
-                raise schema.refine(e, entries) from None
-            raise
+            return self._chunked(kind, entries).commit()
 
     def _submit(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Pending:
-        try:
+        with _refined(kind, entries):
             if len(entries) < _STREAM_FROM:
                 return self._writer.submit(kind, schema.encode(entries))
-            batch = self._writer.batch(kind)
-            for first in range(0, len(entries), _STREAM_CHUNK):
-                batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
-            return batch.submit()
-        except SchemaError as e:
-            if kind == "intent":
-                raise schema.refine(e, entries) from None
-            raise
+            return self._chunked(kind, entries).submit()
+
+    def _chunked(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Batch:
+        """A large batch handed over in chunks: the core checks each chunk on another core while
+        this thread encodes the next one; it is still one group commit."""
+        batch = self._writer.batch(kind)
+        for first in range(0, len(entries), _STREAM_CHUNK):
+            batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
+        return batch
 
     # -- reading ---------------------------------------------------------------------------
 
