@@ -3,13 +3,11 @@ graph store) written through kfm_wal.ops, and the per-kind digests of those root
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pystac
 from kfm_wal import Wal, keys
 from kfm_wal.ops import GraphStore, root_state
 
@@ -66,25 +64,6 @@ def sandbox_digests(report: Any) -> dict[str, str]:
     return {r["recorded"]: report.digests[r["dir"]] for r in report.roots}
 
 
-def item(iid: str, name: str = "x", cid: str = "counties") -> pystac.Item:
-    return pystac.Item(
-        iid,
-        {"type": "Point", "coordinates": [-98.0, 38.5]},
-        [-98.0, 38.5, -98.0, 38.5],
-        dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-        {"name": name},
-        collection=cid,
-    )
-
-
-def collection(cid: str = "counties") -> pystac.Collection:
-    extent = pystac.Extent(
-        pystac.SpatialExtent([[-102.0, 37.0, -94.6, 40.0]]),
-        pystac.TemporalExtent([[dt.datetime(2024, 1, 1, tzinfo=dt.UTC), None]]),
-    )
-    return pystac.Collection(cid, "Kansas counties", extent, license="CC-BY-4.0")
-
-
 def triple(i: int) -> str:
     return f"<http://example.org/s{i}> <http://example.org/p> <http://example.org/o{i}> ."
 
@@ -98,4 +77,4 @@ def empty(state: Mapping[str, str]) -> str:
     return root_state.digest({})
 
 
-__all__ = ["META", "UNDO_META", "Roots", "close_graph", "collection", "item", "sandbox_digests", "triple"]
+__all__ = ["META", "UNDO_META", "Roots", "close_graph", "sandbox_digests", "triple"]

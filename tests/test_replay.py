@@ -27,7 +27,8 @@ from kfm_wal.ops import (
     unregister_action,
 )
 from kfm_wal.ops.digests import state_hash
-from replaytools import META, UNDO_META, Roots, collection, item, sandbox_digests, triple
+from replaytools import META, UNDO_META, Roots, sandbox_digests, triple
+from stactools import collection, item
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def _history(wal: Wal, roots: Roots) -> list[str]:
     ids.append(run(wal, [stac.CreateCollection(collection()), stac.CreateItem(item("ks-1"))], **where, **META).wal_id)
     ids.append(run(wal, [graph.Insert([triple(1), triple(2)]), Write("g.txt", b"g")], **where, **META).wal_id)
     ids.append(
-        run(wal, [Move("a.csv", "moved/a.csv"), stac.UpdateItem(item("ks-1", "renamed"))], **where, **META).wal_id
+        run(wal, [Move("a.csv", "moved/a.csv"), stac.UpdateItem(item("ks-1", name="renamed"))], **where, **META).wal_id
     )
     ids.append(run(wal, [graph.Delete([triple(1)]), Delete("g.txt")], **where, **META).wal_id)
     ids.append(undo(wal, ids[-1], **UNDO_META).wal_id)

@@ -35,7 +35,8 @@ from kfm_wal.ops import (
     unregister_action,
 )
 from kfm_wal.ops import root_state as rs
-from replaytools import META, UNDO_META, Roots, close_graph, collection, item, sandbox_digests, triple
+from replaytools import META, UNDO_META, Roots, close_graph, sandbox_digests, triple
+from stactools import collection, item
 
 # tmpfs when there is one: fsync is free there, and this test is about replay, not durability
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
@@ -70,7 +71,7 @@ def _stac_actions(roots: Roots, i: int, delete: bool) -> list[Any]:
     if not (roots.stac / "collections" / "counties" / "collection.json").exists():
         return [stac.CreateCollection(collection()), stac.CreateItem(item(iid))]
     if (roots.stac / stac.item_path("counties", iid)).exists():
-        return [stac.DeleteItem("counties", iid)] if delete else [stac.UpdateItem(item(iid, f"n{len(iid)}x"))]
+        return [stac.DeleteItem("counties", iid)] if delete else [stac.UpdateItem(item(iid, name=f"n{len(iid)}x"))]
     return [stac.CreateItem(item(iid))]
 
 

@@ -28,7 +28,8 @@ import pyoxigraph
 import pytest
 from kfm_wal import replay
 from kfm_wal.ops import Delete, Move, Write, graph, run, stac, undo
-from replaytools import META, UNDO_META, Roots, close_graph, collection, item, sandbox_digests, triple
+from replaytools import META, UNDO_META, Roots, close_graph, sandbox_digests, triple
+from stactools import collection, item
 
 _WATCHED: list[Path] = []  # the paths the audit hook watches (empty: it does nothing)
 _SEEN: list[tuple[str, str]] = []
