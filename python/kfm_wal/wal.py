@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -47,15 +46,9 @@ def salvage(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[st
     return _core.salvage(Path(src), Path(dst))
 
 
-@contextmanager
-def _refined(kind: str, entries: list[Mapping[str, Any]]) -> Iterator[None]:
+def _refined(kind: str, err: SchemaError, entries: list[Mapping[str, Any]]) -> SchemaError:
     """An intent the core refuses is explained by the JSON Schema's path-precise message."""
-    try:
-        yield
-    except SchemaError as e:
-        if kind == "intent":
-            raise schema.refine(e, entries) from None
-        raise
+    return schema.refine(err, entries) if kind == "intent" else err
 
 
 class Wal:
@@ -168,16 +161,21 @@ class Wal:
         return self._append("completion", list(completions))
 
     def _append(self, kind: str, entries: list[Mapping[str, Any]]) -> Receipts:
-        with _refined(kind, entries):
+        # A plain try (not a context manager): this is every append's path.
+        try:
             if len(entries) < _STREAM_FROM:
                 return self._writer.append(kind, schema.encode(entries))
             return self._chunked(kind, entries).commit()
+        except SchemaError as e:
+            raise _refined(kind, e, entries) from None
 
     def _submit(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Pending:
-        with _refined(kind, entries):
+        try:
             if len(entries) < _STREAM_FROM:
                 return self._writer.submit(kind, schema.encode(entries))
             return self._chunked(kind, entries).submit()
+        except SchemaError as e:
+            raise _refined(kind, e, entries) from None
 
     def _chunked(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Batch:
         """A large batch handed over in chunks: the core checks each chunk on another core while
