@@ -1,205 +1,232 @@
-"""Audit a data root against the log: "no unauthorized writes".
+"""Audit the roots a log writes against it: "no unauthorized writes".
 
-The file operations recorded in the log (payload format `kfm-wal-ops/files-1`, docs/FORMAT.md
-section 4) are replayed in log order to get the state every path they touched should be in now:
+Every root the log's operations name (data roots, STAC catalogs, graph stores: `audit_tree`
+replays the log for the state each target should be in now) is compared with what is there:
 
-- `succeeded` (undos included: an undo is a `rollback` operation of its own): each path takes
-  the state the intent's `reversal.expects` names (its content digest, or "absent");
-- `refused` and `reversed`: nothing changed (a reversed operation put its paths back);
-- `failed` or still pending (no completion): the log cannot tell which of its actions took
-  effect, so each path it touched may be in any state the operation passes through (its state
-  before, after each action, or after the last); any of those is accepted.
-
-Then every file under the data root must have exactly the expected content, a path the log left
-with content must exist, and no file the log never wrote may be there. Findings:
-
-- `tree.unexpected_state`: a file's content differs from what the log says (or the log deleted
-  it and it is back);
-- `tree.missing_file`: the log left content at a path and there is no file;
+- `tree.unexpected_state`: a file's content (or a STAC object's file) differs from what the log
+  says, or a file or triple the log deleted is back;
+- `tree.missing_file`: the log left content at a path (a file, a STAC item, collection or the
+  catalog) and there is no file;
 - `tree.unlogged_file`: a file (or symlink, or other non-directory entry) no recorded operation
-  ever touched.
+  ever touched;
+- `tree.missing_triple`: the log left a triple in a graph store and it is not there;
+- `tree.unlogged_triple`: a triple (or quad of a named graph) in a store that no recorded
+  operation ever inserted.
 
-Ignored: the temporary files of an interrupted atomic write (`.<name>.<32 hex>.tmp`, see
-`kfm_wal.ops.durable.write_atomic`; a crash can leave them, and they never replace a file), and
-operations recorded for another data root. Directories are not judged (the operations create
-parents and leave empty ones behind). Only the log's records are trusted: an operation whose
-intent or completion was forged would need a forged signature, which `verify` catches.
+Each finding names the target (`Finding.target`: kind, root, id, path, expected and actual state)
+and, but for unlogged ones, the operation that last set it (its completion, or its intent while
+pending). Ignored: the temporary files of an interrupted atomic write (`.<name>.<32 hex>.tmp`,
+see `kfm_wal.ops.durable.write_atomic`; a crash can leave them, and they never replace a file),
+another root nested in the one audited, directories (operations create parents and leave empty
+ones behind) and custom actions (their state lives outside any root). Only the log's records are
+trusted: an operation whose intent or completion was forged would need a forged signature, which
+`verify` catches.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .audit_tree import FILE, GRAPH, STAC, Expected, LogTrees, root_key
 from .findings import Finding
 from .ops.digests import ABSENT
-from .ops.errors import PlanError
-from .ops.files import PAYLOAD_FORMAT, simulate
-from .ops.root_state import TEMP_FILE, file_tree
+from .ops.root_state import TEMP_FILE, file_tree, read_graph
 from .reader import Record, records
 
 UNEXPECTED_STATE = "tree.unexpected_state"
 MISSING_FILE = "tree.missing_file"
 UNLOGGED_FILE = "tree.unlogged_file"
+MISSING_TRIPLE = "tree.missing_triple"
+UNLOGGED_TRIPLE = "tree.unlogged_triple"
+CODES = (UNEXPECTED_STATE, MISSING_FILE, UNLOGGED_FILE, MISSING_TRIPLE, UNLOGGED_TRIPLE)
+
+_STAC_ITEM = re.compile(r"^collections/([^/]+)/items/([^/]+)\.json$")
+_STAC_COLLECTION = re.compile(r"^collections/([^/]+)/collection\.json$")
 
 
 @dataclass(frozen=True)
-class Expected:
-    states: frozenset[str]  # accepted states: content digests and/or "absent"
-    record: Record  # the completion (or intent, when pending) that set them
-    wal_id: str
+class Audited:
+    kind: str  # FILE, STAC or GRAPH
+    recorded: str  # root_key of the root as the log names it
+    path: Path  # where it is read (the recorded root itself, or a copy of it)
 
 
-def _root_key(path: str | os.PathLike[str]) -> str:
-    return os.path.normpath(Path(path).absolute().resolve(strict=False))
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    record: Record | None  # what set the expected state; None for an unlogged target
+    wal_id: str | None
+    message: str
+    target: dict[str, Any]
+
+    def finding(self) -> Finding:
+        rec = self.record
+        if rec is None:
+            return Finding(self.code, "", 0, None, None, self.message, self.target)
+        return Finding(self.code, rec.segment, rec.offset, rec.seq, self.wal_id, self.message, self.target)
 
 
-class TreeReplay:
-    """Replays the file operations of a log for one data root (feed records in log order)."""
+def select_roots(
+    trees: LogTrees, within: str | os.PathLike[str] | None = None, recorded_root: str | os.PathLike[str] | None = None
+) -> list[Audited]:
+    """The roots to audit: every root the log names (at or under `within` when given; `within`
+    itself, as a data root, when it holds none). With `recorded_root`, `within` is a copy of that
+    recorded root, audited as if it were there."""
+    if recorded_root is not None:
+        if within is None:
+            raise ValueError("recorded_root needs the directory that stands in for it")
+        key = root_key(recorded_root)
+        return [Audited(trees.roots.get(key, FILE), key, Path(within))]
+    chosen = [Audited(kind, r, Path(r)) for r, kind in sorted(trees.roots.items())]
+    if within is None:
+        return chosen
+    top = Path(root_key(within))
+    chosen = [a for a in chosen if a.path == top or a.path.is_relative_to(top)]
+    return chosen or [Audited(FILE, str(top), Path(within))]
 
-    def __init__(self, data_root: str | os.PathLike[str], recorded_root: str | os.PathLike[str] | None = None) -> None:
-        self.data_root = Path(data_root)
-        self._root = _root_key(recorded_root if recorded_root is not None else data_root)
-        self._intents: dict[str, Record] = {}
-        self.expected: dict[str, Expected] = {}
 
-    def feed(self, record: Record) -> None:
-        body = record.body
-        if record.kind == "intent":
-            payload = body.get("payload")
-            if (
-                isinstance(payload, dict)
-                and payload.get("format") == PAYLOAD_FORMAT
-                and isinstance(payload.get("root"), str)
-                and _root_key(payload["root"]) == self._root
-            ):
-                self._intents[str(body["wal_id"])] = record
-        elif record.kind == "completion":
-            intent = self._intents.pop(str(body.get("wal_id")), None)
-            if intent is not None:
-                self._apply(intent, record, str(body.get("status")))
+def _nested(trees: LogTrees, audited: Audited) -> list[Path]:
+    """Other recorded roots inside this one (audited on their own, not as its files)."""
+    base = Path(audited.recorded)
+    inside = [Path(r) for r in trees.roots if r != audited.recorded and Path(r).is_relative_to(base)]
+    return [audited.path / p.relative_to(base) for p in inside]
 
-    def _apply(self, intent: Record, at: Record, status: str) -> None:
-        wal_id = str(intent.body["wal_id"])
-        reversal: Mapping[str, Any] = intent.body.get("reversal") or {}
-        expects: Mapping[str, str] = reversal.get("expects") or {}
-        if status == "succeeded":
-            for path, state in expects.items():
-                self.expected[path] = Expected(frozenset([state]), at, wal_id)
-        elif status not in ("refused", "reversed"):  # failed, or pending (status "")
-            for path, states in _passes_through(intent).items():
-                known = self.expected.get(path)
-                self.expected[path] = Expected(states | (known.states if known else frozenset()), at, wal_id)
 
-    def finish(self) -> None:
-        """Intents still without completion (an operation a crash interrupted)."""
-        for intent in list(self._intents.values()):
-            self._apply(intent, intent, "")
-        self._intents.clear()
+def _stac(path: str) -> tuple[str, str]:
+    """(target kind, id) of a file of a STAC catalog."""
+    if path == "catalog.json":
+        return "stac.catalog", "catalog"
+    m = _STAC_ITEM.match(path)
+    if m:
+        return "stac.item", f"{m[1]}/{m[2]}"
+    m = _STAC_COLLECTION.match(path)
+    if m:
+        return "stac.collection", m[1]
+    return "file", path
 
-    def findings(self) -> list[Finding]:
-        """Compare the data root with the replayed state (call `finish` first)."""
-        out: list[Finding] = []
-        actual = file_tree(self.data_root)
-        for path in sorted(set(actual) | set(self.expected)):
-            want, got = self.expected.get(path), actual.get(path, ABSENT)
-            if want is None:
-                why = f"{path}: {_describe(got)} under {self.data_root}, written by no recorded operation"
-                out.append(Finding(UNLOGGED_FILE, "", 0, None, None, why))
-            elif got not in want.states:
-                code = MISSING_FILE if got == ABSENT else UNEXPECTED_STATE
-                rec = want.record
-                what = "missing" if got == ABSENT else f"found {_describe(got)}"
-                out.append(
-                    Finding(
-                        code,
-                        rec.segment,
-                        rec.offset,
-                        rec.seq,
-                        want.wal_id,
-                        f"{path}: {what}; the log expects {_states(want.states)} "
-                        f"(operation {want.wal_id}, seq {rec.seq})",
-                    )
-                )
-        return out
+
+def _label(kind: str, ident: str, path: str | None) -> str:
+    if kind == "graph.triple":
+        return f"triple {ident}"
+    if kind == "file":
+        return ident
+    return f"{path} ({kind.replace('.', ' ', 1).replace('stac ', 'STAC ')} {ident})"
 
 
 def _describe(state: str) -> str:
-    return state if state.startswith("sha256:") or state == ABSENT else f"a {state}"
+    return state if state.startswith("sha256:") or state in (ABSENT, "present") else f"a {state}"
 
 
-def _states(states: frozenset[str]) -> str:
-    return " or ".join(sorted(states))
+def _compare(trees: LogTrees, audited: Audited) -> Iterable[Problem]:
+    recorded = trees.recorded.get(audited.recorded, audited.recorded)
+    if audited.kind == GRAPH:
+        actual = read_graph(audited.path)
+    else:
+        actual = file_tree(audited.path, _nested(trees, audited))
+    wanted = dict(trees.targets(audited.recorded))
+    for key in sorted(set(actual) | set(wanted)):
+        want: Expected | None = wanted.get(key)
+        got = actual.get(key, ABSENT)
+        if want is not None and got in want.states:
+            continue
+        if audited.kind == GRAPH:
+            kind, ident, path = "graph.triple", key, None
+        else:
+            kind, ident = _stac(key) if audited.kind == STAC else ("file", key)
+            path = key
+        target: dict[str, Any] = {"kind": kind, "root": recorded, "id": ident}
+        if path is not None:
+            target["path"] = path
+        label = _label(kind, ident, path)
+        if want is None:
+            code = UNLOGGED_TRIPLE if audited.kind == GRAPH else UNLOGGED_FILE
+            target.update(code=code, expected=[], actual=got)
+            why = f"{label}: {_describe(got)} in {audited.path}, written by no recorded operation"
+            yield Problem(code, None, None, why, target)
+            continue
+        if got == ABSENT:
+            code = MISSING_TRIPLE if audited.kind == GRAPH else MISSING_FILE
+            what = "missing"
+        else:
+            code, what = UNEXPECTED_STATE, f"found {_describe(got)}"
+        rec = want.record
+        expected = sorted(want.states)
+        target.update(code=code, expected=expected, actual=got, seq=rec.seq, wal_id=want.wal_id)
+        why = (
+            f"{label}: {what} in {audited.path}; the log expects {' or '.join(expected)} "
+            f"(operation {want.wal_id}, seq {rec.seq})"
+        )
+        yield Problem(code, rec, want.wal_id, why, target)
 
 
-def _passes_through(intent: Record) -> dict[str, frozenset[str]]:
-    """Every state each path of the intent may be in after a partial run."""
-    reversal = intent.body.get("reversal") or {}
-    state: dict[str, str] = {}
-    for step in reversal.get("steps") or []:
-        state[step["path"]] = step["blob"] if step["type"] == "file.restore" else ABSENT
-    seen = {p: {s} for p, s in state.items()}
-    for action in intent.body["payload"].get("actions") or []:
-        try:
-            simulate(state, action)
-        except (PlanError, KeyError):
-            break
-        for p, s in state.items():
-            seen.setdefault(p, set()).add(s)
-    for p, s in (reversal.get("expects") or {}).items():
-        seen.setdefault(p, set()).add(s)
-    return {p: frozenset(s) for p, s in seen.items()}
+def problems(trees: LogTrees, roots: Iterable[Audited]) -> list[Problem]:
+    """Every difference between the audited roots and the replayed log (call `trees.finish` first)."""
+    return [p for audited in roots for p in _compare(trees, audited)]
 
 
 def audit_tree(
     log: str | os.PathLike[str],
-    data_root: str | os.PathLike[str],
+    data_root: str | os.PathLike[str] | None = None,
     *,
     recorded_root: str | os.PathLike[str] | None = None,
 ) -> list[Finding]:
-    """Findings for every difference between `data_root` and the state the log's file
-    operations left it in. `recorded_root`: the root the operations were recorded with, when
-    auditing a copy of the tree somewhere else (default: `data_root` itself)."""
-    replay = TreeReplay(data_root, recorded_root)
+    """Findings for every difference between the roots the log's operations write (data roots,
+    STAC catalogs, graph stores) and the state they left them in. `data_root`: only the roots at
+    or under it (itself, as a data root, when the log names none there). `recorded_root`: the
+    root the operations were recorded with, when auditing a copy of it at `data_root`."""
+    trees = LogTrees()
     for record in records(log):
-        replay.feed(record)
-    replay.finish()
-    return replay.findings()
+        trees.feed(record)
+    trees.finish()
+    return [p.finding() for p in problems(trees, select_roots(trees, data_root, recorded_root))]
 
 
 class TreeMatchesLog:
-    """`kfm_wal.verify(path, rules=[TreeMatchesLog("data/processed")])`: the audit as a rule.
-    Its findings carry the rule's id; each message starts with the specific finding code."""
+    """`kfm_wal.verify(path, rules=[TreeMatchesLog()])`: the audit as a rule (every root the log
+    names; or `TreeMatchesLog("data")`: those under data/). Its findings carry the rule's id;
+    each message starts with the specific finding code, which `Finding.target["code"]` holds."""
 
     id = "tree.matches_log"
-    description = "every file under the data root is exactly as the log's file operations left it"
+    description = "every data root, STAC catalog and graph store is exactly as the log's operations left it"
 
-    def __init__(self, data_root: str | os.PathLike[str], recorded_root: str | os.PathLike[str] | None = None) -> None:
-        self._replay = TreeReplay(data_root, recorded_root)
+    def __init__(
+        self,
+        data_root: str | os.PathLike[str] | None = None,
+        recorded_root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._trees = LogTrees()
+        self._within, self._recorded_root = data_root, recorded_root
+        self.audited: list[Audited] = []  # the roots audited (known after `finish`)
 
     def check(self, record: Record) -> Iterable[str]:
-        self._replay.feed(record)
+        self._trees.feed(record)
         return ()
 
-    def finish(self) -> Iterable[tuple[Record | None, str]]:
-        replay = self._replay
-        replay.finish()
-        for f in replay.findings():
-            record = None
-            if f.seq is not None:
-                record = next((e.record for e in replay.expected.values() if e.record.seq == f.seq), None)
-            yield record, f"{f.code}: {f.message}"
+    def finish(self) -> Iterable[tuple[Record | None, str, dict[str, Any] | None]]:
+        self._trees.finish()
+        self.audited = select_roots(self._trees, self._within, self._recorded_root)
+        for p in problems(self._trees, self.audited):
+            yield p.record, f"{p.code}: {p.message}", p.target
 
 
 __all__ = [
+    "CODES",
     "MISSING_FILE",
+    "MISSING_TRIPLE",
     "TEMP_FILE",
     "UNEXPECTED_STATE",
     "UNLOGGED_FILE",
+    "UNLOGGED_TRIPLE",
+    "Audited",
+    "LogTrees",
+    "Problem",
     "TreeMatchesLog",
-    "TreeReplay",
     "audit_tree",
+    "problems",
+    "select_roots",
 ]

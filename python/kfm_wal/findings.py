@@ -44,6 +44,9 @@ class Finding:
     seq: int | None
     wal_id: str | None
     message: str
+    # What an optional rule found wrong, for machines (docs/VERIFY.md): e.g. the tree audit's
+    # {"kind", "root", "id", "expected", "actual"}. None for the core's findings.
+    target: dict[str, Any] | None = None
 
     @property
     def recoverable(self) -> bool:
@@ -101,6 +104,9 @@ class VerifyReport:
         d = asdict(self)
         del d["head_state"], d["pending_ids"]
         d["findings"] = d["findings"][:max_errors] if max_errors is not None else d["findings"]
+        for f in d["findings"]:  # `target` is there only when a rule set one
+            if f["target"] is None:
+                del f["target"]
         d.update(
             ok=self.ok,
             counts=self.counts,

@@ -8,17 +8,21 @@ their findings in the same report.
         id = "policy.no_friday_tier3"
         description = "..."
         def check(self, record): ...      # yields (message) strings
-        def finish(self): ...             # yields (record or None, message) at the end
+        def finish(self): ...             # yields (record or None, message) at the end, or
+                                          # (record or None, message, target): see Finding.target
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .findings import Finding
 from .reader import Record, records
+
+# What `Rule.finish` yields: (record or None, message), optionally with a target (Finding.target).
+Finished = tuple[Record | None, str] | tuple[Record | None, str, dict[str, Any] | None]
 
 
 @runtime_checkable
@@ -28,7 +32,7 @@ class Rule(Protocol):
 
     def check(self, record: Record) -> Iterable[str]: ...
 
-    def finish(self) -> Iterable[tuple[Record | None, str]]: ...
+    def finish(self) -> Iterable[Finished]: ...
 
 
 class RecordRule:
@@ -68,10 +72,10 @@ class ReversalStepsPresent(IntentRule):
             yield "reversible intent without reversal steps"
 
 
-def _finding(rule: Rule, record: Record | None, message: str) -> Finding:
+def _finding(rule: Rule, record: Record | None, message: str, target: dict[str, Any] | None = None) -> Finding:
     if record is None:
-        return Finding(rule.id, "", 0, None, None, message)
-    return Finding(rule.id, record.segment, record.offset, record.seq, record.wal_id, message)
+        return Finding(rule.id, "", 0, None, None, message, target)
+    return Finding(rule.id, record.segment, record.offset, record.seq, record.wal_id, message, target)
 
 
 def run_rules(
@@ -83,8 +87,8 @@ def run_rules(
             for message in rule.check(record):
                 yield _finding(rule, record, message)
     for rule in rules:
-        for record_or_none, message in rule.finish():
-            yield _finding(rule, record_or_none, message)
+        for found in rule.finish():
+            yield _finding(rule, *found)
 
 
 __all__ = ["IntentRule", "RecordRule", "ReversalStepsPresent", "Rule", "run_rules"]
