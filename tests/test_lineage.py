@@ -176,4 +176,5 @@ def test_emit_is_idempotent(wal: Wal, ops: dict[str, Any], tmp_path: Path) -> No
     assert first.decode() == lineage.export(wal.path, "openlineage")
     other = lineage.emit(wal.path, tmp_path / "elsewhere")
     assert other == tmp_path / "elsewhere" / "events.jsonl" and other.read_bytes() == first
-    assert not [p for p in path.parent.iterdir() if p.name != "events.jsonl"]  # no temp files left
+    # no temp files left: the events and their manifest only
+    assert sorted(p.name for p in path.parent.iterdir()) == ["events.jsonl", lineage.MANIFEST]

@@ -100,15 +100,26 @@ def lineage_export(log_dir: Path, fmt: str, from_seq: int | None, to_seq: int | 
 
 @lineage_group.command("emit")
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
-@click.option("--out", "out_dir", type=LOG_DIR, help="Directory for events.jsonl. Default: <parent of DIR>/lineage.")
-def lineage_emit(log_dir: Path, out_dir: Path | None) -> None:
-    """Write the log's OpenLineage events to events.jsonl (rewritten only when they changed)."""
-    from . import lineage
+@click.option("--out", "out_dir", type=LOG_DIR, help="Lineage directory. Default: <parent of DIR>/lineage.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["openlineage", "prov-json", "prov-n"]),
+    multiple=True,
+    help="Files to derive (repeatable): events.jsonl, prov.json, prov.provn. Default: those the "
+    "directory lists already, else openlineage.",
+)
+def lineage_emit(log_dir: Path, out_dir: Path | None, formats: tuple[str, ...]) -> None:
+    """Derive the log's lineage files (rewritten only when they changed) and their manifest
+    lineage.json, which names the records each derives from; `validate --operations` checks them."""
+    from .lineage import derived
 
     require_log(log_dir)
+    where = out_dir if out_dir is not None else derived.default_dir(log_dir)
     with located(log=log_dir):
-        path = lineage.emit(log_dir, out_dir)
-    click.echo(str(path))
+        manifest = derived.emit(log_dir, where, formats or None)
+    for name, listed in sorted(manifest.files.items()):
+        click.echo(f"{where / name}\tseq {listed.from_seq}-{listed.to_seq}\t{listed.head_hash}")
 
 
 # -- repair / tail ---------------------------------------------------------------------------

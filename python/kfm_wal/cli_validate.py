@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .verify_rules import Rule
 
 
+# `--tree` given without a value: every root the log names.
+ALL_ROOTS = ""
+
 # -- validate ------------------------------------------------------------------------------------
 
 
@@ -71,8 +74,19 @@ if TYPE_CHECKING:
 @click.option(
     "--tree",
     "tree_root",
+    type=str,
+    is_flag=False,
+    flag_value=ALL_ROOTS,
+    metavar="[ROOTS]",
+    help="Audit every data root, STAC catalog and graph store the log writes (or those at or under "
+    "ROOTS): each file and triple must have the state the log says, none may be unlogged.",
+)
+@click.option(
+    "--lineage",
+    "lineage_dir",
     type=LOG_DIR,
-    help="Data root: every file there must have the state the log says, none may be unlogged.",
+    help="Lineage directory to check against the log (implies --operations; default with "
+    "--operations: <parent of DIR>/lineage when it exists).",
 )
 def validate(
     log_dir: Path,
@@ -85,14 +99,15 @@ def validate(
     fail_fast: bool,
     op_rules: bool,
     policy_file: Path | None,
-    tree_root: Path | None,
+    tree_root: str | None,
+    lineage_dir: Path | None,
 ) -> int:
     """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
     ring = None
     if keyring_file is not None:
         with located(file=keyring_file):
             ring = keys.load_keyring(keyring_file)
-    rules = _operation_rules(op_rules, policy_file, ring, tree_root)
+    rules = _operation_rules(op_rules, policy_file, ring, tree_root, _lineage(log_dir, op_rules, lineage_dir))
     signer = load_key(receipt_key_file) if receipt_key_file else None
     previous = None
     if receipt_file is not None and receipt_file.exists():
@@ -136,10 +151,26 @@ def validate(
     return 0 if report.ok else INVALID_LOG
 
 
+def _lineage(log_dir: Path, op_rules: bool, given: Path | None) -> Path | None:
+    """The lineage directory checked: the one given, or with --operations the log's default."""
+    if given is not None:
+        if not given.is_dir():
+            raise CliError("not a directory", f"option --lineage {shown(given)}")
+        return given
+    if not op_rules:
+        return None
+    default = log_dir.absolute().parent / "lineage"
+    return default if default.is_dir() else None
+
+
 def _operation_rules(
-    wanted: bool, policy_file: Path | None, ring: keys.Keyring | None, tree_root: Path | None
+    wanted: bool,
+    policy_file: Path | None,
+    ring: keys.Keyring | None,
+    tree_root: str | None,
+    lineage_dir: Path | None = None,
 ) -> list[Rule]:
-    if not (wanted or policy_file or tree_root):
+    if not (wanted or policy_file or tree_root is not None or lineage_dir):
         return []
     from . import audit, governance
     from .ops import ExecutedMatchesIntent
@@ -160,5 +191,9 @@ def _operation_rules(
             raise CliError("--policy checks approvals against trusted keys: give --keyring too", "option --policy")
         rules.append(governance.ApprovalsValid(policy, ring))
     if tree_root is not None:
-        rules.append(audit.TreeMatchesLog(tree_root))
+        rules.append(audit.TreeMatchesLog(None if tree_root == ALL_ROOTS else Path(tree_root)))
+    if lineage_dir is not None:
+        from .audit_lineage import LineageMatchesLog
+
+        rules.append(LineageMatchesLog(lineage_dir))
     return rules

@@ -73,11 +73,13 @@ class OpRun:
 @dataclass
 class Scan:
     """What a seq range of a log holds: `steps` are ("start" | "end", run) in log order, one per
-    intent / completion record in the range; `runs` every run with a record in it."""
+    intent / completion record in the range; `runs` every run with a record in it; `head` the seq
+    and hash of the last record read (the chain head the range was derived from)."""
 
     log_id: str
     steps: list[tuple[str, OpRun]]
     runs: list[OpRun]
+    head: tuple[int, str] | None = None  # (seq, hash) of the last record read: what it derives from
 
 
 def file_namespace(root: str) -> str:
@@ -175,34 +177,50 @@ def datasets(body: Mapping[str, Any]) -> tuple[list[DatasetRef], list[DatasetRef
     return ins, outs
 
 
-def scan(log: str | os.PathLike[str], start_seq: int | None = None, end_seq: int | None = None) -> Scan:
-    """Pair intents with completions over the whole log up to `end_seq` (an intent before the
-    range is needed for a completion inside it) and keep the steps in [start_seq, end_seq]."""
-    lo = start_seq or 1
-    log_id = ""
-    pending: dict[str, OpRun] = {}
-    steps: list[tuple[str, OpRun]] = []
-    touched: dict[str, OpRun] = {}
-    for rec in records(log, end_seq=end_seq):
+class Scanner:
+    """Pairs intents with completions as records are fed in log order (the whole log up to the
+    range's end: an intent before the range is needed for a completion inside it) and keeps the
+    steps with seq >= `start_seq`. `head` is the (seq, hash) of the last record fed."""
+
+    def __init__(self, start_seq: int | None = None) -> None:
+        self.lo = start_seq or 1
+        self.log_id = ""
+        self.head: tuple[int, str] | None = None
+        self._pending: dict[str, OpRun] = {}
+        self._steps: list[tuple[str, OpRun]] = []
+        self._touched: dict[str, OpRun] = {}
+
+    def feed(self, rec: Record) -> None:
         body = rec.body
-        if rec.kind == "header" and not log_id:
-            log_id = str(body["log_id"])
+        self.head = (rec.seq, rec.hash)
+        if rec.kind == "header" and not self.log_id:
+            self.log_id = str(body["log_id"])
         elif rec.kind == "intent":
             ins, outs = datasets(body)
-            run = OpRun(log_id, rec, None, ins, outs)
-            pending[run.wal_id] = run
-            if rec.seq >= lo:
-                steps.append(("start", run))
-                touched[run.wal_id] = run
+            run = OpRun(self.log_id, rec, None, ins, outs)
+            self._pending[run.wal_id] = run
+            if rec.seq >= self.lo:
+                self._steps.append(("start", run))
+                self._touched[run.wal_id] = run
         elif rec.kind == "completion":
-            found = pending.pop(str(body["wal_id"]), None)
+            found = self._pending.pop(str(body["wal_id"]), None)
             if found is None:  # an orphan completion: the verifier reports it; nothing to pair
-                continue
+                return
             found.completion = rec
-            if rec.seq >= lo:
-                steps.append(("end", found))
-                touched[found.wal_id] = found
-    return Scan(log_id, steps, list(touched.values()))
+            if rec.seq >= self.lo:
+                self._steps.append(("end", found))
+                self._touched[found.wal_id] = found
+
+    def result(self) -> Scan:
+        return Scan(self.log_id, list(self._steps), list(self._touched.values()), self.head)
 
 
-__all__ = ["DEFAULT_NAMESPACE", "DatasetRef", "OpRun", "Scan", "datasets", "file_namespace", "scan"]
+def scan(log: str | os.PathLike[str], start_seq: int | None = None, end_seq: int | None = None) -> Scan:
+    """The steps in [start_seq, end_seq] of the log at `log` (see `Scanner`)."""
+    scanner = Scanner(start_seq)
+    for rec in records(log, end_seq=end_seq):
+        scanner.feed(rec)
+    return scanner.result()
+
+
+__all__ = ["DEFAULT_NAMESPACE", "DatasetRef", "OpRun", "Scan", "Scanner", "datasets", "file_namespace", "scan"]
