@@ -44,6 +44,8 @@ ALL = "ops"  # the extra that installs all of them
 PARTS: dict[str, tuple[str, ...]] = {
     "kfm_wal.ops": ("stac", "graph"),
     "kfm_wal.audit": ("stac", "graph"),
+    "kfm_wal.audit_tree": ("stac", "graph"),
+    "kfm_wal.audit_lineage": ("stac", "graph", "lineage"),
     "kfm_wal.governance": ("stac", "graph"),
     "kfm_wal.lineage": ("stac", "graph", "lineage"),
     "kfm_wal.demo_data": ("stac",),
