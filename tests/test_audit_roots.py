@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kfm_wal
 import pytest
 from click.testing import CliRunner, Result
@@ -28,6 +29,7 @@ from stactools import collection, item
 from test_ops_support import META, UNDO_META
 
 EX = "http://example.org/"
+REPORT_SCHEMA = json.loads((Path(kfm_wal.__file__).parent / "schemas" / "verify-report-v1.json").read_text())
 
 
 def t(s: str, p: str, o: str) -> str:
@@ -199,6 +201,7 @@ def test_cli_tree_audits_every_root_in_one_run(wal: Wal, world: World) -> None:
     out = cli_run("validate", wal.path, "--tree", "--json")
     assert out.exit_code == 1, out.output
     doc = json.loads(out.output)
+    jsonschema.validate(doc, REPORT_SCHEMA)
     targets = [f["target"] for f in doc["findings"]]
     assert [(x["code"], x["kind"], x["id"]) for x in targets] == [
         (UNLOGGED_TRIPLE, "graph.triple", t("ks", "sneaky", "triple")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import kfm_wal
 import pytest
 from click.testing import CliRunner, Result
@@ -23,6 +24,8 @@ from kfm_wal.cli import cli
 from kfm_wal.ops import Write, run
 from kfm_wal.ops.digests import content_digest
 from test_ops_support import META
+
+REPORT_SCHEMA = json.loads((Path(kfm_wal.__file__).parent / "schemas" / "verify-report-v1.json").read_text())
 
 
 @pytest.fixture
@@ -169,7 +172,9 @@ def test_cli_emit_then_validate_operations(log: Path) -> None:
     (directory / "events.jsonl").write_text("")
     out = cli_run("validate", log, "--operations", "--json")
     assert out.exit_code == 1
-    (finding,) = json.loads(out.output)["findings"]
+    doc = json.loads(out.output)
+    jsonschema.validate(doc, REPORT_SCHEMA)
+    (finding,) = doc["findings"]
     assert finding["code"] == "lineage.matches_log" and finding["target"]["code"] == CHANGED_FILE
     assert finding["target"]["line"] == 1 and finding["seq"] is not None
     # without --operations the lineage is not judged; --lineage DIR names another directory
