@@ -197,3 +197,19 @@ def test_validate_operations_without_the_lineage_extra(log: Path, emitted: Path)
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == "kfm-wal: error: kfm-wal validate needs the 'lineage' extra: pip install 'kfm-wal[lineage]'\n"
+
+
+def test_an_incremental_run_still_judges_the_whole_log(log: Path, emitted: Path, tmp_path: Path) -> None:
+    receipt = tmp_path / "ci.receipt"
+    first = cli_run("validate", log, "--operations", "--tree", "--receipt", receipt)
+    assert first.exit_code == 0, first.output
+    again = json.loads(cli_run("validate", log, "--operations", "--tree", "--receipt", receipt, "--json").output)
+    assert again["incremental_from"] is not None and again["ok"], again["findings"]
+    (emitted / "events.jsonl").write_text("")
+    (log.parent / "processed" / "part-1.csv").write_text("edited")
+    out = cli_run("validate", log, "--operations", "--tree", "--receipt", receipt, "--json")
+    assert out.exit_code == 1
+    assert sorted(f["target"]["code"] for f in json.loads(out.output)["findings"]) == [
+        CHANGED_FILE,
+        "tree.unexpected_state",
+    ]

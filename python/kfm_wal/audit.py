@@ -192,6 +192,7 @@ class TreeMatchesLog:
     each message starts with the specific finding code, which `Finding.target["code"]` holds."""
 
     id = "tree.matches_log"
+    whole_log = True  # the state every operation left: an incremental run still reads them all
     description = "every data root, STAC catalog and graph store is exactly as the log's operations left it"
 
     def __init__(

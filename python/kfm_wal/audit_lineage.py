@@ -50,6 +50,7 @@ class LineageMatchesLog:
     lineage directory is what the log derives (see the module docstring)."""
 
     id = "lineage.matches_log"
+    whole_log = True  # the files derive from every record: an incremental run still reads them all
     description = "every lineage file is exactly what the log derives for the records it names"
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
