@@ -215,3 +215,18 @@ def test_cli_tree_audits_every_root_in_one_run(wal: Wal, world: World) -> None:
     under = json.loads(cli_run("validate", wal.path, "--tree", world.data, "--json").output)
     assert [f["target"] for f in under["findings"]] == targets
     assert cli_run("validate", wal.path, "--tree", world.data / "nope" / "deeper", "--json").exit_code == 0
+
+
+def test_a_damaged_graph_store_is_one_finding(wal: Wal, world: World, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-graph"
+    run(wal, [g.Insert([t("x", "y", "z")])], graph=broken, **META)
+    g.GraphStore._open.pop(broken.resolve()).store.flush()  # let this process's handle go
+    import gc
+
+    gc.collect()
+    (broken / "CURRENT").write_text("junk\n")
+    (f,) = audit_tree(wal.path)
+    assert f.code == "tree.unreadable_root" and f.target is not None
+    assert (f.target["kind"], f.target["root"]) == ("graph.store", str(broken.resolve()))
+    out = cli_run("validate", wal.path, "--tree")
+    assert out.exit_code == 1 and "Traceback" not in out.output

@@ -11,7 +11,9 @@ replays the log for the state each target should be in now) is compared with wha
   ever touched;
 - `tree.missing_triple`: the log left a triple in a graph store and it is not there;
 - `tree.unlogged_triple`: a triple (or quad of a named graph) in a store that no recorded
-  operation ever inserted.
+  operation ever inserted;
+- `tree.unreadable_root`: a root that cannot be read at all (a damaged graph store, a file that
+  cannot be opened): none of its targets can be judged.
 
 Each finding names the target (`Finding.target`: kind, root, id, path, expected and actual state)
 and, but for unlogged ones, the operation that last set it (its completion, or its intent while
@@ -43,7 +45,8 @@ MISSING_FILE = "tree.missing_file"
 UNLOGGED_FILE = "tree.unlogged_file"
 MISSING_TRIPLE = "tree.missing_triple"
 UNLOGGED_TRIPLE = "tree.unlogged_triple"
-CODES = (UNEXPECTED_STATE, MISSING_FILE, UNLOGGED_FILE, MISSING_TRIPLE, UNLOGGED_TRIPLE)
+UNREADABLE_ROOT = "tree.unreadable_root"
+CODES = (UNEXPECTED_STATE, MISSING_FILE, UNLOGGED_FILE, MISSING_TRIPLE, UNLOGGED_TRIPLE, UNREADABLE_ROOT)
 
 _STAC_ITEM = re.compile(r"^collections/([^/]+)/items/([^/]+)\.json$")
 _STAC_COLLECTION = re.compile(r"^collections/([^/]+)/collection\.json$")
@@ -124,10 +127,18 @@ def _describe(state: str) -> str:
 
 def _compare(trees: LogTrees, audited: Audited) -> Iterable[Problem]:
     recorded = trees.recorded.get(audited.recorded, audited.recorded)
-    if audited.kind == GRAPH:
-        actual = read_graph(audited.path)
-    else:
-        actual = file_tree(audited.path, _nested(trees, audited))
+    try:
+        if audited.kind == GRAPH:
+            actual = read_graph(audited.path)
+        else:
+            actual = file_tree(audited.path, _nested(trees, audited))
+    except (OSError, RuntimeError, ValueError) as e:  # pyoxigraph reports a damaged store as RuntimeError
+        kind = "graph.store" if audited.kind == GRAPH else f"{audited.kind}.root"
+        target = {"kind": kind, "root": recorded, "id": recorded, "code": UNREADABLE_ROOT}
+        target.update(expected=[], actual="unreadable")
+        why = f"{audited.path}: cannot be read ({type(e).__name__}: {e}); none of its targets can be judged"
+        yield Problem(UNREADABLE_ROOT, None, None, why, target)
+        return
     wanted = dict(trees.targets(audited.recorded))
     for key in sorted(set(actual) | set(wanted)):
         want: Expected | None = wanted.get(key)
@@ -223,6 +234,7 @@ __all__ = [
     "UNEXPECTED_STATE",
     "UNLOGGED_FILE",
     "UNLOGGED_TRIPLE",
+    "UNREADABLE_ROOT",
     "Audited",
     "LogTrees",
     "Problem",
