@@ -134,10 +134,10 @@ def _compare(trees: LogTrees, audited: Audited) -> Iterable[Problem]:
             actual = file_tree(audited.path, _nested(trees, audited))
     except (OSError, RuntimeError, ValueError) as e:  # pyoxigraph reports a damaged store as RuntimeError
         kind = "graph.store" if audited.kind == GRAPH else f"{audited.kind}.root"
-        target = {"kind": kind, "root": recorded, "id": recorded, "code": UNREADABLE_ROOT}
-        target.update(expected=[], actual="unreadable")
+        where: dict[str, Any] = {"kind": kind, "root": recorded, "id": recorded, "code": UNREADABLE_ROOT}
+        where.update(expected=[], actual="unreadable")
         why = f"{audited.path}: cannot be read ({type(e).__name__}: {e}); none of its targets can be judged"
-        yield Problem(UNREADABLE_ROOT, None, None, why, target)
+        yield Problem(UNREADABLE_ROOT, None, None, why, where)
         return
     wanted = dict(trees.targets(audited.recorded))
     for key in sorted(set(actual) | set(wanted)):
