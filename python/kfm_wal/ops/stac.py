@@ -32,7 +32,17 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from . import files
 from .errors import PlanError
-from .filekind import FilePart, ReopenedFiles, context_root, file_prefix, file_root, planned_contents, recorded_contents
+from .filekind import (
+    FilePart,
+    ReopenedFiles,
+    context_root,
+    file_prefix,
+    file_root,
+    planned_contents,
+    recorded_contents,
+    recorded_prefix,
+    resume_files,
+)
 from .kinds import ActionKind, Context, Part, Reopened, register_kind
 
 DEFAULT_STAC_ROOT = "data/stac"
@@ -346,6 +356,19 @@ class StacKind(ActionKind):
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         root = file_root(part["root"])
         return ReopenedFiles(root, recorded_contents(ctx), file_prefix("file", root), "root")
+
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        """The recorded file writes of the STAC actions (state keys as a file part's)."""
+        resumed = StacPart(resume_files(part, actions, steps, ctx), ctx.blobs, recorded_prefix("file", part))
+        resumed.stac_objects = list(part.get("stac", []))
+        resumed.steps = None if steps is None else resumed.plan.steps
+        return resumed
 
 
 register_kind(StacKind())
