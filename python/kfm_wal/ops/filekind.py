@@ -114,7 +114,7 @@ def resume_files(
 ) -> files.FilePlan:
     """The FilePlan of a recorded file (or STAC) part: `part["root"]` (a path, or a FileRoot
     standing in for it), its payload actions, and `pre` from its reversal steps."""
-    root = file_root(part["root"])
+    root = context_root(ctx, part["root"])  # once per recovery, not once per operation
     touched = [files.targets(a) for a in actions]
     order = list(dict.fromkeys(p for paths in touched for p in paths))
     if steps is None:  # recorded irreversible: no before-images; only the keys of `pre` matter

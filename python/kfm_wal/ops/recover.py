@@ -69,12 +69,13 @@ def _settle_all(
 ) -> list[Settled]:
     where = None if root is None else root if isinstance(root, FileRoot) else FileRoot(root)
     out: list[Settled | Resumed] = []
+    roots: dict[object, object] = {}  # each root opened once for the whole recovery
     for intent in _pending(found):
         if not recorded_by_ops(intent):
             out.append(_skipped(intent))
             continue
         try:
-            out.append(resume(intent, blobs, where))
+            out.append(resume(intent, blobs, where, roots))
         except Exception as e:  # an unknown kind, an unregistered custom action, a malformed intent
             out.append(left(intent, f"cannot be judged: {type(e).__name__}: {e}"))
     shared = _overlaps([r for r in out if isinstance(r, Resumed)])

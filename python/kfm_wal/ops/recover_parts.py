@@ -95,17 +95,20 @@ class Resumed:
         return None
 
 
-def resume(intent: Record, blobs: BlobStore, root: FileRoot | None = None) -> Resumed:
+def resume(
+    intent: Record, blobs: BlobStore, root: FileRoot | None = None, roots: dict[Any, Any] | None = None
+) -> Resumed:
     """Rebuild the operation `intent` records. `root` stands in for the recorded data root of a
-    files-1 operation. Raises PlanError (an unknown kind, a custom action not registered in this
-    process, steps that do not cover a target) or BlobError (a malformed payload.inline)."""
+    files-1 operation; `roots` caches the roots opened (shared by the intents of one recovery).
+    Raises PlanError (an unknown kind, a custom action not registered in this process, steps that
+    do not cover a target) or BlobError (a malformed payload.inline)."""
     body = intent.body
     payload, reversal = body["payload"], body["reversal"]
     irreversible = str(reversal.get("reason")) if reversal.get("irreversible") is True else None
     steps = None if irreversible is not None else reversal.get("steps")
     if irreversible is None and not isinstance(steps, list):
         raise PlanError("its reversal records no steps")
-    ctx = Context(blobs, contents=Contents.of_payload(blobs, payload))
+    ctx = Context(blobs, contents=Contents.of_payload(blobs, payload), roots={} if roots is None else roots)
     mixed = payload["format"] == MIXED_FORMAT
     if mixed:
         entries: list[dict[str, Any]] = [dict(p) for p in payload["parts"]]
