@@ -106,3 +106,13 @@ def test_bad_input_is_one_error_line_and_writes_nothing(tmp_path: Path) -> None:
     assert_one_error_line(run("recover", log, "--actions", "no_such_module_xyz"), "no_such_module_xyz", "--actions")
     assert_one_error_line(run("recover", log, "--apply", "--key", tmp_path / "missing.pem"), "key file not found")
     assert record_count(log) == count
+
+
+def test_root_stands_in_for_a_moved_data_root(tmp_path: Path) -> None:
+    log, root = interrupted(tmp_path, 1)
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    done = run("recover", log, "--apply", "--root", moved, "--json")
+    assert done.exit_code == 0, done.stderr
+    assert [o["status"] for o in json.loads(done.stdout)["operations"]] == ["reversed"]
+    assert snapshot(moved) == {}

@@ -85,3 +85,14 @@ def test_killed_after_the_intent_then_reexecuted(tmp_path: Path, scenario: str) 
     detail = report["completion"]["detail"]
     assert detail == {"recovered": True, "found": "pre", "reexecuted": True}
     assert report["completion"]["post_state_hash"] == report["post"]
+
+
+@pytest.mark.parametrize("die_at", [1, 2])
+def test_a_recovery_killed_half_way_is_finished_by_the_next(tmp_path: Path, die_at: int) -> None:
+    d = tmp_path / "k"
+    last = KILL_POINTS["mixed"] - 1
+    assert _run(d, "mixed", last - 1) == -signal.SIGKILL  # every action but the last ran
+    cmd = [sys.executable, str(CHILD), "recover", str(d), "mixed", "--die-at", str(die_at)]
+    assert subprocess.run(cmd, timeout=120, check=False, capture_output=True).returncode == -signal.SIGKILL
+    report = _recover(d, "mixed")  # the targets are part way back: still states its actions reach
+    _check(report, last - 1, last)

@@ -4,7 +4,9 @@ process that recovers after it. Run by tests/test_ops_recover_kill.py:
     python tests/crash/ops_kill.py run DIR SCENARIO K      # set up DIR, run the operation, SIGKILL
                                                            # itself before action K (K = the number
                                                            # of actions: before the completion)
-    python tests/crash/ops_kill.py recover DIR SCENARIO [--reexecute]   # ops.recover, JSON report
+    python tests/crash/ops_kill.py recover DIR SCENARIO [--reexecute] [--die-at N]
+                                                           # ops.recover, JSON report; --die-at:
+                                                           # SIGKILL itself at its N-th file change
 
 `run` SIGKILLs its own process (a real death: no handler, no flush, no atexit) right before the
 operation's action K would start; K = 0 is "after the intent is durable", K = n "after every
@@ -28,7 +30,7 @@ import kfm_wal  # noqa: E402
 import kv_actions  # noqa: E402, F401  (registers kv_put)
 import stactools  # noqa: E402
 from kfm_wal import Wal, keys, ops  # noqa: E402
-from kfm_wal.ops import graph, operation, stac  # noqa: E402
+from kfm_wal.ops import durable, graph, operation, stac  # noqa: E402
 from kfm_wal.ops.blobs import BlobStore  # noqa: E402
 from kfm_wal.ops.digests import state_hash  # noqa: E402
 from kfm_wal.ops.recover_parts import resume  # noqa: E402
@@ -125,7 +127,24 @@ def _targets(wal: Wal, wal_id: str) -> str:
     return state_hash(resume(intent, BlobStore.for_log(wal.path)).observe())
 
 
-def recover(d: Path, reexecute: bool) -> dict[str, Any]:
+def _die_at_change(n: int) -> None:
+    """SIGKILL this process when it is about to make its n-th file change (write or unlink)."""
+    calls: list[int] = []
+    for name in ("write_atomic", "unlink"):
+        real = getattr(durable, name)
+
+        def wrapped(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == n:
+                _die()
+            return _real(*args, **kwargs)
+
+        setattr(durable, name, wrapped)
+
+
+def recover(d: Path, reexecute: bool, die_at: int | None = None) -> dict[str, Any]:
+    if die_at is not None:
+        _die_at_change(die_at)
     with Wal.open(d / "wal", keys.load(d / "writer.pem")) as wal:
         (intent,) = ops.pending(wal)
         before = _targets(wal, str(intent.wal_id))
@@ -151,7 +170,9 @@ def main() -> None:
     if mode == "run":
         run(d, scenario, int(sys.argv[4]))
     else:
-        print(json.dumps(recover(d, "--reexecute" in sys.argv[4:])))
+        flags = sys.argv[4:]
+        die_at = int(flags[flags.index("--die-at") + 1]) if "--die-at" in flags else None
+        print(json.dumps(recover(d, "--reexecute" in flags, die_at)))
 
 
 if __name__ == "__main__":
