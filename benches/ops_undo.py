@@ -1,15 +1,12 @@
-"""Section 9 of benches/run.py: rollback and replay of guarded file operations, operations/s.
+"""Section 9 of benches/run.py: rollback of guarded file operations, operations/s. (Crash
+recovery, `ops.recover`, is section 11: benches/recover.py.)
 
     rollback (ops.undo)       undo of succeeded single-file writes, one `ops.undo` call each: a
                               recorded "rollback" operation (intent, the file deleted, completion)
-    replay (ops.recover)      crash recovery: operations whose intent is durable and whose file was
-                              written, but whose completion never landed (the process died), settled
-                              by one `ops.recover` call (each file rolled back, one group commit)
     direct unlink + dir fsync the peer: the same files removed directly, the directory fsynced after
                               each (what a recorded rollback of a file guarantees)
 
-Operations are created untimed (`ops.run_batch` for rollback; `ops.prepare` plus the lifecycle's
-execute step without its completion for replay); only the undo / recovery / unlink is timed. The
+Operations are created untimed (`ops.run_batch`); only the undo / unlink is timed. The
 undos share one Wal, so the first one builds its record index (one scan of the log, ops/lookup.py)
 and the others find their intent and completion there: that scan is inside the timed loop.
 """
@@ -27,13 +24,11 @@ import ops_writes
 from formatting import operation_rows
 from harness import rotated, settle
 from kfm_wal import ops
-from kfm_wal.ops import durable, operation
 from stats import paired_ratio
 
 ROLLBACK = "rollback (ops.undo)"
-REPLAY = "replay (ops.recover)"
 DIRECT = "direct unlink + dir fsync"
-PEERS = (ROLLBACK, REPLAY, DIRECT)
+PEERS = (ROLLBACK, DIRECT)
 
 
 def _log(d: Path) -> kfm_wal.Wal:
@@ -58,30 +53,6 @@ def _rollback(d: Path, root: Path, work: list[tuple[str, bytes]], batch: int) ->
             raise RuntimeError(f"undo {wal_id}: {r.status}: {r.error}")
     dt = time.perf_counter() - t0
     wal.close()
-    return dt
-
-
-def _replay(d: Path, root: Path, work: list[tuple[str, bytes]]) -> float:
-    wal = _log(d)
-    for k, (name, data) in enumerate(work):
-        p = ops.prepare(
-            wal,
-            [ops.Write(name, data)],
-            actor=ops_writes.ACTOR,
-            tier=1,
-            governance=ops_writes.GOVERNANCE,
-            telemetry={"id": f"bench/{k}"},
-            root=root,
-        )
-        with durable.deferred_dir_sync():
-            operation._execute(p)  # the actions ran; the completion is never written (a crash)
-    settle()
-    t0 = time.perf_counter()
-    settled = ops.recover(wal, root=root)
-    dt = time.perf_counter() - t0
-    wal.close()
-    if len(settled) != len(work) or any(s.status != "reversed" for s in settled):
-        raise RuntimeError(f"recover settled {len(settled)} of {len(work)}: {settled[:1]}")
     return dt
 
 
@@ -114,15 +85,13 @@ def run(
     work = ops_writes.contents(ops_count, size, seed)
     times: dict[str, list[float]] = {p: [] for p in PEERS}
     for r in range(rounds + 1):
-        say(f"  rollback and replay {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
+        say(f"  rollback {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
         for name in rotated(PEERS, r):
             d = fresh(f"undo-{name.split()[0]}")
             root = d / "processed"
             root.mkdir(parents=True)
             if name == ROLLBACK:
                 dt = _rollback(d, root, work, batch)
-            elif name == REPLAY:
-                dt = _replay(d, root, work)
             else:
                 dt = _direct(root, work)
             left = sorted(p.name for p in root.iterdir())
@@ -131,7 +100,7 @@ def run(
                 raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
             if r > 0:
                 times[name].append(dt)
-    ratios = {f"{name} / {DIRECT}": paired_ratio(times[name], times[DIRECT]) for name in (ROLLBACK, REPLAY)}
+    ratios = {f"{ROLLBACK} / {DIRECT}": paired_ratio(times[ROLLBACK], times[DIRECT])}
     return {
         "operations": ops_count,
         "batch": batch,
@@ -144,18 +113,17 @@ def run(
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
     txt = [
-        f"9. Rollback and replay: {res['operations']:,} single-file operations of {res['file_bytes']} B, "
+        f"9. Rollback: {res['operations']:,} single-file operations of {res['file_bytes']} B, "
         f"median of {res['rounds']} round(s), operations/s"
     ]
     md = [
-        "## 9. Rollback and replay (`kfm_wal.ops.undo`, `kfm_wal.ops.recover`)",
+        "## 9. Rollback (`kfm_wal.ops.undo`)",
         "",
         f"{res['operations']:,} guarded single-file writes of {res['file_bytes']} B (Wal durability `fsync`), "
         "created untimed, then rolled back, timed: `ops.undo` once per operation (each undo is itself a "
-        "recorded rollback operation: intent, before-state check, delete, completion); `ops.recover` once over "
-        "the same number of operations that ran but whose completion never landed (a crash), each rolled back, "
-        "outcomes in one group commit; the peer removes the same files directly with a directory fsync after "
-        f"each. Median of {res['rounds']} interleaved round(s) after a warm-up.",
+        "recorded rollback operation: intent, before-state check, delete, completion); the peer removes the "
+        "same files directly with a directory fsync after each (crash recovery: section 11). "
+        f"Median of {res['rounds']} interleaved round(s) after a warm-up.",
         "",
         "| peer | operations/s | min-max | seconds | time / direct |",
         "|---|---:|---:|---:|---:|",

@@ -20,6 +20,7 @@ import gate
 import memory
 import ops_undo
 import ops_writes
+import recover
 import replay
 import scaling
 import signatures
@@ -46,6 +47,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("ops_writes", ops_writes.render),
     _optional("ops_undo", ops_undo.render),
     _optional("replay", replay.render),
+    _optional("recover", recover.render),
     _optional("gate", gate.render),
 )
 

@@ -35,12 +35,14 @@ What is measured, always next to peers measured in the same run on the same data
        writes done directly with the same durability (temp file, fsync, rename, fsync of the
        directory per file, as ops does), and a diagnostic floor with one directory fsync per batch
        (benches/ops_writes.py)
-    9. rollback and replay: guarded single-file writes undone with ops.undo (one call each) and
-       interrupted ones settled by ops.recover, operations/s, against direct unlinks with a
-       directory fsync each (benches/ops_undo.py)
+    9. rollback: guarded single-file writes undone with ops.undo (one call each), operations/s,
+       against direct unlinks with a directory fsync each (benches/ops_undo.py)
    10. replay: 10,000 logged small-file operations replayed into a sandbox by kfm_wal.replay
        (log verified, every state checked) against the same writes done directly with fsync
        (benches/replay.py)
+   11. crash recovery: 1,000 pending operations (two writes each, stopped after the first)
+       settled by one ops.recover call, operations/s, against the same files removed directly
+       with one directory fsync (benches/recover.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -78,9 +80,9 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9), replay.py (10). targets.py judges the goals above, gate.py the baseline,
-report.py assembles and writes the results, plot.py draws the scaling PNG. What the suites measure
-with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11). targets.py judges the goals
+above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the scaling
+PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ import memory
 import ops_undo
 import ops_writes
 import peers
+import recover
 import replay
 import report
 import signatures
@@ -136,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7 + bool(cfg.undo_ops) + bool(cfg.replay_ops)
+    steps = 7 + 2 * bool(cfg.undo_ops) + bool(cfg.replay_ops)
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -195,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cfg.undo_ops:
             step(
                 8,
-                "rollback and replay (ops.undo, ops.recover vs direct unlinks)",
+                "rollback (ops.undo vs direct unlinks)",
                 "ops_undo",
                 lambda: ops_undo.run(
                     ops_count=cfg.undo_ops,
@@ -203,6 +206,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     size=cfg.ops_bytes,
                     rounds=cfg.undo_rounds,
                     seed=args.seed + 4,
+                    fresh=scratch.fresh,
+                    remove=scratch.remove,
+                    say=say,
+                ),
+            )
+        if cfg.undo_ops:  # the same number of operations, pending after a crash
+            step(
+                9,
+                "crash recovery (ops.recover vs direct unlinks)",
+                "recover",
+                lambda: recover.run(
+                    ops_count=cfg.undo_ops,
+                    size=cfg.ops_bytes,
+                    rounds=cfg.undo_rounds,
+                    seed=args.seed + 6,
                     fresh=scratch.fresh,
                     remove=scratch.remove,
                     say=say,

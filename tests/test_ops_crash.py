@@ -163,14 +163,18 @@ def test_recover_rolls_back_a_half_done_operation(tmp_path: Path, scale: int) ->
     assert _state(root, intent) == intent.body["pre_state_hash"]
     assert not (root / "out.csv").exists() and (root / "old.csv").read_bytes() == b"original" * scale
     completion = next(kfm_wal.records(log, kind="completion"))
-    assert completion.body["status"] == "reversed" and completion.body["detail"] == {"recovered": True}
+    assert completion.body["status"] == "reversed"
+    assert completion.body["detail"] == {"recovered": True, "found": "partial"}
 
 
-def test_recover_rolls_back_a_done_but_uncompleted_operation(tmp_path: Path, scale: int) -> None:
+def test_recover_records_a_done_but_uncompleted_operation_as_succeeded(tmp_path: Path, scale: int) -> None:
     log, key_path, root, script = _setup(tmp_path, scale)
     assert _child(script, log, key_path, root, "before-completion", scale).wait() == 0
     [(status, _)] = _recover(log, key_path)
-    assert status == "reversed" and (root / "old.csv").read_bytes() == b"original" * scale
+    assert status == "succeeded" and (root / "old.csv").read_bytes() == b"replaced" * scale
+    (intent,) = kfm_wal.records(log, kind="intent")
+    completion = next(kfm_wal.records(log, kind="completion"))
+    assert completion.body["post_state_hash"] == intent.body["post_state_expected"] == _state(root, intent)
 
 
 def test_recover_leaves_foreign_changes_alone(tmp_path: Path, scale: int) -> None:

@@ -124,7 +124,7 @@ def test_a_log_written_before_inline_contents_recovers_as_before(
         p = prepare(big_wal, [Write("small.csv", b"changed"), Write("new.csv", b"n")], root=root, **META)
     assert "inline" not in p.entry["payload"]
     with durable_mod.deferred_dir_sync():
-        operation._execute(p)  # ran; the completion never landed (a crash)
+        p.plan.execute(0)  # its first action ran, then the process died (a crash)
     assert snapshot(root) != before
     [settled] = recover(big_wal, root=root)
     assert settled.status == "reversed" and snapshot(root) == before
@@ -136,7 +136,7 @@ def test_a_pending_inline_operation_recovers_from_its_intent(big_wal: Wal, root:
     p = prepare(big_wal, [Write("small.csv", b"changed"), Write("new.csv", b"n")], root=root, **META)
     assert set(p.entry["payload"]["inline"]) == _refs(p.entry)
     with durable_mod.deferred_dir_sync():
-        operation._execute(p)
+        p.plan.execute(0)  # half done: recovery needs the before-image
     assert not BlobStore.for_log(big_wal.path).root.exists()
     [settled] = recover(big_wal, root=root)
     assert settled.status == "reversed" and snapshot(root) == before

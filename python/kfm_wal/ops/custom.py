@@ -177,6 +177,55 @@ class CustomPart(Part):
             out.update(prefixed(f"{reg.name}:", _state(reg.state, a["params"], reg.name, "state")))
         return prefixed(self.prefix, {k: out[k] for k in self.raw_pre})
 
+    def simulate(self, state: dict[str, str], i: int) -> None:
+        a = self.actions[i]
+        reg = registered(a["name"])
+        after = a["target"] if a["type"].endswith(".reverse") else _state(reg.expect, a["params"], reg.name, "expect")
+        state.update(prefixed(f"{self.prefix}{reg.name}:", after))
+
+
+class ResumedCustom(CustomPart):
+    """A custom part rebuilt from a recorded intent (crash recovery): `pre` is what its reversal
+    steps record, and reversing runs each recorded step whose targets are not already as
+    recorded (a user's reverse may not be safe to run for an action that never ran)."""
+
+    def __init__(self, actions: list[dict[str, Any]], steps: list[dict[str, Any]] | None) -> None:
+        super().__init__(actions)
+        if steps is None:  # recorded irreversible: `pre` is the current state, only its keys matter
+            self.steps = None
+            return
+        self.steps = steps
+        recorded: dict[str, str] = {}
+        for s in steps:
+            reg = registered(s["name"])
+            recorded.update(prefixed(f"{reg.name}:", self._before(s)))
+        # a key no step records has no known state before: "unknown" makes the state hash differ
+        self.raw_pre = {k: recorded.get(k, "unknown") for k in self.raw_pre}
+        self.pre = prefixed(self.prefix, self.raw_pre)
+
+    @staticmethod
+    def _before(step: Mapping[str, Any]) -> dict[str, str]:
+        """The state a reversal step brings back: a reverse step's recorded target; for the
+        undo of a reverse (the step re-runs the action) what the action leaves, `expect`."""
+        reg = registered(step["name"])
+        if step["type"].endswith(".reverse"):
+            return dict(step["target"])
+        return _state(reg.expect, step["params"], reg.name, "expect")
+
+    def reverse(self, first_n: int) -> None:
+        for s in self.steps or []:
+            reg = registered(s["name"])
+            want = self._before(s)
+            now = _state(reg.state, s["params"], reg.name, "state")
+            if all(now.get(k) == v for k, v in want.items()):
+                continue
+            if s["type"].endswith(".reverse"):
+                if reg.reverse is None:
+                    raise PlanError(f"custom.{reg.name} has no reverse function in this process")
+                reg.reverse(s["params"])
+            else:
+                reg.execute(s["params"])
+
 
 class ReopenedCustom(Reopened):
     def undo_actions(self, steps: Sequence[Mapping[str, Any]]) -> list[Any]:
@@ -221,7 +270,24 @@ class CustomKind(ActionKind):
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         return ReopenedCustom()
 
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        return ResumedCustom(actions, steps)
+
 
 register_kind(CustomKind())
 
-__all__ = ["Custom", "CustomKind", "CustomReverse", "Registered", "register_action", "unregister_action"]
+__all__ = [
+    "Custom",
+    "CustomKind",
+    "CustomReverse",
+    "Registered",
+    "ResumedCustom",
+    "register_action",
+    "unregister_action",
+]

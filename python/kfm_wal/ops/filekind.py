@@ -8,6 +8,8 @@ from typing import Any
 from . import files
 from .blobs import BlobStore
 from .contents import Contents
+from .digests import ABSENT
+from .errors import PlanError
 from .kinds import ActionKind, Context, Part, Reopened, prefixed, register_kind
 from .paths import DEFAULT_ROOT, FileRoot
 
@@ -69,6 +71,22 @@ class FilePart(Part):
     def observe(self) -> dict[str, str]:
         return prefixed(self.prefix, self.plan.root.observe(self.plan.pre))
 
+    def simulate(self, state: dict[str, str], i: int) -> None:
+        action = self.plan.actions[i]
+        raw = {p: state[self.prefix + p] for p in files.targets(action)}
+        files.simulate(raw, action)
+        state.update(prefixed(self.prefix, raw))
+
+    def prefetch(self, execute: bool) -> None:
+        source = self.plan.contents if self.plan.contents is not None else self.blobs
+        for step in self.plan.steps:
+            if step["type"] == "file.restore":
+                source.get(step["blob"])
+        if execute:
+            for action in self.plan.actions:
+                if action["type"] == "file.write" and action["blob"] not in self.plan.data:
+                    self.plan.data[action["blob"]] = source.get(action["blob"])
+
 
 class ReopenedFiles(Reopened):
     def __init__(self, root: FileRoot, source: Contents | BlobStore, prefix: str, context_key: str) -> None:
@@ -91,6 +109,34 @@ def file_prefix(kind: str, root: FileRoot) -> str:
     return f"{kind}:{root.path}:"
 
 
+def resume_files(
+    part: Mapping[str, Any], actions: list[dict[str, Any]], steps: list[dict[str, Any]] | None, ctx: Context
+) -> files.FilePlan:
+    """The FilePlan of a recorded file (or STAC) part: `part["root"]` (a path, or a FileRoot
+    standing in for it), its payload actions, and `pre` from its reversal steps."""
+    root = context_root(ctx, part["root"])  # once per recovery, not once per operation
+    touched = [files.targets(a) for a in actions]
+    order = list(dict.fromkeys(p for paths in touched for p in paths))
+    if steps is None:  # recorded irreversible: no before-images; only the keys of `pre` matter
+        pre = root.observe(order)
+    else:
+        pre = {s["path"]: s["blob"] if s["type"] == "file.restore" else ABSENT for s in steps}
+        missing = [p for p in order if p not in pre]
+        if missing:
+            raise PlanError(f"the reversal steps do not record the state before of {missing[0]!r}")
+    post = dict(pre)
+    for action in actions:
+        files.simulate(post, action)
+    source = ctx.contents if ctx.contents is not None else Contents(ctx.blobs)
+    return files.FilePlan(root, actions, pre, post, list(steps or []), touched, {}, source)
+
+
+def recorded_prefix(kind: str, part: Mapping[str, Any]) -> str:
+    """The state-key prefix of a recorded part: its recorded root, whatever stands in for it."""
+    where = part.get("recorded", part["root"])
+    return file_prefix(kind, where) if isinstance(where, FileRoot) else f"{kind}:{where}:"
+
+
 class FileKind(ActionKind):
     name = "file"
 
@@ -105,6 +151,17 @@ class FileKind(ActionKind):
         root = file_root(part["root"])
         return ReopenedFiles(root, recorded_contents(ctx), file_prefix(self.name, root), "root")
 
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        resumed = FilePart(resume_files(part, actions, steps, ctx), ctx.blobs, recorded_prefix(self.name, part))
+        resumed.steps = None if steps is None else resumed.plan.steps
+        return resumed
+
 
 register_kind(FileKind())
 
@@ -117,4 +174,6 @@ __all__ = [
     "file_root",
     "planned_contents",
     "recorded_contents",
+    "recorded_prefix",
+    "resume_files",
 ]

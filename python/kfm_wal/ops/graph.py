@@ -122,9 +122,12 @@ def _steps(pre: Mapping[str, str], keys: Iterable[str], now: Mapping[str, str]) 
 class GraphPart(Part):
     kind = "graph"
 
-    def __init__(self, store: GraphStore, actions: list[dict[str, Any]], pre: dict[str, str]) -> None:
+    def __init__(
+        self, store: GraphStore, actions: list[dict[str, Any]], pre: dict[str, str], prefix: str | None = None
+    ) -> None:
+        """`prefix`: of the state keys; default the store's (a resumed part keeps the recorded one)."""
         self.store, self.actions, self.raw_pre = store, actions, pre
-        self.prefix = f"graph:{store.path}:"
+        self.prefix = f"graph:{store.path}:" if prefix is None else prefix
         post = dict(pre)
         for a in actions:
             for t in a["triples"]:
@@ -160,6 +163,11 @@ class GraphPart(Part):
 
     def observe(self) -> dict[str, str]:
         return prefixed(self.prefix, {k: PRESENT if self.store.contains(k) else ABSENT for k in self.raw_pre})
+
+    def simulate(self, state: dict[str, str], i: int) -> None:
+        a = self.actions[i]
+        for t in a["triples"]:
+            state[self.prefix + t] = PRESENT if a["type"] == "graph.insert" else ABSENT
 
 
 class ReopenedGraph(Reopened):
@@ -200,6 +208,27 @@ class GraphKind(ActionKind):
 
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         return ReopenedGraph(_store(part["store"]))
+
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        store = _store(part["store"])
+        keys = sorted({t for a in actions for t in a["triples"]})
+        if steps is None:  # recorded irreversible: only the keys of `pre` matter
+            pre = {k: PRESENT if store.contains(k) else ABSENT for k in keys}
+        else:  # the steps name every touched triple: deleted if absent before, inserted if present
+            pre = {t: ABSENT if s["type"] == "graph.delete" else PRESENT for s in steps for t in s["triples"]}
+            missing = [k for k in keys if k not in pre]
+            if missing:
+                raise PlanError(f"the reversal steps do not record the state before of {missing[0]}")
+        resumed = GraphPart(store, actions, pre, prefix=f"graph:{part['store']}:")
+        if steps is None:
+            resumed.steps = None
+        return resumed
 
 
 register_kind(GraphKind())

@@ -74,6 +74,17 @@ class Part(ABC):
     def observe(self) -> dict[str, str]:
         """The current state of the keys in `pre`."""
 
+    # Recovery (ops/recover*.py) works on parts rebuilt from a recorded intent (`ActionKind.resume`);
+    # these two have defaults so that a kind that cannot be resumed need not implement them.
+
+    def simulate(self, state: dict[str, str], i: int) -> None:
+        """Apply the effect of action i to `state` (keyed like `pre`), without running it."""
+        raise NotImplementedError(f"{self.kind} actions cannot be simulated")
+
+    def prefetch(self, execute: bool) -> None:  # noqa: B027 - optional: most kinds need nothing fetched
+        """Read (and check) now every content that reversing the actions, and with `execute`
+        running them, needs: a missing content is found before anything changes."""
+
 
 class Reopened(ABC):
     """A part of a recorded mixed operation, reopened from its payload entry for undo."""
@@ -98,6 +109,20 @@ class ActionKind(ABC):
 
     @abstractmethod
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened: ...
+
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        """The part of a recorded operation, rebuilt from its payload entry (`part`), its payload
+        actions and its reversal steps (None: the operation was recorded irreversible) to observe,
+        simulate, execute and reverse what it recorded (crash recovery). `pre` is the state the
+        steps record before the operation (when there are none: the current state; only its keys
+        matter then). The state keys are those of the intent."""
+        raise PlanError(f"action kind {self.name!r} cannot resume a recorded operation (no resume())")
 
 
 _KINDS: dict[str, ActionKind] = {}

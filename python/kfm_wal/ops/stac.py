@@ -32,7 +32,17 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 
 from . import files
 from .errors import PlanError
-from .filekind import FilePart, ReopenedFiles, context_root, file_prefix, file_root, planned_contents, recorded_contents
+from .filekind import (
+    FilePart,
+    ReopenedFiles,
+    context_root,
+    file_prefix,
+    file_root,
+    planned_contents,
+    recorded_contents,
+    recorded_prefix,
+    resume_files,
+)
 from .kinds import ActionKind, Context, Part, Reopened, register_kind
 
 DEFAULT_STAC_ROOT = "data/stac"
@@ -137,7 +147,18 @@ class DeleteCollection:
     id: str  # refused while the collection has items
 
 
-StacAction = CreateItem | UpdateItem | DeleteItem | CreateCollection | UpdateCollection | DeleteCollection
+@dataclass(frozen=True)
+class RestoreFiles:
+    """File writes and deletes on the STAC root as a reversal records them: the undo of the STAC
+    part of a mixed operation (built by `undo`), planned on the STAC root (so that an operation
+    that also wrote the data root is undone in one rollback, each part on its own root)."""
+
+    actions: Sequence[files.Write | files.Delete]
+
+
+StacAction = (
+    CreateItem | UpdateItem | DeleteItem | CreateCollection | UpdateCollection | DeleteCollection | RestoreFiles
+)
 
 _STRUCTURAL = {"self", "root", "parent", "collection", "item", "child"}
 
@@ -302,6 +323,14 @@ def _compile(cat: _Catalog, action: StacAction) -> dict[str, Any]:
         cat.delete(collection_path(cid))
         cat.set_child(cid, False)
         entry = {"type": "stac.collection.delete", "id": cid}
+    elif isinstance(action, RestoreFiles):
+        for a in action.actions:
+            if isinstance(a, files.Write):
+                cat.overlay[a.path] = a.data
+            else:
+                cat.overlay[a.path] = None
+            cat.writes.append(a)
+        entry = {"type": "stac.restore"}
     else:
         raise PlanError(f"unknown STAC action {action!r}")
     entry["paths"] = list(
@@ -318,6 +347,13 @@ class StacPart(FilePart):
         return {"kind": self.kind, "root": str(self.plan.root.path), "stac": self.stac_objects}
 
 
+class ReopenedStac(ReopenedFiles):
+    """The STAC part of a recorded mixed operation: undone by RestoreFiles on the STAC root."""
+
+    def undo_actions(self, steps: Sequence[Mapping[str, Any]]) -> list[Any]:
+        return [RestoreFiles(super().undo_actions(steps))]
+
+
 class StacKind(ActionKind):
     name = "stac"
 
@@ -325,9 +361,7 @@ class StacKind(ActionKind):
         self.validator = validator
 
     def handles(self, action: object) -> bool:
-        return isinstance(
-            action, CreateItem | UpdateItem | DeleteItem | CreateCollection | UpdateCollection | DeleteCollection
-        )
+        return isinstance(action, StacAction)
 
     def plan(self, actions: Sequence[Any], ctx: Context) -> Part:
         root = context_root(ctx, ctx.stac_root, DEFAULT_STAC_ROOT)
@@ -345,7 +379,20 @@ class StacKind(ActionKind):
 
     def reopen(self, part: Mapping[str, Any], ctx: Context) -> Reopened:
         root = file_root(part["root"])
-        return ReopenedFiles(root, recorded_contents(ctx), file_prefix("file", root), "root")
+        return ReopenedStac(root, recorded_contents(ctx), file_prefix("file", root), "stac_root")
+
+    def resume(
+        self,
+        part: Mapping[str, Any],
+        actions: list[dict[str, Any]],
+        steps: list[dict[str, Any]] | None,
+        ctx: Context,
+    ) -> Part:
+        """The recorded file writes of the STAC actions (state keys as a file part's)."""
+        resumed = StacPart(resume_files(part, actions, steps, ctx), ctx.blobs, recorded_prefix("file", part))
+        resumed.stac_objects = list(part.get("stac", []))
+        resumed.steps = None if steps is None else resumed.plan.steps
+        return resumed
 
 
 register_kind(StacKind())
@@ -357,6 +404,8 @@ __all__ = [
     "DeleteCollection",
     "DeleteItem",
     "OfflineValidator",
+    "ReopenedStac",
+    "RestoreFiles",
     "StacKind",
     "UpdateCollection",
     "UpdateItem",

@@ -1,4 +1,4 @@
-"""Undo a completed file operation from its intent's reversal steps.
+"""Undo a completed operation (files, STAC, graph, custom, mixed) from its intent's reversal steps.
 
 The undo is itself an operation (operation "rollback", lineage_links ["wal:<id>"]) with its own
 intent and completion, so it is recorded before it runs and can be undone in turn. It is refused,
@@ -16,7 +16,7 @@ from .blobs import BlobStore
 from .contents import Contents, inline_budget
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
-from .kinds import MIXED_FORMAT, Context, get_kind
+from .kinds import MIXED_FORMAT, Context, Reopened, get_kind
 from .lookup import index_of
 from .operation import OperationOptions, OperationResult, OperationSpec, RootLike, _plan, execute, run
 from .paths import FileRoot
@@ -101,6 +101,11 @@ def undo(
     return run(wal, actions, **rollback, root=file_root, blobs=store)
 
 
+def _location(root: Any) -> Any:
+    """What a context root stands for: its directory (FileRoot, GraphStore), or the value given."""
+    return getattr(root, "path", root)
+
+
 def _undo_mixed(
     wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions
 ) -> OperationResult:
@@ -109,14 +114,19 @@ def _undo_mixed(
     payload, reversal = body["payload"], body["reversal"]
     ctx = Context(store, inline_budget=inline_budget(wal), contents=Contents.of_payload(store, payload))
     actions: list[Any] = []
+    reopened: dict[int, Reopened] = {}  # each part once, however many steps it has
     for step in reversal["steps"]:
-        part = payload["parts"][step["part"]]
-        reopened = get_kind(part["kind"]).reopen(part, ctx)
-        for key, value in reopened.target().items():
-            if getattr(ctx, key) is not None and getattr(ctx, key) != value:
-                raise NotUndoableError(f"{wal_id}: two {key} parts; undo it by hand")
-            setattr(ctx, key, value)
-        actions.extend(reopened.undo_actions([step]))
+        p = step["part"]
+        if p not in reopened:
+            part = payload["parts"][p]
+            reopened[p] = get_kind(part["kind"]).reopen(part, ctx)
+            # Each kind acts on its own context root (data root, STAC root, graph store), so a
+            # file part and a STAC part are undone together; two parts of one root cannot be.
+            for key, value in reopened[p].target().items():
+                if getattr(ctx, key) is not None and _location(getattr(ctx, key)) != _location(value):
+                    raise NotUndoableError(f"{wal_id}: two {key} parts; undo it by hand")
+                setattr(ctx, key, value)
+        actions.extend(reopened[p].undo_actions([step]))
     prepared = _plan(OperationSpec(actions, **rollback), ctx)
     expects = reversal["expects"]
     diff = first_difference(
