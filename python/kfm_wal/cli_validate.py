@@ -142,6 +142,7 @@ def _operation_rules(
     if not (wanted or policy_file or tree_root):
         return []
     from . import audit, governance
+    from .governance.snapshot_required import SnapshotTaken
     from .ops import ExecutedMatchesIntent
     from .verify_rules import ReversalStepsPresent
 
@@ -154,6 +155,7 @@ def _operation_rules(
         ExecutedMatchesIntent(),
         governance.CareMetadataValid(policy),
         governance.IrreversibleDeclared(policy),
+        SnapshotTaken(policy),
     ]
     if policy_file is not None:
         if ring is None:
