@@ -193,3 +193,17 @@ def test_validate_operations_wants_a_real_snapshot_record(roots: Roots) -> None:
     assert len(found) == 1 and "'later', which is no snapshot recorded" in found[0].message
     first = next(r for r in records(roots.log, kind="intent"))
     assert found[0].seq == first.seq  # the intent before the snapshot, not the one after
+
+
+def test_the_snapshot_vector_reads_as_a_snapshot() -> None:
+    """data/vectors/valid/snapshot (tests/reference/vector_snapshot.py), written by the reference
+    writer: this implementation reads the same snapshot from it, and its tier-3 operation names a
+    real one."""
+    log = Path(__file__).resolve().parents[1] / "data" / "vectors" / "valid" / "snapshot"
+    (snap,) = snapshots.snapshots(log)
+    assert snap.name == "before-hotfix" and {r.root.role for r in snap.roots} == {"data", "stac", "graph"}
+    intent = next(r for r in records(log) if r.wal_id == snap.wal_id)
+    assert (intent.seq, intent.prev) == (snap.at_seq + 1, snap.at_hash)
+    assert intent.body["pre_state_hash"] == snap.state_hash
+    report = verify(log, rules=[SnapshotTaken(), ReversalStepsPresent()])
+    assert report.ok, [f.message for f in report.findings]
