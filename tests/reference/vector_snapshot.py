@@ -57,7 +57,8 @@ def write_snapshot_valid(valid) -> None:
     w = ref.RefWriter(d, KEY_SEED, LOG_ID, StepClock(), journal=True)
     w.commit([{"kind": "intent", "body": intent(1, "etl_step")}])
     w.commit([{"kind": "completion", "body": completion(1)}])
-    snap, snap_done = snapshot_bodies(w.seq, w.prev)
+    head = w.prev if w.prev.startswith("sha256:") else "sha256:" + w.prev  # the writer keeps the bare hex
+    snap, snap_done = snapshot_bodies(w.seq, head)
     w.commit([{"kind": "intent", "body": snap}])
     w.commit([{"kind": "completion", "body": snap_done}])
     hotfix = intent(2, "hotfix", tier=3)
