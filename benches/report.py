@@ -21,6 +21,7 @@ import memory
 import ops_undo
 import ops_writes
 import replay
+import rollback_to
 import scaling
 import signatures
 import targets
@@ -46,6 +47,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("ops_writes", ops_writes.render),
     _optional("ops_undo", ops_undo.render),
     _optional("replay", replay.render),
+    _optional("rollback_to", rollback_to.render),
     _optional("gate", gate.render),
 )
 
