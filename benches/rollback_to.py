@@ -51,7 +51,9 @@ def _approvals(wal: kfm_wal.Wal) -> tuple[list[dict[str, str]], Keyring]:
     maint, steward = kfm_wal.keys.generate(), kfm_wal.keys.generate()
     ring = Keyring(()).with_key(maint, ("maintainer",)).with_key(steward, ("data-steward",))
     plan = rollback.plan_of(wal.path, "before")
-    request = rollback.request_for(plan, ACTOR, rollback.governance_for(plan, snapshot="after", cross_irreversible=False))
+    request = rollback.request_for(
+        plan, ACTOR, rollback.governance_for(plan, snapshot="after", cross_irreversible=False)
+    )
     return [approve(request, maint, "maintainer"), approve(request, steward, "data-steward")], ring
 
 

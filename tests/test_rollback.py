@@ -71,7 +71,10 @@ def test_plan_lists_the_later_operations_newest_first_with_their_reversals(roots
     assert plan.steps[-1].operation == "snapshot" and plan.steps[-1].action == "skip"
     newest = plan.reversals[0].what
     assert "delete 2 triple(s) in graph" in newest and any(w.startswith("restore processed/a.txt") for w in newest)
-    assert plan.reversals[-1].what == ["delete processed/d/b.txt", "restore processed/a.txt (sha256:" + plan.reversals[-1].what[1].split("(sha256:")[1]]
+    assert plan.reversals[-1].what == [
+        "delete processed/d/b.txt",
+        "restore processed/a.txt (sha256:" + plan.reversals[-1].what[1].split("(sha256:")[1],
+    ]
     assert plan.expected == snapshots.find(roots.log, "s").digests
     assert _count(roots.log) == before  # a plan writes nothing
 
@@ -135,9 +138,7 @@ def test_a_failed_reversal_re_applies_the_ones_done(roots: Roots, people: Approv
         approvals = signed_request(roots.log, "s", people)
         FLAKY["fail"] = True
         with pytest.raises(rollback.RollbackError, match="re-applied: the roots are as they were") as info:
-            rollback.apply(
-                wal, "s", actor=ACTOR, approvals=approvals, policy=default_policy(), keyring=people.ring
-            )
+            rollback.apply(wal, "s", actor=ACTOR, approvals=approvals, policy=default_policy(), keyring=people.ring)
     result = info.value.result
     assert result.status == "reversed" and "the reverse of flaky failed" in str(result.error)
     assert roots.digests() == before

@@ -105,7 +105,9 @@ def test_an_intent_without_completion_is_no_snapshot(roots: Roots) -> None:
         snap = snapshots.create(wal, "first")
         intent = next(r for r in records(roots.log) if r.wal_id == snap.wal_id).body
         keep = {k: v for k, v in intent.items() if k in snapshots_entry_members()}
-        wal.append({**keep, "wal_id": "0b8f5c3e-4a8e-4c8e-9a8e-0b8f5c3e4a8f", "payload": {**keep["payload"], "name": "torn"}})
+        wal.append(
+            {**keep, "wal_id": "0b8f5c3e-4a8e-4c8e-9a8e-0b8f5c3e4a8f", "payload": {**keep["payload"], "name": "torn"}}
+        )
         assert [s.name for s in snapshots.snapshots(roots.log)] == ["first"]
         snapshots.create(wal, "torn")
     assert [s.name for s in snapshots.snapshots(roots.log)] == ["first", "torn"]
@@ -185,9 +187,19 @@ def test_the_guard_wants_a_real_snapshot_record(roots: Roots, people: dict[str, 
 
 def test_validate_operations_wants_a_real_snapshot_record(roots: Roots) -> None:
     with roots.open() as wal:
-        run(wal, [Write("x.txt", b"1")], **roots.where(), **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}})
+        run(
+            wal,
+            [Write("x.txt", b"1")],
+            **roots.where(),
+            **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}},
+        )
         snapshots.create(wal, "later")
-        run(wal, [Write("y.txt", b"2")], **roots.where(), **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}})
+        run(
+            wal,
+            [Write("y.txt", b"2")],
+            **roots.where(),
+            **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}},
+        )
     report = verify(roots.log, rules=[SnapshotTaken()])
     found = [f for f in report.findings if f.code == "gov.snapshot"]
     assert len(found) == 1 and "'later', which is no snapshot recorded" in found[0].message

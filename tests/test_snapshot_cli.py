@@ -110,8 +110,9 @@ def test_rollback_bad_input(tmp_path: Path) -> None:
     n = record_count(log)
     assert_one_error_line(run("rollback", log, "--to", "nope"), "no snapshot of that name")
     assert_one_error_line(run("rollback", log, "--to", "before", "--apply"), "need --actor")
-    assert_one_error_line(run("rollback", log, "--to", "before", "--apply", "--actor", "developer:ana"), "needs 2 approval")
+    assert_one_error_line(
+        run("rollback", log, "--to", "before", "--apply", "--actor", "developer:ana"), "needs 2 approval"
+    )
     (tmp_path / "processed" / "a.txt").write_text("by hand")
     assert_one_error_line(run("rollback", log, "--to", "before"), "changed around the log", "a.txt")
     assert record_count(log) == n
-

@@ -68,7 +68,9 @@ def _plan_lines(plan: Any, snapshot: str | None) -> list[str]:
 @click.option("--snapshot", "snapshot", help="The snapshot taken first (default: the latest, if nothing came after).")
 @click.option("--cross-irreversible", is_flag=True, help="Declare the irreversible operations left in place.")
 @click.option("--request-out", "request_file", type=FILE, help="Write the approval request here (for approve).")
-@click.option("--ledger", "ledger_dir", type=LOG_DIR, help="Governance ledger. Default: <parent of DIR>/governance/ledger.")
+@click.option(
+    "--ledger", "ledger_dir", type=LOG_DIR, help="Governance ledger. Default: <parent of DIR>/governance/ledger."
+)
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (or the outcome) as JSON.")
 def rollback_cmd(
@@ -99,10 +101,14 @@ def rollback_cmd(
         named = snapshot or rollback.current_snapshot(plan)
         gov = rollback.governance_for(plan, snapshot=named, cross_irreversible=cross_irreversible)
     if request_file is not None and actor is not None:
-        request_file.write_bytes(orjson.dumps(rollback.request_for(plan, actor, gov), option=orjson.OPT_INDENT_2) + b"\n")
+        request_file.write_bytes(
+            orjson.dumps(rollback.request_for(plan, actor, gov), option=orjson.OPT_INDENT_2) + b"\n"
+        )
     if not apply_:
         if as_json:
-            sys.stdout.buffer.write(orjson.dumps({**plan.as_dict(), "governance": gov}, option=orjson.OPT_INDENT_2) + b"\n")
+            sys.stdout.buffer.write(
+                orjson.dumps({**plan.as_dict(), "governance": gov}, option=orjson.OPT_INDENT_2) + b"\n"
+            )
         else:
             for line in _plan_lines(plan, named):
                 click.echo(line)

@@ -41,14 +41,25 @@ def snapshot_bodies(at_seq: int, at_hash: str) -> tuple[dict, dict]:
         "actor": {"type": "system", "id": "kfm-wal-snapshot"},
         "pre_state_hash": hashed,
         "post_state_expected": hashed,
-        "payload": {"format": "kfm-wal-snapshot/1", "name": NAME, "at": {"seq": at_seq, "hash": at_hash}, "roots": roots},
+        "payload": {
+            "format": "kfm-wal-snapshot/1",
+            "name": NAME,
+            "at": {"seq": at_seq, "hash": at_hash},
+            "roots": roots,
+        },
         "reversal": {"steps": [{"type": "snapshot.none"}]},
         "tier": 0,
         "governance": {"care": "public"},
         "lineage_links": [],
         "telemetry": {"id": f"snapshot/{NAME}"},
     }
-    done = {"wal_id": wal_id, "status": "succeeded", "post_state_hash": hashed, "duration_ms": 41, "detail": {"snapshot": NAME}}
+    done = {
+        "wal_id": wal_id,
+        "status": "succeeded",
+        "post_state_hash": hashed,
+        "duration_ms": 41,
+        "detail": {"snapshot": NAME},
+    }
     return body, done
 
 

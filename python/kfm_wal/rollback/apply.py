@@ -53,7 +53,9 @@ def _now(plan: Plan) -> dict[str, str]:
     return {k: v for k, v in keyed(digests(plan.roots, plan.log)).items() if k in plan.expected}
 
 
-def _entry(plan: Plan, request: Mapping[str, Any], approvals: list[dict[str, Any]], policy: Policy, telemetry: Any) -> dict[str, Any]:
+def _entry(
+    plan: Plan, request: Mapping[str, Any], approvals: list[dict[str, Any]], policy: Policy, telemetry: Any
+) -> dict[str, Any]:
     gov = request["governance"]
     target = plan.target
     step: dict[str, Any] = {"type": "rollback.reapply"}
@@ -130,12 +132,12 @@ def apply(
     tel = dict(telemetry or {"id": f"rollback/to/{plan.target.given}"})
     if not decision.allowed:
         receipt = ledger.record(decision, request, policy, telemetry=tel) if ledger is not None else None
-        err = GovernanceError(
+        refusal = GovernanceError(
             f"rollback to {plan.target.label} (tier {TIER}, {decision.care}) refused by governance policy "
             f"{decision.policy}, nothing changed: " + "; ".join(decision.reasons)
         )
-        err.decision, err.ledger_receipt = decision, receipt
-        raise err
+        refusal.decision, refusal.ledger_receipt = decision, receipt
+        raise refusal
     if not plan.reversals and plan.current == plan.expected:
         return RollbackResult(None, "unchanged", plan.target.label, digests=dict(plan.current))
     intent = wal.append(_entry(plan, request, [dict(a) for a in approvals], policy, tel))

@@ -150,9 +150,7 @@ def classify(intent: Record, completion: Record | None, target: Target) -> Step:
         )
     payload, reversal = body.get("payload"), body.get("reversal")
     if not isinstance(payload, dict) or payload.get("format") not in OPS_FORMATS:
-        raise refused(
-            f"{at} was not recorded by kfm_wal.ops: it has no reversal a rollback can run", seq=intent.seq
-        )
+        raise refused(f"{at} was not recorded by kfm_wal.ops: it has no reversal a rollback can run", seq=intent.seq)
     if isinstance(reversal, dict) and reversal.get("irreversible") is True:
         why = reversal.get("reason")
         wrote = recorded_roots(body)

@@ -134,4 +134,14 @@ def find(log: str | os.PathLike[str], name: str) -> Snapshot:
     raise err
 
 
-__all__ = ["FORMAT", "NONE_STEP", "OPERATION", "Snapshot", "check_name", "collect", "find", "is_snapshot_intent", "snapshots"]
+__all__ = [
+    "FORMAT",
+    "NONE_STEP",
+    "OPERATION",
+    "Snapshot",
+    "check_name",
+    "collect",
+    "find",
+    "is_snapshot_intent",
+    "snapshots",
+]
