@@ -59,8 +59,8 @@ if TYPE_CHECKING:
     "op_rules",
     is_flag=True,
     help="Also run the operation-level rules: reversal steps present, executed action = intended "
-    "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
-    "--policy and --tree).",
+    "action, CARE metadata, irreversible operations declared at the policy's tier, a real snapshot "
+    "recorded first where the tier requires one (implied by --policy and --tree).",
 )
 @click.option(
     "--policy",
