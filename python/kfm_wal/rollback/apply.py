@@ -39,7 +39,7 @@ class RollbackResult:
     wal_id: str | None  # of the rollback's intent (None when there was nothing to do)
     status: str  # "succeeded", "reversed", "failed", or "unchanged" (nothing recorded)
     target: str
-    undone: list[str] = field(default_factory=list)  # the operations reversed, newest first
+    undone: list[str] = field(default_factory=list)  # the operations reversed (before any re-applying), newest first
     undo_operations: list[str] = field(default_factory=list)  # the undo operations that did it
     digests: dict[str, str] = field(default_factory=dict)  # {root key: digest} afterwards
     completion_seq: int | None = None
@@ -156,7 +156,7 @@ def apply(
         diff = first_difference(plan.expected, now)
         if diff is not None:
             failure = f"after the reversals the roots differ from {plan.target.label}: {diff[1]}"
-    result = RollbackResult(rid, "succeeded", plan.target.label, [s.wal_id for s in plan.reversals])
+    result = RollbackResult(rid, "succeeded", plan.target.label, [s.wal_id for s in plan.reversals[: len(done)]])
     result.undo_operations = [r.wal_id for r in done]
     detail: dict[str, Any] = {"to": plan.target.given, "undo_operations": result.undo_operations}
     completion: dict[str, Any] = {"wal_id": rid}
