@@ -116,3 +116,13 @@ def test_rollback_bad_input(tmp_path: Path) -> None:
     (tmp_path / "processed" / "a.txt").write_text("by hand")
     assert_one_error_line(run("rollback", log, "--to", "before"), "changed around the log", "a.txt")
     assert record_count(log) == n
+
+
+def test_validate_operations_reports_a_snapshot_that_is_no_record(tmp_path: Path) -> None:
+    log = init_log(tmp_path)
+    spec = _spec(tmp_path, "t3.json", "a.txt", "tier three")
+    doc = json.loads(spec.read_text())
+    spec.write_text(json.dumps({**doc, "tier": 3, "governance": {"care": "public", "snapshot": "never-taken"}}))
+    assert run("run", log, spec).exit_code == 0
+    found = run("validate", log, "--operations")
+    assert found.exit_code == 1 and "gov.snapshot" in found.stdout and "never-taken" in found.stdout
