@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import replay
 from ..ops import files
 from ..ops.kinds import MIXED_FORMAT
 from ..reader import Record, records
 from ..snapshots import Root, digests, is_snapshot_intent, keyed, roots_of
+from ..snapshots.audit import audit as audit_roots
 from ..snapshots.roots import recorded_roots
 from .describe import reversal_texts
 from .errors import refused
@@ -106,16 +106,11 @@ class Plan:
 def audit(log: Path) -> int:
     """Refuse unless the real roots equal the log's replay (a write around the log); returns the
     operations replayed."""
-    try:
-        report = replay.check(log)
-    except replay.ReplayError as e:
-        raise refused(str(e)) from None
-    problem = report.halted or report.divergence
-    if report.halted is not None:
-        raise refused(f"the log does not reproduce its own roots (audit before rollback): {report.halted.message()}")
-    if problem is not None:
-        raise refused(f"a target was changed around the log (audit before rollback): {problem.message()}")
-    return report.operations
+    found = audit_roots(log)
+    if found.problem is not None:
+        what = "a target was changed around the log" if found.around else "the log cannot be trusted"
+        raise refused(f"{what} (audit before rollback): {found.problem}")
+    return found.operations
 
 
 def _rollback_record(body: dict[str, Any]) -> bool:

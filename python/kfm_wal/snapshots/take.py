@@ -9,9 +9,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import replay
 from ..ops.digests import state_hash
 from ..wal import Wal
+from .audit import audit
 from .errors import SnapshotError
 from .record import FORMAT, NONE_STEP, OPERATION, Snapshot, check_name, snapshots
 from .roots import Root, digests, keyed, roots_of
@@ -25,19 +25,11 @@ def _refused(name: str, why: str) -> SnapshotError:
     return err
 
 
-def audit(wal: Wal, name: str) -> int:
-    """Refuse unless the real roots equal the log's replay; returns the operations replayed."""
-    try:
-        report = replay.check(wal.path)
-    except replay.ReplayError as e:
-        raise _refused(name, str(e)) from None
-    if report.stopped_before is not None:  # pragma: no cover - check() never quarantines
-        raise _refused(name, f"the log is damaged at seq {report.stopped_before}")
-    if report.halted is not None:
-        raise _refused(name, f"the log does not reproduce its own roots: {report.halted.message()}")
-    if report.divergence is not None:
-        raise _refused(name, f"written around the log: {report.divergence.message()}")
-    return report.operations
+def _audited(wal: Wal, name: str) -> None:
+    """Refuse unless the real roots equal the log's replay."""
+    found = audit(wal.path)
+    if found.problem is not None:
+        raise _refused(name, f"written around the log: {found.problem}" if found.around else found.problem)
 
 
 def create(
@@ -60,7 +52,7 @@ def create(
             )
             err.name = name
             raise err
-    audit(wal, name)
+    _audited(wal, name)
     head_seq, head_hash, _, _ = wal.head
     found = digests(roots_of(wal.path, roots), wal.path)
     state = keyed(found)
@@ -103,4 +95,4 @@ def create(
     )
 
 
-__all__ = ["DEFAULT_ACTOR", "audit", "create"]
+__all__ = ["DEFAULT_ACTOR", "create"]
