@@ -7,9 +7,8 @@ and the graph store at a point, taken only when those roots hold exactly what th
     snapshots.find("data/wal", "before-etl").digests
 
 Modules: `record` (the record's format, reading snapshots back), `roots` (which roots, their
-digests), `audit` (the roots against the log, which a rollback starts
-with too), `take` (the append), `errors`. `kfm_wal.rollback` returns the roots to a
-snapshot."""
+digests), `audit` (the roots against the log, which a rollback starts with too), `take` (the
+append), `errors`. `kfm_wal.rollback` returns the roots to a snapshot."""
 
 from __future__ import annotations
 
