@@ -214,3 +214,20 @@ def test_an_operation_without_a_runnable_reversal_in_the_range_is_refused(roots:
         why = {"pending": "is pending", "failed": "failed: what it left", "foreign": "not recorded by kfm_wal.ops"}
         with pytest.raises(rollback.RollbackError, match=why[kind]):
             rollback.plan_of(roots.log, "s")
+
+
+def test_a_root_the_log_never_writes_changed_since_the_snapshot_is_refused(roots: Roots, people: Approvers) -> None:
+    """The replay audit covers the roots the log writes; one it never writes (here the STAC catalog)
+    must still hold the snapshot's digest, since no reversal can bring it back."""
+    with roots.open() as wal:
+        snapshots.create(wal, "s")
+        run(wal, [Write("a.txt", b"one")], **roots.where(), **META)
+        snapshots.create(wal, "now")
+        roots.stac.mkdir(parents=True, exist_ok=True)
+        (roots.stac / "stray.json").write_text("{}")
+        before = _count(roots.log)
+        with pytest.raises(
+            rollback.RollbackError, match="changed around the log: stac root .* no operation of the log"
+        ):
+            roll_back(wal, "s", people)
+    assert _count(roots.log) == before and (roots.data / "a.txt").exists()
