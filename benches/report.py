@@ -22,6 +22,7 @@ import ops_undo
 import ops_writes
 import recover
 import replay
+import rollback_to
 import scaling
 import signatures
 import targets
@@ -48,6 +49,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("ops_undo", ops_undo.render),
     _optional("replay", replay.render),
     _optional("recover", recover.render),
+    _optional("rollback_to", rollback_to.render),
     _optional("gate", gate.render),
 )
 

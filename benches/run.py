@@ -43,6 +43,9 @@ What is measured, always next to peers measured in the same run on the same data
    11. crash recovery: 1,000 pending operations (two writes each, stopped after the first)
        settled by one ops.recover call, operations/s, against the same files removed directly
        with one directory fsync (benches/recover.py)
+   12. rollback to a snapshot: 1,000 guarded overwrites reversed by one governed kfm_wal.rollback
+       (audit, plan, one recorded undo each), operations/s, against the same before-images
+       restored directly with fsync (benches/rollback_to.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -80,7 +83,7 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11). targets.py judges the goals
+ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11), rollback_to.py (12). targets.py judges the goals
 above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the scaling
 PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
@@ -110,6 +113,7 @@ import peers
 import recover
 import replay
 import report
+import rollback_to
 import signatures
 import targets
 import validation
@@ -139,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7 + 2 * bool(cfg.undo_ops) + bool(cfg.replay_ops)
+    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops)
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -221,6 +225,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     size=cfg.ops_bytes,
                     rounds=cfg.undo_rounds,
                     seed=args.seed + 6,
+                    fresh=scratch.fresh,
+                    remove=scratch.remove,
+                    say=say,
+                ),
+            )
+            step(
+                10,
+                "rollback to a snapshot (kfm_wal.rollback vs direct restores with fsync)",
+                "rollback_to",
+                lambda: rollback_to.run(
+                    ops_count=cfg.undo_ops,
+                    batch=cfg.ops_batch,
+                    size=cfg.ops_bytes,
+                    rounds=cfg.undo_rounds,
+                    seed=args.seed + 7,
                     fresh=scratch.fresh,
                     remove=scratch.remove,
                     say=say,

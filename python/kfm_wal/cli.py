@@ -17,7 +17,17 @@ lineage, repair, demo), cli_replay.py (replay, checkout) and cli_recover.py (rec
 from __future__ import annotations
 
 # Each module registers its commands on the group when imported; the order is --help's order.
-from . import cli_ops, cli_read, cli_recover, cli_replay, cli_run, cli_validate, cli_write  # noqa: F401
+from . import (  # noqa: F401
+    cli_ops,
+    cli_read,
+    cli_recover,
+    cli_replay,
+    cli_rollback,
+    cli_run,
+    cli_snapshot,
+    cli_validate,
+    cli_write,
+)
 from .cli_app import cli
 
 

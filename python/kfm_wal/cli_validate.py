@@ -62,8 +62,8 @@ ALL_ROOTS = ""
     "op_rules",
     is_flag=True,
     help="Also run the operation-level rules: reversal steps present, executed action = intended "
-    "action, CARE metadata, irreversible operations declared at the policy's tier (implied by "
-    "--policy and --tree).",
+    "action, CARE metadata, irreversible operations declared at the policy's tier, a real snapshot "
+    "recorded first where the tier requires one (implied by --policy and --tree).",
 )
 @click.option(
     "--policy",
@@ -173,6 +173,7 @@ def _operation_rules(
     if not (wanted or policy_file or tree_root is not None or lineage_dir):
         return []
     from . import audit, governance
+    from .governance.snapshot_required import SnapshotTaken
     from .ops import ExecutedMatchesIntent
     from .verify_rules import ReversalStepsPresent
 
@@ -185,6 +186,7 @@ def _operation_rules(
         ExecutedMatchesIntent(),
         governance.CareMetadataValid(policy),
         governance.IrreversibleDeclared(policy),
+        SnapshotTaken(policy),
     ]
     if policy_file is not None:
         if ring is None:

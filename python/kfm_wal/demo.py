@@ -52,6 +52,7 @@ from .audit import audit_tree
 from .demo_summary import AUDITED, GRAPH, PROCESSED, STAC, summary_lines
 from .errors import LogExistsError, NotALogError, UsageError, WalError
 from .report import verify
+from .rollback import demo_plan
 from .wal import Wal
 
 SAMPLE = "kansas_counties.csv"
@@ -161,7 +162,7 @@ def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any]
     with wal:
         log_id = wal.log_id
         r = _Run(data, wal, run_id)
-        outputs = _pipeline(r, sample, counties)
+        outputs = demo_plan.around(wal, lambda: _pipeline(r, sample, counties), echo)
     ring_path = data / "keys" / "keyring.json"
     report = verify(data / "wal", ring_path if ring_path.exists() else None)
     trees = {name: audit_tree(data / "wal", data / name) for name in AUDITED}

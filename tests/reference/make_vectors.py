@@ -62,6 +62,7 @@ from vector_logs import (
     seg_path,
 )
 from vector_readme import write_readme
+from vector_snapshot import write_snapshot_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
 
@@ -116,6 +117,7 @@ def generate(out=DEFAULT_OUT):
     write_writer_defects(cases)
     write_edge_cases(cases)
     write_edge_valid(valid)
+    write_snapshot_valid(valid)
 
     write_readme(out, sorted(cases.made))
     return cases.made

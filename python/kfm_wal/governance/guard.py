@@ -23,6 +23,7 @@ from .approvals import Decision, build_request, check
 from .errors import GovernanceError
 from .ledger import Ledger
 from .policy import Policy
+from .snapshot_required import judged
 
 
 def _refuse(
@@ -72,7 +73,7 @@ def governed_run(
     request = build_request(
         actions, actor=actor, tier=tier, governance=governance, lineage_links=lineage_links, operation=operation
     )
-    decision = check(request, list(approvals), keyring, policy)
+    decision = judged(check(request, list(approvals), keyring, policy), wal, policy, governance)
     if not decision.allowed:
         raise _refuse(ledger, decision, request, policy, telemetry)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root)
