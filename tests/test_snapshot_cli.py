@@ -126,3 +126,18 @@ def test_validate_operations_reports_a_snapshot_that_is_no_record(tmp_path: Path
     assert run("run", log, spec).exit_code == 0
     found = run("validate", log, "--operations")
     assert found.exit_code == 1 and "gov.snapshot" in found.stdout and "never-taken" in found.stdout
+
+
+def test_an_incremental_run_still_sees_a_snapshot_taken_before_its_receipt(tmp_path: Path) -> None:
+    log = init_log(tmp_path)
+    assert run("snapshot", "create", log, "base").exit_code == 0
+    receipt = tmp_path / "ci.receipt"
+    assert run("validate", log, "--operations", "--receipt", receipt).exit_code == 0
+    spec = _spec(tmp_path, "t3.json", "a.txt", "tier three")
+    doc = json.loads(spec.read_text())
+    spec.write_text(json.dumps({**doc, "tier": 3, "governance": {"care": "public", "snapshot": "base"}}))
+    assert run("run", log, spec).exit_code == 0
+    found = run("validate", log, "--operations", "--receipt", receipt, "--json")
+    report = json.loads(found.stdout)
+    assert report["incremental_from"] is not None
+    assert found.exit_code == 0, report["findings"]
