@@ -12,12 +12,13 @@ installed says which (kfm_wal.extras).
 
 The group and its shared parts are in cli_app.py; the commands in cli_write.py (init, keys,
 append, complete), cli_read.py (log, tail), cli_validate.py (validate), cli_ops.py (approve,
-lineage, repair, demo) and cli_replay.py (replay, checkout)."""
+lineage, repair, demo), cli_replay.py (replay, checkout), cli_run.py (run, request) and
+cli_retry.py (retry)."""
 
 from __future__ import annotations
 
 # Each module registers its commands on the group when imported; the order is --help's order.
-from . import cli_ops, cli_read, cli_replay, cli_run, cli_validate, cli_write  # noqa: F401
+from . import cli_ops, cli_read, cli_replay, cli_retry, cli_run, cli_validate, cli_write  # noqa: F401
 from .cli_app import cli
 
 
