@@ -205,7 +205,7 @@ def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring
             f"a hotfix cannot be tier {tier}: tier 4 is reserved for rollback; roll the change back instead "
             "(kfm-wal undo WAL_ID / kfm_wal.ops.undo)"
         )
-    elif not rule.allows_operation(op):
+    elif not rule.allows_operation(judged_as):
         reasons.append(f"operation {op} may not use tier {tier} (tier {tier} allows: {', '.join(rule.operations)})")
     if _declared(gov.get("irreversible")) and tier < policy.irreversible_min_tier:
         reasons.append(f"irreversible operations need tier {policy.irreversible_min_tier} or higher; got tier {tier}")
