@@ -41,7 +41,7 @@ def _parts(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def targets(payload: Mapping[str, Any]) -> set[str]:
     """The state keys an intent's payload acts on ("file:<root>:<path>", "graph:<store>:<triple>",
     "custom:<name>"), to tell whether two operations touch the same thing."""
-    parts, out = _parts(payload), set()
+    parts, out = _parts(payload), set[str]()
     for a in payload.get("actions", []):
         part = parts[a.get("part", 0)]
         if part["kind"] in _FILE_PARTS:
@@ -58,7 +58,7 @@ def _actions(wal_id: str, payload: Mapping[str, Any], store: BlobStore) -> tuple
     if payload.get("format") not in (files.PAYLOAD_FORMAT, MIXED_FORMAT):
         raise RetryError(f"{wal_id}: not an operation recorded by kfm_wal.ops; nothing to retry from")
     contents = Contents.of_payload(store, payload)  # BlobError names a missing or damaged blob
-    parts, roots = _parts(payload), {}
+    parts, roots = _parts(payload), dict[str, Any]()
     actions: list[Any] = []
     for a in payload["actions"]:
         part, kind = parts[a.get("part", 0)], a["type"]
