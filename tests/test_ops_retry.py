@@ -179,3 +179,27 @@ def test_cli_retry_across_a_rollback_is_one_error_line(tmp_path: Path) -> None:
     out = run("retry", g.log, original, "--actor", "developer:ana")
     assert_one_error_line(out, "retrying would cross it")
     assert records(g.log) == before and files_of(g.root) == files
+
+
+def test_cli_retry_of_a_governed_operation_with_its_request_signed(tmp_path: Path) -> None:
+    g = governed_log(tmp_path)
+    with g.open() as wal:
+        original = refused_op(wal, g.root, tier=1, governor=g.governor("bo"))
+    before, files = records(g.log), files_of(g.root)
+    missing = run("retry", g.log, original, "--actor", "developer:ana")
+    assert_one_error_line(missing, "refused by governance policy", "tier 1 needs 1 approval")
+    asked = run("retry", g.log, original, "--actor", "developer:ana", "--request")
+    assert asked.exit_code == 0, asked.output
+    request = json.loads(asked.stdout)
+    assert (request["operation"], request["governance"]["retry_of"]) == ("retry", "etl_step")
+    assert records(g.log) == before and files_of(g.root) == files  # asking writes nothing
+
+    (tmp_path / "request.json").write_text(asked.stdout)
+    kfm_wal.keys.save(g.reviewers["di"], tmp_path / "di.pem")
+    signed = run("approve", tmp_path / "request.json", "--key", tmp_path / "di.pem", "--role", "maintainer")
+    assert signed.exit_code == 0, signed.output
+    (tmp_path / "approval.json").write_text(signed.stdout)
+    done = run("retry", g.log, original, "--actor", "developer:ana", "--approvals", tmp_path / "approval.json")
+    assert done.exit_code == 0, done.output
+    assert files_of(g.root) == {"a.csv": BIG, "b.csv": b"b"}
+    assert statuses(g.decisions()) == [("allowed", "refused"), ("refused", None), ("allowed", "succeeded")]

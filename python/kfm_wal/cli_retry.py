@@ -4,6 +4,7 @@ policy when it governs it (tier >= 1, or the retry of a hotfix: the hotfix's app
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def _approvals(path: Path | None) -> list[dict[str, Any]]:
 @click.option(
     "--approvals", "approvals_file", type=FILE, help="Approvals of the retry's request (`kfm-wal approve` output)."
 )
+@click.option(
+    "--request",
+    "request_only",
+    is_flag=True,
+    help="Print the retry's approval request (what `kfm-wal approve` signs) and record nothing.",
+)
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @governance_options
 @click.option("--json", "as_json", is_flag=True, help="Print the retry's outcome as JSON.")
@@ -50,6 +57,7 @@ def retry(
     actor_text: str,
     telemetry_id: str | None,
     approvals_file: Path | None,
+    request_only: bool,
     key_file: Path | None,
     policy_file: Path | None,
     keyring_file: Path | None,
@@ -57,13 +65,20 @@ def retry(
     as_json: bool,
 ) -> None:
     """Re-run the failed, refused or reversed operation WAL_ID from its intent (payload and blob
-    store), planned against the current state, as a new operation "retry"."""
+    store), planned against the current state, as a new operation "retry". When the policy
+    governs it, get its request with --request, have it signed (`kfm-wal approve`), pass
+    --approvals."""
     from . import ops
 
     actor = _actor(actor_text)
     approvals = _approvals(approvals_file)
     require_log(log_dir)
     key = load_key(key_file or provision.default_key_path(log_dir))
+    if request_only:
+        with located(log=log_dir), Wal.open(log_dir, key) as wal:
+            request = ops.retry_request(wal, wal_id, actor=actor)
+        sys.stdout.buffer.write(orjson.dumps(request, option=orjson.OPT_INDENT_2) + b"\n")
+        return
     gov = governor(log_dir, key, policy_file, keyring_file, ledger_dir)
     with located(log=log_dir), Wal.open(log_dir, key) as wal:
         telemetry = {"id": telemetry_id or f"retry/{wal_id}"}

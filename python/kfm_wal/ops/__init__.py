@@ -53,7 +53,7 @@ from .operation import (
 )
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
-from .retry import RETRY, retry
+from .retry import RETRY, retry, retry_request
 from .undo import undo
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "hotfix",
     "record",
     "retry",
+    "retry_request",
     "MIXED_FORMAT",
     "ActionKind",
     "Context",

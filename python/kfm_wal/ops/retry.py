@@ -110,6 +110,46 @@ def _in_the_way(wal: Wal, wal_id: str, seq: int, touched: set[str]) -> str | Non
     return None
 
 
+def _planned(
+    wal: Wal,
+    wal_id: str,
+    actor: Mapping[str, Any],
+    approvals: Sequence[Mapping[str, Any]],
+    lineage_links: Sequence[str],
+    store: BlobStore,
+) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """The retry of `wal_id`: its actions, what it records, where it acts; RetryError if refused."""
+    index = index_of(wal)
+    intent = index.intent(wal_id)
+    if intent is None:
+        raise RetryError(f"{wal_id}: no such intent in {wal.path}")
+    completion = index.completion(wal_id)
+    status = None if completion is None else completion.body.get("status")
+    if status == "succeeded":
+        raise RetryError(f"{wal_id}: it succeeded, there is nothing to retry (undo it, or run a new operation)")
+    if status not in RETRYABLE:
+        raise RetryError(f"{wal_id}: it has no completion (pending); settle it first with recover")
+    body = intent.body
+    actions, roots = _actions(wal_id, body["payload"], store)
+    blocked = _in_the_way(wal, wal_id, intent.seq, targets(body["payload"]))
+    if blocked:
+        raise RetryError(f"retry of {wal_id} refused, nothing recorded: {blocked}")
+    own = {k: v for k, v in body["governance"].items() if k not in ("approvals", "policy")}
+    # A retry of a retry stands for the same original kind (a hotfix stays judged as one).
+    retry_of = own.get("retry_of", RETRY) if body["operation"] == RETRY else body["operation"]
+    reversal = body.get("reversal") or {}
+    irreversible = reversal.get("reason") if reversal.get("irreversible") is True else None
+    options = {
+        "actor": dict(actor),
+        "tier": body["tier"],
+        "governance": {**own, "retry_of": retry_of, "approvals": [dict(a) for a in approvals]},
+        "lineage_links": [f"wal:{wal_id}", *lineage_links],
+        "operation": RETRY,
+        "irreversible": str(irreversible) if irreversible else None,
+    }
+    return actions, options, roots
+
+
 def retry(
     wal: Wal,
     wal_id: str,
@@ -122,43 +162,32 @@ def retry(
     governor: Any = None,
 ) -> OperationResult:
     """Re-run the failed, refused or reversed operation `wal_id` as a new "retry" operation (see
-    the module doc). `approvals` answer the retry's own request when the policy governs it
-    (tier >= 1, or the retry of a hotfix); `governor` decides it (ops/governed.py)."""
-    index = index_of(wal)
-    intent = index.intent(wal_id)
-    if intent is None:
-        raise RetryError(f"{wal_id}: no such intent in {wal.path}")
-    completion = index.completion(wal_id)
-    status = None if completion is None else completion.body.get("status")
-    if status == "succeeded":
-        raise RetryError(f"{wal_id}: it succeeded, there is nothing to retry (undo it, or run a new operation)")
-    if status not in RETRYABLE:
-        raise RetryError(f"{wal_id}: it has no completion (pending); settle it first with recover")
-    body = intent.body
+    the module doc). `approvals` answer the retry's own request (`retry_request`) when the policy
+    governs it (tier >= 1, or the retry of a hotfix); `governor` decides it (ops/governed.py)."""
     store = blobs or BlobStore.for_log(wal.path)
-    actions, roots = _actions(wal_id, body["payload"], store)
-    blocked = _in_the_way(wal, wal_id, intent.seq, targets(body["payload"]))
-    if blocked:
-        raise RetryError(f"retry of {wal_id} refused, nothing recorded: {blocked}")
-    own = {k: v for k, v in body["governance"].items() if k not in ("approvals", "policy")}
-    # A retry of a retry stands for the same original kind (a hotfix stays judged as one).
-    retry_of = own.get("retry_of", RETRY) if body["operation"] == RETRY else body["operation"]
-    reversal = body.get("reversal") or {}
-    irreversible = reversal.get("reason") if reversal.get("irreversible") is True else None
-    return run(
-        wal,
-        actions,
-        actor=actor,
-        tier=body["tier"],
-        governance={**own, "retry_of": retry_of, "approvals": [dict(a) for a in approvals]},
-        telemetry=telemetry,
-        lineage_links=[f"wal:{wal_id}", *lineage_links],
-        operation=RETRY,
-        irreversible=str(irreversible) if irreversible else None,
-        blobs=store,
-        governor=governor,
-        **roots,
-    )
+    actions, options, roots = _planned(wal, wal_id, actor, approvals, lineage_links, store)
+    return run(wal, actions, **options, telemetry=telemetry, blobs=store, governor=governor, **roots)
 
 
-__all__ = ["RETRY", "RETRYABLE", "retry", "targets"]
+def retry_request(
+    wal: Wal,
+    wal_id: str,
+    *,
+    actor: Mapping[str, Any],
+    lineage_links: Sequence[str] = (),
+    blobs: BlobStore | None = None,
+) -> dict[str, Any]:
+    """The approval request the retry of `wal_id` by `actor` will answer (what `kfm-wal approve`
+    signs), computed without recording or writing anything. File operations only, as
+    `governance.build_request`."""
+    from ..governance.approvals import build_request
+
+    store = blobs or BlobStore.for_log(wal.path)
+    actions, options, _ = _planned(wal, wal_id, actor, (), lineage_links, store)
+    if not all(isinstance(a, files.Write | files.Delete | files.Move) for a in actions):
+        raise RetryError(f"{wal_id}: approval requests cover file actions only (write, delete, move)")
+    fields = ("actor", "tier", "governance", "lineage_links", "operation")
+    return build_request(actions, **{k: options[k] for k in fields})
+
+
+__all__ = ["RETRY", "RETRYABLE", "retry", "retry_request", "targets"]
