@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,20 @@ from .approvals import Decision, check, request_from_intent
 from .errors import GovernanceError
 from .ledger import Ledger
 from .policy import Policy, default_policy
+from .snapshot import declared
 
 # An approver signs the requests it is shown: request -> approvals (kfm_wal.governance.approve).
 # For reviewers that are programs (a CI gate, the demo's reviewer key); people use `kfm-wal approve`.
 Approver = Callable[[dict[str, Any]], Sequence[Mapping[str, Any]]]
+
+
+def _undeclared_irreversible(entry: Mapping[str, Any]) -> str | None:
+    """An irreversible operation must say so where its approvers sign (governance.irreversible)."""
+    reversal = entry.get("reversal")
+    if isinstance(reversal, Mapping) and reversal.get("irreversible") is True:
+        if not declared(entry["governance"].get("irreversible")):
+            return "irreversible operation without a declaration (governance.irreversible) for its approvers"
+    return None
 
 
 def ledger_path_for(log_dir: str | os.PathLike[str]) -> Path:
@@ -104,17 +114,21 @@ class Governor:
             self._key()  # a ledger that cannot be written refuses before anything is judged
         decisions: list[Decision] = []
         for entry in entries:
-            governance = dict(entry["governance"])
-            given = governance.get("approvals", [])
+            given = entry["governance"].get("approvals", [])
             if not isinstance(given, list):
                 raise UsageError("governance.approvals must be a list of approval objects")
-            governance.pop("policy", None)  # the policy that decides now, not one recorded earlier
-            entry["governance"] = governance
-            request = request_from_intent(entry)
+            request = request_from_intent(entry)  # the signed members: approvals and policy left out
             approvals = [*given, *(self.approver(request) if self.approver else ())]
             decision = check(request, approvals, self.keyring, self.policy)
-            entry["governance"] = {**governance, "approvals": [dict(a) for a in approvals]}
-            entry["governance"]["policy"] = self.policy.version_hash
+            undeclared = _undeclared_irreversible(entry)
+            if undeclared:
+                decision = replace(decision, allowed=False, reasons=[*decision.reasons, undeclared])
+            # Recorded: every approval judged, and the policy that decides now (not an earlier one).
+            entry["governance"] = {
+                **entry["governance"],
+                "approvals": [dict(a) for a in approvals],
+                "policy": self.policy.version_hash,
+            }
             decisions.append(decision)
         refused = [(e, d) for e, d in zip(entries, decisions, strict=True) if not d.allowed]
         if refused:
