@@ -133,3 +133,36 @@ def test_cli_run_of_tier_1_without_approvals_is_one_error_line_and_a_ledger_refu
     assert records(g.log) == before and not (tmp_path / "processed").exists()
     assert statuses(g.decisions()) == [("refused", None)]
     assert run("validate", g.log).exit_code == 0
+
+
+def test_an_irreversible_operation_must_be_declared_where_its_approvers_sign(tmp_path: Path) -> None:
+    g = governed_log(tmp_path)
+    sent: list[dict[str, object]] = []
+    ops.register_action(
+        "notify",
+        execute=lambda p: sent.append(dict(p)),
+        state=lambda p: {"sent": "no"},
+        expect=lambda p: {"sent": "no"},
+        irreversible="a sent message cannot be recalled",
+    )
+    try:
+        with g.open() as wal:
+            with pytest.raises(GovernanceError, match=r"without a declaration \(governance.irreversible\)"):
+                ops.run(
+                    wal,
+                    [ops.Custom("notify", {"to": "ops"})],
+                    **meta(3, governance={"care": "public", "snapshot": "s"}),
+                    irreversible="a sent message cannot be recalled",
+                    governor=g.governor("bo", "cy"),
+                )
+            declared = {"care": "public", "snapshot": "s", "irreversible": "a sent message cannot be recalled"}
+            done = ops.run(
+                wal,
+                [ops.Custom("notify", {"to": "ops"})],
+                **meta(3, governance=declared),
+                irreversible="a sent message cannot be recalled",
+                governor=g.governor("bo", "cy"),
+            )
+        assert done.status == "succeeded" and sent == [{"to": "ops"}]
+    finally:
+        ops.unregister_action("notify")
