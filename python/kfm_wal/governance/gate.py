@@ -24,7 +24,8 @@ from typing import Any
 from .. import provision
 from ..errors import UsageError
 from ..keys import Keyring, SigningKey, load, load_keyring
-from .approvals import Decision, check, request_from_intent
+from ..ops.digests import canonical_json
+from .approvals import Decision, canonical_request, check, request_digest, request_from_intent
 from .errors import GovernanceError
 from .ledger import Ledger
 from .policy import Policy, default_policy
@@ -42,6 +43,11 @@ def _undeclared_irreversible(entry: Mapping[str, Any]) -> str | None:
         if not declared(entry["governance"].get("irreversible")):
             return "irreversible operation without a declaration (governance.irreversible) for its approvers"
     return None
+
+
+def _named(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ledger record says of the operation besides its decision: its kind and author."""
+    return {"operation": entry["operation"], "actor": entry["actor"]}
 
 
 def ledger_path_for(log_dir: str | os.PathLike[str]) -> Path:
@@ -113,13 +119,22 @@ class Governor:
         if self.ledger is None:
             self._key()  # a ledger that cannot be written refuses before anything is judged
         decisions: list[Decision] = []
+        # Operations carrying no approval are judged once per distinct request apart from their
+        # actions (a batch of like operations: one decision), their own request digests kept.
+        unapproved: dict[bytes, Decision] = {}
         for entry in entries:
             given = entry["governance"].get("approvals", [])
             if not isinstance(given, list):
                 raise UsageError("governance.approvals must be a list of approval objects")
             request = request_from_intent(entry)  # the signed members: approvals and policy left out
             approvals = [*given, *(self.approver(request) if self.approver else ())]
-            decision = check(request, approvals, self.keyring, self.policy)
+            if approvals:
+                decision = check(request, approvals, self.keyring, self.policy)
+            else:
+                like = canonical_json({**canonical_request(request), "actions_digest": None})
+                if like not in unapproved:
+                    unapproved[like] = check(request, approvals, self.keyring, self.policy)
+                decision = replace(unapproved[like], request_digest=request_digest(request))
             undeclared = _undeclared_irreversible(entry)
             if undeclared:
                 decision = replace(decision, allowed=False, reasons=[*decision.reasons, undeclared])
@@ -138,7 +153,7 @@ class Governor:
     def _refuse(self, refused: list[tuple[dict[str, Any], Decision]], of: int) -> GovernanceError:
         with self.open_ledger() as ledger:
             receipts = ledger.record_many(
-                [(d, request_from_intent(e), None, None, e.get("telemetry")) for e, d in refused], self.policy
+                [(d, _named(e), None, None, e.get("telemetry")) for e, d in refused], self.policy
             )
         entry, decision = refused[0]
         where = f" ({len(refused)} of {of} operations of the batch refused; the first:)" if of > 1 else ""
@@ -154,9 +169,9 @@ class Governor:
         if not outcomes:
             return
         with self.open_ledger() as ledger:
+            # The ledger's facts name the request by its digest (in the decision): no need to rebuild it.
             ledger.record_many(
-                [(d, request_from_intent(e), wal_id, status, e.get("telemetry")) for e, d, wal_id, status in outcomes],
-                self.policy,
+                [(d, _named(e), wal_id, status, e.get("telemetry")) for e, d, wal_id, status in outcomes], self.policy
             )
 
 
