@@ -166,3 +166,31 @@ def test_an_irreversible_operation_must_be_declared_where_its_approvers_sign(tmp
         assert done.status == "succeeded" and sent == [{"to": "ops"}]
     finally:
         ops.unregister_action("notify")
+
+
+def test_a_batch_needing_no_approval_is_judged_once_and_each_operation_still_ledgered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kfm_wal.governance import gate, parse_policy
+    from kfm_wal.governance.policy import default_policy_bytes
+
+    g = governed_log(tmp_path)
+    lenient = default_policy_bytes().replace(
+        b'[tiers.1]\napprovals = 1\nroles = ["maintainer", "reviewer", "data-steward"]',
+        b'[tiers.1]\napprovals = 0\nroles = ["maintainer", "reviewer", "data-steward"]',
+    )
+    policy = parse_policy(lenient, "lenient.toml")
+    assert policy.tier(1).approvals == 0
+    judged = []
+    real = gate.check
+    monkeypatch.setattr(gate, "check", lambda *a: judged.append(a) or real(*a))
+    specs = [
+        ops.OperationSpec([ops.Write(f"c{i}.csv", b"%d" % i)], ACTOR, 1, {"care": "public"}, {"id": "b"})
+        for i in range(30)
+    ]
+    with g.open() as wal:
+        results = ops.run_batch(wal, specs, root=g.root, governor=Governor.for_log(g.log, policy=policy))
+    assert len(judged) == 1
+    facts = g.decisions()
+    assert [f["wal_id"] for f in facts] == [r.wal_id for r in results]
+    assert len({f["request_digest"] for f in facts}) == 30 and {f["policy"] for f in facts} == {policy.version_hash}
