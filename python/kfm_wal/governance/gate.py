@@ -7,6 +7,8 @@ intents: their governance gets "approvals" (the ones given in governance.approva
 `approver`'s, see there) and "policy" (the policy's version hash); when any is refused, every
 refusal is recorded in the ledger (one group commit) and GovernanceError is raised, nothing
 having been recorded in the operations log. `record` writes the outcomes of the allowed ones.
+A governor without an open `ledger` opens the ledger for each group of records; a job running
+many operations one by one gives it an open Ledger (as the demo does), `run_batch` needs not.
 
     Governor.for_log("data/wal")   # the shipped policy, data/keys/keyring.json, data/keys/writer.pem
                                    # signs data/governance/ledger
