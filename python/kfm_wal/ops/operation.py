@@ -255,7 +255,8 @@ def _result(p: Prepared, outcome: _Outcome, completion: Receipt) -> OperationRes
 def prepare(wal: Wal, actions: Sequence[Any], **options: Unpack[RunOptions]) -> Prepared:
     """Steps 1 of the lifecycle: plan, store blobs, append the intent (durable on return).
     The keywords (RunOptions) say what is recorded (actor, tier, governance, telemetry,
-    lineage_links, operation, irreversible) and where the operation acts (Roots).
+    lineage_links, operation, irreversible), where the operation acts (Roots) and who decides it
+    when the policy governs it (governor; GovernanceError, nothing recorded, when refused).
     `irreversible` (a reason) declares the operation irreversible: required when an action has
     no reversal, and then recorded as reversal {"irreversible": true, "reason": ...}."""
     spec, roots, governor = _split(actions, options)
