@@ -99,23 +99,53 @@ def atomic_per_batch(root: Path, files: Sequence[tuple[str, bytes]], batch: int)
         _fsync_dir(root)
 
 
+REVIEWER_SEED = bytes(range(32, 64))
+
+
+def governor(directory: Path, writer: keys.SigningKey) -> Any:
+    """Tier-1 operations are decided by the governance policy (the shipped one) and recorded in the
+    governance ledger (directory/governance/ledger): a reviewer key (role maintainer) approves
+    each operation's request, as a CI reviewer would."""
+    from kfm_wal.governance import Ledger, approve
+    from kfm_wal.governance.gate import Governor
+
+    reviewer = keys.SigningKey.from_seed(REVIEWER_SEED)
+    ring = keys.Keyring(()).with_key(writer).with_key(reviewer, ("maintainer",), "bench reviewer")
+    ledger = Ledger.open(directory / "governance" / "ledger", writer, durability="fsync")
+    return Governor.for_log(
+        directory / "wal",
+        keyring=ring,
+        ledger=ledger,
+        approver=lambda request: [approve(request, reviewer, "maintainer")],
+    )
+
+
 class Guarded:
-    def __init__(self, directory: Path) -> None:
-        self.wal = kfm_wal.Wal.create(directory / "wal", keys.SigningKey.from_seed(KEY_SEED), durability="fsync")
+    """ops.run_batch at `tier` (1: decided by the policy and recorded in the governance ledger,
+    what an ETL job runs; 0: not governed, the ops path alone)."""
+
+    def __init__(self, directory: Path, tier: int = 1) -> None:
+        writer = keys.SigningKey.from_seed(KEY_SEED)
+        self.wal = kfm_wal.Wal.create(directory / "wal", writer, durability="fsync")
+        self.tier = tier
+        self.governor = governor(directory, writer) if tier >= 1 else None
 
     def run(self, root: Path, files: Sequence[tuple[str, bytes]], batch: int) -> None:
         for i in range(0, len(files), batch):
             specs = [
-                ops.OperationSpec([ops.Write(name, data)], ACTOR, 1, GOVERNANCE, {"id": f"bench-ops/{i + k}"})
+                ops.OperationSpec([ops.Write(name, data)], ACTOR, self.tier, GOVERNANCE, {"id": f"bench-ops/{i + k}"})
                 for k, (name, data) in enumerate(files[i : i + batch])
             ]
-            results = ops.run_batch(self.wal, specs, root=root)  # blobs: the log's store, wal/blobs/
+            # blobs: the log's store, wal/blobs/
+            results = ops.run_batch(self.wal, specs, root=root, governor=self.governor)
             bad = [r for r in results if r.status != "succeeded"]
             if bad:
                 raise RuntimeError(f"guarded write {bad[0].wal_id} {bad[0].status}: {bad[0].error}")
 
     def close(self) -> None:
         self.wal.close()
+        if self.governor is not None:
+            self.governor.ledger.close()
 
 
 def _spread(values: list[float]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from kfm_wal.ops import GraphStore
 
 RECORD = {
     "actor": {"type": "developer", "id": "ana"},
-    "tier": 1,
+    "tier": 0,  # tier >= 1 is decided by the policy: test_a_governed_run_needs_the_approvals...
     "governance": {"care": "public"},
     "telemetry": {"id": "shell-1"},
 }

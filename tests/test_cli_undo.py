@@ -20,7 +20,7 @@ def logged_write(tmp_path: Path) -> tuple[Path, Path, str]:
             wal,
             [Write("out/a.csv", b"id\n1\n")],
             actor={"type": "ci", "id": "etl"},
-            tier=1,
+            tier=0,
             governance={"care": "public"},
             telemetry={"id": "t-1"},
             root=root,

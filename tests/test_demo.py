@@ -19,7 +19,10 @@ import pytest
 from kfm_wal import demo, demo_data, keys, ops
 from kfm_wal.audit import audit_tree
 from kfm_wal.errors import UsageError
+from kfm_wal.governance import ApprovalsValid, approve, default_policy
+from kfm_wal.governance.gate import Governor
 
+POLICY = default_policy().version_hash
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "kansas_counties.csv"
 
 
@@ -185,6 +188,9 @@ def test_every_write_is_an_intent_before_and_a_matching_completion_after(tmp_pat
     summary = demo.run(data, echo=None)
     log = data / "wal"
     found = [i for i in intents(log) if i["operation"] != "snapshot"]  # the one taken before the ETL step
+    assert summary["ledger"]["decisions"] == summary["ledger"]["allowed"] == summary["ledger"]["this_run"] == len(found)
+    ring = keys.load_keyring(data / "keys" / "keyring.json")
+    assert kfm_wal.verify(log, rules=[ApprovalsValid(default_policy(), ring)]).ok
     done = completions(log)
     seq = {r.body["wal_id"]: r.seq for r in kfm_wal.records(log, kind="intent")}
     roots = {
@@ -196,7 +202,9 @@ def test_every_write_is_an_intent_before_and_a_matching_completion_after(tmp_pat
     etl = found[0]
     for intent in found:
         assert intent["actor"] == {"type": "system", "id": "kfm-demo"}
-        assert intent["governance"] == {"care": "public", "approvals": []}
+        # decided by the shipped policy, approved by the demo's reviewer key (demo_governance.py)
+        assert intent["governance"]["care"] == "public" and intent["governance"]["policy"] == POLICY
+        assert [a["role"] for a in intent["governance"]["approvals"]] == ["maintainer"]
         assert intent["telemetry"]["id"].startswith(f"kfm-demo/{summary['run_id']}/")
         outcome = done[intent["wal_id"]]
         assert outcome["status"] == "succeeded"
@@ -275,6 +283,7 @@ def test_rerun_after_an_output_changed_restores_it_and_records_how_to_undo(tmp_p
     check_stac(data)
 
     # The hand edit can be brought back: the ETL write is undone from its before-image.
+    reviewer = keys.load(data / "keys" / "demo-maintainer.pem")
     with kfm_wal.Wal.open(data / "wal", keys.load(data / "keys" / "writer.pem")) as wal:
         ops.undo(
             wal,
@@ -282,6 +291,10 @@ def test_rerun_after_an_output_changed_restores_it_and_records_how_to_undo(tmp_p
             actor={"type": "developer", "id": "test"},
             telemetry={"id": "undo"},
             root=data / "processed",
+            # tier 1: the undo is decided by the policy too, with the demo reviewer's approval
+            governor=Governor.for_log(
+                data / "wal", approver=lambda request: [approve(request, reviewer, "maintainer")]
+            ),
         )
     assert target.read_bytes() == b"edited by hand\n"
     assert audit_tree(data / "wal", data / "processed") == []

@@ -25,7 +25,10 @@ def test_roots_are_where_the_kinds_act() -> None:
     assert set(Roots.__annotations__) <= {f.name for f in dataclasses.fields(Context)}
     assert Roots.__required_keys__ == frozenset()
     assert RunOptions.__required_keys__ == OperationOptions.__required_keys__
-    assert set(RunOptions.__optional_keys__) == set(Roots.__annotations__) | OperationOptions.__optional_keys__
+    governed = {"governor"}  # not a root: who decides the operation (ops/governed.py)
+    assert (
+        set(RunOptions.__optional_keys__) == set(Roots.__annotations__) | OperationOptions.__optional_keys__ | governed
+    )
 
 
 def test_an_unknown_keyword_is_refused_before_anything_is_recorded(wal: Wal, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """`kfm-wal run` and `kfm-wal request`: one recorded operation from a JSON spec (kfm_wal.run_spec),
-run through kfm_wal.ops (recorded before it runs, completed, undoable), or governed by a policy
-when one is given; and the canonical request `kfm-wal approve` signs for it."""
+run through kfm_wal.ops (recorded before it runs, completed, undoable; decided by the governance
+policy when its tier is >= 1 or it is a hotfix); and the canonical request `kfm-wal approve`
+signs for it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 import click
 import orjson
 
-from . import keys, provision
+from . import provision
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
 from .cli_errors import CliError, located
+from .cli_governance import governance_options, governor
 from .wal import Wal
 
 
@@ -28,11 +30,7 @@ def _spec(spec_file: Path) -> Any:
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
 @click.argument("spec_file", metavar="SPEC.json", type=FILE)
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
-@click.option("--policy", "policy_file", type=FILE, help="Govern the run by this policy (TOML); needs --keyring.")
-@click.option("--keyring", "keyring_file", type=FILE, help="Keys and roles the approvals are checked against.")
-@click.option(
-    "--ledger", "ledger_dir", type=LOG_DIR, help="Governance ledger. Default: <parent of DIR>/governance/ledger."
-)
+@governance_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def run_cmd(
     log_dir: Path,
@@ -43,57 +41,30 @@ def run_cmd(
     ledger_dir: Path | None,
     as_json: bool,
 ) -> None:
-    """Run the operation SPEC.json describes (files, STAC, graph), recorded in the log in DIR."""
+    """Run the operation SPEC.json describes (files, STAC, graph), recorded in the log in DIR.
+    Tier >= 1 and hotfixes ("operation": "hotfix", tier 0-3) are decided by the governance policy
+    with the spec's approvals, and recorded in the governance ledger."""
     from . import ops
 
     spec = _spec(spec_file)
-    if (policy_file is None) != (keyring_file is None):
-        raise click.UsageError("--policy and --keyring go together")
-    if spec.approvals and policy_file is None:
-        raise CliError("the spec carries approvals: give --policy and --keyring to check them", f"file {spec_file}")
     require_log(log_dir)
     key = load_key(key_file or provision.default_key_path(log_dir))
+    gov = governor(log_dir, key, policy_file, keyring_file, ledger_dir)
+    options = dict(spec.options)
+    if spec.approvals:
+        options["governance"] = {**options["governance"], "approvals": spec.approvals}
     with located(log=log_dir), Wal.open(log_dir, key) as wal:
-        if policy_file is None:
-            result = ops.run(wal, spec.actions, **spec.options, **spec.roots)
-        else:
-            result = _governed(
-                wal, spec, key, policy_file, keyring_file, ledger_dir or log_dir.parent / "governance" / "ledger"
-            )
+        result = ops.run(wal, spec.actions, **options, **spec.roots, governor=gov)
+    print_outcome(result, as_json)
+
+
+def print_outcome(result: Any, as_json: bool, **extra: Any) -> None:
     fields = ("wal_id", "operation", "status", "pre_state_hash", "post_state_expected", "post_state_hash", "error")
-    outcome = {f: getattr(result, f) for f in fields}
+    outcome = {**extra, **{f: getattr(result, f) for f in fields}}
     if as_json:
         click.echo(orjson.dumps(outcome).decode())
     else:
         click.echo(f"{outcome['operation']} {outcome['wal_id']} {outcome['status']} (seq {result.completion.seq})")
-
-
-def _governed(
-    wal: Wal, spec: Any, key: keys.SigningKey, policy_file: Path, keyring_file: Path | None, ledger_dir: Path
-) -> Any:
-    from . import governance
-
-    if not spec.files_only:
-        raise CliError("a governed run takes file actions only (write, delete, move)", f"file {spec.source}")
-    assert keyring_file is not None  # checked with --policy
-    with located(file=policy_file):
-        policy = governance.load_policy(policy_file)
-    with located(file=keyring_file):
-        ring = keys.load_keyring(keyring_file)
-    options = dict(spec.options)
-    if options.pop("irreversible", None) is not None:
-        raise CliError("declare an irreversible governed operation in governance.irreversible", f"file {spec.source}")
-    with governance.Ledger.open(ledger_dir, key) as ledger:
-        return governance.governed_run(
-            wal,
-            spec.actions,
-            **options,
-            approvals=spec.approvals,
-            policy=policy,
-            keyring=ring,
-            ledger=ledger,
-            **{k: v for k, v in spec.roots.items() if k == "root"},  # file actions act on the data root only
-        )
 
 
 @cli.command()
@@ -115,4 +86,4 @@ def request(spec_file: Path, out_file: Path | None) -> None:
         sys.stdout.buffer.write(data)
 
 
-__all__ = ["request", "run_cmd"]
+__all__ = ["print_outcome", "request", "run_cmd"]

@@ -29,6 +29,10 @@ Reruns start the sample over and never trip on their own earlier output:
 Output of the demo before it used the ops STAC/graph actions (stac/ks-counties-*.json,
 graph/kansas_counties.nt) is removed by recorded file deletes on the first run that finds it.
 
+Every operation is tier 1 (the graph's tier 2), so the governance policy decides each one, with
+the approvals of the demo's reviewer key, and the governance ledger (data/governance/ledger)
+records each decision and outcome (demo_governance.py).
+
 After the run: the log is verified, the data roots the tree audit supports (processed/ and stac/:
 file operations) audited against the log (`kfm_wal.audit.audit_tree`), and the log's OpenLineage
 events written (`kfm_wal.lineage.emit`, data/lineage/events.jsonl) and summarised in one line."""
@@ -47,7 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import demo_data, keys, lineage, ops, provision, replay
+from . import demo_data, demo_governance, keys, lineage, ops, provision, replay
 from .audit import audit_tree
 from .demo_summary import AUDITED, GRAPH, PROCESSED, STAC, summary_lines
 from .errors import LogExistsError, NotALogError, UsageError, WalError
@@ -71,8 +75,9 @@ def sha256(data: bytes) -> str:
 
 
 class _Run:
-    def __init__(self, data: Path, wal: Wal, run_id: str) -> None:
+    def __init__(self, data: Path, wal: Wal, run_id: str, governor: Any) -> None:
         self.data, self.wal, self.run_id = data, wal, run_id
+        self.governor = governor  # decides every operation (tier >= 1) and keeps the ledger
         self.intents: dict[str, int] = {}
         self.ops: list[ops.OperationResult] = []
         self.deleted = 0  # stale county files deleted (recorded operations too)
@@ -112,6 +117,7 @@ class _Run:
             telemetry=self.telemetry(step, **(telemetry or {})),
             lineage_links=links,
             operation=operation,
+            governor=self.governor,
             **where,
         )
         self.recorded([result])
@@ -159,9 +165,10 @@ def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any]
     counties = demo_data.clean(sample.read_bytes(), str(sample))
     run_id = str(uuid.uuid4())
     wal, created = _open_log(data)
-    with wal:
+    writer = keys.load(data / "keys" / "writer.pem")
+    with wal, demo_governance.open_ledger(data, writer) as ledger:
         log_id = wal.log_id
-        r = _Run(data, wal, run_id)
+        r = _Run(data, wal, run_id, demo_governance.governor(data, writer, ledger))
         outputs = demo_plan.around(wal, lambda: _pipeline(r, sample, counties), echo)
     ring_path = data / "keys" / "keyring.json"
     report = verify(data / "wal", ring_path if ring_path.exists() else None)
@@ -197,6 +204,7 @@ def run(data_dir: str | os.PathLike[str] = "data", *, echo: Callable[[str], Any]
         "tree_findings": [f"{name}/: {f.code}: {f.message}" for name, found in trees.items() for f in found],
         "lineage": str(events_path),
         **_lineage_summary(events_path, {o.wal_id for o in r.ops}),
+        "ledger": demo_governance.ledger_summary(data, {o.wal_id for o in r.ops}),
         "elapsed": time.perf_counter() - started,
     }
     if echo is not None:
@@ -254,6 +262,7 @@ def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> lis
         ),
         operation="etl_step",
         root=root,
+        governor=r.governor,
     )
     r.recorded([etl])
     links = [f"wal:{etl.wal_id}"]
@@ -280,7 +289,7 @@ def _etl_outputs(r: _Run, sample: Path, counties: list[demo_data.County]) -> lis
         )
         for path in stale
     ]
-    r.recorded(ops.run_batch(r.wal, specs, root=root))
+    r.recorded(ops.run_batch(r.wal, specs, root=root, governor=r.governor))
     r.deleted += len(stale)
     return [f"{PROCESSED}/{ETL_OUTPUT}", *(f"{PROCESSED}/{p}" for p in wanted)]
 
@@ -349,6 +358,7 @@ def _stac(r: _Run, counties: list[demo_data.County], links: list[str]) -> list[s
                 for i in existing
             ],
             stac_root=root,
+            governor=r.governor,
         )
     )
     for i in new:

@@ -49,6 +49,9 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
         *(f"    {f}" for f in tree[:5]),
         f"  lineage: {s['lineage']}: {s['lineage_events']} OpenLineage events, {s['lineage_runs']} runs, "
         f"{s['lineage_datasets']} datasets written; this run: {this_run}",
+        f"  governance ledger: {s['ledger']['path']}: {s['ledger']['decisions']} decisions "
+        f"({s['ledger']['allowed']} allowed, {s['ledger']['refused']} refused); this run: "
+        f"{s['ledger']['this_run']} operations decided under the policy",
         f"  replay: {s['replay']['operations']} operations replayed into a sandbox: "
         + (
             "the real roots match (kfm-wal replay --check)"

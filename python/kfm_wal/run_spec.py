@@ -15,6 +15,9 @@
        {"type": "graph.insert", "ntriples": "<s> <p> <o> ."},   (or "source": "x.nt"; also .delete)
      ]}
 
+"operation": "hotfix" (tier 0-3) runs the spec as a hotfix, decided by the policy's hotfix rules;
+"approvals" go to the intent's governance.approvals, judged when the policy governs the operation.
+
 Paths in "source", "root", "stac_root" and "graph" are relative to the spec file's directory. Every
 fault is a UsageError naming the spec and the member (`actions[2].path`); nothing is read from
 the log or written before the whole spec has been parsed."""

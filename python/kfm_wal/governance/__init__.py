@@ -1,6 +1,7 @@
-"""Governance of the WAL boundary: a versioned policy (tiers, roles, CARE labels), approvals
-signed by keyring keys over a canonical request digest, a guard that decides before anything
-runs, a hash-chained governance ledger, and validation rules.
+"""Governance of the WAL boundary: a versioned policy (tiers, roles, CARE labels, hotfix rules),
+approvals signed by keyring keys over a canonical request digest, the Governor that decides every
+operation of tier >= 1 (and every hotfix) before kfm_wal.ops records it, a hash-chained
+governance ledger, and validation rules.
 
     from kfm_wal.governance import Ledger, approve, build_request, default_policy, governed_run
     request = build_request(actions, actor=..., tier=2, governance={"care": "public"})
@@ -23,6 +24,7 @@ from .approvals import (
     request_from_intent,
 )
 from .errors import GovernanceError, PolicyError
+from .gate import Approver, Governor
 from .guard import governed_run
 from .ledger import DEFAULT_LEDGER, LEDGER_FORMAT, Ledger
 from .policy import (
@@ -46,7 +48,9 @@ __all__ = [
     "ApprovalsValid",
     "CareMetadataValid",
     "IrreversibleDeclared",
+    "Approver",
     "Decision",
+    "Governor",
     "GovernanceError",
     "Ledger",
     "Policy",

@@ -37,11 +37,14 @@ from ..ops import files
 from ..ops.digests import actions_digest, canonical_json
 from ..ops.errors import PathEscapeError
 from .decision import Decision
-from .policy import CARE_LABELS, Policy
+from .policy import CARE_LABELS, HOTFIX, HOTFIX_TIERS, Policy
+from .snapshot import declared as _declared
+from .snapshot import snapshot_problem
 
 APPROVAL_DOMAIN = b"kfm-wal/1 approval\n"
 REQUEST_MEMBERS = ("operation", "actor", "tier", "governance", "lineage_links", "actions_digest")
 UNSIGNED_GOVERNANCE = ("approvals", "policy")  # added when the operation runs
+RETRY = "retry"  # the operation kind of a re-run of a failed, refused or reversed operation
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -189,18 +192,26 @@ def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring
     An approval is the author's when its keyring name equals actor.id, or its key_id equals
     actor.key_id; the author may not approve their own operation."""
     signed = canonical_request(request)
-    digest = request_digest(signed)
+    digest = "sha256:" + hashlib.sha256(canonical_json(signed)).hexdigest()  # request_digest, checked once
     message = APPROVAL_DOMAIN + digest.removeprefix("sha256:").encode("ascii")
     tier, op, gov, actor = signed["tier"], signed["operation"], signed["governance"], signed["actor"]
     care = str(gov["care"])
-    rule = policy.tier(tier)
+    # A retry of a hotfix (governance.retry_of, signed) is judged as the hotfix was.
+    judged_as = HOTFIX if op == HOTFIX or (op == RETRY and gov.get("retry_of") == HOTFIX) else op
+    rule = policy.rule(tier, judged_as)
     reasons: list[str] = []
-    if not rule.allows_operation(op):
+    if judged_as == HOTFIX and tier not in HOTFIX_TIERS:
+        reasons.append(
+            f"a hotfix cannot be tier {tier}: tier 4 is reserved for rollback; roll the change back instead "
+            "(kfm-wal undo WAL_ID / kfm_wal.ops.undo)"
+        )
+    elif not rule.allows_operation(judged_as):
         reasons.append(f"operation {op} may not use tier {tier} (tier {tier} allows: {', '.join(rule.operations)})")
     if _declared(gov.get("irreversible")) and tier < policy.irreversible_min_tier:
         reasons.append(f"irreversible operations need tier {policy.irreversible_min_tier} or higher; got tier {tier}")
-    if rule.snapshot_required and not _declared(gov.get("snapshot")):
-        reasons.append(f"tier {tier} requires a snapshot first: governance.snapshot is missing")
+    snapshot = snapshot_problem(rule, judged_as, gov)
+    if snapshot is not None:
+        reasons.append(snapshot)
     if care == "sensitive" and policy.masking_required and not _declared(gov.get("masking")):
         reasons.append("sensitive data needs a declared masking step (governance.masking)")
 
@@ -243,23 +254,16 @@ def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring
     counted = [a for a in valid if rule.counts_role(a["role"])]
     for a in counted:
         a["counted"] = True
+    which = f"a hotfix at tier {tier}" if judged_as == HOTFIX and tier in policy.hotfix else f"tier {tier}"
     if len(counted) < rule.approvals:
         by = f" by role {_roles_text(rule.roles)}" if rule.roles else ""
-        reasons.append(f"tier {tier} needs {rule.approvals} approval(s){by}; got {len(counted)}")
+        reasons.append(f"{which} needs {rule.approvals} approval(s){by}; got {len(counted)}")
     for r in rule.required_roles:
         if not any(a["role"] == r for a in counted):
-            reasons.append(f"tier {tier} needs an approval with role {r}")
+            reasons.append(f"{which} needs an approval with role {r}")
     if care == "restricted" and not any(a["role"] == policy.override_role for a in valid):
         reasons.append(f"restricted data needs an approval with role {policy.override_role}")
     return Decision(not reasons, reasons, tier, care, digest, policy.version_hash, judged)
-
-
-def _declared(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(value.strip())
-    if isinstance(value, list | tuple | dict):
-        return bool(value)
-    return False
 
 
 __all__ = [

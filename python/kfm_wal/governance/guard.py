@@ -3,16 +3,16 @@
 The decision is taken BEFORE anything is recorded in the operations log or touches the data root.
 A refusal is recorded in the governance ledger and raised as GovernanceError, naming every missing
 or invalid item; nothing is executed. An allowed operation runs through `kfm_wal.ops.run` with
-governance = the caller's governance + "approvals" + "policy" (the policy version hash), and its
-outcome is recorded in the ledger when its tier is >= 1 (also when it was refused or failed by the
-ops layer, before the ops error is re-raised)."""
+governance = the caller's governance + "approvals" + "policy" (the policy version hash), under a
+Governor of this policy, keyring and ledger, which records its outcome in the ledger (also when
+it was refused or failed by the ops layer, before the ops error is re-raised)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import UsageError, WalError
+from ..errors import UsageError
 from ..keys import Keyring
 from ..ops import files
 from ..ops.blobs import BlobStore
@@ -21,6 +21,7 @@ from ..ops.paths import DEFAULT_ROOT, FileRoot
 from ..wal import Wal
 from .approvals import Decision, build_request, check
 from .errors import GovernanceError
+from .gate import Governor
 from .ledger import Ledger
 from .policy import Policy
 from .snapshot_required import judged
@@ -83,31 +84,24 @@ def governed_run(
             False, mismatch, decision.tier, decision.care, decision.request_digest, decision.policy, decision.approvals
         )
         raise _refuse(ledger, refused, request, policy, telemetry)
-    recorded = {**governance, "approvals": [dict(a) for a in approvals], "policy": policy.version_hash}
-    try:
-        # The declaration the approvers signed is what lets ops record an irreversible action.
-        declared = governance.get("irreversible")
-        result = run(
-            wal,
-            actions,
-            actor=actor,
-            tier=tier,
-            governance=recorded,
-            telemetry=telemetry,
-            lineage_links=lineage_links,
-            operation=operation,
-            root=file_root,
-            blobs=blobs,
-            irreversible=declared if isinstance(declared, str) and declared else None,
-        )
-    except WalError as e:
-        outcome: OperationResult | None = getattr(e, "result", None)
-        if outcome is not None and tier >= 1:
-            ledger.record(decision, request, policy, wal_id=outcome.wal_id, status=outcome.status, telemetry=telemetry)
-        raise
-    if tier >= 1:
-        ledger.record(decision, request, policy, wal_id=result.wal_id, status=result.status, telemetry=telemetry)
-    return result
+    # ops.run decides again under the same governor (the same request: allowed) and records the
+    # outcome in the ledger, whatever it is, before an ops error reaches the caller.
+    governor = Governor(policy, keyring, ledger=ledger)
+    declared = governance.get("irreversible")  # what the approvers signed lets ops record it
+    return run(
+        wal,
+        actions,
+        actor=actor,
+        tier=tier,
+        governance={**governance, "approvals": [dict(a) for a in approvals]},
+        telemetry=telemetry,
+        lineage_links=lineage_links,
+        operation=operation,
+        root=file_root,
+        blobs=blobs,
+        irreversible=declared if isinstance(declared, str) and declared else None,
+        governor=governor,
+    )
 
 
 __all__ = ["governed_run"]

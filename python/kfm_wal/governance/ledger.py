@@ -9,7 +9,8 @@ Payload (format "kfm-wal-governance/ledger-1"):
     approvals [{key_id, role, valid, counted}], decision ("allowed" | "refused"), reasons,
     status (the governed operation's completion status, null when refused), policy (version hash),
     policy_version, request_digest
-pre_state_hash = the ledger's head hash before the record; post_state_expected = the digest of the
+pre_state_hash = the ledger's head hash before the record (records appended together, e.g. for
+one batch of operations, all name the head before their group); post_state_expected = the digest of the
 canonical JSON of the payload (also the completion's post_state_hash).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,26 @@ def read(path: str | os.PathLike[str]) -> Iterator[tuple[int, str, dict[str, Any
         payload = r.body["payload"]
         if payload.get("format") == LEDGER_FORMAT:
             yield r.seq, r.timestamp, dict(payload)
+
+
+def _facts(
+    decision: Decision, request: Mapping[str, Any], policy: Policy, wal_id: str | None, status: str | None
+) -> dict[str, Any]:
+    return {
+        "format": LEDGER_FORMAT,
+        "operation": request["operation"],
+        "wal_id": wal_id,
+        "tier": decision.tier,
+        "care": decision.care,
+        "actor": dict(request["actor"]),
+        "approvals": [dict(a) for a in decision.approvals],
+        "decision": "allowed" if decision.allowed else "refused",
+        "reasons": list(decision.reasons),
+        "status": status,
+        "policy": decision.policy,
+        "policy_version": policy.version,
+        "request_digest": decision.request_digest,
+    }
 
 
 class Ledger:
@@ -83,39 +104,48 @@ class Ledger:
         telemetry: Mapping[str, Any] | None = None,
     ) -> Receipt:
         """Append one ledger record (intent + completion, each durable); returns the intent's receipt."""
-        facts = {
-            "format": LEDGER_FORMAT,
-            "operation": request["operation"],
-            "wal_id": wal_id,
-            "tier": decision.tier,
-            "care": decision.care,
-            "actor": dict(request["actor"]),
-            "approvals": [dict(a) for a in decision.approvals],
-            "decision": "allowed" if decision.allowed else "refused",
-            "reasons": list(decision.reasons),
-            "status": status,
-            "policy": decision.policy,
-            "policy_version": policy.version,
-            "request_digest": decision.request_digest,
-        }
-        digest = content_digest(canonical_json(facts))
-        tel = dict(telemetry) if telemetry and telemetry.get("id") else {"id": f"governance:{decision.request_digest}"}
+        return self.record_many([(decision, request, wal_id, status, telemetry)], policy)[0]
+
+    def record_many(
+        self,
+        records: Sequence[tuple[Decision, Mapping[str, Any], str | None, str | None, Mapping[str, Any] | None]],
+        policy: Policy,
+    ) -> list[Receipt]:
+        """Append several ledger records (decision, request, wal_id, status, telemetry) in two group
+        commits (the intents, then their completions); every record of the group names, as its
+        pre_state_hash, the ledger's head hash before the group. Returns the intents' receipts."""
+        entries = []
         with self._lock:
-            entry = {
-                "operation": LEDGER_OPERATION,
-                "actor": dict(LEDGER_ACTOR),
-                "pre_state_hash": self.wal.head[1],
-                "post_state_expected": digest,
-                "payload": facts,
-                "reversal": dict(LEDGER_REVERSAL),
-                "tier": 0,
-                "governance": {"care": "public"},  # facts only: ids, roles, hashes, reasons
-                "lineage_links": [f"wal:{wal_id}"] if wal_id else [],
-                "telemetry": tel,
-            }
-            receipt = self.wal.append(entry)
-            self.wal.complete(receipt.wal_id, "succeeded", post_state_hash=digest)
-        return receipt
+            head = self.wal.head[1]
+            for decision, request, wal_id, status, telemetry in records:
+                facts = _facts(decision, request, policy, wal_id, status)
+                digest = content_digest(canonical_json(facts))
+                tel = (
+                    dict(telemetry)
+                    if telemetry and telemetry.get("id")
+                    else {"id": f"governance:{decision.request_digest}"}
+                )
+                entries.append(
+                    {
+                        "operation": LEDGER_OPERATION,
+                        "actor": dict(LEDGER_ACTOR),
+                        "pre_state_hash": head,
+                        "post_state_expected": digest,
+                        "payload": facts,
+                        "reversal": dict(LEDGER_REVERSAL),
+                        "tier": 0,
+                        "governance": {"care": "public"},  # facts only: ids, roles, hashes, reasons
+                        "lineage_links": [f"wal:{wal_id}"] if wal_id else [],
+                        "telemetry": tel,
+                    }
+                )
+            receipts = list(self.wal.append_many(entries))
+            done = [
+                {"wal_id": r.wal_id, "status": "succeeded", "post_state_hash": e["post_state_expected"]}
+                for r, e in zip(receipts, entries, strict=True)
+            ]
+            self.wal.complete_many(done)
+        return receipts
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """The ledger facts (payloads) in order."""

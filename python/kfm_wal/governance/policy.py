@@ -13,6 +13,10 @@ override role; `sensitive`: a declared masking step).
     required_roles = []          # optional
     snapshot_required = false
     operations = ["*"]           # or a list of operation names; tier 4: ["rollback"] only
+    [hotfix.tiers.2]             # optional, tiers 0-3: what a hotfix (operation "hotfix") needs
+    approvals = 2                #   instead of its tier's rule (same keys, no `operations`)
+    roles = ["maintainer", "data-steward"]
+    snapshot_required = true
 
 Every key is checked, unknown keys included (a typo in a policy must not silently weaken it);
 errors name the file and the dotted key. The policy's version hash is "sha256:" + SHA-256 of the
@@ -25,7 +29,7 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,7 +47,10 @@ DEFAULT_POLICY_NAME = "default-policy.toml"
 _OPERATION = re.compile(_ENTRY["operation"]["pattern"])
 _TIER_KEYS = {"approvals", "roles", "required_roles", "snapshot_required", "operations"}
 _CARE_KEYS = {"override_role", "masking_required"}
-_TOP_KEYS = {"version", "care", "tiers", "irreversible"}
+_TOP_KEYS = {"version", "care", "tiers", "irreversible", "hotfix"}
+_HOTFIX_KEYS = {"tiers"}
+HOTFIX = "hotfix"  # the operation kind of an unscheduled fix; never tier 4 (that is rollback's)
+HOTFIX_TIERS = tuple(t for t in TIERS if t < 4)
 _IRREVERSIBLE_KEYS = {"min_tier"}
 
 
@@ -73,8 +80,16 @@ class Policy:
     source: str = "<policy>"
     # Operations declared irreversible (governance.irreversible: a reason) need at least this tier.
     irreversible_min_tier: int = 0
+    # The rules a hotfix follows per tier (0-3) instead of its tier's; absent: the tier's rule.
+    hotfix: dict[int, TierRule] = field(default_factory=dict)
 
     def tier(self, tier: int) -> TierRule:
+        return self.tiers[tier]
+
+    def rule(self, tier: int, operation: str) -> TierRule:
+        """The rule an operation of this kind at this tier is judged by (a hotfix: its own)."""
+        if operation == HOTFIX and tier in self.hotfix:
+            return self.hotfix[tier]
         return self.tiers[tier]
 
 
@@ -105,11 +120,13 @@ def _bool(file: str, key: str, value: Any) -> bool:
     return value
 
 
-def _tier(file: str, n: int, raw: Any) -> TierRule:
-    where = f"tiers.{n}"
+def _tier(file: str, n: int, raw: Any, where: str = "") -> TierRule:
+    where = where or f"tiers.{n}"
+    hotfix = where.startswith(HOTFIX)
+    allowed = _TIER_KEYS - {"operations"} if hotfix else _TIER_KEYS
     t = _table(file, where, raw)
-    _unknown(file, where, t, _TIER_KEYS)
-    for k in sorted(_TIER_KEYS - {"required_roles"}):
+    _unknown(file, where, t, allowed)
+    for k in sorted(allowed - {"required_roles"}):
         if k not in t:
             raise policy_error(file, f"{where}.{k}", "missing")
     approvals = t["approvals"]
@@ -124,6 +141,9 @@ def _tier(file: str, n: int, raw: Any) -> TierRule:
         raise policy_error(
             file, f"{where}.required_roles", f"{len(required)} required role(s) but only {approvals} approval(s) needed"
         )
+    snapshot = _bool(file, f"{where}.snapshot_required", t["snapshot_required"])
+    if hotfix:
+        return TierRule(n, approvals, roles, required, snapshot, (HOTFIX,))
     ops = t["operations"]
     if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
         raise policy_error(file, f"{where}.operations", 'must be a non-empty list of operation names, or ["*"]')
@@ -134,9 +154,20 @@ def _tier(file: str, n: int, raw: Any) -> TierRule:
         raise policy_error(file, f"{where}.operations", '"*" must stand alone')
     if n == 4 and ops != ["rollback"]:
         raise policy_error(file, f"{where}.operations", 'tier 4 is reserved for rollback: must be ["rollback"]')
-    return TierRule(
-        n, approvals, roles, required, _bool(file, f"{where}.snapshot_required", t["snapshot_required"]), tuple(ops)
-    )
+    return TierRule(n, approvals, roles, required, snapshot, tuple(ops))
+
+
+def _hotfix(file: str, raw: Any) -> dict[int, TierRule]:
+    table = _table(file, HOTFIX, raw)
+    _unknown(file, HOTFIX, table, _HOTFIX_KEYS)
+    tiers = _table(file, f"{HOTFIX}.tiers", table.get("tiers", {}))
+    out = {}
+    for k, rule in tiers.items():
+        if k not in {str(n) for n in HOTFIX_TIERS}:
+            why = "tier 4 is reserved for rollback" if k == "4" else "unknown tier"
+            raise policy_error(file, f"{HOTFIX}.tiers.{k}", f"{why} (a hotfix is tier 0 to 3)")
+        out[int(k)] = _tier(file, int(k), rule, f"{HOTFIX}.tiers.{k}")
+    return out
 
 
 def parse_policy(data: bytes, source: str = "<policy>") -> Policy:
@@ -175,7 +206,8 @@ def parse_policy(data: bytes, source: str = "<policy>") -> Policy:
     if not isinstance(min_tier, int) or isinstance(min_tier, bool) or min_tier not in TIERS:
         raise policy_error(source, "irreversible.min_tier", f"must be a tier 0 to 4, got {min_tier!r}")
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    return Policy(version, digest, tiers, override, masking, source, min_tier)
+    hotfix = _hotfix(source, doc.get(HOTFIX, {}))
+    return Policy(version, digest, tiers, override, masking, source, min_tier, hotfix)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
@@ -199,6 +231,8 @@ def default_policy() -> Policy:
 
 __all__ = [
     "ANY_OPERATION",
+    "HOTFIX",
+    "HOTFIX_TIERS",
     "CARE_LABELS",
     "TIERS",
     "Policy",

@@ -17,8 +17,9 @@ from ..errors import UsageError
 from ..keys import Keyring
 from ..reader import Record
 from ..verify_rules import IntentRule
-from .approvals import _declared, check, request_from_intent
+from .approvals import check, request_from_intent
 from .policy import CARE_LABELS, Policy, default_policy
+from .snapshot import declared as _declared
 
 
 class ApprovalsValid(IntentRule):

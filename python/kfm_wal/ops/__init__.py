@@ -11,7 +11,11 @@ directory (`Contents` resolves a recorded digest from either).
 
 Besides files: STAC Items/Collections (`ops.stac`), RDF graph writes (`ops.graph`) and
 user-registered actions (`ops.custom`, `register_action`), mixable in one operation (see
-`ops.kinds` for the action-kind registry and payload formats)."""
+`ops.kinds` for the action-kind registry and payload formats).
+
+Every operation of tier >= 1, and every hotfix (`ops.hotfix`), is decided by the governance
+policy before it is recorded and written to the governance ledger (`ops.governed`); `ops.retry`
+re-runs a failed, refused or reversed operation from its intent as a new "retry" operation."""
 
 from . import custom, graph, stac
 from .blobs import BlobStore
@@ -24,13 +28,17 @@ from .errors import (
     OperationFailedError,
     PathEscapeError,
     PlanError,
+    RetryError,
     StateChangedError,
 )
 from .executed_check import ExecutedMatchesIntent
 from .files import PAYLOAD_FORMAT, Action, Delete, Move, Write
 from .graph import GraphStore
+from .hotfix import HOTFIX, hotfix
 from .kinds import MIXED_FORMAT, ActionKind, Context, Part, register_kind
 from .operation import (
+    BatchOptions,
+    Governed,
     OperationOptions,
     OperationResult,
     OperationSpec,
@@ -39,15 +47,26 @@ from .operation import (
     RunOptions,
     execute,
     prepare,
+    record,
     run,
     run_batch,
 )
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
+from .retry import RETRY, retry, retry_request
 from .undo import undo
 
 __all__ = [
     "ABSENT",
+    "HOTFIX",
+    "RETRY",
+    "BatchOptions",
+    "Governed",
+    "RetryError",
+    "hotfix",
+    "record",
+    "retry",
+    "retry_request",
     "MIXED_FORMAT",
     "ActionKind",
     "Context",

@@ -52,6 +52,11 @@ class NotUndoableError(UsageError):
     """The operation cannot be undone: unknown, not completed as succeeded, or not a file operation."""
 
 
+class RetryError(UsageError):
+    """The operation cannot be retried: unknown, succeeded, pending, or a later rollback (or retry)
+    of the same targets stands in the way. Nothing was recorded."""
+
+
 def attach(err: Any, result: OperationResult, results: list[OperationResult] | None = None) -> Any:
     """Attach the recorded outcome(s) to an error before raising it."""
     err.result, err.results = result, results
@@ -64,5 +69,6 @@ __all__ = [
     "OperationFailedError",
     "PathEscapeError",
     "PlanError",
+    "RetryError",
     "StateChangedError",
 ]

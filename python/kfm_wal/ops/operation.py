@@ -9,11 +9,12 @@
     4. completion "succeeded" with the observed post_state_hash, executed_digest and duration_ms.
 
 Nothing touches the data root before its intent is durable, and every intent can be undone.
+Before step 1 records anything, an operation the governance policy governs (tier >= 1, or a
+hotfix) is decided by it and, refused, recorded only in the governance ledger (governed.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
@@ -23,78 +24,18 @@ from typing import Any, TypedDict, Unpack, cast
 
 from ..errors import SchemaError, WalError
 from ..wal import Pending, Receipt, Wal
-from . import durable, files
+from . import durable
 from .blobs import BlobStore
-from .contents import Contents, inline_budget
+from .contents import inline_budget
 from .digests import actions_digest, first_difference, state_hash
 from .errors import OperationFailedError, PlanError, StateChangedError, attach
-from .filekind import FilePart
-from .kinds import MIXED_FORMAT, Context, Part, kind_of
+from .governed import admit, settle
+from .kinds import Context
 from .paths import FileRoot
+from .planning import OpPlan, plan_actions
 from .result import OperationResult
 
 RootLike = FileRoot | str | os.PathLike[str]
-
-
-@dataclass
-class OpPlan:
-    """The planned actions of one operation, over one or more parts (one per action kind)."""
-
-    parts: list[Part]
-    order: list[tuple[int, int]]  # global action index -> (part index, index in the part)
-    payload: dict[str, Any]
-    reversal: dict[str, Any]
-    pre: dict[str, str]
-    post: dict[str, str]
-    mixed: bool
-
-    @property
-    def actions(self) -> list[dict[str, Any]]:
-        return [self.action(k) for k in range(len(self.order))]
-
-    def action(self, k: int) -> dict[str, Any]:
-        p, i = self.order[k]
-        action = self.parts[p].actions[i]
-        return {**action, "part": p} if self.mixed else action
-
-    def execute(self, k: int) -> dict[str, Any]:
-        p, i = self.order[k]
-        done = self.parts[p].execute(i)
-        return {**done, "part": p} if self.mixed else done
-
-    def reverse(self, first_n: int) -> list[str]:
-        """Reverse actions 0..first_n-1, part by part (latest-acting part first); returns the
-        state keys of the parts reversed. Raises the first reversal failure (after trying all)."""
-        counts: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for k, (p, i) in enumerate(self.order[:first_n]):
-            counts[p] = i + 1
-            last[p] = k
-        keys: list[str] = []
-        error: Exception | None = None
-        for p in sorted(counts, key=lambda q: -last[q]):
-            part = self.parts[p]
-            try:
-                if part.steps is None:
-                    raise OperationFailedError(f"{part.kind} actions cannot be reversed: {part.irreversible_reason}")
-                part.reverse(counts[p])
-                keys.extend(part.pre)
-            except Exception as e:
-                error = error or e
-        if error is not None:
-            raise error
-        return keys
-
-    def observe(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for part in self.parts:
-            out.update(part.observe())
-        return out
-
-    @property
-    def file_plan(self) -> files.FilePlan | None:
-        part = self.parts[0] if len(self.parts) == 1 else None
-        return part.plan if isinstance(part, FilePart) and not self.mixed else None
 
 
 @dataclass(frozen=True)
@@ -140,8 +81,19 @@ class Roots(TypedDict, total=False):
     graph: Any
 
 
-class RunOptions(OperationOptions, Roots):
-    """The keywords of `run` and `prepare`: what is recorded and where it acts."""
+class Governed(TypedDict, total=False):
+    """`governor`: the governance an operation the policy governs (tier >= 1, a hotfix) is decided
+    under (a kfm_wal.governance.Governor; default: Governor.for_log(the log), ops/governed.py)."""
+
+    governor: Any
+
+
+class BatchOptions(Roots, Governed):
+    """The keywords of `run_batch`: where the operations act, and who decides them."""
+
+
+class RunOptions(OperationOptions, Roots, Governed):
+    """The keywords of `run` and `prepare`: what is recorded, where it acts, who decides it."""
 
 
 @dataclass
@@ -152,6 +104,8 @@ class Prepared:
     plan: OpPlan
     blobs: BlobStore
     receipt: Receipt | None = None
+    decision: Any = None  # the governance decision that allowed it (None: not governed)
+    governor: Any = None  # who decided it, and records its outcome in the governance ledger
 
     @property
     def wal_id(self) -> str:
@@ -175,90 +129,16 @@ def _context(wal: Wal, roots: Roots) -> Context:
     )
 
 
-def _split(actions: Sequence[Any], options: RunOptions) -> tuple[OperationSpec, Roots]:
-    """The operation `run`/`prepare` are asked for, and where it acts."""
+def _split(actions: Sequence[Any], options: RunOptions) -> tuple[OperationSpec, Roots, Any]:
+    """The operation `run`/`prepare` are asked for, where it acts, and its governor."""
     recorded = dict(options)
+    governor = recorded.pop("governor", None)
     roots = cast(Roots, {k: recorded.pop(k) for k in Roots.__optional_keys__ if k in recorded})
-    return OperationSpec(actions, **cast(OperationOptions, recorded)), roots
-
-
-def _plan_actions(actions: Sequence[Any], ctx: Context, irreversible: str | None) -> OpPlan:
-    """Group the actions by kind (first-appearance order), plan each group, combine."""
-    if not actions:
-        raise PlanError("an operation needs at least one action")
-    # This operation's contents: inline in its payload when small (contents.py), else blobs.
-    contents = Contents(ctx.blobs, ctx.inline_budget)
-    ctx = dataclasses.replace(ctx, contents=contents)
-    kinds = [kind_of(a) for a in actions]
-    names = list(dict.fromkeys(k.name for k in kinds))
-    by_kind = {k.name: k for k in kinds}
-    parts = [by_kind[n].plan([a for a, k in zip(actions, kinds, strict=True) if k.name == n], ctx) for n in names]
-    # payload action order: each planned action expands to its part's next `groups[j]` actions
-    order: list[tuple[int, int]] = []
-    seen = [0] * len(names)  # planned actions of each part so far
-    used = [0] * len(names)  # payload actions of each part so far
-    for k in kinds:
-        p = names.index(k.name)
-        groups = parts[p].groups
-        n = 1 if groups is None else groups[seen[p]]
-        order.extend((p, used[p] + i) for i in range(n))
-        seen[p] += 1
-        used[p] += n
-    pre: dict[str, str] = {}
-    post: dict[str, str] = {}
-    for part in parts:
-        pre.update(part.pre)
-        post.update(part.post)
-    blocked = [p for p in parts if p.steps is None]
-    if blocked and not irreversible:
-        raise PlanError(
-            f"{blocked[0].kind} actions have no reversal ({blocked[0].irreversible_reason}): declare the operation "
-            'irreversible (irreversible="reason"), which records reversal {"irreversible": true, "reason": ...}'
-        )
-    single_file = len(parts) == 1 and isinstance(parts[0], FilePart) and not irreversible
-    if single_file:
-        part = parts[0]
-        assert isinstance(part, FilePart)
-        part.set_prefix("")
-        payload: dict[str, Any] = {
-            "format": files.PAYLOAD_FORMAT,
-            "root": str(part.plan.root.path),
-            "actions": part.actions,
-        }
-        stac = getattr(part, "stac_objects", None)
-        if stac is not None:
-            payload["stac"] = stac
-        # `expects` is the state the steps undo (the post state per path): undo checks it first.
-        if contents.inline:
-            payload["inline"] = contents.recorded()
-        plan = OpPlan(
-            parts,
-            order,
-            payload,
-            {"steps": part.steps, "expects": part.plan.post},
-            part.plan.pre,
-            part.plan.post,
-            mixed=False,
-        )
-        return plan
-    plan = OpPlan(parts, order, {}, {}, pre, post, mixed=True)
-    plan.payload = {"format": MIXED_FORMAT, "parts": [p.describe() for p in parts], "actions": plan.actions}
-    for p, part in enumerate(parts):
-        extra = getattr(part, "payload_extra", None)
-        if extra:
-            plan.payload["parts"][p].update(extra)
-    if contents.inline:
-        plan.payload["inline"] = contents.recorded()
-    if irreversible:
-        plan.reversal = {"irreversible": True, "reason": irreversible}
-    else:
-        steps = [{**s, "part": p} for p, part in reversed(list(enumerate(parts))) for s in part.steps or []]
-        plan.reversal = {"steps": steps, "expects": post}
-    return plan
+    return OperationSpec(actions, **cast(OperationOptions, recorded)), roots, governor
 
 
 def _plan(spec: OperationSpec, ctx: Context) -> Prepared:
-    plan = _plan_actions(spec.actions, ctx, spec.irreversible)
+    plan = plan_actions(spec.actions, ctx, spec.irreversible)
     entry = {
         "wal_id": str(uuid.uuid4()),
         "operation": spec.operation,
@@ -375,13 +255,23 @@ def _result(p: Prepared, outcome: _Outcome, completion: Receipt) -> OperationRes
 def prepare(wal: Wal, actions: Sequence[Any], **options: Unpack[RunOptions]) -> Prepared:
     """Steps 1 of the lifecycle: plan, store blobs, append the intent (durable on return).
     The keywords (RunOptions) say what is recorded (actor, tier, governance, telemetry,
-    lineage_links, operation, irreversible) and where the operation acts (Roots).
+    lineage_links, operation, irreversible), where the operation acts (Roots) and who decides it
+    when the policy governs it (governor; GovernanceError, nothing recorded, when refused).
     `irreversible` (a reason) declares the operation irreversible: required when an action has
     no reversal, and then recorded as reversal {"irreversible": true, "reason": ...}."""
-    spec, roots = _split(actions, options)
+    spec, roots, governor = _split(actions, options)
     ctx = _context(wal, roots)
     with ctx.blobs.deferred():  # the blobs are stored together, durable when the block ends
         prepared = _plan(spec, ctx)
+        # Decided before anything is recorded: a refusal leaves no blob and no intent.
+        admit(wal, [prepared], governor)
+    prepared.receipt = wal.append(prepared.entry)
+    return prepared
+
+
+def record(wal: Wal, prepared: Prepared, governor: Any = None) -> Prepared:
+    """Step 1 for an operation planned apart (undo): the governance decision, then its intent."""
+    admit(wal, [prepared], governor)
     prepared.receipt = wal.append(prepared.entry)
     return prepared
 
@@ -395,6 +285,7 @@ def execute(wal: Wal, prepared: Prepared) -> OperationResult:
         outcome = _execute(prepared)
     (receipt,) = wal.complete_many([outcome.completion])
     result = _result(prepared, outcome, receipt)
+    settle([prepared], [result])
     if outcome.error is not None:
         raise attach(outcome.error, result) from outcome.cause
     return result
@@ -434,7 +325,7 @@ def _submit_intents(wal: Wal, prepared: list[Prepared], step: int) -> list[Pendi
 def run_batch(
     wal: Wal,
     operations: Sequence[OperationSpec],
-    **roots: Unpack[Roots],
+    **options: Unpack[BatchOptions],
 ) -> list[OperationResult]:
     """The ETL fast path: all intents in ONE group commit (above PIPELINE_CHUNK operations:
     pipelined chunks, see there), then each operation validated and executed in order, then all
@@ -453,7 +344,9 @@ def run_batch(
     leaves pending intents for `recover`."""
     if not operations:
         return []
-    ctx = _context(wal, roots)
+    given: dict[str, Any] = dict(options)
+    governor = given.pop("governor", None)
+    ctx = _context(wal, cast(Roots, given))
     with ctx.blobs.deferred():  # stored (durably) when the block ends: before the intents
         prepared = [_plan(spec, ctx) for spec in operations]
         owner: dict[str, int] = {}
@@ -463,6 +356,7 @@ def run_batch(
                     raise PlanError(
                         f"operations {owner[path]} and {i} of the batch both touch {path!r}; use separate runs"
                     )
+        admit(wal, prepared, governor)  # one ledger group commit for any refusals
     step, chunks = PIPELINE_CHUNK, _submit_intents(wal, prepared, PIPELINE_CHUNK)
     outcomes: list[_Outcome] = []
     failed: int | None = None
@@ -479,6 +373,7 @@ def run_batch(
                 outcomes.append(_Outcome(_completion(p, "refused", time.perf_counter(), error=why)))
     receipts = wal.complete_many([o.completion for o in outcomes])
     results = [_result(p, o, r) for p, o, r in zip(prepared, outcomes, receipts, strict=True)]
+    settle(prepared, results)  # the governed ones' outcomes: one ledger group commit
     if failed is not None:
         bad = outcomes[failed]
         assert bad.error is not None
@@ -487,6 +382,8 @@ def run_batch(
 
 
 __all__ = [
+    "BatchOptions",
+    "Governed",
     "OperationOptions",
     "OperationResult",
     "OperationSpec",
@@ -495,6 +392,7 @@ __all__ = [
     "RunOptions",
     "execute",
     "prepare",
+    "record",
     "run",
     "run_batch",
 ]

@@ -18,7 +18,7 @@ from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
 from .kinds import MIXED_FORMAT, Context, Reopened, get_kind
 from .lookup import index_of
-from .operation import OperationOptions, OperationResult, OperationSpec, RootLike, _plan, execute, run
+from .operation import OperationOptions, OperationResult, OperationSpec, RootLike, _plan, execute, record, run
 from .paths import FileRoot
 
 
@@ -53,9 +53,11 @@ def undo(
     lineage_links: Sequence[str] = (),
     root: RootLike | None = None,
     blobs: BlobStore | None = None,
+    governor: Any = None,
 ) -> OperationResult:
     """Reverse the succeeded operation `wal_id`. `tier` and `governance` default to the
-    operation's own; `root` defaults to the data root recorded in its payload."""
+    operation's own (its approvals and policy excepted: they answered another request); `root`
+    defaults to the data root recorded in its payload; `governor` decides it (ops/governed.py)."""
     index = index_of(wal)  # the log is scanned once per Wal, not once per undo
     intent = index.intent(wal_id)
     if intent is None:
@@ -80,13 +82,13 @@ def undo(
         "actor": actor,
         "telemetry": telemetry,
         "tier": body["tier"] if tier is None else tier,
-        "governance": body["governance"] if governance is None else governance,
+        "governance": _own(body["governance"]) if governance is None else governance,
         "lineage_links": [f"wal:{wal_id}", *lineage_links],
         "operation": "rollback",
     }
     store = blobs or BlobStore.for_log(wal.path)
     if payload["format"] == MIXED_FORMAT:
-        return _undo_mixed(wal, wal_id, body, store, rollback)
+        return _undo_mixed(wal, wal_id, body, store, rollback, governor)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
     diff = first_difference(reversal["expects"], file_root.observe(reversal["expects"]))
     if diff is not None:
@@ -98,7 +100,13 @@ def undo(
         files.Write(s["path"], source.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
         for s in reversal["steps"]
     ]
-    return run(wal, actions, **rollback, root=file_root, blobs=store)
+    return run(wal, actions, **rollback, root=file_root, blobs=store, governor=governor)
+
+
+def _own(governance: Mapping[str, Any]) -> dict[str, Any]:
+    """The operation's governance for its undo: the approvals it carried signed its own request."""
+    own = {k: v for k, v in governance.items() if k != "policy"}
+    return {**own, "approvals": []} if "approvals" in own else own
 
 
 def _location(root: Any) -> Any:
@@ -107,7 +115,7 @@ def _location(root: Any) -> Any:
 
 
 def _undo_mixed(
-    wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions
+    wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions, governor: Any
 ) -> OperationResult:
     """Undo a mixed-1 operation: its reversal steps become the actions of a rollback operation,
     planned first; the rollback's pre state must be exactly the state the operation left."""
@@ -135,8 +143,7 @@ def _undo_mixed(
     )
     if diff is not None:
         raise _refused(wal, wal_id, "the state changed", diff)
-    prepared.receipt = wal.append(prepared.entry)
-    return execute(wal, prepared)
+    return execute(wal, record(wal, prepared, governor))
 
 
 __all__ = ["undo"]
