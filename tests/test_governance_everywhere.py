@@ -10,7 +10,7 @@ import kfm_wal
 import pytest
 from clitools import assert_one_error_line, run
 from governtools import ACTOR, files_of, governed_log, meta, statuses
-from kfm_wal import ops
+from kfm_wal import ops, snapshots
 from kfm_wal.errors import UsageError
 from kfm_wal.governance import ApprovalsValid, GovernanceError, default_policy
 from kfm_wal.governance.gate import Governor
@@ -147,6 +147,7 @@ def test_an_irreversible_operation_must_be_declared_where_its_approvers_sign(tmp
     )
     try:
         with g.open() as wal:
+            snapshots.create(wal, "s")  # tier 3 requires one, recorded before
             with pytest.raises(GovernanceError, match=r"without a declaration \(governance.irreversible\)"):
                 ops.run(
                     wal,

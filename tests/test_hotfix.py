@@ -1,5 +1,5 @@
 """Hotfixes: operation "hotfix", tier 0-3, decided by the policy's hotfix rules at every tier (the
-default policy grades them: more approvals, and a declared snapshot at tiers 2-3), tier 4 refused
+default policy grades them: more approvals, and a snapshot recorded before them at tiers 2-3), tier 4 refused
 pointing at rollback; each one in the governance ledger. From Python (ops.hotfix) and the shell
 (`kfm-wal run` with "operation": "hotfix")."""
 
@@ -13,7 +13,7 @@ import kfm_wal
 import pytest
 from clitools import assert_one_error_line, run
 from governtools import files_of, governed_log, meta, statuses
-from kfm_wal import ops
+from kfm_wal import ops, snapshots
 from kfm_wal.governance import GovernanceError, PolicyError, approve, build_request, default_policy, parse_policy
 from kfm_wal.governance.policy import HOTFIX_TIERS, default_policy_bytes
 
@@ -58,18 +58,15 @@ def test_a_tier_2_hotfix_needs_two_approvals_and_a_snapshot(tmp_path: Path) -> N
         assert any("a hotfix at tier 2 requires a snapshot first" in r for r in reasons)
         assert any("a hotfix at tier 2 needs 2 approval(s)" in r for r in reasons)
         assert files_of(g.root) == {}
-        done = ops.hotfix(
-            wal,
-            [ops.Write("a.csv", b"fix")],
-            **meta(2),
-            snapshot="snap-1",
-            root=g.root,
-            governor=g.governor("bo", "cy"),
-        )
+        fix = {"root": g.root, "governor": g.governor("bo", "cy")}
+        with pytest.raises(GovernanceError, match="names 'snap-1', which is no snapshot recorded in the log"):
+            ops.hotfix(wal, [ops.Write("a.csv", b"fix")], **meta(2), snapshot="snap-1", **fix)
+        snapshots.create(wal, "snap-1")
+        done = ops.hotfix(wal, [ops.Write("a.csv", b"fix")], **meta(2), snapshot="snap-1", **fix)
         intent = wal.intent(done.wal_id)
     assert done.status == "succeeded" and intent is not None
     assert intent.body["governance"]["snapshot"] == "snap-1" and len(intent.body["governance"]["approvals"]) == 2
-    assert statuses(g.decisions()) == [("refused", None), ("allowed", "succeeded")]
+    assert statuses(g.decisions()) == [("refused", None), ("refused", None), ("allowed", "succeeded")]
 
 
 def test_a_tier_4_hotfix_is_refused_pointing_at_rollback(tmp_path: Path) -> None:

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from kfm_wal import Wal, keys, records, snapshots, verify
 from kfm_wal.governance import GovernanceError, Ledger, approve, build_request, default_policy, governed_run
-from kfm_wal.governance.snapshot_required import SnapshotTaken, snapshot_missing
+from kfm_wal.governance.gate import Governor
+from kfm_wal.governance.policy import default_policy_bytes, judged_as, parse_policy
+from kfm_wal.governance.snapshot import snapshot_problem
+from kfm_wal.governance.snapshot_required import SnapshotTaken
 from kfm_wal.ops import Write, graph, root_state, run, stac
 from kfm_wal.ops.digests import state_hash
 from kfm_wal.verify_rules import ReversalStepsPresent
@@ -131,13 +134,24 @@ def snapshots_entry_members() -> set[str]:
 # -- "snapshot required first" -----------------------------------------------------------------
 
 
-def test_snapshot_missing_judges_the_tier_and_the_name() -> None:
+def test_snapshot_problem_judges_the_rule_and_the_name() -> None:
     policy = default_policy()
-    assert snapshot_missing(policy, 2, {"care": "public"}, []) is None  # tier 2 needs none
-    assert "governance.snapshot is missing" in str(snapshot_missing(policy, 3, {"care": "public"}, []))
-    named = snapshot_missing(policy, 3, {"care": "public", "snapshot": "s1"}, ["s0"])
+    three = policy.rule(3, "etl_step")
+    assert snapshot_problem(policy.rule(2, "etl_step"), "etl_step", {"care": "public"}, []) is None  # tier 2: none
+    assert "governance.snapshot is missing" in str(snapshot_problem(three, "etl_step", {"care": "public"}, []))
+    named = snapshot_problem(three, "etl_step", {"care": "public", "snapshot": "s1"}, ["s0"])
     assert named is not None and "'s1', which is no snapshot recorded" in named
-    assert snapshot_missing(policy, 3, {"care": "public", "snapshot": "s1"}, ["s0", "s1"]) is None
+    assert snapshot_problem(three, "etl_step", {"care": "public", "snapshot": "s1"}, ["s0", "s1"]) is None
+    assert snapshot_problem(three, "etl_step", {"care": "public", "snapshot": "s1"}) is None  # the log not at hand
+
+
+def test_a_hotfix_and_its_retry_are_judged_by_the_hotfix_rule() -> None:
+    policy = default_policy()
+    assert judged_as("retry", {"retry_of": "hotfix"}) == judged_as("hotfix", {}) == "hotfix"
+    assert judged_as("retry", {"retry_of": "etl_step"}) == "retry"
+    rule = policy.rule(2, judged_as("retry", {"retry_of": "hotfix"}))
+    named = snapshot_problem(rule, "hotfix", {"care": "public", "snapshot": "gone"}, [])
+    assert named is not None and named.startswith("a hotfix at tier 2 requires a snapshot first")
 
 
 @pytest.fixture
@@ -185,20 +199,37 @@ def test_the_guard_wants_a_real_snapshot_record(roots: Roots, people: dict[str, 
     assert (roots.data / "b.txt").read_bytes() == b"tier three"
 
 
-def test_validate_operations_wants_a_real_snapshot_record(roots: Roots) -> None:
-    with roots.open() as wal:
+def test_validate_operations_wants_a_real_snapshot_record(roots: Roots, people: dict[str, keys.SigningKey]) -> None:
+    """A log written under a policy that wanted no snapshot at tier 3, validated under the default
+    policy, which does: the operation that named a snapshot taken only after it is reported."""
+    lax = parse_policy(
+        default_policy_bytes().replace(
+            b'[tiers.3]\napprovals = 2\nroles = ["maintainer", "data-steward"]\nsnapshot_required = true',
+            b'[tiers.3]\napprovals = 2\nroles = ["maintainer", "data-steward"]\nsnapshot_required = false',
+        )
+    )
+    assert not lax.tier(3).snapshot_required
+
+    def sign(request: dict[str, Any]) -> list[dict[str, str]]:
+        return [approve(request, people["maint"], "maintainer"), approve(request, people["steward"], "data-steward")]
+
+    governed = {"care": "public", "snapshot": "later"}
+    with roots.open() as wal, Ledger.open(roots.base / "ledger", roots.key) as ledger:
+        governor = Governor(lax, _ring(people), approver=sign, ledger=ledger)
         run(
             wal,
             [Write("x.txt", b"1")],
             **roots.where(),
-            **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}},
+            **{**META, "tier": 3, "governance": governed},
+            governor=governor,
         )
         snapshots.create(wal, "later")
         run(
             wal,
             [Write("y.txt", b"2")],
             **roots.where(),
-            **{**META, "tier": 3, "governance": {"care": "public", "snapshot": "later"}},
+            **{**META, "tier": 3, "governance": governed},
+            governor=governor,
         )
     report = verify(roots.log, rules=[SnapshotTaken()])
     found = [f for f in report.findings if f.code == "gov.snapshot"]

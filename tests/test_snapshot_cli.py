@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from clitools import assert_one_error_line, init_log, record_count, run
-from kfm_wal import keys, records
+from kfm_wal import Wal, keys, ops, provision, records
+from kfm_wal.governance import default_policy
+from kfm_wal.governance.gate import Governor
 from rollbacktools import Approvers
 
 
@@ -19,7 +21,7 @@ def _spec(tmp_path: Path, name: str, path: str, text: str) -> Path:
                 "actions": [{"type": "file.write", "path": path, "text": text}],
                 "actor": {"type": "ci", "id": "etl"},
                 "root": "processed",
-                "tier": 1,
+                "tier": 0,
                 "governance": {"care": "public"},
                 "telemetry": {"id": name},
             }
@@ -118,14 +120,15 @@ def test_rollback_bad_input(tmp_path: Path) -> None:
     assert record_count(log) == n
 
 
-def test_validate_operations_reports_a_snapshot_that_is_no_record(tmp_path: Path) -> None:
+def test_run_refuses_a_tier_3_spec_naming_no_snapshot_record(tmp_path: Path) -> None:
     log = init_log(tmp_path)
     spec = _spec(tmp_path, "t3.json", "a.txt", "tier three")
     doc = json.loads(spec.read_text())
     spec.write_text(json.dumps({**doc, "tier": 3, "governance": {"care": "public", "snapshot": "never-taken"}}))
-    assert run("run", log, spec).exit_code == 0
-    found = run("validate", log, "--operations")
-    assert found.exit_code == 1 and "gov.snapshot" in found.stdout and "never-taken" in found.stdout
+    n = record_count(log)
+    refused = run("run", log, spec)
+    assert_one_error_line(refused, "'never-taken', which is no snapshot recorded in the log")
+    assert record_count(log) == n and not (tmp_path / "processed" / "a.txt").exists()
 
 
 def test_an_incremental_run_still_sees_a_snapshot_taken_before_its_receipt(tmp_path: Path) -> None:
@@ -133,10 +136,19 @@ def test_an_incremental_run_still_sees_a_snapshot_taken_before_its_receipt(tmp_p
     assert run("snapshot", "create", log, "base").exit_code == 0
     receipt = tmp_path / "ci.receipt"
     assert run("validate", log, "--operations", "--receipt", receipt).exit_code == 0
-    spec = _spec(tmp_path, "t3.json", "a.txt", "tier three")
-    doc = json.loads(spec.read_text())
-    spec.write_text(json.dumps({**doc, "tier": 3, "governance": {"care": "public", "snapshot": "base"}}))
-    assert run("run", log, spec).exit_code == 0
+    people, key = Approvers(), keys.load(provision.default_key_path(log))
+    governor = Governor(default_policy(), people.ring, tmp_path / "ledger", key, approver=people.sign)
+    with Wal.open(log, key) as wal:
+        ops.run(
+            wal,
+            [ops.Write("a.txt", b"tier three")],
+            actor={"type": "ci", "id": "etl"},
+            tier=3,
+            governance={"care": "public", "snapshot": "base"},
+            telemetry={"id": "t3"},
+            root=tmp_path / "processed",
+            governor=governor,
+        )
     found = run("validate", log, "--operations", "--receipt", receipt, "--json")
     report = json.loads(found.stdout)
     assert report["incremental_from"] is not None

@@ -37,7 +37,7 @@ from kfm_wal.ops.recover_parts import resume  # noqa: E402
 
 META: dict[str, Any] = {
     "actor": {"type": "ci", "id": "kill-test"},
-    "tier": 1,
+    "tier": 0,  # recovery is under test, not governance (tier 0: no decision, no ledger)
     "governance": {"care": "public", "approvals": []},
     "telemetry": {"id": "kill-test"},
 }

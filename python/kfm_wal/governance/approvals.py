@@ -37,14 +37,13 @@ from ..ops import files
 from ..ops.digests import actions_digest, canonical_json
 from ..ops.errors import PathEscapeError
 from .decision import Decision
-from .policy import CARE_LABELS, HOTFIX, HOTFIX_TIERS, Policy
+from .policy import CARE_LABELS, HOTFIX, HOTFIX_TIERS, Policy, judged_as
 from .snapshot import declared as _declared
 from .snapshot import snapshot_problem
 
 APPROVAL_DOMAIN = b"kfm-wal/1 approval\n"
 REQUEST_MEMBERS = ("operation", "actor", "tier", "governance", "lineage_links", "actions_digest")
 UNSIGNED_GOVERNANCE = ("approvals", "policy")  # added when the operation runs
-RETRY = "retry"  # the operation kind of a re-run of a failed, refused or reversed operation
 _HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -197,19 +196,19 @@ def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring
     tier, op, gov, actor = signed["tier"], signed["operation"], signed["governance"], signed["actor"]
     care = str(gov["care"])
     # A retry of a hotfix (governance.retry_of, signed) is judged as the hotfix was.
-    judged_as = HOTFIX if op == HOTFIX or (op == RETRY and gov.get("retry_of") == HOTFIX) else op
-    rule = policy.rule(tier, judged_as)
+    as_op = judged_as(op, gov)
+    rule = policy.rule(tier, as_op)
     reasons: list[str] = []
-    if judged_as == HOTFIX and tier not in HOTFIX_TIERS:
+    if as_op == HOTFIX and tier not in HOTFIX_TIERS:
         reasons.append(
             f"a hotfix cannot be tier {tier}: tier 4 is reserved for rollback; roll the change back instead "
-            "(kfm-wal undo WAL_ID / kfm_wal.ops.undo)"
+            "(kfm-wal rollback DIR --to SNAPSHOT, or kfm-wal undo WAL_ID for one operation)"
         )
-    elif not rule.allows_operation(judged_as):
+    elif not rule.allows_operation(as_op):
         reasons.append(f"operation {op} may not use tier {tier} (tier {tier} allows: {', '.join(rule.operations)})")
     if _declared(gov.get("irreversible")) and tier < policy.irreversible_min_tier:
         reasons.append(f"irreversible operations need tier {policy.irreversible_min_tier} or higher; got tier {tier}")
-    snapshot = snapshot_problem(rule, judged_as, gov)
+    snapshot = snapshot_problem(rule, as_op, gov)
     if snapshot is not None:
         reasons.append(snapshot)
     if care == "sensitive" and policy.masking_required and not _declared(gov.get("masking")):
@@ -254,7 +253,7 @@ def check(request: Mapping[str, Any], approvals: Sequence[Any], keyring: Keyring
     counted = [a for a in valid if rule.counts_role(a["role"])]
     for a in counted:
         a["counted"] = True
-    which = f"a hotfix at tier {tier}" if judged_as == HOTFIX and tier in policy.hotfix else f"tier {tier}"
+    which = f"a hotfix at tier {tier}" if as_op == HOTFIX and tier in policy.hotfix else f"tier {tier}"
     if len(counted) < rule.approvals:
         by = f" by role {_roles_text(rule.roles)}" if rule.roles else ""
         reasons.append(f"{which} needs {rule.approvals} approval(s){by}; got {len(counted)}")

@@ -32,6 +32,7 @@ from .errors import GovernanceError
 from .ledger import Ledger
 from .policy import Policy, default_policy
 from .snapshot import declared
+from .snapshot_required import judged
 
 # An approver signs the requests it is shown: request -> approvals (kfm_wal.governance.approve).
 # For reviewers that are programs (a CI gate, the demo's reviewer key); people use `kfm-wal approve`.
@@ -115,9 +116,12 @@ class Governor:
         with Ledger.open(self.ledger_path, self._key()) as ledger:
             yield ledger
 
-    def decide(self, entries: Sequence[dict[str, Any]]) -> list[Decision]:
+    def decide(
+        self, entries: Sequence[dict[str, Any]], log_dir: str | os.PathLike[str] | None = None
+    ) -> list[Decision]:
         """Judge each intent entry (its governance completed in place); raises GovernanceError,
-        after recording the refusals, when any is refused."""
+        after recording the refusals, when any is refused. `log_dir`: the log the operations go
+        to, where a snapshot they must name has to be recorded (None: the declaration alone)."""
         if self.ledger is None:
             self._key()  # a ledger that cannot be written refuses before anything is judged
         decisions: list[Decision] = []
@@ -137,6 +141,8 @@ class Governor:
                 if like not in unapproved:
                     unapproved[like] = check(request, approvals, self.keyring, self.policy)
                 decision = replace(unapproved[like], request_digest=request_digest(request))
+            if log_dir is not None:
+                decision = judged(decision, log_dir, self.policy, entry)
             undeclared = _undeclared_irreversible(entry)
             if undeclared:
                 decision = replace(decision, allowed=False, reasons=[*decision.reasons, undeclared])

@@ -74,7 +74,7 @@ def governed_run(
     request = build_request(
         actions, actor=actor, tier=tier, governance=governance, lineage_links=lineage_links, operation=operation
     )
-    decision = judged(check(request, list(approvals), keyring, policy), wal, policy, governance)
+    decision = judged(check(request, list(approvals), keyring, policy), wal.path, policy, request)
     if not decision.allowed:
         raise _refuse(ledger, decision, request, policy, telemetry)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root)

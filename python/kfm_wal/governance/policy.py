@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,16 @@ _CARE_KEYS = {"override_role", "masking_required"}
 _TOP_KEYS = {"version", "care", "tiers", "irreversible", "hotfix"}
 _HOTFIX_KEYS = {"tiers"}
 HOTFIX = "hotfix"  # the operation kind of an unscheduled fix; never tier 4 (that is rollback's)
+RETRY = "retry"  # the operation kind of a re-run of a failed, refused or reversed operation
+
+
+def judged_as(operation: Any, governance: Any) -> Any:
+    """The operation kind whose rule judges an operation: a retry of a hotfix (governance.retry_of,
+    signed with the rest) is judged as the hotfix was; every other operation as itself."""
+    retry_of = governance.get("retry_of") if isinstance(governance, Mapping) else None
+    return HOTFIX if operation == HOTFIX or (operation == RETRY and retry_of == HOTFIX) else operation
+
+
 HOTFIX_TIERS = tuple(t for t in TIERS if t < 4)
 _IRREVERSIBLE_KEYS = {"min_tier"}
 
@@ -232,6 +243,8 @@ def default_policy() -> Policy:
 __all__ = [
     "ANY_OPERATION",
     "HOTFIX",
+    "RETRY",
+    "judged_as",
     "HOTFIX_TIERS",
     "CARE_LABELS",
     "TIERS",

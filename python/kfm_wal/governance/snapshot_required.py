@@ -1,64 +1,49 @@
-"""The policy's "snapshot required first", meaning a real snapshot record: an operation at a tier
-whose rule says `snapshot_required` must name, in governance.snapshot, a snapshot recorded in the
-same log before its intent (kfm_wal.snapshots: a snapshot intent with a succeeded completion). A
-string that names no such record does not count.
-
-One check (`snapshot_missing`), used by the guard before an operation runs (`judged`) and by
-`kfm-wal validate --operations` over a whole log (`SnapshotTaken`)."""
+"""The snapshot requirement (governance/snapshot.py) judged against the log: before an operation
+runs (`judged`, used by the ops governor, the guard and rollback) and over a whole log by
+`kfm-wal validate --operations` (`SnapshotTaken`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..reader import Record
 from ..snapshots.record import is_snapshot_intent, snapshots
 from ..verify_rules import RecordRule
-from ..wal import Wal
 from .decision import Decision
-from .policy import Policy, default_policy
+from .policy import Policy, default_policy, judged_as
+from .snapshot import snapshot_problem
 
 
-def snapshot_missing(policy: Policy, tier: Any, governance: Any, taken: Collection[str]) -> str | None:
-    """Why the operation lacks the snapshot its tier requires (None when it has it, or needs none).
-    `taken`: the names of the snapshots recorded in the log before the operation's intent."""
+def _rule_problem(policy: Policy, body: Mapping[str, Any], taken: Iterable[str] | None) -> str | None:
+    tier = body.get("tier")
     if isinstance(tier, bool) or not isinstance(tier, int) or tier not in policy.tiers:
         return None  # not a tier this policy judges (the schema refuses it anyway)
-    if not policy.tier(tier).snapshot_required:
-        return None
-    named = governance.get("snapshot") if isinstance(governance, Mapping) else None
-    if not isinstance(named, str) or not named.strip():
-        return f"tier {tier} requires a snapshot first: governance.snapshot is missing"
-    if named not in taken:
-        return (
-            f"tier {tier} requires a snapshot first: governance.snapshot names {named!r}, which is no snapshot "
-            "recorded in the log before this operation (take one with kfm-wal snapshot create)"
-        )
-    return None
+    governance = body.get("governance")
+    governance = governance if isinstance(governance, Mapping) else {}
+    operation = judged_as(body.get("operation"), governance)
+    rule = policy.rule(tier, operation)
+    return snapshot_problem(rule, operation, governance, None if taken is None else list(taken))
 
 
-def judged(decision: Decision, wal: Wal, policy: Policy, governance: Mapping[str, Any]) -> Decision:
-    """`decision` with the snapshot check's reason added when it fails (the log is read only when
-    the tier requires a snapshot and one is named)."""
-    rule = policy.tiers.get(decision.tier)
-    named = governance.get("snapshot")
-    taken = [s.name for s in snapshots(wal.path)] if rule and rule.snapshot_required and named else []
-    reason = snapshot_missing(policy, decision.tier, governance, taken)
+def judged(decision: Decision, log_dir: str | os.PathLike[str], policy: Policy, intent: Mapping[str, Any]) -> Decision:
+    """`decision` with the snapshot requirement judged against the log in `log_dir`. `intent`: the
+    operation's intent entry or approval request (tier, operation, governance). The log is read
+    only when the operation's rule requires a snapshot and one is named."""
+    if _rule_problem(policy, intent, ()) is None:
+        return decision  # its rule requires no snapshot
+    if _rule_problem(policy, intent, None) is not None:
+        return decision  # none named: the decision already says so (approvals.check)
+    reason = _rule_problem(policy, intent, [s.name for s in snapshots(log_dir)])
     if reason is None or reason in decision.reasons:
         return decision
-    return Decision(
-        False,
-        [*decision.reasons, reason],
-        decision.tier,
-        decision.care,
-        decision.request_digest,
-        decision.policy,
-        decision.approvals,
-    )
+    return replace(decision, allowed=False, reasons=[*decision.reasons, reason])
 
 
 class SnapshotTaken(RecordRule):
-    """`gov.snapshot`: every intent at a tier that requires a snapshot names one recorded before it."""
+    """`gov.snapshot`: every intent whose rule requires a snapshot names one recorded before it."""
 
     id = "gov.snapshot"
     description = "operations at a tier that requires a snapshot name a snapshot recorded before them"
@@ -80,9 +65,9 @@ class SnapshotTaken(RecordRule):
             return
         if is_snapshot_intent(body):
             self._pending[str(body.get("wal_id"))] = str(body["payload"].get("name"))
-        reason = snapshot_missing(self.policy, body.get("tier"), body.get("governance"), self._taken)
+        reason = _rule_problem(self.policy, body, self._taken)
         if reason is not None:
             yield reason
 
 
-__all__ = ["SnapshotTaken", "judged", "snapshot_missing"]
+__all__ = ["SnapshotTaken", "judged"]

@@ -41,7 +41,7 @@ def admit(wal: Wal, prepared: Sequence[Any], governor: Any) -> None:
     from ..governance.gate import Governor
 
     gov = governor if governor is not None else Governor.for_log(wal.path)
-    for p, decision in zip(todo, gov.decide([p.entry for p in todo]), strict=True):
+    for p, decision in zip(todo, gov.decide([p.entry for p in todo], wal.path), strict=True):
         p.decision, p.governor = decision, gov
 
 

@@ -3,7 +3,7 @@ through `ActionKind.resume`), the order its actions ran in, the per-key state it
 record before it, and the states its own actions can reach from there.
 
 Nothing here decides or changes anything (recover_settle.py does); this is the recorded operation
-seen through the same `Part` interface the lifecycle runs (ops/operation.py `OpPlan`), so that
+seen through the same `Part` interface the lifecycle runs (ops/planning.py `OpPlan`), so that
 recovery observes, simulates, executes and reverses every kind the same way."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .digests import state_hash
 from .errors import PlanError
 from .filekind import FilePart
 from .kinds import MIXED_FORMAT, Context, get_kind
-from .operation import OpPlan
+from .planning import OpPlan
 from .paths import FileRoot
 
 FORMATS = (files.PAYLOAD_FORMAT, MIXED_FORMAT)

@@ -83,7 +83,7 @@ def decide(
     policy: Policy,
 ) -> Decision:
     governance = request["governance"]
-    decision = judged(check(request, list(approvals), keyring, policy), wal, policy, governance)
+    decision = judged(check(request, list(approvals), keyring, policy), wal.path, policy, request)
     if plan.crossed and not governance.get("irreversible"):
         ids = ", ".join(f"{s.wal_id} (seq {s.seq})" for s in plan.crossed)
         reason = (
