@@ -14,7 +14,7 @@ use crate::signature_rules::{challenge, verify_one, BASEPOINT};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Craft {
     Honest,
-    /// R = rB + T, T of order 2, 4 or 8 (index into EIGHT_TORSION): valid (cofactored).
+    /// R = rB + T, T of order 2, 4 or 8 (index into `EIGHT_TORSION`): valid (cofactored).
     MixedOrderR(usize),
     /// A = aB + T, signed honestly with a: valid (cofactored).
     MixedOrderA(usize),
