@@ -16,6 +16,7 @@ This is the entry point; the parts, one concern each:
     vector_byte_defects    invalid cases made by editing a copy of valid/basic
     vector_writer_defects  invalid cases written by the writer with one step replaced
     vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
+    vector_signatures      crafted Ed25519 signatures, base64 spellings and key encodings
     vector_readme          README.md
 """
 
@@ -62,6 +63,7 @@ from vector_logs import (
     seg_path,
 )
 from vector_readme import write_readme
+from vector_signatures import write_signature_cases, write_signature_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
 
@@ -116,6 +118,8 @@ def generate(out=DEFAULT_OUT):
     write_writer_defects(cases)
     write_edge_cases(cases)
     write_edge_valid(valid)
+    write_signature_cases(cases)
+    write_signature_valid(valid)
 
     write_readme(out, sorted(cases.made))
     return cases.made
