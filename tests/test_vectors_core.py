@@ -81,3 +81,12 @@ def test_core_and_reference_report_the_same_findings(path: Path) -> None:
         assert findings(core) == findings(theirs), keyring
         # the head: the last valid seal of the last segment, null if it has none (VERIFY.md)
         assert (core.head_seq, core.head_hash) == (theirs.head_seq, theirs.head_hash), keyring
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_fail_fast_reports_the_full_runs_first_finding(name: str) -> None:
+    """`fail_fast` (the CLI's --fail-fast) keeps exactly the first finding of a full run."""
+    d = VECTORS / "invalid" / name
+    full, fast = kfm_wal.verify(d, KEYRING), kfm_wal.verify(d, KEYRING, fail_fast=True)
+    assert findings(fast) == findings(full)[:1]
+    assert fast.to_dict()["findings_total"] == 1
