@@ -17,6 +17,7 @@ This is the entry point; the parts, one concern each:
     vector_writer_defects  invalid cases written by the writer with one step replaced
     vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
     vector_signatures      crafted Ed25519 signatures, base64 spellings and key encodings
+    vector_receipts        cases with their own keyring or a receipt; refused/ cases
     vector_readme          README.md
 """
 
@@ -63,6 +64,7 @@ from vector_logs import (
     seg_path,
 )
 from vector_readme import write_readme
+from vector_receipts import write_receipt_cases
 from vector_signatures import write_signature_cases, write_signature_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
@@ -111,6 +113,7 @@ def generate(out=DEFAULT_OUT):
     valid, invalid = os.path.join(out, "valid"), os.path.join(out, "invalid")
     os.makedirs(valid)
     os.makedirs(invalid)
+    os.makedirs(os.path.join(out, "refused"))
 
     write_keyring(out)
     cases = InvalidCases(invalid, write_valid_logs(valid))
@@ -120,6 +123,7 @@ def generate(out=DEFAULT_OUT):
     write_edge_valid(valid)
     write_signature_cases(cases)
     write_signature_valid(valid)
+    write_receipt_cases(cases, valid, out)
 
     write_readme(out, sorted(cases.made))
     return cases.made
