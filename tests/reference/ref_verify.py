@@ -9,9 +9,9 @@ import os
 from ref_bodies import check_body
 from ref_grammar import _UUID4, DEFAULT_MAX_RECORD_BYTES, KINDS, TAIL_CODES, ZERO
 from ref_keys import _load_keyring, b64decode, key_id_of
-from ref_receipts import head_line, load_receipt
 from ref_keystate import KeyState
 from ref_lines import _known_seq
+from ref_receipts import head_line, load_receipt
 from ref_report import Error, Report, VerifyError
 from ref_segments import _read_segments
 from ref_tail import classify_tail
