@@ -14,6 +14,7 @@ __all__ = [
     "salvage",
     "segments",
     "verify_log",
+    "verify_signature",
     "Receipt",
     "ReceiptIter",
     "Receipts",
