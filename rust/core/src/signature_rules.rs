@@ -14,7 +14,9 @@
 //! two paths would disagree. Multiplied by the cofactor, every equation only sees the prime-order
 //! subgroup, where a random combination is zero only if every term is (up to 2^-128).
 
-use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use std::sync::LazyLock;
+
+use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
@@ -47,13 +49,19 @@ pub fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
     !at_least_p && !negative_zero
 }
 
+/// The canonical encodings of the eight points of small order. Once an encoding is known to be
+/// canonical, a point is of small order iff its bytes are one of these: a comparison instead of
+/// three doublings per signature.
+static SMALL_ORDER_ENCODINGS: LazyLock<[[u8; 32]; 8]> =
+    LazyLock::new(|| EIGHT_TORSION.map(|t| t.compress().to_bytes()));
+
 /// A point as the format accepts it (`A` or `R`): canonical, on the curve, not of small order.
 #[must_use]
 pub fn decode_point(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
-    if !is_canonical_encoding(bytes) {
+    if !is_canonical_encoding(bytes) || SMALL_ORDER_ENCODINGS.contains(bytes) {
         return None;
     }
-    CompressedEdwardsY(*bytes).decompress().filter(|p| !p.is_small_order())
+    CompressedEdwardsY(*bytes).decompress()
 }
 
 /// `S` below the group order.
@@ -88,7 +96,6 @@ pub const BASEPOINT: EdwardsPoint = ED25519_BASEPOINT_POINT;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use curve25519_dalek::constants::EIGHT_TORSION;
 
     #[test]
     fn canonical_encodings() {
@@ -112,6 +119,24 @@ mod tests {
         p_plus_1[0] = 0xee;
         assert!(CompressedEdwardsY(p_plus_1).decompress().is_some());
         assert!(decode_point(&p_plus_1).is_none());
+    }
+
+    #[test]
+    fn the_small_order_list_is_exactly_the_small_order_points() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..2000 {
+            let mut bytes = [0u8; 32];
+            rng.fill(&mut bytes);
+            if let Some(p) = CompressedEdwardsY(bytes).decompress().filter(|_| is_canonical_encoding(&bytes)) {
+                assert_eq!(decode_point(&bytes).is_none(), p.is_small_order());
+            }
+        }
+        for (i, t) in EIGHT_TORSION.iter().enumerate() {
+            assert!(t.is_small_order());
+            for u in &EIGHT_TORSION[..i] {
+                assert_ne!(t.compress(), u.compress(), "eight distinct encodings");
+            }
+        }
     }
 
     #[test]
