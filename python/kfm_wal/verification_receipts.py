@@ -106,11 +106,33 @@ def load(path: str | os.PathLike[str], trusted_verifier: str | None = None) -> V
         raise UsageError(f"{path}: not a kfm-wal receipt ({e})") from None
     if receipt.format != FORMAT:
         raise UsageError(f"{path}: receipt format {receipt.format!r}, expected {FORMAT}")
+    wrong = _mistyped(receipt)
+    if wrong:
+        raise UsageError(f"{path}: not a kfm-wal receipt (member {wrong} has the wrong type)")
     if trusted_verifier is not None and receipt.verifier_public_key != trusted_verifier:
         raise UsageError(f"{path}: receipt is not signed by the trusted verifier key")
     if receipt.signature is not None and not _signed_by_its_key(receipt):
         raise UsageError(f"{path}: receipt signature does not verify")
     return receipt
+
+
+def _mistyped(receipt: VerificationReceipt) -> str | None:
+    """The first member whose type is not FORMAT.md section 9's, else None."""
+    doc = asdict(receipt)
+    for name in ("seq", "segment_number", "offset"):
+        value = doc[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return name
+    for name in ("log_id", "hash", "segment", "timestamp", "public_key", "verified_at"):
+        if not isinstance(doc[name], str):
+            return name
+    for name in ("revoked", "pending"):
+        if not (isinstance(doc[name], list) and all(isinstance(x, str) for x in doc[name])):
+            return name
+    for name in ("verifier_key_id", "verifier_public_key", "signature"):
+        if doc[name] is not None and not isinstance(doc[name], str):
+            return name
+    return None
 
 
 def _signed_by_its_key(receipt: VerificationReceipt) -> bool:

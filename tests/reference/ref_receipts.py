@@ -47,6 +47,17 @@ def load_receipt(receipt, trusted_verifier: str | None = None) -> dict:
         raise ValueError("not a kfm-wal receipt (members)")
     if receipt["format"] != RECEIPT_FORMAT:
         raise ValueError(f"receipt format {receipt['format']!r}")
+    for name in ("seq", "segment_number", "offset"):
+        if type(receipt[name]) is not int or receipt[name] < 0:
+            raise ValueError(f"receipt member {name} is not an integer >= 0")
+    strings = ("log_id", "hash", "segment", "timestamp", "public_key", "verified_at")
+    lists = ("revoked", "pending")
+    if not all(isinstance(receipt[n], str) for n in strings) or not all(
+        isinstance(receipt[n], list) and all(isinstance(x, str) for x in receipt[n]) for n in lists
+    ):
+        raise ValueError("receipt member of the wrong type")
+    if any(receipt.get(n) is not None and not isinstance(receipt[n], str) for n in SIGNED_OPTIONAL):
+        raise ValueError("receipt member of the wrong type")
     if trusted_verifier is not None and receipt.get("verifier_public_key") != trusted_verifier:
         raise ValueError("receipt not signed by the trusted verifier key")
     if receipt.get("signature") is not None:

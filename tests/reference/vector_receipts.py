@@ -183,6 +183,8 @@ def write_receipt_cases(cases: InvalidCases, valid: str, out: str) -> None:
         receipt=claim,
         log=basic.dir,
     )
+    mistyped = receipt_for(basic.dir, resumed_at, seq=str(resumed_at["seq"]))
+    _refused(out, "receipt-mistyped", "a validly signed receipt whose seq is a string", receipt=mistyped, log=basic.dir)
     mismatch = {"keys": [_entry(KEY_SEED, ["writer"], key_id=ref.key_id_of(_public(KEY2_SEED)))]}
     _refused(
         out,
