@@ -19,11 +19,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "reference"))
 import kfm_wal_ref as ref  # noqa: E402
 import make_vectors  # noqa: E402
+from vector_cases import INVALID, REFUSED, VALID, VECTORS, keyring_of, receipt_of  # noqa: E402
 
-VECTORS = HERE.parent / "data" / "vectors"
 KEYRING = VECTORS / "keyring.json"
-VALID = sorted(p.name for p in (VECTORS / "valid").iterdir())
-INVALID = sorted(p.name for p in (VECTORS / "invalid").iterdir())
 
 # The defects the vector set must contain at least, with the first error each must produce.
 REQUIRED_INVALID = {
@@ -75,13 +73,16 @@ def test_vector_set_is_complete():
 def test_valid_vector(name):
     d = VECTORS / "valid" / name
     exp = load(d / "expected.json")
-    for keyring, trust in ((KEYRING, "keyring"), (None, "self-declared")):
-        report = ref.verify(d, keyring)
-        assert report.errors == [] and report.ok
-        assert report.trust == trust
-        assert report.records == len(exp["records"])
-        assert (report.head_seq, report.head_hash) == (exp["head_seq"], exp["head_hash"])
-        assert report.pending == exp["pending"]
+    for keyring, trust in ((keyring_of(d), "keyring"), (None, "self-declared")):
+        for receipt in {None, receipt_of(d)}:  # a receipt's run verifies only what follows it
+            report = ref.verify(d, keyring, receipt=receipt)
+            assert report.errors == [] and report.ok
+            assert report.trust == trust
+            assert (report.head_seq, report.head_hash) == (exp["head_seq"], exp["head_hash"])
+            assert sorted(report.pending) == sorted(exp["pending"])
+            if receipt is None:
+                assert report.records == len(exp["records"])
+                assert report.pending == exp["pending"]
     got = [(r["seq"], r["kind"], r["hash"]) for r in ref.read(d)]
     assert got == [(r["seq"], r["kind"], r["hash"]) for r in exp["records"]]
     # the hashes in expected.json are the SHA-256 of the exact bytes at the stated locations
@@ -97,7 +98,7 @@ def test_valid_vector(name):
 def test_invalid_vector(name):
     d = VECTORS / "invalid" / name
     exp = load(d / "expected.json")
-    report = ref.verify(d, KEYRING)
+    report = ref.verify(d, keyring_of(d), receipt=receipt_of(d))
     assert not report.ok and report.errors
     first = report.errors[0]
     assert (first.code, first.segment, first.offset, first.seq) == (
@@ -108,8 +109,16 @@ def test_invalid_vector(name):
     ), report.errors
     if exp["sole_error"]:
         assert len(report.errors) == 1, report.errors
-    for e in report.errors:  # every error is located
-        assert e.segment and e.offset >= 0 and e.message
+    for e in report.errors:  # every error is located (a receipt's segment may be gone: "")
+        assert (e.segment or e.code == "receipt.truncated") and e.offset >= 0 and e.message
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_refused_vector(name):
+    d = VECTORS / "refused" / name
+    assert load(d / "expected.json")["refused"] is True
+    with pytest.raises(ValueError):
+        ref.verify(d, keyring_of(d), receipt=receipt_of(d))
 
 
 def test_untrusted_key_case_depends_on_the_keyring():

@@ -6,7 +6,7 @@ A receipt records the last verified seal (seq, hash, segment, offset, timestamp)
 state there (key in force, revoked keys, pending intents). The next run checks that the log still
 holds exactly that record, then verifies only what follows. Signed with the verifier's key when
 one is given, over `kfm-wal/1 receipt\\n` + the receipt's JSON with sorted keys, without
-`signature` (docs/FORMAT.md section 9).
+`signature`, checked by the rules seals are (docs/FORMAT.md sections 5 and 9).
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from . import _core
 from .errors import UsageError
 from .findings import VerifyReport
-from .keys import SigningKey
+from .keys import SigningKey, key_id_of
 
 FORMAT = "kfm-wal-receipt/1"
 _DOMAIN = b"kfm-wal/1 receipt\n"
@@ -107,15 +106,44 @@ def load(path: str | os.PathLike[str], trusted_verifier: str | None = None) -> V
         raise UsageError(f"{path}: not a kfm-wal receipt ({e})") from None
     if receipt.format != FORMAT:
         raise UsageError(f"{path}: receipt format {receipt.format!r}, expected {FORMAT}")
+    wrong = _mistyped(receipt)
+    if wrong:
+        raise UsageError(f"{path}: not a kfm-wal receipt (member {wrong} has the wrong type)")
     if trusted_verifier is not None and receipt.verifier_public_key != trusted_verifier:
         raise UsageError(f"{path}: receipt is not signed by the trusted verifier key")
-    if receipt.signature is not None:
-        try:
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(receipt.verifier_public_key or ""))
-            key.verify(base64.b64decode(receipt.signature), receipt.message())
-        except (InvalidSignature, ValueError):
-            raise UsageError(f"{path}: receipt signature does not verify") from None
+    if receipt.signature is not None and not _signed_by_its_key(receipt):
+        raise UsageError(f"{path}: receipt signature does not verify")
     return receipt
+
+
+def _mistyped(receipt: VerificationReceipt) -> str | None:
+    """The first member whose type is not FORMAT.md section 9's, else None."""
+    doc = asdict(receipt)
+    for name in ("seq", "segment_number", "offset"):
+        value = doc[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return name
+    for name in ("log_id", "hash", "segment", "timestamp", "public_key", "verified_at"):
+        if not isinstance(doc[name], str):
+            return name
+    for name in ("revoked", "pending"):
+        if not (isinstance(doc[name], list) and all(isinstance(x, str) for x in doc[name])):
+            return name
+    for name in ("verifier_key_id", "verifier_public_key", "signature"):
+        if doc[name] is not None and not isinstance(doc[name], str):
+            return name
+    return None
+
+
+def _signed_by_its_key(receipt: VerificationReceipt) -> bool:
+    """The signature verifies under `verifier_public_key` (FORMAT.md section 5's rules: strict
+    base64, strict points, the cofactored equation), whose key id is `verifier_key_id`."""
+    public, signature = receipt.verifier_public_key, receipt.signature
+    if not (isinstance(public, str) and isinstance(signature, str)):
+        return False
+    if not _core.verify_signature(public, receipt.message(), signature):
+        return False
+    return receipt.verifier_key_id == key_id_of(base64.b64decode(public))
 
 
 __all__ = ["FORMAT", "VerificationReceipt", "load"]

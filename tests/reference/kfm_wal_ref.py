@@ -1,17 +1,22 @@
 """Independent reference implementation of the kfm-wal/1 on-disk format.
 
 Written from docs/FORMAT.md alone; it shares no code with rust/ or python/kfm_wal/.
-Dependencies: the standard library and `cryptography` (Ed25519 only).
+Dependencies: the standard library and `cryptography` (Ed25519 signing, and a shortcut for
+signatures its cofactorless check accepts; FORMAT.md's verification is ref_ed25519's).
 
     RefWriter(dir, key32, log_id, clock)   create a log and append group commits
-    verify(dir, keyring=None) -> Report     check everything FORMAT.md specifies
+    verify(dir, keyring=None, receipt=None) -> Report
+                                            check everything FORMAT.md specifies (from a receipt:
+                                            only what follows it; a refused receipt: ValueError)
     read(dir)                               iterate the sealed records of a log
 
 This module is the facade: it re-exports the names of its parts, one concern each,
 
     ref_grammar    format constants, the envelope grammar, segment names, timestamps
     ref_json       strict RFC 8259 JSON without recursion (no nesting limit), repeated names kept
+    ref_ed25519    FORMAT.md's Ed25519: strict points, small order refused, the cofactored equation
     ref_keys       key ids, strict base64, the seal message, keyrings
+    ref_receipts   verification receipts: reading one, its signed bytes, the line it vouches for
     ref_keystate   the key in force of a segment and the checks of one seal
     ref_bodies     the body rules of each record kind
     ref_writer     RefWriter

@@ -16,6 +16,9 @@ This is the entry point; the parts, one concern each:
     vector_byte_defects    invalid cases made by editing a copy of valid/basic
     vector_writer_defects  invalid cases written by the writer with one step replaced
     vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
+    vector_signatures      crafted Ed25519 signatures, base64 spellings and key encodings
+    vector_receipts        cases with their own keyring or a receipt; refused/ cases
+    vector_decisions       time order, raw kinds, a header-only last segment, segment placement
     vector_readme          README.md
 """
 
@@ -43,6 +46,7 @@ from vector_bodies import (
     intent,
 )
 from vector_byte_defects import write_byte_defects
+from vector_decisions import write_decision_cases, write_decision_valid
 from vector_edges import write_edge_cases, write_edge_valid
 from vector_expectations import expect, expected_valid, write_json
 from vector_logs import (
@@ -63,6 +67,8 @@ from vector_logs import (
 )
 from vector_readme import write_readme
 from vector_snapshot import write_snapshot_valid
+from vector_receipts import pending_of, write_receipt_cases
+from vector_signatures import write_signature_cases, write_signature_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
 
@@ -110,6 +116,7 @@ def generate(out=DEFAULT_OUT):
     valid, invalid = os.path.join(out, "valid"), os.path.join(out, "invalid")
     os.makedirs(valid)
     os.makedirs(invalid)
+    os.makedirs(os.path.join(out, "refused"))
 
     write_keyring(out)
     cases = InvalidCases(invalid, write_valid_logs(valid))
@@ -118,6 +125,12 @@ def generate(out=DEFAULT_OUT):
     write_edge_cases(cases)
     write_edge_valid(valid)
     write_snapshot_valid(valid)
+    write_signature_cases(cases)
+    write_signature_valid(valid)
+    write_receipt_cases(cases, valid, out)
+    write_decision_cases(cases)
+    basic = cases.basic
+    write_decision_valid(valid, basic.dir, basic.journal, pending_of(basic))
 
     write_readme(out, sorted(cases.made))
     return cases.made

@@ -10,6 +10,7 @@ import os
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from ref_ed25519 import decode_point
 
 
 def key_id_of(public_key32: bytes) -> str:
@@ -45,46 +46,9 @@ def _key_matches(public_key, key_id) -> bool:
     return raw is not None and is_public_key(raw) and key_id_of(raw) == key_id
 
 
-# Ed25519 public keys (FORMAT.md section 5, "Public keys"): the encoding must decompress to a point
-# of the curve (y is read as 255 bits, reduced modulo p; the top bit is the sign of x), and that
-# point must not have small order ([8]P is not the identity).
-_P = 2**255 - 19
-_D = -121665 * pow(121666, _P - 2, _P) % _P
-_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
-
-
-def _decompress(raw: bytes):
-    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
-    y %= _P
-    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
-    x = pow(x2, (_P + 3) // 8, _P)
-    if (x * x - x2) % _P:
-        x = x * _SQRT_M1 % _P
-    if (x * x - x2) % _P:
-        return None
-    if (x & 1) != raw[31] >> 7:
-        x = (_P - x) % _P
-    return (x, y, 1, x * y % _P)
-
-
-def _add(a, b):
-    x1, y1, z1, t1 = a
-    x2, y2, z2, t2 = b
-    aa, bb = (y1 - x1) * (y2 - x2) % _P, (y1 + x1) * (y2 + x2) % _P
-    cc, dd = t1 * 2 * _D * t2 % _P, z1 * 2 * z2 % _P
-    e, f, g, h = bb - aa, dd - cc, dd + cc, bb + aa
-    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
-
-
 def is_public_key(raw: bytes) -> bool:
-    """A 32-byte encoding that decompresses to a point of the curve that is not of small order."""
-    point = _decompress(raw)
-    if point is None:
-        return False
-    for _ in range(3):
-        point = _add(point, point)
-    x, y, z, _ = point
-    return not (x % _P == 0 and (y - z) % _P == 0)
+    """FORMAT.md section 5, "Public keys": a strict point encoding of a point not of small order."""
+    return decode_point(raw) is not None
 
 
 def _load_keyring(keyring):

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from ref_ed25519 import L, decode_point, verify
 from ref_keys import b64decode, seal_message
+
+
+@functools.lru_cache(maxsize=4096)
+def signature_verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """FORMAT.md section 5's verification (ref_ed25519.verify). OpenSSL's check (cofactorless,
+    stricter) is only a shortcut: what it accepts, with R and A decoded by the format's rules and S
+    below L, the cofactored equation accepts too; everything else takes the plain-integer path."""
+    if decode_point(signature[:32]) is None or decode_point(public_key) is None:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return verify(public_key, signature, message)
+    return int.from_bytes(signature[32:], "little") < L
 
 
 class KeyState:
@@ -50,9 +67,7 @@ class KeyState:
         if self.log_id is None:  # a rotate in a segment whose header is invalid: not checked
             return None, None
         msg = seal_message(self.log_id, ln.seq, ln.ts, "sha256:" + ln.prev, body["closes"])
-        try:  # step 4
-            Ed25519PublicKey.from_public_bytes(self.pub).verify(signature, msg)
-        except (InvalidSignature, ValueError):
+        if not signature_verifies(self.pub, signature, msg):  # step 4
             return None, ("seal.signature", f"signature by {kid} does not verify")
         return None, None
 

@@ -8,9 +8,10 @@ import os
 
 from ref_bodies import check_body
 from ref_grammar import _UUID4, DEFAULT_MAX_RECORD_BYTES, KINDS, TAIL_CODES, ZERO
-from ref_keys import _load_keyring, b64decode
+from ref_keys import _load_keyring, b64decode, key_id_of
 from ref_keystate import KeyState
 from ref_lines import _known_seq
+from ref_receipts import head_line, load_receipt
 from ref_report import Error, Report, VerifyError
 from ref_segments import _read_segments
 from ref_tail import classify_tail
@@ -24,9 +25,11 @@ def _is_seal(ln) -> bool:
     return ln.status == "good" and ln.kind == "seal" and not check_body("seal", ln.body)
 
 
-def _scan(dir, keyring=None):
-    """Return (report, sealed records as parsed dicts)."""
+def _scan(dir, keyring=None, receipt=None):
+    """Return (report, sealed records as parsed dicts). `receipt` (path or dict, FORMAT.md
+    section 9): check it, then verify only what follows the line it vouches for."""
     trusted = _load_keyring(keyring)
+    receipt = load_receipt(receipt) if receipt is not None else None
     found = []  # (rank, offset, phase, n, Error); sorted at the end
 
     def err(rank, name, offset, seq, code, message, phase=SEALED):
@@ -35,8 +38,22 @@ def _scan(dir, keyring=None):
     segs = _read_segments(os.fspath(dir), err)
     st = {"log_id": None, "kid": None, "pub": None, "boundary": None, "clean": True, "head": None}
     revoked, intents, records = {}, {}, []
+    start = 0
+    if receipt is not None:
+        where = head_line(segs, receipt, lambda seg: _header_log_id(seg))
+        if isinstance(where[0], str):  # receipt.truncated / receipt.mismatch: nothing else is scanned
+            code, name, offset = where
+            found = [(0, 0, 0, 0, Error(code, name, offset, receipt["seq"], "the receipt's line is not there"))]
+            segs = []
+        else:
+            start, at = where
+            st.update(resume=(at, receipt), log_id=receipt["log_id"], number=segs[start].number - 1)
+            revoked = {kid: 0 for kid in receipt["revoked"]}
+            intents = {wid: False for wid in receipt["pending"]}
     for r, seg in enumerate(segs):
-        _segment(r, seg, r == len(segs) - 1, st, trusted, revoked, intents, records, err)
+        if r >= start:
+            _segment(r, seg, r == len(segs) - 1, st, trusted, revoked, intents, records, err)
+    found = [t for t in found if t[0] >= start]  # a repeat of a number before the receipt's: not read
     found.sort(key=lambda t: t[:4])
     errors = [t[4] for t in found]
     head = st["head"]
@@ -52,6 +69,10 @@ def _scan(dir, keyring=None):
     return report, records
 
 
+def _header_log_id(seg):
+    return seg.lines[0].body["log_id"] if seg.lines and _header_ok(seg, seg.lines[0]) else None
+
+
 def _header_ok(seg, ln) -> bool:
     return (
         ln.status == "good"
@@ -63,7 +84,9 @@ def _header_ok(seg, ln) -> bool:
 
 def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
     lines, name = seg.lines, seg.name
-    seal_at = max((i for i, ln in enumerate(lines) if _is_seal(ln)), default=-1)
+    resume = st.pop("resume", None)  # (line index, receipt): lines up to it are vouched for
+    skip = resume[0] if resume else -1
+    seal_at = max((i for i, ln in enumerate(lines) if _is_seal(ln)), default=skip)
     tail = []  # the tail's line findings: (offset, seq, code, message)
     l14 = []
 
@@ -87,7 +110,13 @@ def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
     if not lines:
         err(r, name, 0, None, "chain.segment", "empty segment file: no header")
     max_record, prev, after_bad, closing, pairs = DEFAULT_MAX_RECORD_BYTES, None, False, None, []
+    if resume:  # the receipt's chain state (FORMAT.md section 9)
+        pub = b64decode(resume[1]["public_key"], 32)
+        keys.kid, keys.pub, prev, st["head"] = key_id_of(pub), pub, lines[skip], lines[skip]
+        max_record = hdr.body["max_record_bytes"] if hdr else max_record
     for i, ln in enumerate(lines):
+        if i <= skip:
+            continue
         if not ln.hash_ok:  # L1, L2: nothing else is checked; the next line is not linked to it
             code = "record.hash" if ln.status == "hash" else "record.malformed"
             emit(i, ln.offset, None, code, ln.problem)
@@ -156,7 +185,7 @@ def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
                 pairs.append((ln, _pair(kind, wid, intents)))
     for ln, (code, message) in l14:
         err(r, name, ln.offset, ln.seq, code, message)
-    _join(r, seg, lines, hdr, seal_at, keys, st, err)
+    _join(r, seg, lines, hdr, seal_at, keys, st, err, resumed=resume is not None)
     _tail(r, seg, lines, seal_at, is_last, tail, err)
     for ln, finding in pairs:
         if finding:
@@ -182,8 +211,9 @@ def _pair(kind, wid, intents):
     return None
 
 
-def _join(r, seg, lines, hdr, seal_at, keys, st, err):
-    """J2-J7 (FORMAT.md 6.4); J1 is the listing's (ref_segments)."""
+def _join(r, seg, lines, hdr, seal_at, keys, st, err, resumed=False):
+    """J2-J7 (FORMAT.md 6.4); J1 is the listing's (ref_segments). A segment resumed from a
+    receipt has no boundary to check (its first judged line is linked to the receipt's)."""
     name = seg.name
     first = next((ln for ln in lines if ln.hash_ok), None)
     first_seq = first.seq if first else None
@@ -192,7 +222,7 @@ def _join(r, seg, lines, hdr, seal_at, keys, st, err):
     if seg.number != want:
         err(r, name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", JOIN)
     line0 = lines[0] if lines and lines[0].hash_ok else None
-    if line0 is not None and st["clean"]:
+    if line0 is not None and st["clean"] and not resumed:
         boundary = st["boundary"]
         if r == 0:
             if line0.seq != 1 or line0.prev != ZERO:
@@ -237,9 +267,10 @@ def _tail(r, seg, lines, seal_at, is_last, tail, err):
         err(r, seg.name, offset, seq, c, message, TAIL)
 
 
-def verify(dir, keyring=None) -> Report:
-    """Check a log against FORMAT.md; report every finding with its location."""
-    return _scan(dir, keyring)[0]
+def verify(dir, keyring=None, receipt=None) -> Report:
+    """Check a log against FORMAT.md; report every finding with its location. With a receipt
+    (FORMAT.md section 9; ValueError when it is refused), only what follows its line."""
+    return _scan(dir, keyring, receipt)[0]
 
 
 def read(dir, keyring=None):

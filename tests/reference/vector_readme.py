@@ -44,14 +44,26 @@ reference implementation (`tests/reference/`, the `ref_*.py` files) marks a CHOI
 - `invalid/<case>/`: a log with one defect plus `expected.json` with the members `error` (a finding
   code), `segment`, `offset`, `seq` (a number or `null`), `sole_error` (boolean) and `note` (what the
   defect is, for people).
+- `refused/<case>/`: a log plus a keyring or receipt that a verifier must refuse before any verdict,
+  and `expected.json` with `refused` (`true`) and `note`.
+- In any case directory, two optional files: `keyring.json` (a keyring file, used instead of the
+  shared one) and `receipt.json` (a verification receipt, FORMAT.md section 9, the run starts from).
+  Receipts are signed by the verifier key, seed SHA-256(`kfm-wal test vector verifier key`).
 
 ## How to check an implementation against them
 
-- A `valid/` case, verified with `keyring.json` and again without a keyring (self-declared trust),
-  must have no finding, the same head and pending intents, and read back exactly `records`.
-- An `invalid/` case, verified with `keyring.json`, must report as its first finding (in the order
+"Its keyring" is the case's own `keyring.json` if it has one, else the shared one; a case with a
+`receipt.json` is verified from that receipt.
+
+- A `valid/` case, verified with its keyring and again without a keyring (self-declared trust),
+  must have no finding and the same head and pending intents; read back (receipt or not), it gives
+  exactly `records`.
+- An `invalid/` case, verified with its keyring, must report as its first finding (in the order
   of FORMAT.md section 6.7) one with exactly `error`, `segment`, `offset` and `seq`; when
-  `sole_error` is `true`, it must be the only finding.
+  `sole_error` is `true`, it must be the only finding. A run that stops at its first finding
+  (`--fail-fast`) must report exactly that one.
+- A `refused/` case, verified with its keyring (and receipt), must be refused: no report
+  (`kfm-wal validate` exits 2).
 
 Log id of every log: `{LOG_ID}` (the `segment-from-other-log` intruder uses `{OTHER_LOG_ID}`).
 Timestamps start at 2026-01-01T00:00:00.000000Z and advance 1 ms per record. Segments rotate at

@@ -11,18 +11,21 @@
 //! signature for `A_i`; here the signatures by the same key share one term, [Σ `z_i` `k_i`] A, so the
 //! multiplication has n + keys + 1 points instead of 2n + 1: about half the work.
 //!
-//! It accepts what `ed25519_dalek::verify_batch` accepts: every s canonical (below the group
-//! order), every R a valid point encoding, the same (cofactorless) equation. The `z_i` are 128-bit
+//! It accepts exactly what `signature_rules::verify_one` accepts, signature by signature (up to a
+//! 2^-128 chance): every s canonical, every R and A decoded by `signature_rules::decode_point`
+//! (canonical, not of small order), and the equation multiplied by the cofactor 8, so torsion in
+//! an R or A cancels in the batch exactly as it does alone (FORMAT.md section 5). The `z_i` are 128-bit
 //! coefficients derived from every key, message and signature in the batch, as ed25519-dalek
 //! derives them with its transcript: a forger cannot pick signatures whose errors cancel
 //! without knowing the `z_i`, and any change to the batch changes them all.
 
-use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest as _, Sha512};
+
+use crate::signature_rules::{decode_point, decode_scalar, BASEPOINT};
 
 const DOMAIN: &[u8] = b"kfm-wal/1 ed25519 batch coefficients\n";
 
@@ -51,8 +54,8 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
     // (key, Σ z_i k_i over its signatures): a handful of keys at most, so a list.
     let mut key_terms: Vec<(&VerifyingKey, Scalar)> = Vec::new();
     for (((signature, key), hram), z) in signatures.iter().zip(keys).zip(&hrams).zip(coefficients) {
-        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*signature.s_bytes())) else { return false };
-        let Some(r) = CompressedEdwardsY(*signature.r_bytes()).decompress() else { return false };
+        let Some(s) = decode_scalar(signature.s_bytes()) else { return false };
+        let Some(r) = decode_point(signature.r_bytes()) else { return false };
         base += z * s;
         scalars.push(z);
         points.push(r);
@@ -62,12 +65,13 @@ pub fn verify_batch(messages: &[&[u8]], signatures: &[Signature], keys: &[Verify
         }
     }
     scalars.push(-base);
-    points.push(ED25519_BASEPOINT_POINT);
+    points.push(BASEPOINT);
     for (key, sum) in key_terms {
+        let Some(a) = decode_point(key.as_bytes()) else { return false };
         scalars.push(sum);
-        points.push(key.to_edwards());
+        points.push(a);
     }
-    EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
 }
 
 /// `z_1`, `z_2`, ...: 128-bit scalars, four from each SHA-512(seed || block number).
@@ -172,3 +176,7 @@ mod tests {
         assert!(za.iter().all(|z| z.as_bytes()[16..] == [0; 16]), "128-bit coefficients");
     }
 }
+
+#[cfg(test)]
+#[path = "batch_verify_crafted_tests.rs"]
+mod crafted_tests;

@@ -8,6 +8,7 @@ use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use crate::batch_verify;
 use crate::error::{Result, WalError};
 use crate::hash::{self, Digest};
+use crate::signature_rules;
 
 /// `ed25519:` + first 16 hex digits of SHA-256 of the raw public key.
 #[must_use]
@@ -29,8 +30,8 @@ impl PublicKey {
         PublicKey { key_id: key_id(&key), key }
     }
 
-    /// Decode base64; weak (small-order) keys are refused here because batch verification
-    /// does not check for them.
+    /// Decode strict base64 (standard alphabet, padding, zero trailing bits); the point rules are
+    /// `signature_rules::decode_point`'s (FORMAT.md section 5).
     ///
     /// # Errors
     /// `WalError::Key` when `text` is not base64 or the bytes are not an acceptable key
@@ -43,14 +44,17 @@ impl PublicKey {
     /// The raw 32 bytes of an Ed25519 public key.
     ///
     /// # Errors
-    /// `WalError::Key` when `raw` is not 32 bytes, not a point of the curve, or a weak
-    /// (small-order) key.
+    /// `WalError::Key` when `raw` is not 32 bytes, not a canonical encoding of a point of the
+    /// curve, or a weak (small-order) key.
     pub fn from_raw(raw: &[u8]) -> Result<Self> {
         let bytes: [u8; 32] =
             raw.try_into().map_err(|_| WalError::Key(format!("public key must be 32 bytes, got {}", raw.len())))?;
+        if !signature_rules::is_canonical_encoding(&bytes) {
+            return Err(WalError::Key("public key is not a canonical Ed25519 point encoding".to_owned()));
+        }
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| WalError::Key("public key is not a valid Ed25519 point".to_owned()))?;
-        if key.is_weak() {
+        if signature_rules::decode_point(&bytes).is_none() {
             return Err(WalError::Key("public key is a weak (small-order) key".to_owned()));
         }
         Ok(Self::new(key))
@@ -132,7 +136,8 @@ pub struct PendingSignature<T> {
 }
 
 /// Verify all, in batches of up to `BATCH` (`batch_verify`); when a batch fails, fall back to
-/// strict single verification inside it to name every bad signature. Returns the tags of the
+/// single verification (`signature_rules::verify_one`, the same rules) inside it to name every
+/// bad signature. Returns the tags of the
 /// signatures that do not verify.
 #[must_use]
 pub fn verify_all<T>(items: Vec<PendingSignature<T>>) -> Vec<T> {
@@ -148,7 +153,7 @@ pub fn verify_all<T>(items: Vec<PendingSignature<T>>) -> Vec<T> {
             continue;
         }
         for p in chunk {
-            if p.key.verify_strict(&p.message, &p.signature).is_err() {
+            if !signature_rules::verify_one(&p.message, &p.signature, &p.key) {
                 bad.push(p.tag);
             }
         }

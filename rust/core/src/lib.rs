@@ -35,6 +35,7 @@ mod scan_result;
 mod scanner;
 pub mod segment;
 mod segment_bytes;
+pub mod signature_rules;
 mod sync_stage;
 pub mod timestamp;
 pub mod verify;

@@ -124,7 +124,7 @@ fn scan_and_join(
         (0..files.len().min(ahead)).for_each(spawn);
         let mut done: HashMap<usize, std::thread::Result<Result<SegmentScan>>> = HashMap::new();
         for i in 0..files.len() {
-            if i % window == 0 && stop_after.is_some_and(|n| report.findings.len() >= n) {
+            if i % window == 0 && stop_after.is_some_and(|n| settled(report, prev.as_ref()) >= n) {
                 report.stopped = true;
                 return Ok(());
             }
@@ -150,6 +150,16 @@ fn scan_and_join(
         }
         Ok(())
     })
+}
+
+/// How many findings no later join can put anything before (FORMAT.md 6.7 order): a later join
+/// reports only in its own segment, in a repeat of the last number joined (J1), or at the last
+/// joined segment's last seal (J5); so a finding located in a segment of a lower number than the
+/// last one joined (or in the log as a whole) is final, and so is its place in the order. Stopping
+/// only once `stop_after` findings are final keeps `--fail-fast`'s finding the full run's first.
+fn settled(report: &LogReport, joined: Option<&Join>) -> usize {
+    let Some(last) = joined.map(|j| j.number) else { return 0 };
+    report.findings.iter().filter(|f| segment::parse_name(&f.segment).is_none_or(|(n, _)| n < last)).count()
 }
 
 /// Size the intent table once, after the first segment: that segment's share of intents times

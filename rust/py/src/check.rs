@@ -24,3 +24,16 @@ pub fn holding_null(entries: Vec<pyo3::pybacked::PyBackedBytes>) -> Vec<usize> {
     let finder = memchr::memmem::Finder::new(b"null");
     entries.into_iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
 }
+
+/// Whether `signature` (base64) is a valid Ed25519 signature of `message` by `public_key`
+/// (base64), by the rules seals are verified with (FORMAT.md section 5: strict base64, strict
+/// point decoding, small-order points refused, S below L, the cofactored equation).
+#[pyfunction]
+pub fn verify_signature(public_key: &str, message: &[u8], signature: &str) -> bool {
+    let (Ok(key), Some(signature)) =
+        (kfm_wal_core::keys::PublicKey::from_base64(public_key), kfm_wal_core::keys::decode_signature(signature))
+    else {
+        return false;
+    };
+    kfm_wal_core::signature_rules::verify_one(message, &signature, &key.key)
+}
