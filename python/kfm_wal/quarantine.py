@@ -14,7 +14,7 @@ import orjson
 from .findings import Finding, VerifyReport
 
 # Operation-level findings concern meaning, not bytes: there is nothing in the file to set aside.
-_BYTE_LEVEL = ("record.", "chain.", "seal.", "time.", "tail.")
+_BYTE_LEVEL = ("record.", "chain.", "seal.", "time.", "tail.", "segment.")
 
 
 def _segment_path(log: Path, name: str) -> Path | None:

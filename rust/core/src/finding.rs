@@ -27,6 +27,8 @@ pub enum Code {
     ReceiptTruncated,
     /// History a receipt vouches for differs (rewritten, or a fork).
     ReceiptMismatch,
+    /// A compressed segment whose zstd stream does not decode to its end (corrupt or truncated).
+    SegmentCompression,
 }
 
 impl Code {
@@ -52,6 +54,7 @@ impl Code {
             Code::CompletionDuplicate => "completion.duplicate",
             Code::ReceiptTruncated => "receipt.truncated",
             Code::ReceiptMismatch => "receipt.mismatch",
+            Code::SegmentCompression => "segment.compression",
         }
     }
 

@@ -6,13 +6,14 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::archive::archive_segment;
+use crate::archive::{archive_segment, uncompressed_backlog, Archiver};
 use crate::commit_queue::{Committed, Request};
 use crate::durability::WriterOptions;
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash::Digest;
 use crate::keys::{self, WriterKey};
+use crate::log_settings::{self, ArchiveCompression};
 use crate::ops::{OpConflict, OpsTable};
 use crate::pieces::Pieces;
 use crate::prepare::Prepared;
@@ -64,6 +65,8 @@ pub(crate) struct LogState {
     fs: Fs,
     pub(crate) stage: Arc<SyncStage>,
     stats: WriterStats,
+    /// Compresses rotated segments when the log's setting says so.
+    archiver: Archiver,
 }
 
 /// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
@@ -123,6 +126,7 @@ impl LogState {
     ) -> Result<LogState> {
         let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
         let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
+        let archiver = Archiver::new(log_settings::archive_compression(dir)?);
         Ok(LogState {
             dir: dir.to_path_buf(),
             log_id,
@@ -143,6 +147,7 @@ impl LogState {
             fs,
             stage,
             stats: WriterStats::default(),
+            archiver,
         })
     }
 
@@ -157,7 +162,42 @@ impl LogState {
     /// Stop writing and release the directory lock: later groups fail with `Closed`.
     pub(crate) fn close(&mut self) {
         self.closed = true;
+        // A compression under way finishes under the lock: the next writer finds it done.
+        self.archiver.wait();
         self.lock = None;
+    }
+
+    /// Record the log's archive compression and, for zstd, start compressing what is still
+    /// plain in `archive/`.
+    pub(crate) fn set_archive_compression(&mut self, c: ArchiveCompression) -> Result<()> {
+        if c != self.archiver.compression() {
+            log_settings::set_archive_compression(&self.fs, &self.dir, c)?;
+            self.archiver.set_compression(c);
+        }
+        self.compress_backlog()
+    }
+
+    /// Compress, in the background, the archived segments still plain (per the setting).
+    pub(crate) fn compress_backlog(&mut self) -> Result<()> {
+        if self.archiver.compression() == ArchiveCompression::Zstd {
+            let names = uncompressed_backlog(&self.dir, &self.segment_path())?;
+            self.archiver.compress_later(&self.fs, &self.dir, names);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn archive_compression(&self) -> ArchiveCompression {
+        self.archiver.compression()
+    }
+
+    /// Why the last background compression failed, if it did.
+    pub(crate) fn archive_failure(&self) -> Option<String> {
+        self.archiver.failure()
+    }
+
+    /// Wait for the background compression under way, if any.
+    pub(crate) fn wait_for_archive(&mut self) {
+        self.archiver.wait();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -370,6 +410,11 @@ impl LogState {
         // Created durably (temp, fsync, rename, directory fsync), after the old one was closed
         // durably: everything up to the new segment's first seal is on stable storage.
         self.stage.durable(self.next_seq - 1, &self.file, &path);
-        archive_segment(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())
+        archive_segment(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())?;
+        // Step 4: compressed after it is sealed, durable and archived, off the append path.
+        if !segment::is_compressed_path(Path::new(&old_name)) {
+            self.archiver.compress_later(&self.fs, &self.dir, vec![old_name]);
+        }
+        Ok(())
     }
 }

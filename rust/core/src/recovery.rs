@@ -105,6 +105,11 @@ pub(crate) fn recover(
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
+    let archive_dir = dir.join(segment::ARCHIVE);
+    if archive_dir.is_dir() {
+        // A compression's temp file (`NAME.jsonl.zst.tmp`) a crash left behind.
+        remove_stale_temps(&archive_dir, &mut notes)?;
+    }
     let report = verify::verify(dir, &VerifyOptions { keep_ops: true, ..VerifyOptions::default() })?;
     if let Some(damage) = report.first_damage() {
         return Err(WalError::Corruption(Box::new(damage.clone())));
@@ -116,7 +121,8 @@ pub(crate) fn recover(
     let last = report.segments.last().cloned().ok_or_else(|| WalError::NotALog(dir.to_path_buf()))?;
     let mut segment_len = fs::metadata(&last.path).at(&last.path)?.len();
     if let Some(tail) = &report.tail {
-        if mode == RecoveryMode::Strict {
+        // A compressed segment is never cut (it is closed and archived before it is compressed).
+        if mode == RecoveryMode::Strict || tail.segment.is_compressed() {
             return Err(WalError::Corruption(Box::new(tail.finding.clone())));
         }
         let saved = cut_tail(fs, dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;

@@ -11,6 +11,7 @@ use crate::error::{Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash;
 use crate::keys::WriterKey;
+use crate::log_settings::ArchiveCompression;
 use crate::log_state::{new_segment, LogState, WritePosition};
 use crate::ops::OpsTable;
 use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
@@ -128,6 +129,8 @@ impl Writer {
                 saved_to: None,
             });
         }
+        // Compressions a crash, a failure or a setting changed since left undone.
+        state.compress_backlog()?;
         Ok(Writer::from_state(state, notes))
     }
 
@@ -274,6 +277,28 @@ impl Writer {
     #[must_use]
     pub fn poisoned(&self) -> Option<String> {
         lock(&self.core.log).poisoned().or_else(|| self.core.stage.failed())
+    }
+
+    /// How rotated segments are archived (the log's setting, `DIR/settings.json`).
+    #[must_use]
+    pub fn archive_compression(&self) -> ArchiveCompression {
+        lock(&self.core.log).archive_compression()
+    }
+
+    /// Change how rotated segments are archived, durably, for this writer and every later one.
+    /// With zstd, the archived segments still plain are compressed in the background.
+    pub fn set_archive_compression(&self, c: ArchiveCompression) -> Result<()> {
+        self.refuse_if_stopped()?;
+        lock(&self.core.log).set_archive_compression(c)
+    }
+
+    /// Wait until the background compression of archived segments under way is done; returns
+    /// why the last one failed, if one did (the plain segment then stays, valid).
+    #[must_use = "why the last compression failed, if one did"]
+    pub fn wait_for_archive(&self) -> Option<String> {
+        let mut log = lock(&self.core.log);
+        log.wait_for_archive();
+        log.archive_failure()
     }
 
     /// Counters since this writer opened: how well group commit is batching.
