@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from . import _core
+
 from .findings import Finding, VerifyReport
 
 # Operation-level findings concern meaning, not bytes: there is nothing in the file to set aside.
@@ -47,7 +49,8 @@ def quarantine(log: str | os.PathLike[str], report: VerifyReport) -> list[Path]:
         source = _segment_path(log, name)
         if source is None:
             continue
-        data = source.read_bytes()
+        # Lines are cut from the segment's bytes (a compressed one's decompressed, what decodes).
+        data = _core.segment_bytes(source, True) if name.endswith(".zst") else source.read_bytes()
         written.append(Path(shutil.copy2(source, run / name)))
         for offset in sorted({f.offset for f in findings}):
             part = run / f"{name}.{offset}.bytes"

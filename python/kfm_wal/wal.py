@@ -17,6 +17,8 @@ from .reader import Record, follow, records
 Durability = Literal["fsync", "os", "none"]
 Recovery = Literal["strict", "tolerate-tail", "salvage"]
 Status = Literal["succeeded", "failed", "refused", "reversed"]
+# How rotated segments are kept in archive/: as written, or compressed (`.jsonl.zst`).
+ArchiveCompression = Literal["none", "zstd"]
 Receipt = _core.Receipt
 # An append's receipts: one object per batch, each Receipt made when it is read.
 Receipts = _core.Receipts
@@ -67,14 +69,27 @@ class Wal:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         durability: Durability = "fsync",
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
+        archive_compression: ArchiveCompression = "none",
     ) -> Wal:
         """Create a new log in `path` (created if missing; must not already hold a log).
-        `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable."""
-        return cls(
-            _core.PyWriter.create(
-                Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
-            )
+        `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable.
+        `archive_compression="zstd"` compresses each rotated segment once it is sealed and archived
+        (the log's setting, kept in `settings.json`; readers read either form)."""
+        writer = _core.PyWriter.create(
+            Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
         )
+        return cls._with_setting(writer, archive_compression if archive_compression != "none" else None)
+
+    @classmethod
+    def _with_setting(cls, writer: _core.PyWriter, archive_compression: ArchiveCompression | None) -> Wal:
+        """The open writer, with the log's archive compression changed first if asked."""
+        if archive_compression is not None:
+            try:
+                writer.set_archive_compression(archive_compression)
+            except BaseException:
+                writer.close()
+                raise
+        return cls(writer)
 
     @classmethod
     def open(
@@ -86,6 +101,7 @@ class Wal:
         durability: Durability = "fsync",
         salvage_to: str | os.PathLike[str] | None = None,
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
+        archive_compression: ArchiveCompression | None = None,
     ) -> Wal:
         """Open an existing log for writing. The whole log is verified first.
 
@@ -96,18 +112,21 @@ class Wal:
         - "salvage": as "tolerate-tail", but on damage copy every verifiable record before it into
           a new log at `salvage_to` and open that one; the damaged log is left untouched.
 
-        `max_in_flight_bytes` as for `create`.
+        `max_in_flight_bytes` as for `create`. `archive_compression` changes the log's setting (None
+        keeps it); with "zstd", archived segments still plain are compressed in the background.
         """
         flight = max_in_flight_bytes
         if recovery != "salvage":
-            return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability, flight))
+            writer = _core.PyWriter.open(Path(path), _key(key), recovery, durability, flight)
+            return cls._with_setting(writer, archive_compression)
         if salvage_to is None:
             raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
         try:
-            return cls(_core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight))
+            writer = _core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight)
         except CorruptionError:
             salvage(path, salvage_to)
-            return cls(_core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight))
+            writer = _core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight)
+        return cls._with_setting(writer, archive_compression)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -235,6 +254,16 @@ class Wal:
     @property
     def poisoned(self) -> str | None:
         return self._writer.poisoned
+
+    @property
+    def archive_compression(self) -> ArchiveCompression:
+        """How rotated segments are archived (the log's setting)."""
+        return "zstd" if self._writer.archive_compression == "zstd" else "none"
+
+    def wait_for_archive(self) -> str | None:
+        """Wait for the background compression of archived segments under way; returns why the
+        last one failed, if one did (that segment then stays plain, valid; the next open retries)."""
+        return self._writer.wait_for_archive()
 
     def close(self) -> None:
         """Stop writing. Batches submitted and still in flight resolve first (close waits)."""

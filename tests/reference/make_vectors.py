@@ -16,6 +16,7 @@ This is the entry point; the parts, one concern each:
     vector_byte_defects    invalid cases made by editing a copy of valid/basic
     vector_writer_defects  invalid cases written by the writer with one step replaced
     vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
+    vector_zstd            compressed archived segments (.jsonl.zst)
     vector_readme          README.md
 """
 
@@ -64,6 +65,7 @@ from vector_logs import (
 from vector_readme import write_readme
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
+from vector_zstd import write_zstd_invalid, write_zstd_valid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_OUT = os.path.join(REPO, "data", "vectors")
@@ -116,6 +118,8 @@ def generate(out=DEFAULT_OUT):
     write_writer_defects(cases)
     write_edge_cases(cases)
     write_edge_valid(valid)
+    write_zstd_valid(valid, cases.basic, [fixed_uuid("intent-10")])
+    write_zstd_invalid(cases)
 
     write_readme(out, sorted(cases.made))
     return cases.made

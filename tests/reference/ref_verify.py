@@ -63,6 +63,10 @@ def _header_ok(seg, ln) -> bool:
 
 def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
     lines, name = seg.lines, seg.name
+    if seg.unreadable:  # segment.compression (reported by the listing): only its number is judged
+        _join(r, seg, lines, None, -1, None, st, err)
+        st["head"], st["kid"], st["pub"], st["clean"] = None, None, None, False
+        return
     seal_at = max((i for i, ln in enumerate(lines) if _is_seal(ln)), default=-1)
     tail = []  # the tail's line findings: (offset, seq, code, message)
     l14 = []

@@ -23,12 +23,12 @@ pub enum Code {
     IntentDuplicate,
     CompletionOrphan,
     CompletionDuplicate,
+    /// A compressed segment whose zstd stream does not decode to its end (corrupt or truncated).
+    SegmentCompression,
     /// History a receipt vouches for is gone (the log was cut back).
     ReceiptTruncated,
     /// History a receipt vouches for differs (rewritten, or a fork).
     ReceiptMismatch,
-    /// A compressed segment whose zstd stream does not decode to its end (corrupt or truncated).
-    SegmentCompression,
 }
 
 impl Code {
@@ -52,9 +52,9 @@ impl Code {
             Code::IntentDuplicate => "intent.duplicate",
             Code::CompletionOrphan => "completion.orphan",
             Code::CompletionDuplicate => "completion.duplicate",
+            Code::SegmentCompression => "segment.compression",
             Code::ReceiptTruncated => "receipt.truncated",
             Code::ReceiptMismatch => "receipt.mismatch",
-            Code::SegmentCompression => "segment.compression",
         }
     }
 

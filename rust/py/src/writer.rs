@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::log_settings::ArchiveCompression;
 use kfm_wal_core::pipeline::DEFAULT_MAX_IN_FLIGHT_BYTES;
 use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
@@ -142,6 +143,25 @@ impl PyWriter {
         let kind = self::kind(kind)?;
         let streamed = slf.get().inner.stream(kind);
         Ok(Batch { writer: slf.unbind(), streamed: Mutex::new(Some(streamed)) })
+    }
+
+    /// How rotated segments are archived: "none" or "zstd" (the log's setting).
+    #[getter]
+    fn archive_compression(&self) -> &'static str {
+        self.inner.archive_compression().as_str()
+    }
+
+    /// Change how rotated segments are archived ("none" or "zstd"), durably; with zstd, the
+    /// archived segments still plain are compressed in the background.
+    fn set_archive_compression(&self, py: Python<'_>, value: &str) -> PyResult<()> {
+        let c = ArchiveCompression::parse(value)
+            .ok_or_else(|| usage(format!("archive_compression must be none or zstd, got {value:?}")))?;
+        py.detach(|| self.inner.set_archive_compression(c)).py()
+    }
+
+    /// Wait for the background compression under way; why the last one failed, if one did.
+    fn wait_for_archive(&self, py: Python<'_>) -> Option<String> {
+        py.detach(|| self.inner.wait_for_archive())
     }
 
     /// Stop writing; batches in flight resolve first (close waits for them, detached).
