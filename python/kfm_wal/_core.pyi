@@ -12,6 +12,7 @@ __all__ = [
     "public_key",
     "read_segment",
     "salvage",
+    "segment_bytes",
     "segments",
     "verify_log",
     "Receipt",

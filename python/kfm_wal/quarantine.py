@@ -12,7 +12,6 @@ from pathlib import Path
 import orjson
 
 from . import _core
-
 from .findings import Finding, VerifyReport
 
 # Operation-level findings concern meaning, not bytes: there is nothing in the file to set aside.

@@ -40,9 +40,7 @@ def _read_segments(d: str, err) -> list:
     candidates.sort()
     # NAME and NAME.zst both in archive/ (a compression interrupted by a crash): one segment, the
     # plain file is read
-    candidates = [
-        c for i, c in enumerate(candidates) if not (c[3] and i > 0 and candidates[i - 1][:3] == c[:3])
-    ]
+    candidates = [c for i, c in enumerate(candidates) if not (c[3] and i > 0 and candidates[i - 1][:3] == c[:3])]
     segs = []
     for number, _, first_seq, compressed, name, path in candidates:
         if segs and segs[-1].number == number:

@@ -166,7 +166,11 @@ class RecordIndex:
         seg = self._segments[where.segment]
         plain = seg.name.removesuffix(_COMPRESSED)
         # Where a rotation moves it: into archive/, then compressed there.
-        for path in (self.path / seg.name, self.path / "archive" / plain, self.path / "archive" / (plain + _COMPRESSED)):
+        for path in (
+            self.path / seg.name,
+            self.path / "archive" / plain,
+            self.path / "archive" / (plain + _COMPRESSED),
+        ):
             try:
                 size, line = self._read_at(path, where.offset, where.length)
             except FileNotFoundError:

@@ -51,8 +51,8 @@ pub fn read_segment(
 /// The bytes of one segment file as the chain hashes them: a compressed segment decompressed
 /// (as far as it decodes: a frame cut short gives its readable prefix).
 #[pyfunction]
-pub fn segment_bytes<'py>(py: Python<'py>, path: PathBuf, archived: bool) -> PyResult<Bound<'py, PyBytes>> {
-    let (bytes, _) = py.detach(|| kfm_wal_core::segment_bytes::load_readable(&path, archived)).py()?;
+pub fn segment_bytes(py: Python<'_>, path: PathBuf, archived: bool) -> PyResult<Bound<'_, PyBytes>> {
+    let (bytes, _) = py.detach(move || kfm_wal_core::segment_bytes::load_readable(&path, archived)).py()?;
     Ok(PyBytes::new(py, &bytes))
 }
 
