@@ -41,6 +41,9 @@ What is measured, always next to peers measured in the same run on the same data
    10. replay: 10,000 logged small-file operations replayed into a sandbox by kfm_wal.replay
        (log verified, every state checked) against the same writes done directly with fsync
        (benches/replay.py)
+   11. compressed archives: a log written with archive_compression="zstd" (the size of the smallest
+       validation archive) validated, MB/s of uncompressed log, against one SHA-256 pass over the
+       same uncompressed bytes; the compression ratio (benches/compressed.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -78,9 +81,10 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9), replay.py (10). targets.py judges the goals above, gate.py the baseline,
-report.py assembles and writes the results, plot.py draws the scaling PNG. What the suites measure
-with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+ops_writes.py (8), ops_undo.py (9), replay.py (10), compressed.py (11). targets.py judges the
+goals above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the
+scaling PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one
+measurement in a fresh process).
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import compressed
 import config
 import gate
 import machine
@@ -136,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7 + bool(cfg.undo_ops) + bool(cfg.replay_ops)
+    with_compressed = cfg.name != "check"  # the gate leaves it out
+    steps = 7 + bool(cfg.undo_ops) + bool(cfg.replay_ops) + with_compressed
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -210,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.replay_ops:
             step(
-                steps,
+                steps - with_compressed,
                 "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
                 "replay",
                 lambda: replay.run(
@@ -223,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     remove=scratch.remove,
                     say=say,
                 ),
+            )
+        if with_compressed:
+            step(
+                steps,
+                "validating a compressed archive (zstd vs one SHA-256 pass)",
+                "compressed",
+                lambda: compressed.run(cfg.archive_mb[0], cfg.archive_rounds, args.seed + 6, scratch.fresh, say),
             )
         results["section_s"] = section_s
     warnings += machine.end_of_run(results["machine"])

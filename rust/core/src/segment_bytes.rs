@@ -42,11 +42,28 @@ pub fn decode_segment<'a>(name: &str, raw: &'a [u8]) -> Decoded<'a> {
     Decoded { bytes: Cow::Owned(bytes), damage }
 }
 
+/// The bytes of `raw` when it is exactly one frame whose header declares its decompressed size
+/// (bounded by 16x the compressed size plus 1 MiB, so a forged header cannot claim all memory).
+fn decompress_declared(raw: &[u8]) -> Option<Vec<u8>> {
+    let declared = zstd::zstd_safe::get_frame_content_size(raw).ok()??;
+    let frame = zstd::zstd_safe::find_frame_compressed_size(raw).ok()?;
+    let size = usize::try_from(declared).ok()?;
+    if frame != raw.len() || size > raw.len().saturating_mul(16).saturating_add(1 << 20) {
+        return None;
+    }
+    zstd::bulk::decompress(raw, size).ok().filter(|out| out.len() == size)
+}
+
 /// Every byte the zstd stream `raw` decodes to, and why it stopped before its end, if it did
 /// (a corrupt block, a checksum mismatch, a frame cut short, an empty file).
 fn decompress(raw: &[u8]) -> (Vec<u8>, Option<String>) {
     if raw.is_empty() {
         return (Vec::new(), Some("the file is empty (no zstd frame)".into()));
+    }
+    // One frame that declares its size (as the writer's do): decoded straight into a buffer of
+    // that size. Anything else, or any failure, goes the streaming way, which keeps what decoded.
+    if let Some(bytes) = decompress_declared(raw) {
+        return (bytes, None);
     }
     let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
     let mut decoder = match zstd::stream::read::Decoder::with_buffer(raw) {
