@@ -19,6 +19,7 @@ import append_threads
 import compressed
 import gate
 import memory
+import open_time
 import ops_undo
 import ops_writes
 import replay
@@ -48,6 +49,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("ops_undo", ops_undo.render),
     _optional("replay", replay.render),
     _optional("compressed", compressed.render),
+    _optional("open_time", open_time.render),
     _optional("gate", gate.render),
 )
 

@@ -17,6 +17,8 @@ from .reader import Record, follow, records
 Durability = Literal["fsync", "os", "none"]
 Recovery = Literal["strict", "tolerate-tail", "salvage"]
 Status = Literal["succeeded", "failed", "refused", "reversed"]
+# How much of the log `Wal.open` verifies: what followed the last clean close, or all of it.
+OpenVerify = Literal["since-close", "all"]
 # How rotated segments are kept in archive/: as written, or compressed (`.jsonl.zst`).
 ArchiveCompression = Literal["none", "zstd"]
 Receipt = _core.Receipt
@@ -102,8 +104,12 @@ class Wal:
         salvage_to: str | os.PathLike[str] | None = None,
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         archive_compression: ArchiveCompression | None = None,
+        verify: OpenVerify = "since-close",
     ) -> Wal:
-        """Open an existing log for writing. The whole log is verified first.
+        """Open an existing log for writing, verified first: after a clean close, only the live
+        segment and what followed the close are read (history before it is vouched for by the
+        signed clean-close state, checked against the segments' names and sizes; `validate`
+        always reads everything); `verify="all"`, or no usable state, reads the whole log.
 
         - "tolerate-tail" (default): an unsealed or torn tail (a crash mid-write; nothing in it was
           acknowledged) is cut, a copy kept in `recovered/` and listed in `.recovery`; any other
@@ -117,12 +123,12 @@ class Wal:
         """
         flight = max_in_flight_bytes
         if recovery != "salvage":
-            writer = _core.PyWriter.open(Path(path), _key(key), recovery, durability, flight)
+            writer = _core.PyWriter.open(Path(path), _key(key), recovery, durability, flight, verify)
             return cls._with_setting(writer, archive_compression)
         if salvage_to is None:
             raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
-        try:
-            writer = _core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight)
+        try:  # salvaging is about damage anywhere: everything is verified
+            writer = _core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight, "all")
         except CorruptionError:
             salvage(path, salvage_to)
             writer = _core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight)
@@ -259,6 +265,14 @@ class Wal:
     def archive_compression(self) -> ArchiveCompression:
         """How rotated segments are archived (the log's setting)."""
         return "zstd" if self._writer.archive_compression == "zstd" else "none"
+
+    @property
+    def opened(self) -> dict[str, int | None]:
+        """How much of the log opening read: `trusted_seq`, the seq up to which history was
+        trusted from the signed clean-close state (None: all of it was verified), and
+        `verified_bytes`, the bytes read and verified."""
+        trusted, verified = self._writer.opened
+        return {"trusted_seq": trusted, "verified_bytes": verified}
 
     def wait_for_archive(self) -> str | None:
         """Wait for the background compression of archived segments under way; returns why the

@@ -17,6 +17,7 @@ This is the entry point; the parts, one concern each:
     vector_writer_defects  invalid cases written by the writer with one step replaced
     vector_edges           small logs for the edge rules (JSON, timestamps, last valid seal, tails)
     vector_zstd            compressed archived segments (.jsonl.zst)
+    vector_open_state      a clean-close state beside a log (ignored by verifiers)
     vector_readme          README.md
 """
 
@@ -62,6 +63,7 @@ from vector_logs import (
     replace_in_line,
     seg_path,
 )
+from vector_open_state import write_open_state_valid
 from vector_readme import write_readme
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
@@ -120,6 +122,7 @@ def generate(out=DEFAULT_OUT):
     write_edge_valid(valid)
     write_zstd_valid(valid, cases.basic, [fixed_uuid("intent-10")])
     write_zstd_invalid(cases)
+    write_open_state_valid(valid, cases.basic, [fixed_uuid("intent-10")])
 
     write_readme(out, sorted(cases.made))
     return cases.made

@@ -21,6 +21,7 @@ mod log_record_bodies;
 mod log_report;
 pub mod log_settings;
 mod log_state;
+mod open_state;
 pub mod ops;
 mod pieces;
 pub mod pipeline;
@@ -43,6 +44,6 @@ pub mod writer;
 
 pub use error::{Result, WalError};
 pub use finding::{Code, Finding};
-pub use recovery::{RecoveryMode, RecoveryNote};
+pub use recovery::{OpenVerify, RecoveryMode, RecoveryNote};
 pub use verify::{verify, LogReport, VerifyOptions};
 pub use writer::{AppendReceipt, Durability, Pending, Writer, WriterOptions, WriterStats};

@@ -14,6 +14,7 @@ use crate::fsutil::{DirLock, Fs};
 use crate::hash::Digest;
 use crate::keys::{self, WriterKey};
 use crate::log_settings::{self, ArchiveCompression};
+use crate::open_state;
 use crate::ops::{OpConflict, OpsTable};
 use crate::pieces::Pieces;
 use crate::prepare::Prepared;
@@ -67,6 +68,8 @@ pub(crate) struct LogState {
     stats: WriterStats,
     /// Compresses rotated segments when the log's setting says so.
     archiver: Archiver,
+    /// Keys revoked at the head (for the clean-close state).
+    pub(crate) revoked: Vec<String>,
 }
 
 /// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
@@ -148,6 +151,7 @@ impl LogState {
             stage,
             stats: WriterStats::default(),
             archiver,
+            revoked: Vec::new(),
         })
     }
 
@@ -161,10 +165,32 @@ impl LogState {
 
     /// Stop writing and release the directory lock: later groups fail with `Closed`.
     pub(crate) fn close(&mut self) {
+        if self.closed {
+            return;
+        }
         self.closed = true;
         // A compression under way finishes under the lock: the next writer finds it done.
         self.archiver.wait();
+        // A clean close: the next writer may open from here without re-reading history. Not
+        // after a failure, and a failure to write it only costs the next open a full verification.
+        if self.poisoned.is_none() && self.stage.failed().is_none() {
+            let _ = self.write_open_state();
+        }
         self.lock = None;
+    }
+
+    fn write_open_state(&self) -> Result<()> {
+        let closing = open_state::Closing {
+            log_id: &self.log_id,
+            seq: self.next_seq - 1,
+            hash: self.head,
+            segment_no: self.segment_no,
+            segment_path: &self.segment_path(),
+            revoked: &self.revoked,
+            pending: self.ops.pending().collect(),
+            ids: self.ops.all_ids(),
+        };
+        open_state::write(&self.fs, &self.dir, &self.key, &closing)
     }
 
     /// Record the log's archive compression and, for zstd, start compressing what is still

@@ -17,7 +17,8 @@ use crate::ops::OpsTable;
 use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
 use crate::prepare::{self, Prepared};
 use crate::record::Kind;
-use crate::recovery::{self, RecoveryMode, RecoveryNote};
+pub use crate::recovery::OpenVerify;
+use crate::recovery::{self, OpenScan, RecoveryMode, RecoveryNote};
 use crate::segment;
 use crate::sync_stage::SyncStage;
 use crate::timestamp;
@@ -63,6 +64,7 @@ pub struct Writer {
     log_id: String,
     max_record_bytes: usize,
     recovery: Vec<RecoveryNote>,
+    opened: OpenScan,
 }
 
 impl Writer {
@@ -102,21 +104,35 @@ impl Writer {
         Ok(Writer::from_state(state, Vec::new()))
     }
 
-    /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`.
+    /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`. What the
+    /// last clean close's signed state vouches for is not read again (`OpenVerify`).
     pub fn open(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Writer> {
         Writer::open_with(dir, key, mode, durability, Fs::default())
     }
 
     /// `open`, with every mutating file-system call going through `fs`.
     pub fn open_with(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability, fs: Fs) -> Result<Writer> {
+        Writer::open_verifying(dir, key, mode, durability, OpenVerify::SinceCleanClose, fs)
+    }
+
+    /// `open_with`, saying how much of the log to verify first.
+    pub fn open_verifying(
+        dir: &Path,
+        key: WriterKey,
+        mode: RecoveryMode,
+        durability: Durability,
+        verify: OpenVerify,
+        fs: Fs,
+    ) -> Result<Writer> {
         if !dir.is_dir() || segment::list(dir)?.is_empty() {
             return Err(WalError::NotALog(dir.to_path_buf()));
         }
         let lock = DirLock::acquire(dir)?;
-        let r = recovery::recover(&fs, dir, &key, mode, durability)?;
+        let r = recovery::recover(&fs, dir, &key, mode, durability, verify)?;
         let opts =
             WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
         let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
+        state.revoked = r.revoked;
         let mut notes = r.notes;
         if r.closes {
             // The last rotation stopped after its closing seal: finish it now.
@@ -131,7 +147,9 @@ impl Writer {
         }
         // Compressions a crash, a failure or a setting changed since left undone.
         state.compress_backlog()?;
-        Ok(Writer::from_state(state, notes))
+        let mut writer = Writer::from_state(state, notes);
+        writer.opened = r.opened;
+        Ok(writer)
     }
 
     fn from_state(state: LogState, recovery: Vec<RecoveryNote>) -> Writer {
@@ -147,6 +165,7 @@ impl Writer {
             }),
             pipeline: Pipeline::new(DEFAULT_MAX_IN_FLIGHT_BYTES),
             recovery,
+            opened: OpenScan::default(),
         }
     }
 
@@ -163,6 +182,12 @@ impl Writer {
     #[must_use]
     pub fn recovery(&self) -> &[RecoveryNote] {
         &self.recovery
+    }
+
+    /// How much of the log opening read (all of it, or what followed the last clean close).
+    #[must_use]
+    pub fn opened(&self) -> OpenScan {
+        self.opened
     }
 
     #[must_use]
