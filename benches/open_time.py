@@ -4,7 +4,15 @@ On the validation archives (100 MB, 1 GB, 4 GB in a full run; cached, benches/ar
 opened once untimed to leave a clean-close state, then opened and closed again `rounds` times:
 the open time against the archive size must be flat (largest / smallest open time), and is set
 against one full verification of the same archive (what opening cost before). The close time is
-reported too: a clean close rewrites the ids file (16 bytes per intent)."""
+reported too: a clean close rewrites the ids file (16 bytes per intent).
+
+The live segment is always read whole (at most max_segment_bytes, 64 MiB), so the open time is
+bounded by one segment's verification plus what followed the close, whatever the log's size; an
+archive that fits in one segment shows no difference, and flatness is judged only when the smallest
+archive spans more than one segment. Standalone, on any sizes:
+
+    .venv/bin/python benches/open_time.py --mb 100,1000,4000 [--rounds 3]
+"""
 
 from __future__ import annotations
 
@@ -65,6 +73,7 @@ def run(
                 "mb": a.mb,
                 "bytes": a.bytes,
                 "intents": a.intents,
+                "segments": a.segments,
                 "full_verify_s": full,
                 "open_s": summarize(opens, higher_is_better=False),
                 "close_s": summarize(closes, higher_is_better=False),
@@ -72,14 +81,22 @@ def run(
             }
         )
     flat = sizes[-1]["open_s"]["median"] / sizes[0]["open_s"]["median"]
-    return {"rounds": rounds, "sizes": sizes, "flatness": flat, "target": FLAT, "passed": flat <= FLAT}
+    judged = sizes[0]["segments"] > 1
+    return {
+        "rounds": rounds,
+        "sizes": sizes,
+        "flatness": flat,
+        "target": FLAT,
+        "judged": judged,
+        "passed": flat <= FLAT if judged else None,
+    }
 
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
+    verdict = ("PASS" if res["passed"] else "FAIL") if res["judged"] else "n/a: the smallest archive is one segment"
     txt = [
         f"12. Opening a log after a clean close: median of {res['rounds']} round(s); "
-        f"largest / smallest open time {res['flatness']:.2f}x (target <= {res['target']:g}x: "
-        f"{'PASS' if res['passed'] else 'FAIL'})"
+        f"largest / smallest open time {res['flatness']:.2f}x (target <= {res['target']:g}x: {verdict})"
     ]
     md = [
         "## 12. Opening a large log (`Wal.open` after a clean close)",
@@ -88,7 +105,8 @@ def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"closed {res['rounds']} time(s): `Wal.open` trusts history up to the state's head (signature, segment "
         "names and sizes, the head seal byte for byte) and verifies only what follows. Set against one full "
         "verification of the archive, what opening cost before. The close rewrites the ids file (16 bytes per "
-        f"intent). Target: largest / smallest open time <= {res['target']:g}x; measured {res['flatness']:.2f}x.",
+        f"intent). Target: largest / smallest open time <= {res['target']:g}x; measured {res['flatness']:.2f}x "
+        f"({verdict}).",
         "",
         "| archive | open (median) | min-max | bytes verified at open | close (median) | full verification | "
         "full / open |",
@@ -109,3 +127,25 @@ def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
     txt.append("")
     md.append("")
     return txt, md
+
+
+def main() -> None:
+    import argparse
+
+    import machine
+    from harness import say
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", default="100,1000,4000", help="archive sizes in MB, comma-separated")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--tmp-dir", type=Path, default=Path(__file__).resolve().parent.parent / ".bench-tmp")
+    ap.add_argument("--seed", type=int, default=20240612)
+    args = ap.parse_args()
+    mbs = tuple(float(x) for x in args.mb.split(","))
+    res = run(mbs, 100, args.rounds, args.tmp_dir, args.seed, say)
+    say(f"CPU: {machine.cpu_model()}")
+    say("\n".join(render(res)[0]))
+
+
+if __name__ == "__main__":
+    main()

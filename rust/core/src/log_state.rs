@@ -190,7 +190,7 @@ impl LogState {
             pending: self.ops.pending().collect(),
             ids: self.ops.all_ids(),
         };
-        open_state::write(&self.fs, &self.dir, &self.key, &closing)
+        open_state::write(&self.fs, &self.dir, &self.key, &closing, self.opts.durability.syncs())
     }
 
     /// Record the log's archive compression and, for zstd, start compressing what is still

@@ -62,8 +62,9 @@ pub(crate) struct Closing<'a> {
 
 /// Write the clean-close state of the log in `dir`: the ids first, then the signed state, each
 /// atomically. Fails (and the caller ignores it: the next open verifies everything) when the
-/// live segment does not end with the head seal.
-pub(crate) fn write(fs: &Fs, dir: &Path, key: &WriterKey, c: &Closing<'_>) -> Result<()> {
+/// live segment does not end with the head seal. `sync` as the writer's durability says: a state
+/// lost or torn by a power loss fails its signature or hash check, and the next open verifies all.
+pub(crate) fn write(fs: &Fs, dir: &Path, key: &WriterKey, c: &Closing<'_>, sync: bool) -> Result<()> {
     let (offset, ts) = last_seal(c.segment_path, c.seq, &c.hash)?;
     let mut ids = Vec::with_capacity(c.ids.len() * 16);
     for id in &c.ids {
@@ -97,8 +98,8 @@ pub(crate) fn write(fs: &Fs, dir: &Path, key: &WriterKey, c: &Closing<'_>) -> Re
     file.push(b'\n');
     file.extend_from_slice(keys::encode_signature(&signature).as_bytes());
     file.push(b'\n');
-    fs.write_atomic(&dir.join(IDS), &ids, true)?;
-    fs.write_atomic(&dir.join(STATE), &file, true)
+    fs.write_atomic(&dir.join(IDS), &ids, sync)?;
+    fs.write_atomic(&dir.join(STATE), &file, sync)
 }
 
 /// Where the head seal (`seq`, `hash`) starts in the live segment, and its timestamp: it must be
