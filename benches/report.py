@@ -16,8 +16,10 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import compressed
 import gate
 import memory
+import open_time
 import ops_undo
 import ops_writes
 import recover
@@ -50,6 +52,8 @@ SECTIONS: tuple[Section, ...] = (
     _optional("replay", replay.render),
     _optional("recover", recover.render),
     _optional("rollback_to", rollback_to.render),
+    _optional("compressed", compressed.render),
+    _optional("open_time", open_time.render),
     _optional("gate", gate.render),
 )
 

@@ -46,6 +46,12 @@ What is measured, always next to peers measured in the same run on the same data
    12. rollback to a snapshot: 1,000 guarded overwrites reversed by one governed kfm_wal.rollback
        (audit, plan, one recorded undo each), operations/s, against the same before-images
        restored directly with fsync (benches/rollback_to.py)
+   13. compressed archives: a log written with archive_compression="zstd" (the size of the smallest
+       validation archive) validated, MB/s of uncompressed log, against one SHA-256 pass over the
+       same uncompressed bytes; the compression ratio (benches/compressed.py)
+   14. opening a large log: Wal.open after a clean close on each validation archive, open time
+       against log size (flat: largest / smallest <= 3x), set against one full verification
+       (benches/open_time.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -83,9 +89,10 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11), rollback_to.py (12). targets.py judges the goals
-above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the scaling
-PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11), rollback_to.py (12), compressed.py
+(13), open_time.py (14). targets.py judges the goals above, gate.py the baseline, report.py
+assembles and writes the results, plot.py draws the scaling PNG. What the suites measure with:
+peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
 
 from __future__ import annotations
@@ -103,10 +110,12 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import compressed
 import config
 import gate
 import machine
 import memory
+import open_time
 import ops_undo
 import ops_writes
 import peers
@@ -143,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops)
+    with_compressed = cfg.name != "check"  # the gate leaves it out
+    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops) + 2 * with_compressed
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -247,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.replay_ops:
             step(
-                steps,
+                steps - 2 * with_compressed,
                 "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
                 "replay",
                 lambda: replay.run(
@@ -259,6 +269,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fresh=scratch.fresh,
                     remove=scratch.remove,
                     say=say,
+                ),
+            )
+        if with_compressed:
+            step(
+                steps - 1,
+                "validating a compressed archive (zstd vs one SHA-256 pass)",
+                "compressed",
+                lambda: compressed.run(cfg.archive_mb[0], cfg.archive_rounds, args.seed + 6, scratch.fresh, say),
+            )
+        if with_compressed:
+            step(
+                steps,
+                "opening a log after a clean close (open time vs log size)",
+                "open_time",
+                lambda: open_time.run(
+                    cfg.archive_mb, cfg.archive_batch, cfg.archive_rounds, args.tmp_dir, args.seed + 1, say
                 ),
             )
         results["section_s"] = section_s

@@ -31,7 +31,16 @@ from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wa
     help="Rotate segments at this size (records are limited to min(1 MiB, this)).",
 )
 @click.option("--durability", type=click.Choice(["fsync", "os", "none"]), default="fsync", show_default=True)
-def init(log_dir: Path, key_file: Path | None, max_segment_bytes: int, durability: str) -> None:
+@click.option(
+    "--archive-compression",
+    type=click.Choice(["none", "zstd"]),
+    default="none",
+    show_default=True,
+    help="Compress each rotated segment with zstd (archive/*.jsonl.zst); readers read either form.",
+)
+def init(
+    log_dir: Path, key_file: Path | None, max_segment_bytes: int, durability: str, archive_compression: str
+) -> None:
     """Create a new log in DIR.
 
     Without --key a writer key is generated and saved to <parent of DIR>/keys/writer.pem (mode 0600),
@@ -40,6 +49,7 @@ def init(log_dir: Path, key_file: Path | None, max_segment_bytes: int, durabilit
         "max_segment_bytes": max_segment_bytes,
         "max_record_bytes": min(DEFAULT_MAX_RECORD_BYTES, max_segment_bytes),
         "durability": durability,
+        "archive_compression": archive_compression,
     }
     out = render.console()
     if holds_log(log_dir):
@@ -67,6 +77,7 @@ def init(log_dir: Path, key_file: Path | None, max_segment_bytes: int, durabilit
     out.print(f"created log {shown(log_dir)}")
     out.print(f"  log id   {log_id}")
     out.print(f"  key id   {key.key_id}")
+    out.print(f"  archive  {'zstd-compressed segments' if archive_compression == 'zstd' else 'plain segments'}")
     out.print(f"  key      {key_note}")
     out.print(f"  keyring  {ring_note}")
 

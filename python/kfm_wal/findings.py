@@ -30,6 +30,7 @@ CORE_RULES = (
     "intent.duplicate",
     "completion.orphan",
     "completion.duplicate",
+    "segment.compression",
 )
 RECEIPT_RULES = ("receipt.truncated", "receipt.mismatch")
 # A torn or unsealed tail holds nothing that was ever acknowledged: opening for writing may cut it.

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import orjson
 
+from . import _core
 from .findings import Finding, VerifyReport
 
 # Operation-level findings concern meaning, not bytes: there is nothing in the file to set aside.
-_BYTE_LEVEL = ("record.", "chain.", "seal.", "time.", "tail.")
+_BYTE_LEVEL = ("record.", "chain.", "seal.", "time.", "tail.", "segment.")
 
 
 def _segment_path(log: Path, name: str) -> Path | None:
@@ -47,7 +48,8 @@ def quarantine(log: str | os.PathLike[str], report: VerifyReport) -> list[Path]:
         source = _segment_path(log, name)
         if source is None:
             continue
-        data = source.read_bytes()
+        # Lines are cut from the segment's bytes (a compressed one's decompressed, what decodes).
+        data = _core.segment_bytes(source, True) if name.endswith(".zst") else source.read_bytes()
         written.append(Path(shutil.copy2(source, run / name)))
         for offset in sorted({f.offset for f in findings}):
             part = run / f"{name}.{offset}.bytes"

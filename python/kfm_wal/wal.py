@@ -17,6 +17,10 @@ from .reader import Record, follow, records
 Durability = Literal["fsync", "os", "none"]
 Recovery = Literal["strict", "tolerate-tail", "salvage"]
 Status = Literal["succeeded", "failed", "refused", "reversed"]
+# How much of the log `Wal.open` verifies: what followed the last clean close, or all of it.
+OpenVerify = Literal["since-close", "all"]
+# How rotated segments are kept in archive/: as written, or compressed (`.jsonl.zst`).
+ArchiveCompression = Literal["none", "zstd"]
 Receipt = _core.Receipt
 # An append's receipts: one object per batch, each Receipt made when it is read.
 Receipts = _core.Receipts
@@ -67,14 +71,27 @@ class Wal:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         durability: Durability = "fsync",
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
+        archive_compression: ArchiveCompression = "none",
     ) -> Wal:
         """Create a new log in `path` (created if missing; must not already hold a log).
-        `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable."""
-        return cls(
-            _core.PyWriter.create(
-                Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
-            )
+        `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable.
+        `archive_compression="zstd"` compresses each rotated segment once it is sealed and archived
+        (the log's setting, kept in `settings.json`; readers read either form)."""
+        writer = _core.PyWriter.create(
+            Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
         )
+        return cls._with_setting(writer, archive_compression if archive_compression != "none" else None)
+
+    @classmethod
+    def _with_setting(cls, writer: _core.PyWriter, archive_compression: ArchiveCompression | None) -> Wal:
+        """The open writer, with the log's archive compression changed first if asked."""
+        if archive_compression is not None:
+            try:
+                writer.set_archive_compression(archive_compression)
+            except BaseException:
+                writer.close()
+                raise
+        return cls(writer)
 
     @classmethod
     def open(
@@ -86,8 +103,13 @@ class Wal:
         durability: Durability = "fsync",
         salvage_to: str | os.PathLike[str] | None = None,
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
+        archive_compression: ArchiveCompression | None = None,
+        verify: OpenVerify = "since-close",
     ) -> Wal:
-        """Open an existing log for writing. The whole log is verified first.
+        """Open an existing log for writing, verified first: after a clean close, only the live
+        segment and what followed the close are read (history before it is vouched for by the
+        signed clean-close state, checked against the segments' names and sizes; `validate`
+        always reads everything); `verify="all"`, or no usable state, reads the whole log.
 
         - "tolerate-tail" (default): an unsealed or torn tail (a crash mid-write; nothing in it was
           acknowledged) is cut, a copy kept in `recovered/` and listed in `.recovery`; any other
@@ -96,18 +118,21 @@ class Wal:
         - "salvage": as "tolerate-tail", but on damage copy every verifiable record before it into
           a new log at `salvage_to` and open that one; the damaged log is left untouched.
 
-        `max_in_flight_bytes` as for `create`.
+        `max_in_flight_bytes` as for `create`. `archive_compression` changes the log's setting (None
+        keeps it); with "zstd", archived segments still plain are compressed in the background.
         """
         flight = max_in_flight_bytes
         if recovery != "salvage":
-            return cls(_core.PyWriter.open(Path(path), _key(key), recovery, durability, flight))
+            writer = _core.PyWriter.open(Path(path), _key(key), recovery, durability, flight, verify)
+            return cls._with_setting(writer, archive_compression)
         if salvage_to is None:
             raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
-        try:
-            return cls(_core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight))
+        try:  # salvaging is about damage anywhere: everything is verified
+            writer = _core.PyWriter.open(Path(path), _key(key), "tolerate-tail", durability, flight, "all")
         except CorruptionError:
             salvage(path, salvage_to)
-            return cls(_core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight))
+            writer = _core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight)
+        return cls._with_setting(writer, archive_compression)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -235,6 +260,24 @@ class Wal:
     @property
     def poisoned(self) -> str | None:
         return self._writer.poisoned
+
+    @property
+    def archive_compression(self) -> ArchiveCompression:
+        """How rotated segments are archived (the log's setting)."""
+        return "zstd" if self._writer.archive_compression == "zstd" else "none"
+
+    @property
+    def opened(self) -> dict[str, int | None]:
+        """How much of the log opening read: `trusted_seq`, the seq up to which history was
+        trusted from the signed clean-close state (None: all of it was verified), and
+        `verified_bytes`, the bytes read and verified."""
+        trusted, verified = self._writer.opened
+        return {"trusted_seq": trusted, "verified_bytes": verified}
+
+    def wait_for_archive(self) -> str | None:
+        """Wait for the background compression of archived segments under way; returns why the
+        last one failed, if one did (that segment then stays plain, valid; the next open retries)."""
+        return self._writer.wait_for_archive()
 
     def close(self) -> None:
         """Stop writing. Batches submitted and still in flight resolve first (close waits)."""

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from kfm_wal import Wal, keys, records, verify
 
@@ -79,9 +80,12 @@ def run_once(log: Path, key_file: Path, seed: int, rng: random.Random, totals: T
         totals.failures.append(f"seed {seed}: {len(lost)} acknowledged records lost or changed, e.g. seq {lost[0]}")
 
 
-def run(log: Path, kills: int, seed: int = 0, kills_per_log: int = 50) -> Totals:
+def run(
+    log: Path, kills: int, seed: int = 0, kills_per_log: int = 50, archive_compression: Literal["none", "zstd"] = "none"
+) -> Totals:
     """`kills` runs; a fresh log every `kills_per_log` of them, so that re-verifying the whole log
-    after each kill stays cheap (the checks are the same on a young or an old log)."""
+    after each kill stays cheap (the checks are the same on a young or an old log).
+    `archive_compression="zstd"`: rotated segments are compressed, so kills land in compressions too."""
     rng = random.Random(seed)
     key = keys.generate()
     key_file = keys.save(key, log.parent / f"{log.name}.key.pem", overwrite=True)
@@ -89,7 +93,13 @@ def run(log: Path, kills: int, seed: int = 0, kills_per_log: int = 50) -> Totals
     for i in range(kills):
         current = log.with_name(f"{log.name}-{i // kills_per_log:03d}")
         if not current.exists():
-            Wal.create(current, key, max_segment_bytes=256 * 1024, max_record_bytes=64 * 1024).close()
+            Wal.create(
+                current,
+                key,
+                max_segment_bytes=256 * 1024,
+                max_record_bytes=64 * 1024,
+                archive_compression=archive_compression,
+            ).close()
         run_once(current, key_file, seed * 100_000 + i, rng, totals)
     return totals
 

@@ -19,6 +19,8 @@ This is the entry point; the parts, one concern each:
     vector_signatures      crafted Ed25519 signatures, base64 spellings and key encodings
     vector_receipts        cases with their own keyring or a receipt; refused/ cases
     vector_decisions       time order, raw kinds, a header-only last segment, segment placement
+    vector_zstd            compressed archived segments (.jsonl.zst)
+    vector_open_state      a clean-close state beside a log (ignored by verifiers)
     vector_readme          README.md
 """
 
@@ -65,12 +67,14 @@ from vector_logs import (
     replace_in_line,
     seg_path,
 )
+from vector_open_state import write_open_state_valid
 from vector_readme import write_readme
 from vector_snapshot import write_snapshot_valid
 from vector_receipts import pending_of, write_receipt_cases
 from vector_signatures import write_signature_cases, write_signature_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
+from vector_zstd import write_zstd_invalid, write_zstd_valid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_OUT = os.path.join(REPO, "data", "vectors")
@@ -131,6 +135,9 @@ def generate(out=DEFAULT_OUT):
     write_decision_cases(cases)
     basic = cases.basic
     write_decision_valid(valid, basic.dir, basic.journal, pending_of(basic))
+    write_zstd_valid(valid, cases.basic, [fixed_uuid("intent-10")])
+    write_zstd_invalid(cases)
+    write_open_state_valid(valid, cases.basic, [fixed_uuid("intent-10")])
 
     write_readme(out, sorted(cases.made))
     return cases.made

@@ -1,5 +1,5 @@
-"""The segments of a log (FORMAT.md section 1): the union of DIR/*.jsonl and DIR/archive/*.jsonl,
-ordered by segment number, each read and split into lines."""
+"""The segments of a log (FORMAT.md section 1): the union of DIR/*.jsonl and DIR/archive/*.jsonl (and
+DIR/archive/*.jsonl.zst, compressed), ordered by segment number, each read and split into lines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ref_grammar import _SEG_NAME
 from ref_lines import _split
+from ref_zstd import SUFFIX, decode
 
 
 @dataclass
@@ -16,6 +17,8 @@ class _Segment:
     number: int
     first_seq: int
     lines: list
+    # a compressed segment that does not decode to its end: not judged line by line (6.4)
+    unreadable: bool = False
 
 
 def _read_segments(d: str, err) -> list:
@@ -27,14 +30,19 @@ def _read_segments(d: str, err) -> list:
         if os.path.isdir(sub):
             for name in sorted(os.listdir(sub)):
                 path = os.path.join(sub, name)
-                m = _SEG_NAME.fullmatch(name)
+                # compressed segments count in archive/ only
+                compressed = where == 0 and name.endswith(SUFFIX)
+                m = _SEG_NAME.fullmatch(name[: -len(SUFFIX)] if compressed else name)
                 # FORMAT.md section 1: any other entry (LOCK, *.tmp, subdirectories, other names) is
                 # ignored without a finding; number 0 is a segment name (a numbering error, 6.4)
                 if m is not None and os.path.isfile(path):
-                    candidates.append((int(m[1]), where, name, int(m[2]), path))
+                    candidates.append((int(m[1]), where, int(m[2]), compressed, name, path))
     candidates.sort()
+    # NAME and NAME.zst both in archive/ (a compression interrupted by a crash): one segment, the
+    # plain file is read
+    candidates = [c for i, c in enumerate(candidates) if not (c[3] and i > 0 and candidates[i - 1][:3] == c[:3])]
     segs = []
-    for number, _, name, first_seq, path in candidates:
+    for number, _, first_seq, compressed, name, path in candidates:
         if segs and segs[-1].number == number:
             err(
                 len(segs) - 1,
@@ -47,7 +55,15 @@ def _read_segments(d: str, err) -> list:
             )
             continue
         with open(path, "rb") as f:
-            segs.append(_Segment(name, number, first_seq, _split(f.read())))
+            data = f.read()
+        if compressed:
+            data, why = decode(data)
+            if why is not None:
+                msg = f"compressed segment unreadable after {len(data)} uncompressed bytes: {why}"
+                err(len(segs), name, len(data), None, "segment.compression", msg, phase=0)
+                segs.append(_Segment(name, number, first_seq, [], unreadable=True))
+                continue
+        segs.append(_Segment(name, number, first_seq, _split(data)))
     if not segs:  # not a log: a verifier refuses it (no report)
         raise FileNotFoundError(f"{d}: not a log (no segment file in it or in its archive/)")
     return segs

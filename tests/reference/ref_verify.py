@@ -86,6 +86,10 @@ def _segment(r, seg, is_last, st, trusted, revoked, intents, records, err):
     lines, name = seg.lines, seg.name
     resume = st.pop("resume", None)  # (line index, receipt): lines up to it are vouched for
     skip = resume[0] if resume else -1
+    if seg.unreadable:  # segment.compression (reported by the listing): only its number is judged
+        _join(r, seg, lines, None, -1, None, st, err)
+        st["head"], st["kid"], st["pub"], st["clean"] = None, None, None, False
+        return
     seal_at = max((i for i, ln in enumerate(lines) if _is_seal(ln)), default=skip)
     tail = []  # the tail's line findings: (offset, seq, code, message)
     l14 = []

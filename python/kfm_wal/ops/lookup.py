@@ -71,6 +71,7 @@ class RecordIndex:
         self._segments: dict[int, _Segment] = {}
         self._last: _Where | None = None  # the last record scanned (a seal): where new ones continue
         self._built = False
+        self._decoded: tuple[Path, bytes] | None = None  # the last compressed segment read
 
     def intent(self, wal_id: str) -> Record | None:
         return self.find("intent", wal_id)
@@ -148,24 +149,50 @@ class RecordIndex:
 
     # -- reading one record --------------------------------------------------------------------
 
+    def _read_at(self, path: Path, offset: int, length: int) -> tuple[int, bytes]:
+        """(size of the segment, `length` bytes at `offset`): a compressed segment is decompressed
+        by the core (the last one kept, as lookups cluster in one segment)."""
+        if path.name.endswith(_COMPRESSED):
+            if not path.exists():
+                raise FileNotFoundError(path)
+            if self._decoded is None or self._decoded[0] != path:
+                self._decoded = (path, _core.segment_bytes(path, True))
+            data = self._decoded[1]
+            return len(data), data[offset : offset + length]
+        return _read_at_file(path, offset, length)
+
     def _load(self, kind: str, where: _Where) -> Record | None:
         """The indexed line, if it is still exactly the record scanned; None otherwise."""
         seg = self._segments[where.segment]
-        for path in (self.path / seg.name, self.path / "archive" / seg.name):
+        plain = seg.name.removesuffix(_COMPRESSED)
+        # Where a rotation moves it: into archive/, then compressed there.
+        for path in (
+            self.path / seg.name,
+            self.path / "archive" / plain,
+            self.path / "archive" / (plain + _COMPRESSED),
+        ):
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                size, line = self._read_at(path, where.offset, where.length)
             except FileNotFoundError:
-                continue  # moved into archive/ by a rotation since
-            try:
-                if os.fstat(fd).st_size < seg.sealed_end:
-                    return None  # cut: the seal that covered it may be gone
-                line = os.pread(fd, where.length, where.offset)
-            finally:
-                os.close(fd)
+                continue
+            if size < seg.sealed_end:
+                return None  # cut: the seal that covered it may be gone
             if not _is_record(line, where.hash):
                 return None
             return Record(where.seq, kind, where.offset, where.hash, line, seg.name)
         return None
+
+
+_COMPRESSED = ".zst"
+
+
+def _read_at_file(path: Path, offset: int, length: int) -> tuple[int, bytes]:
+    """(size of the segment, `length` bytes at `offset`) of a plain segment file."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.fstat(fd).st_size, os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
 
 
 def _is_record(line: bytes, digest: str) -> bool:

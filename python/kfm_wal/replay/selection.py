@@ -44,9 +44,8 @@ def _first_damage(log: Path, report: VerifyReport) -> tuple[int, str] | None:
         if seq is None:  # a line too damaged to name its seq: the seq its place in the segment gives it
             first, path = where.get(f.segment, (1, None))
             seq = first
-            if path is not None:
-                with open(path, "rb") as data:  # read-only
-                    seq += data.read(f.offset).count(b"\n")
+            if path is not None:  # the segment's bytes (a compressed one decompressed), read-only
+                seq += _core.segment_bytes(path, True)[: f.offset].count(b"\n")
         stops.append((seq, f"{f.code} at {f.location()}: {f.message}"))
     return min(stops)
 

@@ -23,6 +23,8 @@ pub enum Code {
     IntentDuplicate,
     CompletionOrphan,
     CompletionDuplicate,
+    /// A compressed segment whose zstd stream does not decode to its end (corrupt or truncated).
+    SegmentCompression,
     /// History a receipt vouches for is gone (the log was cut back).
     ReceiptTruncated,
     /// History a receipt vouches for differs (rewritten, or a fork).
@@ -50,6 +52,7 @@ impl Code {
             Code::IntentDuplicate => "intent.duplicate",
             Code::CompletionOrphan => "completion.orphan",
             Code::CompletionDuplicate => "completion.duplicate",
+            Code::SegmentCompression => "segment.compression",
             Code::ReceiptTruncated => "receipt.truncated",
             Code::ReceiptMismatch => "receipt.mismatch",
         }

@@ -25,6 +25,8 @@ pub enum IoOp<'a> {
     /// fdatasync / fsync of a file.
     SyncFile(&'a Path),
     Rename(&'a Path, &'a Path),
+    /// Remove a file (the plain copy of a segment once its compressed copy is durable).
+    Remove(&'a Path),
     SyncDir(&'a Path),
     /// Not an I/O call: every record up to this seq is now acknowledged to callers.
     Acknowledged(u64),
@@ -108,6 +110,11 @@ impl Fs {
     pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         self.before(IoOp::Rename(from, to), to)?;
         fs::rename(from, to).at(to)
+    }
+
+    pub fn remove_file(&self, path: &Path) -> Result<()> {
+        self.before(IoOp::Remove(path), path)?;
+        fs::remove_file(path).at(path)
     }
 
     pub fn acknowledged(&self, seq: u64) {

@@ -6,13 +6,15 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::archive::archive_segment;
+use crate::archive::{archive_segment, uncompressed_backlog, Archiver};
 use crate::commit_queue::{Committed, Request};
 use crate::durability::WriterOptions;
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash::Digest;
 use crate::keys::{self, WriterKey};
+use crate::log_settings::{self, ArchiveCompression};
+use crate::open_state;
 use crate::ops::{OpConflict, OpsTable};
 use crate::pieces::Pieces;
 use crate::prepare::Prepared;
@@ -64,6 +66,10 @@ pub(crate) struct LogState {
     fs: Fs,
     pub(crate) stage: Arc<SyncStage>,
     stats: WriterStats,
+    /// Compresses rotated segments when the log's setting says so.
+    archiver: Archiver,
+    /// Keys revoked at the head (for the clean-close state).
+    pub(crate) revoked: Vec<String>,
 }
 
 /// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
@@ -123,6 +129,7 @@ impl LogState {
     ) -> Result<LogState> {
         let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
         let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
+        let archiver = Archiver::new(log_settings::archive_compression(dir)?);
         Ok(LogState {
             dir: dir.to_path_buf(),
             log_id,
@@ -143,6 +150,8 @@ impl LogState {
             fs,
             stage,
             stats: WriterStats::default(),
+            archiver,
+            revoked: Vec::new(),
         })
     }
 
@@ -156,8 +165,65 @@ impl LogState {
 
     /// Stop writing and release the directory lock: later groups fail with `Closed`.
     pub(crate) fn close(&mut self) {
+        if self.closed {
+            return;
+        }
         self.closed = true;
+        // A compression under way finishes under the lock: the next writer finds it done.
+        self.archiver.wait();
+        // A clean close: the next writer may open from here without re-reading history. Not
+        // after a failure, and a failure to write it only costs the next open a full verification.
+        if self.poisoned.is_none() && self.stage.failed().is_none() {
+            let _ = self.write_open_state();
+        }
         self.lock = None;
+    }
+
+    fn write_open_state(&self) -> Result<()> {
+        let closing = open_state::Closing {
+            log_id: &self.log_id,
+            seq: self.next_seq - 1,
+            hash: self.head,
+            segment_no: self.segment_no,
+            segment_path: &self.segment_path(),
+            revoked: &self.revoked,
+            pending: self.ops.pending().collect(),
+            ids: self.ops.all_ids(),
+        };
+        open_state::write(&self.fs, &self.dir, &self.key, &closing, self.opts.durability.syncs())
+    }
+
+    /// Record the log's archive compression and, for zstd, start compressing what is still
+    /// plain in `archive/`.
+    pub(crate) fn set_archive_compression(&mut self, c: ArchiveCompression) -> Result<()> {
+        if c != self.archiver.compression() {
+            log_settings::set_archive_compression(&self.fs, &self.dir, c)?;
+            self.archiver.set_compression(c);
+        }
+        self.compress_backlog()
+    }
+
+    /// Compress, in the background, the archived segments still plain (per the setting).
+    pub(crate) fn compress_backlog(&mut self) -> Result<()> {
+        if self.archiver.compression() == ArchiveCompression::Zstd {
+            let names = uncompressed_backlog(&self.dir, &self.segment_path())?;
+            self.archiver.compress_later(&self.fs, &self.dir, names);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn archive_compression(&self) -> ArchiveCompression {
+        self.archiver.compression()
+    }
+
+    /// Why the last background compression failed, if it did.
+    pub(crate) fn archive_failure(&self) -> Option<String> {
+        self.archiver.failure()
+    }
+
+    /// Wait for the background compression under way, if any.
+    pub(crate) fn wait_for_archive(&mut self) {
+        self.archiver.wait();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -370,6 +436,11 @@ impl LogState {
         // Created durably (temp, fsync, rename, directory fsync), after the old one was closed
         // durably: everything up to the new segment's first seal is on stable storage.
         self.stage.durable(self.next_seq - 1, &self.file, &path);
-        archive_segment(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())
+        archive_segment(&self.fs, &self.dir, &old_name, self.opts.durability.syncs())?;
+        // Step 4: compressed after it is sealed, durable and archived, off the append path.
+        if !segment::is_compressed_path(Path::new(&old_name)) {
+            self.archiver.compress_later(&self.fs, &self.dir, vec![old_name]);
+        }
+        Ok(())
     }
 }

@@ -6,7 +6,46 @@
 //! what keeps validating a multi-gigabyte archive within a few hundred MB. The ids are random
 //! (`UUIDv4`), so a fast non-cryptographic hash is enough.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use rustc_hash::FxHashSet;
+
+/// The ids of intents before a trusted point of the log (a clean close, docs/FORMAT.md section
+/// 7), sorted: loaded the first time they are asked for, so that opening does not pay for them.
+/// Produces the sorted ids, once.
+pub type LoadIds = Box<dyn FnOnce() -> Vec<u128> + Send>;
+
+pub struct PriorIds {
+    load: Mutex<Option<LoadIds>>,
+    ids: OnceLock<Vec<u128>>,
+}
+
+impl PriorIds {
+    /// `load` returns the ids sorted; it runs once, on first use.
+    #[must_use]
+    pub fn lazy(load: LoadIds) -> PriorIds {
+        PriorIds { load: Mutex::new(Some(load)), ids: OnceLock::new() }
+    }
+
+    /// The ids, sorted (loaded now if they were not yet).
+    pub fn ids(&self) -> &[u128] {
+        self.ids.get_or_init(|| {
+            let load = self.load.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            load.map(|f| f()).unwrap_or_default()
+        })
+    }
+
+    #[must_use]
+    pub fn contains(&self, id: u128) -> bool {
+        self.ids().binary_search(&id).is_ok()
+    }
+}
+
+impl std::fmt::Debug for PriorIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PriorIds({:?} loaded)", self.ids.get().map(Vec::len))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpState {
@@ -26,6 +65,9 @@ pub enum OpConflict {
 pub struct OpsTable {
     seen: FxHashSet<u128>,
     pending: FxHashSet<u128>,
+    /// Intents before a trusted point, all completed or in `pending` (a writer opened from a
+    /// clean close): consulted, never changed.
+    prior: Option<Arc<PriorIds>>,
 }
 
 impl OpsTable {
@@ -33,7 +75,7 @@ impl OpsTable {
     pub fn state(&self, id: u128) -> Option<OpState> {
         if self.pending.contains(&id) {
             Some(OpState::Pending)
-        } else if self.seen.contains(&id) {
+        } else if self.seen.contains(&id) || self.in_prior(id) {
             Some(OpState::Completed)
         } else {
             None
@@ -41,7 +83,7 @@ impl OpsTable {
     }
 
     pub fn intent(&mut self, id: u128) -> Result<(), OpConflict> {
-        if !self.seen.insert(id) {
+        if self.in_prior(id) || !self.seen.insert(id) {
             return Err(OpConflict::DuplicateIntent);
         }
         self.pending.insert(id);
@@ -51,7 +93,7 @@ impl OpsTable {
     pub fn complete(&mut self, id: u128) -> Result<(), OpConflict> {
         if self.pending.remove(&id) {
             Ok(())
-        } else if self.seen.contains(&id) {
+        } else if self.seen.contains(&id) || self.in_prior(id) {
             Err(OpConflict::AlreadyCompleted)
         } else {
             Err(OpConflict::UnknownIntent)
@@ -79,6 +121,46 @@ impl OpsTable {
             self.seen.insert(id);
             self.pending.insert(id);
         }
+    }
+
+    /// The intents before a trusted point (loaded when first asked about).
+    pub fn set_prior(&mut self, prior: Arc<PriorIds>) {
+        self.prior = Some(prior);
+    }
+
+    fn in_prior(&self, id: u128) -> bool {
+        self.prior.as_ref().is_some_and(|p| p.contains(id))
+    }
+
+    /// Every intent id, sorted (the prior ones included).
+    #[must_use]
+    pub fn all_ids(&self) -> Vec<u128> {
+        let mut ids: Vec<u128> = self.seen.iter().copied().collect();
+        ids.sort_unstable();
+        if let Some(prior) = &self.prior {
+            let prior = prior.ids();
+            let mut merged = Vec::with_capacity(prior.len() + ids.len());
+            let (mut i, mut j) = (0, 0);
+            while i < prior.len() || j < ids.len() {
+                let take_prior = j == ids.len() || (i < prior.len() && prior[i] <= ids[j]);
+                let next = if take_prior { prior[i] } else { ids[j] };
+                if take_prior {
+                    i += 1;
+                } else {
+                    j += 1;
+                }
+                if merged.last() != Some(&next) {
+                    merged.push(next);
+                }
+            }
+            return merged;
+        }
+        ids
+    }
+
+    /// Every intent id seen (not the prior ones).
+    pub fn seen(&self) -> impl Iterator<Item = u128> + '_ {
+        self.seen.iter().copied()
     }
 
     pub fn pending(&self) -> impl Iterator<Item = u128> + '_ {

@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use crate::archive::archive_segment;
 use crate::durability::Durability;
 use crate::error::{IoContext, Result, WalError};
+use crate::finding::Code;
 use crate::fsutil::Fs;
 use crate::keys::WriterKey;
 use crate::log_state::WritePosition;
+use crate::open_state;
+use crate::scan;
 use crate::segment;
 use crate::verify::{self, VerifyOptions};
 
@@ -53,6 +56,40 @@ pub(crate) struct RecoveryOutcome {
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
     pub notes: Vec<RecoveryNote>,
+    /// Keys revoked at the head (kept for the clean-close state).
+    pub revoked: Vec<String>,
+    pub opened: OpenScan,
+}
+
+/// How much of the log to verify before writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenVerify {
+    /// Only what follows the last clean close (and the live segment), when its signed state
+    /// still holds; everything otherwise (docs/FORMAT.md section 7).
+    #[default]
+    SinceCleanClose,
+    /// Every byte of every segment.
+    All,
+}
+
+impl OpenVerify {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<OpenVerify> {
+        match s {
+            "since-close" => Some(OpenVerify::SinceCleanClose),
+            "all" => Some(OpenVerify::All),
+            _ => None,
+        }
+    }
+}
+
+/// How much of the log opening read: everything, or only what follows a clean close.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenScan {
+    /// The seq up to which history was trusted from the signed clean-close state, if it was.
+    pub trusted_seq: Option<u64>,
+    /// Bytes of segments read and verified.
+    pub verified_bytes: u64,
 }
 
 /// Temp files are written before a rename makes them part of the log; one left behind by a crash
@@ -101,11 +138,17 @@ pub(crate) fn recover(
     key: &WriterKey,
     mode: RecoveryMode,
     durability: Durability,
+    verify: OpenVerify,
 ) -> Result<RecoveryOutcome> {
     let sync = durability == Durability::Fsync;
     let mut notes = Vec::new();
     remove_stale_temps(dir, &mut notes)?;
-    let report = verify::verify(dir, &VerifyOptions { keep_ops: true, ..VerifyOptions::default() })?;
+    let archive_dir = dir.join(segment::ARCHIVE);
+    if archive_dir.is_dir() {
+        // A compression's temp file (`NAME.jsonl.zst.tmp`) a crash left behind.
+        remove_stale_temps(&archive_dir, &mut notes)?;
+    }
+    let (report, trusted) = verified(dir, key, verify)?;
     if let Some(damage) = report.first_damage() {
         return Err(WalError::Corruption(Box::new(damage.clone())));
     }
@@ -116,7 +159,8 @@ pub(crate) fn recover(
     let last = report.segments.last().cloned().ok_or_else(|| WalError::NotALog(dir.to_path_buf()))?;
     let mut segment_len = fs::metadata(&last.path).at(&last.path)?.len();
     if let Some(tail) = &report.tail {
-        if mode == RecoveryMode::Strict {
+        // A compressed segment is never cut (it is closed and archived before it is compressed).
+        if mode == RecoveryMode::Strict || tail.segment.is_compressed() {
             return Err(WalError::Corruption(Box::new(tail.finding.clone())));
         }
         let saved = cut_tail(fs, dir, &tail.segment.path, &tail.segment.name(), tail.offset, tail.len, sync)?;
@@ -171,5 +215,38 @@ pub(crate) fn recover(
         max_record_bytes: header.max_record_bytes,
         max_segment_bytes: header.max_segment_bytes,
         notes,
+        revoked: report.revoked.clone(),
+        opened: OpenScan { trusted_seq: trusted, verified_bytes: report.scanned_bytes },
     })
+}
+
+/// Verify the log for writing: from the signed clean-close state when it still holds (only what
+/// follows it is read), else all of it. A state that does not hold is no finding: the whole log
+/// is then verified, and judged, as if there were none.
+fn head_scan_options() -> scan::ScanOptions<'static> {
+    scan::ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false }
+}
+
+fn verified(dir: &Path, key: &WriterKey, how: OpenVerify) -> Result<(verify::LogReport, Option<u64>)> {
+    let state = if how == OpenVerify::All { None } else { open_state::usable(dir, key) };
+    if let Some((checkpoint, prior)) = state {
+        let seq = checkpoint.seq;
+        let opts = VerifyOptions { keep_ops: true, checkpoint: Some(checkpoint), ..VerifyOptions::default() };
+        let mut report = verify::verify(dir, &opts)?;
+        let holds = !report.findings.iter().any(|f| matches!(f.code, Code::ReceiptTruncated | Code::ReceiptMismatch));
+        // The head's segment (the live one, at most max_segment_bytes) is always read whole:
+        // only closed segments are trusted on their names and sizes.
+        let head_segment = report.segments.iter().find(|s| s.number == report.head_segment.unwrap_or(0)).cloned();
+        let whole = match head_segment.filter(|_| holds) {
+            Some(file) => Some(scan::scan_file(&file, &head_scan_options(), false)?),
+            None => None,
+        };
+        if let Some(scanned) = whole.filter(|s| s.findings.is_empty()) {
+            report.scanned_bytes += scanned.bytes;
+            report.ops.set_prior(prior);
+            return Ok((report, Some(seq)));
+        }
+    }
+    let report = verify::verify(dir, &VerifyOptions { keep_ops: true, ..VerifyOptions::default() })?;
+    Ok((report, None))
 }

@@ -26,7 +26,7 @@ pub struct Salvaged {
 
 /// Offset just past the last seal that ends at or before `limit` in `file`, and its seq.
 fn last_seal_before(file: &SegmentFile, limit: u64) -> Result<Option<(u64, u64)>> {
-    let bytes = scan::load(&file.path, file.archived)?;
+    let (bytes, _) = scan::load_readable(&file.path, file.archived)?;
     let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: true, collect_records: true };
     let s = scan::scan(file, &bytes[..scan::mem_index(limit).min(bytes.len())], &opts);
     Ok(s.sealed.map(|b| (s.sealed_end, b.seq)).filter(|_| s.findings.is_empty()))
@@ -45,7 +45,12 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
     let mut plan: Vec<(SegmentFile, u64)> = Vec::new();
     let mut last_seq = None;
     for file in &report.segments {
-        let len = fs::metadata(&file.path).at(&file.path)?.len();
+        // A compressed segment's length is its decompressed length.
+        let len = if file.is_compressed() {
+            scan::load_readable(&file.path, file.archived)?.0.len() as u64
+        } else {
+            fs::metadata(&file.path).at(&file.path)?.len()
+        };
         match &stop {
             Some(f) if f.segment == file.name() => {
                 if let Some((end, seq)) = last_seal_before(file, f.offset)? {
@@ -66,14 +71,16 @@ pub fn salvage(src: &Path, dst: &Path) -> Result<Salvaged> {
     let mut bytes = 0;
     let last = plan.len() - 1;
     for (i, (file, len)) in plan.iter().enumerate() {
-        let data = fs::read(&file.path).at(&file.path)?;
+        let (data, _) = scan::load_readable(&file.path, file.archived)?;
         if (data.len() as u64) < *len {
             // Cut shorter since it was verified (the log is not ours to control): copy nothing
             // that was not verified.
             let why = format!("segment is {} bytes, {len} when verified: it changed while being salvaged", data.len());
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, why)).at(&file.path);
         }
-        let target = if i == last { dst.join(file.name()) } else { dst.join(segment::ARCHIVE).join(file.name()) };
+        // Written plain: the salvaged copy is a fresh log whose writer applies its own setting.
+        let name = segment::name(file.number, file.first_seq);
+        let target = if i == last { dst.join(&name) } else { dst.join(segment::ARCHIVE).join(&name) };
         fs.write_atomic(&target, &data[..scan::mem_index(*len)], true)?;
         bytes += len;
     }

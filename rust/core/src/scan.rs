@@ -13,7 +13,7 @@ use crate::segment::SegmentFile;
 
 pub use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentScan, Tail};
 pub use crate::scanner::{Keyring, ScanOptions, ScanStart, DEFAULT_MAX_RECORD_BYTES};
-pub use crate::segment_bytes::{load, mem_index, open, SegmentBytes};
+pub use crate::segment_bytes::{decode_segment, load, load_readable, mem_index, open, Decoded, SegmentBytes};
 
 #[must_use]
 pub fn scan(file: &SegmentFile, bytes: &[u8], opts: &ScanOptions) -> SegmentScan {
@@ -62,17 +62,41 @@ pub fn scan_segment(file: &SegmentFile, bytes: &SegmentBytes, opts: &ScanOptions
 /// costs less than mapping the pages (a fault per 64 KiB, then unmapping them again), and the
 /// pieces of a split one are each read by the thread that takes them. The live segment is read
 /// whole first (`load`): a writer may append to it, and a split scan must see one snapshot.
+/// A compressed segment is decompressed whole first (`load_readable`).
 pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<SegmentScan> {
     if !file.archived {
         return Ok(scan_segment(file, &load(&file.path, false)?, opts, split));
     }
-    let path = &file.path;
-    let f = File::open(path).at(path)?;
+    let (f, path) = open(&file.path, file.archived)?;
+    if file.is_compressed() || crate::segment::is_compressed_path(&path) {
+        drop(f);
+        let (bytes, damage) = load_readable(&path, true)?;
+        return Ok(match damage {
+            Some(finding) => unreadable(file, bytes.len() as u64, finding),
+            None => scan_segment(file, &bytes, opts, split),
+        });
+    }
+    let path = &path;
     let len = f.metadata().at(path)?.len();
     let split_at = if split { Some(line_start_after(&f, len / 2, len).at(path)?) } else { None };
     let facts = |at: u64| line_facts::of_file_in_pieces(&f, at, len, opts.check_bodies);
     let ahead = split_at.map(|at| (at, &facts as &FactsOf));
     scan_lines(file, &mut FileLines::new(&f, 0, len), len, &ScanStart::default(), opts, ahead).at(path)
+}
+
+/// What is said of a compressed segment that does not decode to its end (docs/FORMAT.md 6.4):
+/// the `segment.compression` finding and nothing else; none of its lines is judged, and its end
+/// is damaged, so the next segment's link to it is not judged either.
+fn unreadable(file: &SegmentFile, readable: u64, finding: crate::finding::Finding) -> SegmentScan {
+    let empty = SegmentFile { path: std::path::PathBuf::new(), ..file.clone() };
+    let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: false, collect_records: false };
+    let mut s = scan(&empty, &[], &opts);
+    s.file = file.clone();
+    s.name = file.name();
+    s.findings.clear();
+    s.bytes = readable;
+    s.tail = Tail { start: 0, len: readable.max(1), findings: vec![finding], ..Tail::default() };
+    s
 }
 
 /// Scan a segment file from `from.offset` (the end of a verified seal) to `len`, streamed in

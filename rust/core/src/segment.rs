@@ -8,6 +8,9 @@ use crate::error::{IoContext, Result};
 pub const ARCHIVE: &str = "archive";
 pub const RECOVERED: &str = "recovered";
 pub const LOCK: &str = "LOCK";
+/// The suffix of a compressed archived segment: `wal-….jsonl.zst` is one zstd frame (or more)
+/// whose decompressed bytes are the segment (docs/FORMAT.md section 1).
+pub const COMPRESSED_SUFFIX: &str = ".zst";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentFile {
@@ -18,10 +21,28 @@ pub struct SegmentFile {
 }
 
 impl SegmentFile {
+    /// The segment's file name, as findings name it: `.jsonl`, or `.jsonl.zst` when compressed.
     #[must_use]
     pub fn name(&self) -> String {
-        name(self.number, self.first_seq)
+        let plain = name(self.number, self.first_seq);
+        if self.is_compressed() {
+            plain + COMPRESSED_SUFFIX
+        } else {
+            plain
+        }
     }
+
+    /// Whether the file is a compressed archived segment (its bytes are a zstd stream).
+    #[must_use]
+    pub fn is_compressed(&self) -> bool {
+        is_compressed_path(&self.path)
+    }
+}
+
+/// Whether `path` names a compressed segment file (`….jsonl.zst`).
+#[must_use]
+pub fn is_compressed_path(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(COMPRESSED_SUFFIX))
 }
 
 /// `wal-SSSSSSSS-QQQQQQQQQQQQQQQQ.jsonl`
@@ -49,7 +70,10 @@ fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()>
     for entry in entries {
         let entry = entry.at(dir)?;
         let file_name = entry.file_name();
-        let Some((number, first_seq)) = file_name.to_str().and_then(parse_name) else { continue };
+        let Some(text) = file_name.to_str() else { continue };
+        // Compressed segments are archived ones: `.jsonl.zst` counts only in archive/.
+        let plain = if archived { text.strip_suffix(COMPRESSED_SUFFIX).unwrap_or(text) } else { text };
+        let Some((number, first_seq)) = parse_name(plain) else { continue };
         out.push(SegmentFile { number, first_seq, path: entry.path(), archived });
     }
     Ok(())
@@ -84,7 +108,18 @@ fn list_once(dir: &Path) -> Result<Vec<SegmentFile>> {
     let mut out = Vec::new();
     list_in(dir, false, &mut out)?;
     list_in(&dir.join(ARCHIVE), true, &mut out)?;
-    out.sort_by_key(|s| (s.number, !s.archived, s.first_seq));
+    // A compressed copy's file name sorts right after its plain twin's (same first seq).
+    out.sort_by_key(|s| (s.number, !s.archived, s.first_seq, s.is_compressed()));
+    // `NAME` and `NAME.zst` both in archive/: a compression a crash interrupted after the
+    // compressed copy was renamed into place and before the plain one was removed. One segment,
+    // not a repeat: the plain file is read (the next writer redoes the compression).
+    out.dedup_by(|later, earlier| {
+        later.archived
+            && earlier.archived
+            && later.is_compressed()
+            && !earlier.is_compressed()
+            && (later.number, later.first_seq) == (earlier.number, earlier.first_seq)
+    });
     let archived: std::collections::HashSet<u64> = out.iter().filter(|s| s.archived).map(|s| s.number).collect();
     out.retain(|s| s.archived || !archived.contains(&s.number) || s.path.exists());
     Ok(out)
@@ -113,5 +148,21 @@ mod tests {
         fs::write(dir.path().join(ARCHIVE).join(name(1, 7)), b"").unwrap();
         let order: Vec<(u64, bool)> = list(dir.path()).unwrap().iter().map(|s| (s.first_seq, s.archived)).collect();
         assert_eq!(order, [(7, true), (3, false), (5, false), (9, false)]);
+    }
+
+    #[test]
+    fn compressed_segments_count_in_archive_only_and_a_plain_twin_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join(ARCHIVE);
+        fs::create_dir(&archive).unwrap();
+        fs::write(archive.join(name(1, 1) + ".zst"), b"").unwrap();
+        fs::write(archive.join(name(2, 9)), b"").unwrap();
+        fs::write(archive.join(name(2, 9) + ".zst"), b"").unwrap();
+        fs::write(dir.path().join(name(3, 20) + ".zst"), b"").unwrap(); // not a segment name in DIR/
+        fs::write(dir.path().join(name(3, 20)), b"").unwrap();
+        let listed: Vec<(u64, bool, bool)> =
+            list(dir.path()).unwrap().iter().map(|s| (s.number, s.archived, s.is_compressed())).collect();
+        assert_eq!(listed, [(1, true, true), (2, true, false), (3, false, false)]);
+        assert_eq!(list(dir.path()).unwrap()[0].name(), name(1, 1) + ".zst");
     }
 }

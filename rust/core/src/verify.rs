@@ -10,7 +10,7 @@ use crate::error::{IoContext, Result, WalError};
 use crate::finding::{Code, Finding};
 use crate::hash;
 use crate::keys::PublicKey;
-use crate::line_feed::{FileLines, LineFeed};
+use crate::line_feed::{FileLines, LineFeed, SliceLines};
 use crate::record;
 use crate::scan::{self, Boundary, ScanOptions, SegmentScan};
 use crate::segment::{self, SegmentFile};
@@ -197,9 +197,27 @@ fn resume_at(
     }
     // Only the header line, the checkpoint's line and what follows it are read.
     let (f, path) = scan::open(&file.path, file.archived)?;
-    let len = f.metadata().at(&path)?.len();
+    // A compressed segment is read whole, decompressed; a plain one line by line from the file.
+    let decoded = if segment::is_compressed_path(&path) {
+        let (bytes, damage) = scan::load_readable(&path, true)?;
+        if let Some(finding) = damage {
+            report.findings.push(finding);
+            return Ok(None);
+        }
+        Some(bytes)
+    } else {
+        None
+    };
+    let len = match &decoded {
+        Some(bytes) => bytes.len() as u64,
+        None => f.metadata().at(&path)?.len(),
+    };
     let line_at = |at: u64| -> Result<Option<Vec<u8>>> {
-        Ok(FileLines::new(&f, at, len).next_line().at(&path)?.map(|(_, line)| line.to_vec()))
+        let line = match &decoded {
+            Some(bytes) => SliceLines::new(bytes, scan::mem_index(at)).next_line().at(&path)?.map(|(_, l)| l.to_vec()),
+            None => FileLines::new(&f, at, len).next_line().at(&path)?.map(|(_, l)| l.to_vec()),
+        };
+        Ok(line)
     };
     let header = scan::scan(file, &line_at(0)?.unwrap_or_default(), opts).header;
     if let Some(h) = &header {
@@ -236,7 +254,10 @@ fn resume_at(
         key: Some(cp.key.clone()),
         revoked: cp.revoked.clone(),
     };
-    let mut s = scan::scan_file_from(file, &f, len, &from, opts).at(&path)?;
+    let mut s = match &decoded {
+        Some(bytes) => scan::scan_resumed(file, bytes, &from, opts),
+        None => scan::scan_file_from(file, &f, len, &from, opts).at(&path)?,
+    };
     s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
     // The segment as a whole is accounted for; only what follows the checkpoint was scanned.
     report.scanned_bytes += s.bytes - line_end;

@@ -11,12 +11,14 @@ use crate::error::{Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash;
 use crate::keys::WriterKey;
+use crate::log_settings::ArchiveCompression;
 use crate::log_state::{new_segment, LogState, WritePosition};
 use crate::ops::OpsTable;
 use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
 use crate::prepare::{self, Prepared};
 use crate::record::Kind;
-use crate::recovery::{self, RecoveryMode, RecoveryNote};
+pub use crate::recovery::OpenVerify;
+use crate::recovery::{self, OpenScan, RecoveryMode, RecoveryNote};
 use crate::segment;
 use crate::sync_stage::SyncStage;
 use crate::timestamp;
@@ -62,6 +64,7 @@ pub struct Writer {
     log_id: String,
     max_record_bytes: usize,
     recovery: Vec<RecoveryNote>,
+    opened: OpenScan,
 }
 
 impl Writer {
@@ -101,21 +104,35 @@ impl Writer {
         Ok(Writer::from_state(state, Vec::new()))
     }
 
-    /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`.
+    /// Open an existing log for writing, recovering a torn or unsealed tail per `mode`. What the
+    /// last clean close's signed state vouches for is not read again (`OpenVerify`).
     pub fn open(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability) -> Result<Writer> {
         Writer::open_with(dir, key, mode, durability, Fs::default())
     }
 
     /// `open`, with every mutating file-system call going through `fs`.
     pub fn open_with(dir: &Path, key: WriterKey, mode: RecoveryMode, durability: Durability, fs: Fs) -> Result<Writer> {
+        Writer::open_verifying(dir, key, mode, durability, OpenVerify::SinceCleanClose, fs)
+    }
+
+    /// `open_with`, saying how much of the log to verify first.
+    pub fn open_verifying(
+        dir: &Path,
+        key: WriterKey,
+        mode: RecoveryMode,
+        durability: Durability,
+        verify: OpenVerify,
+        fs: Fs,
+    ) -> Result<Writer> {
         if !dir.is_dir() || segment::list(dir)?.is_empty() {
             return Err(WalError::NotALog(dir.to_path_buf()));
         }
         let lock = DirLock::acquire(dir)?;
-        let r = recovery::recover(&fs, dir, &key, mode, durability)?;
+        let r = recovery::recover(&fs, dir, &key, mode, durability, verify)?;
         let opts =
             WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
         let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
+        state.revoked = r.revoked;
         let mut notes = r.notes;
         if r.closes {
             // The last rotation stopped after its closing seal: finish it now.
@@ -128,7 +145,11 @@ impl Writer {
                 saved_to: None,
             });
         }
-        Ok(Writer::from_state(state, notes))
+        // Compressions a crash, a failure or a setting changed since left undone.
+        state.compress_backlog()?;
+        let mut writer = Writer::from_state(state, notes);
+        writer.opened = r.opened;
+        Ok(writer)
     }
 
     fn from_state(state: LogState, recovery: Vec<RecoveryNote>) -> Writer {
@@ -144,6 +165,7 @@ impl Writer {
             }),
             pipeline: Pipeline::new(DEFAULT_MAX_IN_FLIGHT_BYTES),
             recovery,
+            opened: OpenScan::default(),
         }
     }
 
@@ -160,6 +182,12 @@ impl Writer {
     #[must_use]
     pub fn recovery(&self) -> &[RecoveryNote] {
         &self.recovery
+    }
+
+    /// How much of the log opening read (all of it, or what followed the last clean close).
+    #[must_use]
+    pub fn opened(&self) -> OpenScan {
+        self.opened
     }
 
     #[must_use]
@@ -274,6 +302,28 @@ impl Writer {
     #[must_use]
     pub fn poisoned(&self) -> Option<String> {
         lock(&self.core.log).poisoned().or_else(|| self.core.stage.failed())
+    }
+
+    /// How rotated segments are archived (the log's setting, `DIR/settings.json`).
+    #[must_use]
+    pub fn archive_compression(&self) -> ArchiveCompression {
+        lock(&self.core.log).archive_compression()
+    }
+
+    /// Change how rotated segments are archived, durably, for this writer and every later one.
+    /// With zstd, the archived segments still plain are compressed in the background.
+    pub fn set_archive_compression(&self, c: ArchiveCompression) -> Result<()> {
+        self.refuse_if_stopped()?;
+        lock(&self.core.log).set_archive_compression(c)
+    }
+
+    /// Wait until the background compression of archived segments under way is done; returns
+    /// why the last one failed, if one did (the plain segment then stays, valid).
+    #[must_use = "why the last compression failed, if one did"]
+    pub fn wait_for_archive(&self) -> Option<String> {
+        let mut log = lock(&self.core.log);
+        log.wait_for_archive();
+        log.archive_failure()
     }
 
     /// Counters since this writer opened: how well group commit is batching.

@@ -62,6 +62,7 @@ impl IoHook for Recorder {
             IoOp::SyncFile(p) => Op::SyncFile(self.rel(p)),
             IoOp::Rename(a, b) => Op::Rename(self.rel(a), self.rel(b)),
             IoOp::SyncDir(_) => Op::SyncDir,
+            IoOp::Remove(_) => unreachable!("these logs are not compressed: nothing is removed"),
             IoOp::Acknowledged(seq) => Op::Ack(seq),
         });
         Ok(())

@@ -19,7 +19,7 @@ mod _core {
     #[pymodule_export]
     use super::pending::Pending;
     #[pymodule_export]
-    use super::read::{public_key, read_segment, salvage, segments, verify_log};
+    use super::read::{public_key, read_segment, salvage, segment_bytes, segments, verify_log};
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};
 

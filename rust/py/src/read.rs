@@ -48,6 +48,14 @@ pub fn read_segment(
     Ok((tuples, end))
 }
 
+/// The bytes of one segment file as the chain hashes them: a compressed segment decompressed
+/// (as far as it decodes: a frame cut short gives its readable prefix).
+#[pyfunction]
+pub fn segment_bytes(py: Python<'_>, path: PathBuf, archived: bool) -> PyResult<Bound<'_, PyBytes>> {
+    let (bytes, _) = py.detach(move || kfm_wal_core::segment_bytes::load_readable(&path, archived)).py()?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
 /// A checkpoint from the dict a receipt holds.
 fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
     let get = |k: &str| d.get_item(k)?.ok_or_else(|| usage(format!("receipt: {k} is missing")));

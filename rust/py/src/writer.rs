@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use kfm_wal_core::fsutil::Fs;
 use kfm_wal_core::keys::WriterKey;
+use kfm_wal_core::log_settings::ArchiveCompression;
 use kfm_wal_core::pipeline::DEFAULT_MAX_IN_FLIGHT_BYTES;
 use kfm_wal_core::prepare::Streamed;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{hash, timestamp, Durability, RecoveryMode, Writer, WriterOptions};
+use kfm_wal_core::{hash, timestamp, Durability, OpenVerify, RecoveryMode, Writer, WriterOptions};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyDict;
@@ -103,7 +105,7 @@ impl PyWriter {
     }
 
     #[staticmethod]
-    #[pyo3(signature = (path, seed, recovery, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES))]
+    #[pyo3(signature = (path, seed, recovery, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES, verify="since-close"))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
@@ -111,12 +113,16 @@ impl PyWriter {
         recovery: &str,
         durability: &str,
         max_in_flight_bytes: u64,
+        verify: &str,
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let mode = RecoveryMode::parse(recovery)
             .ok_or_else(|| usage(format!("recovery must be strict or tolerate-tail, got {recovery:?}")))?;
         let durability = self::durability(durability)?;
-        let inner = py.detach(move || Writer::open(&path, key, mode, durability)).py()?;
+        let verify = OpenVerify::parse(verify)
+            .ok_or_else(|| usage(format!("verify must be since-close or all, got {verify:?}")))?;
+        let inner =
+            py.detach(move || Writer::open_verifying(&path, key, mode, durability, verify, Fs::default())).py()?;
         Ok(PyWriter { inner: inner.with_max_in_flight_bytes(max_in_flight_bytes) })
     }
 
@@ -142,6 +148,32 @@ impl PyWriter {
         let kind = self::kind(kind)?;
         let streamed = slf.get().inner.stream(kind);
         Ok(Batch { writer: slf.unbind(), streamed: Mutex::new(Some(streamed)) })
+    }
+
+    /// How rotated segments are archived: "none" or "zstd" (the log's setting).
+    #[getter]
+    fn archive_compression(&self) -> &'static str {
+        self.inner.archive_compression().as_str()
+    }
+
+    /// Change how rotated segments are archived ("none" or "zstd"), durably; with zstd, the
+    /// archived segments still plain are compressed in the background.
+    fn set_archive_compression(&self, py: Python<'_>, value: &str) -> PyResult<()> {
+        let c = ArchiveCompression::parse(value)
+            .ok_or_else(|| usage(format!("archive_compression must be none or zstd, got {value:?}")))?;
+        py.detach(|| self.inner.set_archive_compression(c)).py()
+    }
+
+    /// (trusted seq or None, bytes verified): how much of the log opening read.
+    #[getter]
+    fn opened(&self) -> (Option<u64>, u64) {
+        let o = self.inner.opened();
+        (o.trusted_seq, o.verified_bytes)
+    }
+
+    /// Wait for the background compression under way; why the last one failed, if one did.
+    fn wait_for_archive(&self, py: Python<'_>) -> Option<String> {
+        py.detach(|| self.inner.wait_for_archive())
     }
 
     /// Stop writing; batches in flight resolve first (close waits for them, detached).
