@@ -21,6 +21,7 @@ This is the entry point; the parts, one concern each:
     vector_decisions       time order, raw kinds, a header-only last segment, segment placement
     vector_zstd            compressed archived segments (.jsonl.zst)
     vector_open_state      a clean-close state beside a log (ignored by verifiers)
+    vector_checkpoint      compacted logs anchored by a checkpoint (and not)
     vector_readme          README.md
 """
 
@@ -48,6 +49,7 @@ from vector_bodies import (
     intent,
 )
 from vector_byte_defects import write_byte_defects
+from vector_checkpoint import write_checkpoint_invalid, write_checkpoint_valid
 from vector_decisions import write_decision_cases, write_decision_valid
 from vector_edges import write_edge_cases, write_edge_valid
 from vector_expectations import expect, expected_valid, write_json
@@ -138,6 +140,8 @@ def generate(out=DEFAULT_OUT):
     write_zstd_valid(valid, cases.basic, [fixed_uuid("intent-10")])
     write_zstd_invalid(cases)
     write_open_state_valid(valid, cases.basic, [fixed_uuid("intent-10")])
+    write_checkpoint_valid(valid)
+    write_checkpoint_invalid(cases)
 
     write_readme(out, sorted(cases.made))
     return cases.made

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from ref_bodies import check_body
+from ref_checkpoint import NUMBERING, START, settle
 from ref_grammar import _UUID4, DEFAULT_MAX_RECORD_BYTES, KINDS, TAIL_CODES, ZERO
 from ref_keys import _load_keyring, b64decode, key_id_of
 from ref_keystate import KeyState
@@ -54,6 +55,8 @@ def _scan(dir, keyring=None, receipt=None):
         if r >= start:
             _segment(r, seg, r == len(segs) - 1, st, trusted, revoked, intents, records, err)
     found = [t for t in found if t[0] >= start]  # a repeat of a number before the receipt's: not read
+    if receipt is None:  # a compacted log anchored by a checkpoint (FORMAT.md 6.10)
+        found = settle(found, segs, _is_seal, intents)
     found.sort(key=lambda t: t[:4])
     errors = [t[4] for t in found]
     head = st["head"]
@@ -224,13 +227,14 @@ def _join(r, seg, lines, hdr, seal_at, keys, st, err, resumed=False):
     want = st.get("number", 0) + 1
     st["number"] = seg.number
     if seg.number != want:
-        err(r, name, 0, first_seq, "chain.segment", f"segment number {seg.number}, expected {want}", JOIN)
+        first_msg = f"{NUMBERING} {seg.number}, expected 1" if r == 0 else f"segment number {seg.number}, expected {want}"
+        err(r, name, 0, first_seq, "chain.segment", first_msg, JOIN)
     line0 = lines[0] if lines and lines[0].hash_ok else None
     if line0 is not None and st["clean"] and not resumed:
         boundary = st["boundary"]
         if r == 0:
             if line0.seq != 1 or line0.prev != ZERO:
-                err(r, name, 0, line0.seq, "chain.prev", "the log does not start at seq 1 with the zero hash", JOIN)
+                err(r, name, 0, line0.seq, "chain.prev", START, JOIN)
         elif boundary is not None:
             b = boundary[2]
             if line0.seq != b.seq + 1:

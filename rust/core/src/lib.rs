@@ -7,6 +7,7 @@ mod batch_verify;
 pub mod body;
 mod body_accept;
 mod body_fast;
+pub mod checkpoint;
 mod commit_queue;
 pub mod durability;
 pub mod error;

@@ -90,6 +90,10 @@ pub struct LogReport {
     pub scanned_bytes: u64,
     /// Scanning stopped early (`stop_after`).
     pub stopped: bool,
+    /// The first joined segment's first record, and the indexes in `findings` of its numbering
+    /// and start findings, which a checkpoint may anchor (FORMAT.md 6.10, checkpoint.rs).
+    pub first_link: Option<crate::checkpoint::FirstLink>,
+    pub unanchored: Vec<usize>,
 }
 
 impl LogReport {

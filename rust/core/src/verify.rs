@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::body;
+use crate::checkpoint;
 use crate::error::{IoContext, Result, WalError};
 use crate::finding::{Code, Finding};
 use crate::hash;
@@ -70,6 +71,10 @@ pub fn verify_with_progress(
         }
     }
     scan_and_join(rest, &scan_opts, opts.stop_after, &mut report, &mut prev, progress)?;
+    if opts.checkpoint.is_none() && checkpoint::may_be_compacted(&files) {
+        let first = report.first_link;
+        checkpoint::settle(&mut report, first, &checkpoint::find_cuts(&files)?);
+    }
     report.revoked = prev.map(|p| p.revoked.into_keys().collect()).unwrap_or_default();
     report.segments = files;
     report.pending = report.ops.pending_count() as u64;
@@ -159,7 +164,10 @@ fn scan_and_join(
 /// only once `stop_after` findings are final keeps `--fail-fast`'s finding the full run's first.
 fn settled(report: &LogReport, joined: Option<&Join>) -> usize {
     let Some(last) = joined.map(|j| j.number) else { return 0 };
-    report.findings.iter().filter(|f| segment::parse_name(&f.segment).is_none_or(|(n, _)| n < last)).count()
+    // A finding a checkpoint may still anchor away is not final until the whole log is read.
+    let anchorable = |i: &usize| report.unanchored.contains(i);
+    let is_final = |f: &Finding| segment::parse_name(&f.segment).is_none_or(|(n, _)| n < last);
+    report.findings.iter().enumerate().filter(|(i, f)| !anchorable(i) && is_final(f)).count()
 }
 
 /// Size the intent table once, after the first segment: that segment's share of intents times
@@ -309,10 +317,20 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     report.records += s.sealed_records;
     report.keys_seen.append(&mut s.keys_seen);
     let mut findings = std::mem::take(&mut s.findings);
+    // The first segment's numbering and start may be anchored by a checkpoint (checkpoint.rs).
+    let base = report.findings.len();
+    let mut unanchored = Vec::new();
     let expected_number = prev.as_ref().map_or(1, |p| p.number + 1);
     if s.file.number != expected_number {
         let msg = format!("expected segment {expected_number}, found {}: segments are missing", s.file.number);
+        unanchored.extend(prev.is_none().then_some(base + findings.len()));
         findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), msg));
+    }
+    if prev.is_none() {
+        report.first_link = s
+            .first
+            .filter(|_| s.first_line_ok)
+            .map(|(seq, prev, _)| checkpoint::FirstLink { segment: s.file.number, seq, prev });
     }
     let prev_end_sound = prev.as_ref().is_none_or(|p| !p.damaged_end);
     if let Some((first_seq, first_prev, first_ts)) = s.first.filter(|_| s.first_line_ok && prev_end_sound) {
@@ -363,6 +381,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
                 }
             }
             None if prev.is_none() && (first_seq != 1 || first_prev != hash::ZERO) => {
+                unanchored.push(base + findings.len());
                 findings.push(at(
                     Code::ChainPrev,
                     0,
@@ -468,6 +487,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
     }
     revoked.extend(s.revocations.drain(..));
     report.findings.extend(findings);
+    report.unanchored.extend(unanchored);
     *prev = Some(Join {
         number: s.file.number,
         name: s.name.clone(),

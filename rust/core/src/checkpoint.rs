@@ -1,0 +1,171 @@
+//! Compacted logs (docs/FORMAT.md 6.10): a log whose first segments were moved away by a
+//! compaction starts with a later segment, and is anchored by a checkpoint record further on
+//! that names the cut. This module is the rule, in one place, for every verifier that joins
+//! segments: which records are checkpoints (`find_cuts`), when one anchors the first segment
+//! (`anchors`), and what anchoring changes in a report (`settle`).
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::body::{self, Context, SealBody};
+use crate::error::Result;
+use crate::finding::Code;
+use crate::hash::{self, Digest};
+use crate::line_feed::{LineFeed, SliceLines};
+use crate::log_report::LogReport;
+use crate::record::{self, Kind};
+use crate::scan;
+use crate::segment::SegmentFile;
+
+/// `payload.format` of a checkpoint intent.
+pub const FORMAT: &str = "kfm-wal-checkpoint/1";
+
+/// What a checkpoint says of the cut: the last compacted segment, and the seq and hash of its
+/// last record (the chain head at the cut), plus the intents pending there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    pub segment: u64,
+    pub seq: u64,
+    pub hash: Digest,
+    pub pending: Vec<u128>,
+}
+
+/// The first record of the first segment joined: its segment number, seq and prev.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstLink {
+    pub segment: u64,
+    pub seq: u64,
+    pub prev: Digest,
+}
+
+/// Whether `cut` anchors a log whose first joined segment starts with `first`: the cut is the
+/// segment just before it, and the chain head there is exactly what its first record links to.
+#[must_use]
+pub fn anchors(cut: &Cut, first: &FirstLink) -> bool {
+    first.segment > 1 && cut.segment + 1 == first.segment && cut.seq + 1 == first.seq && cut.hash == first.prev
+}
+
+/// The log needs an anchor: its first segment is not segment 1 (a log that begins at segment 1
+/// is judged as any other, checkpoint or not).
+#[must_use]
+pub fn may_be_compacted(files: &[SegmentFile]) -> bool {
+    files.first().is_some_and(|f| f.number > 1)
+}
+
+#[derive(Deserialize)]
+struct IntentShape<'a> {
+    #[serde(borrow)]
+    operation: std::borrow::Cow<'a, str>,
+    payload: PayloadShape,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CutShape {
+    segment: u64,
+    seq: u64,
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct PayloadShape {
+    format: Option<String>,
+    cut: Option<CutShape>,
+    #[serde(default)]
+    pending: Option<Vec<String>>,
+}
+
+/// The cut a line declares when it is a checkpoint by 6.10's shape (the line's own hash and
+/// body were already judged valid by the caller); None for every other intent.
+#[must_use]
+pub fn cut_of(line: &[u8]) -> Option<Cut> {
+    // Nearly every intent is not a checkpoint: only lines that spell the format, or might spell
+    // it with escapes, are parsed.
+    if memchr::memmem::find(line, b"checkpoint").is_none() && memchr::memchr(b'\\', line).is_none() {
+        return None;
+    }
+    let json = &line[..line.len().saturating_sub(1)];
+    let shape: IntentShape = serde_json::from_slice(json).ok()?;
+    if shape.operation != "checkpoint" || shape.payload.format.as_deref() != Some(FORMAT) {
+        return None;
+    }
+    let cut = shape.payload.cut?;
+    let hash = cut.hash.strip_prefix("sha256:").and_then(|h| hash::parse_hex(h.as_bytes()))?;
+    let mut pending = Vec::new();
+    for id in shape.payload.pending.unwrap_or_default() {
+        pending.push(body::parse_uuid_v4(&id)?);
+    }
+    Some(Cut { segment: cut.segment, seq: cut.seq, hash, pending })
+}
+
+/// Every checkpoint in the sealed parts of `files` (in log order): intents with a valid own hash
+/// and a valid body, followed in their segment by a valid seal. Read only for a log that may be
+/// compacted (`may_be_compacted`), so an ordinary log pays nothing for the rule.
+///
+/// # Errors
+///
+/// An I/O error reading a segment.
+pub fn find_cuts(files: &[SegmentFile]) -> Result<Vec<Cut>> {
+    let mut cuts = Vec::new();
+    let mut last_number = None;
+    for file in files {
+        // A repeated number is never joined (J1), and a damaged compressed segment's lines are
+        // not judged (section 1): neither holds a checkpoint.
+        if last_number.replace(file.number) == Some(file.number) {
+            continue;
+        }
+        let (bytes, damage) = scan::load_readable(&file.path, file.archived)?;
+        if damage.is_some() {
+            continue;
+        }
+        let mut window = Vec::new();
+        let mut lines = SliceLines::new(&bytes, 0);
+        while let Ok(Some((_, line))) = lines.next_line() {
+            let Ok(env) = record::parse(line) else { continue };
+            if hash::sha256(record::hashed_part(line)) != env.claimed {
+                continue;
+            }
+            match env.kind {
+                Some(Kind::Intent) if body::check_intent(line, Context::Line).is_ok() => {
+                    window.extend(cut_of(line));
+                }
+                Some(Kind::Seal) if body::parse_line_body::<SealBody>(line).is_ok() => {
+                    cuts.append(&mut window);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(cuts)
+}
+
+/// Apply 6.10 to a finished report: when a checkpoint anchors the first segment, its numbering
+/// and start findings (`unanchored`) are dropped and completions of the intents pending at the
+/// cut are paired with them; otherwise the report stands as it is.
+pub fn settle(report: &mut LogReport, first: Option<FirstLink>, cuts: &[Cut]) {
+    let unanchored = std::mem::take(&mut report.unanchored);
+    let Some(cut) = first.and_then(|first| cuts.iter().find(|c| anchors(c, &first))) else { return };
+    let mut index = 0;
+    report.findings.retain(|_| {
+        index += 1;
+        !unanchored.contains(&(index - 1))
+    });
+    let mut waiting: HashSet<String> = cut.pending.iter().map(|id| body::format_uuid(*id)).collect();
+    let mut completed = HashSet::new();
+    report.findings.retain_mut(|f| {
+        let Some(id) = f.wal_id.clone().filter(|_| f.code == Code::CompletionOrphan) else { return true };
+        if waiting.remove(&id) {
+            completed.insert(id);
+            return false;
+        }
+        if completed.contains(&id) {
+            f.code = Code::CompletionDuplicate;
+            f.message = "second completion of the same intent (pending at the checkpoint's cut)".into();
+        }
+        true
+    });
+    // The writer's table learns them too, so a later completion of one is accepted.
+    report.ops.assume_pending(cut.pending.iter().copied().filter(|id| waiting.contains(&body::format_uuid(*id))));
+    report.pending += waiting.len() as u64;
+}
