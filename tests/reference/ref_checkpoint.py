@@ -19,22 +19,36 @@ def _uint(v) -> bool:
     return type(v) is int and 0 <= v < 2**64
 
 
-def cut_of(body: dict):
-    """(segment, seq, hash hex, pending wal_ids) of a checkpoint intent's body, else None."""
-    payload = body.get("payload")
-    if body.get("operation") != "checkpoint" or not isinstance(payload, dict) or payload.get("format") != FORMAT:
+def _boundary(b, pending):
+    """(segment, seq, hash hex, pending wal_ids) of one boundary object, else None."""
+    if not (_uint(b["segment"]) and _uint(b["seq"]) and isinstance(b["hash"], str)):
         return None
-    cut, pending = payload.get("cut"), payload.get("pending")
-    if not isinstance(cut, dict) or set(cut) != {"segment", "seq", "hash"}:
-        return None
-    if not (_uint(cut["segment"]) and _uint(cut["seq"]) and isinstance(cut["hash"], str)):
-        return None
-    if not _HASH.fullmatch(cut["hash"]):
+    if not _HASH.fullmatch(b["hash"]):
         return None
     pending = [] if pending is None else pending
     if not isinstance(pending, list) or not all(isinstance(p, str) and _UUID4.fullmatch(p) for p in pending):
         return None
-    return (cut["segment"], cut["seq"], cut["hash"][7:], pending)
+    return (b["segment"], b["seq"], b["hash"][7:], pending)
+
+
+def cuts_of(body: dict):
+    """The boundaries of a checkpoint intent's body (its cut, then each element of `segments`),
+    else None (not a checkpoint, or one with a boundary not well formed)."""
+    payload = body.get("payload")
+    if body.get("operation") != "checkpoint" or not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        return None
+    cut, segments = payload.get("cut"), payload.get("segments")
+    if not isinstance(cut, dict) or set(cut) != {"segment", "seq", "hash"}:
+        return None
+    out = [_boundary(cut, payload.get("pending"))]
+    if segments is not None:
+        if not isinstance(segments, list):
+            return None
+        for b in segments:
+            if not isinstance(b, dict) or not {"segment", "seq", "hash"} <= set(b) <= {"segment", "seq", "hash", "pending"}:
+                return None
+            out.append(_boundary(b, b.get("pending")))
+    return None if None in out else out
 
 
 def cuts(segs, is_seal) -> list:
@@ -44,9 +58,7 @@ def cuts(segs, is_seal) -> list:
         seal_at = max((i for i, ln in enumerate(seg.lines) if is_seal(ln)), default=-1)
         for ln in seg.lines[:max(seal_at, 0)]:
             if ln.status == "good" and ln.kind == "intent" and not check_body("intent", ln.body):
-                cut = cut_of(ln.body)
-                if cut is not None:
-                    found.append(cut)
+                found.extend(cuts_of(ln.body) or [])
     return found
 
 

@@ -2,6 +2,8 @@
 anchored by a checkpoint intent (operation "checkpoint", payload kfm-wal-checkpoint/1) in the live
 segment whose cut is the last compacted segment's closing seal.
 
+- valid/compacted-partial: the same compaction stopped after moving segment 1 (a crash): the
+  checkpoint's `segments` anchors the log at segment 2;
 - valid/compacted: one intent pending at the cut is completed after it (paired with the
   checkpoint's `pending`), another stays pending;
 - invalid/compacted-without-checkpoint: the same compaction, no checkpoint: the first retained
@@ -28,7 +30,7 @@ def _prefixed(digest: str) -> str:
     return digest if digest.startswith("sha256:") else "sha256:" + digest
 
 
-def checkpoint_body(cut: dict, first: dict, seals: list, pending: list) -> dict:
+def checkpoint_body(cut: dict, first: dict, seals: list, pending: list, ends: list) -> dict:
     """The checkpoint intent for a cut after journal entry `cut` (the last compacted record)."""
     state = h("checkpoint-roots")
     return {
@@ -45,6 +47,9 @@ def checkpoint_body(cut: dict, first: dict, seals: list, pending: list) -> dict:
             "roots": [{"role": "data", "path": "/srv/kfm/data/processed", "digest": state, "entries": 3}],
             "snapshot": None,
             "pending": pending,
+            "segments": [
+                {"segment": e["number"], "seq": e["seq"], "hash": _prefixed(e["hash"]), "pending": pending} for e in ends
+            ],
             "cold": "cold",
         },
         "reversal": {"steps": [{"type": "checkpoint.none"}]},
@@ -55,7 +60,7 @@ def checkpoint_body(cut: dict, first: dict, seals: list, pending: list) -> dict:
     }
 
 
-def _build(d: str, cut_edit=None, with_checkpoint: bool = True):
+def _build(d: str, cut_edit=None, with_checkpoint: bool = True, moved: int = 2):
     """Write the three-segment log, compact segments 1-2; returns the writer's journal."""
     w = ref.RefWriter(d, KEY_SEED, LOG_ID, StepClock(), journal=True)
     w.commit([{"kind": "intent", "body": intent(1, "etl_step")}])
@@ -72,12 +77,15 @@ def _build(d: str, cut_edit=None, with_checkpoint: bool = True):
     cut, first = compacted[-1], compacted[0]
     seals = [e for e in compacted if e["kind"] == "seal"]
     if with_checkpoint:
-        body = checkpoint_body(cut, first, seals, [fixed_uuid("intent-2"), fixed_uuid("intent-5")])
+        ends = [e for i, e in enumerate(compacted) if i + 1 == len(compacted) or compacted[i + 1]["kind"] == "header"]
+        body = checkpoint_body(cut, first, seals, [fixed_uuid("intent-2"), fixed_uuid("intent-5")], ends)
         if cut_edit:
-            cut_edit(body["payload"]["cut"])
+            for b in [body["payload"]["cut"], *body["payload"]["segments"]]:
+                cut_edit(b)
         w.commit([{"kind": "intent", "body": body}])
         w.commit([{"kind": "completion", "body": {"wal_id": body["wal_id"], "status": "succeeded"}}])
     w.close()
+    compacted = [e for e in compacted if e["number"] <= moved]
     for name in {e["segment"] for e in compacted}:
         os.makedirs(os.path.join(d, "cold"), exist_ok=True)
         shutil.move(os.path.join(d, "archive", name), os.path.join(d, "cold", name))
@@ -87,6 +95,12 @@ def _build(d: str, cut_edit=None, with_checkpoint: bool = True):
 def write_checkpoint_valid(valid: str) -> None:
     d = os.path.join(valid, "compacted")
     journal, _ = _build(d)
+    journal = [{k: v for k, v in e.items() if k != "number"} for e in journal]
+    write_json(os.path.join(d, "expected.json"), expected_valid(journal, [fixed_uuid("intent-5")]))
+    # a compaction stopped after moving its first segment: the second is still there, and the
+    # checkpoint's `segments` names the boundary the log now starts at
+    d = os.path.join(valid, "compacted-partial")
+    journal, _ = _build(d, moved=1)
     journal = [{k: v for k, v in e.items() if k != "number"} for e in journal]
     write_json(os.path.join(d, "expected.json"), expected_valid(journal, [fixed_uuid("intent-5")]))
 

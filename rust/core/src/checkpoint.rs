@@ -69,17 +69,36 @@ struct CutShape {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoundaryShape {
+    segment: u64,
+    seq: u64,
+    hash: String,
+    #[serde(default)]
+    pending: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
 struct PayloadShape {
     format: Option<String>,
     cut: Option<CutShape>,
     #[serde(default)]
     pending: Option<Vec<String>>,
+    #[serde(default)]
+    segments: Option<Vec<BoundaryShape>>,
 }
 
-/// The cut a line declares when it is a checkpoint by 6.10's shape (the line's own hash and
-/// body were already judged valid by the caller); None for every other intent.
+fn boundary(segment: u64, seq: u64, hash: &str, pending: Option<Vec<String>>) -> Option<Cut> {
+    let hash = hash.strip_prefix("sha256:").and_then(|h| hash::parse_hex(h.as_bytes()))?;
+    let pending = pending.unwrap_or_default().iter().map(|id| body::parse_uuid_v4(id)).collect::<Option<Vec<_>>>()?;
+    Some(Cut { segment, seq, hash, pending })
+}
+
+/// The boundaries a line declares when it is a checkpoint by 6.10's shape (the line's own hash
+/// and body were already judged valid by the caller): its cut, then each compacted segment's end;
+/// None for every other intent, and for a checkpoint whose boundaries are not all well formed.
 #[must_use]
-pub fn cut_of(line: &[u8]) -> Option<Cut> {
+pub fn cuts_of(line: &[u8]) -> Option<Vec<Cut>> {
     // Nearly every intent is not a checkpoint: only lines that spell the format, or might spell
     // it with escapes, are parsed.
     if memchr::memmem::find(line, b"checkpoint").is_none() && memchr::memchr(b'\\', line).is_none() {
@@ -91,12 +110,11 @@ pub fn cut_of(line: &[u8]) -> Option<Cut> {
         return None;
     }
     let cut = shape.payload.cut?;
-    let hash = cut.hash.strip_prefix("sha256:").and_then(|h| hash::parse_hex(h.as_bytes()))?;
-    let mut pending = Vec::new();
-    for id in shape.payload.pending.unwrap_or_default() {
-        pending.push(body::parse_uuid_v4(&id)?);
+    let mut out = vec![boundary(cut.segment, cut.seq, &cut.hash, shape.payload.pending)?];
+    for b in shape.payload.segments.unwrap_or_default() {
+        out.push(boundary(b.segment, b.seq, &b.hash, b.pending)?);
     }
-    Some(Cut { segment: cut.segment, seq: cut.seq, hash, pending })
+    Some(out)
 }
 
 /// Every checkpoint in the sealed parts of `files` (in log order): intents with a valid own hash
@@ -128,7 +146,7 @@ pub fn find_cuts(files: &[SegmentFile]) -> Result<Vec<Cut>> {
             }
             match env.kind {
                 Some(Kind::Intent) if body::check_intent(line, Context::Line).is_ok() => {
-                    window.extend(cut_of(line));
+                    window.extend(cuts_of(line).unwrap_or_default());
                 }
                 Some(Kind::Seal) if body::parse_line_body::<SealBody>(line).is_ok() => {
                     cuts.append(&mut window);
