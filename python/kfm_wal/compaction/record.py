@@ -1,0 +1,96 @@
+"""The checkpoint record: an intent (operation "checkpoint", payload `kfm-wal-checkpoint/1`,
+docs/FORMAT.md 6.10 and FORMAT-conventions.md "Convention: compaction") and its completion, and
+reading the checkpoints a log holds.
+
+    payload = {"format": "kfm-wal-checkpoint/1",
+               "cut": {"segment": K, "seq": S, "hash": H},        # the chain head at the cut
+               "pending": [wal_id, ...],                            # intents pending at the cut
+               "segments": [{"segment", "seq", "hash", "pending"}, ...],  # each compacted segment's end
+               "range": {"first_seq": F, "last_seq": S, "first_segment": A},
+               "seals": [[seq, hash], ...],                         # every seal from F to S
+               "snapshot": {"name": N, "at": {"seq", "hash"}} | null,
+               "roots": [{"role", "path", "digest", "entries"}, ...],  # the snapshot's state digests
+               "cold": PATH | null}                                 # where the segments went (null: dropped)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ops.digests import state_hash
+from ..reader import records
+
+FORMAT = "kfm-wal-checkpoint/1"
+OPERATION = "checkpoint"
+NONE_STEP = {"type": "checkpoint.none"}
+ACTOR = {"type": "system", "id": "kfm-wal-compact"}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint found in a log: where its intent is, its payload, whether it completed."""
+
+    wal_id: str
+    seq: int
+    payload: dict[str, Any]
+    completed: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cut_segment(self) -> int:
+        return int(self.payload["cut"]["segment"])
+
+    @property
+    def cut_seq(self) -> int:
+        return int(self.payload["cut"]["seq"])
+
+    @property
+    def seals(self) -> dict[int, str]:
+        return {int(s): str(h) for s, h in self.payload.get("seals", [])}
+
+    @property
+    def first_seq(self) -> int:
+        return int(self.payload.get("range", {}).get("first_seq", 1))
+
+
+def is_checkpoint(body: Mapping[str, Any]) -> bool:
+    payload = body.get("payload")
+    return body.get("operation") == OPERATION and isinstance(payload, dict) and payload.get("format") == FORMAT
+
+
+def checkpoints(log: str | os.PathLike[str]) -> list[Checkpoint]:
+    """Every checkpoint of the log at `log`, in log order, with whether its completion is there."""
+    found: dict[str, Checkpoint] = {}
+    for rec in records(log):
+        if rec.kind == "intent" and b'"checkpoint"' in rec.line and is_checkpoint(rec.body):
+            found[str(rec.body["wal_id"])] = Checkpoint(str(rec.body["wal_id"]), rec.seq, rec.body["payload"])
+        elif rec.kind == "completion" and rec.wal_id in found:
+            cp = found[str(rec.wal_id)]
+            detail = rec.body.get("detail") or {}
+            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail))
+    return list(found.values())
+
+
+def entry(payload: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint intent for `payload`: a tier-0 record that changes no data."""
+    roots = {f"{'graph' if r['role'] == 'graph' else 'file'}:{r['path']}": r["digest"] for r in payload["roots"]}
+    hashed = state_hash(roots)
+    cut = payload["cut"]
+    return {
+        "operation": OPERATION,
+        "actor": dict(ACTOR),
+        "pre_state_hash": hashed,
+        "post_state_expected": hashed,
+        "payload": payload,
+        "reversal": {"steps": [dict(NONE_STEP)]},
+        "tier": 0,
+        "governance": {"care": "public"},
+        "lineage_links": [],
+        "telemetry": {"id": f"checkpoint/{cut['segment']}/{cut['seq']}"},
+    }
+
+
+__all__ = ["ACTOR", "FORMAT", "OPERATION", "Checkpoint", "checkpoints", "entry", "is_checkpoint"]
