@@ -26,7 +26,6 @@ from .errors import CompactionError
 from .plan import Plan, Segment, _segments
 from .record import Checkpoint, checkpoints, entry
 
-STEP_HOOK_ENV = "KFM_WAL_COMPACT_STEP_HOOK"  # tests: a file touched before each step (kill tests)
 
 
 @dataclass(frozen=True)
@@ -43,13 +42,8 @@ class Outcome:
 
 
 def _step(name: str) -> None:
-    """Tests stop a real process between steps: report the step about to run."""
-    hook = os.environ.get(STEP_HOOK_ENV)
-    if hook:
-        with open(hook, "a", encoding="utf-8") as f:
-            f.write(name + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+    """A named point between two steps, where a crash must leave a valid log. Does nothing: the
+    kill tests (tests/crash/compact_kill.py) replace it to SIGKILL their process there."""
 
 
 def unfinished(log: Path) -> Checkpoint | None:
@@ -73,6 +67,7 @@ def _move(seg: Segment, cold: Path | None) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, dst)
         durable.fsync_dir(cold)
+        _step(f"copied {seg.path.name}")
     if dst.stat().st_size != seg.path.stat().st_size:
         raise CompactionError(f"{dst} exists with another size than {seg.path}: not overwritten, nothing removed")
     durable.unlink(seg.path)
@@ -121,13 +116,11 @@ def apply(plan: Plan, wal: Wal) -> Outcome:
         _step(f"move {seg.path.name}")
         _move(seg, cold)
         (moved if cold is not None else dropped).append(seg.path.name)
-    blobs = plan.blobs if not resumed else [d for d in plan.blobs]
-    _step("blobs")
-    removed = _collect(log, blobs, int(payload["cut"]["seq"]))
+    removed = _collect(log, plan.blobs, int(payload["cut"]["seq"]))
     _step("complete")
     detail = {"moved": moved, "dropped": dropped, "blobs_removed": len(removed), "resumed": resumed}
     wal.complete(wal_id, "succeeded", detail=detail)
     return Outcome(wal_id, seq, moved, dropped, removed, resumed)
 
 
-__all__ = ["STEP_HOOK_ENV", "Outcome", "apply", "unfinished"]
+__all__ = ["Outcome", "apply", "unfinished"]
