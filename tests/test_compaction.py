@@ -122,3 +122,15 @@ def test_an_invalid_log_is_refused(tmp_path):
     line = assert_one_error_line(run("compact", log, "--before", _cut_seq(log, 3), "--apply"), "fails validation")
     assert first.name in line
     assert {p: p.read_bytes() for p in log.rglob("*") if p.is_file()} == before
+
+
+def test_rollback_and_replay_stop_at_the_compaction_point(tmp_path):
+    log, _, _ = build(tmp_path)
+    assert run("compact", log, "--before", _cut_seq(log, 3), "--apply").exit_code == 0
+    point = compaction.compaction_point(log)
+    assert point is not None
+    assert_one_error_line(run("rollback", log, "--to", "5"), "past the compaction point", f"seq {point.last_seq}")
+    sandbox = tmp_path / "sandbox"
+    line = assert_one_error_line(run("replay", log, "--into", sandbox), "compacted", f"--from {point.cut_seq + 1}")
+    assert "replay cannot go past it" in line
+    assert not sandbox.exists() or not any(sandbox.iterdir())

@@ -8,17 +8,20 @@ from __future__ import annotations
 from .apply import Outcome, apply, unfinished
 from .continuity import receipt_continuity
 from .errors import CompactionError
+from .point import CompactionPoint, compaction_point
 from .plan import DEFAULT_COLD, Plan, plan, resume_plan, validated
 from .record import Checkpoint, checkpoints
 
 __all__ = [
     "DEFAULT_COLD",
     "Checkpoint",
+    "CompactionPoint",
     "CompactionError",
     "Outcome",
     "Plan",
     "apply",
     "checkpoints",
+    "compaction_point",
     "plan",
     "receipt_continuity",
     "resume_plan",

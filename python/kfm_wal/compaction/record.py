@@ -38,6 +38,7 @@ class Checkpoint:
     payload: dict[str, Any]
     completed: bool = False
     detail: dict[str, Any] = field(default_factory=dict)
+    completed_seq: int | None = None
 
     @property
     def cut_segment(self) -> int:
@@ -70,7 +71,7 @@ def checkpoints(log: str | os.PathLike[str]) -> list[Checkpoint]:
         elif rec.kind == "completion" and rec.wal_id in found:
             cp = found[str(rec.wal_id)]
             detail = rec.body.get("detail") or {}
-            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail))
+            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail), rec.seq)
     return list(found.values())
 
 

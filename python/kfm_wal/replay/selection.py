@@ -88,6 +88,18 @@ def _collect(sel: Selection, log: Path, start: str | int | None, end: str | int 
                 op_done.completion = r
 
 
+def _not_past_compaction(log: Path, sel: Selection) -> None:
+    """A replay cannot start before the latest compaction: the records it would need are gone."""
+    from ..compaction import compaction_point
+
+    point = compaction_point(log)
+    if point is not None and (sel.from_seq is None or sel.from_seq <= point.cut_seq):
+        raise ReplayError(
+            f"{point.message()}; replay cannot go past it: give --from {point.cut_seq + 1} or later "
+            "(with the sandbox a replay of the history before it left)"
+        )
+
+
 def select(
     log: str | os.PathLike[str],
     start: str | int | None = None,
@@ -101,6 +113,7 @@ def select(
     damage = _first_damage(log, report)
     if damage is None:
         _collect(sel, log, start, end)
+        _not_past_compaction(log, sel)
     elif not quarantine:
         raise ReplayError(
             f"the log fails validation ({damage[1]}): replay never executes a record that fails "

@@ -159,6 +159,18 @@ def classify(intent: Record, completion: Record | None, target: Target) -> Step:
     return step("reverse", reversal_texts(body))
 
 
+def _not_past_compaction(log: Path, target: Target) -> None:
+    """A rollback stops at the latest compaction: what came before it is not in the log."""
+    from ..compaction import compaction_point
+
+    point = compaction_point(log)
+    if point is not None and target.point < point.last_seq:
+        raise refused(
+            f"{target.label} (seq {target.point}) is past the compaction point: {point.message()}; "
+            f"a rollback can go back to seq {point.last_seq} at most"
+        )
+
+
 def build(log: str | os.PathLike[str], to: str | int, *, check_roots: bool = True) -> Plan:
     """The plan of a rollback of the log at `log` to `to` (snapshot name, wal_id or seq).
     `check_roots`: audit the roots against the log first (a rollback always does)."""
@@ -173,6 +185,7 @@ def build(log: str | os.PathLike[str], to: str | int, *, check_roots: bool = Tru
         elif r.kind == "completion":
             completions.setdefault(str(r.wal_id), r)
     target = resolve(log, to, intents, completions, head)
+    _not_past_compaction(log, target)
     audited = audit(log) if check_roots else 0
     roots = roots_of(log, [d.root for d in target.snapshot.roots] if target.snapshot else ())
     current = keyed(digests(roots, log))
