@@ -33,7 +33,9 @@ def _show(plan: object, as_json: bool, outcome: object = None) -> None:
     click.echo(f"  range     seq {p['range']['first_seq']}-{cut['seq']}, {len(p['seals'])} seal(s) listed")
     click.echo(f"  pending   {len(p['pending'])} intent(s) pending at the cut")
     if p["snapshot"]:
-        click.echo(f"  snapshot  {p['snapshot']['name']} (at seq {p['snapshot']['at']['seq']}), {len(p['roots'])} root(s)")
+        click.echo(
+            f"  snapshot  {p['snapshot']['name']} (at seq {p['snapshot']['at']['seq']}), {len(p['roots'])} root(s)"
+        )
     where = f"to {shown(plan.cold)}" if plan.cold is not None else "deleted (--drop)"
     click.echo(f"  segments  {len(plan.segments)} {where}; the log keeps segment {plan.retained_from} on")
     for seg in plan.segments:
@@ -52,8 +54,12 @@ def _show(plan: object, as_json: bool, outcome: object = None) -> None:
 @click.argument("log_dir", metavar="DIR", type=LOG_DIR)
 @click.option("--before", "before", help="A snapshot name, or a seq: segments wholly before it are compacted.")
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: show it only).")
-@click.option("--drop", is_flag=True, help="Delete the segments (after the checkpoint is durable) instead of keeping them cold.")
-@click.option("--cold", "cold", default="cold", show_default=True, help="Where segments go (relative to DIR, or absolute).")
+@click.option(
+    "--drop", is_flag=True, help="Delete the segments (after the checkpoint is durable) instead of keeping them cold."
+)
+@click.option(
+    "--cold", "cold", default="cold", show_default=True, help="Where segments go (relative to DIR, or absolute)."
+)
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (and what was done) as JSON.")
 def compact(

@@ -45,7 +45,12 @@ def cuts_of(body: dict):
         if not isinstance(segments, list):
             return None
         for b in segments:
-            if not isinstance(b, dict) or not {"segment", "seq", "hash"} <= set(b) <= {"segment", "seq", "hash", "pending"}:
+            if not isinstance(b, dict) or not {"segment", "seq", "hash"} <= set(b) <= {
+                "segment",
+                "seq",
+                "hash",
+                "pending",
+            }:
                 return None
             out.append(_boundary(b, b.get("pending")))
     return None if None in out else out
@@ -56,7 +61,7 @@ def cuts(segs, is_seal) -> list:
     found = []
     for seg in segs:
         seal_at = max((i for i, ln in enumerate(seg.lines) if is_seal(ln)), default=-1)
-        for ln in seg.lines[:max(seal_at, 0)]:
+        for ln in seg.lines[: max(seal_at, 0)]:
             if ln.status == "good" and ln.kind == "intent" and not check_body("intent", ln.body):
                 found.extend(cuts_of(ln.body) or [])
     return found

@@ -227,7 +227,9 @@ def _join(r, seg, lines, hdr, seal_at, keys, st, err, resumed=False):
     want = st.get("number", 0) + 1
     st["number"] = seg.number
     if seg.number != want:
-        first_msg = f"{NUMBERING} {seg.number}, expected 1" if r == 0 else f"segment number {seg.number}, expected {want}"
+        first_msg = (
+            f"{NUMBERING} {seg.number}, expected 1" if r == 0 else f"segment number {seg.number}, expected {want}"
+        )
         err(r, name, 0, first_seq, "chain.segment", first_msg, JOIN)
     line0 = lines[0] if lines and lines[0].hash_ok else None
     if line0 is not None and st["clean"] and not resumed:

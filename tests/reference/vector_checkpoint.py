@@ -48,7 +48,8 @@ def checkpoint_body(cut: dict, first: dict, seals: list, pending: list, ends: li
             "snapshot": None,
             "pending": pending,
             "segments": [
-                {"segment": e["number"], "seq": e["seq"], "hash": _prefixed(e["hash"]), "pending": pending} for e in ends
+                {"segment": e["number"], "seq": e["seq"], "hash": _prefixed(e["hash"]), "pending": pending}
+                for e in ends
             ],
             "cold": "cold",
         },
@@ -65,7 +66,9 @@ def _build(d: str, cut_edit=None, with_checkpoint: bool = True, moved: int = 2):
     w = ref.RefWriter(d, KEY_SEED, LOG_ID, StepClock(), journal=True)
     w.commit([{"kind": "intent", "body": intent(1, "etl_step")}])
     w.commit([{"kind": "completion", "body": completion(1)}])
-    w.commit([{"kind": "intent", "body": intent(2, "stac_build")}, {"kind": "intent", "body": intent(5, "graph_write")}])
+    w.commit(
+        [{"kind": "intent", "body": intent(2, "stac_build")}, {"kind": "intent", "body": intent(5, "graph_write")}]
+    )
     w.rotate()
     w.commit([{"kind": "intent", "body": intent(3, "etl_step")}])
     w.commit([{"kind": "completion", "body": completion(3)}])
@@ -133,7 +136,11 @@ def write_checkpoint_invalid(cases: InvalidCases) -> None:
     journal, _ = _build(d)
     live = os.path.join(d, journal[-1]["segment"])
     # cut the live segment right after the checkpoint intent: it is then in no sealed part
-    cp = next(e for e in journal if e["kind"] == "intent" and e["seq"] > journal[0]["seq"] and e["segment"] == journal[-1]["segment"])
+    cp = next(
+        e
+        for e in journal
+        if e["kind"] == "intent" and e["seq"] > journal[0]["seq"] and e["segment"] == journal[-1]["segment"]
+    )
     with open(live, "r+b") as f:
         f.truncate(cp["offset"] + cp["length"])
     seg, seq = _first_retained(journal)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from .apply import Outcome, apply, unfinished
 from .continuity import receipt_continuity
 from .errors import CompactionError
-from .point import CompactionPoint, compaction_point
 from .plan import DEFAULT_COLD, Plan, plan, resume_plan, validated
+from .point import CompactionPoint, compaction_point
 from .record import Checkpoint, checkpoints
 
 __all__ = [

@@ -27,7 +27,6 @@ from .plan import Plan, Segment, _segments
 from .record import Checkpoint, checkpoints, entry
 
 
-
 @dataclass(frozen=True)
 class Outcome:
     checkpoint: str  # its wal_id
@@ -109,7 +108,8 @@ def apply(plan: Plan, wal: Wal) -> Outcome:
         wal_id, seq, payload = pending.wal_id, pending.seq, pending.payload
     cold_text = payload.get("cold")
     cold = Path(cold_text) if cold_text else None
-    moved, dropped = [], []
+    moved: list[str] = []
+    dropped: list[str] = []
     for seg in _to_move(log, int(payload["cut"]["segment"])):
         if seg.number == _segments(log)[-1].number:
             break  # never the live segment (a plan cannot name it; a crafted one is not obeyed)

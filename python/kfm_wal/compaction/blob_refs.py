@@ -21,7 +21,7 @@ def stored(log: Path) -> list[str]:
     root = log / "blobs"
     if not root.is_dir():
         return []
-    found = []
+    found: list[str] = []
     for sub in sorted(os.listdir(root)):
         if len(sub) != 2 or not (root / sub).is_dir():
             continue

@@ -188,9 +188,6 @@ def plan(log: str | os.PathLike[str], before: str, *, cold: str | os.PathLike[st
     return Plan(log, before, before_seq, moved, segs[count].number, payload, garbage, cold_path)
 
 
-
-
-
 def resume_plan(log: str | os.PathLike[str], cp: Checkpoint) -> Plan:
     """The plan of a compaction a crash interrupted after its checkpoint was written: the
     checkpoint's segments still in the log, and the blobs nothing after its cut references."""
@@ -203,4 +200,6 @@ def resume_plan(log: str | os.PathLike[str], cp: Checkpoint) -> Plan:
     cold = Path(cp.payload["cold"]) if cp.payload.get("cold") else None
     before = str(cut["seq"] + 1)
     return Plan(log, before, cut["seq"] + 1, moved, retained, cp.payload, unreferenced(log, cut["seq"]), cold)
+
+
 __all__ = ["DEFAULT_COLD", "Plan", "Segment", "plan", "resume_plan", "validated"]
