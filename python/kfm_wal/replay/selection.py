@@ -90,7 +90,7 @@ def _collect(sel: Selection, log: Path, start: str | int | None, end: str | int 
 
 def _not_past_compaction(log: Path, sel: Selection) -> None:
     """A replay cannot start before the latest compaction: the records it would need are gone."""
-    from ..compaction import compaction_point
+    from ..compaction.point import compaction_point
 
     point = compaction_point(log)
     if point is not None and (sel.from_seq is None or sel.from_seq <= point.cut_seq):

@@ -161,7 +161,7 @@ def classify(intent: Record, completion: Record | None, target: Target) -> Step:
 
 def _not_past_compaction(log: Path, target: Target) -> None:
     """A rollback stops at the latest compaction: what came before it is not in the log."""
-    from ..compaction import compaction_point
+    from ..compaction.point import compaction_point
 
     point = compaction_point(log)
     if point is not None and target.point < point.last_seq:

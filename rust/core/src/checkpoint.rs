@@ -15,7 +15,7 @@ use crate::hash::{self, Digest};
 use crate::line_feed::{LineFeed, SliceLines};
 use crate::log_report::LogReport;
 use crate::record::{self, Kind};
-use crate::scan;
+use crate::scan::{self, SegmentScan};
 use crate::segment::SegmentFile;
 
 /// `payload.format` of a checkpoint intent.
@@ -37,6 +37,12 @@ pub struct FirstLink {
     pub segment: u64,
     pub seq: u64,
     pub prev: Digest,
+}
+
+/// The first record of `s` when it can be linked: the line at offset 0 has a valid own hash.
+#[must_use]
+pub fn first_link(s: &SegmentScan) -> Option<FirstLink> {
+    s.first.filter(|_| s.first_line_ok).map(|(seq, prev, _)| FirstLink { segment: s.file.number, seq, prev })
 }
 
 /// Whether `cut` anchors a log whose first joined segment starts with `first`: the cut is the
@@ -186,4 +192,47 @@ pub fn settle(report: &mut LogReport, first: Option<FirstLink>, cuts: &[Cut]) {
     // The writer's table learns them too, so a later completion of one is accepted.
     report.ops.assume_pending(cut.pending.iter().copied().filter(|id| waiting.contains(&body::format_uuid(*id))));
     report.pending += waiting.len() as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "sha256:0101010101010101010101010101010101010101010101010101010101010101";
+
+    fn line(payload: &str) -> Vec<u8> {
+        format!("{{\"operation\":\"checkpoint\",\"payload\":{payload}}}\n").into_bytes()
+    }
+
+    #[test]
+    fn boundaries_are_the_cut_then_each_segment_end() {
+        let p = format!(
+            r#"{{"format":"{FORMAT}","cut":{{"segment":3,"seq":40,"hash":"{H}"}},"pending":[],"segments":[{{"segment":2,"seq":20,"hash":"{H}","pending":null}}]}}"#
+        );
+        let cuts = cuts_of(&line(&p)).expect("a checkpoint");
+        assert_eq!(cuts.iter().map(|c| (c.segment, c.seq)).collect::<Vec<_>>(), vec![(3, 40), (2, 20)]);
+        let first = FirstLink { segment: 4, seq: 41, prev: cuts[0].hash };
+        assert!(anchors(&cuts[0], &first));
+        assert!(!anchors(&cuts[1], &first));
+        assert!(!anchors(&cuts[0], &FirstLink { seq: 42, ..first }));
+        assert!(!anchors(&cuts[0], &FirstLink { prev: hash::ZERO, ..first }));
+    }
+
+    #[test]
+    fn anything_else_is_no_checkpoint() {
+        let cut = format!(r#""cut":{{"segment":3,"seq":40,"hash":"{H}"}}"#);
+        for payload in [
+            format!(r#"{{"format":"kfm-wal-snapshot/1",{cut}}}"#),
+            format!(r#"{{"format":"{FORMAT}"}}"#),
+            format!(r#"{{"format":"{FORMAT}","cut":{{"segment":3,"seq":40,"hash":"{H}","x":1}}}}"#),
+            format!(r#"{{"format":"{FORMAT}","cut":{{"segment":3,"seq":4.0,"hash":"{H}"}}}}"#),
+            format!(r#"{{"format":"{FORMAT}",{cut},"pending":["not-a-uuid"]}}"#),
+        ] {
+            assert!(cuts_of(&line(&payload)).is_none(), "{payload}");
+        }
+        // escaped spellings are decoded like every judged string
+        let escaped = format!(r#"{{"format":"kfm-wal-\u0063heckpoint/1",{cut}}}"#);
+        let l = format!("{{\"operation\":\"\\u0063heckpoint\",\"payload\":{escaped}}}\n");
+        assert!(cuts_of(l.as_bytes()).is_some());
+    }
 }

@@ -327,11 +327,7 @@ fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_
         findings.push(at(Code::ChainSegment, 0, s.first.map(|f| f.0), msg));
     }
     if prev.is_none() {
-        report.first_link = s.first.filter(|_| s.first_line_ok).map(|(seq, prev, _)| checkpoint::FirstLink {
-            segment: s.file.number,
-            seq,
-            prev,
-        });
+        report.first_link = checkpoint::first_link(&s);
     }
     let prev_end_sound = prev.as_ref().is_none_or(|p| !p.damaged_end);
     if let Some((first_seq, first_prev, first_ts)) = s.first.filter(|_| s.first_line_ok && prev_end_sound) {
