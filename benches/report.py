@@ -16,6 +16,7 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import compaction
 import compressed
 import gate
 import memory
@@ -54,6 +55,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("rollback_to", rollback_to.render),
     _optional("compressed", compressed.render),
     _optional("open_time", open_time.render),
+    _optional("compaction", compaction.render),
     _optional("gate", gate.render),
 )
 

@@ -90,7 +90,7 @@ suite uses; stats.py the medians and ratios; machine.py the machine facts. Each 
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
 ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11), rollback_to.py (12), compressed.py
-(13), open_time.py (14). targets.py judges the goals above, gate.py the baseline, report.py
+(13), open_time.py (14), compaction.py (15). targets.py judges the goals above, gate.py the baseline, report.py
 assembles and writes the results, plot.py draws the scaling PNG. What the suites measure with:
 peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
@@ -110,6 +110,7 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import compaction
 import compressed
 import config
 import gate
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warnings": warnings,
     }
     with_compressed = cfg.name != "check"  # the gate leaves it out
-    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops) + 2 * with_compressed
+    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops) + 3 * with_compressed
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -257,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.replay_ops:
             step(
-                steps - 2 * with_compressed,
+                steps - 3 * with_compressed,
                 "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
                 "replay",
                 lambda: replay.run(
@@ -273,17 +274,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if with_compressed:
             step(
-                steps - 1,
+                steps - 2,
                 "validating a compressed archive (zstd vs one SHA-256 pass)",
                 "compressed",
                 lambda: compressed.run(cfg.archive_mb[0], cfg.archive_rounds, args.seed + 6, scratch.fresh, say),
             )
         if with_compressed:
             step(
-                steps,
+                steps - 1,
                 "opening a log after a clean close (open time vs log size)",
                 "open_time",
                 lambda: open_time.run(
+                    cfg.archive_mb, cfg.archive_batch, cfg.archive_rounds, args.tmp_dir, args.seed + 1, say
+                ),
+            )
+        if with_compressed:  # left out of --check: a copy of the 1 GB archive per round
+            step(
+                steps,
+                "compacting a large log (kfm-wal compact vs one validation pass)",
+                "compaction",
+                lambda: compaction.run(
                     cfg.archive_mb, cfg.archive_batch, cfg.archive_rounds, args.tmp_dir, args.seed + 1, say
                 ),
             )
