@@ -94,7 +94,7 @@ def _compact_timed(log: Path, key: keys.SigningKey) -> dict[str, Any]:
     planned = compaction.plan(log, str(live_first))
     with kfm_wal.Wal.open(log, key) as wal:
         done = compaction.apply(planned, wal)
-    return {"moved": len(done.moved), "seals": len(planned.payload["seals"])}
+    return {"moved": len(done.moved), "seals": planned.payload["seals"]["count"]}
 
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:

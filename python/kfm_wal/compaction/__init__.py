@@ -5,6 +5,7 @@ nothing retained references. docs/FORMAT.md 6.10 says how a verifier accepts the
 
 from __future__ import annotations
 
+from . import seal_list
 from .apply import Outcome, apply, unfinished
 from .continuity import receipt_continuity
 from .errors import CompactionError
@@ -25,6 +26,7 @@ __all__ = [
     "plan",
     "receipt_continuity",
     "resume_plan",
+    "seal_list",
     "unfinished",
     "validated",
 ]

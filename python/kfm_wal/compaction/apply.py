@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ops import durable
+from ..ops.blobs import BlobStore
 from ..wal import Wal
 from .blob_refs import referenced
 from .errors import CompactionError
@@ -102,6 +103,7 @@ def apply(plan: Plan, wal: Wal) -> Outcome:
     resumed = pending is not None
     if pending is None:
         _step("checkpoint")
+        BlobStore.for_log(log).put(plan.seal_list)  # durable before the checkpoint names it
         receipt = wal.append(entry(plan.payload))
         wal_id, seq, payload = receipt.wal_id, receipt.seq, plan.payload
     else:

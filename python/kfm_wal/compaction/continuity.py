@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from . import seal_list
 from .record import checkpoints
 
 
@@ -24,7 +25,7 @@ def receipt_continuity(log: str | os.PathLike[str], seq: int, hash: str) -> Cont
     for cp in reversed(checkpoints(log)):
         if not cp.first_seq <= seq <= cp.cut_seq:
             continue
-        listed = cp.seals.get(seq)
+        listed = {int(s): str(h) for s, h in seal_list.load(log, cp.payload["seals"])}.get(seq)
         if listed == hash:
             return Continuity(True, cp.wal_id, f"seal {seq} is listed by checkpoint seq {cp.seq}: history continues")
         why = "with another hash: history was rewritten or forked" if listed else "not as a seal"

@@ -15,6 +15,7 @@ from typing import Any
 from .. import _core
 from ..reader import records
 from ..report import verify
+from . import seal_list
 from .blob_refs import unreferenced
 from .errors import CompactionError
 from .record import FORMAT, Checkpoint, checkpoints
@@ -40,6 +41,7 @@ class Plan:
     payload: dict[str, Any]  # the checkpoint's
     blobs: list[str]  # digests no retained record references
     cold: Path | None  # None: --drop
+    seal_list: bytes = b""  # the blob payload.seals names (seal_list.py), put before the checkpoint
 
     @property
     def cut_seq(self) -> int:
@@ -54,7 +56,7 @@ class Plan:
             "range": p["range"],
             "segments": [s.path.name for s in self.segments],
             "retained_from_segment": self.retained_from,
-            "seals": len(p["seals"]),
+            "seals": p["seals"],
             "pending": p["pending"],
             "snapshot": p["snapshot"],
             "roots": p["roots"],
@@ -170,7 +172,9 @@ def plan(log: str | os.PathLike[str], before: str, *, cold: str | os.PathLike[st
     if len(ends) != count:
         raise _refuse(f"a compacted segment does not end with a closing seal ({len(ends)} of {count})")
     cut = ends[-1]
-    carried = [s for s in (prior.payload.get("seals", []) if prior else []) if int(s[0]) < moved[0].first_seq]
+    earlier = seal_list.load(log, prior.payload["seals"]) if prior else []
+    carried = [s for s in earlier if int(s[0]) < moved[0].first_seq]
+    data, seals_ref = seal_list.encode(carried + walked["seals"])
     first_seq = prior.first_seq if prior else moved[0].first_seq
     cold_path = None if cold is None else (Path(cold) if Path(cold).is_absolute() else log / cold)
     payload = {
@@ -179,13 +183,13 @@ def plan(log: str | os.PathLike[str], before: str, *, cold: str | os.PathLike[st
         "pending": cut["pending"],
         "segments": ends,
         "range": {"first_seq": first_seq, "last_seq": cut["seq"], "first_segment": moved[0].number},
-        "seals": carried + walked["seals"],
+        "seals": seals_ref,
         "snapshot": snapshot,
         "roots": roots,
         "cold": str(cold_path) if cold_path is not None else None,
     }
     garbage = unreferenced(log, cut["seq"])
-    return Plan(log, before, before_seq, moved, segs[count].number, payload, garbage, cold_path)
+    return Plan(log, before, before_seq, moved, segs[count].number, payload, garbage, cold_path, data)
 
 
 def resume_plan(log: str | os.PathLike[str], cp: Checkpoint) -> Plan:

@@ -7,7 +7,7 @@ reading the checkpoints a log holds.
                "pending": [wal_id, ...],                            # intents pending at the cut
                "segments": [{"segment", "seq", "hash", "pending"}, ...],  # each compacted segment's end
                "range": {"first_seq": F, "last_seq": S, "first_segment": A},
-               "seals": [[seq, hash], ...],                         # every seal from F to S
+               "seals": {"blob": D, "count": N, "last": [seq, hash]},  # every seal from F to S (seal_list.py)
                "snapshot": {"name": N, "at": {"seq", "hash"}} | null,
                "roots": [{"role", "path", "digest", "entries"}, ...],  # the snapshot's state digests
                "cold": PATH | null}                                 # where the segments went (null: dropped)
@@ -47,10 +47,6 @@ class Checkpoint:
     @property
     def cut_seq(self) -> int:
         return int(self.payload["cut"]["seq"])
-
-    @property
-    def seals(self) -> dict[int, str]:
-        return {int(s): str(h) for s, h in self.payload.get("seals", [])}
 
     @property
     def first_seq(self) -> int:
