@@ -30,9 +30,9 @@ def _show(plan: object, as_json: bool, outcome: object = None) -> None:
     cut = p["cut"]
     click.echo(f"compact {shown(plan.log)} before {plan.before}")
     click.echo(f"  cut       segment {cut['segment']}, seq {cut['seq']}, head {cut['hash']}")
-    click.echo(
-        f"  range     seq {p['range']['first_seq']}-{cut['seq']}, {p['seals']['count']} seal(s) listed (blob {p['seals']['blob']})"
-    )
+    seals = p["seals"]
+    click.echo(f"  range     seq {p['range']['first_seq']}-{cut['seq']}, {seals['count']} seal(s) listed")
+    click.echo(f"  seals     blob {seals['blob']}")
     click.echo(f"  pending   {len(p['pending'])} intent(s) pending at the cut")
     if p["snapshot"]:
         click.echo(
