@@ -10,11 +10,11 @@ from kfm_wal import Wal, keys
 from kfm_wal.ops.blobs import BlobStore
 from waltools import make_entry, sha
 
-SEGMENT_BYTES = 4096
+SEGMENT_BYTES = 16384
 
 
-def build(tmp_path: Path, operations: int = 40) -> tuple[Path, keys.SigningKey, dict[str, Any]]:
-    """A log of several segments: `operations` intents (every fifth left pending until the end,
+def build(tmp_path: Path, operations: int = 160) -> tuple[Path, keys.SigningKey, dict[str, Any]]:
+    """A log of several segments: `operations` intents (every twentieth left pending until the end,
     one completed after the rest), blobs referenced by early and late intents, one unreferenced."""
     log = tmp_path / "wal"
     key = keys.generate()
@@ -27,7 +27,7 @@ def build(tmp_path: Path, operations: int = 40) -> tuple[Path, keys.SigningKey, 
         for i in range(operations):
             extra = {"payload": {"blob": info["early_blob"]}} if i == 0 else {}
             r = wal.append(make_entry(i, **extra))
-            if i % 5 == 4:
+            if i % 20 == 4:
                 info["pending"].append(r.wal_id)
             else:
                 wal.complete(r.wal_id, "succeeded", post_state_hash=sha(f"out-{i}"))

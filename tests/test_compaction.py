@@ -11,6 +11,7 @@ from compacttools import build, segment_names
 from kfm_wal import Wal, compaction
 from kfm_wal.compaction import seal_list
 from kfm_wal.ops.blobs import BlobStore
+from waltools import make_entry
 
 
 def _cut_seq(log: Path, segment: int) -> int:
@@ -66,7 +67,7 @@ def _entry() -> dict:
 
 
 def test_compacting_twice_carries_the_seals_over(tmp_path):
-    log, _, _ = build(tmp_path, operations=60)
+    log, _, _ = build(tmp_path, operations=240)
     seals_before = {r.seq: r.hash for r in kfm_wal.records(log, kind="seal")}
     assert run("compact", log, "--before", _cut_seq(log, 3), "--apply").exit_code == 0
     assert run("compact", log, "--before", _cut_seq(log, 5), "--apply", "--drop").exit_code == 0
@@ -92,10 +93,15 @@ def test_drop_deletes_the_segments(tmp_path):
 def test_with_a_snapshot_the_checkpoint_carries_its_digests(tmp_path):
     log, _, _ = build(tmp_path)
     assert run("snapshot", "create", log, "mid").exit_code == 0
+    with Wal.open(log, kfm_wal.keys.load(tmp_path / "keys" / "writer.pem")) as wal:  # the log goes on
+        for i in range(30):
+            wal.append(make_entry(1000 + i))
     result = run("compact", log, "--before", "mid", "--json")
     assert result.exit_code == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["snapshot"]["name"] == "mid" and plan["roots"]
+    snap = json.loads(run("snapshot", "show", log, "mid", "--json").stdout)
+    assert plan["roots"] == snap["roots"] and plan["cut"]["seq"] <= snap["at"]["seq"]
 
 
 def test_bad_input_one_line_exit_2_nothing_changed(tmp_path):
@@ -135,3 +141,24 @@ def test_rollback_and_replay_stop_at_the_compaction_point(tmp_path):
     line = assert_one_error_line(run("replay", log, "--into", sandbox), "compacted", f"--from {point.cut_seq + 1}")
     assert "replay cannot go past it" in line
     assert not sandbox.exists() or not any(sandbox.iterdir())
+
+
+def test_a_receipt_taken_before_compaction_still_proves_continuity(tmp_path):
+    log, _, _ = build(tmp_path)
+    receipt = tmp_path / "receipt.json"
+    assert run("validate", log, "--receipt", receipt).exit_code == 0
+    old = json.loads(receipt.read_text())
+    with Wal.open(log, kfm_wal.keys.load(tmp_path / "keys" / "writer.pem")) as wal:  # the log goes on
+        wal.append(_entry())
+    live_first = _cut_seq(log, len(segment_names(log)))
+    done = run("compact", log, "--before", live_first, "--apply")
+    assert done.exit_code == 0, done.stderr
+    assert old["segment"] not in segment_names(log)  # the segment it vouches for is gone
+    result = run("validate", log, "--receipt", receipt, "--json")
+    assert result.exit_code == 0, result.stdout
+    # a receipt of another history (its seal listed with another hash) is a fork
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**old, "hash": "sha256:" + "1" * 64}))
+    result = run("validate", log, "--receipt", forged, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["findings"][0]["code"] == "receipt.mismatch"

@@ -63,6 +63,24 @@ def verify(
         check_signatures,
     )
     findings = [Finding(**f) for f in raw.pop("findings")]
+    if receipt is not None and findings and findings[0].code == "receipt.truncated":
+        from .compaction.continuity import receipt_continuity
+
+        # The receipt's segment may have been compacted away: the checkpoint's seal list decides.
+        through = receipt_continuity(path, receipt.seq, receipt.hash)
+        if through.holds:  # history continues: verify the whole log, anchored by its checkpoint
+            return verify(
+                path,
+                keyring,
+                check_bodies=check_bodies,
+                rules=rules,
+                fail_fast=fail_fast,
+                progress=progress,
+                keep_pending=keep_pending,
+                check_signatures=check_signatures,
+            )
+        if through.holds is False:
+            findings = [Finding("receipt.mismatch", "", 0, receipt.seq, None, through.message)]
     core_rules = CORE_RULES if check_signatures else tuple(r for r in CORE_RULES if r != "seal.signature")
     run = [*core_rules, *(RECEIPT_RULES if receipt else ()), *(r.id for r in rules)]
     report = VerifyReport(

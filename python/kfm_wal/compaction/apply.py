@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import RecordTooLargeError
 from ..ops import durable
 from ..ops.blobs import BlobStore
 from ..wal import Wal
@@ -104,7 +105,13 @@ def apply(plan: Plan, wal: Wal) -> Outcome:
     if pending is None:
         _step("checkpoint")
         BlobStore.for_log(log).put(plan.seal_list)  # durable before the checkpoint names it
-        receipt = wal.append(entry(plan.payload))
+        try:
+            receipt = wal.append(entry(plan.payload))
+        except RecordTooLargeError as exc:
+            raise CompactionError(
+                f"compaction refused, nothing moved: the checkpoint record is over the log's max_record_bytes "
+                f"({exc}); compact fewer segments at a time (an earlier --before)"
+            ) from None
         wal_id, seq, payload = receipt.wal_id, receipt.seq, plan.payload
     else:
         wal_id, seq, payload = pending.wal_id, pending.seq, pending.payload
