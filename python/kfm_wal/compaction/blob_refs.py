@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from ..reader import records
+from . import raw
 
 _DIGEST = re.compile(rb"sha256:([0-9a-f]{64})")
 
@@ -32,9 +32,9 @@ def stored(log: Path) -> list[str]:
 def referenced(log: Path, after_seq: int) -> set[str]:
     """Digests named by the records after `after_seq`."""
     refs: set[str] = set()
-    for rec in records(log, start_seq=after_seq + 1):
-        if rec.kind in ("intent", "completion"):
-            refs.update("sha256:" + m.decode() for m in _DIGEST.findall(rec.line))
+    for _, _, kind, _, line in raw.lines(log, after_seq + 1):
+        if kind in ("intent", "completion"):
+            refs.update("sha256:" + m.decode() for m in _DIGEST.findall(line))
     return refs
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import _core
-from ..reader import records
 from ..report import verify
-from . import seal_list
+from . import raw, seal_list
 from .blob_refs import unreferenced
 from .errors import CompactionError
 from .record import FORMAT, Checkpoint, checkpoints
@@ -134,20 +133,20 @@ def _walk(log: Path, moved: list[Segment], pending: set[str]) -> dict[str, Any]:
     seals: list[list[Any]] = []
     ends: list[dict[str, Any]] = []
     numbers = {s.path.name: s.number for s in moved}
-    for rec in records(log, start_seq=moved[0].first_seq):
-        number = numbers.get(rec.segment)
+    for name, seq, kind, digest, line in raw.lines(log, moved[0].first_seq):
+        number = numbers.get(name)
         if number is None:  # the first retained segment: the range is read
             break
-        if rec.kind == "intent":
-            pending.add(str(rec.wal_id))
-        elif rec.kind == "completion":
-            pending.discard(str(rec.wal_id))
-        elif rec.kind == "key" and rec.body.get("action") == "revoke":
-            raise _refuse(f"key {rec.body.get('key_id')} was revoked at seq {rec.seq}, inside the range compacted")
-        elif rec.kind == "seal":
-            seals.append([rec.seq, rec.hash])
-            if rec.body.get("closes"):
-                ends.append({"segment": number, "seq": rec.seq, "hash": rec.hash, "pending": sorted(pending)})
+        if kind == "intent":
+            pending.add(str(raw.wal_id_of(line)))
+        elif kind == "completion":
+            pending.discard(str(raw.wal_id_of(line)))
+        elif kind == "key" and b'"revoke"' in line:
+            raise _refuse(f"a key was revoked at seq {seq}, inside the range compacted")
+        elif kind == "seal":
+            seals.append([seq, digest])
+            if raw.CLOSES in line:
+                ends.append({"segment": number, "seq": seq, "hash": digest, "pending": sorted(pending)})
     return {"seals": seals, "ends": ends}
 
 

@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ..ops.digests import state_hash
-from ..reader import records
+from . import raw
 
 FORMAT = "kfm-wal-checkpoint/1"
 OPERATION = "checkpoint"
@@ -61,13 +63,17 @@ def is_checkpoint(body: Mapping[str, Any]) -> bool:
 def checkpoints(log: str | os.PathLike[str]) -> list[Checkpoint]:
     """Every checkpoint of the log at `log`, in log order, with whether its completion is there."""
     found: dict[str, Checkpoint] = {}
-    for rec in records(log):
-        if rec.kind == "intent" and b'"checkpoint"' in rec.line and is_checkpoint(rec.body):
-            found[str(rec.body["wal_id"])] = Checkpoint(str(rec.body["wal_id"]), rec.seq, rec.body["payload"])
-        elif rec.kind == "completion" and rec.wal_id in found:
-            cp = found[str(rec.wal_id)]
-            detail = rec.body.get("detail") or {}
-            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail), rec.seq)
+    for _, seq, kind, _, line in raw.lines(log):
+        # only the lines that can be a checkpoint or its completion are decoded
+        if kind == "intent" and FORMAT.encode() in line:
+            body = orjson.loads(line)
+            if is_checkpoint(body):
+                found[str(body["wal_id"])] = Checkpoint(str(body["wal_id"]), seq, body["payload"])
+        elif kind == "completion" and found and raw.wal_id_of(line) in found:
+            body = orjson.loads(line)
+            cp = found[str(body["wal_id"])]
+            detail = body.get("detail") or {}
+            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail), seq)
     return list(found.values())
 
 

@@ -1,0 +1,39 @@
+"""The sealed lines of a log as the core returns them, without a Record object per line: the
+compaction reads every record of the range it compacts (seals, intents, completions), and a Python
+object and a JSON decode per record would cost many times a validation pass on a large log. Only
+lines a rule needs are decoded."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import _core
+
+# kfm-wal's writer emits no whitespace, and a log is validated before it is compacted: the wal_id
+# member is found in the bytes (any member order), its value a canonical UUID.
+_WAL_ID = re.compile(rb'"wal_id":"([0-9a-f-]{36})"')
+CLOSES = b'"closes":true'
+
+
+def lines(log: str | os.PathLike[str], start_seq: int = 0) -> Iterator[tuple[str, int, str, str, bytes]]:
+    """(segment file name, seq, kind, hash, line) of every sealed record from `start_seq` on."""
+    segments = _core.segments(Path(log))
+    for i, (number, first_seq, seg_path, archived) in enumerate(segments):
+        next_first = segments[i + 1][1] if i + 1 < len(segments) else None
+        if next_first is not None and next_first <= start_seq:
+            continue
+        found, _ = _core.read_segment(seg_path, number, first_seq, archived, start_seq)
+        name = Path(seg_path).name
+        for seq, kind, _offset, digest, line in found:
+            yield name, seq, kind, digest, line
+
+
+def wal_id_of(line: bytes) -> str | None:
+    m = _WAL_ID.search(line)
+    return m.group(1).decode() if m else None
+
+
+__all__ = ["CLOSES", "lines", "wal_id_of"]
