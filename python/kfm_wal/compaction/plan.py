@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .. import _core
 from ..report import verify
 from . import raw, seal_list
@@ -128,25 +130,33 @@ def _anchor(found: list[Checkpoint], first: Segment) -> Checkpoint | None:
     return None
 
 
+def _revocation(path: Path, seq: int) -> str | None:
+    """The key id a key record revokes (None for a rotation): key records are rare, decoded alone."""
+    for _, k_seq, _, _, line in raw.lines(path.parent.parent if path.parent.name == "archive" else path.parent, seq):
+        if k_seq == seq:
+            body = orjson.loads(line)
+            return str(body.get("key_id")) if body.get("action") == "revoke" else None
+    return None
+
+
 def _walk(log: Path, moved: list[Segment], pending: set[str]) -> dict[str, Any]:
     """Seals, each segment's end (with the intents pending there) and revocations in `moved`."""
     seals: list[list[Any]] = []
     ends: list[dict[str, Any]] = []
-    numbers = {s.path.name: s.number for s in moved}
-    for name, seq, kind, digest, line in raw.lines(log, moved[0].first_seq):
-        number = numbers.get(name)
-        if number is None:  # the first retained segment: the range is read
-            break
-        if kind == "intent":
-            pending.add(str(raw.wal_id_of(line)))
-        elif kind == "completion":
-            pending.discard(str(raw.wal_id_of(line)))
-        elif kind == "key" and b'"revoke"' in line:
-            raise _refuse(f"a key was revoked at seq {seq}, inside the range compacted")
-        elif kind == "seal":
-            seals.append([seq, digest])
-            if raw.CLOSES in line:
-                ends.append({"segment": number, "seq": seq, "hash": digest, "pending": sorted(pending)})
+    for seg in moved:
+        for seq, kind, digest, wal_id, closes in raw.summary(seg.path, seg.path.parent.name == "archive"):
+            if kind == "intent":
+                pending.add(str(wal_id))
+            elif kind == "completion":
+                pending.discard(str(wal_id))
+            elif kind == "key":
+                revoked = _revocation(seg.path, seq)
+                if revoked:
+                    raise _refuse(f"key {revoked} was revoked at seq {seq}, inside the range compacted")
+            elif kind == "seal":
+                seals.append([seq, digest])
+                if closes:
+                    ends.append({"segment": seg.number, "seq": seq, "hash": digest, "pending": sorted(pending)})
     return {"seals": seals, "ends": ends}
 
 

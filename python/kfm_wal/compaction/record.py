@@ -18,10 +18,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from .. import _core
 from ..ops.digests import state_hash
 from . import raw
 
@@ -63,17 +65,24 @@ def is_checkpoint(body: Mapping[str, Any]) -> bool:
 def checkpoints(log: str | os.PathLike[str]) -> list[Checkpoint]:
     """Every checkpoint of the log at `log`, in log order, with whether its completion is there."""
     found: dict[str, Checkpoint] = {}
-    for _, seq, kind, _, line in raw.lines(log):
-        # only the lines that can be a checkpoint or its completion are decoded
-        if kind == "intent" and FORMAT.encode() in line:
-            body = orjson.loads(line)
-            if is_checkpoint(body):
-                found[str(body["wal_id"])] = Checkpoint(str(body["wal_id"]), seq, body["payload"])
-        elif kind == "completion" and found and raw.wal_id_of(line) in found:
-            body = orjson.loads(line)
-            cp = found[str(body["wal_id"])]
-            detail = body.get("detail") or {}
-            found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail), seq)
+    needle = FORMAT.encode()
+    for number, first_seq, path, archived in _core.segments(Path(log)):
+        # a segment is decoded only when it holds a checkpoint or may complete one: a search of
+        # its bytes, not a record object per line
+        data = _core.segment_bytes(path, archived)
+        if needle not in data and not any(w.encode() in data for w, cp in found.items() if not cp.completed):
+            continue
+        sealed, _ = _core.read_segment(path, number, first_seq, archived)
+        for seq, kind, _, _, line in sealed:
+            if kind == "intent" and needle in line:
+                body = orjson.loads(line)
+                if is_checkpoint(body):
+                    found[str(body["wal_id"])] = Checkpoint(str(body["wal_id"]), seq, body["payload"])
+            elif kind == "completion" and found and raw.wal_id_of(line) in found:
+                body = orjson.loads(line)
+                cp = found[str(body["wal_id"])]
+                detail = body.get("detail") or {}
+                found[cp.wal_id] = Checkpoint(cp.wal_id, cp.seq, cp.payload, True, dict(detail), seq)
     return list(found.values())
 
 
