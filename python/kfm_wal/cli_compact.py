@@ -79,16 +79,16 @@ def compact(
             validated(log_dir)  # damage is found here, never half-way through a compaction
         except CompactionError as exc:
             raise CliError(str(exc), f"log {shown(log_dir)}") from None
-        interrupted = unfinished(log_dir)
-        if interrupted is not None:
-            planned = resume_plan(log_dir, interrupted)
-        elif before is None:
-            raise CliError("--before SNAPSHOT|SEQ is required", f"log {shown(log_dir)}")
-        else:
+        if before is not None:  # an interrupted compaction is finished first (plan says so)
             try:
                 planned = plan(log_dir, before, cold=None if drop else cold)
             except CompactionError as exc:
                 raise CliError(str(exc), f"log {shown(log_dir)}") from None
+        else:
+            interrupted = unfinished(log_dir)
+            if interrupted is None:
+                raise CliError("--before SNAPSHOT|SEQ is required", f"log {shown(log_dir)}")
+            planned = resume_plan(log_dir, interrupted)
         if not do_apply:
             _show(planned, as_json)
             return

@@ -38,8 +38,7 @@ def main(d: Path, before: str, kill_at: int) -> None:
     compaction_apply._step = step
     log = d / "wal"
     key = keys.load(d / "keys" / "writer.pem")
-    cp = compaction.unfinished(log)
-    planned = compaction.resume_plan(log, cp) if cp else compaction.plan(log, before)
+    planned = compaction.plan(log, before)  # finishes an interrupted compaction first
     with Wal.open(log, key) as wal:
         compaction.apply(planned, wal)
 

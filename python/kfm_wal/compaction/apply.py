@@ -97,10 +97,11 @@ def _collect(log: Path, digests: list[str], after_seq: int) -> list[str]:
 
 
 def apply(plan: Plan, wal: Wal) -> Outcome:
-    """Carry out `plan` on the log `wal` holds open (the lock keeps every other writer out)."""
+    """Carry out `plan` (made of the log as it is: `plan` or `resume_plan`) on the log `wal` holds
+    open (the lock keeps every other writer out)."""
     wal.wait_for_archive()  # no background compression of a segment being moved
     log = Path(wal.path)
-    pending = unfinished(log)
+    pending = plan.resumes
     resumed = pending is not None
     if pending is None:
         _step("checkpoint")

@@ -43,6 +43,7 @@ class Plan:
     blobs: list[str]  # digests no retained record references
     cold: Path | None  # None: --drop
     seal_list: bytes = b""  # the blob payload.seals names (seal_list.py), put before the checkpoint
+    resumes: Checkpoint | None = None  # the checkpoint of an interrupted compaction this plan finishes
 
     @property
     def cut_seq(self) -> int:
@@ -165,10 +166,13 @@ def plan(log: str | os.PathLike[str], before: str, *, cold: str | os.PathLike[st
     `cold`: where segments go (relative to the log directory, or absolute); None drops them."""
     log = Path(log)
     validated(log)
+    found = checkpoints(log)
+    interrupted = [cp for cp in found if not cp.completed]
+    if interrupted:  # a compaction a crash stopped is finished first, whatever `before` says
+        return resume_plan(log, interrupted[-1], checked=True)
     before_seq, snapshot, roots = _before(log, before)
     segs = _segments(log)
     count = _cut(segs, before_seq, before)
-    found = checkpoints(log)
     prior = _anchor(found, segs[0])
     pending = set(prior.payload.get("pending", [])) if prior else set()
     if prior is not None:  # the seals of earlier compactions are carried over
@@ -201,18 +205,20 @@ def plan(log: str | os.PathLike[str], before: str, *, cold: str | os.PathLike[st
     return Plan(log, before, before_seq, moved, segs[count].number, payload, garbage, cold_path, data)
 
 
-def resume_plan(log: str | os.PathLike[str], cp: Checkpoint) -> Plan:
+def resume_plan(log: str | os.PathLike[str], cp: Checkpoint, *, checked: bool = False) -> Plan:
     """The plan of a compaction a crash interrupted after its checkpoint was written: the
     checkpoint's segments still in the log, and the blobs nothing after its cut references."""
     log = Path(log)
-    validated(log)
+    if not checked:
+        validated(log)
     cut = cp.payload["cut"]
     segs = _segments(log)
     moved = [s for s in segs[:-1] if s.number <= int(cut["segment"])]
     retained = next((s.number for s in segs if s.number > int(cut["segment"])), segs[-1].number)
     cold = Path(cp.payload["cold"]) if cp.payload.get("cold") else None
     before = str(cut["seq"] + 1)
-    return Plan(log, before, cut["seq"] + 1, moved, retained, cp.payload, unreferenced(log, cut["seq"]), cold)
+    garbage = unreferenced(log, cut["seq"])
+    return Plan(log, before, cut["seq"] + 1, moved, retained, cp.payload, garbage, cold, resumes=cp)
 
 
 __all__ = ["DEFAULT_COLD", "Plan", "Segment", "plan", "resume_plan", "validated"]
