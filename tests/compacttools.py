@@ -13,7 +13,9 @@ from waltools import make_entry, sha
 SEGMENT_BYTES = 16384
 
 
-def build(tmp_path: Path, operations: int = 160) -> tuple[Path, keys.SigningKey, dict[str, Any]]:
+def build(
+    tmp_path: Path, operations: int = 160, compression: str = "none"
+) -> tuple[Path, keys.SigningKey, dict[str, Any]]:
     """A log of several segments: `operations` intents (every twentieth left pending until the end,
     one completed after the rest), blobs referenced by early and late intents, one unreferenced."""
     log = tmp_path / "wal"
@@ -21,7 +23,8 @@ def build(tmp_path: Path, operations: int = 160) -> tuple[Path, keys.SigningKey,
     keys.save(key, tmp_path / "keys" / "writer.pem")
     store = BlobStore.for_log(log)
     info: dict[str, Any] = {"pending": [], "early_blob": None, "late_blob": None, "orphan_blob": None}
-    with Wal.create(log, key, max_segment_bytes=SEGMENT_BYTES, max_record_bytes=SEGMENT_BYTES) as wal:
+    settings: Any = {"archive_compression": compression}
+    with Wal.create(log, key, max_segment_bytes=SEGMENT_BYTES, max_record_bytes=SEGMENT_BYTES, **settings) as wal:
         info["orphan_blob"] = store.put(b"referenced by nothing")
         info["early_blob"] = store.put(b"before-image of an early operation")
         for i in range(operations):
@@ -36,6 +39,7 @@ def build(tmp_path: Path, operations: int = 160) -> tuple[Path, keys.SigningKey,
         wal.complete(r.wal_id, "succeeded")
         # one operation pending since the early segments completes only now, after any cut
         wal.complete(info["pending"].pop(0), "succeeded")
+        assert wal.wait_for_archive() is None
     return log, key, info
 
 

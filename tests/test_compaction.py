@@ -162,3 +162,12 @@ def test_a_receipt_taken_before_compaction_still_proves_continuity(tmp_path):
     result = run("validate", log, "--receipt", forged, "--json")
     assert result.exit_code == 1
     assert json.loads(result.stdout)["findings"][0]["code"] == "receipt.mismatch"
+
+
+def test_compressed_segments_move_as_they_are(tmp_path):
+    log, _, _ = build(tmp_path, compression="zstd")
+    zst = [n for n in segment_names(log) if n.endswith(".zst")][:2]
+    assert len(zst) == 2
+    assert run("compact", log, "--before", _cut_seq(log, 3), "--apply").exit_code == 0
+    assert sorted(p.name for p in (log / "cold").iterdir()) == zst
+    assert kfm_wal.verify(log).ok
