@@ -100,14 +100,18 @@ fn boundary(segment: u64, seq: u64, hash: &str, pending: Option<Vec<String>>) ->
     Some(Cut { segment, seq, hash, pending })
 }
 
+/// Nearly every intent is not a checkpoint: only lines that spell the word, or might spell it
+/// with escapes, are looked at further.
+fn may_be_checkpoint(line: &[u8]) -> bool {
+    memchr::memmem::find(line, b"checkpoint").is_some() || memchr::memchr(b'\\', line).is_some()
+}
+
 /// The boundaries a line declares when it is a checkpoint by 6.10's shape (the line's own hash
 /// and body were already judged valid by the caller): its cut, then each compacted segment's end;
 /// None for every other intent, and for a checkpoint whose boundaries are not all well formed.
 #[must_use]
 pub fn cuts_of(line: &[u8]) -> Option<Vec<Cut>> {
-    // Nearly every intent is not a checkpoint: only lines that spell the format, or might spell
-    // it with escapes, are parsed.
-    if memchr::memmem::find(line, b"checkpoint").is_none() && memchr::memchr(b'\\', line).is_none() {
+    if !may_be_checkpoint(line) {
         return None;
     }
     let json = &line[..line.len().saturating_sub(1)];
@@ -146,15 +150,16 @@ pub fn find_cuts(files: &[SegmentFile]) -> Result<Vec<Cut>> {
         let mut window = Vec::new();
         let mut lines = SliceLines::new(&bytes, 0);
         while let Ok(Some((_, line))) = lines.next_line() {
+            // The envelope first (no hash): only seals and candidate checkpoints are hashed.
             let Ok(env) = record::parse(line) else { continue };
-            if hash::sha256(record::hashed_part(line)) != env.claimed {
-                continue;
-            }
+            let own_hash_ok = || hash::sha256(record::hashed_part(line)) == env.claimed;
             match env.kind {
-                Some(Kind::Intent) if body::check_intent(line, Context::Line).is_ok() => {
+                Some(Kind::Intent)
+                    if may_be_checkpoint(line) && own_hash_ok() && body::check_intent(line, Context::Line).is_ok() =>
+                {
                     window.extend(cuts_of(line).unwrap_or_default());
                 }
-                Some(Kind::Seal) if body::parse_line_body::<SealBody>(line).is_ok() => {
+                Some(Kind::Seal) if own_hash_ok() && body::parse_line_body::<SealBody>(line).is_ok() => {
                     cuts.append(&mut window);
                 }
                 _ => {}
