@@ -90,3 +90,35 @@ def test_kill_at_every_step_then_resume(tmp_path):
     # checkpoint, a move and a cold copy per segment, one step per unreferenced blob, completion
     assert point == len(steps) == 10
     assert [s.split()[0] for s in steps] == ["checkpoint", *["move", "copied"] * 3, "blob", "blob", "complete"]
+
+
+def test_kill_at_every_step_of_a_drop_then_resume(tmp_path):
+    """With --drop the segments are deleted once the checkpoint is durable: after each death the
+    log validates and opens, and holds exactly the history after whatever was already dropped."""
+    base = tmp_path / "base"
+    base.mkdir()
+    log, key, _ = build(base)
+    before = str(next(first for n, first, _, _ in kfm_wal._core.segments(log) if n == 4))
+    history = _history(log)
+    point = 0
+    while True:
+        d = tmp_path / f"k{point}"
+        shutil.copytree(base, d)
+        done = subprocess.run(
+            [sys.executable, str(CHILD), str(d), before, str(point), "drop"], timeout=120, check=False
+        )
+        steps = (d / "steps.txt").read_text().splitlines()
+        if done.returncode == 0:
+            break
+        assert done.returncode == -signal.SIGKILL, done.returncode
+        assert kfm_wal.verify(d / "wal").ok
+        kept = _history(d / "wal")
+        assert kept[: len(history) - history.index(kept[0])] == history[history.index(kept[0]) :]
+        with Wal.open(d / "wal", key):
+            pass
+        again = subprocess.run([sys.executable, str(CHILD), str(d), before, "999", "drop"], timeout=120, check=False)
+        assert again.returncode == 0 and kfm_wal.verify(d / "wal").ok
+        assert not (d / "wal" / "cold").exists()
+        point += 1
+    assert [s.split()[0] for s in steps] == ["checkpoint", "move", "move", "move", "blob", "blob", "complete"]
+    assert point == len(steps)

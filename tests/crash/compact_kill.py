@@ -1,6 +1,6 @@
 """A compaction to be killed at one of its steps. Run by tests/test_compaction_kill.py:
 
-    python tests/crash/compact_kill.py DIR BEFORE K
+    python tests/crash/compact_kill.py DIR BEFORE K [drop]
 
 plans the compaction of the log in DIR/wal before seq BEFORE and carries it out, SIGKILLing its
 own process (a real death: no handler, no flush, no atexit) at the K-th step point (0: before the
@@ -22,7 +22,7 @@ from kfm_wal import Wal, compaction, keys
 compaction_apply = sys.modules["kfm_wal.compaction.apply"]
 
 
-def main(d: Path, before: str, kill_at: int) -> None:
+def main(d: Path, before: str, kill_at: int, drop: bool = False) -> None:
     seen = 0
     steps = open(d / "steps.txt", "a", encoding="utf-8")  # noqa: SIM115 (kept open until death)
 
@@ -38,10 +38,10 @@ def main(d: Path, before: str, kill_at: int) -> None:
     compaction_apply._step = step
     log = d / "wal"
     key = keys.load(d / "keys" / "writer.pem")
-    planned = compaction.plan(log, before)  # finishes an interrupted compaction first
+    planned = compaction.plan(log, before, cold=None if drop else "cold")  # finishes an interrupted one first
     with Wal.open(log, key) as wal:
         compaction.apply(planned, wal)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    main(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["drop"])
