@@ -69,9 +69,9 @@ from vector_logs import (
 )
 from vector_open_state import write_open_state_valid
 from vector_readme import write_readme
-from vector_snapshot import write_snapshot_valid
 from vector_receipts import pending_of, write_receipt_cases
 from vector_signatures import write_signature_cases, write_signature_valid
+from vector_snapshot import write_snapshot_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
 from vector_zstd import write_zstd_invalid, write_zstd_valid

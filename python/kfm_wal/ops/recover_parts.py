@@ -20,8 +20,8 @@ from .digests import state_hash
 from .errors import PlanError
 from .filekind import FilePart
 from .kinds import MIXED_FORMAT, Context, get_kind
-from .planning import OpPlan
 from .paths import FileRoot
+from .planning import OpPlan
 
 FORMATS = (files.PAYLOAD_FORMAT, MIXED_FORMAT)
 
