@@ -35,6 +35,8 @@ mod scan_result;
 mod scanner;
 pub mod segment;
 mod segment_bytes;
+pub mod segment_summary;
+pub mod summary_join;
 mod sync_stage;
 pub mod timestamp;
 pub mod verify;

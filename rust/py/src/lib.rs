@@ -6,6 +6,7 @@ mod check;
 mod errors;
 mod pending;
 mod read;
+mod summary;
 mod writer;
 
 use pyo3::prelude::*;
@@ -20,6 +21,8 @@ mod _core {
     use super::pending::Pending;
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
+    #[pymodule_export]
+    use super::summary::{join_summaries, read_segment_bytes, scan_summary, segment_name, summary_facts};
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};
 

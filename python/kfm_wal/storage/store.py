@@ -1,0 +1,158 @@
+"""A log's segments in any fsspec filesystem (s3://, gs://, az://, file://, memory://), laid out
+as a log directory is: rotated segments under `archive/`, the live segment's sealed prefix at the
+top, and the archive's manifest (`MANIFEST.json`). Read-only here; `push` writes."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _core
+from ..errors import NotALogError, RemoteError, UsageError
+from ..extras import needs
+
+ARCHIVE = "archive"
+MANIFEST = "MANIFEST.json"
+
+
+def is_url(target: str) -> bool:
+    """Whether `target` names a place by URL (`scheme://...`) rather than a local path."""
+    scheme, sep, _ = target.partition("://")
+    return bool(sep) and scheme.replace("+", "").isalnum()
+
+
+@dataclass(frozen=True)
+class RemoteSegment:
+    """One segment object: its file name, where it is listed, its full URL and size."""
+
+    name: str
+    number: int
+    first_seq: int
+    archived: bool
+    url: str
+    size: int
+
+
+@contextmanager
+def remote(what: str) -> Iterator[None]:
+    """Phrase a storage library's failure (botocore, gcsfs, adlfs, OS) as one RemoteError line."""
+    try:
+        yield
+    except (RemoteError, UsageError, NotALogError):
+        raise
+    except FileNotFoundError as e:
+        raise RemoteError(f"{what}: not found ({e})") from None
+    except Exception as e:  # noqa: BLE001 - every storage backend has its own error family
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise RemoteError(f"{what}: {type(e).__name__}: {first}".rstrip(": ")) from None
+
+
+class ArchiveStore:
+    """The segments at `url`. `storage_options` go to the fsspec filesystem (credentials,
+    `endpoint_url`, `anon`, ...); without them the library's own defaults apply (environment,
+    instance roles, config files)."""
+
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        if not is_url(url):
+            raise UsageError(f"{url!r} is not a URL (scheme://...)")
+        self.url = url.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        with needs("kfm-wal archives in object storage", "distributed"):
+            import fsspec
+
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        except (ImportError, ValueError) as e:
+            if isinstance(e, ModuleNotFoundError):
+                with needs("kfm-wal archives in object storage", "distributed"):
+                    raise
+            raise UsageError(f"{self.url}: {e}") from None
+        self.fs: Any = fs
+        self.root: str = root.rstrip("/")
+
+    def object_url(self, relative: str) -> str:
+        return f"{self.url}/{relative}"
+
+    def _path(self, relative: str) -> str:
+        return posixpath.join(self.root, relative) if self.root else relative
+
+    def segments(self) -> list[RemoteSegment]:
+        """Every segment object, in log order (as the local listing orders a directory: by
+        number, the archived copy first on a tie, then by first seq)."""
+        with remote(self.url):
+            self.fs.invalidate_cache()
+            found = self._listed(self.root, archived=False) + self._listed(self._path(ARCHIVE), archived=True)
+        if not found:
+            raise NotALogError(f"{self.url} holds no kfm-wal segments (none at the top or in {ARCHIVE}/)")
+        found.sort(key=lambda s: (s.number, not s.archived, s.first_seq))
+        return found
+
+    def _listed(self, path: str, *, archived: bool) -> list[RemoteSegment]:
+        try:
+            entries = self.fs.ls(path, detail=True)
+        except FileNotFoundError:
+            if archived:
+                return []
+            raise RemoteError(f"{self.url}: no such bucket, container or directory") from None
+        out = []
+        for entry in entries:
+            if entry.get("type") not in ("file", None):
+                continue
+            name = posixpath.basename(str(entry["name"]).rstrip("/"))
+            parts = _core.segment_name(name)
+            if parts is None:
+                continue
+            relative = f"{ARCHIVE}/{name}" if archived else name
+            out.append(RemoteSegment(name, parts[0], parts[1], archived, self.object_url(relative), int(entry["size"])))
+        return out
+
+    def read(self, relative: str) -> bytes:
+        with remote(self.object_url(relative)):
+            data: bytes = self.fs.cat_file(self._path(relative))
+            return data
+
+    def read_if_there(self, relative: str) -> bytes | None:
+        try:
+            return self.read(relative)
+        except RemoteError:
+            if self.exists(relative):
+                raise
+            return None
+
+    def exists(self, relative: str) -> bool:
+        with remote(self.object_url(relative)):
+            return bool(self.fs.exists(self._path(relative)))
+
+    def size(self, relative: str) -> int | None:
+        with remote(self.object_url(relative)):
+            try:
+                return int(self.fs.size(self._path(relative)))
+            except FileNotFoundError:
+                return None
+
+    def write(self, relative: str, data: bytes) -> None:
+        with remote(self.object_url(relative)):
+            if "/" in relative:
+                self.fs.makedirs(self._path(posixpath.dirname(relative)), exist_ok=True)
+            self.fs.pipe_file(self._path(relative), data)
+
+    def delete(self, relative: str) -> None:
+        with remote(self.object_url(relative)):
+            self.fs.rm_file(self._path(relative))
+
+
+def read_segment(url: str, storage_options: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of one segment object, read where this runs (a Dask worker, for one)."""
+    with needs("kfm-wal archives in object storage", "distributed"):
+        import fsspec
+
+    with remote(url):
+        fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+        data: bytes = fs.cat_file(path)
+        return data
+
+
+__all__ = ["ARCHIVE", "MANIFEST", "ArchiveStore", "RemoteSegment", "is_url", "read_segment", "remote"]

@@ -1,0 +1,127 @@
+//! Verifying a log segment by segment, wherever each segment's bytes are: one segment's bytes to
+//! a compact summary (run on a worker, next to the storage), and the summaries of a whole log
+//! joined into the report `verify_log` gives. The GIL is released around both.
+
+use std::path::PathBuf;
+
+use kfm_wal_core::scan::ScanOptions;
+use kfm_wal_core::segment::{self, SegmentFile};
+use kfm_wal_core::verify::VerifyOptions;
+use kfm_wal_core::{hash, segment_summary, summary_join};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::errors::{usage, IntoPyResult};
+use crate::read::{keyring_of, report_dict};
+
+/// (number, `first_seq`) of a segment file name, None if `name` is not one.
+#[pyfunction]
+pub fn segment_name(name: &str) -> Option<(u64, u64)> {
+    segment::parse_name(name)
+}
+
+/// Verify one segment's bytes alone (`name`: its file name; `archived`: listed in `archive/`) and
+/// return the encoded summary the join takes.
+#[pyfunction]
+#[pyo3(signature = (name, data, archived, keyring=None, check_bodies=true, check_signatures=true))]
+pub fn scan_summary<'py>(
+    py: Python<'py>,
+    name: &str,
+    data: PyBackedBytes,
+    archived: bool,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    check_signatures: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (number, first_seq) =
+        segment::parse_name(name).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
+    let ring = keyring_of(keyring)?;
+    let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
+    let encoded = py.detach(|| {
+        let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
+        segment_summary::encode(&segment_summary::scan_alone(&file, &data, &opts))
+    });
+    Ok(PyBytes::new(py, &encoded))
+}
+
+/// Join the summaries of every segment of a log, in log order, into the report `verify_log`
+/// gives (a plain dict). `elapsed` is the caller's: the scans ran elsewhere.
+#[pyfunction]
+#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0))]
+pub fn join_summaries(
+    py: Python<'_>,
+    summaries: Vec<PyBackedBytes>,
+    keyring: Option<Vec<String>>,
+    pending_ids: bool,
+    check_signatures: bool,
+    stop_after: Option<usize>,
+    elapsed: f64,
+) -> PyResult<Bound<'_, PyDict>> {
+    let ring = keyring_of(keyring)?;
+    let report = py.detach(|| {
+        let mut scans = Vec::with_capacity(summaries.len());
+        for (i, s) in summaries.iter().enumerate() {
+            let scan = segment_summary::decode(s).ok_or_else(|| {
+                kfm_wal_core::WalError::InvalidArgument(format!("summary {i} is damaged or from another version"))
+            })?;
+            scans.push(scan);
+        }
+        let files = scans.iter().map(|s| s.file.clone()).collect();
+        let opts = VerifyOptions {
+            keyring: ring,
+            check_signatures,
+            keep_ops: pending_ids,
+            stop_after,
+            ..VerifyOptions::default()
+        };
+        summary_join::join_scans(files, scans, &opts)
+    });
+    report_dict(py, report.py()?, check_signatures, pending_ids, elapsed)
+}
+
+/// What a segment's summary says about its place in the log, for an archive's manifest: its
+/// number, first seq, the hash its first record links to, its last valid seal (seq, hash,
+/// offset, whether it closes the segment) and where the sealed bytes end.
+#[pyfunction]
+pub fn summary_facts<'py>(py: Python<'py>, summary: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let s = segment_summary::decode(summary).ok_or_else(|| usage("the summary is damaged or from another version"))?;
+    let d = PyDict::new(py);
+    d.set_item("number", s.file.number)?;
+    d.set_item("first_seq", s.first.map(|f| f.0))?;
+    d.set_item("prev_hash", s.first.map(|f| hash::to_prefixed(&f.1)))?;
+    d.set_item("last_seq", s.sealed.map(|b| b.seq))?;
+    d.set_item("last_hash", s.sealed.map(|b| hash::to_prefixed(&b.hash)))?;
+    d.set_item("last_seal_offset", s.sealed.map(|_| s.last_seal_offset))?;
+    d.set_item("closes", s.closes)?;
+    d.set_item("sealed_end", s.sealed_end)?;
+    d.set_item("bytes", s.bytes)?;
+    d.set_item("log_id", s.header.map(|h| h.log_id))?;
+    d.set_item("clean", s.findings.is_empty() && s.tail.findings.is_empty())?;
+    Ok(d)
+}
+
+/// (seq, kind, offset, hash, line bytes) of one sealed record.
+type RecordTuple<'py> = (u64, &'static str, u64, String, Bound<'py, PyBytes>);
+
+/// Sealed records with seq in [`from_seq`, `to_seq`] of one segment whose bytes were read
+/// elsewhere (object storage), as `read_segment` gives them for a file.
+#[pyfunction]
+#[pyo3(signature = (name, data, archived, from_seq=0, to_seq=u64::MAX))]
+pub fn read_segment_bytes<'py>(
+    py: Python<'py>,
+    name: &str,
+    data: PyBackedBytes,
+    archived: bool,
+    from_seq: u64,
+    to_seq: u64,
+) -> PyResult<Vec<RecordTuple<'py>>> {
+    let (number, first_seq) =
+        segment::parse_name(name).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
+    let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
+    let (records, _) = py.detach(|| kfm_wal_core::reader::read_loaded(&file, &data, 0, from_seq, to_seq)).py()?;
+    Ok(records
+        .into_iter()
+        .map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line)))
+        .collect())
+}
