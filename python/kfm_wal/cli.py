@@ -17,7 +17,7 @@ lineage, repair, demo) and cli_replay.py (replay, checkout)."""
 from __future__ import annotations
 
 # Each module registers its commands on the group when imported; the order is --help's order.
-from . import cli_ops, cli_read, cli_replay, cli_run, cli_validate, cli_write  # noqa: F401
+from . import cli_archive, cli_ops, cli_read, cli_replay, cli_run, cli_validate, cli_write  # noqa: F401
 from .cli_app import cli
 
 

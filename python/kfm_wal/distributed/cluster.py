@@ -5,6 +5,7 @@ cannot be read is one RemoteError naming it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,16 +22,20 @@ if TYPE_CHECKING:
     from ..keys import Keyring
 
 DEFAULT_TIMEOUT = 600.0
+CONNECT_TIMEOUT = 10.0
 
 
-def connect(address: str, timeout: float = 10.0) -> Client:
+def connect(address: str, timeout: float | None = None) -> Client:
     """A client of the scheduler at `address` (tcp://host:8786); RemoteError when it cannot be
     reached within `timeout` seconds."""
     with needs("kfm-wal validate --dask", "distributed"):
-        from distributed import Client
+        import distributed
 
+    make: Any = distributed.Client  # untyped
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
+        timeout = CONNECT_TIMEOUT if timeout is None else timeout
+        client: Client = make(address, timeout=timeout, set_as_default=False)
+        return client
     except (OSError, TimeoutError) as e:
         raise RemoteError(f"Dask scheduler {address}: cannot be reached ({type(e).__name__}: {e})") from None
     except ValueError as e:
@@ -52,8 +57,10 @@ def verify(
     """Verify the archive at `url` on the cluster of `client`: the report a local `verify` of the
     same bytes gives. `timeout`: seconds for all the scans together (RemoteError after)."""
 
+    cluster: Any = client  # distributed's API is untyped
+
     def on_cluster(segments: list[RemoteSegment], args: dict[str, Any]) -> list[bytes]:
-        futures = client.map(
+        futures = cluster.map(
             scan_segment,
             [s.url for s in segments],
             [s.name for s in segments],
@@ -63,7 +70,10 @@ def verify(
             **args,
         )
         try:
-            summaries: list[bytes] = client.gather(futures, timeout=timeout)
+            # Each result waited for with what is left of the time: a cluster without workers, or
+            # one that lost them all, would keep a plain gather waiting for ever.
+            deadline = time.monotonic() + timeout
+            summaries = [f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures]
         except RemoteError:
             raise
         except TimeoutError:
@@ -72,7 +82,7 @@ def verify(
             first = str(e).splitlines()[0] if str(e) else ""
             raise RemoteError(f"{url}: a scan failed on the cluster: {type(e).__name__}: {first}") from None
         finally:
-            client.cancel(futures)
+            cluster.cancel(futures)
         return summaries
 
     return verify_segments(
