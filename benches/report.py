@@ -16,6 +16,7 @@ from typing import Any
 import append_batch
 import append_single
 import append_threads
+import dask_validation
 import gate
 import memory
 import ops_undo
@@ -46,6 +47,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("ops_writes", ops_writes.render),
     _optional("ops_undo", ops_undo.render),
     _optional("replay", replay.render),
+    _optional("distributed", dask_validation.render),
     _optional("gate", gate.render),
 )
 

@@ -41,6 +41,10 @@ What is measured, always next to peers measured in the same run on the same data
    10. replay: 10,000 logged small-file operations replayed into a sandbox by kfm_wal.replay
        (log verified, every state checked) against the same writes done directly with fsync
        (benches/replay.py)
+   11. validation on a Dask cluster: an archive (1 GB; 130 MB in --check and --quick) validated
+       from a file:// URL by 1 and 2 single-threaded Dask workers against the local validator on
+       one thread and on all cores, the client's join timed apart, and a model of a 100 GB,
+       1,000-segment archive on 32 workers (benches/dask_validation.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -54,6 +58,8 @@ Targets are ratios against peers measured in the same run, never absolute timing
     guarded small file writes               ops.run_batch time / direct atomic writes time <= 2x
     replay                                  replay of 10,000 logged small-file operations time /
                                             the same writes done directly with fsync <= 1x
+    validation on a Dask cluster            2 workers / 1 worker >= 1.7x; client join < 5% of the
+                                            total; 1 worker / local validator on one thread <= 1.3x
 
 Measurements are interleaved (every round runs every peer, in a rotating order, on fresh
 directories) and repeated; the first round is a discarded warm-up. Figures are medians, with the
@@ -78,9 +84,9 @@ the modes' sizes and the flags; harness.py the scratch directories, settling and
 suite uses; stats.py the medians and ratios; machine.py the machine facts. Each section is one
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
-ops_writes.py (8), ops_undo.py (9), replay.py (10). targets.py judges the goals above, gate.py the baseline,
-report.py assembles and writes the results, plot.py draws the scaling PNG. What the suites measure
-with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+ops_writes.py (8), ops_undo.py (9), replay.py (10), dask_validation.py (11). targets.py judges the
+goals above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the
+scaling PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
 """
 
 from __future__ import annotations
@@ -99,6 +105,7 @@ import append_batch
 import append_single
 import append_threads
 import config
+import dask_validation
 import gate
 import machine
 import memory
@@ -136,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": asdict(cfg),
         "warnings": warnings,
     }
-    steps = 7 + bool(cfg.undo_ops) + bool(cfg.replay_ops)
+    steps = 8 + bool(cfg.undo_ops) + bool(cfg.replay_ops)
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -210,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.replay_ops:
             step(
-                steps,
+                steps - 1,
                 "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
                 "replay",
                 lambda: replay.run(
@@ -224,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     say=say,
                 ),
             )
+        step(
+            steps,
+            "validation on a Dask cluster (1 and 2 workers vs the local validator)",
+            "distributed",
+            lambda: dask_validation.run(cfg.name, args.tmp_dir, args.seed + 1),
+        )
         results["section_s"] = section_s
     warnings += machine.end_of_run(results["machine"])
     results["elapsed_s"] = time.perf_counter() - t_start
