@@ -86,7 +86,8 @@ module that measures it and renders its part of the report: append_batch.py (1),
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
 ops_writes.py (8), ops_undo.py (9), replay.py (10), dask_validation.py (11). targets.py judges the
 goals above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the
-scaling PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+scaling PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one
+measurement in a fresh process).
 """
 
 from __future__ import annotations
