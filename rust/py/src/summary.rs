@@ -28,7 +28,7 @@ pub fn segment_name(name: &str) -> Option<(u64, u64)> {
 pub fn scan_summary<'py>(
     py: Python<'py>,
     name: &str,
-    data: PyBackedBytes,
+    data: &[u8],
     archived: bool,
     keyring: Option<Vec<String>>,
     check_bodies: bool,
@@ -40,7 +40,7 @@ pub fn scan_summary<'py>(
     let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
     let encoded = py.detach(|| {
         let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
-        segment_summary::encode(&segment_summary::scan_alone(&file, &data, &opts))
+        segment_summary::encode(&segment_summary::scan_alone(&file, data, &opts))
     });
     Ok(PyBytes::new(py, &encoded))
 }
@@ -61,8 +61,8 @@ pub fn join_summaries(
     let ring = keyring_of(keyring)?;
     let report = py.detach(|| {
         let mut scans = Vec::with_capacity(summaries.len());
-        for (i, s) in summaries.iter().enumerate() {
-            let scan = segment_summary::decode(s).ok_or_else(|| {
+        for (i, s) in summaries.into_iter().enumerate() {
+            let scan = segment_summary::decode(&s).ok_or_else(|| {
                 kfm_wal_core::WalError::InvalidArgument(format!("summary {i} is damaged or from another version"))
             })?;
             scans.push(scan);
@@ -111,7 +111,7 @@ type RecordTuple<'py> = (u64, &'static str, u64, String, Bound<'py, PyBytes>);
 pub fn read_segment_bytes<'py>(
     py: Python<'py>,
     name: &str,
-    data: PyBackedBytes,
+    data: &[u8],
     archived: bool,
     from_seq: u64,
     to_seq: u64,
@@ -119,7 +119,7 @@ pub fn read_segment_bytes<'py>(
     let (number, first_seq) =
         segment::parse_name(name).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
     let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
-    let (records, _) = py.detach(|| kfm_wal_core::reader::read_loaded(&file, &data, 0, from_seq, to_seq)).py()?;
+    let (records, _) = py.detach(|| kfm_wal_core::reader::read_loaded(&file, data, 0, from_seq, to_seq)).py()?;
     Ok(records
         .into_iter()
         .map(|r| (r.seq, r.kind.as_str(), r.offset, hash::to_prefixed(&r.hash), PyBytes::new(py, &r.line)))
