@@ -17,6 +17,8 @@ __all__ = [
     "join_summaries",
     "read_segment_bytes",
     "scan_summary",
+    "scan_summary_split",
+    "pair_ops",
     "segment_name",
     "summary_facts",
     "Receipt",
@@ -139,6 +141,16 @@ def scan_summary(
     check_bodies: bool = True,
     check_signatures: bool = True,
 ) -> bytes: ...
+def scan_summary_split(
+    name: str,
+    data: bytes,
+    archived: bool,
+    parts: int,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
+def pair_ops(segments: list[tuple[str, bytes]]) -> bytes: ...
 def join_summaries(
     summaries: list[bytes],
     keyring: list[str] | None = None,
@@ -146,6 +158,7 @@ def join_summaries(
     check_signatures: bool = True,
     stop_after: int | None = None,
     elapsed: float = 0.0,
+    paired: list[bytes] | None = None,
 ) -> dict[str, Any]: ...
 def summary_facts(summary: bytes) -> dict[str, Any]: ...
 def read_segment_bytes(

@@ -1,7 +1,9 @@
 """Verifying an archive on a Dask cluster: one task per segment, run where the workers are; each
 reads its segment from storage itself (the client never holds segment bytes) and returns the
-segment's summary. Tasks that fail because a worker died are retried by Dask; a segment that
-cannot be read is one RemoteError naming it."""
+segment's summary and its intents and completions split by wal_id into partitions; one task per
+partition pairs them (worker to worker: the client never holds them either). The client joins the
+summaries and the partitions' counts and findings. Tasks that fail because a worker died are
+retried by Dask; a segment that cannot be read is one RemoteError naming it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RemoteError, UsageError
 from ..extras import needs
 from ..storage.store import RemoteSegment
-from ..storage.validate import scan_segment
+from ..storage.validate import pair_partition, paired_names, scan_segment
 from ..storage.validate import verify as verify_segments
 
 if TYPE_CHECKING:
@@ -23,6 +25,15 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
+MAX_PARTITIONS = 8  # pairing is cheap: more partitions would cost more tasks than they save
+
+
+def _summary(scanned: tuple[bytes, list[bytes]]) -> bytes:
+    return scanned[0]
+
+
+def _share(scanned: tuple[bytes, list[bytes]], part: int) -> bytes:
+    return scanned[1][part]
 
 
 def connect(address: str, timeout: float | None = None) -> Client:
@@ -53,27 +64,41 @@ def verify(
     fail_fast: bool = False,
     retries: int = 2,
     timeout: float = DEFAULT_TIMEOUT,
+    partitions: int | None = None,
 ) -> VerifyReport:
     """Verify the archive at `url` on the cluster of `client`: the report a local `verify` of the
-    same bytes gives. `timeout`: seconds for all the scans together (RemoteError after)."""
+    same bytes gives. `timeout`: seconds for all the scans together (RemoteError after).
+    `partitions`: how many tasks pair the intents and completions (default: one per worker, at
+    most MAX_PARTITIONS)."""
 
     cluster: Any = client  # distributed's API is untyped
 
-    def on_cluster(segments: list[RemoteSegment], args: dict[str, Any]) -> list[bytes]:
-        futures = cluster.map(
+    def on_cluster(segments: list[RemoteSegment], args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
+        n = len(segments)
+        parts = partitions or max(1, min(MAX_PARTITIONS, len(cluster.scheduler_info().get("workers", {}))))
+        scans = cluster.map(
             scan_segment,
             [s.url for s in segments],
             [s.name for s in segments],
             [s.archived for s in segments],
+            [parts] * n,
             pure=False,
             retries=retries,
             **args,
         )
+        summaries_f = cluster.map(_summary, scans, pure=False)
+        names = paired_names(segments)
+        # The shares are held here until the pairs are done: a future nobody holds is released,
+        # and a task whose inputs were released is cancelled.
+        shares = [cluster.map(_share, scans, [p] * n, pure=False) for p in range(parts)]
+        paired_f = [cluster.submit(pair_partition, names, *share, pure=False) for share in shares]
+        futures = [*scans, *summaries_f, *(f for share in shares for f in share), *paired_f]
         try:
             # Each result waited for with what is left of the time: a cluster without workers, or
             # one that lost them all, would keep a plain gather waiting for ever.
             deadline = time.monotonic() + timeout
-            summaries = [f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures]
+            summaries = [f.result(timeout=max(0.0, deadline - time.monotonic())) for f in summaries_f]
+            paired = [f.result(timeout=max(0.0, deadline - time.monotonic())) for f in paired_f]
         except RemoteError:
             raise
         except TimeoutError:
@@ -83,7 +108,7 @@ def verify(
             raise RemoteError(f"{url}: a scan failed on the cluster: {type(e).__name__}: {first}") from None
         finally:
             cluster.cancel(futures)
-        return summaries
+        return summaries, paired
 
     return verify_segments(
         url,
@@ -96,4 +121,4 @@ def verify(
     )
 
 
-__all__ = ["DEFAULT_TIMEOUT", "connect", "verify"]
+__all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "MAX_PARTITIONS", "connect", "verify"]

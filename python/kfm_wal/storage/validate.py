@@ -1,7 +1,9 @@
 """Verifying an archive at a URL segment by segment: each segment's bytes read and verified
-alone into a compact summary (`scan_segment`, what a Dask worker runs next to the storage), the
-summaries joined in log order by the core's own join rules (`join`). The report is the one a
-local `verify` of the same bytes gives; only `path` (the URL) and `elapsed` differ."""
+alone into a compact summary (`scan_segment`, what a Dask worker runs next to the storage), its
+intents and completions split off into partitions by wal_id; each partition paired alone
+(`pair_partition`); the summaries and paired partitions joined in log order by the core's own
+join rules (`join`). The report is the one a local `verify` of the same bytes gives; only `path`
+(the URL) and `elapsed` differ."""
 
 from __future__ import annotations
 
@@ -16,28 +18,43 @@ from ..report import _public_keys
 from . import manifest
 from .store import ArchiveStore, RemoteSegment, read_segment
 
-# Scans every segment and returns their summaries in the order given: in-process here, on a Dask
-# cluster in kfm_wal.distributed.
-ScanAll = Callable[[list[RemoteSegment], dict[str, Any]], list[bytes]]
+# Scans every segment and pairs the operations: the summaries in the order given, and the paired
+# partitions. In-process here, on a Dask cluster in kfm_wal.distributed.
+ScanAll = Callable[[list[RemoteSegment], dict[str, Any]], tuple[list[bytes], list[bytes]]]
 
 
 def scan_segment(
     url: str,
     name: str,
     archived: bool,
+    parts: int = 1,
     storage_options: Mapping[str, Any] | None = None,
     keyring: list[str] | None = None,
     check_bodies: bool = True,
     check_signatures: bool = True,
-) -> bytes:
-    """Read one segment object where this runs and verify it alone: its encoded summary."""
+) -> tuple[bytes, list[bytes]]:
+    """Read one segment object where this runs and verify it alone: its encoded summary, and its
+    intents and completions in `parts` partitions by wal_id."""
     data = read_segment(url, storage_options)
-    return _core.scan_summary(name, data, archived, keyring, check_bodies, check_signatures)
+    return _core.scan_summary_split(name, data, archived, parts, keyring, check_bodies, check_signatures)
 
 
-def scan_here(segments: list[RemoteSegment], args: dict[str, Any]) -> list[bytes]:
-    """Every segment scanned in this process, one after the other."""
-    return [scan_segment(s.url, s.name, s.archived, **args) for s in segments]
+def paired_names(segments: list[RemoteSegment]) -> list[str | None]:
+    """Each segment's name, None for the copies the join leaves out of the chain (a number listed
+    twice: the first copy is joined), whose operations are not paired either."""
+    return [None if i and s.number == segments[i - 1].number else s.name for i, s in enumerate(segments)]
+
+
+def pair_partition(names: list[str | None], *events: bytes) -> bytes:
+    """Pair one partition: `events[i]` is segment i's share of it (`scan_segment`)."""
+    return _core.pair_ops([(name, e) for name, e in zip(names, events, strict=True) if name is not None])
+
+
+def scan_here(segments: list[RemoteSegment], args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
+    """Every segment scanned in this process, one after the other; the operations paired whole."""
+    scanned = [scan_segment(s.url, s.name, s.archived, 1, **args) for s in segments]
+    paired = pair_partition(paired_names(segments), *(parts[0] for _, parts in scanned))
+    return [summary for summary, _ in scanned], [paired]
 
 
 def verify(
@@ -62,14 +79,15 @@ def verify(
         "check_bodies": check_bodies,
         "check_signatures": check_signatures,
     }
-    summaries = scan_all(segments, args)
-    return join(store, segments, summaries, ring, check_signatures, fail_fast, started)
+    summaries, paired = scan_all(segments, args)
+    return join(store, segments, summaries, paired, ring, check_signatures, fail_fast, started)
 
 
 def join(
     store: ArchiveStore,
     segments: list[RemoteSegment],
     summaries: list[bytes],
+    paired: list[bytes],
     keyring: list[str] | None,
     check_signatures: bool,
     fail_fast: bool,
@@ -79,11 +97,11 @@ def join(
     entries = manifest.load(store)
     if entries is not None:
         manifest.check(store, entries, segments, [_core.summary_facts(s) for s in summaries])
-    raw = _core.join_summaries(summaries, keyring, False, check_signatures, 1 if fail_fast else None)
+    raw = _core.join_summaries(summaries, keyring, False, check_signatures, 1 if fail_fast else None, 0.0, paired)
     raw["elapsed"] = time.perf_counter() - started
     findings = [Finding(**f) for f in raw.pop("findings")]
     rules = CORE_RULES if check_signatures else tuple(r for r in CORE_RULES if r != "seal.signature")
     return VerifyReport(path=store.url, findings=findings, rules=list(rules), incremental_from=None, **raw)
 
 
-__all__ = ["ScanAll", "join", "scan_here", "scan_segment", "verify"]
+__all__ = ["ScanAll", "join", "pair_partition", "paired_names", "scan_here", "scan_segment", "verify"]

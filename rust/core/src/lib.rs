@@ -20,6 +20,7 @@ pub mod line_feed;
 mod log_record_bodies;
 mod log_report;
 mod log_state;
+pub mod op_pairing;
 pub mod ops;
 mod pieces;
 pub mod pipeline;

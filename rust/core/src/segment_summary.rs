@@ -82,13 +82,7 @@ pub fn encode(s: &SegmentScan) -> Vec<u8> {
     w.bool(s.tail.only_torn_lines);
     w.uint(s.sealed_records);
     w.uint(s.bytes);
-    w.uint(s.ops.len() as u64);
-    for op in &s.ops {
-        w.0.extend_from_slice(&op.wal_id.to_le_bytes());
-        w.bool(op.completion);
-        w.uint(op.seq);
-        w.uint(op.offset);
-    }
+    w.ops(&s.ops);
     w.uint(s.keys_seen.len() as u64);
     s.keys_seen.iter().for_each(|k| w.text(k));
     w.uint(s.last_seal_offset);
@@ -105,6 +99,15 @@ pub fn encode(s: &SegmentScan) -> Vec<u8> {
         w.uint(*seq);
     }
     w.0
+}
+
+/// The summary of a scan without its intents and completions, and those split into `parts`
+/// partitions by `wal_id` (`op_pairing`), each encoded: what a worker ships when the pairing runs
+/// in partitions on other workers.
+#[must_use]
+pub fn encode_split(mut s: SegmentScan, parts: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let ops = std::mem::take(&mut s.ops);
+    (encode(&s), crate::op_pairing::split(&ops, parts))
 }
 
 /// A summary back as the scan the join takes. None: not a summary this build wrote (a worker
@@ -142,10 +145,7 @@ pub fn decode(bytes: &[u8]) -> Option<SegmentScan> {
     };
     let sealed_records = r.uint()?;
     let len = r.uint()?;
-    let ops = r.list(|r| {
-        let wal_id = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
-        Some(OpEvent { wal_id, completion: r.bool()?, seq: r.uint()?, offset: r.uint()? })
-    })?;
+    let ops = r.ops()?;
     let keys_seen: BTreeSet<String> = r.list(Reader::text)?.into_iter().collect();
     let last_seal_offset = r.uint()?;
     let first_line_ok = r.bool()?;
@@ -177,16 +177,16 @@ pub fn decode(bytes: &[u8]) -> Option<SegmentScan> {
     })
 }
 
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn byte(&mut self, b: u8) {
+    pub(crate) fn byte(&mut self, b: u8) {
         self.0.push(b);
     }
-    fn bool(&mut self, b: bool) {
+    pub(crate) fn bool(&mut self, b: bool) {
         self.0.push(u8::from(b));
     }
-    fn uint(&mut self, mut v: u64) {
+    pub(crate) fn uint(&mut self, mut v: u64) {
         while v >= 0x80 {
             #[allow(clippy::cast_possible_truncation, reason = "the low seven bits, by design")]
             self.0.push((v as u8) | 0x80);
@@ -195,7 +195,7 @@ impl Writer {
         #[allow(clippy::cast_possible_truncation, reason = "under 0x80 here")]
         self.0.push(v as u8);
     }
-    fn text(&mut self, t: &str) {
+    pub(crate) fn text(&mut self, t: &str) {
         self.uint(t.len() as u64);
         self.0.extend_from_slice(t.as_bytes());
     }
@@ -207,13 +207,22 @@ impl Writer {
         self.0.extend_from_slice(&b.hash);
         self.0.extend_from_slice(&b.timestamp);
     }
-    fn opt<T>(&mut self, v: Option<&T>, put: impl FnOnce(&mut Self, &T)) {
+    pub(crate) fn opt<T>(&mut self, v: Option<&T>, put: impl FnOnce(&mut Self, &T)) {
         self.bool(v.is_some());
         if let Some(v) = v {
             put(self, v);
         }
     }
-    fn findings(&mut self, findings: &[Finding]) {
+    pub(crate) fn ops(&mut self, ops: &[OpEvent]) {
+        self.uint(ops.len() as u64);
+        for op in ops {
+            self.0.extend_from_slice(&op.wal_id.to_le_bytes());
+            self.bool(op.completion);
+            self.uint(op.seq);
+            self.uint(op.offset);
+        }
+    }
+    pub(crate) fn findings(&mut self, findings: &[Finding]) {
         self.uint(findings.len() as u64);
         for f in findings {
             let code = CODES.iter().position(|c| *c == f.code).expect("every code is listed in CODES");
@@ -227,10 +236,10 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&[u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -238,17 +247,17 @@ impl Reader<'_> {
         self.0 = rest;
         Some(head)
     }
-    fn byte(&mut self) -> Option<u8> {
+    pub(crate) fn byte(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])
     }
-    fn bool(&mut self) -> Option<bool> {
+    pub(crate) fn bool(&mut self) -> Option<bool> {
         match self.byte()? {
             0 => Some(false),
             1 => Some(true),
             _ => None,
         }
     }
-    fn uint(&mut self) -> Option<u64> {
+    pub(crate) fn uint(&mut self) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -263,7 +272,7 @@ impl Reader<'_> {
         // A count can never exceed the bytes left: a damaged count fails here, not in an allocation.
         usize::try_from(self.uint()?).ok().filter(|n| *n <= self.0.len())
     }
-    fn text(&mut self) -> Option<String> {
+    pub(crate) fn text(&mut self) -> Option<String> {
         let n = self.len()?;
         String::from_utf8(self.take(n)?.to_vec()).ok()
     }
@@ -281,7 +290,7 @@ impl Reader<'_> {
         Some(Boundary { seq: self.uint()?, hash: self.digest()?, timestamp: self.timestamp()? })
     }
     #[allow(clippy::option_option, reason = "a damaged encoding, or an absent value")]
-    fn opt<T>(&mut self, get: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+    pub(crate) fn opt<T>(&mut self, get: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.bool()? {
             get(self).map(Some)
         } else {
@@ -292,7 +301,13 @@ impl Reader<'_> {
         let n = self.len()?;
         (0..n).map(|_| get(self)).collect()
     }
-    fn findings(&mut self) -> Option<Vec<Finding>> {
+    pub(crate) fn ops(&mut self) -> Option<Vec<OpEvent>> {
+        self.list(|r| {
+            let wal_id = u128::from_le_bytes(r.take(16)?.try_into().ok()?);
+            Some(OpEvent { wal_id, completion: r.bool()?, seq: r.uint()?, offset: r.uint()? })
+        })
+    }
+    pub(crate) fn findings(&mut self) -> Option<Vec<Finding>> {
         self.list(|r| {
             let code = *CODES.get(usize::try_from(r.uint()?).ok()?)?;
             let segment = r.text()?;

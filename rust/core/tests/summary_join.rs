@@ -10,7 +10,7 @@ use common::*;
 use kfm_wal_core::scan::ScanOptions;
 use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::verify::{verify, LogReport, VerifyOptions};
-use kfm_wal_core::{segment_summary, summary_join, Durability, Writer, WriterOptions};
+use kfm_wal_core::{op_pairing, segment_summary, summary_join, Durability, Writer, WriterOptions};
 
 /// Everything a report says, spelled out (`LogReport` has no Eq of its own).
 fn spelled(r: &LogReport) -> String {
@@ -46,12 +46,39 @@ fn joined(dir: &Path) -> LogReport {
         })
         .collect();
     let scans = summaries.iter().map(|s| segment_summary::decode(s).expect("a summary decodes")).collect();
-    summary_join::join_scans(files, scans, &VerifyOptions::default()).unwrap()
+    summary_join::join_scans(files, scans, &VerifyOptions::default(), None).unwrap()
+}
+
+/// Joined with the operations paired in `parts` partitions, as on a cluster.
+fn joined_in_partitions(dir: &Path, parts: usize) -> LogReport {
+    let files = segment::list(dir).unwrap();
+    let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
+    let split: Vec<(Vec<u8>, Vec<Vec<u8>>)> = files
+        .iter()
+        .map(|f| {
+            segment_summary::encode_split(
+                segment_summary::scan_alone(f, &std::fs::read(&f.path).unwrap(), &opts),
+                parts,
+            )
+        })
+        .collect();
+    // A segment listed twice is left out of the chain, so its operations are not paired either.
+    let kept: Vec<usize> = (0..files.len()).filter(|&i| i == 0 || files[i].number != files[i - 1].number).collect();
+    let names: Vec<String> = files.iter().map(SegmentFile::name).collect();
+    let partitions = (0..parts)
+        .map(|p| op_pairing::pair(kept.iter().map(|&i| (names[i].as_str(), split[i].1[p].as_slice()))).unwrap())
+        .map(|paired| op_pairing::decode(&op_pairing::encode(&paired)).unwrap())
+        .collect();
+    let scans = split.iter().map(|(s, _)| segment_summary::decode(s).unwrap()).collect();
+    summary_join::join_scans(files, scans, &VerifyOptions::default(), Some(op_pairing::merge(partitions))).unwrap()
 }
 
 fn same(dir: &Path) {
-    let local = verify(dir, &VerifyOptions::default()).unwrap();
-    assert_eq!(spelled(&joined(dir)), spelled(&local), "{}", dir.display());
+    let local = spelled(&verify(dir, &VerifyOptions::default()).unwrap());
+    assert_eq!(spelled(&joined(dir)), local, "{}", dir.display());
+    for parts in [1, 3] {
+        assert_eq!(spelled(&joined_in_partitions(dir, parts)), local, "{} in {parts} partitions", dir.display());
+    }
 }
 
 fn vector_dirs(kind: &str) -> Vec<std::path::PathBuf> {

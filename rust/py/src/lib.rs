@@ -22,7 +22,9 @@ mod _core {
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
-    use super::summary::{join_summaries, read_segment_bytes, scan_summary, segment_name, summary_facts};
+    use super::summary::{
+        join_summaries, pair_ops, read_segment_bytes, scan_summary, scan_summary_split, segment_name, summary_facts,
+    };
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use kfm_wal_core::scan::ScanOptions;
 use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::verify::VerifyOptions;
-use kfm_wal_core::{hash, segment_summary, summary_join};
+use kfm_wal_core::{hash, op_pairing, segment_summary, summary_join};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict};
@@ -45,10 +45,54 @@ pub fn scan_summary<'py>(
     Ok(PyBytes::new(py, &encoded))
 }
 
-/// Join the summaries of every segment of a log, in log order, into the report `verify_log`
-/// gives (a plain dict). `elapsed` is the caller's: the scans ran elsewhere.
+/// `scan_summary`, with the segment's intents and completions split off into `parts` partitions
+/// by `wal_id` (each paired on its own by `pair_ops`): (summary, [partition, ...]).
 #[pyfunction]
-#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0))]
+#[pyo3(signature = (name, data, archived, parts, keyring=None, check_bodies=true, check_signatures=true))]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_summary_split<'py>(
+    py: Python<'py>,
+    name: &str,
+    data: &[u8],
+    archived: bool,
+    parts: usize,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    check_signatures: bool,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> {
+    let (number, first_seq) =
+        segment::parse_name(name).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
+    if parts == 0 {
+        return Err(usage("parts must be at least 1"));
+    }
+    let ring = keyring_of(keyring)?;
+    let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
+    let (summary, split) = py.detach(|| {
+        let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
+        segment_summary::encode_split(segment_summary::scan_alone(&file, data, &opts), parts)
+    });
+    Ok((PyBytes::new(py, &summary), split.iter().map(|p| PyBytes::new(py, p)).collect()))
+}
+
+/// Pair one partition of the intents and completions: (segment file name, that segment's events
+/// of the partition) in log order, a segment listed twice left out after its first copy.
+#[pyfunction]
+pub fn pair_ops(py: Python<'_>, segments: Vec<(String, PyBackedBytes)>) -> PyResult<Bound<'_, PyBytes>> {
+    let paired = py.detach(move || {
+        let segments = segments;
+        op_pairing::pair(segments.iter().map(|(name, events)| (name.as_str(), &events[..])))
+            .map(|p| op_pairing::encode(&p))
+    });
+    let paired = paired.ok_or_else(|| usage("a partition of operations is damaged or from another version"))?;
+    Ok(PyBytes::new(py, &paired))
+}
+
+/// Join the summaries of every segment of a log, in log order, into the report `verify_log`
+/// gives (a plain dict). `elapsed` is the caller's: the scans ran elsewhere. `paired`: the
+/// partitions `pair_ops` returned, when the summaries were split (`scan_summary_split`).
+#[pyfunction]
+#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0, paired=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn join_summaries(
     py: Python<'_>,
     summaries: Vec<PyBackedBytes>,
@@ -57,9 +101,22 @@ pub fn join_summaries(
     check_signatures: bool,
     stop_after: Option<usize>,
     elapsed: f64,
+    paired: Option<Vec<PyBackedBytes>>,
 ) -> PyResult<Bound<'_, PyDict>> {
     let ring = keyring_of(keyring)?;
     let report = py.detach(|| {
+        let paired = match paired {
+            None => None,
+            Some(parts) => {
+                let decoded: Option<Vec<_>> = parts.iter().map(|p| op_pairing::decode(p)).collect();
+                let decoded = decoded.ok_or_else(|| {
+                    kfm_wal_core::WalError::InvalidArgument(
+                        "a paired partition is damaged or from another version".into(),
+                    )
+                })?;
+                Some(op_pairing::merge(decoded))
+            }
+        };
         let mut scans = Vec::with_capacity(summaries.len());
         for (i, s) in summaries.into_iter().enumerate() {
             let scan = segment_summary::decode(&s).ok_or_else(|| {
@@ -75,7 +132,7 @@ pub fn join_summaries(
             stop_after,
             ..VerifyOptions::default()
         };
-        summary_join::join_scans(files, scans, &opts)
+        summary_join::join_scans(files, scans, &opts, paired)
     });
     report_dict(py, report.py()?, check_signatures, pending_ids, elapsed)
 }
