@@ -4,6 +4,6 @@ report a local validation gives. Needs the `distributed` extra."""
 
 from __future__ import annotations
 
-from .cluster import DEFAULT_TIMEOUT, connect, verify
+from .cluster import DEFAULT_TIMEOUT, MAX_PARTITIONS, connect, verify
 
-__all__ = ["DEFAULT_TIMEOUT", "connect", "verify"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_PARTITIONS", "connect", "verify"]
