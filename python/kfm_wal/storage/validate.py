@@ -7,8 +7,10 @@ join rules (`join`). The report is the one a local `verify` of the same bytes gi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import _core
@@ -51,8 +53,10 @@ def pair_partition(names: list[str | None], *events: bytes) -> bytes:
 
 
 def scan_here(segments: list[RemoteSegment], args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
-    """Every segment scanned in this process, one after the other; the operations paired whole."""
-    scanned = [scan_segment(s.url, s.name, s.archived, 1, **args) for s in segments]
+    """Every segment scanned in this process, one per core at a time (the scan releases the GIL;
+    memory holds that many segments); the operations paired whole."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(segments), os.cpu_count() or 1))) as pool:
+        scanned = list(pool.map(lambda s: scan_segment(s.url, s.name, s.archived, 1, **args), segments))
     paired = pair_partition(paired_names(segments), *(parts[0] for _, parts in scanned))
     return [summary for summary, _ in scanned], [paired]
 
