@@ -38,6 +38,7 @@ pub mod segment;
 mod segment_bytes;
 pub mod segment_summary;
 pub mod summary_join;
+pub mod summary_resume;
 mod sync_stage;
 pub mod timestamp;
 pub mod verify;

@@ -59,14 +59,18 @@ pub struct Paired {
     pub completions: u64,
     pub pending: u64,
     pub findings: Vec<Finding>,
+    /// The ids still pending (what the next verification receipt lists).
+    pub pending_ids: Vec<u128>,
 }
 
 /// Pair one partition: `segments` are (segment file name, that segment's encoded events of this
 /// partition), in log order, the copies the join leaves out of the chain (a segment listed twice)
-/// already left out. None: an encoding this build did not write.
+/// already left out; `assumed`: this partition's ids a verification receipt says are pending
+/// before the first event (an incremental run). None: an encoding this build did not write.
 #[must_use]
-pub fn pair<'a>(segments: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Option<Paired> {
+pub fn pair<'a>(segments: impl IntoIterator<Item = (&'a str, &'a [u8])>, assumed: &[u128]) -> Option<Paired> {
     let mut table = OpsTable::default();
+    table.assume_pending(assumed.iter().copied());
     let mut out = Paired::default();
     for (name, encoded) in segments {
         for ev in decode_events(encoded)? {
@@ -94,6 +98,7 @@ pub fn pair<'a>(segments: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Opti
         }
     }
     out.pending = table.pending_count() as u64;
+    out.pending_ids = table.pending().collect();
     Some(out)
 }
 
@@ -105,6 +110,7 @@ pub fn merge(parts: Vec<Paired>) -> Paired {
         all.completions += p.completions;
         all.pending += p.pending;
         all.findings.extend(p.findings);
+        all.pending_ids.extend(p.pending_ids);
         all
     })
 }
@@ -117,6 +123,8 @@ pub fn encode(p: &Paired) -> Vec<u8> {
     w.uint(p.completions);
     w.uint(p.pending);
     w.findings(&p.findings);
+    w.uint(p.pending_ids.len() as u64);
+    p.pending_ids.iter().for_each(|id| w.0.extend_from_slice(&id.to_le_bytes()));
     w.0
 }
 
@@ -126,6 +134,8 @@ pub fn decode(bytes: &[u8]) -> Option<Paired> {
     if r.byte()? != VERSION {
         return None;
     }
-    let p = Paired { intents: r.uint()?, completions: r.uint()?, pending: r.uint()?, findings: r.findings()? };
+    let (intents, completions, pending, findings) = (r.uint()?, r.uint()?, r.uint()?, r.findings()?);
+    let pending_ids = r.list(|r| Some(u128::from_le_bytes(r.take(16)?.try_into().ok()?)))?;
+    let p = Paired { intents, completions, pending, findings, pending_ids };
     r.0.is_empty().then_some(p)
 }

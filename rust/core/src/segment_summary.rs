@@ -297,7 +297,7 @@ impl Reader<'_> {
             Some(None)
         }
     }
-    fn list<T>(&mut self, mut get: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+    pub(crate) fn list<T>(&mut self, mut get: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         let n = self.len()?;
         (0..n).map(|_| get(self)).collect()
     }

@@ -245,7 +245,7 @@ fn resume_at(
 impl Join {
     /// The state just before a segment resumed from a checkpoint: the scanner itself links the
     /// first record after the checkpoint, so there is no boundary to check here.
-    fn before(file: &SegmentFile, cp: &Checkpoint) -> Join {
+    pub(crate) fn before(file: &SegmentFile, cp: &Checkpoint) -> Join {
         let revoked = cp.revoked.iter().map(|k| (k.clone(), 0)).collect();
         Join {
             number: file.number - 1,
