@@ -176,7 +176,7 @@ def test_a_segment_replaced_in_the_bucket_is_reported(log: Path, s3_config: dict
 
 
 def test_options_that_need_a_directory_are_refused_for_a_url(tmp_path: Path) -> None:
-    for option in (["--receipt", str(tmp_path / "r.json")], ["--quarantine"], ["--operations"]):
+    for option in (["--quarantine"], ["--operations"], ["--tree", str(tmp_path)]):
         result = run("validate", "memory://nothing/log", *option)
         assert_one_error_line(result, f"{option[0]} needs a log directory")
 

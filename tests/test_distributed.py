@@ -22,7 +22,7 @@ from disttools import comparable, damaged_log, local_cluster, s3_endpoint
 from kfm_wal import distributed, keys
 from kfm_wal.errors import NotALogError, RemoteError
 from kfm_wal.storage import push
-from waltools import build_log
+from waltools import build_log, make_entry
 
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 KEYRING = VECTORS / "keyring.json"
@@ -167,3 +167,55 @@ def test_a_cluster_without_workers_times_out_with_one_error(tmp_path: Path) -> N
         with Client(cluster, set_as_default=False) as empty:
             with pytest.raises(RemoteError, match="did not finish within 2 s"):
                 distributed.verify(log.resolve().as_uri(), empty, timeout=2)
+
+
+def _incremental_cases(tmp_path: Path) -> Iterator[tuple[str, Path, Any]]:
+    """(case, log, receipt): a receipt taken, then the log grown, and then left as it is, its
+    checkpoint's record rewritten, or its checkpoint's segment removed."""
+    from kfm_wal.verification_receipts import VerificationReceipt
+
+    for case in ("grown", "rewritten", "cut"):
+        path = tmp_path / case
+        with kfm_wal.Wal.create(path, keys.generate(), max_segment_bytes=6144, max_record_bytes=4096) as w:
+            batch = w.append_many([make_entry(i) for i in range(9)])
+            w.complete(batch[0].wal_id)
+            receipt = VerificationReceipt.from_report(kfm_wal.verify(path, keep_pending=True))
+            done = w.append_many([make_entry(100 + i) for i in range(12)])
+            w.complete_many([{"wal_id": r.wal_id, "status": "succeeded"} for r in [*batch[1:4], *done[:3]]])
+        held = next(p for p in sorted(path.rglob("wal-*.jsonl")) if p.name == receipt.segment)
+        if case == "rewritten":
+            data = bytearray(held.read_bytes())
+            data[receipt.offset + 3] = ord("X")
+            held.write_bytes(bytes(data))
+        elif case == "cut":
+            held.unlink()
+        yield case, path, receipt
+
+
+def test_incremental_runs_give_the_local_report(client: Any, tmp_path: Path) -> None:
+    from kfm_wal.storage import verify as verify_url
+
+    for case, log, receipt in _incremental_cases(tmp_path):
+        local = kfm_wal.verify(log, receipt=receipt, keep_pending=True)
+        assert local.incremental_from == receipt.seq
+        url = log.resolve().as_uri()
+        here = verify_url(url, receipt=receipt, keep_pending=True)
+        there = distributed.verify(url, client, receipt=receipt, keep_pending=True, timeout=60)
+        for report in (here, there):
+            assert comparable(report) == comparable(local), case
+            assert sorted(report.pending_ids or []) == sorted(local.pending_ids or []), case
+        codes = [f.code for f in local.findings]
+        assert codes == {"grown": [], "rewritten": ["receipt.mismatch"], "cut": ["receipt.truncated"]}[case]
+        assert local.scanned_bytes < local.bytes or case != "grown"  # only what is new was read
+
+
+def test_cli_receipts_of_an_archive_on_the_cluster(client: Any, tmp_path: Path) -> None:
+    log = build_log(tmp_path / "log", keys.generate())
+    url, receipt = log.resolve().as_uri(), tmp_path / "ci.receipt"
+    first = run("validate", url, "--dask", client.scheduler.address, "--receipt", receipt)
+    assert first.exit_code == 0, first.stderr
+    assert "now vouches for seq 39" in first.stdout
+    again = run("validate", url, "--dask", client.scheduler.address, "--receipt", receipt, "--json")
+    assert again.exit_code == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["incremental_from"] == 39 and doc["scanned_bytes"] < doc["bytes"]

@@ -19,6 +19,7 @@ __all__ = [
     "scan_summary",
     "scan_summary_split",
     "pair_ops",
+    "resume_summary_split",
     "segment_name",
     "summary_facts",
     "Receipt",
@@ -150,7 +151,17 @@ def scan_summary_split(
     check_bodies: bool = True,
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]: ...
-def pair_ops(segments: list[tuple[str, bytes]]) -> bytes: ...
+def pair_ops(segments: list[tuple[str, bytes]], part: int = 0, parts: int = 1, pending: list[str] = ...) -> bytes: ...
+def resume_summary_split(
+    name: str,
+    data: bytes,
+    archived: bool,
+    parts: int,
+    checkpoint: dict[str, Any],
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
 def join_summaries(
     summaries: list[bytes],
     keyring: list[str] | None = None,
@@ -159,6 +170,10 @@ def join_summaries(
     stop_after: int | None = None,
     elapsed: float = 0.0,
     paired: list[bytes] | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    listing: list[tuple[str, bool]] | None = None,
+    resumed: bytes | None = None,
+    vouched_bytes: int = 0,
 ) -> dict[str, Any]: ...
 def summary_facts(summary: bytes) -> dict[str, Any]: ...
 def read_segment_bytes(

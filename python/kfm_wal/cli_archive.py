@@ -16,7 +16,7 @@ import orjson
 
 from . import cli_render as render
 from . import keys
-from .cli_app import LOG_DIR, cli, require_log
+from .cli_app import LOG_DIR, cli, load_key, require_log
 from .cli_errors import INVALID_LOG, CliError, located, shown
 
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ def validate_url(
     url: str,
     *,
     keyring_file: Path | None,
+    receipt_file: Path | None,
+    receipt_key_file: Path | None,
     as_json: bool,
     max_errors: int,
     fail_fast: bool,
@@ -80,7 +82,8 @@ def validate_url(
     refused: dict[str, bool],
 ) -> int:
     """`kfm-wal validate URL`: the archive at URL verified read-only, on a Dask cluster with
-    `dask_address`. `refused`: options that need a local directory, and whether each was given."""
+    `dask_address`; with a receipt, only what follows its checkpoint. `refused`: options that
+    need a local directory, and whether each was given."""
     given = [option for option, on in refused.items() if on]
     if given:
         raise CliError(f"{given[0]} needs a log directory, not a URL", f"option {given[0]}")
@@ -88,19 +91,31 @@ def validate_url(
     if keyring_file is not None:
         with located(file=keyring_file):
             ring = keys.load_keyring(keyring_file)
+    signer = load_key(receipt_key_file) if receipt_key_file else None
+    previous = None
+    if receipt_file is not None and receipt_file.exists():
+        from . import verification_receipts as receipts
+
+        with located(file=receipt_file):
+            previous = receipts.load(receipt_file, signer.public_key if signer else None)
+    options: dict[str, Any] = {"fail_fast": fail_fast, "receipt": previous, "keep_pending": receipt_file is not None}
     with located():
         if dask_address is None:
             from .storage import verify
 
-            report = verify(url, ring, fail_fast=fail_fast)
+            report = verify(url, ring, **options)
         else:
             from . import distributed
 
             client: Any = distributed.connect(dask_address)
             try:
-                report = distributed.verify(url, client, ring, fail_fast=fail_fast)
+                report = distributed.verify(url, client, ring, **options)
             finally:
                 client.close()
+    if receipt_file is not None and report.ok:
+        from .verification_receipts import VerificationReceipt
+
+        VerificationReceipt.from_report(report, signer).save(receipt_file)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(report.to_dict(max_errors), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -108,6 +123,8 @@ def validate_url(
         console = render.console()
         for part in render.report_summary(report, trust):
             console.print(part)
+        if receipt_file is not None and report.ok:
+            console.print(f"receipt: {shown(receipt_file)} now vouches for seq {report.head_seq}")
     return 0 if report.ok else INVALID_LOG
 
 

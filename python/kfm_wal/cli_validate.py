@@ -98,11 +98,13 @@ def validate(
     """Verify every byte of the log in DIR, or of the archive at URL (s3://, gs://, az://, file://,
     memory://). Exit 0 if valid, 1 if not, 2 on usage errors."""
     if isinstance(log_dir, str):
-        refused = {"--receipt": bool(receipt_file), "--quarantine": quarantine_, "--operations": op_rules}
+        refused = {"--quarantine": quarantine_, "--operations": op_rules}
         refused |= {"--policy": bool(policy_file), "--tree": bool(tree_root)}
         return validate_url(
             log_dir,
             keyring_file=keyring_file,
+            receipt_file=receipt_file,
+            receipt_key_file=receipt_key_file,
             as_json=as_json,
             max_errors=max_errors,
             fail_fast=fail_fast,

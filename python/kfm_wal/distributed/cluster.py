@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RemoteError, UsageError
 from ..extras import needs
-from ..storage.store import RemoteSegment
-from ..storage.validate import pair_partition, paired_names, scan_segment
+from ..storage.validate import ScanPlan, pair_partition, paired_names, scan_segment
 from ..storage.validate import verify as verify_segments
 
 if TYPE_CHECKING:
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..findings import VerifyReport
     from ..keys import Keyring
+    from ..verification_receipts import VerificationReceipt
 
 DEFAULT_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
@@ -62,18 +62,23 @@ def verify(
     check_bodies: bool = True,
     check_signatures: bool = True,
     fail_fast: bool = False,
+    receipt: VerificationReceipt | None = None,
+    keep_pending: bool = False,
     retries: int = 2,
     timeout: float = DEFAULT_TIMEOUT,
     partitions: int | None = None,
 ) -> VerifyReport:
     """Verify the archive at `url` on the cluster of `client`: the report a local `verify` of the
     same bytes gives. `timeout`: seconds for all the scans together (RemoteError after).
+    `receipt`: an incremental run, only the segments from the receipt's checkpoint on are scanned
+    (`keep_pending` to write the next receipt), as `kfm_wal.verify` does.
     `partitions`: how many tasks pair the intents and completions (default: one per worker, at
     most MAX_PARTITIONS)."""
 
     cluster: Any = client  # distributed's API is untyped
 
-    def on_cluster(segments: list[RemoteSegment], args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
+    def on_cluster(plan: ScanPlan, args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
+        segments = plan.segments
         n = len(segments)
         parts = partitions or max(1, min(MAX_PARTITIONS, len(cluster.scheduler_info().get("workers", {}))))
         scans = cluster.map(
@@ -82,6 +87,7 @@ def verify(
             [s.name for s in segments],
             [s.archived for s in segments],
             [parts] * n,
+            plan.checkpoints(),
             pure=False,
             retries=retries,
             **args,
@@ -91,7 +97,10 @@ def verify(
         # The shares are held here until the pairs are done: a future nobody holds is released,
         # and a task whose inputs were released is cancelled.
         shares = [cluster.map(_share, scans, [p] * n, pure=False) for p in range(parts)]
-        paired_f = [cluster.submit(pair_partition, names, *share, pure=False) for share in shares]
+        paired_f = [
+            cluster.submit(pair_partition, names, p, parts, plan.pending, *share, pure=False)
+            for p, share in enumerate(shares)
+        ]
         futures = [*scans, *summaries_f, *(f for share in shares for f in share), *paired_f]
         try:
             # Each result waited for with what is left of the time: a cluster without workers, or
@@ -117,6 +126,8 @@ def verify(
         check_bodies=check_bodies,
         check_signatures=check_signatures,
         fail_fast=fail_fast,
+        receipt=receipt,
+        keep_pending=keep_pending,
         scan_all=on_cluster,
     )
 

@@ -75,24 +75,21 @@ def save(store: ArchiveStore, log_id: str | None, entries: dict[str, Entry]) -> 
 
 
 def check(
-    store: ArchiveStore, entries: dict[str, Entry], segments: list[RemoteSegment], facts: list[dict[str, Any]]
+    store: ArchiveStore, entries: dict[str, Entry], segments: list[RemoteSegment], facts: list[dict[str, Any] | None]
 ) -> None:
     """Raise RemoteError at the first way the segments disagree with the manifest: one listed
     there and gone (or one there and not listed), another size, or another seq range or final
-    seal than the manifest records."""
+    seal than the manifest records. A segment without facts (not scanned: an incremental run
+    vouches for it) is checked by place and size only."""
     where = store.object_url(MANIFEST)
     listed = {s.name: (s, f) for s, f in zip(segments, facts, strict=True)}
     for name, entry in sorted(entries.items()):
         if name not in listed:
             raise RemoteError(f"{where} lists segment {name}, which is not in the archive")
         seg, fact = listed[name]
-        got = {
-            "path": f"{'archive/' if seg.archived else ''}{seg.name}",
-            "size": seg.size,
-            "first_seq": fact["first_seq"],
-            "last_seq": fact["last_seq"],
-            "last_hash": fact["last_hash"],
-        }
+        got: dict[str, Any] = {"path": f"{'archive/' if seg.archived else ''}{seg.name}", "size": seg.size}
+        if fact is not None:
+            got |= {"first_seq": fact["first_seq"], "last_seq": fact["last_seq"], "last_hash": fact["last_hash"]}
         for field, value in got.items():
             if getattr(entry, field) != value:
                 raise RemoteError(

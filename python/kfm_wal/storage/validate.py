@@ -11,18 +11,36 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .. import _core
-from ..findings import CORE_RULES, Finding, VerifyReport
+from ..findings import CORE_RULES, RECEIPT_RULES, Finding, VerifyReport
 from ..keys import Keyring
 from ..report import _public_keys
 from . import manifest
 from .store import ArchiveStore, RemoteSegment, read_segment
 
-# Scans every segment and pairs the operations: the summaries in the order given, and the paired
-# partitions. In-process here, on a Dask cluster in kfm_wal.distributed.
-ScanAll = Callable[[list[RemoteSegment], dict[str, Any]], tuple[list[bytes], list[bytes]]]
+if TYPE_CHECKING:
+    from ..verification_receipts import VerificationReceipt
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What to scan: `segments` in log order; the first resumed from `checkpoint` (a receipt's
+    dict) when there is one; `pending`: the ids the receipt says are pending."""
+
+    segments: list[RemoteSegment]
+    checkpoint: dict[str, Any] | None = None
+    pending: tuple[str, ...] = ()
+
+    def checkpoints(self) -> list[dict[str, Any] | None]:
+        return [self.checkpoint if i == 0 else None for i in range(len(self.segments))]
+
+
+# Scans the plan's segments and pairs their operations: the summaries in the order given, and the
+# paired partitions. In-process here, on a Dask cluster in kfm_wal.distributed.
+ScanAll = Callable[[ScanPlan, dict[str, Any]], tuple[list[bytes], list[bytes]]]
 
 
 def scan_segment(
@@ -30,14 +48,19 @@ def scan_segment(
     name: str,
     archived: bool,
     parts: int = 1,
+    checkpoint: dict[str, Any] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     keyring: list[str] | None = None,
     check_bodies: bool = True,
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]:
-    """Read one segment object where this runs and verify it alone: its encoded summary, and its
-    intents and completions in `parts` partitions by wal_id."""
+    """Read one segment object where this runs and verify it alone (from `checkpoint` on, when
+    given): its encoded summary, and its intents and completions in `parts` partitions by wal_id."""
     data = read_segment(url, storage_options)
+    if checkpoint is not None:
+        return _core.resume_summary_split(
+            name, data, archived, parts, checkpoint, keyring, check_bodies, check_signatures
+        )
     return _core.scan_summary_split(name, data, archived, parts, keyring, check_bodies, check_signatures)
 
 
@@ -47,17 +70,19 @@ def paired_names(segments: list[RemoteSegment]) -> list[str | None]:
     return [None if i and s.number == segments[i - 1].number else s.name for i, s in enumerate(segments)]
 
 
-def pair_partition(names: list[str | None], *events: bytes) -> bytes:
-    """Pair one partition: `events[i]` is segment i's share of it (`scan_segment`)."""
-    return _core.pair_ops([(name, e) for name, e in zip(names, events, strict=True) if name is not None])
+def pair_partition(names: list[str | None], part: int, parts: int, pending: tuple[str, ...], *events: bytes) -> bytes:
+    """Pair partition `part` of `parts`: `events[i]` is segment i's share of it (`scan_segment`)."""
+    shares = [(name, e) for name, e in zip(names, events, strict=True) if name is not None]
+    return _core.pair_ops(shares, part, parts, list(pending))
 
 
-def scan_here(segments: list[RemoteSegment], args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
+def scan_here(plan: ScanPlan, args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
     """Every segment scanned in this process, one per core at a time (the scan releases the GIL;
     memory holds that many segments); the operations paired whole."""
-    with ThreadPoolExecutor(max_workers=max(1, min(len(segments), os.cpu_count() or 1))) as pool:
-        scanned = list(pool.map(lambda s: scan_segment(s.url, s.name, s.archived, 1, **args), segments))
-    paired = pair_partition(paired_names(segments), *(parts[0] for _, parts in scanned))
+    jobs = list(zip(plan.segments, plan.checkpoints(), strict=True))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        scanned = list(pool.map(lambda j: scan_segment(j[0].url, j[0].name, j[0].archived, 1, j[1], **args), jobs))
+    paired = pair_partition(paired_names(plan.segments), 0, 1, plan.pending, *(parts[0] for _, parts in scanned))
     return [summary for summary, _ in scanned], [paired]
 
 
@@ -69,10 +94,14 @@ def verify(
     check_bodies: bool = True,
     check_signatures: bool = True,
     fail_fast: bool = False,
+    receipt: VerificationReceipt | None = None,
+    keep_pending: bool = False,
     scan_all: ScanAll = scan_here,
 ) -> VerifyReport:
     """Verify the archive at `url` (read-only). When the archive has a manifest, the segments
-    must agree with it (else RemoteError, naming the segment and field)."""
+    must agree with it (else RemoteError, naming the segment and field). `receipt`: as for
+    `kfm_wal.verify`, only what follows its checkpoint is scanned; `keep_pending` lists the
+    pending intents' ids (the next receipt needs them)."""
     started = time.perf_counter()
     store = ArchiveStore(url, storage_options)
     segments = store.segments()
@@ -83,8 +112,25 @@ def verify(
         "check_bodies": check_bodies,
         "check_signatures": check_signatures,
     }
-    summaries, paired = scan_all(segments, args)
-    return join(store, segments, summaries, paired, ring, check_signatures, fail_fast, started)
+    cp = receipt.checkpoint() if receipt is not None else None
+    at = None if cp is None else next((i for i, s in enumerate(segments) if s.number == cp["segment_number"]), None)
+    if cp is None:
+        plan = ScanPlan(segments)
+    elif at is None:
+        plan = ScanPlan([], cp)  # its segment is gone: nothing is scanned (receipt.truncated)
+    else:
+        plan = ScanPlan(segments[at:], cp, tuple(cp["pending"]))
+    summaries, paired = scan_all(plan, args) if plan.segments else ([], [])
+    if cp is None:
+        raw = join(store, segments, summaries, paired, ring, check_signatures, fail_fast, keep_pending)
+    else:
+        raw = join(store, segments, summaries, paired, ring, check_signatures, fail_fast, keep_pending, cp, at)
+    raw["elapsed"] = time.perf_counter() - started
+    findings = [Finding(**f) for f in raw.pop("findings")]
+    rules = [r for r in CORE_RULES if check_signatures or r != "seal.signature"]
+    rules += list(RECEIPT_RULES) if receipt is not None else []
+    incremental = receipt.seq if receipt is not None else None
+    return VerifyReport(path=store.url, findings=findings, rules=rules, incremental_from=incremental, **raw)
 
 
 def join(
@@ -95,17 +141,36 @@ def join(
     keyring: list[str] | None,
     check_signatures: bool,
     fail_fast: bool,
-    started: float,
-) -> VerifyReport:
-    """The report of the summaries of `segments` (in log order), after checking the manifest."""
+    keep_pending: bool,
+    checkpoint: dict[str, Any] | None = None,
+    at: int | None = None,
+) -> dict[str, Any]:
+    """The core's report (a dict) of the summaries of `segments` (in log order), after checking
+    the manifest; in an incremental run, `summaries` start at the checkpoint's segment, `at` in
+    the listing (None: it is gone)."""
+    stop_after = 1 if fail_fast else None
+    scanned_from = 0 if checkpoint is None else len(segments) if at is None else at + 1
     entries = manifest.load(store)
     if entries is not None:
-        manifest.check(store, entries, segments, [_core.summary_facts(s) for s in summaries])
-    raw = _core.join_summaries(summaries, keyring, False, check_signatures, 1 if fail_fast else None, 0.0, paired)
-    raw["elapsed"] = time.perf_counter() - started
-    findings = [Finding(**f) for f in raw.pop("findings")]
-    rules = CORE_RULES if check_signatures else tuple(r for r in CORE_RULES if r != "seal.signature")
-    return VerifyReport(path=store.url, findings=findings, rules=list(rules), incremental_from=None, **raw)
+        skipped = len(summaries) - (len(segments) - scanned_from)  # the resumed one: no plain summary
+        facts = [None] * scanned_from + [_core.summary_facts(s) for s in summaries[skipped:]]
+        manifest.check(store, entries, segments, facts)
+    if checkpoint is None:
+        return _core.join_summaries(summaries, keyring, keep_pending, check_signatures, stop_after, 0.0, paired)
+    vouched = sum(s.size for s in segments[:at]) if at is not None else 0
+    return _core.join_summaries(
+        summaries[1:],
+        keyring,
+        keep_pending,
+        check_signatures,
+        stop_after,
+        0.0,
+        paired or None,
+        checkpoint,
+        [(s.name, s.archived) for s in segments],
+        summaries[0] if summaries else None,
+        vouched,
+    )
 
 
-__all__ = ["ScanAll", "join", "pair_partition", "paired_names", "scan_here", "scan_segment", "verify"]
+__all__ = ["ScanAll", "ScanPlan", "join", "pair_partition", "paired_names", "scan_here", "scan_segment", "verify"]

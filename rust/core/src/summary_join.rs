@@ -42,7 +42,7 @@ pub fn join_scans(
 pub fn join_from(
     files: Vec<SegmentFile>,
     start: Option<Start<'_>>,
-    scans: Vec<SegmentScan>,
+    mut scans: Vec<SegmentScan>,
     opts: &VerifyOptions,
     mut paired: Option<Paired>,
 ) -> Result<LogReport> {
@@ -72,7 +72,9 @@ pub fn join_from(
             (_, Some(Resumed::Gone(f))) => {
                 report.findings.push(f);
                 first = files.len();
-                paired = None; // nothing after a checkpoint that does not hold is joined
+                // Nothing after a checkpoint that does not hold is joined (nor scanned, locally).
+                paired = None;
+                scans.clear();
             }
             (None, None) => {
                 let cp = start.checkpoint;
@@ -81,6 +83,7 @@ pub fn join_from(
                 report.findings.push(crate::Finding::new(crate::Code::ReceiptTruncated, "", 0, Some(cp.seq), msg));
                 first = files.len();
                 paired = None;
+                scans.clear();
             }
             (Some(_), None) | (None, Some(Resumed::Scan(..))) => {
                 return Err(WalError::InvalidArgument("the checkpoint's segment and its resumed scan disagree".into()));

@@ -49,7 +49,7 @@ pub fn read_segment(
 }
 
 /// A checkpoint from the dict a receipt holds.
-fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
+pub(crate) fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
     let get = |k: &str| d.get_item(k)?.ok_or_else(|| usage(format!("receipt: {k} is missing")));
     let hash_text: String = get("hash")?.extract()?;
     let ts_text: String = get("timestamp")?.extract()?;

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use kfm_wal_core::scan::ScanOptions;
 use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::verify::VerifyOptions;
-use kfm_wal_core::{hash, op_pairing, segment_summary, summary_join};
+use kfm_wal_core::{body, hash, op_pairing, segment_summary, summary_join, summary_resume};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::errors::{usage, IntoPyResult};
-use crate::read::{keyring_of, report_dict};
+use crate::read::{checkpoint as read_checkpoint, keyring_of, report_dict};
 
 /// (number, `first_seq`) of a segment file name, None if `name` is not one.
 #[pyfunction]
@@ -74,27 +74,83 @@ pub fn scan_summary_split<'py>(
     Ok((PyBytes::new(py, &summary), split.iter().map(|p| PyBytes::new(py, p)).collect()))
 }
 
-/// Pair one partition of the intents and completions: (segment file name, that segment's events
-/// of the partition) in log order, a segment listed twice left out after its first copy.
+/// Pair partition `part` of `parts` of the intents and completions: (segment file name, that
+/// segment's events of the partition) in log order, a segment listed twice left out after its
+/// first copy. `pending`: the ids a verification receipt says are pending (an incremental run);
+/// those of this partition are taken as pending before the first event.
 #[pyfunction]
-pub fn pair_ops(py: Python<'_>, segments: Vec<(String, PyBackedBytes)>) -> PyResult<Bound<'_, PyBytes>> {
+#[pyo3(signature = (segments, part=0, parts=1, pending=Vec::new()))]
+pub fn pair_ops(
+    py: Python<'_>,
+    segments: Vec<(String, PyBackedBytes)>,
+    part: usize,
+    parts: usize,
+    pending: Vec<String>,
+) -> PyResult<Bound<'_, PyBytes>> {
+    let mut assumed = Vec::with_capacity(pending.len());
+    for id in pending {
+        let id = body::parse_uuid_v4(&id).ok_or_else(|| usage(format!("receipt: bad pending id {id}")))?;
+        if op_pairing::partition_of(id, parts) == part {
+            assumed.push(id);
+        }
+    }
     let paired = py.detach(move || {
         let segments = segments;
-        op_pairing::pair(segments.iter().map(|(name, events)| (name.as_str(), &events[..])))
+        op_pairing::pair(segments.iter().map(|(name, events)| (name.as_str(), &events[..])), &assumed)
             .map(|p| op_pairing::encode(&p))
     });
     let paired = paired.ok_or_else(|| usage("a partition of operations is damaged or from another version"))?;
     Ok(PyBytes::new(py, &paired))
 }
 
+/// The segment holding a verification receipt's checkpoint, resumed from it on its bytes alone:
+/// (the encoded resumed summary, its intents and completions after the checkpoint in `parts`
+/// partitions). A segment of another log than the receipt's is a usage error.
+#[pyfunction]
+#[pyo3(signature = (name, data, archived, parts, checkpoint, keyring=None, check_bodies=true, check_signatures=true))]
+#[allow(clippy::too_many_arguments)]
+pub fn resume_summary_split<'py>(
+    py: Python<'py>,
+    name: &str,
+    data: &[u8],
+    archived: bool,
+    parts: usize,
+    checkpoint: &Bound<'py, PyDict>,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    check_signatures: bool,
+) -> PyResult<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> {
+    let (number, first_seq) =
+        segment::parse_name(name).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
+    let cp = read_checkpoint(checkpoint)?;
+    let ring = keyring_of(keyring)?;
+    let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
+    let resumed = py.detach(|| {
+        let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
+        summary_resume::resume_alone(&file, data, &cp, &opts).map(|r| match r {
+            summary_resume::Resumed::Scan(mut s, end) => {
+                let events = std::mem::take(&mut s.ops);
+                (summary_resume::encode(&summary_resume::Resumed::Scan(s, end)), op_pairing::split(&events, parts))
+            }
+            gone @ summary_resume::Resumed::Gone(_) => (summary_resume::encode(&gone), op_pairing::split(&[], parts)),
+        })
+    });
+    let (summary, split) = resumed.py()?;
+    Ok((PyBytes::new(py, &summary), split.iter().map(|p| PyBytes::new(py, p)).collect()))
+}
+
 /// Join the summaries of every segment of a log, in log order, into the report `verify_log`
 /// gives (a plain dict). `elapsed` is the caller's: the scans ran elsewhere. `paired`: the
 /// partitions `pair_ops` returned, when the summaries were split (`scan_summary_split`).
+/// An incremental run gives the `checkpoint` (a receipt's dict), the whole `listing` ((name,
+/// archived) in log order), the checkpoint segment's `resumed` summary (None: it is not in the
+/// listing), the size of the segments before it (`vouched_bytes`), and as `summaries` only those
+/// of the segments after it.
 #[pyfunction]
-#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0, paired=None))]
+#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0, paired=None, checkpoint=None, listing=None, resumed=None, vouched_bytes=0))]
 #[allow(clippy::too_many_arguments)]
-pub fn join_summaries(
-    py: Python<'_>,
+pub fn join_summaries<'py>(
+    py: Python<'py>,
     summaries: Vec<PyBackedBytes>,
     keyring: Option<Vec<String>>,
     pending_ids: bool,
@@ -102,29 +158,39 @@ pub fn join_summaries(
     stop_after: Option<usize>,
     elapsed: f64,
     paired: Option<Vec<PyBackedBytes>>,
-) -> PyResult<Bound<'_, PyDict>> {
+    checkpoint: Option<&Bound<'py, PyDict>>,
+    listing: Option<Vec<(String, bool)>>,
+    resumed: Option<PyBackedBytes>,
+    vouched_bytes: u64,
+) -> PyResult<Bound<'py, PyDict>> {
     let ring = keyring_of(keyring)?;
+    let cp = checkpoint.map(read_checkpoint).transpose()?;
+    let listed = listing
+        .map(|names| {
+            names
+                .into_iter()
+                .map(|(name, archived)| {
+                    let (number, first_seq) = segment::parse_name(&name)
+                        .ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
+                    Ok(SegmentFile { number, first_seq, path: PathBuf::from(name), archived })
+                })
+                .collect::<PyResult<Vec<_>>>()
+        })
+        .transpose()?;
     let report = py.detach(|| {
+        let damaged =
+            |what: &str| kfm_wal_core::WalError::InvalidArgument(format!("{what} is damaged or from another version"));
         let paired = match paired {
             None => None,
             Some(parts) => {
                 let decoded: Option<Vec<_>> = parts.iter().map(|p| op_pairing::decode(p)).collect();
-                let decoded = decoded.ok_or_else(|| {
-                    kfm_wal_core::WalError::InvalidArgument(
-                        "a paired partition is damaged or from another version".into(),
-                    )
-                })?;
-                Some(op_pairing::merge(decoded))
+                Some(op_pairing::merge(decoded.ok_or_else(|| damaged("a paired partition"))?))
             }
         };
         let mut scans = Vec::with_capacity(summaries.len());
         for (i, s) in summaries.into_iter().enumerate() {
-            let scan = segment_summary::decode(&s).ok_or_else(|| {
-                kfm_wal_core::WalError::InvalidArgument(format!("summary {i} is damaged or from another version"))
-            })?;
-            scans.push(scan);
+            scans.push(segment_summary::decode(&s).ok_or_else(|| damaged(&format!("summary {i}")))?);
         }
-        let files = scans.iter().map(|s| s.file.clone()).collect();
         let opts = VerifyOptions {
             keyring: ring,
             check_signatures,
@@ -132,7 +198,23 @@ pub fn join_summaries(
             stop_after,
             ..VerifyOptions::default()
         };
-        summary_join::join_scans(files, scans, &opts, paired)
+        match (&cp, listed) {
+            (Some(cp), Some(files)) => {
+                let resumed = resumed.map(|r| summary_resume::decode(&r).ok_or_else(|| damaged("the resumed summary")));
+                let start = summary_join::Start {
+                    checkpoint: cp,
+                    index: files.iter().position(|f| f.number == cp.segment),
+                    resumed: resumed.transpose()?,
+                    vouched_bytes,
+                };
+                summary_join::join_from(files, Some(start), scans, &opts, paired)
+            }
+            (None, None) => {
+                let files = scans.iter().map(|s| s.file.clone()).collect();
+                summary_join::join_scans(files, scans, &opts, paired)
+            }
+            _ => Err(kfm_wal_core::WalError::InvalidArgument("a checkpoint needs the listing, and only it".into())),
+        }
     });
     report_dict(py, report.py()?, check_signatures, pending_ids, elapsed)
 }
