@@ -84,20 +84,21 @@ def test_an_archive_in_s3_is_read_by_the_workers(client: Any, tmp_path: Path) ->
 
 
 def _die_once(marker: str) -> None:
-    """On a worker: the next segment read by any worker kills that worker's process, once."""
+    """On a worker: the next segment scan started by any worker kills that worker's process, once.
+    (A task names its function by module and name: the worker finds the patched one.)"""
     from kfm_wal.storage import validate
 
-    original = validate.read_segment
+    original = validate.scan_segment
 
-    def dying(url: str, storage_options: Any = None) -> bytes:
+    def dying(*args: Any, **kwargs: Any) -> Any:
         try:
             fd = os.open(marker, os.O_CREAT | os.O_EXCL)
         except FileExistsError:
-            return original(url, storage_options)
+            return original(*args, **kwargs)
         os.close(fd)
         os._exit(1)  # a worker dying mid-task, as an out-of-memory kill does
 
-    validate.read_segment = dying
+    validate.scan_segment = dying  # type: ignore[assignment]
 
 
 def test_a_worker_dying_mid_task_changes_nothing(client: Any, tmp_path: Path) -> None:

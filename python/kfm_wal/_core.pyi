@@ -18,6 +18,7 @@ __all__ = [
     "read_segment_bytes",
     "scan_summary",
     "scan_summary_split",
+    "scan_file_summary_split",
     "pair_ops",
     "resume_summary_split",
     "segment_name",
@@ -145,6 +146,14 @@ def scan_summary(
 def scan_summary_split(
     name: str,
     data: bytes,
+    archived: bool,
+    parts: int,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
+def scan_file_summary_split(
+    path: _Path,
     archived: bool,
     parts: int,
     keyring: list[str] | None = None,

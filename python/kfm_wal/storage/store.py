@@ -144,6 +144,18 @@ class ArchiveStore:
             self.fs.rm_file(self._path(relative))
 
 
+def local_path(url: str, storage_options: Mapping[str, Any] | None = None) -> str | None:
+    """The path of `url` when it is on a filesystem this process opens directly (file://: a local
+    disk, or a filesystem shared by the cluster's machines), else None."""
+    with needs("kfm-wal archives in object storage", "distributed"):
+        import fsspec
+
+    with remote(url):
+        fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return str(path) if "file" in protocols else None
+
+
 def read_segment(url: str, storage_options: Mapping[str, Any] | None = None) -> bytes:
     """The bytes of one segment object, read where this runs (a Dask worker, for one)."""
     with needs("kfm-wal archives in object storage", "distributed"):
@@ -155,4 +167,4 @@ def read_segment(url: str, storage_options: Mapping[str, Any] | None = None) -> 
         return data
 
 
-__all__ = ["ARCHIVE", "MANIFEST", "ArchiveStore", "RemoteSegment", "is_url", "read_segment", "remote"]
+__all__ = ["ARCHIVE", "MANIFEST", "ArchiveStore", "RemoteSegment", "is_url", "local_path", "read_segment", "remote"]

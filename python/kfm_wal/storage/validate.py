@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _core
+from ..errors import RemoteError
 from ..findings import CORE_RULES, RECEIPT_RULES, Finding, VerifyReport
 from ..keys import Keyring
 from ..report import _public_keys
 from . import manifest
-from .store import ArchiveStore, RemoteSegment, read_segment
+from .store import ArchiveStore, RemoteSegment, local_path, read_segment
 
 if TYPE_CHECKING:
     from ..verification_receipts import VerificationReceipt
@@ -55,7 +56,15 @@ def scan_segment(
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]:
     """Read one segment object where this runs and verify it alone (from `checkpoint` on, when
-    given): its encoded summary, and its intents and completions in `parts` partitions by wal_id."""
+    given): its encoded summary, and its intents and completions in `parts` partitions by wal_id.
+    A segment on a filesystem this process opens directly is streamed by the core's own reader
+    (no copy of it in memory); any other is read whole."""
+    path = local_path(url, storage_options) if checkpoint is None else None
+    if path is not None:
+        try:
+            return _core.scan_file_summary_split(path, archived, parts, keyring, check_bodies, check_signatures)
+        except FileNotFoundError:
+            raise RemoteError(f"{url}: not found (the segment is gone)") from None
     data = read_segment(url, storage_options)
     if checkpoint is not None:
         return _core.resume_summary_split(

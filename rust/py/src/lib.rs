@@ -23,8 +23,8 @@ mod _core {
     use super::read::{public_key, read_segment, salvage, segments, verify_log};
     #[pymodule_export]
     use super::summary::{
-        join_summaries, pair_ops, read_segment_bytes, resume_summary_split, scan_summary, scan_summary_split,
-        segment_name, summary_facts,
+        join_summaries, pair_ops, read_segment_bytes, resume_summary_split, scan_file_summary_split, scan_summary,
+        scan_summary_split, segment_name, summary_facts,
     };
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};

@@ -74,6 +74,35 @@ pub fn scan_summary_split<'py>(
     Ok((PyBytes::new(py, &summary), split.iter().map(|p| PyBytes::new(py, p)).collect()))
 }
 
+/// `scan_summary_split` of a segment file this process can open (a local or shared filesystem):
+/// read by the core's own segment reader, streamed, as the local verifier reads it.
+#[pyfunction]
+#[pyo3(signature = (path, archived, parts, keyring=None, check_bodies=true, check_signatures=true))]
+pub fn scan_file_summary_split(
+    py: Python<'_>,
+    path: PathBuf,
+    archived: bool,
+    parts: usize,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    check_signatures: bool,
+) -> PyResult<(Bound<'_, PyBytes>, Vec<Bound<'_, PyBytes>>)> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let (number, first_seq) =
+        segment::parse_name(name).ok_or_else(|| usage(format!("{} is not a segment file", path.display())))?;
+    if parts == 0 {
+        return Err(usage("parts must be at least 1"));
+    }
+    let ring = keyring_of(keyring)?;
+    let file = SegmentFile { number, first_seq, path, archived };
+    let scanned = py.detach(|| {
+        let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
+        kfm_wal_core::scan::scan_file(&file, &opts, false).map(|s| segment_summary::encode_split(s, parts))
+    });
+    let (summary, split) = scanned.py()?;
+    Ok((PyBytes::new(py, &summary), split.iter().map(|p| PyBytes::new(py, p)).collect()))
+}
+
 /// Pair partition `part` of `parts` of the intents and completions: (segment file name, that
 /// segment's events of the partition) in log order, a segment listed twice left out after its
 /// first copy. `pending`: the ids a verification receipt says are pending (an incremental run);
