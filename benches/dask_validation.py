@@ -228,6 +228,11 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         for i, what, goal, val, ok in judged(r)
     ]
     checks.append(f"  1 worker / local validator on all cores: {r['one_worker_over_local_all']:.2f}x")
+    ceiling = r["median_s"]["local_1"] / r["median_s"]["local_all"]
+    checks.append(
+        f"  this run's own ceiling for a second core (local validator, all cores / one thread): {ceiling:.2f}x; "
+        f"2 workers reach {r['scaling_2_over_1'] / ceiling:.0%} of it"
+    )
     model_line = (
         f"  model: {m['archive_gb']} GB in {m['segments']:,} segments of {m['segment_mb']:.0f} MB on "
         f"{m['workers']} workers: {m['waves']} waves x {m['task_s']:.2f} s per segment + pairing in "
