@@ -17,6 +17,7 @@ import append_batch
 import append_single
 import append_threads
 import compressed
+import dask_validation
 import gate
 import memory
 import open_time
@@ -54,6 +55,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("rollback_to", rollback_to.render),
     _optional("compressed", compressed.render),
     _optional("open_time", open_time.render),
+    _optional("distributed", dask_validation.render),
     _optional("gate", gate.render),
 )
 
