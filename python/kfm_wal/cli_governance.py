@@ -7,7 +7,8 @@ is not given, and recorded in the ledger, whichever command runs it (kfm_wal/ops
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ import orjson
 from . import keys, provision
 from .cli_app import FILE, LOG_DIR
 from .cli_errors import CliError, located, shown
+from .errors import WalError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +87,21 @@ def print_request(request: Mapping[str, Any], out_file: Path | None = None) -> N
         out_file.write_bytes(data)
 
 
+@contextmanager
+def refusal_hint(log_dir: Path, how: str) -> Iterator[None]:
+    """A governance refusal of an operation no approval counted for, as one line that also says
+    how to get its approvals."""
+    try:
+        yield
+    except WalError as e:
+        from .governance.errors import GovernanceError  # the governance layer loads with the command
+
+        decision = getattr(e, "decision", None)
+        if not isinstance(e, GovernanceError) or decision is None or any(a["counted"] for a in decision.approvals):
+            raise
+        raise CliError(f"{e}; to approve it: {how}", f"log {shown(log_dir)}") from None
+
+
 def governor(
     log_dir: Path, key: keys.SigningKey, policy_file: Path | None, keyring_file: Path | None, ledger_dir: Path | None
 ) -> Any:
@@ -107,4 +124,12 @@ def governor(
     return gov
 
 
-__all__ = ["actor", "approvals_option", "governance_options", "governor", "print_request", "read_approvals"]
+__all__ = [
+    "actor",
+    "approvals_option",
+    "governance_options",
+    "governor",
+    "print_request",
+    "read_approvals",
+    "refusal_hint",
+]

@@ -13,8 +13,15 @@ import orjson
 
 from . import provision
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
-from .cli_errors import located
-from .cli_governance import approvals_option, governance_options, governor, print_request, read_approvals
+from .cli_errors import located, shown
+from .cli_governance import (
+    approvals_option,
+    governance_options,
+    governor,
+    print_request,
+    read_approvals,
+    refusal_hint,
+)
 from .wal import Wal
 
 
@@ -56,7 +63,8 @@ def run_cmd(
     options = dict(spec.options)
     if approvals:
         options["governance"] = {**options["governance"], "approvals": approvals}
-    with located(log=log_dir), Wal.open(log_dir, key) as wal:
+    how = f"kfm-wal request {shown(spec_file)} > request.json, kfm-wal approve it, run again with --approvals"
+    with located(log=log_dir), refusal_hint(log_dir, how), Wal.open(log_dir, key) as wal:
         result = ops.run(wal, spec.actions, **options, **spec.roots, governor=gov)
     print_outcome(result, as_json)
 

@@ -12,7 +12,15 @@ import click
 from . import provision
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
 from .cli_errors import located
-from .cli_governance import actor, approvals_option, governance_options, governor, print_request, read_approvals
+from .cli_governance import (
+    actor,
+    approvals_option,
+    governance_options,
+    governor,
+    print_request,
+    read_approvals,
+    refusal_hint,
+)
 from .cli_run import print_outcome
 from .cli_write import _note_recovery
 from .wal import Wal
@@ -69,7 +77,8 @@ def undo(
         print_request(request, out_file)
         return
     gov = governor(log_dir, key, policy_file, keyring_file, ledger_dir)
-    with located(log=log_dir), Wal.open(log_dir, key) as wal:
+    how = "its request from `kfm-wal undo ... --request`, kfm-wal approve it, undo again with --approvals"
+    with located(log=log_dir), refusal_hint(log_dir, how), Wal.open(log_dir, key) as wal:
         _note_recovery(wal)
         telemetry = {"id": telemetry_id or f"undo/{wal_id}"}
         result = ops.undo(wal, wal_id, actor=who, telemetry=telemetry, approvals=approvals, root=root_dir, governor=gov)
