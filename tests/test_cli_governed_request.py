@@ -112,6 +112,20 @@ def test_a_tier_1_operation_of_each_kind_runs_from_request_to_ledger(tmp_path: P
     assert decisions[1]["request_digest"] == digest_of(request_file)
     assert [a["counted"] for a in decisions[1]["approvals"]] == [True]
 
+    # ... and undone the same way: the undo's request, signed, then the undo.
+    undo_request = tmp_path / "undo-request.json"
+    undo = ("undo", shell.log, outcome["wal_id"], "--actor", "developer:ana")
+    assert run(*undo, "--request", "--out", undo_request).exit_code == 0
+    undone = run(*undo, "--approvals", shell.approve(undo_request, "bo", "maintainer"), "--json")
+    assert undone.exit_code == 0, undone.output
+    assert json.loads(undone.stdout)["status"] == "succeeded"
+    assert not list((tmp_path / "stac").rglob("collection.json"))
+    assert not GraphStore.open(tmp_path / "graph").triples()
+    assert not (tmp_path / "processed" / "counties.csv").exists()
+    last = shell.decisions()[-1]
+    assert (last["operation"], last["request_digest"]) == ("rollback", digest_of(undo_request))
+    assert verify(shell.log).ok
+
 
 def test_approvals_signed_for_one_spec_are_refused_for_another(tmp_path: Path) -> None:
     shell = shell_log(tmp_path)
