@@ -37,6 +37,7 @@ def test_a_new_user_trusts_a_reviewer_and_runs_a_governed_operation(tmp_path: Pa
     assert found is not None and (found.roles, found.name) == (("maintainer",), "bo")
     assert len(ring.keys) == 2  # the writer's key kept
 
+    assert_one_error_line(run("ledger", tmp_path / "governance" / "ledger"), "no governance ledger", "first governed")
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
     count = record_count(log)

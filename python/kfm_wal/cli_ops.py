@@ -59,6 +59,12 @@ def ledger(ledger_dir: Path, as_json: bool) -> None:
     operation or refusal, with its tier, CARE label, decision, approvals and reasons."""
     from .governance import ledger as governance_ledger
 
+    if not ledger_dir.exists():
+        raise CliError(
+            f"no governance ledger at {shown(ledger_dir)}: the first governed operation (tier >= 1, or a "
+            "hotfix) creates it next to its log, in <parent of the log>/governance/ledger",
+            f"log {shown(ledger_dir)}",
+        )
     require_log(ledger_dir)
     with located(log=ledger_dir):
         entries = list(governance_ledger.read(ledger_dir))
