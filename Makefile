@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create the virtualenv (dependencies come from pyproject.toml at build)
 
-build: $(STAMP) ## Build the Rust core (release) into the virtualenv, with every extra (ops layers, dev tools)
-	PIP_QUIET=1 $(BIN)/maturin develop --release -q -E dev,ops
+build: $(STAMP) ## Build the Rust core (release) into the virtualenv, with every extra (ops layers, distributed, dev tools)
+	PIP_QUIET=1 $(BIN)/maturin develop --release -q -E dev,ops,distributed
 
 demo: build ## Run the main job: a sample pipeline logged under data/, validated, summarised
 	$(BIN)/kfm-wal demo --data data

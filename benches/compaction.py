@@ -1,4 +1,4 @@
-"""Section 15: compacting a large log. `kfm-wal compact` on the 1 GB validation archive (cached,
+"""Section 16: compacting a large log. `kfm-wal compact` on the 1 GB validation archive (cached,
 benches/archives.py; the largest archive up to 1 GB in a quick run): every closed segment before
 the live one compacted to a cold directory, timed from the plan (which validates the whole log
 first: damage is found before anything moves) through the checkpoint, the segment moves and the
@@ -101,20 +101,20 @@ def _compact_timed(log: Path, key: keys.SigningKey) -> dict[str, Any]:
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
     if "skipped" in res:
-        return [f"15. Compaction: skipped ({res['skipped']})", ""], [
-            "## 15. Compacting a large log (`kfm-wal compact`)",
+        return [f"16. Compaction: skipped ({res['skipped']})", ""], [
+            "## 16. Compacting a large log (`kfm-wal compact`)",
             "",
             f"Skipped: {res['skipped']} (a full run uses the 1 GB archive).",
             "",
         ]
     ratio = res["time_ratio"][f"{COMPACT} / {VALIDATE}"]["ratio_of_medians"]
     head = (
-        f"15. Compaction: {res['mb']:,.0f} MB log, {res['moved']} of {res['segments']} segments moved to cold, "
+        f"16. Compaction: {res['mb']:,.0f} MB log, {res['moved']} of {res['segments']} segments moved to cold, "
         f"{res['seals']:,} seals listed in the checkpoint, median of {res['rounds']} round(s)"
     )
     txt = [head]
     md = [
-        "## 15. Compacting a large log (`kfm-wal compact`)",
+        "## 16. Compacting a large log (`kfm-wal compact`)",
         "",
         f"The {res['mb']:,.0f} MB validation archive, every closed segment before the live one compacted "
         f"({res['moved']} of {res['segments']} moved to a cold directory, {res['seals']:,} seals listed in "

@@ -18,6 +18,7 @@ import append_single
 import append_threads
 import compaction
 import compressed
+import dask_validation
 import gate
 import memory
 import open_time
@@ -56,6 +57,7 @@ SECTIONS: tuple[Section, ...] = (
     _optional("compressed", compressed.render),
     _optional("open_time", open_time.render),
     _optional("compaction", compaction.render),
+    _optional("distributed", dask_validation.render),
     _optional("gate", gate.render),
 )
 

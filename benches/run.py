@@ -52,6 +52,10 @@ What is measured, always next to peers measured in the same run on the same data
    14. opening a large log: Wal.open after a clean close on each validation archive, open time
        against log size (flat: largest / smallest <= 3x), set against one full verification
        (benches/open_time.py)
+   15. validation on a Dask cluster: an archive (1 GB; 130 MB in --check and --quick) validated
+       from a file:// URL by 1 and 2 single-threaded Dask workers against the local validator on
+       one thread and on all cores, the client's join timed apart, and a model of a 100 GB,
+       1,000-segment archive on 32 workers (benches/dask_validation.py)
 
 Targets are ratios against peers measured in the same run, never absolute timings:
 
@@ -65,6 +69,8 @@ Targets are ratios against peers measured in the same run, never absolute timing
     guarded small file writes               ops.run_batch time / direct atomic writes time <= 2x
     replay                                  replay of 10,000 logged small-file operations time /
                                             the same writes done directly with fsync <= 1x
+    validation on a Dask cluster            2 workers / 1 worker >= 1.7x; client join < 5% of the
+                                            total; 1 worker / local validator on one thread <= 1.3x
 
 Measurements are interleaved (every round runs every peer, in a rotating order, on fresh
 directories) and repeated; the first round is a discarded warm-up. Figures are medians, with the
@@ -90,9 +96,10 @@ suite uses; stats.py the medians and ratios; machine.py the machine facts. Each 
 module that measures it and renders its part of the report: append_batch.py (1), append_single.py
 (2), append_threads.py (3), validation.py (4), signatures.py (5), memory.py (6), scaling.py (7),
 ops_writes.py (8), ops_undo.py (9), replay.py (10), recover.py (11), rollback_to.py (12), compressed.py
-(13), open_time.py (14), compaction.py (15). targets.py judges the goals above, gate.py the baseline, report.py
-assembles and writes the results, plot.py draws the scaling PNG. What the suites measure with:
-peers.py, workload.py, archives.py and child.py (one measurement in a fresh process).
+(13), open_time.py (14), dask_validation.py (15), compaction.py (16). targets.py judges the goals
+above, gate.py the baseline, report.py assembles and writes the results, plot.py draws the scaling
+PNG. What the suites measure with: peers.py, workload.py, archives.py and child.py (one measurement
+in a fresh process).
 """
 
 from __future__ import annotations
@@ -113,6 +120,7 @@ import append_threads
 import compaction
 import compressed
 import config
+import dask_validation
 import gate
 import machine
 import memory
@@ -154,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "warnings": warnings,
     }
     with_compressed = cfg.name != "check"  # the gate leaves it out
-    steps = 7 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops) + 3 * with_compressed
+    steps = 8 + 3 * bool(cfg.undo_ops) + bool(cfg.replay_ops) + 3 * with_compressed
     with Scratch(root) as scratch:
         results["machine"] = machine.machine_info(root)
         line, seal = append_batch.calibrate(pool, scratch)
@@ -170,32 +178,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         section_s: dict[str, float] = {}
 
-        def step(i: int, title: str, key: str, fn: Callable[[], Any]) -> None:
-            say(f"{i}/{steps} {title}")
+        done = [0]  # steps run so far: numbered as they run, whichever sections this mode has
+
+        def step(title: str, key: str, fn: Callable[[], Any]) -> None:
+            done[0] += 1
+            say(f"{done[0]}/{steps} {title}")
             t0 = time.perf_counter()
             results[key] = fn()
             section_s[key] = time.perf_counter() - t0
 
         step(
-            1,
             "durable append_many throughput",
             "throughput",
             lambda: append_batch.run(cfg, pool, scratch, line, seal),
         )
-        step(2, "single-append latency", "latency", lambda: append_single.run(cfg, pool, scratch))
-        step(3, "threads", "threads", lambda: append_threads.run(cfg, pool, scratch, line, seal))
+        step("single-append latency", "latency", lambda: append_single.run(cfg, pool, scratch))
+        step("threads", "threads", lambda: append_threads.run(cfg, pool, scratch, line, seal))
         pool.clear()  # the entries are not needed any more
         gc.collect()
         step(
-            4,
             "validation (archives, fresh processes)",
             "validation",
             lambda: validation.run(cfg, args.tmp_dir, args.seed + 1),
         )
-        step(5, "signatures", "signatures", lambda: signatures.run(cfg, scratch))
-        step(6, "writer memory", "writer_memory", lambda: memory.run(cfg, scratch, args.seed + 2))
+        step("signatures", "signatures", lambda: signatures.run(cfg, scratch))
+        step("writer memory", "writer_memory", lambda: memory.run(cfg, scratch, args.seed + 2))
         step(
-            7,
             "guarded small file writes (ops.run_batch vs direct atomic writes)",
             "ops_writes",
             lambda: ops_writes.run(
@@ -212,7 +220,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if cfg.undo_ops:
             step(
-                8,
                 "rollback (ops.undo vs direct unlinks)",
                 "ops_undo",
                 lambda: ops_undo.run(
@@ -228,7 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.undo_ops:  # the same number of operations, pending after a crash
             step(
-                9,
                 "crash recovery (ops.recover vs direct unlinks)",
                 "recover",
                 lambda: recover.run(
@@ -242,7 +248,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
             )
             step(
-                10,
                 "rollback to a snapshot (kfm_wal.rollback vs direct restores with fsync)",
                 "rollback_to",
                 lambda: rollback_to.run(
@@ -258,7 +263,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if cfg.replay_ops:
             step(
-                steps - 3 * with_compressed,
                 "replay (kfm_wal.replay into a sandbox vs direct writes with fsync)",
                 "replay",
                 lambda: replay.run(
@@ -274,23 +278,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if with_compressed:
             step(
-                steps - 2,
                 "validating a compressed archive (zstd vs one SHA-256 pass)",
                 "compressed",
                 lambda: compressed.run(cfg.archive_mb[0], cfg.archive_rounds, args.seed + 6, scratch.fresh, say),
             )
         if with_compressed:
             step(
-                steps - 1,
                 "opening a log after a clean close (open time vs log size)",
                 "open_time",
                 lambda: open_time.run(
                     cfg.archive_mb, cfg.archive_batch, cfg.archive_rounds, args.tmp_dir, args.seed + 1, say
                 ),
             )
+        step(
+            "validation on a Dask cluster (1 and 2 workers vs the local validator)",
+            "distributed",
+            lambda: dask_validation.run(cfg.name, args.tmp_dir, args.seed + 1),
+        )
         if with_compressed:  # left out of --check: a copy of the 1 GB archive per round
             step(
-                steps,
                 "compacting a large log (kfm-wal compact vs one validation pass)",
                 "compaction",
                 lambda: compaction.run(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask_validation
 import ops_writes
 import replay
 from append_threads import GROUPED
@@ -117,6 +118,10 @@ def judge(results: dict[str, Any]) -> list[Target]:
                 j["paired"],
             )
         )
+    if "distributed" in results:
+        for tid, what, goal, measured, _ in dask_validation.judged(results["distributed"]):
+            op = ">=" if tid == "dask_2_over_1" else "<="
+            targets.append(Target(tid, f"validation on a Dask cluster: {what}", op, goal, measured))
     return targets
 
 

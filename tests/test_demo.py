@@ -105,7 +105,7 @@ def test_demo_runs_twice_and_the_log_stays_valid(tmp_path: Path) -> None:
     assert first["trust"] == "keyring"
     assert first["intents"] == INTENTS
     assert first["tree_findings"] == [] and any(line.startswith("  tree: clean") for line in lines)
-    assert first["tree_roots"] == [str(data / "processed"), str(data / "stac")]
+    assert first["tree_roots"] == [str(data / "processed"), str(data / "stac"), str(data / "graph")]
     assert first["operations"] == {"recorded": OPS, "unchanged": 0, "deleted": 0}
     assert first["stac"] == {
         "collection": "ks-counties",

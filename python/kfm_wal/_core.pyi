@@ -16,6 +16,16 @@ __all__ = [
     "segments",
     "verify_log",
     "verify_signature",
+    "join_summaries",
+    "read_segment_bytes",
+    "scan_summary",
+    "scan_summary_split",
+    "scan_file_summary_split",
+    "pair_ops",
+    "resume_summary_split",
+    "segment_name",
+    "arrange_listing",
+    "summary_facts",
     "Receipt",
     "ReceiptIter",
     "Receipts",
@@ -136,6 +146,61 @@ def verify_log(
     pending_ids: bool = False,
     check_signatures: bool = True,
 ) -> dict[str, Any]: ...
+def segment_name(name: str) -> tuple[int, int] | None: ...
+def arrange_listing(entries: list[tuple[str, bool]]) -> list[tuple[str, bool, int, int]]: ...
+def scan_summary(
+    name: str,
+    data: bytes,
+    archived: bool,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> bytes: ...
+def scan_summary_split(
+    name: str,
+    data: bytes,
+    archived: bool,
+    parts: int,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
+def scan_file_summary_split(
+    path: _Path,
+    archived: bool,
+    parts: int,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
+def pair_ops(segments: list[tuple[str, bytes]], part: int = 0, parts: int = 1, pending: list[str] = ...) -> bytes: ...
+def resume_summary_split(
+    name: str,
+    data: bytes,
+    archived: bool,
+    parts: int,
+    checkpoint: dict[str, Any],
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> tuple[bytes, list[bytes]]: ...
+def join_summaries(
+    summaries: list[bytes],
+    keyring: list[str] | None = None,
+    pending_ids: bool = False,
+    check_signatures: bool = True,
+    stop_after: int | None = None,
+    elapsed: float = 0.0,
+    paired: list[bytes] | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    listing: list[tuple[str, bool]] | None = None,
+    resumed: bytes | None = None,
+    vouched_bytes: int = 0,
+) -> dict[str, Any]: ...
+def summary_facts(summary: bytes) -> dict[str, Any]: ...
+def read_segment_bytes(
+    name: str, data: bytes, archived: bool, from_seq: int = 0, to_seq: int = ...
+) -> list[tuple[int, str, int, str, bytes]]: ...
 def public_key(seed: bytes) -> tuple[str, str]: ...
 def check_entry(kind: str, entry: bytes) -> tuple[str, str] | None: ...
 def holding_null(entries: list[bytes]) -> list[int]: ...

@@ -13,12 +13,14 @@ installed says which (kfm_wal.extras).
 The group and its shared parts are in cli_app.py; the commands in cli_write.py (init, keys,
 append, complete), cli_read.py (log, tail), cli_validate.py (validate), cli_ops.py (approve,
 lineage, repair, demo), cli_replay.py (replay, checkout), cli_recover.py (recover), cli_run.py (run,
-request), cli_retry.py (retry), cli_snapshot.py (snapshot), cli_rollback.py (rollback) and cli_compact.py (compact)."""
+request), cli_retry.py (retry), cli_undo.py (undo), cli_trust.py (keys trust), cli_snapshot.py
+(snapshot), cli_rollback.py (rollback), cli_archive.py (archive push) and cli_compact.py (compact)."""
 
 from __future__ import annotations
 
 # Each module registers its commands on the group when imported; the order is --help's order.
 from . import (  # noqa: F401
+    cli_archive,
     cli_compact,
     cli_ops,
     cli_read,
@@ -28,6 +30,8 @@ from . import (  # noqa: F401
     cli_rollback,
     cli_run,
     cli_snapshot,
+    cli_trust,
+    cli_undo,
     cli_validate,
     cli_write,
 )

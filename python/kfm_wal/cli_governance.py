@@ -1,19 +1,24 @@
-"""The governance options the operation commands share (`run`, `retry`): which policy decides,
-which keyring the approvals are checked against, where the governance ledger is. Every operation
-of tier >= 1 (and every hotfix) is decided by the policy, the shipped one when --policy is not
-given, and recorded in the ledger, whichever command runs it (kfm_wal/ops/governed.py)."""
+"""What the operation commands share about governance (`run`, `undo`, `retry`): which policy
+decides, which keyring the approvals are checked against, where the governance ledger is, the
+approvals given (--approvals, `kfm-wal approve` output) and the request printed for them. Every
+operation of tier >= 1 (and every hotfix) is decided by the policy, the shipped one when --policy
+is not given, and recorded in the ledger, whichever command runs it (kfm_wal/ops/governed.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import orjson
 
 from . import keys, provision
 from .cli_app import FILE, LOG_DIR
-from .cli_errors import located
+from .cli_errors import CliError, located, shown
+from .errors import WalError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +37,69 @@ def governance_options(f: F) -> F:
     return click.option(
         "--policy", "policy_file", type=FILE, help="Governance policy (TOML). Default: the shipped policy."
     )(f)
+
+
+def approvals_option(f: F) -> F:
+    """--approvals FILE (repeatable), passed on as approvals_files."""
+    return click.option(
+        "--approvals",
+        "approvals_files",
+        type=FILE,
+        multiple=True,
+        help="Approvals of the operation's request (`kfm-wal approve` output: one approval or an array); "
+        "repeat for several approvers.",
+    )(f)
+
+
+def read_approvals(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The approvals in `paths`, in order; each file holds one approval object or an array."""
+    found: list[dict[str, Any]] = []
+    for path in paths:
+        with located(file=path):
+            try:
+                data = orjson.loads(path.read_bytes())
+            except orjson.JSONDecodeError as e:
+                raise CliError(f"not JSON: {e}", f"file {shown(path)}") from None
+        data = [data] if isinstance(data, dict) else data
+        if not isinstance(data, list) or not all(isinstance(a, dict) for a in data):
+            raise CliError("approvals: a JSON approval object or an array of them is required", f"file {shown(path)}")
+        found.extend(data)
+    return found
+
+
+def actor(text: str) -> dict[str, str]:
+    """--actor TYPE:ID as an actor object."""
+    kind, _, ident = text.partition(":")
+    if kind not in ("developer", "ci", "system") or not ident:
+        raise click.BadParameter(
+            f"{text!r}: expected TYPE:ID with TYPE developer, ci or system", param_hint="'--actor'"
+        )
+    return {"type": kind, "id": ident}
+
+
+def print_request(request: Mapping[str, Any], out_file: Path | None = None) -> None:
+    """An approval request as indented JSON, to `out_file` or stdout (what `kfm-wal approve` reads)."""
+    data = orjson.dumps(request, option=orjson.OPT_INDENT_2) + b"\n"
+    if out_file is None:
+        sys.stdout.buffer.write(data)
+        return
+    with located(file=out_file):
+        out_file.write_bytes(data)
+
+
+@contextmanager
+def refusal_hint(log_dir: Path, how: str) -> Iterator[None]:
+    """A governance refusal of an operation no approval counted for, as one line that also says
+    how to get its approvals."""
+    try:
+        yield
+    except WalError as e:
+        from .governance.errors import GovernanceError  # the governance layer loads with the command
+
+        decision = getattr(e, "decision", None)
+        if not isinstance(e, GovernanceError) or decision is None or any(a["counted"] for a in decision.approvals):
+            raise
+        raise CliError(f"{e}; to approve it: {how}", f"log {shown(log_dir)}") from None
 
 
 def governor(
@@ -56,4 +124,12 @@ def governor(
     return gov
 
 
-__all__ = ["governance_options", "governor"]
+__all__ = [
+    "actor",
+    "approvals_option",
+    "governance_options",
+    "governor",
+    "print_request",
+    "read_approvals",
+    "refusal_hint",
+]

@@ -14,6 +14,7 @@ from . import cli_render as render
 from . import provision
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
 from .cli_errors import INVALID_LOG, CliError, located, shown
+from .reader import records
 from .report import verify
 from .wal import Wal, salvage
 
@@ -26,8 +27,9 @@ from .wal import Wal, salvage
 @click.option("--role", required=True, help="The role approved under (the keyring must give it to the key).")
 @click.option("--out", "out_file", type=FILE, help="Write the approval here instead of stdout.")
 def approve(request_file: Path, key_file: Path, role: str, out_file: Path | None) -> None:
-    """Sign an operation request (JSON, from kfm_wal.governance.build_request): prints the approval
-    {key_id, role, signature} to attach to the operation's governance.approvals."""
+    """Sign an operation's approval request (JSON from `kfm-wal request SPEC.json`, `undo --request`
+    or `retry --request`): prints the approval {key_id, role, signature}, which the operation is
+    given with --approvals (or in its spec's "approvals")."""
     from . import governance
 
     with located(file=request_file):
@@ -57,9 +59,17 @@ def ledger(ledger_dir: Path, as_json: bool) -> None:
     operation or refusal, with its tier, CARE label, decision, approvals and reasons."""
     from .governance import ledger as governance_ledger
 
+    if not ledger_dir.exists():
+        raise CliError(
+            f"no governance ledger at {shown(ledger_dir)}: the first governed operation (tier >= 1, or a "
+            "hotfix) creates it next to its log, in <parent of the log>/governance/ledger",
+            f"log {shown(ledger_dir)}",
+        )
     require_log(ledger_dir)
     with located(log=ledger_dir):
-        entries = governance_ledger.read(ledger_dir)
+        entries = list(governance_ledger.read(ledger_dir))
+        if not entries:
+            _not_an_operations_log(ledger_dir)
         if as_json:
             out = sys.stdout.buffer
             for seq, stamp, facts in entries:
@@ -70,6 +80,19 @@ def ledger(ledger_dir: Path, as_json: bool) -> None:
     console = render.console()
     console.print(table)
     console.print(f"{n} decision(s)", style="dim")
+
+
+def _not_an_operations_log(log_dir: Path) -> None:
+    """An empty ledger is shown as such; the operations log given for its ledger is an error."""
+    from .governance.gate import ledger_path_for
+    from .governance.ledger import LEDGER_OPERATION
+
+    if any(r.body.get("operation") != LEDGER_OPERATION for r in records(log_dir, kind="intent")):
+        raise CliError(
+            f"{shown(log_dir)} is an operations log, not a governance ledger; its ledger is "
+            f"{shown(ledger_path_for(log_dir))}",
+            f"log {shown(log_dir)}",
+        )
 
 
 @cli.group("lineage")

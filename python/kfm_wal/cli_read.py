@@ -10,6 +10,7 @@ import click
 
 from . import cli_render as render
 from .cli_app import KINDS, LOG_DIR, cli, require_log
+from .cli_archive import LOG_OR_URL, records_at
 from .cli_errors import located
 from .reader import follow as follow_log
 from .reader import records
@@ -19,7 +20,7 @@ from .report import verify
 
 
 @cli.command("log")
-@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.argument("log_dir", metavar="DIR|URL", type=LOG_OR_URL)
 @click.option("--json", "as_json", is_flag=True, help="Print the exact record lines (JSONL).")
 @click.option("--kind", type=click.Choice(KINDS))
 @click.option("--operation", help="Only intents of this operation.")
@@ -28,7 +29,7 @@ from .report import verify
 @click.option("--to-seq", type=click.IntRange(min=1))
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most N records (the first N from --from-seq).")
 def log_cmd(
-    log_dir: Path,
+    log_dir: Path | str,
     as_json: bool,
     kind: str | None,
     operation: str | None,
@@ -37,12 +38,15 @@ def log_cmd(
     to_seq: int | None,
     limit: int | None,
 ) -> None:
-    """Show the sealed records of the log in DIR."""
-    require_log(log_dir)
+    """Show the sealed records of the log in DIR, or of the archive at URL."""
+    local = log_dir if isinstance(log_dir, Path) else None
+    if local is not None:
+        require_log(local)
     if from_seq is not None and to_seq is not None and from_seq > to_seq:
         raise click.BadParameter(f"--from-seq {from_seq} is after --to-seq {to_seq}", param_hint="'--from-seq'")
-    with located(log=log_dir):
-        found = records(log_dir, start_seq=from_seq, end_seq=to_seq, kind=kind, operation=operation, wal_id=wal_id)
+    read = records if local is not None else records_at
+    with located(log=local):
+        found = read(log_dir, start_seq=from_seq, end_seq=to_seq, kind=kind, operation=operation, wal_id=wal_id)
         chosen = islice(found, limit)
         if as_json:
             out = sys.stdout.buffer

@@ -4,34 +4,24 @@ policy when it governs it (tier >= 1, or the retry of a hotfix: the hotfix's app
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
-import orjson
 
 from . import provision
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
-from .cli_errors import CliError, located
-from .cli_governance import governance_options, governor
+from .cli_errors import located
+from .cli_governance import (
+    actor,
+    approvals_option,
+    governance_options,
+    governor,
+    print_request,
+    read_approvals,
+    refusal_hint,
+)
 from .cli_run import print_outcome
-from .cli_write import _actor
 from .wal import Wal
-
-
-def _approvals(path: Path | None) -> list[dict[str, Any]]:
-    if path is None:
-        return []
-    with located(file=path):
-        try:
-            found = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError as e:
-            raise CliError(f"not JSON: {e}", f"file {path}") from None
-    found = [found] if isinstance(found, dict) else found
-    if not isinstance(found, list) or not all(isinstance(a, dict) for a in found):
-        raise CliError("approvals: a JSON approval object or an array of them is required", f"file {path}")
-    return found
 
 
 @cli.command()
@@ -40,14 +30,13 @@ def _approvals(path: Path | None) -> list[dict[str, Any]]:
 @click.option("--actor", "actor_text", required=True, help="Who retries it, as TYPE:ID (developer:ana, ci:job-7).")
 @click.option("--telemetry-id", help="The retry's telemetry id. Default: retry/<WAL_ID>.")
 @click.option(
-    "--approvals", "approvals_file", type=FILE, help="Approvals of the retry's request (`kfm-wal approve` output)."
-)
-@click.option(
     "--request",
     "request_only",
     is_flag=True,
     help="Print the retry's approval request (what `kfm-wal approve` signs) and record nothing.",
 )
+@click.option("--out", "out_file", type=FILE, help="With --request: write the request here instead of stdout.")
+@approvals_option
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @governance_options
 @click.option("--json", "as_json", is_flag=True, help="Print the retry's outcome as JSON.")
@@ -56,8 +45,9 @@ def retry(
     wal_id: str,
     actor_text: str,
     telemetry_id: str | None,
-    approvals_file: Path | None,
     request_only: bool,
+    out_file: Path | None,
+    approvals_files: tuple[Path, ...],
     key_file: Path | None,
     policy_file: Path | None,
     keyring_file: Path | None,
@@ -70,19 +60,22 @@ def retry(
     --approvals."""
     from . import ops
 
-    actor = _actor(actor_text)
-    approvals = _approvals(approvals_file)
+    who = actor(actor_text)
+    if out_file is not None and not request_only:
+        raise click.UsageError("--out goes with --request (the request is what it writes)")
+    approvals = read_approvals(approvals_files)
     require_log(log_dir)
     key = load_key(key_file or provision.default_key_path(log_dir))
     if request_only:
         with located(log=log_dir), Wal.open(log_dir, key) as wal:
-            request = ops.retry_request(wal, wal_id, actor=actor)
-        sys.stdout.buffer.write(orjson.dumps(request, option=orjson.OPT_INDENT_2) + b"\n")
+            request = ops.retry_request(wal, wal_id, actor=who)
+        print_request(request, out_file)
         return
     gov = governor(log_dir, key, policy_file, keyring_file, ledger_dir)
-    with located(log=log_dir), Wal.open(log_dir, key) as wal:
+    how = "its request from `kfm-wal retry ... --request`, kfm-wal approve it, retry again with --approvals"
+    with located(log=log_dir), refusal_hint(log_dir, how), Wal.open(log_dir, key) as wal:
         telemetry = {"id": telemetry_id or f"retry/{wal_id}"}
-        result = ops.retry(wal, wal_id, actor=actor, telemetry=telemetry, approvals=approvals, governor=gov)
+        result = ops.retry(wal, wal_id, actor=who, telemetry=telemetry, approvals=approvals, governor=gov)
     print_outcome(result, as_json, retries=wal_id)
 
 

@@ -13,6 +13,7 @@ import orjson
 from . import cli_render as render
 from . import keys
 from .cli_app import FILE, LOG_DIR, cli, load_key, require_log
+from .cli_archive import LOG_OR_URL, validate_url
 from .cli_errors import INVALID_LOG, CliError, located, shown
 from .report import verify
 
@@ -27,7 +28,7 @@ ALL_ROOTS = ""
 
 
 @cli.command()
-@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.argument("log_dir", metavar="DIR|URL", type=LOG_OR_URL)
 @click.option("--keyring", "keyring_file", type=FILE, help="Trust only these keys (default: the log's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option(
@@ -88,8 +89,14 @@ ALL_ROOTS = ""
     help="Lineage directory to check against the log (implies --operations; default with "
     "--operations: <parent of DIR>/lineage when it exists).",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="With a URL: verify its segments on this Dask cluster (tcp://scheduler:8786), one task per segment.",
+)
 def validate(
-    log_dir: Path,
+    log_dir: Path | str,
     keyring_file: Path | None,
     as_json: bool,
     receipt_file: Path | None,
@@ -101,8 +108,26 @@ def validate(
     policy_file: Path | None,
     tree_root: str | None,
     lineage_dir: Path | None,
+    dask_address: str | None,
 ) -> int:
-    """Verify every byte of the log in DIR. Exit 0 if valid, 1 if not, 2 on usage errors."""
+    """Verify every byte of the log in DIR, or of the archive at URL (s3://, gs://, az://, file://,
+    memory://). Exit 0 if valid, 1 if not, 2 on usage errors."""
+    if isinstance(log_dir, str):
+        refused = {"--quarantine": quarantine_, "--operations": op_rules}
+        refused |= {"--policy": bool(policy_file), "--tree": bool(tree_root), "--lineage": bool(lineage_dir)}
+        return validate_url(
+            log_dir,
+            keyring_file=keyring_file,
+            receipt_file=receipt_file,
+            receipt_key_file=receipt_key_file,
+            as_json=as_json,
+            max_errors=max_errors,
+            fail_fast=fail_fast,
+            dask_address=dask_address,
+            refused=refused,
+        )
+    if dask_address is not None:
+        raise CliError("--dask verifies an archive at a URL; DIR is verified here", "option --dask")
     ring = None
     if keyring_file is not None:
         with located(file=keyring_file):

@@ -1,4 +1,5 @@
-"""`kfm-wal init`, `keys`, `append` and `complete`: the commands that create a log or write to it."""
+"""`kfm-wal init`, `keys`, `append` and `complete`: the commands that create a log or write to it
+(operations: cli_run.py, cli_undo.py, cli_retry.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-import orjson
 
 from . import cli_render as render
 from . import keys, provision, schema
 from .cli_app import FILE, LOG_DIR, cli, holds_log, load_key, require_log
 from .cli_errors import CliError, located, shown
+from .cli_governance import actor
 from .cli_input import Entries, parse
 from .report import verify
 from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal
+
+_actor = actor  # --actor TYPE:ID; `snapshot` and `rollback` take it from here
 
 # -- init ------------------------------------------------------------------------------------
 
@@ -203,49 +206,3 @@ def complete(
         _note_recovery(wal)
         receipt = wal.complete(wal_id, cast(Status, status), error=error_text, post_state_hash=post_state_hash)
     click.echo(render.receipt_line(receipt))
-
-
-# -- undo ------------------------------------------------------------------------------------------
-
-
-def _actor(text: str) -> dict[str, str]:
-    kind, _, ident = text.partition(":")
-    if kind not in ("developer", "ci", "system") or not ident:
-        raise click.BadParameter(
-            f"{text!r}: expected TYPE:ID with TYPE developer, ci or system", param_hint="'--actor'"
-        )
-    return {"type": kind, "id": ident}
-
-
-@cli.command()
-@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
-@click.argument("wal_id")
-@click.option("--actor", "actor_text", required=True, help="Who undoes it, as TYPE:ID (developer:ana, ci:job-7).")
-@click.option("--telemetry-id", help="The undo's telemetry id. Default: undo/<WAL_ID>.")
-@click.option("--root", "root_dir", type=LOG_DIR, help="The data root. Default: the one recorded in the operation.")
-@click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
-@click.option("--json", "as_json", is_flag=True, help="Print the undo's outcome as JSON.")
-def undo(
-    log_dir: Path,
-    wal_id: str,
-    actor_text: str,
-    telemetry_id: str | None,
-    root_dir: Path | None,
-    key_file: Path | None,
-    as_json: bool,
-) -> None:
-    """Reverse the succeeded operation WAL_ID from its recorded reversal and before-images: itself
-    an operation, recorded before it runs (kfm_wal.ops.undo)."""
-    from . import ops
-
-    actor = _actor(actor_text)
-    require_log(log_dir)
-    key = load_key(key_file or provision.default_key_path(log_dir))
-    with located(log=log_dir), Wal.open(log_dir, key) as wal:
-        _note_recovery(wal)
-        result = ops.undo(wal, wal_id, actor=actor, telemetry={"id": telemetry_id or f"undo/{wal_id}"}, root=root_dir)
-    if as_json:
-        fields = ("wal_id", "operation", "status", "pre_state_hash", "post_state_expected", "post_state_hash", "error")
-        click.echo(orjson.dumps({"undoes": wal_id, **{f: getattr(result, f) for f in fields}}).decode())
-        return
-    click.echo(f"undid {wal_id}: operation {result.wal_id} {result.status} (seq {result.completion.seq})")

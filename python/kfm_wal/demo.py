@@ -33,8 +33,8 @@ Every operation is tier 1 (the graph's tier 2), so the governance policy decides
 the approvals of the demo's reviewer key, and the governance ledger (data/governance/ledger)
 records each decision and outcome (demo_governance.py).
 
-After the run: the log is verified, the data roots the tree audit supports (processed/ and stac/:
-file operations) audited against the log (`kfm_wal.audit.audit_tree`), and the log's OpenLineage
+After the run: the log is verified, every root it wrote (processed/, stac/ and the graph store)
+audited against the log (`kfm_wal.audit.audit_tree`), and the log's OpenLineage
 events written (`kfm_wal.lineage.emit`, data/lineage/events.jsonl) and summarised in one line."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 PROCESSED = "processed"  # the data root of the ETL file operations, under the data directory
 STAC = "stac"  # the STAC catalog root
 GRAPH = "graph"  # the embedded pyoxigraph store
-AUDITED = (PROCESSED, STAC)  # the roots written by file operations: what audit_tree can check
+AUDITED = (PROCESSED, STAC, GRAPH)  # every root the demo writes: audit_tree checks files, STAC and triples
 
 
 def _legacy(paths: list[str]) -> str:

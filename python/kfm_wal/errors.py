@@ -14,6 +14,9 @@ single error conversion, rust/py/src/errors.rs, binds each class once), so calle
     ├── CorruptionError       damage to sealed history (.finding: code, segment, offset, seq)
     ├── PoisonedError         an earlier write or sync failed; reopen the log
     ├── ClosedError
+    ├── RemoteError           object storage or a Dask cluster failed, or disagrees (kfm_wal.storage,
+    │                         kfm_wal.distributed): unreachable, a segment gone or changed, a manifest
+    │                         that disagrees with the segments
     └── StorageError          an operating-system I/O error: also an OSError, with .errno,
                               .strerror and .filename as the OS gave them (.path = .filename)
 
@@ -84,6 +87,12 @@ class ClosedError(WalError):
     """The log was closed."""
 
 
+class RemoteError(WalError):
+    """Object storage or a Dask cluster failed or disagrees: a bucket or scheduler that cannot be
+    reached, a segment gone or replaced while it was read, a manifest that disagrees with the
+    segments. The message says which URL, segment and field."""
+
+
 class StorageError(WalError, OSError):
     """An operating-system I/O error. An OSError: `errno` is the OS's error number (None when the
     failure was not the OS's, e.g. a short read), `strerror` its text, `filename` and `path` the
@@ -124,6 +133,7 @@ __all__ = [
     "NotALogError",
     "PoisonedError",
     "RecordTooLargeError",
+    "RemoteError",
     "SchemaError",
     "StorageError",
     "UsageError",

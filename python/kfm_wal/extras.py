@@ -7,7 +7,9 @@ cryptography, click, rich, jsonschema). The operation layers need more:
     stac      pystac-core                              kfm_wal.ops (its STAC actions)
     graph     pyoxigraph                               kfm_wal.ops (its graph actions)
     lineage   openlineage-python, prov, attrs          kfm_wal.lineage
-    ops       all of the above                         the demo; everything
+    ops       all of the above                         the demo; every operation layer
+    distributed  dask[distributed], fsspec, s3fs       kfm_wal.storage, kfm_wal.distributed
+                                                       (archives in object storage, Dask)
 
 `kfm_wal.ops` loads its STAC and graph actions with it, and `kfm_wal.audit`, `kfm_wal.governance`
 and `kfm_wal.lineage` import `kfm_wal.ops`: today each of them needs `stac` and `graph` too.
@@ -37,8 +39,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "stac": ("pystac",),
     "graph": ("pyoxigraph",),
     "lineage": ("openlineage", "prov", "attr"),
+    "distributed": ("dask", "distributed", "fsspec", "s3fs"),
 }
-ALL = "ops"  # the extra that installs all of them
+ALL = "ops"  # the extra that installs every operation layer (not `distributed`)
+OPERATION_LAYERS = ("stac", "graph", "lineage")
 
 # The parts of kfm_wal that need extras, and which, when imported (see the module docstring).
 PARTS: dict[str, tuple[str, ...]] = {
@@ -50,6 +54,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "kfm_wal.lineage": ("stac", "graph", "lineage"),
     "kfm_wal.demo_data": ("stac",),
     "kfm_wal.demo": ("stac", "graph", "lineage"),
+    "kfm_wal.storage": ("distributed",),
+    "kfm_wal.distributed": ("distributed",),
 }
 
 _EXTRA_OF = {module: extra for extra, modules in EXTRAS.items() for module in modules}
@@ -66,8 +72,8 @@ class MissingExtraError(ImportError):
 
 def message(feature: str, extras: Sequence[str]) -> str:
     """`<feature> needs the 'x' extra: pip install 'kfm-wal[x]'` (several extras: all named)."""
-    if set(extras) >= set(EXTRAS):
-        extras = (ALL,)
+    if set(extras) >= set(OPERATION_LAYERS):
+        extras = (ALL, *(e for e in extras if e not in OPERATION_LAYERS))
     names = [f"'{e}'" for e in extras]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     noun = "extra" if len(names) == 1 else "extras"
@@ -154,4 +160,14 @@ def install() -> None:
         sys.meta_path.insert(0, _Finder)
 
 
-__all__ = ["ALL", "EXTRAS", "PARTS", "MissingExtraError", "install", "installed", "message", "needs"]
+__all__ = [
+    "ALL",
+    "EXTRAS",
+    "OPERATION_LAYERS",
+    "PARTS",
+    "MissingExtraError",
+    "install",
+    "installed",
+    "message",
+    "needs",
+]

@@ -53,12 +53,6 @@ class RunSpec:
     roots: dict[str, Path] = field(default_factory=dict)
     approvals: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def files_only(self) -> bool:
-        from .ops import files
-
-        return all(isinstance(a, files.Write | files.Delete | files.Move) for a in self.actions)
-
 
 class _Spec:
     """Reads members of one spec, naming the spec file and the member in every error."""

@@ -94,7 +94,8 @@ def build_request(
     operation: str = "etl_step",
 ) -> dict[str, Any]:
     """The approval request for a file operation: the six signed members plus "actions" (the
-    payload actions, for review)."""
+    payload actions, for review), computed lexically without reading any file. For any kind of
+    action (STAC, graph, mixed) use kfm_wal.ops.planned_request, which plans it as `run` will."""
     payload_actions = request_actions(actions)
     request = {
         "operation": operation,

@@ -53,8 +53,9 @@ from .operation import (
 )
 from .paths import DEFAULT_ROOT, FileRoot
 from .recover import Recovered, pending, recover
+from .requests import planned_request
 from .retry import RETRY, retry, retry_request
-from .undo import undo
+from .undo import undo, undo_request
 
 __all__ = [
     "ABSENT",
@@ -65,6 +66,7 @@ __all__ = [
     "RetryError",
     "hotfix",
     "record",
+    "planned_request",
     "retry",
     "retry_request",
     "MIXED_FORMAT",
@@ -114,4 +116,5 @@ __all__ = [
     "run_batch",
     "state_hash",
     "undo",
+    "undo_request",
 ]

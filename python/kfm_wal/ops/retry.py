@@ -178,16 +178,12 @@ def retry_request(
     blobs: BlobStore | None = None,
 ) -> dict[str, Any]:
     """The approval request the retry of `wal_id` by `actor` will answer (what `kfm-wal approve`
-    signs), computed without recording or writing anything. File operations only, as
-    `governance.build_request`."""
-    from ..governance.approvals import build_request
+    signs), planned as `retry` plans it (ops/requests.py), recording and storing nothing."""
+    from .requests import planned_request, unstored
 
-    store = blobs or BlobStore.for_log(wal.path)
-    actions, options, _ = _planned(wal, wal_id, actor, (), lineage_links, store)
-    if not all(isinstance(a, files.Write | files.Delete | files.Move) for a in actions):
-        raise RetryError(f"{wal_id}: approval requests cover file actions only (write, delete, move)")
-    fields = ("actor", "tier", "governance", "lineage_links", "operation")
-    return build_request(actions, **{k: options[k] for k in fields})
+    store = unstored(blobs or BlobStore.for_log(wal.path))
+    actions, options, roots = _planned(wal, wal_id, actor, (), lineage_links, store)
+    return planned_request(actions, **options, telemetry={}, blobs=store, **roots)
 
 
 __all__ = ["RETRY", "RETRYABLE", "retry", "retry_request", "targets"]

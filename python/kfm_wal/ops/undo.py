@@ -16,10 +16,12 @@ from .blobs import BlobStore
 from .contents import Contents, inline_budget
 from .digests import first_difference
 from .errors import NotUndoableError, StateChangedError
+from .governed import admit
 from .kinds import MIXED_FORMAT, Context, Reopened, get_kind
 from .lookup import index_of
-from .operation import OperationOptions, OperationResult, OperationSpec, RootLike, _plan, execute, record, run
+from .operation import OperationOptions, OperationResult, OperationSpec, Prepared, RootLike, _plan, execute
 from .paths import FileRoot
+from .requests import request_of, unstored
 
 
 def _undone_by(wal: Wal, wal_id: str) -> str | None:
@@ -51,13 +53,64 @@ def undo(
     tier: int | None = None,
     governance: Mapping[str, Any] | None = None,
     lineage_links: Sequence[str] = (),
+    approvals: Sequence[Mapping[str, Any]] = (),
     root: RootLike | None = None,
     blobs: BlobStore | None = None,
     governor: Any = None,
 ) -> OperationResult:
     """Reverse the succeeded operation `wal_id`. `tier` and `governance` default to the
     operation's own (its approvals and policy excepted: they answered another request); `root`
-    defaults to the data root recorded in its payload; `governor` decides it (ops/governed.py)."""
+    defaults to the data root recorded in its payload; `approvals` answer the undo's own request
+    (`undo_request`) when the policy governs it; `governor` decides it (ops/governed.py)."""
+    store = blobs or BlobStore.for_log(wal.path)
+    options = _options(actor, telemetry, tier, governance, lineage_links, approvals)
+    with store.deferred():  # contents durable before the intent; none kept when refused
+        prepared = _planned(wal, wal_id, options, root, store)
+        admit(wal, [prepared], governor)
+    prepared.receipt = wal.append(prepared.entry)
+    return execute(wal, prepared)
+
+
+def undo_request(
+    wal: Wal,
+    wal_id: str,
+    *,
+    actor: Mapping[str, Any],
+    tier: int | None = None,
+    governance: Mapping[str, Any] | None = None,
+    lineage_links: Sequence[str] = (),
+    root: RootLike | None = None,
+    blobs: BlobStore | None = None,
+) -> dict[str, Any]:
+    """The approval request the undo of `wal_id` by `actor` will answer (what `kfm-wal approve`
+    signs): planned as `undo` plans it, refused as it would be, recording and storing nothing."""
+    options = _options(actor, {}, tier, governance, lineage_links, ())
+    store = unstored(blobs or BlobStore.for_log(wal.path))
+    return request_of(_planned(wal, wal_id, options, root, store).entry)
+
+
+def _options(
+    actor: Mapping[str, Any],
+    telemetry: Mapping[str, Any],
+    tier: int | None,
+    governance: Mapping[str, Any] | None,
+    lineage_links: Sequence[str],
+    approvals: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """What the undo records besides what comes from the operation (None: the operation's own)."""
+    return {
+        "actor": actor,
+        "telemetry": telemetry,
+        "tier": tier,
+        "governance": governance,
+        "lineage_links": lineage_links,
+        "approvals": [dict(a) for a in approvals],
+    }
+
+
+def _planned(wal: Wal, wal_id: str, given: Mapping[str, Any], root: RootLike | None, store: BlobStore) -> Prepared:
+    """The undo of `wal_id`, planned and checked against the state it must find, not recorded;
+    NotUndoableError or StateChangedError when it cannot be undone."""
     index = index_of(wal)  # the log is scanned once per Wal, not once per undo
     intent = index.intent(wal_id)
     if intent is None:
@@ -78,17 +131,19 @@ def undo(
     if status != "succeeded":
         why = f"its status is {status}" if status else "it has no completion (pending)"
         raise NotUndoableError(f"{wal_id}: only a succeeded operation can be undone; {why}")
+    governance = _own(body["governance"]) if given["governance"] is None else dict(given["governance"])
+    if given["approvals"]:
+        governance["approvals"] = given["approvals"]
     rollback: OperationOptions = {
-        "actor": actor,
-        "telemetry": telemetry,
-        "tier": body["tier"] if tier is None else tier,
-        "governance": _own(body["governance"]) if governance is None else governance,
-        "lineage_links": [f"wal:{wal_id}", *lineage_links],
+        "actor": given["actor"],
+        "telemetry": given["telemetry"],
+        "tier": body["tier"] if given["tier"] is None else given["tier"],
+        "governance": governance,
+        "lineage_links": [f"wal:{wal_id}", *given["lineage_links"]],
         "operation": "rollback",
     }
-    store = blobs or BlobStore.for_log(wal.path)
     if payload["format"] == MIXED_FORMAT:
-        return _undo_mixed(wal, wal_id, body, store, rollback, governor)
+        return _planned_mixed(wal, wal_id, body, store, rollback)
     file_root = root if isinstance(root, FileRoot) else FileRoot(root if root is not None else payload["root"])
     diff = first_difference(reversal["expects"], file_root.observe(reversal["expects"]))
     if diff is not None:
@@ -100,7 +155,8 @@ def undo(
         files.Write(s["path"], source.get(s["blob"])) if s["type"] == "file.restore" else files.Delete(s["path"])
         for s in reversal["steps"]
     ]
-    return run(wal, actions, **rollback, root=file_root, blobs=store, governor=governor)
+    ctx = Context(store, file_root, inline_budget=inline_budget(wal))
+    return _plan(OperationSpec(actions, **rollback), ctx)
 
 
 def _own(governance: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,11 +170,11 @@ def _location(root: Any) -> Any:
     return getattr(root, "path", root)
 
 
-def _undo_mixed(
-    wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions, governor: Any
-) -> OperationResult:
-    """Undo a mixed-1 operation: its reversal steps become the actions of a rollback operation,
-    planned first; the rollback's pre state must be exactly the state the operation left."""
+def _planned_mixed(
+    wal: Wal, wal_id: str, body: Mapping[str, Any], store: BlobStore, rollback: OperationOptions
+) -> Prepared:
+    """Plan the undo of a mixed-1 operation: its reversal steps become the actions of a rollback
+    operation; the rollback's pre state must be exactly the state the operation left."""
     payload, reversal = body["payload"], body["reversal"]
     ctx = Context(store, inline_budget=inline_budget(wal), contents=Contents.of_payload(store, payload))
     actions: list[Any] = []
@@ -143,7 +199,7 @@ def _undo_mixed(
     )
     if diff is not None:
         raise _refused(wal, wal_id, "the state changed", diff)
-    return execute(wal, record(wal, prepared, governor))
+    return prepared
 
 
-__all__ = ["undo"]
+__all__ = ["undo", "undo_request"]

@@ -172,9 +172,11 @@ pub fn find_cuts(files: &[SegmentFile]) -> Result<Vec<Cut>> {
 /// Apply 6.10 to a finished report: when a checkpoint anchors the first segment, its numbering
 /// and start findings (`unanchored`) are dropped and completions of the intents pending at the
 /// cut are paired with them; otherwise the report stands as it is.
-pub fn settle(report: &mut LogReport, first: Option<FirstLink>, cuts: &[Cut]) {
+/// Returns how many intents pending at the cut are still pending (added to the report's table:
+/// a caller that counted `pending` already adds them).
+pub fn settle(report: &mut LogReport, first: Option<FirstLink>, cuts: &[Cut]) -> u64 {
     let unanchored = std::mem::take(&mut report.unanchored);
-    let Some(cut) = first.and_then(|first| cuts.iter().find(|c| anchors(c, &first))) else { return };
+    let Some(cut) = first.and_then(|first| cuts.iter().find(|c| anchors(c, &first))) else { return 0 };
     let mut index = 0;
     report.findings.retain(|_| {
         index += 1;
@@ -196,7 +198,7 @@ pub fn settle(report: &mut LogReport, first: Option<FirstLink>, cuts: &[Cut]) {
     });
     // The writer's table learns them too, so a later completion of one is accepted.
     report.ops.assume_pending(cut.pending.iter().copied().filter(|id| waiting.contains(&body::format_uuid(*id))));
-    report.pending += waiting.len() as u64;
+    waiting.len() as u64
 }
 
 #[cfg(test)]

@@ -32,6 +32,36 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in declaration order (a code's index here is its number in encoded summaries).
+    pub const ALL: [Code; 20] = [
+        Code::RecordMalformed,
+        Code::RecordHash,
+        Code::RecordKind,
+        Code::RecordSchema,
+        Code::RecordTooLarge,
+        Code::ChainSeq,
+        Code::ChainPrev,
+        Code::ChainSegment,
+        Code::SealSignature,
+        Code::SealUntrustedKey,
+        Code::SealMissing,
+        Code::TimeRegression,
+        Code::TailUnsealed,
+        Code::TailTorn,
+        Code::IntentDuplicate,
+        Code::CompletionOrphan,
+        Code::CompletionDuplicate,
+        Code::SegmentCompression,
+        Code::ReceiptTruncated,
+        Code::ReceiptMismatch,
+    ];
+
+    /// This code's index in [`Code::ALL`].
+    #[must_use]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,5 +126,22 @@ impl fmt::Display for Finding {
             write!(f, " (seq {seq})")?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+#[cfg(test)]
+mod code_list_tests {
+    use super::Code;
+
+    /// `Code::ALL` lists every code at its own index: a code added to the enum and not to the list
+    /// fails here (the match in `as_str` makes the enum's list exhaustive).
+    #[test]
+    fn all_codes_listed_in_declaration_order() {
+        for (i, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(code.index(), i, "{}", code.as_str());
+        }
+        let distinct: std::collections::HashSet<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(distinct.len(), Code::ALL.len());
+        assert_eq!(Code::ALL.last().map(|c| c.index()), Some(Code::ReceiptMismatch as usize));
     }
 }

@@ -39,10 +39,21 @@ pub fn read_segment(file: &SegmentFile, from_seq: u64, to_seq: u64) -> Result<Ve
 /// followers. Also returns the offset just past the last seal read.
 pub fn read_segment_from(file: &SegmentFile, offset: u64, from_seq: u64, to_seq: u64) -> Result<(Vec<RawRecord>, u64)> {
     let bytes = scan::load(&file.path, file.archived)?;
+    read_loaded(file, &bytes, offset, from_seq, to_seq)
+}
+
+/// `read_segment_from` on a segment's bytes already in memory (read from object storage).
+pub fn read_loaded(
+    file: &SegmentFile,
+    bytes: &[u8],
+    offset: u64,
+    from_seq: u64,
+    to_seq: u64,
+) -> Result<(Vec<RawRecord>, u64)> {
     // Signatures are the verifier's job (their findings are not damage to a reader, below), so a
     // reader does not spend an Ed25519 check on every seal it passes.
     let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: false, collect_records: true };
-    let s = scan::scan_from(file, &bytes, scan::mem_index(offset), &opts);
+    let s = scan::scan_from(file, bytes, scan::mem_index(offset), &opts);
     let resumed = offset > 0;
     let damage = s.findings.into_iter().find(|f| match f.code {
         // A resumed scan has no header, hence no key.

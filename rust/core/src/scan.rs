@@ -87,7 +87,7 @@ pub fn scan_file(file: &SegmentFile, opts: &ScanOptions, split: bool) -> Result<
 /// What is said of a compressed segment that does not decode to its end (docs/FORMAT.md 6.4):
 /// the `segment.compression` finding and nothing else; none of its lines is judged, and its end
 /// is damaged, so the next segment's link to it is not judged either.
-fn unreadable(file: &SegmentFile, readable: u64, finding: crate::finding::Finding) -> SegmentScan {
+pub(crate) fn unreadable(file: &SegmentFile, readable: u64, finding: crate::finding::Finding) -> SegmentScan {
     let empty = SegmentFile { path: std::path::PathBuf::new(), ..file.clone() };
     let opts = ScanOptions { keyring: None, check_bodies: false, check_signatures: false, collect_records: false };
     let mut s = scan(&empty, &[], &opts);

@@ -61,6 +61,32 @@ pub fn parse_name(name: &str) -> Option<(u64, u64)> {
     Some((number.parse().ok()?, first.parse().ok()?))
 }
 
+/// The segment a listed file name holds, `(number, first seq)`: compressed segments are archived
+/// ones, so `.jsonl.zst` counts only in archive/ (`archived`).
+#[must_use]
+pub fn parse_listed(name: &str, archived: bool) -> Option<(u64, u64)> {
+    let plain = if archived { name.strip_suffix(COMPRESSED_SUFFIX).unwrap_or(name) } else { name };
+    parse_name(plain)
+}
+
+/// Put the segments a listing found (the live directory's and archive/'s, wherever they are
+/// stored) in the order the log is read in, one copy of a compressed twin kept. Every reader of
+/// a listing, local or of object storage, orders it here.
+pub fn arrange(out: &mut Vec<SegmentFile>) {
+    // A compressed copy's file name sorts right after its plain twin's (same first seq).
+    out.sort_by_key(|s| (s.number, !s.archived, s.first_seq, s.is_compressed()));
+    // `NAME` and `NAME.zst` both in archive/: a compression a crash interrupted after the
+    // compressed copy was renamed into place and before the plain one was removed. One segment,
+    // not a repeat: the plain file is read (the next writer redoes the compression).
+    out.dedup_by(|later, earlier| {
+        later.archived
+            && earlier.archived
+            && later.is_compressed()
+            && !earlier.is_compressed()
+            && (later.number, later.first_seq) == (earlier.number, earlier.first_seq)
+    });
+}
+
 fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -71,9 +97,7 @@ fn list_in(dir: &Path, archived: bool, out: &mut Vec<SegmentFile>) -> Result<()>
         let entry = entry.at(dir)?;
         let file_name = entry.file_name();
         let Some(text) = file_name.to_str() else { continue };
-        // Compressed segments are archived ones: `.jsonl.zst` counts only in archive/.
-        let plain = if archived { text.strip_suffix(COMPRESSED_SUFFIX).unwrap_or(text) } else { text };
-        let Some((number, first_seq)) = parse_name(plain) else { continue };
+        let Some((number, first_seq)) = parse_listed(text, archived) else { continue };
         out.push(SegmentFile { number, first_seq, path: entry.path(), archived });
     }
     Ok(())
@@ -108,18 +132,7 @@ fn list_once(dir: &Path) -> Result<Vec<SegmentFile>> {
     let mut out = Vec::new();
     list_in(dir, false, &mut out)?;
     list_in(&dir.join(ARCHIVE), true, &mut out)?;
-    // A compressed copy's file name sorts right after its plain twin's (same first seq).
-    out.sort_by_key(|s| (s.number, !s.archived, s.first_seq, s.is_compressed()));
-    // `NAME` and `NAME.zst` both in archive/: a compression a crash interrupted after the
-    // compressed copy was renamed into place and before the plain one was removed. One segment,
-    // not a repeat: the plain file is read (the next writer redoes the compression).
-    out.dedup_by(|later, earlier| {
-        later.archived
-            && earlier.archived
-            && later.is_compressed()
-            && !earlier.is_compressed()
-            && (later.number, later.first_seq) == (earlier.number, earlier.first_seq)
-    });
+    arrange(&mut out);
     let archived: std::collections::HashSet<u64> = out.iter().filter(|s| s.archived).map(|s| s.number).collect();
     out.retain(|s| s.archived || !archived.contains(&s.number) || s.path.exists());
     Ok(out)

@@ -20,7 +20,7 @@ pub use crate::log_report::{Checkpoint, LogReport, TailReport, VerifyOptions};
 pub use crate::ops::OpState;
 use crate::ops::{OpConflict, OpsTable};
 
-struct Join {
+pub(crate) struct Join {
     number: u64,
     name: String,
     boundary: Option<Boundary>,
@@ -28,7 +28,7 @@ struct Join {
     closes: bool,
     key: Option<PublicKey>,
     /// Revoked key ids and the seq of the seal from which on they may sign nothing.
-    revoked: HashMap<String, u64>,
+    pub(crate) revoked: HashMap<String, u64>,
     /// The segment ends in damage (already reported): its end cannot be linked to.
     damaged_end: bool,
 }
@@ -74,6 +74,7 @@ pub fn verify_with_progress(
     if opts.checkpoint.is_none() && checkpoint::may_be_compacted(&files) {
         let first = report.first_link;
         checkpoint::settle(&mut report, first, &checkpoint::find_cuts(&files)?);
+        // counted below
     }
     report.revoked = prev.map(|p| p.revoked.into_keys().collect()).unwrap_or_default();
     report.segments = files;
@@ -92,7 +93,7 @@ pub fn verify_with_progress(
 /// Whether `files[i]` is the last segment joined (FORMAT.md 6.5): the first listed copy of the
 /// highest number. A later copy of that number is a repeat (J1), never joined, so it is never the
 /// last segment; the copy that is joined is, whether it sits in `DIR/` or in `archive/`.
-fn is_last(files: &[SegmentFile], i: usize) -> bool {
+pub(crate) fn is_last(files: &[SegmentFile], i: usize) -> bool {
     let highest = files.last().map_or(0, |f| f.number);
     files[i].number == highest && (i == 0 || files[i - 1].number != highest)
 }
@@ -173,7 +174,7 @@ fn settled(report: &LogReport, joined: Option<&Join>) -> usize {
 /// Size the intent table once, after the first segment: that segment's share of intents times
 /// the log's record count (the last segment's first seq, plus one more segment). On a large
 /// archive the table would otherwise grow, rehashing everything, a dozen or more times.
-fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
+pub(crate) fn presize_ops(report: &mut LogReport, files: &[SegmentFile]) {
     let (Some(last), records) = (files.last(), report.records.max(1)) else { return };
     let total = last.first_seq.saturating_add(records);
     let intents = usize::try_from(report.intents).unwrap_or(usize::MAX);
@@ -284,7 +285,7 @@ fn resume_at(
 impl Join {
     /// The state just before a segment resumed from a checkpoint: the scanner itself links the
     /// first record after the checkpoint, so there is no boundary to check here.
-    fn before(file: &SegmentFile, cp: &Checkpoint) -> Join {
+    pub(crate) fn before(file: &SegmentFile, cp: &Checkpoint) -> Join {
         let revoked = cp.revoked.iter().map(|k| (k.clone(), 0)).collect();
         Join {
             number: file.number - 1,
@@ -303,7 +304,7 @@ impl Join {
     clippy::too_many_lines,
     reason = "the rules joining one segment to the one before, in the order docs/FORMAT.md states them"
 )]
-fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_last: bool) {
+pub(crate) fn join(report: &mut LogReport, prev: &mut Option<Join>, mut s: SegmentScan, is_last: bool) {
     let name = s.name.clone();
     let at = |code, offset, seq, msg: String| Finding::new(code, &name, offset, seq, msg);
     report.bytes += s.bytes;

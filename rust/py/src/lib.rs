@@ -6,6 +6,7 @@ mod check;
 mod errors;
 mod pending;
 mod read;
+mod summary;
 mod writer;
 
 use pyo3::prelude::*;
@@ -20,6 +21,11 @@ mod _core {
     use super::pending::Pending;
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segment_bytes, segments, verify_log};
+    #[pymodule_export]
+    use super::summary::{
+        arrange_listing, join_summaries, pair_ops, read_segment_bytes, resume_summary_split, scan_file_summary_split,
+        scan_summary, scan_summary_split, segment_name, summary_facts,
+    };
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};
 

@@ -57,7 +57,7 @@ pub fn segment_bytes(py: Python<'_>, path: PathBuf, archived: bool) -> PyResult<
 }
 
 /// A checkpoint from the dict a receipt holds.
-fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
+pub(crate) fn checkpoint(d: &Bound<'_, PyDict>) -> PyResult<Checkpoint> {
     let get = |k: &str| d.get_item(k)?.ok_or_else(|| usage(format!("receipt: {k} is missing")));
     let hash_text: String = get("hash")?.extract()?;
     let ts_text: String = get("timestamp")?.extract()?;
@@ -143,23 +143,35 @@ pub fn verify_log<'py>(
     pending_ids: bool,
     check_signatures: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let ring = match keyring {
-        None => None,
-        Some(keys) => {
-            let mut ring = HashMap::new();
-            for k in keys {
-                let pk = PublicKey::from_base64(&k).map_err(|e| usage(format!("keyring: {e}")))?;
-                ring.insert(pk.key_id.clone(), pk);
-            }
-            Some(ring)
-        }
-    };
+    let ring = keyring_of(keyring)?;
     let checkpoint = checkpoint.map(self::checkpoint).transpose()?;
     let opts =
         VerifyOptions { keyring: ring, check_bodies, check_signatures, keep_ops: pending_ids, checkpoint, stop_after };
     let started = std::time::Instant::now();
     let report = py.detach(move || scan_stoppable(&path, &opts, progress))?;
     let elapsed = started.elapsed().as_secs_f64();
+    report_dict(py, report, check_signatures, pending_ids, elapsed)
+}
+
+/// A keyring from base64 public keys; None trusts the keys the log declares.
+pub(crate) fn keyring_of(keyring: Option<Vec<String>>) -> PyResult<Option<HashMap<String, PublicKey>>> {
+    let Some(keys) = keyring else { return Ok(None) };
+    let mut ring = HashMap::new();
+    for k in keys {
+        let pk = PublicKey::from_base64(&k).map_err(|e| usage(format!("keyring: {e}")))?;
+        ring.insert(pk.key_id.clone(), pk);
+    }
+    Ok(Some(ring))
+}
+
+/// The plain dict a verification report is handed to Python as (`verify_log`, `join_summaries`).
+pub(crate) fn report_dict(
+    py: Python<'_>,
+    report: kfm_wal_core::verify::LogReport,
+    check_signatures: bool,
+    pending_ids: bool,
+    elapsed: f64,
+) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     let findings: PyResult<Vec<_>> = report.findings.iter().map(|f| finding_dict(py, f)).collect();
     d.set_item("findings", findings?)?;
