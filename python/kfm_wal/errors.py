@@ -93,6 +93,11 @@ class RemoteError(WalError):
     segments. The message says which URL, segment and field."""
 
 
+class LogSetError(WalError, ValueError):
+    """A log-set manifest that cannot be used: not JSON, not a manifest, a stream named twice, a
+    stream id that is not one, two streams at one log. The message says which file and member."""
+
+
 class StorageError(WalError, OSError):
     """An operating-system I/O error. An OSError: `errno` is the OS's error number (None when the
     failure was not the OS's, e.g. a short read), `strerror` its text, `filename` and `path` the
@@ -130,6 +135,7 @@ __all__ = [
     "KeyMismatchError",
     "LockedError",
     "LogExistsError",
+    "LogSetError",
     "NotALogError",
     "PoisonedError",
     "RecordTooLargeError",
