@@ -69,7 +69,7 @@ def _emit(report: ReplayReport, as_json: bool, verb: str) -> int:
 
 
 @cli.command("replay")
-@click.argument("log_dir", metavar="DIR|URL", type=LOG_OR_URL)
+@click.argument("log_dir", metavar="DIR|URL|SET.json", type=LOG_OR_URL)
 @click.option(
     "--into",
     "sandbox",
@@ -113,6 +113,15 @@ def replay_cmd(
         )
     if not check_ and sandbox is None:
         raise CliError("give --into SANDBOX (a new or empty directory), or --check")
+    if isinstance(log_dir, Path) and log_dir.is_file():  # a log-set manifest: its streams in link order
+        if check_ or quarantine_ or start is not None or end is not None or until_failure or sandbox is None:
+            raise CliError("a log set replays whole into a new sandbox: give --into SANDBOX and no other option")
+        _import(modules)
+        from .logset import replay_set
+
+        with located(file=log_dir):
+            report = replay_set(log_dir, sandbox)
+        return _emit(report, as_json, "replayed")
     if isinstance(log_dir, str):
         if check_ or quarantine_:
             flag = "--check" if check_ else "--quarantine"

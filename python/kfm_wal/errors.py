@@ -90,7 +90,10 @@ class ClosedError(WalError):
 class RemoteError(WalError):
     """Object storage or a Dask cluster failed or disagrees: a bucket or scheduler that cannot be
     reached, a segment gone or replaced while it was read, a manifest that disagrees with the
-    segments. The message says which URL, segment and field."""
+    segments. The message says which URL, segment and field. `missing` is True when the URL names
+    no such bucket, container or directory (a place with no log, rather than a failure)."""
+
+    missing: bool = False
 
 
 class LogSetError(WalError, ValueError):

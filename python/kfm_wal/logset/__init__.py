@@ -2,7 +2,7 @@
 `stream` member of its segment headers, `Wal.create(..., stream=...)`); a manifest
 (`kfm-wal-logset/1`, a small JSON file) lists the streams, each a log directory or an archive URL.
 `verify` checks each stream and the lineage links between them; `operations` gives the set's
-operations in the order replay runs them."""
+operations in the order `replay_set` runs them into one sandbox."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..errors import LogSetError
 from .facts import Intent, Place
 from .manifest import FORMAT, LogSet, is_stream_id, load
 from .order import Step, order
+from .replay import replay_set
 from .report import SET_RULES, LogSetReport, SetFinding
 from .sources import has_log
 from .verify import facts_of, verify
@@ -40,5 +41,6 @@ __all__ = [
     "load",
     "operations",
     "order",
+    "replay_set",
     "verify",
 ]

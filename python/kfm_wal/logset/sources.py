@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import NotALogError
+from ..errors import NotALogError, RemoteError
 from ..findings import VerifyReport
 from ..keys import Keyring
 from ..reader import Record, is_log
@@ -24,6 +24,10 @@ def verify_stream(location: str, keyring: Keyring | Sequence[str] | None) -> Ver
             return verify_url(location, keyring)
         except NotALogError:
             return None
+        except RemoteError as e:
+            if e.missing:
+                return None
+            raise
     if not Path(location).is_dir() or not is_log(location):
         return None
     return verify_local(location, keyring)
@@ -38,6 +42,10 @@ def has_log(location: str) -> bool:
             return bool(ArchiveStore(location).segments())
         except NotALogError:
             return False
+        except RemoteError as e:
+            if e.missing:
+                return False
+            raise
     return Path(location).is_dir() and is_log(location)
 
 

@@ -6,9 +6,10 @@ sealed before the linking intent's time."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..errors import WalError
+from ..findings import VerifyReport
 from ..keys import Keyring
 from ..reader import Record
 from .facts import StreamFacts, gather
@@ -25,7 +26,7 @@ def _readable(records: Iterator[Record]) -> Iterator[Record]:
         return
 
 
-def facts_of(logset: LogSet, reports: dict[str, object]) -> dict[str, StreamFacts]:
+def facts_of(logset: LogSet, reports: Mapping[str, object]) -> dict[str, StreamFacts]:
     """Each present stream's facts (read from its sealed records)."""
     return {s: gather(_readable(stream_records(loc))) for s, loc in logset.streams.items() if reports[s] is not None}
 
@@ -41,17 +42,17 @@ def verify(manifest: str | os.PathLike[str] | LogSet, keyring: Keyring | Sequenc
             where = logset.streams[stream]
             found.append(SetFinding("set.stream_missing", stream, "", 0, None, None, f"no kfm-wal log at {where}"))
     found += _repeated_logs(reports)
-    facts = facts_of(logset, dict(reports))
+    facts = facts_of(logset, reports)
     found += _stream_ids(facts)
     found += _links(facts)
     return LogSetReport(logset.path, dict(logset.streams), dict(reports), found)
 
 
-def _repeated_logs(reports: dict[str, object]) -> list[SetFinding]:
+def _repeated_logs(reports: Mapping[str, VerifyReport | None]) -> list[SetFinding]:
     first: dict[str, str] = {}
     out = []
     for stream, report in reports.items():
-        log_id = getattr(report, "log_id", None)
+        log_id = report.log_id if report is not None else None
         if log_id is None:
             continue
         if log_id in first:

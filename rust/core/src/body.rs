@@ -243,6 +243,16 @@ pub fn is_stream_id(id: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// A header's optional `stream`: absent, or a stream id (else the header is `chain.segment`).
+pub(crate) fn check_header_stream(stream: Option<&str>) -> Result<(), String> {
+    match stream {
+        Some(s) if !is_stream_id(s) => {
+            Err(format!("header stream {s:?} is not a stream id ([a-z0-9][a-z0-9._-]{{0,63}})"))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn is_operation(name: &str) -> bool {
     is_operation_bytes(name.as_bytes())
 }

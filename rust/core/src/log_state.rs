@@ -100,7 +100,9 @@ pub(crate) fn new_segment(
     );
     if let Some(stream) = stream {
         // A checked stream id needs no JSON escaping.
-        header.push_str(&format!(r#","stream":"{stream}""#));
+        header.push_str(r#","stream":""#);
+        header.push_str(stream);
+        header.push('"');
     }
     let mut buf = Vec::with_capacity(1024);
     let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
