@@ -15,7 +15,6 @@ from .cli_app import FILE, LOG_DIR, cli, holds_log, load_key, require_log
 from .cli_errors import CliError, located, shown
 from .cli_governance import actor
 from .cli_input import Entries, parse
-from .logset.manifest import STREAM_ID_RULE, is_stream_id
 from .report import verify
 from .wal import DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_SEGMENT_BYTES, Status, Wal
 
@@ -67,8 +66,11 @@ def init(
         "archive_compression": archive_compression,
         "stream": stream,
     }
-    if stream is not None and not is_stream_id(stream):
-        raise click.BadParameter(f"{stream!r} is not a stream id ({STREAM_ID_RULE})", param_hint="'--stream'")
+    if stream is not None:
+        from .logset.manifest import STREAM_ID_RULE, is_stream_id  # only for a stream: the CLI starts light
+
+        if not is_stream_id(stream):
+            raise click.BadParameter(f"{stream!r} is not a stream id ({STREAM_ID_RULE})", param_hint="'--stream'")
     out = render.console()
     if holds_log(log_dir):
         raise CliError(f"{shown(log_dir)} already holds a kfm-wal log", f"log {shown(log_dir)}")

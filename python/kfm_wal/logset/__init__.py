@@ -7,15 +7,26 @@ operations in the order `replay_set` runs them into one sandbox."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import LogSetError
 from .facts import Intent, Place
 from .manifest import FORMAT, LogSet, is_stream_id, load
 from .order import Step, order
-from .replay import replay_set
 from .report import SET_RULES, LogSetReport, SetFinding
 from .sources import has_log
 from .verify import facts_of, verify
+
+if TYPE_CHECKING:
+    from ..replay.report import ReplayReport
+
+
+def replay_set(manifest: str | os.PathLike[str] | LogSet, sandbox: str | os.PathLike[str]) -> ReplayReport:
+    """Replay every stream's operations into one sandbox in the set's order (`replay.replay_set`;
+    imported on use: replay needs the operation libraries, verification does not)."""
+    from .replay import replay_set as run
+
+    return run(manifest, sandbox)
 
 
 def operations(manifest: str | os.PathLike[str] | LogSet) -> list[Step]:
