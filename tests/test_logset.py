@@ -11,7 +11,7 @@ from pathlib import Path
 import kfm_wal
 import orjson
 import pytest
-from clitools import run
+from clitools import assert_one_error_line, run
 from kfm_wal import Wal, keys, logset
 from kfm_wal.errors import WalError
 from kfm_wal.logset.facts import Intent, Place, StreamFacts
@@ -200,3 +200,25 @@ def test_a_stream_at_a_file_url(tmp_path: Path, key: keys.SigningKey) -> None:
     report = logset.verify(manifest)
     assert report.ok, report.to_dict()
     assert report.streams["etl-a"].startswith("file://")
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ('{"format":"kfm-wal-logset/1","streams":{"a":"a","a":"b"}}', "named twice"),
+        ('{"format":"kfm-wal-logset/1","streams":{"a":"a","b":"./a/"}}', "name one log"),
+        ('{"format":"kfm-wal-logset/1","streams":{"A":"a"}}', "not a stream id"),
+        ('{"format":"kfm-wal-logset/1","streams":{}}', "non-empty object"),
+        ('{"format":"kfm-wal-logset/1","streams":{"a":7}}', "streams.a"),
+        ('{"format":"kfm-wal-logset/2","streams":{"a":"a"}}', "not a log-set manifest"),
+        ('{"format":"kfm-wal-logset/1","streams":{"a":"a"},"extra":1}', "unknown member 'extra'"),
+        ("{", "not JSON"),
+    ],
+)
+def test_a_manifest_that_cannot_be_used_is_one_error_line(tmp_path: Path, raw: str, fragment: str) -> None:
+    manifest = write_manifest(tmp_path / "set.json", {}, raw=raw)
+    with pytest.raises(WalError, match=fragment):
+        logset.verify(manifest)
+    assert_one_error_line(run("validate", manifest), fragment, "set.json")
+    assert_one_error_line(run("replay", manifest, "--into", tmp_path / "box"), fragment)
+    assert not (tmp_path / "box").exists()
