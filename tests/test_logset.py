@@ -143,6 +143,12 @@ def test_equal_times_go_by_stream_id_then_seq() -> None:
     assert [s.intent.wal_id for s in logset.order(facts)] == ["a1", "a2", "b1", "b2"]
 
 
+def test_a_link_forward_inside_a_stream_keeps_seq_order() -> None:
+    t = "2026-01-01T00:00:00.000000Z"
+    facts = _facts(a=[("a1", t, ("a2",)), ("a2", t, ())], b=[("b1", "2025-01-01T00:00:00.000000Z", ("a1",))])
+    assert [s.intent.wal_id for s in logset.order(facts)] == ["a1", "b1", "a2"]  # b1 waits for a1 only
+
+
 def test_links_that_form_a_cycle_are_one_error() -> None:
     t = "2026-01-01T00:00:00.000000Z"
     facts = _facts(a=[("a1", t, ("b1",))], b=[("b1", t, ("a1",))])

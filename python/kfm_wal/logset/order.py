@@ -36,7 +36,9 @@ def order(facts: dict[str, StreamFacts]) -> list[Step]:
     index = {id(s): i for i, s in enumerate(steps)}
     previous: dict[str, int] = {}
     for i, step in enumerate(steps):
-        before = {where[t] for t in step.intent.links if t in where and where[t] is not step}
+        # Links inside a stream add nothing: its own order is seq order (a link forward in it is
+        # the stream's history, not the set's, and never reorders it).
+        before = {where[t] for t in step.intent.links if t in where and where[t].stream != step.stream}
         if step.stream in previous:
             before.add(steps[previous[step.stream]])
         previous[step.stream] = i
