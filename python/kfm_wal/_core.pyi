@@ -97,6 +97,7 @@ class PyWriter:
         max_record_bytes: int,
         durability: str,
         max_in_flight_bytes: int = ...,
+        stream: str | None = ...,
     ) -> PyWriter: ...
     @staticmethod
     def open(

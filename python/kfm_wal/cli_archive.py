@@ -36,6 +36,8 @@ class LogOrUrl(click.ParamType[Path | str, Any]):
         scheme, sep, _ = text.partition("://")
         if sep and scheme.replace("+", "").isalnum():
             return text.rstrip("/")
+        if text.endswith(".json") and Path(text).is_file():
+            return Path(text)  # a log-set manifest (kfm_wal.logset)
         converted: Path = LOG_DIR.convert(text, param, ctx)
         return converted
 

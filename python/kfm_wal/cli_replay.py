@@ -15,6 +15,7 @@ import orjson
 
 from . import cli_render as render
 from .cli_app import LOG_DIR, cli, require_log
+from .cli_archive import LOG_OR_URL
 from .cli_errors import INVALID_LOG, CliError, located, shown
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _emit(report: ReplayReport, as_json: bool, verb: str) -> int:
 
 
 @cli.command("replay")
-@click.argument("log_dir", metavar="DIR", type=LOG_DIR)
+@click.argument("log_dir", metavar="DIR|URL|SET.json", type=LOG_OR_URL)
 @click.option(
     "--into",
     "sandbox",
@@ -93,7 +94,7 @@ def _emit(report: ReplayReport, as_json: bool, verb: str) -> int:
 @click.option("--actions", "modules", multiple=True, metavar="MODULE", help=_ACTIONS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def replay_cmd(
-    log_dir: Path,
+    log_dir: Path | str,
     sandbox: Path | None,
     start: str | None,
     end: str | None,
@@ -104,18 +105,33 @@ def replay_cmd(
     as_json: bool,
 ) -> int:
     """Re-execute the operations logged in DIR, in seq order, from their intents and the blob store,
-    into a sandbox; halt at the first state that differs from the log. Never writes the real roots."""
+    into a sandbox; halt at the first state that differs from the log. Never writes the real roots.
+    URL: an archive in object storage (s3://, file://, ...), read-only."""
     if check_ and (sandbox is not None or start is not None or end is not None or until_failure):
         raise CliError(
             "--check replays the whole log into a temporary sandbox: give no --into, --from, --to or --until-failure"
         )
     if not check_ and sandbox is None:
         raise CliError("give --into SANDBOX (a new or empty directory), or --check")
-    require_log(log_dir)
+    if isinstance(log_dir, Path) and log_dir.is_file():  # a log-set manifest: its streams in link order
+        if check_ or quarantine_ or start is not None or end is not None or until_failure or sandbox is None:
+            raise CliError("a log set replays whole into a new sandbox: give --into SANDBOX and no other option")
+        _import(modules)
+        from .logset import replay_set
+
+        with located(file=log_dir):
+            report = replay_set(log_dir, sandbox)
+        return _emit(report, as_json, "replayed")
+    if isinstance(log_dir, str):
+        if check_ or quarantine_:
+            flag = "--check" if check_ else "--quarantine"
+            raise CliError(f"{flag} needs a log directory: an archive at a URL is a read-only source", f"option {flag}")
+    else:
+        require_log(log_dir)
     _import(modules)
     from . import replay
 
-    with located(log=log_dir):
+    with located(log=log_dir if isinstance(log_dir, Path) else None):
         if check_:
             report = replay.check(log_dir, quarantine=quarantine_)
         else:

@@ -28,7 +28,7 @@ ALL_ROOTS = ""
 
 
 @cli.command()
-@click.argument("log_dir", metavar="DIR|URL", type=LOG_OR_URL)
+@click.argument("log_dir", metavar="DIR|URL|SET.json", type=LOG_OR_URL)
 @click.option("--keyring", "keyring_file", type=FILE, help="Trust only these keys (default: the log's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option(
@@ -111,7 +111,15 @@ def validate(
     dask_address: str | None,
 ) -> int:
     """Verify every byte of the log in DIR, or of the archive at URL (s3://, gs://, az://, file://,
-    memory://). Exit 0 if valid, 1 if not, 2 on usage errors."""
+    memory://), or of every stream of the log set a manifest SET.json names (and the links between
+    them). Exit 0 if valid, 1 if not, 2 on usage errors."""
+    if isinstance(log_dir, Path) and log_dir.is_file():
+        from .cli_logset import validate_set
+
+        refused = {"--receipt": bool(receipt_file), "--quarantine": quarantine_, "--operations": op_rules}
+        refused |= {"--policy": bool(policy_file), "--tree": bool(tree_root), "--lineage": bool(lineage_dir)}
+        refused |= {"--dask": bool(dask_address), "--fail-fast": fail_fast}
+        return validate_set(log_dir, keyring_file=keyring_file, as_json=as_json, refused=refused)
     if isinstance(log_dir, str):
         refused = {"--quarantine": quarantine_, "--operations": op_rules}
         refused |= {"--policy": bool(policy_file), "--tree": bool(tree_root), "--lineage": bool(lineage_dir)}

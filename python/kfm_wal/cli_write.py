@@ -41,8 +41,19 @@ _actor = actor  # --actor TYPE:ID; `snapshot` and `rollback` take it from here
     show_default=True,
     help="Compress each rotated segment with zstd (archive/*.jsonl.zst); readers read either form.",
 )
+@click.option(
+    "--stream",
+    metavar="ID",
+    default=None,
+    help="Name this writer's log in a log set (every segment header carries it): 1-64 of a-z 0-9 . _ -.",
+)
 def init(
-    log_dir: Path, key_file: Path | None, max_segment_bytes: int, durability: str, archive_compression: str
+    log_dir: Path,
+    key_file: Path | None,
+    max_segment_bytes: int,
+    durability: str,
+    archive_compression: str,
+    stream: str | None,
 ) -> None:
     """Create a new log in DIR.
 
@@ -53,7 +64,13 @@ def init(
         "max_record_bytes": min(DEFAULT_MAX_RECORD_BYTES, max_segment_bytes),
         "durability": durability,
         "archive_compression": archive_compression,
+        "stream": stream,
     }
+    if stream is not None:
+        from .logset.manifest import STREAM_ID_RULE, is_stream_id  # only for a stream: the CLI starts light
+
+        if not is_stream_id(stream):
+            raise click.BadParameter(f"{stream!r} is not a stream id ({STREAM_ID_RULE})", param_hint="'--stream'")
     out = render.console()
     if holds_log(log_dir):
         raise CliError(f"{shown(log_dir)} already holds a kfm-wal log", f"log {shown(log_dir)}")
@@ -79,6 +96,8 @@ def init(
     wal.close()
     out.print(f"created log {shown(log_dir)}")
     out.print(f"  log id   {log_id}")
+    if stream is not None:
+        out.print(f"  stream   {stream}")
     out.print(f"  key id   {key.key_id}")
     out.print(f"  archive  {'zstd-compressed segments' if archive_compression == 'zstd' else 'plain segments'}")
     out.print(f"  key      {key_note}")

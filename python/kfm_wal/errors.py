@@ -90,7 +90,15 @@ class ClosedError(WalError):
 class RemoteError(WalError):
     """Object storage or a Dask cluster failed or disagrees: a bucket or scheduler that cannot be
     reached, a segment gone or replaced while it was read, a manifest that disagrees with the
-    segments. The message says which URL, segment and field."""
+    segments. The message says which URL, segment and field. `missing` is True when the URL names
+    no such bucket, container or directory (a place with no log, rather than a failure)."""
+
+    missing: bool = False
+
+
+class LogSetError(WalError, ValueError):
+    """A log-set manifest that cannot be used: not JSON, not a manifest, a stream named twice, a
+    stream id that is not one, two streams at one log. The message says which file and member."""
 
 
 class StorageError(WalError, OSError):
@@ -130,6 +138,7 @@ __all__ = [
     "KeyMismatchError",
     "LockedError",
     "LogExistsError",
+    "LogSetError",
     "NotALogError",
     "PoisonedError",
     "RecordTooLargeError",

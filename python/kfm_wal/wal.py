@@ -72,13 +72,16 @@ class Wal:
         durability: Durability = "fsync",
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         archive_compression: ArchiveCompression = "none",
+        stream: str | None = None,
     ) -> Wal:
         """Create a new log in `path` (created if missing; must not already hold a log).
+        `stream` names this writer's log in a log set (every segment header carries it; see
+        `kfm_wal.logset`).
         `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable.
         `archive_compression="zstd"` compresses each rotated segment once it is sealed and archived
         (the log's setting, kept in `settings.json`; readers read either form)."""
         writer = _core.PyWriter.create(
-            Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes
+            Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes, stream
         )
         return cls._with_setting(writer, archive_compression if archive_compression != "none" else None)
 

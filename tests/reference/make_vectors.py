@@ -20,6 +20,7 @@ This is the entry point; the parts, one concern each:
     vector_receipts        cases with their own keyring or a receipt; refused/ cases
     vector_decisions       time order, raw kinds, a header-only last segment, segment placement
     vector_zstd            compressed archived segments (.jsonl.zst)
+    vector_streams         the header's optional stream id
     vector_open_state      a clean-close state beside a log (ignored by verifiers)
     vector_checkpoint      compacted logs anchored by a checkpoint (and not)
     vector_readme          README.md
@@ -74,6 +75,7 @@ from vector_readme import write_readme
 from vector_receipts import pending_of, write_receipt_cases
 from vector_signatures import write_signature_cases, write_signature_valid
 from vector_snapshot import write_snapshot_valid
+from vector_streams import write_streams_invalid, write_streams_valid
 from vector_valid_logs import write_keyring, write_valid_logs
 from vector_writer_defects import write_writer_defects
 from vector_zstd import write_zstd_invalid, write_zstd_valid
@@ -139,6 +141,8 @@ def generate(out=DEFAULT_OUT):
     write_decision_valid(valid, basic.dir, basic.journal, pending_of(basic))
     write_zstd_valid(valid, cases.basic, [fixed_uuid("intent-10")])
     write_zstd_invalid(cases)
+    write_streams_valid(valid)
+    write_streams_invalid(cases)
     write_open_state_valid(valid, cases.basic, [fixed_uuid("intent-10")])
     write_checkpoint_valid(valid)
     write_checkpoint_invalid(cases)

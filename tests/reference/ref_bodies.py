@@ -41,6 +41,8 @@ def _present(obj: dict, optional) -> dict:
 
 
 _HEADER_MEMBERS = ("format", "log_id", "segment", "key_id", "public_key", "max_record_bytes", "max_segment_bytes")
+# A stream id names one writer's log in a log set (FORMAT.md 4, "stream: one writer among many").
+_STREAM = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _COMPLETION_OPTIONAL = ("post_state_hash", "executed_digest", "duration_ms", "error", "detail")
 _INTENT_MEMBERS = (
     "wal_id",
@@ -91,7 +93,8 @@ def check_body(kind: str, b: dict) -> list:
             problems.append(f"{name}: {what}")
 
     if kind == "header":
-        members(_HEADER_MEMBERS)
+        members(_HEADER_MEMBERS, ("stream",))
+        rule("stream", lambda v: isinstance(v, str) and _STREAM.fullmatch(v), "must match ^[a-z0-9][a-z0-9._-]{0,63}$")
         rule("format", lambda v: v == FORMAT, f"must be {FORMAT!r}")
         rule("log_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
         rule("segment", lambda v: _is_int(v) and 0 <= v < _UINT64, "must be an integer")

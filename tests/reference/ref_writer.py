@@ -62,8 +62,10 @@ class RefWriter:
         new_uuid=uuid.uuid4,
         validate: bool = True,
         journal: bool = False,
+        stream: str | None = None,
     ):
         self.dir = os.fspath(dir)
+        self.stream = stream  # the optional header member naming this writer's log in a log set
         self.archive = os.path.join(self.dir, "archive")
         self.log_id = str(log_id)
         self.clock = clock or utc_timestamp
@@ -175,7 +177,7 @@ class RefWriter:
             "public_key": b64encode(self.public_key),
             "max_record_bytes": self.max_record_bytes,
             "max_segment_bytes": self.max_segment_bytes,
-        }
+        } | ({"stream": self.stream} if self.stream is not None else {})
 
     def rotate(self, closing_seal: bool = True) -> None:
         if closing_seal:  # (1)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from ..ops import root_state
 from ..ops.blobs import BlobStore
+from ..storage.store import local_path
 from .executor import Halt, Recorded, replay_one
 from .report import Divergence, ReplayError, ReplayReport
 from .sandbox import Mapped, Sandbox, describe_roots
-from .selection import select
+from .selection import select, source
 
 
 def replay(
@@ -33,8 +34,10 @@ def replay(
     removed unless `until_failure` (kept as it was just before the operation that differs).
     Raises ReplayError (log invalid without `quarantine`, blob missing or corrupt, custom action not
     registered, sandbox not usable)."""
-    log = Path(log)
-    sel = select(log, start, end, quarantine=quarantine)
+    src = source(log)
+    sel = select(src, start, end, quarantine=quarantine)
+    # An archive at a URL has no blob store beside it unless it is a local file:// one.
+    log = Path(src) if isinstance(src, Path) else Path(local_path(src) or tempfile.gettempdir()) / "no-log-dir"
     target = Path(sandbox).absolute()
     _apart(target, log, sel.operations)
     fresh = not target.exists() or (target.is_dir() and not any(target.iterdir()))
@@ -43,7 +46,7 @@ def replay(
         raise ReplayError(
             f"sandbox {sandbox} already holds the replay through seq {box.last_seq}: --from must come after it"
         )
-    report = ReplayReport(str(log), str(target), sel.from_seq, sel.to_seq)
+    report = ReplayReport(str(src), str(target), sel.from_seq, sel.to_seq)
     report.quarantined, report.stopped_before, report.damage = sel.quarantined, sel.stopped_before, sel.damage
     blobs = BlobStore.for_log(log)
     counts: Counter[str] = Counter()

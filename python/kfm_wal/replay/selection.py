@@ -1,24 +1,46 @@
 """What a replay runs: the log verified first (a record that fails verification is never
 executed), the range `--from`/`--to` resolved (a seq or a wal_id), the operations in it in intent
 order with their completions, and the custom actions they need checked as registered, all before
-anything is executed."""
+anything is executed. The log may be a directory or an archive at a URL (read-only: records read
+through kfm_wal.storage)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import _core
 from ..findings import VerifyReport
 from ..ops import custom
 from ..ops.errors import PlanError
-from ..reader import records
+from ..reader import Record
+from ..reader import records as local_records
 from ..report import verify
+from ..storage.store import is_url
 from ..wal import salvage
 from .executor import Recorded
 from .report import ReplayError
+
+# A replay's source: a log directory, or an archive's URL (kept as text: Path folds `s3://`).
+Source = Path | str
+
+
+def records(log: Source, **filters: Any) -> Iterator[Record]:
+    """Sealed records of a directory or of an archive at a URL, filtered as `kfm_wal.records`."""
+    if isinstance(log, str):
+        from ..storage.records import records as url_records
+
+        return url_records(log, **filters)
+    return local_records(log, **filters)
+
+
+def source(log: str | os.PathLike[str]) -> Source:
+    text = os.fspath(log)
+    return text.rstrip("/") if is_url(text) else Path(text)
 
 
 @dataclass
@@ -50,7 +72,7 @@ def _first_damage(log: Path, report: VerifyReport) -> tuple[int, str] | None:
     return min(stops)
 
 
-def point(log: Path, value: str | int | None, edge: str) -> int | None:
+def point(log: Source, value: str | int | None, edge: str) -> int | None:
     """A seq, or the seq of a wal_id: for `--from` its intent, for `--to` its completion (its
     intent while it has none): the operation is in the range as a whole."""
     if value is None:
@@ -66,7 +88,7 @@ def point(log: Path, value: str | int | None, edge: str) -> int | None:
     return found["intent"] if edge == "from" else found.get("completion", found["intent"])
 
 
-def _collect(sel: Selection, log: Path, start: str | int | None, end: str | int | None) -> None:
+def _collect(sel: Selection, log: Source, start: str | int | None, end: str | int | None) -> None:
     """The operations of the range, each intent with its completion when that is in the range too."""
     sel.from_seq, sel.to_seq = point(log, start, "from"), point(log, end, "to")
     if sel.from_seq is not None and sel.to_seq is not None and sel.from_seq > sel.to_seq:
@@ -107,7 +129,9 @@ def select(
     *,
     quarantine: bool = False,
 ) -> Selection:
-    log = Path(log)
+    log = source(log)
+    if isinstance(log, str):
+        return _checked(_select_url(log, start, end, quarantine))
     report = verify(log)
     sel = Selection(report.log_id)
     damage = _first_damage(log, report)
@@ -129,6 +153,29 @@ def select(
         with tempfile.TemporaryDirectory(prefix="kfm-wal-replay-") as tmp:
             salvage(log, Path(tmp) / "log")
             _collect(sel, Path(tmp) / "log", start, end)
+    return _checked(sel)
+
+
+def _select_url(url: str, start: str | int | None, end: str | int | None, quarantine: bool) -> Selection:
+    """A read-only source: verified where it is (kfm_wal.storage); damage refuses the replay."""
+    from ..storage import verify as verify_url
+
+    if quarantine:
+        raise ReplayError(f"--quarantine copies damage beside the log: {url} is a read-only source")
+    report = verify_url(url)
+    bad = next((f for f in report.findings if not f.recoverable), None)
+    if bad is not None:
+        raise ReplayError(
+            f"the archive fails validation ({bad.code} at {bad.location()}: {bad.message}): replay never "
+            "executes a record that fails verification"
+        )
+    sel = Selection(report.log_id)
+    _collect(sel, url, start, end)
+    return sel
+
+
+def _checked(sel: Selection) -> Selection:
+    """Every replayable operation's actions known to this replayer, before anything runs."""
     for op in sel.operations:
         if not op.replayable:
             continue

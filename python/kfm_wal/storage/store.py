@@ -108,7 +108,9 @@ class ArchiveStore:
         except FileNotFoundError:
             if archived:
                 return []
-            raise RemoteError(f"{self.url}: no such bucket, container or directory") from None
+            gone = RemoteError(f"{self.url}: no such bucket, container or directory")
+            gone.missing = True
+            raise gone from None
         return [
             (posixpath.basename(str(entry["name"]).rstrip("/")), archived, int(entry["size"]))
             for entry in entries

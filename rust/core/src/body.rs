@@ -233,6 +233,26 @@ fn uuid_field(field: &str, raw: &RawValue) -> Result<u128, FieldError> {
     parse_uuid_v4(&s).map_or_else(|| err(field, format!("must be a lowercase UUIDv4, got {s:?}")), Ok)
 }
 
+/// A stream id (docs/FORMAT.md section 4, header `stream`): `^[a-z0-9][a-z0-9._-]{0,63}$`.
+#[must_use]
+pub fn is_stream_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// A header's optional `stream`: absent, or a stream id (else the header is `chain.segment`).
+pub(crate) fn check_header_stream(stream: Option<&str>) -> Result<(), String> {
+    match stream {
+        Some(s) if !is_stream_id(s) => {
+            Err(format!("header stream {s:?} is not a stream id ([a-z0-9][a-z0-9._-]{{0,63}})"))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn is_operation(name: &str) -> bool {
     is_operation_bytes(name.as_bytes())
 }

@@ -119,3 +119,26 @@ fn completion_rules() {
     let bad = format!(r#"{{"wal_id":"{id}","status":"maybe"}}"#);
     assert_eq!(check_completion(bad.as_bytes(), Context::Entry).unwrap_err().field, "status");
 }
+
+#[test]
+fn stream_ids_follow_the_header_rule() {
+    for ok in ["a", "0", "etl-worker-1.a_b", &"x".repeat(64)] {
+        assert!(is_stream_id(ok), "{ok}");
+        assert!(check_header_stream(Some(ok)).is_ok());
+    }
+    for bad in ["", "A", "-a", ".a", "_a", "a b", "a/b", "é", &"x".repeat(65)] {
+        assert!(!is_stream_id(bad), "{bad}");
+        assert!(check_header_stream(Some(bad)).is_err());
+    }
+    assert!(check_header_stream(None).is_ok());
+}
+
+#[test]
+fn a_header_stream_must_be_a_string_when_present() {
+    let base = r#"{"format":"kfm-wal/1","log_id":"x","segment":1,"key_id":"k","public_key":"p","max_record_bytes":1,"max_segment_bytes":1"#;
+    let parse = |tail: &str| parse_line_body::<HeaderBody>(format!("{base}{tail}}}").as_bytes()).map(|h| h.stream);
+    assert_eq!(parse("").unwrap(), None);
+    assert_eq!(parse(r#","stream":"etl-a""#).unwrap().as_deref(), Some("etl-a"));
+    assert!(parse(r#","stream":null"#).is_err());
+    assert!(parse(r#","stream":7"#).is_err());
+}

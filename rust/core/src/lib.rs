@@ -22,6 +22,7 @@ mod log_record_bodies;
 mod log_report;
 pub mod log_settings;
 mod log_state;
+mod log_stream;
 pub mod op_pairing;
 mod open_state;
 pub mod ops;

@@ -23,6 +23,14 @@ pub struct HeaderBody {
     pub public_key: String,
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
+    /// Optional: the writer's stream id in a log set (present means a string; `null` is refused).
+    #[serde(default, deserialize_with = "present_string")]
+    pub stream: Option<String>,
+}
+
+/// A member that, when present, must be a string (serde's `Option` would take `null` as absent).
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -45,6 +45,8 @@ pub(crate) struct WritePosition {
 pub(crate) struct LogState {
     pub(crate) dir: PathBuf,
     pub(crate) log_id: String,
+    /// The stream id every header of this log carries (None: a log outside any log set).
+    pub(crate) stream: Option<String>,
     key: WriterKey,
     pub(crate) opts: WriterOptions,
     /// Shared with the sync stage, which fdatasyncs it outside the leader's lock.
@@ -79,6 +81,7 @@ pub(crate) fn new_segment(
     fs: &Fs,
     dir: &Path,
     log_id: &str,
+    stream: Option<&str>,
     key: &WriterKey,
     opts: &WriterOptions,
     number: u64,
@@ -87,7 +90,7 @@ pub(crate) fn new_segment(
     ts: &Timestamp,
 ) -> Result<(String, u64, Digest)> {
     let name = segment::name(number, first_seq);
-    let header = format!(
+    let mut header = format!(
         r#""format":"{}","log_id":"{log_id}","segment":{number},"key_id":"{}","public_key":"{}","max_record_bytes":{},"max_segment_bytes":{}"#,
         crate::body::FORMAT,
         key.public.key_id,
@@ -95,6 +98,12 @@ pub(crate) fn new_segment(
         opts.max_record_bytes,
         opts.max_segment_bytes
     );
+    if let Some(stream) = stream {
+        // A checked stream id needs no JSON escaping.
+        header.push_str(r#","stream":""#);
+        header.push_str(stream);
+        header.push('"');
+    }
     let mut buf = Vec::with_capacity(1024);
     let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
     let seal = write_seal(&mut buf, key, log_id, first_seq + 1, &h, ts, false);
@@ -133,6 +142,7 @@ impl LogState {
         Ok(LogState {
             dir: dir.to_path_buf(),
             log_id,
+            stream: None,
             key,
             opts,
             file,
@@ -418,6 +428,7 @@ impl LogState {
             &self.fs,
             &self.dir,
             &self.log_id,
+            self.stream.as_deref(),
             &self.key,
             &self.opts,
             number,

@@ -291,6 +291,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
                 if body::parse_uuid_v4(&h.log_id).is_none() {
                     return Err("header log_id is not a UUIDv4".to_owned());
                 }
+                body::check_header_stream(h.stream.as_deref())?;
                 let key = PublicKey::from_base64(&h.public_key).map_err(|e| e.to_string())?;
                 if key.key_id != h.key_id {
                     return Err(format!("header key_id {} does not match its public key ({})", h.key_id, key.key_id));

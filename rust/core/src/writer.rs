@@ -75,6 +75,22 @@ impl Writer {
 
     /// `create`, with every mutating file-system call going through `fs` (tests watch them).
     pub fn create_with(dir: &Path, key: WriterKey, opts: WriterOptions, fs: Fs) -> Result<Writer> {
+        Writer::create_stream(dir, key, opts, None, fs)
+    }
+
+    /// `create_with`, naming the log's stream in a log set: every header then carries `stream`.
+    pub fn create_stream(
+        dir: &Path,
+        key: WriterKey,
+        opts: WriterOptions,
+        stream: Option<&str>,
+        fs: Fs,
+    ) -> Result<Writer> {
+        if let Some(s) = stream.filter(|s| !crate::body::is_stream_id(s)) {
+            return Err(WalError::InvalidArgument(format!(
+                "stream {s:?} is not a stream id: 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit"
+            )));
+        }
         if !segment::list(dir).unwrap_or_default().is_empty() {
             return Err(WalError::Exists(dir.to_path_buf()));
         }
@@ -88,7 +104,7 @@ impl Writer {
         let lock = DirLock::acquire(dir)?;
         let log_id = uuid::Uuid::new_v4().hyphenated().to_string();
         let ts = timestamp::now();
-        let (name, len, head) = new_segment(&fs, dir, &log_id, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
+        let (name, len, head) = new_segment(&fs, dir, &log_id, stream, &key, &opts, 1, 1, &hash::ZERO, &ts)?;
         let at = WritePosition {
             segment_no: 1,
             segment_path: dir.join(&name),
@@ -100,7 +116,8 @@ impl Writer {
             last_ts: ts,
             ops: OpsTable::default(),
         };
-        let state = LogState::opened(dir, log_id, key, opts, lock, fs, at)?;
+        let mut state = LogState::opened(dir, log_id, key, opts, lock, fs, at)?;
+        state.stream = stream.map(str::to_owned);
         Ok(Writer::from_state(state, Vec::new()))
     }
 
@@ -131,8 +148,11 @@ impl Writer {
         let r = recovery::recover(&fs, dir, &key, mode, durability, verify)?;
         let opts =
             WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
+        let live = r.position.segment_path.clone();
         let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
         state.revoked = r.revoked;
+        // Later headers carry on the stream the live segment's header names.
+        state.stream = crate::log_stream::of_segment(&live)?;
         let mut notes = r.notes;
         if r.closes {
             // The last rotation stopped after its closing seal: finish it now.

@@ -88,7 +88,8 @@ pub struct PyWriter {
 #[pymethods]
 impl PyWriter {
     #[staticmethod]
-    #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES))]
+    #[pyo3(signature = (path, seed, max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes=DEFAULT_MAX_IN_FLIGHT_BYTES, stream=None))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -97,10 +98,12 @@ impl PyWriter {
         max_record_bytes: u64,
         durability: &str,
         max_in_flight_bytes: u64,
+        stream: Option<String>,
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
         let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
-        let inner = py.detach(move || Writer::create(&path, key, opts)).py()?;
+        let inner =
+            py.detach(move || Writer::create_stream(&path, key, opts, stream.as_deref(), Fs::default())).py()?;
         Ok(PyWriter { inner: inner.with_max_in_flight_bytes(max_in_flight_bytes) })
     }
 
