@@ -69,6 +69,10 @@ def _tp(peer: str, batch: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda r: r["throughput"]["ratios"][f"kfm-wal/{peer}"][str(batch)]
 
 
+def _pipelined(peer: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: r["throughput"]["pipelined"]["ratios"][f"kfm-wal pipelined/{peer}"]
+
+
 def _latency(p: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def get(r: dict[str, Any]) -> dict[str, Any]:
         lat = r["latency"]
@@ -116,6 +120,19 @@ FIGURES: tuple[Figure, ...] = (
         f"append_many throughput, batch 1,000: kfm-wal / {KV_BEST}",
         "higher",
         _tp(KV_BEST, 1_000),
+        KV_PEERS,
+    ),
+    Figure(
+        "pipelined.b1000.vs_raw",
+        "sustained durable throughput, batches of 1,000, pipelined (Wal.submit): kfm-wal / raw write+fdatasync",
+        "higher",
+        _pipelined("raw write+fdatasync"),
+    ),
+    Figure(
+        "pipelined.b1000.vs_kv_best",
+        f"sustained durable throughput, batches of 1,000, pipelined (Wal.submit): kfm-wal / {KV_BEST}",
+        "higher",
+        _pipelined(KV_BEST),
         KV_PEERS,
     ),
     Figure("append.p50.vs_raw", "single durable append p50: kfm-wal / raw write+fdatasync", "lower", _latency("p50")),

@@ -11,6 +11,8 @@
 //! cannot change as long as this module never accepts a line those refuse, nor with another
 //! `wal_id`: the tests below hold it to that on mutated lines.
 
+use std::ops::Range;
+
 use crate::body;
 #[cfg(test)]
 use crate::json_cursor::uuid_v4;
@@ -20,6 +22,15 @@ use crate::record::Envelope;
 
 /// The `wal_id` of an intent line that satisfies every schema rule, or None when unsure.
 pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
+    intent_members(Cursor::for_body(line, env, timestamp_ok, index)?)
+}
+
+/// `intent` for a caller's entry, its members `entry[members]` read in place (the writer's check).
+pub fn intent_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
+    intent_members(Cursor::for_entry(entry, members, index)?)
+}
+
+fn intent_members(mut c: Cursor) -> Option<u128> {
     const WAL_ID: u16 = 1;
     const OPERATION: u16 = 1 << 1;
     const ACTOR: u16 = 1 << 2;
@@ -45,7 +56,6 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
         (b"lineage_links", LINEAGE),
         (b"telemetry", TELEMETRY),
     ];
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
     while !c.done() {
         let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
@@ -74,6 +84,15 @@ pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Quote
 
 /// The `wal_id` of a completion line that satisfies every schema rule, or None when unsure.
 pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
+    completion_members(Cursor::for_body(line, env, timestamp_ok, index)?)
+}
+
+/// `completion` for a caller's entry, its members `entry[members]` read in place.
+pub fn completion_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
+    completion_members(Cursor::for_entry(entry, members, index)?)
+}
+
+fn completion_members(mut c: Cursor) -> Option<u128> {
     const WAL_ID: u8 = 1;
     const STATUS: u8 = 1 << 1;
     const POST: u8 = 1 << 2;
@@ -90,7 +109,6 @@ pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut Q
         (b"error", ERROR),
         (b"detail", DETAIL),
     ];
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
     let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
     while !c.done() {
         let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
