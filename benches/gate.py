@@ -17,7 +17,11 @@ reference: the ratio follows the disk's mood) and the single-append p99.
 times of different fsync counts (a guarded write pays its blob's fsyncs and the batch's group
 commits on top of the direct write's), so it gets the widest tolerance of the gate.
 
-The two figures against "the better of LMDB and RocksDB" (`*.vs_kv_best`) need an optional peer:
+`pipelined.b1000.*` is the pipelined writer (`Wal.submit`, a producer keeping batches of 1,000 in
+flight, section 1b of the report) against the raw write+fdatasync floor of the same bytes and
+against the better of LMDB and RocksDB: the sustained-throughput targets of benches/targets.py.
+
+The figures against "the better of LMDB and RocksDB" (`*.vs_kv_best`) need an optional peer:
 when neither `lmdb` nor `rocksdict` is installed they are SKIPped with a note (not failed), so the
 gate runs without the bench extra; with only one installed they are judged against that one, noted.
 

@@ -146,3 +146,28 @@ def _sustained(tp: dict[str, Any], pl: dict[str, Any] | None, peer: str, b: str,
         r["ratio_of_medians"] if r else None,
         r["paired"] if r else [],
     )
+
+
+def verdict(t: Target) -> str:
+    return {True: "PASS", False: "FAIL", None: "n/a"}[t.passed]
+
+
+def paired_range(vals: Sequence[float]) -> str:
+    return f"{min(vals):.2f}-{max(vals):.2f}x" if vals else "-"
+
+
+def render(targets: list[Target]) -> tuple[list[str], list[str]]:
+    txt = ["Targets (ratios of medians; in brackets the range of per-round paired ratios):"]
+    md = [
+        "## Targets",
+        "",
+        "| target | measured | paired range | goal | result |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for t in targets:
+        meas = f"{t.measured:.2f}x" if t.measured is not None else "-"
+        txt.append(f"  {verdict(t):4s}  {t.what}: {meas} [{paired_range(t.paired)}]  (goal {t.op} {t.value:g}x)")
+        md.append(f"| {t.what} | {meas} | {paired_range(t.paired)} | {t.op} {t.value:g}x | **{verdict(t)}** |")
+    txt.append("")
+    md.append("")
+    return txt, md
