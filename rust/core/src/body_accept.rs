@@ -11,6 +11,8 @@
 //! cannot change as long as this module never accepts a line those refuse, nor with another
 //! `wal_id`: the tests below hold it to that on mutated lines.
 
+use std::ops::Range;
+
 use crate::body;
 #[cfg(test)]
 use crate::json_cursor::uuid_v4;
@@ -18,93 +20,117 @@ use crate::json_cursor::{Cursor, Name};
 use crate::quote_index::QuoteIndex;
 use crate::record::Envelope;
 
+/// The walk over an intent's or a completion's members, the same whether a cursor reads them in
+/// a line's body or in a caller's entry (`Cursor::for_body`, `Cursor::for_entry`).
+mod members {
+    use super::{actor, governance, non_empty, one_of, reversal, telemetry};
+    use crate::body;
+    use crate::json_cursor::Cursor;
+
+    pub(super) fn intent(mut c: Cursor) -> Option<u128> {
+        const WAL_ID: u16 = 1;
+        const OPERATION: u16 = 1 << 1;
+        const ACTOR: u16 = 1 << 2;
+        const PRE: u16 = 1 << 3;
+        const POST: u16 = 1 << 4;
+        const PAYLOAD: u16 = 1 << 5;
+        const REVERSAL: u16 = 1 << 6;
+        const TIER: u16 = 1 << 7;
+        const GOVERNANCE: u16 = 1 << 8;
+        const LINEAGE: u16 = 1 << 9;
+        const TELEMETRY: u16 = 1 << 10;
+        const ALL: u16 = (1 << 11) - 1;
+        const NAMES: [(&[u8], u16); 11] = [
+            (b"wal_id", WAL_ID),
+            (b"operation", OPERATION),
+            (b"actor", ACTOR),
+            (b"pre_state_hash", PRE),
+            (b"post_state_expected", POST),
+            (b"payload", PAYLOAD),
+            (b"reversal", REVERSAL),
+            (b"tier", TIER),
+            (b"governance", GOVERNANCE),
+            (b"lineage_links", LINEAGE),
+            (b"telemetry", TELEMETRY),
+        ];
+        let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
+        while !c.done() {
+            let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
+            match bit {
+                WAL_ID => wal_id = c.uuid()?,
+                OPERATION => {
+                    operation = c.plain_string()?;
+                    if !body::is_operation_bytes(operation) {
+                        return None;
+                    }
+                }
+                ACTOR => actor(&mut c)?,
+                PRE | POST => c.state_hash()?,
+                PAYLOAD => c.object(|c, _| c.value())?,
+                REVERSAL => reversal(&mut c)?,
+                TIER => tier = c.small_uint()?,
+                GOVERNANCE => governance(&mut c)?,
+                LINEAGE => c.array(|c| non_empty(c.string()?.0))?,
+                _ => telemetry(&mut c)?,
+            }
+            c.end_member()?;
+        }
+        let tier_ok = tier < 4 || (tier == 4 && operation == b"rollback");
+        (seen == ALL && tier_ok).then_some(wal_id)
+    }
+
+    pub(super) fn completion(mut c: Cursor) -> Option<u128> {
+        const WAL_ID: u8 = 1;
+        const STATUS: u8 = 1 << 1;
+        const POST: u8 = 1 << 2;
+        const DIGEST: u8 = 1 << 3;
+        const DURATION: u8 = 1 << 4;
+        const ERROR: u8 = 1 << 5;
+        const DETAIL: u8 = 1 << 6;
+        const NAMES: [(&[u8], u8); 7] = [
+            (b"wal_id", WAL_ID),
+            (b"status", STATUS),
+            (b"post_state_hash", POST),
+            (b"executed_digest", DIGEST),
+            (b"duration_ms", DURATION),
+            (b"error", ERROR),
+            (b"detail", DETAIL),
+        ];
+        let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
+        while !c.done() {
+            let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
+            match bit {
+                WAL_ID => wal_id = c.uuid()?,
+                STATUS => one_of(c.plain_string()?, body::STATUSES)?,
+                POST | DIGEST => c.state_hash()?,
+                DURATION => c.plain_non_negative()?,
+                ERROR => _ = c.string()?,
+                _ => c.object(|c, _| c.value())?,
+            }
+            c.end_member()?;
+        }
+        (seen & (WAL_ID | STATUS) == WAL_ID | STATUS).then_some(wal_id)
+    }
+}
+
 /// The `wal_id` of an intent line that satisfies every schema rule, or None when unsure.
 pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
-    const WAL_ID: u16 = 1;
-    const OPERATION: u16 = 1 << 1;
-    const ACTOR: u16 = 1 << 2;
-    const PRE: u16 = 1 << 3;
-    const POST: u16 = 1 << 4;
-    const PAYLOAD: u16 = 1 << 5;
-    const REVERSAL: u16 = 1 << 6;
-    const TIER: u16 = 1 << 7;
-    const GOVERNANCE: u16 = 1 << 8;
-    const LINEAGE: u16 = 1 << 9;
-    const TELEMETRY: u16 = 1 << 10;
-    const ALL: u16 = (1 << 11) - 1;
-    const NAMES: [(&[u8], u16); 11] = [
-        (b"wal_id", WAL_ID),
-        (b"operation", OPERATION),
-        (b"actor", ACTOR),
-        (b"pre_state_hash", PRE),
-        (b"post_state_expected", POST),
-        (b"payload", PAYLOAD),
-        (b"reversal", REVERSAL),
-        (b"tier", TIER),
-        (b"governance", GOVERNANCE),
-        (b"lineage_links", LINEAGE),
-        (b"telemetry", TELEMETRY),
-    ];
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id, mut operation, mut tier, mut next) = (0u16, 0u128, &b""[..], 0u8, 0);
-    while !c.done() {
-        let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
-        match bit {
-            WAL_ID => wal_id = c.uuid()?,
-            OPERATION => {
-                operation = c.plain_string()?;
-                if !body::is_operation_bytes(operation) {
-                    return None;
-                }
-            }
-            ACTOR => actor(&mut c)?,
-            PRE | POST => c.state_hash()?,
-            PAYLOAD => c.object(|c, _| c.value())?,
-            REVERSAL => reversal(&mut c)?,
-            TIER => tier = c.small_uint()?,
-            GOVERNANCE => governance(&mut c)?,
-            LINEAGE => c.array(|c| non_empty(c.string()?.0))?,
-            _ => telemetry(&mut c)?,
-        }
-        c.end_member()?;
-    }
-    let tier_ok = tier < 4 || (tier == 4 && operation == b"rollback");
-    (seen == ALL && tier_ok).then_some(wal_id)
+    members::intent(Cursor::for_body(line, env, timestamp_ok, index)?)
+}
+
+/// `intent` for a caller's entry, its members `entry[members]` read in place (the writer's check).
+pub fn intent_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
+    members::intent(Cursor::for_entry(entry, members, index)?)
 }
 
 /// The `wal_id` of a completion line that satisfies every schema rule, or None when unsure.
 pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
-    const WAL_ID: u8 = 1;
-    const STATUS: u8 = 1 << 1;
-    const POST: u8 = 1 << 2;
-    const DIGEST: u8 = 1 << 3;
-    const DURATION: u8 = 1 << 4;
-    const ERROR: u8 = 1 << 5;
-    const DETAIL: u8 = 1 << 6;
-    const NAMES: [(&[u8], u8); 7] = [
-        (b"wal_id", WAL_ID),
-        (b"status", STATUS),
-        (b"post_state_hash", POST),
-        (b"executed_digest", DIGEST),
-        (b"duration_ms", DURATION),
-        (b"error", ERROR),
-        (b"detail", DETAIL),
-    ];
-    let mut c = Cursor::for_body(line, env, timestamp_ok, index)?;
-    let (mut seen, mut wal_id, mut next) = (0u8, 0u128, 0);
-    while !c.done() {
-        let bit = c.first_member(&NAMES, &mut seen, &mut next)?;
-        match bit {
-            WAL_ID => wal_id = c.uuid()?,
-            STATUS => one_of(c.plain_string()?, body::STATUSES)?,
-            POST | DIGEST => c.state_hash()?,
-            DURATION => c.plain_non_negative()?,
-            ERROR => _ = c.string()?,
-            _ => c.object(|c, _| c.value())?,
-        }
-        c.end_member()?;
-    }
-    (seen & (WAL_ID | STATUS) == WAL_ID | STATUS).then_some(wal_id)
+    members::completion(Cursor::for_body(line, env, timestamp_ok, index)?)
+}
+
+/// `completion` for a caller's entry, its members `entry[members]` read in place.
+pub fn completion_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
+    members::completion(Cursor::for_entry(entry, members, index)?)
 }
 
 fn one_of(text: &[u8], allowed: &[&str]) -> Option<()> {

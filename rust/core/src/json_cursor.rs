@@ -42,8 +42,10 @@ pub(crate) struct Cursor<'a> {
     b: &'a [u8],
     quotes: &'a QuoteIndex,
     i: usize,
-    /// Just past the body's closing comma.
+    /// Just past the body's closing comma (a line) or the entry's closing brace (an entry).
     end: usize,
+    /// What follows the last top-level member: `,` in a line's body, `}` in an entry.
+    close: u8,
     depth: u32,
 }
 
@@ -75,7 +77,36 @@ impl<'a> Cursor<'a> {
                 return None;
             }
         }
-        Some(Cursor { b: line, quotes, i: start, end: start + body.len(), depth: 1 })
+        Some(Cursor { b: line, quotes, i: start, end: start + body.len(), close: b',', depth: 1 })
+    }
+
+    /// The members of a caller's entry (`entry[members]`, a compact JSON object's insides), read
+    /// in place: the entry's own closing brace ends them, so the writer checks an entry without
+    /// first copying its members next to a comma. The same rules as `for_body` (UTF-8, no control
+    /// characters); an entry with whitespace before its closing brace is left to serde.
+    #[inline]
+    pub(crate) fn for_entry(
+        entry: &'a [u8],
+        members: std::ops::Range<usize>,
+        quotes: &'a mut QuoteIndex,
+    ) -> Option<Cursor<'a>> {
+        if entry.get(members.end) != Some(&b'}') {
+            return None;
+        }
+        let (start, end) = (members.start, members.end + 1);
+        let b = &entry[..end];
+        if !quotes.build(b, start) {
+            let body = &b[start..];
+            let (mut high, mut control) = (0u8, false);
+            for &c in body {
+                high |= c;
+                control |= c < 0x20;
+            }
+            if control || (high >= 0x80 && std::str::from_utf8(body).is_err()) {
+                return None;
+            }
+        }
+        Some(Cursor { b, quotes, i: start, end, close: b'}', depth: 1 })
     }
 
     pub(crate) fn done(&self) -> bool {
@@ -157,10 +188,11 @@ impl<'a> Cursor<'a> {
         Some(name)
     }
 
-    /// After a top-level member's value: its comma (the body's last one included).
+    /// After a top-level member's value: its comma, or after the last one, what closes the
+    /// members (a line body's comma, an entry's brace).
     #[inline]
     pub(crate) fn end_member(&mut self) -> Option<()> {
-        self.eat(b',')?;
+        self.eat(if self.i + 1 == self.end { self.close } else { b',' })?;
         (self.i <= self.end).then_some(())
     }
 

@@ -10,9 +10,8 @@ use rayon::prelude::*;
 use crate::body::{self, Context};
 use crate::body_accept;
 use crate::error::{Result, WalError};
-use crate::hash;
 use crate::quote_index::QuoteIndex;
-use crate::record::{self, Envelope, Kind};
+use crate::record::{self, Kind};
 
 /// One entry ready for the log.
 #[derive(Debug, Clone)]
@@ -90,29 +89,19 @@ fn trimmed(bytes: &[u8]) -> Range<usize> {
 #[derive(Default)]
 struct Scratch {
     quotes: QuoteIndex,
-    /// The members followed by a comma, as `body_accept` reads them.
-    body: Vec<u8>,
 }
 
-/// The verifier's one-pass acceptor (`body_accept`), run on an entry's members followed by the
-/// comma a line puts after them: the `wal_id` when it accepts. It reads only the body it is given
-/// and accepts only what `body::check_intent` / `check_completion` accept on a line with that
-/// body; it refuses any member name outside the schema, so an entry with an envelope name or
-/// without a `wal_id` is left to the serde check, which decides and explains as before. The
-/// serde pass cost several times the line's SHA-256 per entry.
-fn accept(kind: Kind, body: &[u8], quotes: &mut QuoteIndex) -> Option<u128> {
-    let env = Envelope {
-        seq: 0,
-        prev: hash::ZERO,
-        kind: Some(kind),
-        kind_name: b"",
-        timestamp: b"",
-        body,
-        claimed: hash::ZERO,
-    };
+/// The verifier's one-pass acceptor (`body_accept`), run on an entry's members in place (its
+/// closing brace ends them): the `wal_id` when it accepts. It accepts only what
+/// `body::check_intent` / `check_completion` accept with those members, and it refuses any member
+/// name outside the schema, so an entry with an envelope name or without a `wal_id` is left to
+/// the serde check, which decides and explains as before. The serde pass cost several times the
+/// line's SHA-256 per entry. Reading the members in place (rather than copied next to a comma,
+/// as a line's body is) saves a copy of every entry.
+fn accept(kind: Kind, entry: &[u8], members: Range<usize>, quotes: &mut QuoteIndex) -> Option<u128> {
     match kind {
-        Kind::Intent => body_accept::intent(body, &env, true, quotes),
-        Kind::Completion => body_accept::completion(body, &env, true, quotes),
+        Kind::Intent => body_accept::intent_entry(entry, members, quotes),
+        Kind::Completion => body_accept::completion_entry(entry, members, quotes),
         _ => None,
     }
 }
@@ -131,19 +120,22 @@ fn prepare_one(
     if json.first() != Some(&b'{') || json.last() != Some(&b'}') {
         return Err(schema("", "entry must be a JSON object"));
     }
-    // A raw newline can only be whitespace between tokens (JSON strings cannot hold one), and
-    // it would split the record: entries must be compact.
-    if memchr::memchr2(b'\n', b'\r', json).is_some() {
-        return Err(schema("", "entry must be compact JSON without line breaks"));
-    }
     let within = trimmed(&json[1..json.len() - 1]);
     let members = (outer.start + 1 + within.start)..(outer.start + 1 + within.end);
     let inner = &entry[members.clone()];
-    scratch.body.clear();
-    scratch.body.extend_from_slice(inner);
-    scratch.body.push(b',');
-    if let Some(wal_id) = accept(kind, &scratch.body, &mut scratch.quotes) {
+    // A raw newline can only be whitespace between tokens (JSON strings cannot hold one), and
+    // it would split the record: entries must be compact. An entry the acceptor takes has no
+    // control character from its members to its closing brace (it refuses them), so only the
+    // whitespace before its members is left to search; any other entry is searched whole.
+    let newline = |bytes: &[u8]| memchr::memchr2(b'\n', b'\r', bytes).is_some();
+    if let Some(wal_id) = accept(kind, entry, members.clone(), &mut scratch.quotes) {
+        if newline(&entry[outer.start..members.start]) {
+            return Err(schema("", "entry must be compact JSON without line breaks"));
+        }
         return sized(index, Body::Within(members), wal_id, max_record_bytes);
+    }
+    if newline(json) {
+        return Err(schema("", "entry must be compact JSON without line breaks"));
     }
     // The acceptor follows 64 levels; only entries it was unsure of can be deeper.
     if nesting_depth(json) > MAX_ENTRY_DEPTH {

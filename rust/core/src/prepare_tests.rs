@@ -36,20 +36,19 @@ fn slow(kind: Kind, json: &[u8]) -> Option<Option<u128>> {
     }
 }
 
-fn fast(kind: Kind, json: &[u8]) -> Option<u128> {
-    // As `prepare_one`: an object, on one line.
-    let json = &json[trimmed(json)];
-    if json.len() < 2
-        || json[0] != b'{'
-        || json[json.len() - 1] != b'}'
-        || memchr::memchr2(b'\n', b'\r', json).is_some()
-    {
+fn fast(kind: Kind, entry: &[u8]) -> Option<u128> {
+    // As `prepare_one`: an object, its members read in place, on one line.
+    let outer = trimmed(entry);
+    let json = &entry[outer.clone()];
+    if json.len() < 2 || json[0] != b'{' || json[json.len() - 1] != b'}' {
         return None;
     }
-    let inner = &json[1..json.len() - 1];
-    let mut body = inner[trimmed(inner)].to_vec();
-    body.push(b',');
-    accept(kind, &body, &mut QuoteIndex::default())
+    let within = trimmed(&json[1..json.len() - 1]);
+    let members = (outer.start + 1 + within.start)..(outer.start + 1 + within.end);
+    let id = accept(kind, entry, members.clone(), &mut QuoteIndex::default())?;
+    // The acceptor refused every control character from the members to the closing brace.
+    assert!(memchr::memchr2(b'\n', b'\r', &entry[members.start..outer.end]).is_none());
+    memchr::memchr2(b'\n', b'\r', &entry[outer.start..members.start]).is_none().then_some(id)
 }
 
 /// Whatever the fast path accepts as an entry, the serde check accepts with the same `wal_id`
@@ -75,6 +74,20 @@ fn fast_path_takes_seed_entries_and_agrees_with_the_serde_check() {
     assert_eq!(fast(Kind::Completion, &completion()), Some(id));
     // Left to the serde check: no wal_id (the writer assigns one), an envelope name.
     assert_eq!(fast(Kind::Intent, &entry(7)), None);
+    // Read in place: the entry's closing brace ends its members; surrounding whitespace is
+    // allowed, line breaks nowhere (a trailing comma, or whitespace before the brace, is left
+    // to the serde check).
+    assert_eq!(fast(Kind::Intent, &[b" ", &intent[..], b"\n"].concat()), Some(id));
+    assert_eq!(fast(Kind::Intent, &[b"{\n", &intent[1..]].concat()), None);
+    assert_eq!(fast(Kind::Intent, &[&intent[..intent.len() - 1], b",}"].concat()), None);
+    assert_eq!(fast(Kind::Intent, &[&intent[..intent.len() - 1], b" }"].concat()), None);
+    assert_eq!(fast(Kind::Intent, &[&intent[..intent.len() - 1], b"}}"].concat()), None);
+    for broken in [[b"{\r\n", &intent[1..]].concat(), [&intent[..intent.len() - 1], b"\n}"].concat()] {
+        match prepare(Kind::Intent, &[broken], 1 << 20) {
+            Err(WalError::Schema { index: 0, message, .. }) => assert!(message.contains("line breaks"), "{message}"),
+            other => panic!("a line break must be refused: {other:?}"),
+        }
+    }
     let reserved = [&intent[..intent.len() - 1], b",\"seq\":1}"].concat();
     assert_eq!(fast(Kind::Intent, &reserved), None);
     assert!(slow(Kind::Intent, &reserved).is_none());
