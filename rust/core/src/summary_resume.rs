@@ -8,7 +8,7 @@ use crate::finding::{Code, Finding};
 use crate::hash;
 use crate::log_report::Checkpoint;
 use crate::record;
-use crate::scan::{self, Boundary, ScanOptions, ScanStart, SegmentScan};
+use crate::scan::{self, Boundary, HeaderInfo, ScanOptions, ScanStart, SegmentScan};
 use crate::segment::SegmentFile;
 use crate::segment_summary::{self, Reader, Writer};
 
@@ -36,6 +36,27 @@ pub fn resume_alone(file: &SegmentFile, raw: &[u8], cp: &Checkpoint, opts: &Scan
     }
     let bytes: &[u8] = &decoded.bytes;
     let header = scan::scan(file, line_at(bytes, 0).unwrap_or_default(), opts).header;
+    let line = line_at(bytes, cp.offset);
+    let (from, line_end) = match anchor(file, header, line, cp)? {
+        Ok(start) => start,
+        Err(finding) => return Ok(Resumed::Gone(finding)),
+    };
+    let mut s = scan::scan_resumed(file, bytes, &from, opts);
+    settle(&mut s, cp, line.unwrap_or_default(), line_end);
+    Ok(Resumed::Scan(Box::new(s), line_end))
+}
+
+/// Where a resumption from receipt checkpoint `cp` starts in `file`, and where the verified line
+/// ends: the checks both the local verifier and a segment resumed on its bytes alone make before
+/// scanning on (docs/FORMAT.md section 9). Err: the segment is of another log than the receipt's.
+/// Ok(Err): the verified line is gone (`receipt.truncated`) or is another record
+/// (`receipt.mismatch`). `header`: the segment's; `line`: its line at `cp.offset`, if any.
+pub(crate) fn anchor(
+    file: &SegmentFile,
+    header: Option<HeaderInfo>,
+    line: Option<&[u8]>,
+    cp: &Checkpoint,
+) -> Result<std::result::Result<(ScanStart, u64), Finding>> {
     if let Some(h) = &header {
         if h.log_id != cp.log_id {
             return Err(WalError::InvalidArgument(format!(
@@ -45,11 +66,10 @@ pub fn resume_alone(file: &SegmentFile, raw: &[u8], cp: &Checkpoint, opts: &Scan
         }
     }
     let name = file.name();
-    let Some(line) = line_at(bytes, cp.offset).filter(|line| line.ends_with(b"\n")) else {
+    let Some(line) = line.filter(|line| line.ends_with(b"\n")) else {
         let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
-        return Ok(Resumed::Gone(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg)));
+        return Ok(Err(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg)));
     };
-    let line_end = cp.offset + line.len() as u64;
     let same =
         record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
     if !same {
@@ -57,8 +77,9 @@ pub fn resume_alone(file: &SegmentFile, raw: &[u8], cp: &Checkpoint, opts: &Scan
             "the record at verified seq {} differs from the one verified: history was rewritten or forked",
             cp.seq
         );
-        return Ok(Resumed::Gone(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg)));
+        return Ok(Err(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg)));
     }
+    let line_end = cp.offset + line.len() as u64;
     let from = ScanStart {
         offset: line_end,
         expect: Some((cp.seq + 1, cp.hash)),
@@ -67,7 +88,13 @@ pub fn resume_alone(file: &SegmentFile, raw: &[u8], cp: &Checkpoint, opts: &Scan
         key: Some(cp.key.clone()),
         revoked: cp.revoked.clone(),
     };
-    let mut s = scan::scan_resumed(file, bytes, &from, opts);
+    Ok(Ok((from, line_end)))
+}
+
+/// A scan resumed after `cp`'s verified `line` (ending at `line_end`), completed with what the
+/// receipt vouches for: the records sealed since, and the checkpoint's seal and key when nothing
+/// after it was sealed.
+pub(crate) fn settle(s: &mut SegmentScan, cp: &Checkpoint, line: &[u8], line_end: u64) {
     s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
     if s.sealed.is_none() {
         s.sealed = Some(Boundary { seq: cp.seq, hash: cp.hash, timestamp: cp.timestamp });
@@ -78,7 +105,6 @@ pub fn resume_alone(file: &SegmentFile, raw: &[u8], cp: &Checkpoint, opts: &Scan
     if s.key_at_end.is_none() {
         s.key_at_end = Some(cp.key.clone());
     }
-    Ok(Resumed::Scan(Box::new(s), line_end))
 }
 
 const SCANNED: u8 = 1;

@@ -12,9 +12,9 @@ use crate::finding::{Code, Finding};
 use crate::hash;
 use crate::keys::PublicKey;
 use crate::line_feed::{FileLines, LineFeed, SliceLines};
-use crate::record;
 use crate::scan::{self, Boundary, ScanOptions, SegmentScan};
 use crate::segment::{self, SegmentFile};
+use crate::summary_resume;
 
 pub use crate::log_report::{Checkpoint, LogReport, TailReport, VerifyOptions};
 pub use crate::ops::OpState;
@@ -229,56 +229,21 @@ fn resume_at(
         Ok(line)
     };
     let header = scan::scan(file, &line_at(0)?.unwrap_or_default(), opts).header;
-    if let Some(h) = &header {
-        if h.log_id != cp.log_id {
-            return Err(WalError::InvalidArgument(format!(
-                "the receipt is for log {}, this is log {}",
-                cp.log_id, h.log_id
-            )));
+    let line = line_at(cp.offset)?;
+    let (from, line_end) = match summary_resume::anchor(file, header, line.as_deref(), cp)? {
+        Ok(start) => start,
+        Err(finding) => {
+            report.findings.push(finding);
+            return Ok(None);
         }
-    }
-    let name = file.name();
-    let Some(line) = line_at(cp.offset)?.filter(|line| line.ends_with(b"\n")) else {
-        let msg = format!("verified seq {} at offset {} is gone: the log was cut back", cp.seq, cp.offset);
-        report.findings.push(Finding::new(Code::ReceiptTruncated, &name, cp.offset, Some(cp.seq), msg));
-        return Ok(None);
-    };
-    let line_end = cp.offset + line.len() as u64;
-    let line = &line[..];
-    let same =
-        record::parse(line).is_ok_and(|env| env.seq == cp.seq) && hash::sha256(record::hashed_part(line)) == cp.hash;
-    if !same {
-        let msg = format!(
-            "the record at verified seq {} differs from the one verified: history was rewritten or forked",
-            cp.seq
-        );
-        report.findings.push(Finding::new(Code::ReceiptMismatch, &name, cp.offset, Some(cp.seq), msg));
-        return Ok(None);
-    }
-    let from = scan::ScanStart {
-        offset: line_end,
-        expect: Some((cp.seq + 1, cp.hash)),
-        last_ts: Some(cp.timestamp),
-        header,
-        key: Some(cp.key.clone()),
-        revoked: cp.revoked.clone(),
     };
     let mut s = match &decoded {
         Some(bytes) => scan::scan_resumed(file, bytes, &from, opts),
         None => scan::scan_file_from(file, &f, len, &from, opts).at(&path)?,
     };
-    s.sealed_records = s.sealed.map_or(0, |b| b.seq - cp.seq);
     // The segment as a whole is accounted for; only what follows the checkpoint was scanned.
     report.scanned_bytes += s.bytes - line_end;
-    if s.sealed.is_none() {
-        s.sealed = Some(Boundary { seq: cp.seq, hash: cp.hash, timestamp: cp.timestamp });
-        s.sealed_end = line_end;
-        s.last_seal_offset = cp.offset;
-        s.closes = crate::body::parse_line_body::<crate::body::SealBody>(line).is_ok_and(|seal| seal.closes);
-    }
-    if s.key_at_end.is_none() {
-        s.key_at_end = Some(cp.key.clone());
-    }
+    summary_resume::settle(&mut s, cp, line.as_deref().unwrap_or_default(), line_end);
     Ok(Some((index, s)))
 }
 
