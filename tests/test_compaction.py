@@ -171,3 +171,12 @@ def test_compressed_segments_move_as_they_are(tmp_path):
     assert run("compact", log, "--before", _cut_seq(log, 3), "--apply").exit_code == 0
     assert sorted(p.name for p in (log / "cold").iterdir()) == zst
     assert kfm_wal.verify(log).ok
+
+
+def test_the_verifier_spells_the_checkpoint_format_as_compaction_does() -> None:
+    """report.py looks for checkpoints without importing the compaction package (a plain install
+    lacks the operation layers it needs): its spelling of the format must be compaction's."""
+    from kfm_wal import report
+    from kfm_wal.compaction import record
+
+    assert report._CHECKPOINT_FORMAT == record.FORMAT.encode()
