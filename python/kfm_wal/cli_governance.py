@@ -51,6 +51,31 @@ def approvals_option(f: F) -> F:
     )(f)
 
 
+def request_options(what: str) -> Callable[[F], F]:
+    """--request and --out, passed on as request_only and out_file: print `what`'s approval request
+    (what `kfm-wal approve` signs) instead of recording anything. Check them with `request_mode`."""
+
+    def options(f: F) -> F:
+        f = click.option(
+            "--out", "out_file", type=FILE, help="With --request: write the request here instead of stdout."
+        )(f)
+        return click.option(
+            "--request",
+            "request_only",
+            is_flag=True,
+            help=f"Print the {what}'s approval request (what `kfm-wal approve` signs) and record nothing.",
+        )(f)
+
+    return options
+
+
+def request_mode(request_only: bool, out_file: Path | None) -> bool:
+    """Whether the command prints its request; --out without --request is a usage error."""
+    if out_file is not None and not request_only:
+        raise click.UsageError("--out goes with --request (the request is what it writes)")
+    return request_only
+
+
 def read_approvals(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The approvals in `paths`, in order; each file holds one approval object or an array."""
     found: list[dict[str, Any]] = []
@@ -132,4 +157,6 @@ __all__ = [
     "print_request",
     "read_approvals",
     "refusal_hint",
+    "request_mode",
+    "request_options",
 ]

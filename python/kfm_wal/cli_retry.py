@@ -19,8 +19,11 @@ from .cli_governance import (
     print_request,
     read_approvals,
     refusal_hint,
+    request_mode,
+    request_options,
 )
 from .cli_run import print_outcome
+from .cli_write import _note_recovery
 from .wal import Wal
 
 
@@ -29,13 +32,7 @@ from .wal import Wal
 @click.argument("wal_id")
 @click.option("--actor", "actor_text", required=True, help="Who retries it, as TYPE:ID (developer:ana, ci:job-7).")
 @click.option("--telemetry-id", help="The retry's telemetry id. Default: retry/<WAL_ID>.")
-@click.option(
-    "--request",
-    "request_only",
-    is_flag=True,
-    help="Print the retry's approval request (what `kfm-wal approve` signs) and record nothing.",
-)
-@click.option("--out", "out_file", type=FILE, help="With --request: write the request here instead of stdout.")
+@request_options("retry")
 @approvals_option
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @governance_options
@@ -61,19 +58,20 @@ def retry(
     from . import ops
 
     who = actor(actor_text)
-    if out_file is not None and not request_only:
-        raise click.UsageError("--out goes with --request (the request is what it writes)")
+    printing = request_mode(request_only, out_file)
     approvals = read_approvals(approvals_files)
     require_log(log_dir)
     key = load_key(key_file or provision.default_key_path(log_dir))
-    if request_only:
+    if printing:
         with located(log=log_dir), Wal.open(log_dir, key) as wal:
+            _note_recovery(wal)
             request = ops.retry_request(wal, wal_id, actor=who)
         print_request(request, out_file)
         return
     gov = governor(log_dir, key, policy_file, keyring_file, ledger_dir)
     how = "its request from `kfm-wal retry ... --request`, kfm-wal approve it, retry again with --approvals"
     with located(log=log_dir), refusal_hint(log_dir, how), Wal.open(log_dir, key) as wal:
+        _note_recovery(wal)
         telemetry = {"id": telemetry_id or f"retry/{wal_id}"}
         result = ops.retry(wal, wal_id, actor=who, telemetry=telemetry, approvals=approvals, governor=gov)
     print_outcome(result, as_json, retries=wal_id)

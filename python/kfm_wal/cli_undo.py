@@ -20,6 +20,8 @@ from .cli_governance import (
     print_request,
     read_approvals,
     refusal_hint,
+    request_mode,
+    request_options,
 )
 from .cli_run import print_outcome
 from .cli_write import _note_recovery
@@ -32,13 +34,7 @@ from .wal import Wal
 @click.option("--actor", "actor_text", required=True, help="Who undoes it, as TYPE:ID (developer:ana, ci:job-7).")
 @click.option("--telemetry-id", help="The undo's telemetry id. Default: undo/<WAL_ID>.")
 @click.option("--root", "root_dir", type=LOG_DIR, help="The data root. Default: the one recorded in the operation.")
-@click.option(
-    "--request",
-    "request_only",
-    is_flag=True,
-    help="Print the undo's approval request (what `kfm-wal approve` signs) and record nothing.",
-)
-@click.option("--out", "out_file", type=FILE, help="With --request: write the request here instead of stdout.")
+@request_options("undo")
 @approvals_option
 @click.option("--key", "key_file", type=FILE, help="Writer key. Default: <parent of DIR>/keys/writer.pem.")
 @governance_options
@@ -65,12 +61,11 @@ def undo(
     from . import ops
 
     who = actor(actor_text)
-    if out_file is not None and not request_only:
-        raise click.UsageError("--out goes with --request (the request is what it writes)")
+    printing = request_mode(request_only, out_file)
     approvals = read_approvals(approvals_files)
     require_log(log_dir)
     key = load_key(key_file or provision.default_key_path(log_dir))
-    if request_only:
+    if printing:
         with located(log=log_dir), Wal.open(log_dir, key) as wal:
             _note_recovery(wal)
             request = ops.undo_request(wal, wal_id, actor=who, root=root_dir)
