@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +54,33 @@ class Scratch:
         parent = self.root.parent
         if parent.name == ".bench-tmp" and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
+
+
+def paired_rounds(
+    label: str,
+    peers: Sequence[str],
+    rounds: int,
+    measure: Callable[[str, Path, int], float],
+    *,
+    fresh: Callable[[str], Path],
+    remove: Callable[[Path], None],
+    say: Callable[[str], None],
+    size: Callable[[int], str] = lambda r: "",
+) -> dict[str, list[float]]:
+    """Every peer once per round, in an order that rotates with the round, each in a fresh
+    directory removed after it; round 0 is a discarded warm-up. `measure(peer, directory, round)`
+    sets up untimed, returns the timed seconds, and checks what the peer did (raising when it is
+    wrong), so a peer that is fast because it skipped work never yields a figure. `size(round)`:
+    what the progress line says of the round's size (" (1,000 operations)")."""
+    times: dict[str, list[float]] = {p: [] for p in peers}
+    for r in range(rounds + 1):
+        say(f"  {label} {'warm-up' if r == 0 else f'round {r}/{rounds}'}{size(r)} ...")
+        for name in rotated(peers, r):
+            d = fresh(f"{label}-{name}")
+            try:
+                dt = measure(name, d, r)
+            finally:
+                remove(d)
+            if r > 0:
+                times[name].append(dt)
+    return times

@@ -22,7 +22,7 @@ from typing import Any
 import kfm_wal
 import ops_writes
 from formatting import operation_rows
-from harness import rotated, settle
+from harness import paired_rounds, settle
 from kfm_wal import ops
 from stats import paired_ratio
 
@@ -90,23 +90,26 @@ def run(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     work = ops_writes.contents(ops_count, size, seed)
-    times: dict[str, list[float]] = {p: [] for p in PEERS}
-    for r in range(rounds + 1):
-        say(f"  rollback {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
-        for name in rotated(PEERS, r):
-            d = fresh(f"undo-{name.split()[0]}")
-            root = d / "processed"
-            root.mkdir(parents=True)
-            if name == ROLLBACK:
-                dt = _rollback(d, root, work, batch)
-            else:
-                dt = _direct(root, work)
-            left = sorted(p.name for p in root.iterdir())
-            remove(d)
-            if left:
-                raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
-            if r > 0:
-                times[name].append(dt)
+
+    def measure(name: str, d: Path, _round: int) -> float:
+        root = d / "processed"
+        root.mkdir(parents=True)
+        dt = _rollback(d, root, work, batch) if name == ROLLBACK else _direct(root, work)
+        left = sorted(p.name for p in root.iterdir())
+        if left:
+            raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
+        return dt
+
+    times = paired_rounds(
+        "rollback",
+        PEERS,
+        rounds,
+        measure,
+        fresh=fresh,
+        remove=remove,
+        say=say,
+        size=lambda r: f" ({ops_count:,} operations)",
+    )
     ratios = {f"{ROLLBACK} / {DIRECT}": paired_ratio(times[ROLLBACK], times[DIRECT])}
     return {
         "operations": ops_count,

@@ -40,7 +40,7 @@ from typing import Any
 
 import kfm_wal
 from formatting import rate
-from harness import rotated, settle
+from harness import paired_rounds, settle
 from kfm_wal import keys, ops
 from stats import paired_ratio
 
@@ -182,30 +182,38 @@ def run(
     """`rounds` measured rounds (peers in a rotating order, fresh directories, dirty pages flushed
     before each timed run) after a discarded warm-up round of `warmup` files."""
     work = contents(files, size, seed)
-    times: dict[str, list[float]] = {p: [] for p in PEERS}
-    for r in range(rounds + 1):
-        n = warmup if r == 0 else files
-        say(f"  guarded file writes {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({n:,} files) ...")
-        for name in rotated(PEERS, r):
-            d = fresh(f"ops-{name.split()[0]}-{name.split()[-1]}")
-            root = d / "processed"
-            root.mkdir(parents=True)
-            guarded = Guarded(d) if name == GUARDED else None
-            settle()
-            t0 = time.perf_counter()
-            if guarded is not None:
-                guarded.run(root, work[:n], batch)
-            elif name == PER_FILE:
-                atomic_per_file(root, work[:n], batch)
-            else:
-                atomic_per_batch(root, work[:n], batch)
-            dt = time.perf_counter() - t0
-            if guarded is not None:
-                guarded.close()
-            _check(root, work[:n])
-            remove(d)
-            if r > 0:
-                times[name].append(dt)
+
+    def count(r: int) -> int:
+        return warmup if r == 0 else files
+
+    def measure(name: str, d: Path, r: int) -> float:
+        root = d / "processed"
+        root.mkdir(parents=True)
+        guarded = Guarded(d) if name == GUARDED else None
+        settle()
+        t0 = time.perf_counter()
+        if guarded is not None:
+            guarded.run(root, work[: count(r)], batch)
+        elif name == PER_FILE:
+            atomic_per_file(root, work[: count(r)], batch)
+        else:
+            atomic_per_batch(root, work[: count(r)], batch)
+        dt = time.perf_counter() - t0
+        if guarded is not None:
+            guarded.close()
+        _check(root, work[: count(r)])
+        return dt
+
+    times = paired_rounds(
+        "guarded file writes",
+        PEERS,
+        rounds,
+        measure,
+        fresh=fresh,
+        remove=remove,
+        say=say,
+        size=lambda r: f" ({count(r):,} files)",
+    )
     return {
         "files": files,
         "batch": batch,

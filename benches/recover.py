@@ -26,7 +26,7 @@ from typing import Any
 import kfm_wal
 import ops_writes
 from formatting import operation_rows
-from harness import rotated, settle
+from harness import paired_rounds, settle
 from kfm_wal import ops
 from kfm_wal.ops import durable
 from stats import paired_ratio
@@ -44,7 +44,7 @@ def _interrupted(d: Path, root: Path, work: list[tuple[str, bytes]]) -> kfm_wal.
             wal,
             [ops.Write(name, data), ops.Write(f"{name}.second", data)],
             actor=ops_writes.ACTOR,
-            tier=1,
+            tier=0,  # what governance costs is section 8's; this one measures recovery
             governance=ops_writes.GOVERNANCE,
             telemetry={"id": f"bench/recover/{k}"},
             root=root,
@@ -89,20 +89,26 @@ def run(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     work = ops_writes.contents(ops_count, size, seed)
-    times: dict[str, list[float]] = {p: [] for p in PEERS}
-    for r in range(rounds + 1):
-        say(f"  recover {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} pending operations) ...")
-        for name in rotated(PEERS, r):
-            d = fresh(f"recover-{name.split()[0]}")
-            root = d / "processed"
-            root.mkdir(parents=True)
-            dt = _recover(d, root, work) if name == RECOVER else _direct(root, work)
-            left = sorted(p.name for p in root.iterdir())
-            remove(d)
-            if left:
-                raise RuntimeError(f"{name}: {len(left)} file(s) left after recovery, e.g. {left[0]}")
-            if r > 0:
-                times[name].append(dt)
+
+    def measure(name: str, d: Path, _round: int) -> float:
+        root = d / "processed"
+        root.mkdir(parents=True)
+        dt = _recover(d, root, work) if name == RECOVER else _direct(root, work)
+        left = sorted(p.name for p in root.iterdir())
+        if left:
+            raise RuntimeError(f"{name}: {len(left)} file(s) left after recovery, e.g. {left[0]}")
+        return dt
+
+    times = paired_rounds(
+        "recover",
+        PEERS,
+        rounds,
+        measure,
+        fresh=fresh,
+        remove=remove,
+        say=say,
+        size=lambda r: f" ({ops_count:,} pending operations)",
+    )
     return {
         "operations": ops_count,
         "file_bytes": size,

@@ -27,7 +27,7 @@ from typing import Any
 import kfm_wal
 import ops_writes
 from formatting import operation_rows
-from harness import rotated, settle
+from harness import paired_rounds, settle
 from kfm_wal import ops
 from kfm_wal import replay as kfm_replay
 from stats import paired_ratio
@@ -91,23 +91,30 @@ def run(
     say(f"  making a log of {ops_count:,} guarded writes (not timed) ...")
     made = fresh("replay-log")
     log = make_log(made, work, batch)
-    times: dict[str, list[float]] = {p: [] for p in PEERS}
-    for r in range(rounds + 1):
-        say(f"  replay {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
-        for name in rotated(PEERS, r):
-            d = fresh(f"replay-{name.split()[0]}")
-            if name == REPLAY:
-                dt = _replay(log, d / "sandbox", ops_count)
-                written = sorted(p.name for p in (d / "sandbox" / "processed").iterdir())
-            else:
-                (d / "processed").mkdir(parents=True)
-                dt = _direct(d / "processed", work)
-                written = sorted(p.name for p in (d / "processed").iterdir())
-            remove(d)
-            if len(written) != ops_count:
-                raise RuntimeError(f"{name}: {len(written)} files written, expected {ops_count}")
-            if r > 0:
-                times[name].append(dt)
+
+    def measure(name: str, d: Path, _round: int) -> float:
+        if name == REPLAY:
+            dt = _replay(log, d / "sandbox", ops_count)
+            root = d / "sandbox" / "processed"
+        else:
+            root = d / "processed"
+            root.mkdir(parents=True)
+            dt = _direct(root, work)
+        written = sum(1 for _ in root.iterdir())
+        if written != ops_count:
+            raise RuntimeError(f"{name}: {written} files written, expected {ops_count}")
+        return dt
+
+    times = paired_rounds(
+        "replay",
+        PEERS,
+        rounds,
+        measure,
+        fresh=fresh,
+        remove=remove,
+        say=say,
+        size=lambda r: f" ({ops_count:,} operations)",
+    )
     remove(made)
     return {
         "operations": ops_count,

@@ -26,7 +26,7 @@ from typing import Any
 import kfm_wal
 import ops_writes
 from formatting import operation_rows
-from harness import rotated, settle
+from harness import paired_rounds, settle
 from kfm_wal import ops, rollback, snapshots
 from kfm_wal.governance import approve, default_policy
 from kfm_wal.keys import Keyring
@@ -41,7 +41,7 @@ ACTOR = {"type": "developer", "id": "bench-rollback"}
 def _batch(wal: kfm_wal.Wal, root: Path, work: list[tuple[str, bytes]], batch: int, tag: str) -> None:
     for i in range(0, len(work), batch):
         specs = [
-            ops.OperationSpec([ops.Write(n, b)], ops_writes.ACTOR, 1, ops_writes.GOVERNANCE, {"id": f"{tag}/{i + k}"})
+            ops.OperationSpec([ops.Write(n, b)], ops_writes.ACTOR, 0, ops_writes.GOVERNANCE, {"id": f"{tag}/{i + k}"})
             for k, (n, b) in enumerate(work[i : i + batch])
         ]
         ops.run_batch(wal, specs, root=root)
@@ -109,23 +109,26 @@ def run(
 ) -> dict[str, Any]:
     old = ops_writes.contents(ops_count, size, seed)
     new = [(n, d[::-1]) for n, d in old]  # the same names, other bytes
-    times: dict[str, list[float]] = {p: [] for p in PEERS}
-    for r in range(rounds + 1):
-        say(f"  rollback to a snapshot {'warm-up' if r == 0 else f'round {r}/{rounds}'} ({ops_count:,} operations) ...")
-        for name in rotated(PEERS, r):
-            d = fresh(f"rollback-{name.split()[0]}")
-            root = d / "processed"
-            root.mkdir(parents=True)
-            if name == ROLLBACK:
-                dt = _rollback(d, root, old, new, batch)
-            else:
-                dt = _direct(root, old, new)
-            wrong = [n for n, data in old[:: max(1, len(old) // 50)] if (root / n).read_bytes() != data]
-            remove(d)
-            if wrong:
-                raise RuntimeError(f"{name}: {wrong[0]} not restored")
-            if r > 0:
-                times[name].append(dt)
+
+    def measure(name: str, d: Path, _round: int) -> float:
+        root = d / "processed"
+        root.mkdir(parents=True)
+        dt = _rollback(d, root, old, new, batch) if name == ROLLBACK else _direct(root, old, new)
+        wrong = [n for n, data in old[:: max(1, len(old) // 50)] if (root / n).read_bytes() != data]
+        if wrong:
+            raise RuntimeError(f"{name}: {wrong[0]} not restored")
+        return dt
+
+    times = paired_rounds(
+        "rollback to a snapshot",
+        PEERS,
+        rounds,
+        measure,
+        fresh=fresh,
+        remove=remove,
+        say=say,
+        size=lambda r: f" ({ops_count:,} operations)",
+    )
     return {
         "operations": ops_count,
         "batch": batch,
