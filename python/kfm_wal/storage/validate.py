@@ -19,7 +19,7 @@ from ..errors import RemoteError
 from ..findings import CORE_RULES, RECEIPT_RULES, Finding, VerifyReport
 from ..keys import Keyring
 from ..report import _public_keys
-from . import manifest
+from . import checkpoints, manifest
 from .store import ArchiveStore, RemoteSegment, local_path, read_segment
 
 if TYPE_CHECKING:
@@ -165,7 +165,10 @@ def join(
         facts = [None] * scanned_from + [_core.summary_facts(s) for s in summaries[skipped:]]
         manifest.check(store, entries, segments, facts)
     if checkpoint is None:
-        return _core.join_summaries(summaries, keyring, keep_pending, check_signatures, stop_after, 0.0, paired)
+        cuts = checkpoints.cuts(store, segments, summaries[0], entries)  # None unless the log was compacted
+        return _core.join_summaries(
+            summaries, keyring, keep_pending, check_signatures, stop_after, 0.0, paired, cuts=cuts
+        )
     vouched = sum(s.size for s in segments[:at]) if at is not None else 0
     return _core.join_summaries(
         summaries[1:],

@@ -1,0 +1,169 @@
+"""A compacted log (FORMAT.md 6.10) pushed to object storage validates from its URL exactly as
+from its directory (memory://, and S3 through moto on loopback): the checkpoint that anchors the
+first retained segment is found in the archive's segments, the manifest lists each segment's
+checkpoint cuts and the seal list travels with the blob store. A damaged checkpoint, a missing
+one, a replaced segment and a manifest that disagrees are the directory's findings or one error
+line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import kfm_wal
+import orjson
+import pytest
+from clitools import assert_one_error_line, run
+from compacttools import build, segment_names
+from disttools import comparable, s3_endpoint
+from kfm_wal import _core
+from kfm_wal.errors import RemoteError
+from kfm_wal.storage import push
+from kfm_wal.storage import verify as verify_url
+from kfm_wal.storage.blobs import relative
+
+
+@pytest.fixture(scope="module")
+def compacted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A log whose first three segments were compacted away (to its cold directory)."""
+    tmp = tmp_path_factory.mktemp("compacted")
+    log, _, info = build(tmp)
+    before = next(first for n, first, _, _ in _core.segments(log) if n == 4)
+    done = run("compact", log, "--before", before, "--apply")
+    assert done.exit_code == 0, done.stderr
+    assert segment_names(log)[0].startswith("wal-00000004-")
+    assert kfm_wal.verify(log).ok
+    return log, info
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, Any]]:
+    with s3_endpoint() as options:
+        yield options
+
+
+def _copy(log: Path, tmp: Path) -> Path:
+    copy = tmp / "copy"
+    shutil.copytree(log, copy, ignore=shutil.ignore_patterns("cold", "LOCK"))
+    return copy
+
+
+def _checkpoint_segment(log: Path) -> Path:
+    """The segment file that holds the checkpoint intent."""
+    for _, _, path, archived in _core.segments(log):
+        if b"kfm-wal-checkpoint/1" in _core.segment_bytes(path, archived):
+            return Path(path)
+    raise AssertionError("no checkpoint in the log")
+
+
+def _object(url_root: Path, log: Path, segment: Path) -> Path:
+    return url_root / (f"archive/{segment.name}" if segment.parent.name == "archive" else segment.name)
+
+
+def test_a_compacted_log_validates_from_memory_as_from_its_directory(compacted: tuple[Path, dict[str, Any]]) -> None:
+    log, info = compacted
+    url = "memory://compacted-a/log"
+    result = push(log, url, include_live=True)
+    assert result.uploaded == segment_names(log)
+    remote, local = verify_url(url), kfm_wal.verify(log)
+    assert remote.ok, remote.findings
+    assert comparable(remote) == comparable(local)
+    assert remote.pending == len(info["pending"])
+    # the manifest lists the checkpoint's cut under the segment that holds it
+    doc = orjson.loads(fsspec.filesystem("memory").cat_file("/compacted-a/log/MANIFEST.json"))
+    held = {s["name"]: s["checkpoints"] for s in doc["segments"]}
+    holder = _checkpoint_segment(log).name
+    assert held[holder] and held[holder][0][0] == 3  # the cut: the end of segment 3
+    assert all(cuts == [] for name, cuts in held.items() if name != holder)
+    # the seal list the checkpoint names travels with the blob store; the live blob too
+    assert info["late_blob"] in result.blobs_uploaded
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(f"/compacted-a/log/{relative(info['late_blob'])}")
+
+
+def test_a_compacted_log_validates_from_s3_as_from_its_directory(
+    compacted: tuple[Path, dict[str, Any]], s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, _ = compacted
+    url = "s3://archives/compacted"
+    push(log, url, include_live=True, storage_options=s3)
+    assert comparable(verify_url(url, storage_options=s3)) == comparable(kfm_wal.verify(log))
+    again = push(log, url, include_live=True, storage_options=s3)
+    assert again.uploaded == [] and again.blobs_uploaded == []  # nothing twice, blobs included
+    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3))
+    result = run("validate", url, "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_without_its_checkpoint_the_archive_reports_what_the_directory_does(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Pushed without the live segment (the checkpoint's), the archive is the compacted log
+    without its anchor: the findings of the directory with the same segments."""
+    log, _ = compacted
+    holder = _checkpoint_segment(log)
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri())  # rotated segments only
+    copy = _copy(log, tmp_path)
+    (copy / holder.relative_to(log)).unlink()
+    remote, local = verify_url(bucket.as_uri()), kfm_wal.verify(copy)
+    assert not local.ok and {f.code for f in local.findings} >= {"chain.segment"}
+    assert comparable(remote) == comparable(local)
+
+
+def test_a_damaged_checkpoint_on_the_store_gives_the_directorys_findings(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    log, _ = compacted
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    (bucket / "MANIFEST.json").unlink()  # the manifest would refuse the other bytes first
+    holder = _checkpoint_segment(log)
+    obj = _object(bucket, log, holder)
+    data = obj.read_bytes()
+    at = data.index(b'"cut":{"segment":3')
+    damaged = data[:at] + b'"cut":{"segment":2' + data[at + len(b'"cut":{"segment":3') :]
+    obj.write_bytes(damaged)
+    copy = _copy(log, tmp_path)
+    (copy / holder.relative_to(log)).write_bytes(damaged)
+    remote, local = verify_url(bucket.as_uri()), kfm_wal.verify(copy)
+    assert not local.ok
+    codes = {f.code for f in local.findings}
+    assert "record.hash" in codes or "chain.segment" in codes, codes
+    assert comparable(remote) == comparable(local)
+
+
+def test_a_manifest_that_disagrees_on_checkpoints_is_one_error_line(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    log, _ = compacted
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    doc = orjson.loads((bucket / "MANIFEST.json").read_bytes())
+    holder = _checkpoint_segment(log).name
+    for s in doc["segments"]:
+        if s["name"] == holder:
+            s["checkpoints"] = []
+    (bucket / "MANIFEST.json").write_bytes(orjson.dumps(doc))
+    with pytest.raises(RemoteError, match=f"disagrees with segment {holder}: it lists checkpoint cuts"):
+        verify_url(bucket.as_uri())
+    assert_one_error_line(run("validate", bucket.as_uri()), "MANIFEST.json", holder)
+
+
+def test_a_segment_deleted_or_replaced_in_the_bucket_is_one_error_line(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    log, _ = compacted
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    holder = _checkpoint_segment(log)
+    obj = _object(bucket, log, holder)
+    obj.write_bytes(obj.read_bytes()[:-10])  # replaced by other (shorter) bytes
+    assert_one_error_line(run("validate", bucket.as_uri()), "MANIFEST.json", holder.name)
+    obj.unlink()
+    assert_one_error_line(run("validate", bucket.as_uri()), "MANIFEST.json", holder.name)
