@@ -20,11 +20,12 @@ import pytest
 from clitools import assert_one_error_line, run
 from compacttools import build, segment_names
 from disttools import comparable, s3_endpoint
-from kfm_wal import _core
+from kfm_wal import Wal, _core
 from kfm_wal.errors import RemoteError
 from kfm_wal.storage import push
 from kfm_wal.storage import verify as verify_url
 from kfm_wal.storage.blobs import relative
+from waltools import make_entry
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +168,55 @@ def test_a_segment_deleted_or_replaced_in_the_bucket_is_one_error_line(
     assert_one_error_line(run("validate", bucket.as_uri()), "MANIFEST.json", holder.name)
     obj.unlink()
     assert_one_error_line(run("validate", bucket.as_uri()), "MANIFEST.json", holder.name)
+
+
+def test_the_dask_path_joins_the_checkpoint_as_the_local_one(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from disttools import local_cluster
+    from kfm_wal import distributed
+
+    log, _ = compacted
+    url = (tmp_path / "bucket").as_uri()
+    push(log, url, include_live=True)
+    with local_cluster(2) as client:
+        client.wait_for_workers(2, timeout=60)
+        report = distributed.verify(url, client)
+    assert report.ok, report.findings
+    assert comparable(report) == comparable(kfm_wal.verify(log))
+
+
+def test_a_receipt_taken_before_compaction_is_continued_by_the_archive(tmp_path: Path) -> None:
+    """As for a directory (test_compaction): the receipt's segment is compacted away, the
+    checkpoint's seal list (pushed with the blobs) proves continuity; a forged one is a fork;
+    the seal list gone from the bucket is one error line."""
+    log, key, _ = build(tmp_path)
+    receipt = tmp_path / "receipt.json"
+    assert run("validate", log, "--receipt", receipt).exit_code == 0
+    old = json.loads(receipt.read_text())
+    with Wal.open(log, key) as wal:  # the log goes on
+        wal.append(make_entry(1000))
+    live_first = next(first for n, first, _, _ in _core.segments(log) if n == len(segment_names(log)))
+    assert run("compact", log, "--before", live_first, "--apply").exit_code == 0
+    assert old["segment"] not in segment_names(log)
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    local = run("validate", log, "--receipt", receipt, "--json")
+    receipt.write_text(json.dumps(old))  # validate rewrote it: the same old receipt for the URL
+    remote = run("validate", bucket.as_uri(), "--receipt", receipt, "--json")
+    assert local.exit_code == remote.exit_code == 0, remote.stdout + remote.stderr
+    strip = ("path", "elapsed", "throughput", "quarantined")  # quarantine: a directory's option
+    assert {k: v for k, v in json.loads(remote.stdout).items() if k not in strip} == {
+        k: v for k, v in json.loads(local.stdout).items() if k not in strip
+    }
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**old, "hash": "sha256:" + "1" * 64}))
+    result = run("validate", bucket.as_uri(), "--receipt", forged, "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["findings"][0]["code"] == "receipt.mismatch"
+    from kfm_wal.compaction import checkpoints
+
+    seals = checkpoints(log)[-1].payload["seals"]["blob"]
+    (bucket / relative(seals)).unlink()
+    receipt.write_text(json.dumps(old))
+    assert_one_error_line(run("validate", bucket.as_uri(), "--receipt", receipt), seals, "seal list")

@@ -136,6 +136,25 @@ def verify(
         raw = join(store, segments, summaries, paired, ring, check_signatures, fail_fast, keep_pending, cp, at)
     raw["elapsed"] = time.perf_counter() - started
     findings = [Finding(**f) for f in raw.pop("findings")]
+    if receipt is not None and findings and findings[0].code == "receipt.truncated":
+        # The receipt's segment may have been compacted away: the checkpoint's seal list decides,
+        # as kfm_wal.verify decides for a directory.
+        from .compacted import receipt_continuity
+
+        through = receipt_continuity(store.url, receipt.seq, receipt.hash, store.storage_options)
+        if through.holds:  # history continues: verify the whole archive, anchored by its checkpoint
+            return verify(
+                url,
+                keyring,
+                storage_options=storage_options,
+                check_bodies=check_bodies,
+                check_signatures=check_signatures,
+                fail_fast=fail_fast,
+                keep_pending=keep_pending,
+                scan_all=scan_all,
+            )
+        if through.holds is False:
+            findings = [Finding("receipt.mismatch", "", 0, receipt.seq, None, through.message)]
     rules = [r for r in CORE_RULES if check_signatures or r != "seal.signature"]
     rules += list(RECEIPT_RULES) if receipt is not None else []
     incremental = receipt.seq if receipt is not None else None
