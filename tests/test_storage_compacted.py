@@ -220,3 +220,20 @@ def test_a_receipt_taken_before_compaction_is_continued_by_the_archive(tmp_path:
     (bucket / relative(seals)).unlink()
     receipt.write_text(json.dumps(old))
     assert_one_error_line(run("validate", bucket.as_uri(), "--receipt", receipt), seals, "seal list")
+
+
+def test_replay_of_the_archive_stops_at_the_compaction_point_as_of_the_directory(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    from kfm_wal import replay
+
+    log, _ = compacted
+    url = "memory://compacted-replay/log"
+    push(log, url, include_live=True)
+    with pytest.raises(replay.ReplayError) as local:
+        replay.replay(log, tmp_path / "box-dir")
+    with pytest.raises(replay.ReplayError) as remote:
+        replay.replay(url, tmp_path / "box-url")
+    assert "the log was compacted" in str(local.value)
+    assert str(remote.value) == str(local.value)
+    assert not (tmp_path / "box-dir").exists() and not (tmp_path / "box-url").exists()
