@@ -23,6 +23,7 @@ __all__ = [
     "scan_file_summary_split",
     "pair_ops",
     "resume_summary_split",
+    "segment_checkpoints",
     "segment_name",
     "arrange_listing",
     "summary_facts",
