@@ -22,7 +22,7 @@ def blob_store(log: Path | str, blobs: str | os.PathLike[str] | None = None) -> 
     if blobs is not None:
         text = os.fspath(blobs)
         if is_url(text):
-            from ..storage.blobs import RemoteBlobs
+            from ..storage.remote_blobs import RemoteBlobs
 
             return RemoteBlobs(text.rstrip("/"))
         if not Path(text).is_dir():
@@ -33,7 +33,7 @@ def blob_store(log: Path | str, blobs: str | os.PathLike[str] | None = None) -> 
     here = local_path(log)
     if here is not None:  # file://: read in place
         return BlobStore(Path(here) / BLOBS)
-    from ..storage.blobs import RemoteBlobs
+    from ..storage.remote_blobs import RemoteBlobs
 
     return RemoteBlobs(f"{log}/{BLOBS}")
 
@@ -43,10 +43,10 @@ def not_past_compaction(url: str, from_seq: int | None) -> None:
     replay.selection): the records it would need are not in the archive. The manifest, when it
     says no segment holds a checkpoint, spares reading the archive again."""
     from ..storage import manifest
+    from ..storage.checkpoints import may_hold_checkpoints
     from ..storage.store import ArchiveStore
 
-    entries = manifest.load(ArchiveStore(url))
-    if entries is not None and all(e.checkpoints == [] for e in entries.values()):
+    if not may_hold_checkpoints(manifest.load(ArchiveStore(url))):
         return
     from ..storage.compacted import compaction_point
 

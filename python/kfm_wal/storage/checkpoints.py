@@ -59,4 +59,10 @@ def cuts(
     return out
 
 
-__all__ = ["Boundary", "cut_list", "cuts"]
+def may_hold_checkpoints(entries: dict[str, Entry] | None) -> bool:
+    """Whether the archive may hold a checkpoint: False only when its manifest lists, for every
+    segment, that it holds none (then nothing need be read to know it)."""
+    return entries is None or any(e.checkpoints is None or e.checkpoints for e in entries.values())
+
+
+__all__ = ["Boundary", "cut_list", "cuts", "may_hold_checkpoints"]

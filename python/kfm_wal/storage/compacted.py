@@ -18,8 +18,9 @@ from ..compaction.raw import wal_id_of
 from ..compaction.record import FORMAT, Checkpoint, is_checkpoint
 from ..errors import RemoteError
 from ..ops.errors import BlobError
-from .blobs import BLOBS, RemoteBlobs
+from .blobs import BLOBS
 from .records import records
+from .remote_blobs import RemoteBlobs
 
 
 def checkpoints(url: str, storage_options: Mapping[str, Any] | None = None) -> list[Checkpoint]:
