@@ -237,3 +237,31 @@ def test_replay_of_the_archive_stops_at_the_compaction_point_as_of_the_directory
     assert "the log was compacted" in str(local.value)
     assert str(remote.value) == str(local.value)
     assert not (tmp_path / "box-dir").exists() and not (tmp_path / "box-url").exists()
+
+
+def test_a_manifest_written_before_checkpoints_were_listed_is_still_read(
+    compacted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    log, _ = compacted
+    bucket = tmp_path / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    doc = orjson.loads((bucket / "MANIFEST.json").read_bytes())
+    for s in doc["segments"]:
+        del s["checkpoints"]
+    (bucket / "MANIFEST.json").write_bytes(orjson.dumps(doc))
+    assert comparable(verify_url(bucket.as_uri())) == comparable(kfm_wal.verify(log))
+    push(log, bucket.as_uri(), include_live=True)  # a later push lists them
+    assert all("checkpoints" in s for s in orjson.loads((bucket / "MANIFEST.json").read_bytes())["segments"])
+
+
+def test_a_corrupt_local_blob_is_never_pushed(compacted: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    log, info = compacted
+    copy = _copy(log, tmp_path)
+    blob = copy / relative(info["late_blob"])
+    blob.chmod(0o644)
+    blob.write_bytes(b"other bytes, same name")
+    bucket = tmp_path / "bucket"
+    result = run("archive", "push", copy, bucket.as_uri(), "--include-live")
+    assert_one_error_line(result, info["late_blob"], "corrupt")
+    assert not (bucket / relative(info["late_blob"])).exists()
+    assert not (bucket / "MANIFEST.json").exists()
