@@ -1,6 +1,6 @@
 """Replay from an archive at a URL (read-only source): `kfm_wal.replay.replay(URL, ...)` and
 `kfm-wal replay URL --into SANDBOX` reproduce the roots a local replay does, from file:// and from
-S3 (moto on loopback); a damaged archive, --check and --quarantine are one error line each."""
+S3 (moto on loopback); a damaged archive and --quarantine are one error line each."""
 
 from __future__ import annotations
 
@@ -89,6 +89,6 @@ def test_a_damaged_archive_is_never_replayed(roots: Roots, tmp_path: Path) -> No
 def test_options_that_write_beside_the_log_are_refused_for_a_url(roots: Roots, tmp_path: Path) -> None:
     url = (tmp_path / "bucket").as_uri()
     push(roots.log, url, include_live=True)
-    assert_one_error_line(run("replay", url, "--check"), "--check", "read-only")
+    assert run("replay", url, "--check").exit_code == 0  # compares the real roots: writes nothing beside the log
     assert_one_error_line(run("replay", url, "--into", tmp_path / "b", "--quarantine"), "--quarantine")
     assert_one_error_line(run("replay", "memory://nothing-here", "--into", tmp_path / "c"), "memory://nothing-here")

@@ -23,6 +23,7 @@ __all__ = [
     "scan_file_summary_split",
     "pair_ops",
     "resume_summary_split",
+    "segment_checkpoints",
     "segment_name",
     "arrange_listing",
     "summary_facts",
@@ -197,7 +198,9 @@ def join_summaries(
     listing: list[tuple[str, bool]] | None = None,
     resumed: bytes | None = None,
     vouched_bytes: int = 0,
+    cuts: list[tuple[int, int, str, list[str]]] | None = None,
 ) -> dict[str, Any]: ...
+def segment_checkpoints(name: str, data: bytes) -> list[list[tuple[int, int, str, list[str]]]]: ...
 def summary_facts(summary: bytes) -> dict[str, Any]: ...
 def read_segment_bytes(
     name: str, data: bytes, archived: bool, from_seq: int = 0, to_seq: int = ...

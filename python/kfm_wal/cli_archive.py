@@ -56,8 +56,9 @@ def archive() -> None:
 @click.option("--include-live", is_flag=True, help="Also upload the live segment's sealed prefix.")
 def push_cmd(log_dir: Path, url: str, include_live: bool) -> None:
     """Upload the rotated segments of the log in DIR to URL (never one already there with the same
-    hash), and write the archive's manifest. Credentials and endpoints come from the storage
-    library's usual settings (AWS_* / FSSPEC_S3_* environment variables, config files)."""
+    hash) and the blobs of its store that URL lacks, and write the archive's manifest. Credentials
+    and endpoints come from the storage library's usual settings (AWS_* / FSSPEC_S3_* environment
+    variables, config files)."""
     require_log(log_dir)
     from .storage import is_url, push
 
@@ -67,6 +68,7 @@ def push_cmd(log_dir: Path, url: str, include_live: bool) -> None:
         result = push(log_dir, url, include_live=include_live)
     console = render.console()
     console.print(f"pushed {len(result.uploaded)} segment(s) to {result.url}; {len(result.unchanged)} already there")
+    console.print(f"blobs: {len(result.blobs_uploaded)} uploaded, {len(result.blobs_unchanged)} already there")
     for name in result.removed:
         console.print(f"removed {name} from the top: it is archived now", style="dim")
 

@@ -91,6 +91,11 @@ def _emit(report: ReplayReport, as_json: bool, verb: str) -> int:
     is_flag=True,
     help="Replay into a temporary sandbox and compare with the real roots: exit 0 equal, 1 divergent.",
 )
+@click.option(
+    "--blobs",
+    metavar="URL|DIR",
+    help="The blob store, when it is not the log's own (DIR/blobs, URL/blobs): the folder holding ab/cdef...",
+)
 @click.option("--actions", "modules", multiple=True, metavar="MODULE", help=_ACTIONS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def replay_cmd(
@@ -101,12 +106,14 @@ def replay_cmd(
     until_failure: bool,
     quarantine_: bool,
     check_: bool,
+    blobs: str | None,
     modules: tuple[str, ...],
     as_json: bool,
 ) -> int:
     """Re-execute the operations logged in DIR, in seq order, from their intents and the blob store,
     into a sandbox; halt at the first state that differs from the log. Never writes the real roots.
-    URL: an archive in object storage (s3://, file://, ...), read-only."""
+    URL: an archive in object storage (s3://, file://, ...), read-only, its blobs read from URL/blobs
+    (what `kfm-wal archive push` uploads) unless --blobs says where they are."""
     if check_ and (sandbox is not None or start is not None or end is not None or until_failure):
         raise CliError(
             "--check replays the whole log into a temporary sandbox: give no --into, --from, --to or --until-failure"
@@ -114,7 +121,15 @@ def replay_cmd(
     if not check_ and sandbox is None:
         raise CliError("give --into SANDBOX (a new or empty directory), or --check")
     if isinstance(log_dir, Path) and log_dir.is_file():  # a log-set manifest: its streams in link order
-        if check_ or quarantine_ or start is not None or end is not None or until_failure or sandbox is None:
+        if (
+            check_
+            or quarantine_
+            or start is not None
+            or end is not None
+            or until_failure
+            or sandbox is None
+            or blobs is not None
+        ):
             raise CliError("a log set replays whole into a new sandbox: give --into SANDBOX and no other option")
         _import(modules)
         from .logset import replay_set
@@ -123,9 +138,10 @@ def replay_cmd(
             report = replay_set(log_dir, sandbox)
         return _emit(report, as_json, "replayed")
     if isinstance(log_dir, str):
-        if check_ or quarantine_:
-            flag = "--check" if check_ else "--quarantine"
-            raise CliError(f"{flag} needs a log directory: an archive at a URL is a read-only source", f"option {flag}")
+        if quarantine_:
+            raise CliError(
+                "--quarantine needs a log directory: an archive at a URL is a read-only source", "option --quarantine"
+            )
     else:
         require_log(log_dir)
     _import(modules)
@@ -133,11 +149,17 @@ def replay_cmd(
 
     with located(log=log_dir if isinstance(log_dir, Path) else None):
         if check_:
-            report = replay.check(log_dir, quarantine=quarantine_)
+            report = replay.check(log_dir, quarantine=quarantine_, blobs=blobs)
         else:
             assert sandbox is not None
             report = replay.replay(
-                log_dir, sandbox, start=start, end=end, until_failure=until_failure, quarantine=quarantine_
+                log_dir,
+                sandbox,
+                start=start,
+                end=end,
+                until_failure=until_failure,
+                quarantine=quarantine_,
+                blobs=blobs,
             )
     return _emit(report, as_json, "checked by replaying" if check_ else "replayed")
 

@@ -11,12 +11,12 @@ from collections import Counter
 from pathlib import Path
 
 from ..ops import root_state
-from ..ops.blobs import BlobStore
 from ..storage.store import local_path
 from .executor import Halt, Recorded, replay_one
 from .report import Divergence, ReplayError, ReplayReport
 from .sandbox import Mapped, Sandbox, describe_roots
 from .selection import select, source
+from .sources import blob_store
 
 
 def replay(
@@ -27,16 +27,20 @@ def replay(
     end: str | int | None = None,
     until_failure: bool = False,
     quarantine: bool = False,
+    blobs: str | os.PathLike[str] | None = None,
 ) -> ReplayReport:
-    """Re-execute the operations of the log at `log` in seq order into `sandbox` (empty or
-    missing; with `start`, also the sandbox an earlier replay of the same log left). `start`/`end`:
-    a seq or a wal_id. At the first mismatch the report's `halted` says where; the sandbox is then
-    removed unless `until_failure` (kept as it was just before the operation that differs).
+    """Re-execute the operations of the log at `log` (a directory, or an archive's URL, read
+    only) in seq order into `sandbox` (empty or missing; with `start`, also the sandbox an earlier
+    replay of the same log left). `start`/`end`: a seq or a wal_id. At the first mismatch the
+    report's `halted` says where; the sandbox is then removed unless `until_failure` (kept as it
+    was just before the operation that differs). `blobs`: the blob store when it is not the log's
+    own (`DIR/blobs/`, `URL/blobs/`): a URL or a directory holding `ab/cdef...`.
     Raises ReplayError (log invalid without `quarantine`, blob missing or corrupt, custom action not
     registered, sandbox not usable)."""
     src = source(log)
+    store = blob_store(src, blobs)
     sel = select(src, start, end, quarantine=quarantine)
-    # An archive at a URL has no blob store beside it unless it is a local file:// one.
+    # Where the log is, for `_apart`: an archive at a URL is a local place only when it is file://.
     log = Path(src) if isinstance(src, Path) else Path(local_path(src) or tempfile.gettempdir()) / "no-log-dir"
     target = Path(sandbox).absolute()
     _apart(target, log, sel.operations)
@@ -48,7 +52,6 @@ def replay(
         )
     report = ReplayReport(str(src), str(target), sel.from_seq, sel.to_seq)
     report.quarantined, report.stopped_before, report.damage = sel.quarantined, sel.stopped_before, sel.damage
-    blobs = BlobStore.for_log(log)
     counts: Counter[str] = Counter()
     last = box.last_seq
     try:
@@ -61,7 +64,7 @@ def replay(
                 report.pending.append({"seq": op.intent.seq, "wal_id": op.wal_id, "operation": op.operation})
                 continue
             try:
-                replay_one(op, box, blobs)
+                replay_one(op, box, store)
             except Halt as h:
                 report.halted = h.mismatch
                 break
@@ -133,13 +136,17 @@ def compare(box: Sandbox, report: ReplayReport) -> None:
             return
 
 
-def check(log: str | os.PathLike[str], *, quarantine: bool = False) -> ReplayReport:
+def check(
+    log: str | os.PathLike[str], *, quarantine: bool = False, blobs: str | os.PathLike[str] | None = None
+) -> ReplayReport:
     """Replay the whole log into a temporary sandbox and compare its final state with the real
     roots: `report.ok` when equal; else `halted` (the replay itself differs from the log) or
-    `divergence` (a real root differs from the replay), with the first target that does."""
+    `divergence` (a real root differs from the replay), with the first target that does. `log`
+    and `blobs` as for `replay` (an archive at a URL is compared with the real roots of this
+    machine)."""
     tmp = Path(tempfile.mkdtemp(prefix="kfm-wal-replay-"))
     try:
-        report = replay(log, tmp / "sandbox", until_failure=True, quarantine=quarantine)
+        report = replay(log, tmp / "sandbox", until_failure=True, quarantine=quarantine, blobs=blobs)
         if report.halted is None:
             box = _reopen(tmp / "sandbox", report)
             compare(box, report)

@@ -24,6 +24,7 @@ from ..storage.store import is_url
 from ..wal import salvage
 from .executor import Recorded
 from .report import ReplayError
+from .sources import not_past_compaction
 
 # A replay's source: a log directory, or an archive's URL (kept as text: Path folds `s3://`).
 Source = Path | str
@@ -171,6 +172,7 @@ def _select_url(url: str, start: str | int | None, end: str | int | None, quaran
         )
     sel = Selection(report.log_id)
     _collect(sel, url, start, end)
+    not_past_compaction(url, sel.from_seq)
     return sel
 
 

@@ -1,7 +1,9 @@
 """The archive's manifest (`MANIFEST.json` at the archive's URL): each segment pushed, with its
 size and SHA-256 (what `push` compares to upload nothing twice), its seq range, the hash its first
-record links to and the hash of its last seal, and that final seal (seq, offset, whether it
-closes the segment). Validation of the archive checks the segments against it."""
+record links to and the hash of its last seal, that final seal (seq, offset, whether it closes
+the segment), and the cut of each checkpoint it holds (a compacted log, FORMAT.md 6.10).
+Validation of the archive checks the segments against it. README.md "Archives in object storage"
+documents the layout."""
 
 from __future__ import annotations
 
@@ -31,9 +33,20 @@ class Entry:
     prev_hash: str | None
     last_hash: str | None
     final_seal: dict[str, Any] | None
+    # The cut ([segment, seq, hash]) of each checkpoint (FORMAT.md 6.10) the segment holds, as the
+    # core finds them; None in a manifest written before checkpoints were listed (not checked).
+    checkpoints: list[list[Any]] | None = None
 
     @classmethod
-    def of(cls, name: str, path: str, live: bool, data: bytes, facts: dict[str, Any]) -> Entry:
+    def of(
+        cls,
+        name: str,
+        path: str,
+        live: bool,
+        data: bytes,
+        facts: dict[str, Any],
+        checkpoints: list[list[Any]] | None = None,
+    ) -> Entry:
         import hashlib
 
         seal = None
@@ -50,6 +63,7 @@ class Entry:
             prev_hash=facts["prev_hash"],
             last_hash=facts["last_hash"],
             final_seal=seal,
+            checkpoints=checkpoints,
         )
 
 

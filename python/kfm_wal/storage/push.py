@@ -1,7 +1,9 @@
 """`push`: copy a log's rotated segments (and, on request, the live segment's sealed prefix) to
-an archive URL. A segment already there with the same SHA-256 is not uploaded again; one there
-with other bytes is never overwritten (history does not change: that is a fork). The manifest
-is written last, so it never lists a segment that is not there yet."""
+an archive URL, with its blob store. A segment already there with the same SHA-256 is not
+uploaded again; one there with other bytes is never overwritten (history does not change: that is
+a fork). Blobs go first (as in a log, no record names a blob that is not there yet: replay reads
+them, and a compacted log's checkpoint names its seal list), then the segments; the manifest is
+written last, so it never lists a segment that is not there yet."""
 
 from __future__ import annotations
 
@@ -15,17 +17,21 @@ from typing import Any
 from .. import _core
 from ..errors import NotALogError, RemoteError
 from . import manifest
+from .blobs import push_blobs
+from .checkpoints import cut_list
 from .store import ARCHIVE, ArchiveStore
 
 
 @dataclass
 class PushResult:
-    """What a push did: segment names uploaded, and those already there."""
+    """What a push did: segment names uploaded, and those already there; blob digests likewise."""
 
     url: str
     uploaded: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    blobs_uploaded: list[str] = field(default_factory=list)
+    blobs_unchanged: list[str] = field(default_factory=list)
 
 
 def push(
@@ -36,13 +42,16 @@ def push(
     storage_options: Mapping[str, Any] | None = None,
 ) -> PushResult:
     """Upload the rotated segments of the log in `log_dir` to `url` (into `archive/`, as in a log
-    directory) and, with `include_live`, the live segment's sealed prefix (at the top). Memory
-    holds one segment at a time."""
+    directory) and, with `include_live`, the live segment's sealed prefix (at the top), and the
+    blobs of its store (`blobs/`) the archive lacks. Memory holds one segment at a time."""
     listed = _core.segments(Path(log_dir))  # NotALogError when there is no log
     live_number = max((n for n, _, _, archived in listed if not archived), default=None)
     store = ArchiveStore(url, storage_options)
     entries = manifest.load(store) or {}
     result = PushResult(store.url)
+    if not entries and not any(archived or include_live for *_, archived in listed):
+        raise NotALogError(f"{log_dir}: no rotated segment to push (the live one needs --include-live)")
+    result.blobs_uploaded, result.blobs_unchanged = push_blobs(log_dir, store)
     log_id: str | None = None
     for number, _first_seq, path, archived in listed:
         live = not archived and number == live_number
@@ -59,7 +68,8 @@ def push(
             if not data:
                 continue  # nothing sealed yet
         relative = name if live else f"{ARCHIVE}/{name}"
-        entry = manifest.Entry.of(name, relative, live, data, facts)
+        held = cut_list(_core.segment_checkpoints(name, data))
+        entry = manifest.Entry.of(name, relative, live, data, facts, held)
         if _already_there(store, entries.get(name), entry, data):
             result.unchanged.append(name)
         else:

@@ -147,26 +147,37 @@ pub fn find_cuts(files: &[SegmentFile]) -> Result<Vec<Cut>> {
         if damage.is_some() {
             continue;
         }
-        let mut window = Vec::new();
-        let mut lines = SliceLines::new(&bytes, 0);
-        while let Ok(Some((_, line))) = lines.next_line() {
-            // The envelope first (no hash): only seals and candidate checkpoints are hashed.
-            let Ok(env) = record::parse(line) else { continue };
-            let own_hash_ok = || hash::sha256(record::hashed_part(line)) == env.claimed;
-            match env.kind {
-                Some(Kind::Intent)
-                    if may_be_checkpoint(line) && own_hash_ok() && body::check_intent(line, Context::Line).is_ok() =>
-                {
-                    window.extend(cuts_of(line).unwrap_or_default());
-                }
-                Some(Kind::Seal) if own_hash_ok() && body::parse_line_body::<SealBody>(line).is_ok() => {
-                    cuts.append(&mut window);
-                }
-                _ => {}
-            }
-        }
+        cuts.extend(checkpoints_in(&bytes).into_iter().flatten());
     }
     Ok(cuts)
+}
+
+/// The checkpoints in the sealed part of one segment's readable (decompressed, undamaged)
+/// bytes, each as its boundaries (`cuts_of`: its cut first), by `find_cuts`'s rule: an intent with
+/// a valid own hash and body, followed in the segment by a valid seal. What a verifier reading the
+/// segment elsewhere (object storage) gives the join in place of `find_cuts`.
+#[must_use]
+pub fn checkpoints_in(bytes: &[u8]) -> Vec<Vec<Cut>> {
+    let mut found = Vec::new();
+    let mut window = Vec::new();
+    let mut lines = SliceLines::new(bytes, 0);
+    while let Ok(Some((_, line))) = lines.next_line() {
+        // The envelope first (no hash): only seals and candidate checkpoints are hashed.
+        let Ok(env) = record::parse(line) else { continue };
+        let own_hash_ok = || hash::sha256(record::hashed_part(line)) == env.claimed;
+        match env.kind {
+            Some(Kind::Intent)
+                if may_be_checkpoint(line) && own_hash_ok() && body::check_intent(line, Context::Line).is_ok() =>
+            {
+                window.extend(cuts_of(line));
+            }
+            Some(Kind::Seal) if own_hash_ok() && body::parse_line_body::<SealBody>(line).is_ok() => {
+                found.append(&mut window);
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Apply 6.10 to a finished report: when a checkpoint anchors the first segment, its numbering

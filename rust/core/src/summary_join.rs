@@ -5,6 +5,7 @@
 //! segments were scanned. An incremental run starts from a receipt's checkpoint instead
 //! (`summary_resume`), as the local verifier's does.
 
+use crate::checkpoint::Cut;
 use crate::error::{Result, WalError};
 use crate::log_report::{Checkpoint, LogReport, VerifyOptions};
 use crate::op_pairing::Paired;
@@ -36,15 +37,40 @@ pub fn join_scans(
     join_from(files, None, scans, opts, paired)
 }
 
+/// `join_scans` of segments this process cannot open (object storage): `cuts` are the checkpoint
+/// boundaries found in their bytes where they were read (`checkpoint::checkpoints_in`, in log
+/// order, repeats skipped), given in place of those `checkpoint::find_cuts` reads from files.
+pub fn join_scans_with_cuts(
+    files: Vec<SegmentFile>,
+    scans: Vec<SegmentScan>,
+    opts: &VerifyOptions,
+    paired: Option<Paired>,
+    cuts: &[Cut],
+) -> Result<LogReport> {
+    join_all(files, None, scans, opts, paired, Some(cuts))
+}
+
 /// `join_scans` of an incremental run: `scans` are those of the segments after the checkpoint's
 /// (none when its segment is gone).
 #[allow(clippy::needless_pass_by_value, reason = "the start is consumed: its resumed scan is joined")]
 pub fn join_from(
     files: Vec<SegmentFile>,
     start: Option<Start<'_>>,
+    scans: Vec<SegmentScan>,
+    opts: &VerifyOptions,
+    paired: Option<Paired>,
+) -> Result<LogReport> {
+    join_all(files, start, scans, opts, paired, None)
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "the start is consumed: its resumed scan is joined")]
+fn join_all(
+    files: Vec<SegmentFile>,
+    start: Option<Start<'_>>,
     mut scans: Vec<SegmentScan>,
     opts: &VerifyOptions,
     mut paired: Option<Paired>,
+    cuts: Option<&[Cut]>,
 ) -> Result<LogReport> {
     if files.is_empty() {
         return Err(WalError::InvalidArgument("no segments to join".to_owned()));
@@ -131,9 +157,15 @@ pub fn join_from(
         // A compacted log, anchored by its checkpoint (FORMAT.md 6.10) as the local verifier does.
         // The cuts are read where the segments are readable from here; a segment that is not
         // contributes none, so such a log is reported unanchored (missing segments), never accepted.
-        let cuts = crate::checkpoint::find_cuts(&report.segments).unwrap_or_default();
+        let read_here;
+        let cuts = if let Some(given) = cuts {
+            given
+        } else {
+            read_here = crate::checkpoint::find_cuts(&report.segments).unwrap_or_default();
+            &read_here
+        };
         let first_link = report.first_link;
-        report.pending += crate::checkpoint::settle(&mut report, first_link, &cuts);
+        report.pending += crate::checkpoint::settle(&mut report, first_link, cuts);
     }
     if !opts.keep_ops {
         report.ops = OpsTable::default();

@@ -24,7 +24,7 @@ mod _core {
     #[pymodule_export]
     use super::summary::{
         arrange_listing, join_summaries, pair_ops, read_segment_bytes, resume_summary_split, scan_file_summary_split,
-        scan_summary, scan_summary_split, segment_name, summary_facts,
+        scan_summary, scan_summary_split, segment_checkpoints, segment_name, summary_facts,
     };
     #[pymodule_export]
     use super::writer::{Batch, PyWriter};

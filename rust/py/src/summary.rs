@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 
+use kfm_wal_core::checkpoint::{self, Cut};
 use kfm_wal_core::scan::ScanOptions;
 use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::verify::VerifyOptions;
-use kfm_wal_core::{body, hash, op_pairing, segment_summary, summary_join, summary_resume};
+use kfm_wal_core::{body, hash, op_pairing, segment_bytes, segment_summary, summary_join, summary_resume};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict};
@@ -192,7 +193,7 @@ pub fn resume_summary_split<'py>(
 /// listing), the size of the segments before it (`vouched_bytes`), and as `summaries` only those
 /// of the segments after it.
 #[pyfunction]
-#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0, paired=None, checkpoint=None, listing=None, resumed=None, vouched_bytes=0))]
+#[pyo3(signature = (summaries, keyring=None, pending_ids=false, check_signatures=true, stop_after=None, elapsed=0.0, paired=None, checkpoint=None, listing=None, resumed=None, vouched_bytes=0, cuts=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn join_summaries<'py>(
     py: Python<'py>,
@@ -207,8 +208,10 @@ pub fn join_summaries<'py>(
     listing: Option<Vec<(String, bool)>>,
     resumed: Option<PyBackedBytes>,
     vouched_bytes: u64,
+    cuts: Option<Vec<CutTuple>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ring = keyring_of(keyring)?;
+    let cuts = cuts.map(|given| given.into_iter().map(cut_of).collect::<PyResult<Vec<_>>>()).transpose()?;
     let cp = checkpoint.map(read_checkpoint).transpose()?;
     let listed = listing
         .map(|names| {
@@ -256,12 +259,51 @@ pub fn join_summaries<'py>(
             }
             (None, None) => {
                 let files = scans.iter().map(|s| s.file.clone()).collect();
-                summary_join::join_scans(files, scans, &opts, paired)
+                match &cuts {
+                    Some(cuts) => summary_join::join_scans_with_cuts(files, scans, &opts, paired, cuts),
+                    None => summary_join::join_scans(files, scans, &opts, paired),
+                }
             }
             _ => Err(kfm_wal_core::WalError::InvalidArgument("a checkpoint needs the listing, and only it".into())),
         }
     });
     report_dict(py, report.py()?, check_signatures, pending_ids, elapsed)
+}
+
+/// One checkpoint boundary (FORMAT.md 6.10) as Python sees it: (segment, seq, hash, pending ids).
+type CutTuple = (u64, u64, String, Vec<String>);
+
+fn cut_of((segment, seq, digest, pending): CutTuple) -> PyResult<Cut> {
+    let bad = || usage(format!("checkpoint boundary ({segment}, {seq}, {digest:?}, ...) is not well formed"));
+    let hash = digest.strip_prefix("sha256:").and_then(|h| hash::parse_hex(h.as_bytes())).ok_or_else(bad)?;
+    let pending = pending.iter().map(|id| body::parse_uuid_v4(id)).collect::<Option<Vec<_>>>().ok_or_else(bad)?;
+    Ok(Cut { segment, seq, hash, pending })
+}
+
+/// The checkpoints in one segment's bytes read elsewhere (object storage), as the verifier finds
+/// them (FORMAT.md 6.10: intents with a valid own hash and body, followed by a valid seal), each as
+/// its boundaries, its cut first. None of them in a compressed segment that does not decode to its
+/// end. What `join_summaries(cuts=...)` takes, flattened, for a log whose first segment is not 1.
+#[pyfunction]
+pub fn segment_checkpoints(py: Python<'_>, name: &str, data: &[u8]) -> Vec<Vec<CutTuple>> {
+    let found = py.detach(|| {
+        let decoded = segment_bytes::decode_segment(name, data);
+        if decoded.damage.is_some() {
+            return Vec::new();
+        }
+        checkpoint::checkpoints_in(&decoded.bytes)
+    });
+    found
+        .into_iter()
+        .map(|cp| {
+            cp.into_iter()
+                .map(|c| {
+                    let pending = c.pending.iter().map(|id| body::format_uuid(*id)).collect();
+                    (c.segment, c.seq, hash::to_prefixed(&c.hash), pending)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What a segment's summary says about its place in the log, for an archive's manifest: its
