@@ -22,6 +22,8 @@ __all__ = [
     "scan_summary_split",
     "scan_file_summary_split",
     "pair_ops",
+    "scan_piece",
+    "merge_pieces",
     "resume_summary_split",
     "segment_name",
     "arrange_listing",
@@ -174,6 +176,20 @@ def scan_file_summary_split(
     check_bodies: bool = True,
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]: ...
+def scan_piece(
+    name: str,
+    archived: bool,
+    data: bytes,
+    base: int,
+    total: int,
+    index: int,
+    piece_bytes: int,
+    head: bytes,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> bytes | None: ...
+def merge_pieces(pieces: list[bytes], parts: int) -> tuple[bytes, list[bytes]] | None: ...
 def pair_ops(segments: list[tuple[str, bytes]], part: int = 0, parts: int = 1, pending: list[str] = ...) -> bytes: ...
 def resume_summary_split(
     name: str,

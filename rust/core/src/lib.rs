@@ -27,6 +27,7 @@ pub mod op_pairing;
 mod open_state;
 pub mod ops;
 mod pieces;
+pub mod piece_scan;
 pub mod pipeline;
 pub mod prepare;
 mod quote_index;
