@@ -177,7 +177,7 @@ def scan_file_summary_split(
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]: ...
 def scan_piece(
-    name: str,
+    path: _Path,
     archived: bool,
     data: bytes,
     base: int,

@@ -1,10 +1,11 @@
 """Verifying an archive on a Dask cluster: one task per segment (per piece of a segment larger
 than `piece_bytes`, its pieces merged by one more task: storage/pieces.py), run where the
 workers are; each reads its segment (or piece) from storage itself (the client never holds
-segment bytes) and returns the segment's summary and its intents and completions split by wal_id into partitions; one task per
-partition pairs them (worker to worker: the client never holds them either). The client joins the
-summaries and the partitions' counts and findings. Tasks that fail because a worker died are
-retried by Dask; a segment that cannot be read is one RemoteError naming it."""
+segment bytes) and returns the segment's summary and its intents and completions split by
+wal_id into partitions; one task per partition pairs them (worker to worker: the client never
+holds them either). The client joins the summaries and the partitions' counts and findings.
+Tasks that fail because a worker died are retried by Dask; a segment that cannot be read is
+one RemoteError naming it."""
 
 from __future__ import annotations
 
@@ -85,7 +86,10 @@ def verify(
         segments = plan.segments
         n = len(segments)
         parts = partitions or max(1, min(MAX_PARTITIONS, len(cluster.scheduler_info().get("workers", {}))))
-        counts = [1 if cp is not None else piece_count(s, piece_bytes) for s, cp in zip(segments, plan.checkpoints())]
+        counts = [
+            1 if cp is not None else piece_count(s, piece_bytes)
+            for s, cp in zip(segments, plan.checkpoints(), strict=True)
+        ]
         whole = [i for i, k in enumerate(counts) if k == 1]
         whole_f = cluster.map(
             scan_segment,

@@ -19,7 +19,7 @@ from typing import Any
 from .. import _core
 from ..errors import RemoteError
 from ..extras import needs
-from .store import RemoteSegment, remote
+from .store import RemoteSegment, local_path, remote
 from .validate import ScanAll, ScanPlan, pair_partition, paired_names, scan_segment
 
 DEFAULT_PIECE_BYTES = 64 << 20
@@ -75,13 +75,15 @@ def scan_piece(
     verify it: the encoded piece summary `join_pieces` takes. Reads the piece's window plus what
     finishes its last sealed group (and, after the first piece, the segment's first line)."""
     fs, path = _open(url, storage_options)
+    # Named as the whole segment's summary names it: by its path where this process opens it.
+    named = local_path(url, storage_options) or name
     head = _first_line(fs, url, path, size) if index else b""
     base = max(0, index * piece_bytes - 1)
     grow = max(HEAD_READ, piece_bytes // 4)
     data = _read(fs, url, path, base, min(size, (index + 1) * piece_bytes + grow))
     while True:
         scanned = _core.scan_piece(
-            name, archived, data, base, size, index, piece_bytes, head, keyring, check_bodies, check_signatures
+            named, archived, data, base, size, index, piece_bytes, head, keyring, check_bodies, check_signatures
         )
         if scanned is not None:
             return scanned
@@ -125,8 +127,7 @@ def scan_in_pieces(segment: RemoteSegment, parts: int, piece_bytes: int, **args:
     if n == 1:
         return scan_segment(segment.url, segment.name, segment.archived, parts, None, **args)
     pieces = [
-        scan_piece(segment.url, segment.name, segment.archived, k, piece_bytes, segment.size, **args)
-        for k in range(n)
+        scan_piece(segment.url, segment.name, segment.archived, k, piece_bytes, segment.size, **args) for k in range(n)
     ]
     return join_pieces(segment.url, segment.name, segment.archived, parts, *pieces, **args)
 

@@ -134,6 +134,10 @@ impl Window<'_> {
 /// Piece `index` (pieces of `piece_bytes`) of `file`, a segment of `total` bytes; `buf` holds its
 /// bytes from `base` on (at most `index * piece_bytes - 1`, the byte before its window); `head`:
 /// the segment's first line (for a piece after the first, which starts from its header).
+///
+/// # Panics
+///
+/// Never: lines in memory are read without error.
 #[must_use]
 #[allow(clippy::too_many_arguments, reason = "the piece's place, its bytes and the scan's options")]
 pub fn scan_piece(
@@ -147,7 +151,7 @@ pub fn scan_piece(
     opts: &ScanOptions,
 ) -> Piece {
     let w = Window { buf, base, total };
-    let (lo, hi) = (index * piece_bytes, (index + 1) * piece_bytes);
+    let (lo, hi) = (index.saturating_mul(piece_bytes), (index + 1).saturating_mul(piece_bytes));
     let (start, after) = if index == 0 {
         (0, None)
     } else {

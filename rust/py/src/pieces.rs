@@ -14,15 +14,16 @@ use pyo3::types::PyBytes;
 use crate::errors::usage;
 use crate::read::keyring_of;
 
-/// Scan piece `index` (pieces of `piece_bytes`) of segment `name` (`total` bytes): `data` holds
+/// Scan piece `index` (pieces of `piece_bytes`) of segment `path` (`total` bytes; its file name,
+/// or its path where this process can open it, as the whole segment's summary names it): `data` holds
 /// its bytes from offset `base` on (at most the byte before its window), `head` the segment's
 /// first line. None: `data` ends before the piece's bounds are known; read more and call again.
 #[pyfunction]
-#[pyo3(signature = (name, archived, data, base, total, index, piece_bytes, head, keyring=None, check_bodies=true, check_signatures=true))]
+#[pyo3(signature = (path, archived, data, base, total, index, piece_bytes, head, keyring=None, check_bodies=true, check_signatures=true))]
 #[allow(clippy::too_many_arguments)]
 pub fn scan_piece<'py>(
     py: Python<'py>,
-    name: &str,
+    path: PathBuf,
     archived: bool,
     data: &[u8],
     base: u64,
@@ -34,16 +35,17 @@ pub fn scan_piece<'py>(
     check_bodies: bool,
     check_signatures: bool,
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let (number, first_seq) =
         segment::parse_listed(name, archived).ok_or_else(|| usage(format!("{name:?} is not a segment file name")))?;
     if piece_bytes == 0 {
         return Err(usage("piece_bytes must be at least 1"));
     }
-    if base > (index * piece_bytes).saturating_sub(1) || base + data.len() as u64 > total {
+    if base > index.saturating_mul(piece_bytes).saturating_sub(1) || base + data.len() as u64 > total {
         return Err(usage(format!("piece {index} of {name}: bytes from {base} do not hold its window")));
     }
     let ring = keyring_of(keyring)?;
-    let file = SegmentFile { number, first_seq, path: PathBuf::from(name), archived };
+    let file = SegmentFile { number, first_seq, path, archived };
     let encoded = py.detach(|| {
         let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
         piece_scan::encode(&piece_scan::scan_piece(&file, data, base, total, index, piece_bytes, head, &opts))
@@ -51,15 +53,14 @@ pub fn scan_piece<'py>(
     Ok(encoded.map(|e| PyBytes::new(py, &e)))
 }
 
+/// A summary and its partitions of operations, as `scan_summary_split` returns them.
+type Split<'py> = (Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>);
+
 /// A segment's pieces (in order) merged into its summary, with its intents and completions split
 /// into `parts` partitions: (summary, [partition, ...]); None when the pieces cannot stand for
 /// the whole segment (damage or a key rotated before the last piece): scan it whole instead.
 #[pyfunction]
-pub fn merge_pieces(
-    py: Python<'_>,
-    pieces: Vec<PyBackedBytes>,
-    parts: usize,
-) -> PyResult<Option<(Bound<'_, PyBytes>, Vec<Bound<'_, PyBytes>>)>> {
+pub fn merge_pieces(py: Python<'_>, pieces: Vec<PyBackedBytes>, parts: usize) -> PyResult<Option<Split<'_>>> {
     if parts == 0 {
         return Err(usage("parts must be at least 1"));
     }
