@@ -10,8 +10,8 @@ validator runs in a fresh process (or on a fresh cluster) per round; the page ca
                         apart (kfm_wal.storage.validate.join: manifest check, summaries joined)
     dask pieces, N      the same with piece_bytes = PIECE_MB: each segment verified by several
                         tasks, each reading only its byte range (fsspec range reads), merged by one
-                        more task; each worker's peak RSS growth during the run (ru_maxrss after
-                        minus before, the process warmed up) shows the memory a task holds
+                        more task; each worker's peak RSS growth during the run (VmHWM after, reset
+                        before, minus VmRSS before) shows the memory a task holds
 
 Targets (the issue's): 2 workers / 1 worker >= 1.7x; the join < 5% of the total; 1 worker within
 1.3x of the local validator on one thread (the same cores: a worker is single-threaded). A model
@@ -44,7 +44,7 @@ TARGET_SCALING = 1.7  # 2 workers / 1 worker, at least
 TARGET_JOIN_SHARE = 0.05  # join / total, under
 TARGET_ONE_WORKER = 1.3  # 1 worker / local on one thread, at most
 MODEL = {"archive_gb": 100, "segments": 1_000, "workers": 32}
-PIECE_MB = 4  # pieces in the bench: a 64 MB segment is 16 of them
+PIECE_MB = 8  # pieces in the bench (MiB): a 64 MB segment is 8 of them
 
 _LOCAL = (
     "import json, sys, time, kfm_wal; t = time.perf_counter(); r = kfm_wal.verify(sys.argv[1]); "
@@ -61,10 +61,19 @@ def _local(log: Path, threads: int | None) -> dict[str, Any]:
     return res
 
 
-def _peak_rss() -> int:
-    import resource
+def _status_kb(field: str) -> int:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1])
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+def _rss_from_here() -> int:
+    """This process's RSS now, its peak reset to it (Linux: clear_refs 5 resets VmHWM)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM") * 1024
 
 
 def _on_cluster(log: Path, workers: int, piece_bytes: int | None = None) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def _on_cluster(log: Path, workers: int, piece_bytes: int | None = None) -> dict
         client.wait_for_workers(workers, timeout=120)
         # Imported before the clock starts (fsspec too: the pieces' reader).
         client.run(lambda: (__import__("kfm_wal._core"), __import__("fsspec.implementations.local")))
-        rss_before = client.run(_peak_rss)
+        rss_before = client.run(_rss_from_here)
         validate.join = timed_join
         try:
             with get_task_stream(client) as stream:
@@ -184,6 +193,7 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
         "pieces_2_over_1": med["pieces_1"] / med["pieces_2"],
         "pieces_1_over_local_1": med["pieces_1"] / med["local_1"],
         "piece_mb": PIECE_MB * 2**20 / MB,
+        "piece_mib": PIECE_MB,
         "piece_s_per_mb": piece_s_per_mb,
         "piece_tasks": len(runs["pieces_1"][0]["pieces_s"]),
         "rss_growth_mb": {k: max(x["rss_growth"] for x in runs[k]) / MB for k in ("dask_1", "pieces_1", "pieces_2")},
@@ -266,11 +276,11 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         "local_all": "local validator, all cores",
         "dask_1": "dask, 1 worker",
         "dask_2": "dask, 2 workers",
-        "pieces_1": f"dask, 1 worker, {r['piece_mb']:.1f} MB pieces",
-        "pieces_2": f"dask, 2 workers, {r['piece_mb']:.1f} MB pieces",
+        "pieces_1": f"dask, 1 worker, {r['piece_mib']} MiB pieces",
+        "pieces_2": f"dask, 2 workers, {r['piece_mib']} MiB pieces",
     }
     rows = [(names[k], s, r["archive_mb"] / s) for k, s in r["median_s"].items()]
-    text = [head] + [f"  {n:<28} {s:8.2f} s  {mbs:8.0f} MB/s" for n, s, mbs in rows]
+    text = [head] + [f"  {n:<36} {s:8.2f} s  {mbs:8.0f} MB/s" for n, s, mbs in rows]
     md = [f"## {head}", "", "| validator | s | MB/s |", "|---|---:|---:|"]
     md += [f"| {n} | {s:.2f} | {mbs:.0f} |" for n, s, mbs in rows]
     checks = [
@@ -291,8 +301,9 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
     )
     checks.append(
         f"  worker peak RSS growth: {rss['pieces_1']:.1f} MB (1 worker) / {rss['pieces_2']:.1f} MB (2 workers) "
-        f"with {r['piece_mb']:.1f} MB pieces of {r['segment_mb']:.0f} MB segments; "
-        f"{rss['dask_1']:.1f} MB for whole segments (file://: streamed by the core)"
+        f"with {r['piece_mib']} MiB pieces of {r['segment_mb']:.0f} MB segments; "
+        f"{rss['dask_1']:.1f} MB for whole segments (file://: an archived one streamed by the core, "
+        "the live one read whole)"
     )
     model_line = (
         f"  model: {m['archive_gb']} GB in {m['segments']:,} segments of {m['segment_mb']:.0f} MB on "

@@ -7,6 +7,7 @@ reported from the pieces; a compressed segment is one task, decoded whole."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import kfm_wal
 import pytest
+from clitools import assert_one_error_line, run
 from disttools import comparable, damaged_log, local_cluster
 from kfm_wal import _core, distributed, keys
 from kfm_wal.errors import NotALogError
@@ -175,3 +177,34 @@ def test_damaged_logs_in_pieces_on_a_cluster_give_the_local_report(client: Any, 
         log = damaged_log(tmp_path / f"log{i}", key, rng)
         piece_bytes = rng.randint(150, 3000)
         assert on_cluster_or_error(log, client, None, piece_bytes) == local_or_error(log, None), (i, piece_bytes)
+
+
+def test_cli_piece_mb_needs_dask(tmp_path: Path) -> None:
+    log = build_log(tmp_path / "log", keys.generate())
+    result = run("validate", log.resolve().as_uri(), "--piece-mb", "1")
+    assert result.exit_code == 2
+    assert_one_error_line(result, "--piece-mb")
+
+
+def comparable_json(out: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(out)
+    for key in ("path", "elapsed", "throughput", "quarantined"):
+        doc.pop(key, None)
+    return doc
+
+
+def test_cli_validate_url_in_pieces_on_the_cluster(client: Any, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    with kfm_wal.Wal.create(log, keys.generate(), max_segment_bytes=3 << 20, durability="none") as w:
+        for i in range(12):
+            r = w.append_many([make_entry(i * 400 + j) for j in range(400)])
+            w.complete_many([{"wal_id": x.wal_id, "status": "succeeded"} for x in r[:300]])
+    first = segments_of(log)[0]
+    assert pieces.piece_count(first, 1 << 20) >= 2
+    assert merged(first, 1 << 20) == whole(first)  # one MiB pieces stand for it
+    address = client.scheduler.address
+    local = run("validate", log, "--json")
+    for piece_mb in ("1", "0"):
+        remote = run("validate", log.resolve().as_uri(), "--json", "--dask", address, "--piece-mb", piece_mb)
+        assert remote.exit_code == local.exit_code == 0, remote.stderr
+        assert comparable_json(remote.stdout) == comparable_json(local.stdout)
