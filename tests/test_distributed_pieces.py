@@ -29,6 +29,15 @@ VECTOR_DIRS = sorted(p for kind in ("valid", "invalid") for p in (VECTORS / kind
 PIECE_SIZES = (160, 700, 3000)
 
 
+@pytest.fixture(params=["file", "range"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Pieces read by the core from the file (a filesystem the task opens), or by fsspec range
+    reads into memory (object storage's way, here on the same files)."""
+    if request.param == "range":
+        monkeypatch.setattr(pieces, "scan_piece", pieces.read_piece)
+    return str(request.param)
+
+
 def local_or_error(log: Path, keyring: Path | None) -> dict[str, Any] | str:
     try:
         return comparable(kfm_wal.verify(log, keyring))
@@ -60,7 +69,7 @@ def whole(segment: RemoteSegment, parts: int = 1) -> tuple[bytes, list[bytes]]:
     return _core.scan_file_summary_split(segment.url.removeprefix("file://"), segment.archived, parts)
 
 
-def test_a_valid_segment_merged_from_its_pieces_is_its_whole_summary(tmp_path: Path) -> None:
+def test_a_valid_segment_merged_from_its_pieces_is_its_whole_summary(tmp_path: Path, reader: str) -> None:
     log = build_log(tmp_path / "log", keys.generate())
     for segment in segments_of(log):
         for piece_bytes in (100, 160, 450, 1000, 2500):
@@ -69,7 +78,7 @@ def test_a_valid_segment_merged_from_its_pieces_is_its_whole_summary(tmp_path: P
             assert merged(segment, piece_bytes, 3) == whole(segment, 3), (segment.name, piece_bytes)
 
 
-def test_pieces_hold_about_their_size(tmp_path: Path) -> None:
+def test_pieces_hold_about_their_size(tmp_path: Path, reader: str) -> None:
     """Each piece's lines are its own: the pieces' ranges tile the segment, none far past its
     window (a sealed group here is under 1.5 KB)."""
     log = build_log(tmp_path / "log", keys.generate())
@@ -81,7 +90,7 @@ def test_pieces_hold_about_their_size(tmp_path: Path) -> None:
     assert 1 < len(non_empty) < len(scanned)  # some windows hold no seal: their pieces are empty
 
 
-def test_every_vector_in_pieces_gives_the_local_report() -> None:
+def test_every_vector_in_pieces_gives_the_local_report(reader: str) -> None:
     assert len(VECTOR_DIRS) > 50
     invalid_seen = 0
     for d in VECTOR_DIRS:
@@ -94,7 +103,7 @@ def test_every_vector_in_pieces_gives_the_local_report() -> None:
     assert invalid_seen > 80
 
 
-def test_randomly_damaged_logs_in_pieces_give_the_local_report(tmp_path: Path) -> None:
+def test_randomly_damaged_logs_in_pieces_give_the_local_report(tmp_path: Path, reader: str) -> None:
     rng = random.Random(23)
     key = keys.generate()
     for i in range(40):
@@ -104,7 +113,7 @@ def test_randomly_damaged_logs_in_pieces_give_the_local_report(tmp_path: Path) -
             assert in_pieces_or_error(log, None, piece_bytes) == local, (i, piece_bytes)
 
 
-def test_damage_in_the_last_piece_is_reported_from_the_pieces(tmp_path: Path) -> None:
+def test_damage_in_the_last_piece_is_reported_from_the_pieces(tmp_path: Path, reader: str) -> None:
     log = build_log(tmp_path / "log", keys.generate())
     path = sorted((log / "archive").glob("wal-*.jsonl"))[0]
     data = bytearray(path.read_bytes())
@@ -119,7 +128,7 @@ def test_damage_in_the_last_piece_is_reported_from_the_pieces(tmp_path: Path) ->
     assert in_pieces_or_error(log, None, 1000) == local
 
 
-def test_damage_before_the_last_piece_rescans_the_segment_whole(tmp_path: Path) -> None:
+def test_damage_before_the_last_piece_rescans_the_segment_whole(tmp_path: Path, reader: str) -> None:
     log = build_log(tmp_path / "log", keys.generate())
     path = sorted((log / "archive").glob("wal-*.jsonl"))[0]
     data = bytearray(path.read_bytes())

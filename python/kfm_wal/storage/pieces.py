@@ -72,10 +72,36 @@ def scan_piece(
     check_signatures: bool = True,
 ) -> bytes:
     """Read piece `index` of the segment at `url` (`size` bytes as listed) where this runs and
-    verify it: the encoded piece summary `join_pieces` takes. Reads the piece's window plus what
-    finishes its last sealed group (and, after the first piece, the segment's first line)."""
+    verify it: the encoded piece summary `join_pieces` takes. On a filesystem this process opens
+    directly, the core reads the piece itself, streamed (as `scan_segment` reads a whole segment
+    there); elsewhere by range (`read_piece`)."""
+    local = local_path(url, storage_options)
+    if local is None:
+        return read_piece(
+            url, name, archived, index, piece_bytes, size, storage_options, keyring, check_bodies, check_signatures
+        )
+    try:
+        return _core.scan_file_piece(local, archived, size, index, piece_bytes, keyring, check_bodies, check_signatures)
+    except FileNotFoundError:
+        raise RemoteError(f"{url}: not found (the segment is gone)") from None
+
+
+def read_piece(
+    url: str,
+    name: str,
+    archived: bool,
+    index: int,
+    piece_bytes: int,
+    size: int,
+    storage_options: Mapping[str, Any] | None = None,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> bytes:
+    """`scan_piece` by fsspec range reads: the piece's window plus what finishes its last sealed
+    group (and, after the first piece, the segment's first line), held in memory."""
     fs, path = _open(url, storage_options)
-    # Named as the whole segment's summary names it: by its path where this process opens it.
+    # Named as the whole segment's summary names it (by its path where this process opens it).
     named = local_path(url, storage_options) or name
     head = _first_line(fs, url, path, size) if index else b""
     base = max(0, index * piece_bytes - 1)
@@ -150,4 +176,12 @@ def here_in_pieces(piece_bytes: int) -> ScanAll:
     return scan_all
 
 
-__all__ = ["DEFAULT_PIECE_BYTES", "here_in_pieces", "join_pieces", "piece_count", "scan_in_pieces", "scan_piece"]
+__all__ = [
+    "DEFAULT_PIECE_BYTES",
+    "here_in_pieces",
+    "join_pieces",
+    "piece_count",
+    "read_piece",
+    "scan_in_pieces",
+    "scan_piece",
+]

@@ -19,10 +19,11 @@
 //! before the last piece, a key rotated mid-segment) `merge` returns None and the caller scans the
 //! segment whole, as a segment is scanned without pieces: the findings are those of that scan.
 
+use std::fs::File;
 use std::io;
 
 use crate::hash::{self, Digest};
-use crate::line_feed::LineFeed;
+use crate::line_feed::{line_start_after, FileLines, LineFeed};
 use crate::record::{self, Kind};
 use crate::scan::{self, Boundary, ScanOptions, ScanStart, SegmentScan};
 use crate::segment::SegmentFile;
@@ -89,6 +90,15 @@ enum Found<T> {
     NeedMore,
 }
 
+/// Where a piece's bounds are looked for: bytes held in memory, or a file read on demand.
+trait Source {
+    /// The first line start at or after `at` (> 0).
+    fn line_start(&self, at: u64) -> Found<u64>;
+    /// The first seal line starting at or after line start `from` and before `before`: its
+    /// boundary and where its line ends.
+    fn first_seal(&self, from: u64, before: u64) -> Found<(Boundary, u64)>;
+}
+
 impl Window<'_> {
     fn complete(&self) -> bool {
         self.base + self.buf.len() as u64 >= self.total
@@ -101,8 +111,10 @@ impl Window<'_> {
             Found::NeedMore
         }
     }
+}
 
-    /// The first line start at or after `at` (> 0; the byte before it must be held).
+impl Source for Window<'_> {
+    /// The byte before `at` must be held.
     fn line_start(&self, at: u64) -> Found<u64> {
         let Some(rel) = (at - 1).checked_sub(self.base) else { return Found::NeedMore };
         let rel = scan::mem_index(rel);
@@ -112,8 +124,6 @@ impl Window<'_> {
         }
     }
 
-    /// The first seal line starting at or after line start `from` and before `before`: its
-    /// boundary and where its line ends.
     fn first_seal(&self, mut from: u64, before: u64) -> Found<(Boundary, u64)> {
         while from < before && from < self.total {
             let rel = scan::mem_index(from - self.base);
@@ -129,6 +139,123 @@ impl Window<'_> {
         }
         Found::Nothing
     }
+}
+
+/// A segment file's bytes `[0, total)`, read where they are needed (a few KiB around each bound).
+struct FileSource<'f> {
+    file: &'f File,
+    total: u64,
+    failed: std::cell::RefCell<Option<io::Error>>,
+}
+
+impl FileSource<'_> {
+    fn failed<T>(&self, e: io::Error) -> Found<T> {
+        *self.failed.borrow_mut() = Some(e);
+        Found::Nothing
+    }
+}
+
+impl Source for FileSource<'_> {
+    fn line_start(&self, at: u64) -> Found<u64> {
+        match line_start_after(self.file, at - 1, self.total) {
+            Ok(s) if s < self.total => Found::At(s),
+            Ok(_) => Found::Nothing,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn first_seal(&self, from: u64, before: u64) -> Found<(Boundary, u64)> {
+        let mut lines = FileLines::new(self.file, from, self.total);
+        loop {
+            match lines.next_line() {
+                Ok(Some((at, _))) if at >= before => return Found::Nothing,
+                Ok(Some((at, line))) => {
+                    if let Some(b) = seal_boundary(line) {
+                        return Found::At((b, at + line.len() as u64));
+                    }
+                }
+                Ok(None) => return Found::Nothing,
+                Err(e) => return self.failed(e),
+            }
+        }
+    }
+}
+
+/// Where piece `index` starts (and the seal it starts after) and ends, from `src`.
+fn bounds(src: &dyn Source, total: u64, index: u64, piece_bytes: u64) -> Found<(u64, u64, Option<Boundary>)> {
+    let (lo, hi) = (index.saturating_mul(piece_bytes), (index + 1).saturating_mul(piece_bytes));
+    let (start, after) = if index == 0 {
+        (0, None)
+    } else {
+        let first = match src.line_start(lo) {
+            Found::At(s) => s,
+            Found::Nothing => return Found::Nothing,
+            Found::NeedMore => return Found::NeedMore,
+        };
+        match src.first_seal(first, hi) {
+            Found::At((b, end)) => (end, Some(b)),
+            Found::Nothing => return Found::Nothing,
+            Found::NeedMore => return Found::NeedMore,
+        }
+    };
+    if start >= total {
+        return Found::Nothing; // the seal it would start after is the segment's last line
+    }
+    let from_end = if start >= hi { Found::At(start) } else { src.line_start(hi) };
+    let end = match from_end {
+        Found::At(s) => match src.first_seal(s, u64::MAX) {
+            Found::At((_, end)) => end,
+            Found::Nothing => total,
+            Found::NeedMore => return Found::NeedMore,
+        },
+        Found::Nothing => total,
+        Found::NeedMore => return Found::NeedMore,
+    };
+    Found::At((start, end, after))
+}
+
+/// The state a piece's scan starts from: after the seal `after` (with the header of the segment's
+/// first line `head`), or the segment's start.
+fn start_state(file: &SegmentFile, start: u64, after: Option<Boundary>, head: &[u8], opts: &ScanOptions) -> ScanStart {
+    let header = after.and_then(|_| scan::scan(file, head, opts).header);
+    ScanStart {
+        offset: start,
+        expect: after.map(|b| (b.seq + 1, b.hash)),
+        last_ts: after.map(|b| b.timestamp),
+        key: header.as_ref().map(|h| h.key.clone()),
+        header,
+        revoked: Vec::new(),
+    }
+}
+
+/// `scan_piece` of a segment file this process opens (`f`, `total` bytes as listed): the bounds
+/// found by short reads, the piece's lines streamed in chunks (`FileLines`): memory is one
+/// chunk buffer, not the piece.
+///
+/// # Errors
+///
+/// The file cannot be read.
+pub fn scan_file_piece(
+    file: &SegmentFile,
+    f: &File,
+    total: u64,
+    index: u64,
+    piece_bytes: u64,
+    opts: &ScanOptions,
+) -> io::Result<Piece> {
+    let src = FileSource { file: f, total, failed: std::cell::RefCell::new(None) };
+    let found = bounds(&src, total, index, piece_bytes);
+    if let Some(e) = src.failed.into_inner() {
+        return Err(e);
+    }
+    let Found::At((start, end, after)) = found else { return Ok(Piece::Empty) };
+    let head = match after {
+        Some(_) => FileLines::new(f, 0, total).next_line()?.map(|(_, line)| line.to_vec()).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let from = start_state(file, start, after, &head, opts);
+    let scan = scan::scan_lines(file, &mut FileLines::new(f, start, end), end, &from, opts, None)?;
+    Ok(Piece::Scanned { start, end, after, scan: Box::new(scan) })
 }
 
 /// Piece `index` (pieces of `piece_bytes`) of `file`, a segment of `total` bytes; `buf` holds its
@@ -151,43 +278,12 @@ pub fn scan_piece(
     opts: &ScanOptions,
 ) -> Piece {
     let w = Window { buf, base, total };
-    let (lo, hi) = (index.saturating_mul(piece_bytes), (index + 1).saturating_mul(piece_bytes));
-    let (start, after) = if index == 0 {
-        (0, None)
-    } else {
-        let first = match w.line_start(lo) {
-            Found::At(s) => s,
-            Found::Nothing => return Piece::Empty,
-            Found::NeedMore => return Piece::NeedMore,
-        };
-        match w.first_seal(first, hi) {
-            Found::At((b, end)) => (end, Some(b)),
-            Found::Nothing => return Piece::Empty,
-            Found::NeedMore => return Piece::NeedMore,
-        }
-    };
-    if start >= total {
-        return Piece::Empty; // the seal it would start after is the segment's last line
-    }
-    let from_end = if start >= hi { Found::At(start) } else { w.line_start(hi) };
-    let end = match from_end {
-        Found::At(s) => match w.first_seal(s, u64::MAX) {
-            Found::At((_, end)) => end,
-            Found::Nothing => total,
-            Found::NeedMore => return Piece::NeedMore,
-        },
-        Found::Nothing => total,
+    let (start, end, after) = match bounds(&w, total, index, piece_bytes) {
+        Found::At(b) => b,
+        Found::Nothing => return Piece::Empty,
         Found::NeedMore => return Piece::NeedMore,
     };
-    let header = after.and_then(|_| scan::scan(file, head, opts).header);
-    let from = ScanStart {
-        offset: start,
-        expect: after.map(|b| (b.seq + 1, b.hash)),
-        last_ts: after.map(|b| b.timestamp),
-        key: header.as_ref().map(|h| h.key.clone()),
-        header,
-        revoked: Vec::new(),
-    };
+    let from = start_state(file, start, after, head, opts);
     let bytes = &buf[scan::mem_index(start - base)..scan::mem_index(end - base)];
     let mut lines = RangeLines { bytes, base: start, pos: 0 };
     let scan =

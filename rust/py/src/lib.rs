@@ -21,7 +21,7 @@ mod _core {
     #[pymodule_export]
     use super::pending::Pending;
     #[pymodule_export]
-    use super::pieces::{merge_pieces, scan_piece};
+    use super::pieces::{merge_pieces, scan_file_piece, scan_piece};
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segment_bytes, segments, verify_log};
     #[pymodule_export]

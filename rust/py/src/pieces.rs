@@ -53,6 +53,39 @@ pub fn scan_piece<'py>(
     Ok(encoded.map(|e| PyBytes::new(py, &e)))
 }
 
+/// `scan_piece` of a segment file this process can open (a local or shared filesystem): the
+/// core reads the piece's lines itself, streamed in chunks (memory: one chunk, not the piece).
+#[pyfunction]
+#[pyo3(signature = (path, archived, total, index, piece_bytes, keyring=None, check_bodies=true, check_signatures=true))]
+#[allow(clippy::too_many_arguments)]
+pub fn scan_file_piece(
+    py: Python<'_>,
+    path: PathBuf,
+    archived: bool,
+    total: u64,
+    index: u64,
+    piece_bytes: u64,
+    keyring: Option<Vec<String>>,
+    check_bodies: bool,
+    check_signatures: bool,
+) -> PyResult<Bound<'_, PyBytes>> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let (number, first_seq) = segment::parse_listed(name, archived)
+        .ok_or_else(|| usage(format!("{} is not a segment file", path.display())))?;
+    if piece_bytes == 0 {
+        return Err(usage("piece_bytes must be at least 1"));
+    }
+    let ring = keyring_of(keyring)?;
+    let file = SegmentFile { number, first_seq, path, archived };
+    let encoded = py.detach(|| {
+        let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
+        let f = std::fs::File::open(&file.path)?;
+        let piece = piece_scan::scan_file_piece(&file, &f, total, index, piece_bytes, &opts)?;
+        Ok::<_, std::io::Error>(piece_scan::encode(&piece).unwrap_or_default())
+    })?;
+    Ok(PyBytes::new(py, &encoded))
+}
+
 /// A summary and its partitions of operations, as `scan_summary_split` returns them.
 type Split<'py> = (Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>);
 
