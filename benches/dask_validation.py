@@ -140,6 +140,29 @@ def _on_cluster(log: Path, workers: int, piece_bytes: int | None = None) -> dict
     }
 
 
+def _range_read_rss(log: Path) -> float:
+    """A worker's peak RSS growth (MB) while it verifies the largest segment in pieces read by
+    fsspec range reads (object storage's way: each piece held in memory), on a fresh worker."""
+    from distributed import Client, LocalCluster
+    from kfm_wal.storage import pieces
+    from kfm_wal.storage.store import ArchiveStore
+
+    segment = max(ArchiveStore(log.resolve().as_uri()).segments(), key=lambda s: s.size)
+    n = pieces.piece_count(segment, PIECE_MB * 2**20)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as c,
+        Client(c, set_as_default=False) as client,
+    ):
+        client.run(lambda: (__import__("kfm_wal._core"), __import__("fsspec.implementations.local")))
+        before = client.run(_rss_from_here)
+        args = (segment.url, segment.name, segment.archived)
+        scanned = [client.submit(pieces.read_piece, *args, k, PIECE_MB * 2**20, segment.size) for k in range(n)]
+        if client.submit(pieces.join_pieces, *args, 1, *scanned).result() is None:
+            raise RuntimeError("the pieces did not merge")
+        after = client.run(_peak_rss)
+    return max(after[w] - before[w] for w in after) / MB
+
+
 def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[str, Any]:
     mb = mb if mb is not None else float(os.environ.get("KFM_BENCH_DASK_MB", MB_BY_MODE.get(mode, 40)))
     rounds = ROUNDS_BY_MODE.get(mode, 2)
@@ -204,6 +227,7 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
         "loadavg": [load_start[0], os.getloadavg()[0]],
         "cores": os.cpu_count(),
     }
+    result["range_read_rss_mb"] = _range_read_rss(arc.path)
     result["model"] = model(result)
     return result
 
@@ -304,6 +328,10 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"with {r['piece_mib']} MiB pieces of {r['segment_mb']:.0f} MB segments; "
         f"{rss['dask_1']:.1f} MB for whole segments (file://: an archived one streamed by the core, "
         "the live one read whole)"
+    )
+    checks.append(
+        f"  worker peak RSS growth with pieces read by fsspec range reads (object storage's way): "
+        f"{r['range_read_rss_mb']:.1f} MB for {r['piece_mib']} MiB pieces of the largest segment"
     )
     model_line = (
         f"  model: {m['archive_gb']} GB in {m['segments']:,} segments of {m['segment_mb']:.0f} MB on "
