@@ -140,9 +140,10 @@ def _on_cluster(log: Path, workers: int, piece_bytes: int | None = None) -> dict
     }
 
 
-def _range_read_rss(log: Path) -> float:
-    """A worker's peak RSS growth (MB) while it verifies the largest segment in pieces read by
-    fsspec range reads (object storage's way: each piece held in memory), on a fresh worker."""
+def _piece_rss(log: Path, by_range: bool) -> float:
+    """A worker's peak RSS growth (MB) while it verifies the largest segment in pieces and merges
+    them, on a fresh worker, nothing else running there: the pieces read by the core from the
+    file (streamed), or by fsspec range reads (object storage's way: each piece held in memory)."""
     from distributed import Client, LocalCluster
     from kfm_wal.storage import pieces
     from kfm_wal.storage.store import ArchiveStore
@@ -156,7 +157,8 @@ def _range_read_rss(log: Path) -> float:
         client.run(lambda: (__import__("kfm_wal._core"), __import__("fsspec.implementations.local")))
         before = client.run(_rss_from_here)
         args = (segment.url, segment.name, segment.archived)
-        scanned = [client.submit(pieces.read_piece, *args, k, PIECE_MB * 2**20, segment.size) for k in range(n)]
+        scan = pieces.read_piece if by_range else pieces.scan_piece
+        scanned = [client.submit(scan, *args, k, PIECE_MB * 2**20, segment.size) for k in range(n)]
         if client.submit(pieces.join_pieces, *args, 1, *scanned).result() is None:
             raise RuntimeError("the pieces did not merge")
         after = client.run(_peak_rss)
@@ -227,7 +229,7 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
         "loadavg": [load_start[0], os.getloadavg()[0]],
         "cores": os.cpu_count(),
     }
-    result["range_read_rss_mb"] = _range_read_rss(arc.path)
+    result["piece_rss_mb"] = {"file": _piece_rss(arc.path, False), "range": _piece_rss(arc.path, True)}
     result["model"] = model(result)
     return result
 
@@ -329,9 +331,17 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"{rss['dask_1']:.1f} MB for whole segments (file://: an archived one streamed by the core, "
         "the live one read whole)"
     )
+    extra_tasks = r["piece_tasks"]  # pieces and merges, less the whole scans they replace
+    per_task = (r["median_s"]["pieces_1"] - r["median_s"]["dask_1"]) / max(1, extra_tasks) * 1000
     checks.append(
-        f"  worker peak RSS growth with pieces read by fsspec range reads (object storage's way): "
-        f"{r['range_read_rss_mb']:.1f} MB for {r['piece_mib']} MiB pieces of the largest segment"
+        f"  pieces cost {per_task:.1f} ms per extra task on one worker (scheduling; the pieces' own scans "
+        f"take what the whole segments' take)"
+    )
+    checks.append(
+        f"  worker peak RSS growth, one segment of {r['segment_mb']:.0f} MB in {r['piece_mib']} MiB pieces alone on a "
+        f"fresh worker: {r['piece_rss_mb']['file']:.1f} MB read by the core (file://, streamed), "
+        f"{r['piece_rss_mb']['range']:.1f} MB by fsspec range reads (object storage's way); the whole run's "
+        f"figures above include the pairing partitions (every intent and completion id / partitions)"
     )
     model_line = (
         f"  model: {m['archive_gb']} GB in {m['segments']:,} segments of {m['segment_mb']:.0f} MB on "
