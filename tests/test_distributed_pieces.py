@@ -18,7 +18,7 @@ import pytest
 from clitools import assert_one_error_line, run
 from disttools import comparable, damaged_log, local_cluster
 from kfm_wal import _core, distributed, keys
-from kfm_wal.errors import NotALogError
+from kfm_wal.errors import NotALogError, RemoteError
 from kfm_wal.storage import pieces, validate
 from kfm_wal.storage.store import ArchiveStore, RemoteSegment
 from waltools import build_log, make_entry
@@ -217,3 +217,32 @@ def test_cli_validate_url_in_pieces_on_the_cluster(client: Any, tmp_path: Path) 
         remote = run("validate", log.resolve().as_uri(), "--json", "--dask", address, "--piece-mb", piece_mb)
         assert remote.exit_code == local.exit_code == 0, remote.stderr
         assert comparable_json(remote.stdout) == comparable_json(local.stdout)
+
+
+@pytest.mark.parametrize("how", ["deleted", "cut"])
+def test_a_segment_gone_or_cut_while_scanning_in_pieces_is_one_error(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    log = build_log(tmp_path / "log", keys.generate())
+    gone = sorted((log / "archive").glob("wal-*.jsonl"))[1]
+    listed = ArchiveStore.segments
+
+    def listed_then_changed(self: ArchiveStore) -> Any:
+        segments = listed(self)
+        if how == "deleted":
+            gone.unlink()  # after the listing, before the workers read
+        else:
+            gone.write_bytes(gone.read_bytes()[:1000])
+        return segments
+
+    monkeypatch.setattr(ArchiveStore, "segments", listed_then_changed)
+    with pytest.raises(RemoteError, match=gone.name):
+        distributed.verify(log.resolve().as_uri(), client, timeout=60, piece_bytes=700)
+
+
+def test_a_segment_cut_while_read_by_range_is_one_error(tmp_path: Path) -> None:
+    log = build_log(tmp_path / "log", keys.generate())
+    segment = segments_of(log)[0]
+    Path(segment.url.removeprefix("file://")).write_bytes(b"x" * 100)
+    with pytest.raises(RemoteError, match=segment.name):
+        pieces.read_piece(segment.url, segment.name, True, 2, 700, segment.size)

@@ -84,6 +84,8 @@ def scan_piece(
         return _core.scan_file_piece(local, archived, size, index, piece_bytes, keyring, check_bodies, check_signatures)
     except FileNotFoundError:
         raise RemoteError(f"{url}: not found (the segment is gone)") from None
+    except OSError as e:
+        raise RemoteError(f"{url}: {e}") from None
 
 
 def read_piece(

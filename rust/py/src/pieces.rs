@@ -80,6 +80,12 @@ pub fn scan_file_piece(
     let encoded = py.detach(|| {
         let opts = ScanOptions { keyring: ring.as_ref(), check_bodies, check_signatures, collect_records: false };
         let f = std::fs::File::open(&file.path)?;
+        let len = f.metadata()?.len();
+        if len < total {
+            // Changed since it was listed: its pieces would not tile the segment the others read.
+            let msg = format!("{len} bytes, {total} when listed (the segment changed while being read)");
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, msg));
+        }
         let piece = piece_scan::scan_file_piece(&file, &f, total, index, piece_bytes, &opts)?;
         Ok::<_, std::io::Error>(piece_scan::encode(&piece).unwrap_or_default())
     })?;
