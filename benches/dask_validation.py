@@ -8,6 +8,10 @@ validator runs in a fresh process (or on a fresh cluster) per round; the page ca
     dask, N workers     kfm_wal.distributed.verify(file://DIR, client): one task per segment, each
                         reading its segment from the URL on the worker; the client's join timed
                         apart (kfm_wal.storage.validate.join: manifest check, summaries joined)
+    dask pieces, N      the same with piece_bytes = PIECE_MB: each segment verified by several
+                        tasks, each reading only its byte range (fsspec range reads), merged by one
+                        more task; each worker's peak RSS growth during the run (VmHWM after, reset
+                        before, minus VmRSS before) shows the memory a task holds
 
 Targets (the issue's): 2 workers / 1 worker >= 1.7x; the join < 5% of the total; 1 worker within
 1.3x of the local validator on one thread (the same cores: a worker is single-threaded). A model
@@ -40,6 +44,7 @@ TARGET_SCALING = 1.7  # 2 workers / 1 worker, at least
 TARGET_JOIN_SHARE = 0.05  # join / total, under
 TARGET_ONE_WORKER = 1.3  # 1 worker / local on one thread, at most
 MODEL = {"archive_gb": 100, "segments": 1_000, "workers": 32}
+PIECE_MB = 8  # pieces in the bench (MiB): a 64 MB segment is 8 of them
 
 _LOCAL = (
     "import json, sys, time, kfm_wal; t = time.perf_counter(); r = kfm_wal.verify(sys.argv[1]); "
@@ -56,9 +61,25 @@ def _local(log: Path, threads: int | None) -> dict[str, Any]:
     return res
 
 
-def _on_cluster(log: Path, workers: int) -> dict[str, Any]:
+def _status_kb(field: str) -> int:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def _rss_from_here() -> int:
+    """This process's RSS now, its peak reset to it (Linux: clear_refs 5 resets VmHWM)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM") * 1024
+
+
+def _on_cluster(log: Path, workers: int, piece_bytes: int | None = None) -> dict[str, Any]:
     """One validation on a fresh cluster of `workers` single-threaded processes: total wall time,
-    the join's time, and each task's time and segment size (from Dask's task stream)."""
+    the join's time, each task's time (from Dask's task stream), and each worker's peak RSS
+    growth."""
     from distributed import Client, LocalCluster, get_task_stream
     from kfm_wal import distributed
     from kfm_wal.storage import validate
@@ -85,15 +106,18 @@ def _on_cluster(log: Path, workers: int) -> dict[str, Any]:
         Client(cluster, set_as_default=False) as client,
     ):
         client.wait_for_workers(workers, timeout=120)
-        client.run(lambda: __import__("kfm_wal._core"))  # imported before the clock starts
+        # Imported before the clock starts (fsspec too: the pieces' reader).
+        client.run(lambda: (__import__("kfm_wal._core"), __import__("fsspec.implementations.local")))
+        rss_before = client.run(_rss_from_here)
         validate.join = timed_join
         try:
             with get_task_stream(client) as stream:
                 t0 = time.perf_counter()
-                report = distributed.verify(log.resolve().as_uri(), client)
+                report = distributed.verify(log.resolve().as_uri(), client, piece_bytes=piece_bytes)
                 total = time.perf_counter() - t0
         finally:
             validate.join = real_join
+        rss_after = client.run(_peak_rss)
 
     def computed(prefix: str) -> list[float]:
         return [
@@ -109,8 +133,36 @@ def _on_cluster(log: Path, workers: int) -> dict[str, Any]:
         "bytes": report.bytes,
         "events": report.intents + report.completions,
         "tasks_s": computed("scan_segment"),
+        "pieces_s": computed("scan_piece"),
+        "merges_s": computed("join_pieces"),
         "pair_s": computed("pair_partition"),
+        "rss_growth": max(rss_after[w] - rss_before[w] for w in rss_after),
     }
+
+
+def _piece_rss(log: Path, by_range: bool) -> float:
+    """A worker's peak RSS growth (MB) while it verifies the largest segment in pieces and merges
+    them, on a fresh worker, nothing else running there: the pieces read by the core from the
+    file (streamed), or by fsspec range reads (object storage's way: each piece held in memory)."""
+    from distributed import Client, LocalCluster
+    from kfm_wal.storage import pieces
+    from kfm_wal.storage.store import ArchiveStore
+
+    segment = max(ArchiveStore(log.resolve().as_uri()).segments(), key=lambda s: s.size)
+    n = pieces.piece_count(segment, PIECE_MB * 2**20)
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as c,
+        Client(c, set_as_default=False) as client,
+    ):
+        client.run(lambda: (__import__("kfm_wal._core"), __import__("fsspec.implementations.local")))
+        before = client.run(_rss_from_here)
+        args = (segment.url, segment.name, segment.archived)
+        scan = pieces.read_piece if by_range else pieces.scan_piece
+        scanned = [client.submit(scan, *args, k, PIECE_MB * 2**20, segment.size) for k in range(n)]
+        if client.submit(pieces.join_pieces, *args, 1, *scanned).result() is None:
+            raise RuntimeError("the pieces did not merge")
+        after = client.run(_peak_rss)
+    return max(after[w] - before[w] for w in after) / MB
 
 
 def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[str, Any]:
@@ -122,15 +174,24 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
     for f in arc.files():  # warm the page cache (not timed)
         f.read_bytes()
     load_start = os.getloadavg()
-    runs: dict[str, list[dict[str, Any]]] = {"local_1": [], "local_all": [], "dask_1": [], "dask_2": []}
+    runs: dict[str, list[dict[str, Any]]] = {
+        "local_1": [],
+        "local_all": [],
+        "dask_1": [],
+        "dask_2": [],
+        "pieces_1": [],
+        "pieces_2": [],
+    }
     for r in range(rounds + 1):  # round 0 is a discarded warm-up
         order = list(runs)
         order = order[r % len(order) :] + order[: r % len(order)]
         for name in order:
             if name.startswith("local"):
                 res = _local(arc.path, 1 if name == "local_1" else None)
+            elif name.startswith("pieces"):
+                res = _on_cluster(arc.path, int(name[-1]), PIECE_MB * 2**20)
             else:
-                res = _on_cluster(arc.path, int(name[-1]))
+                res = _on_cluster(arc.path, int(name[-1]), None)
             if not res["ok"]:
                 raise RuntimeError(f"{name}: the archive did not validate")
             if r:
@@ -139,6 +200,10 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
     med = {name: statistics.median(x["s"] for x in rs) for name, rs in runs.items()}
     join_s = statistics.median(x["join_s"] for x in runs["dask_2"])
     tasks = [t for x in runs["dask_1"] for t in x["tasks_s"]]
+    # Per MB of pieces: the pieces' scans and their merges, on one worker.
+    piece_s_per_mb = statistics.median(sum(x["pieces_s"]) + sum(x["merges_s"]) for x in runs["pieces_1"]) / (
+        arc.bytes / MB
+    )
     pairs = [t for x in runs["dask_1"] for t in x["pair_s"]]  # one partition: every event
     result = {
         "archive_mb": arc.bytes / MB,
@@ -150,6 +215,13 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
         "scaling_2_over_1": med["dask_1"] / med["dask_2"],
         "one_worker_over_local_1": med["dask_1"] / med["local_1"],
         "one_worker_over_local_all": med["dask_1"] / med["local_all"],
+        "pieces_2_over_1": med["pieces_1"] / med["pieces_2"],
+        "pieces_1_over_local_1": med["pieces_1"] / med["local_1"],
+        "piece_mb": PIECE_MB * 2**20 / MB,
+        "piece_mib": PIECE_MB,
+        "piece_s_per_mb": piece_s_per_mb,
+        "piece_tasks": len(runs["pieces_1"][0]["pieces_s"]),
+        "rss_growth_mb": {k: max(x["rss_growth"] for x in runs[k]) / MB for k in ("dask_1", "pieces_1", "pieces_2")},
         "task_s_median": statistics.median(tasks),
         "pair_s_per_event": statistics.median(pairs) / runs["dask_1"][0]["events"],
         "events": runs["dask_1"][0]["events"],
@@ -157,6 +229,7 @@ def run(mode: str, tmp_dir: Path, seed: int, mb: float | None = None) -> dict[st
         "loadavg": [load_start[0], os.getloadavg()[0]],
         "cores": os.cpu_count(),
     }
+    result["piece_rss_mb"] = {"file": _piece_rss(arc.path, False), "range": _piece_rss(arc.path, True)}
     result["model"] = model(result)
     return result
 
@@ -178,6 +251,13 @@ def model(r: dict[str, Any]) -> dict[str, Any]:
     pair_s = r["pair_s_per_event"] * events / partitions
     join_s = r["join_s"] / r["segments"] * MODEL["segments"]
     total = waves * task_s + pair_s + join_s
+    # In pieces of the default size: each segment cut into equal pieces, the pieces in waves.
+    from kfm_wal.storage.pieces import DEFAULT_PIECE_BYTES
+
+    per_segment = -(-seg_mb // (DEFAULT_PIECE_BYTES / MB))
+    piece_waves = -(-MODEL["segments"] * per_segment // MODEL["workers"])
+    piece_task_s = r["piece_s_per_mb"] * seg_mb / per_segment
+    pieces_total = piece_waves * piece_task_s + pair_s + join_s
     return {
         **MODEL,
         "segment_mb": seg_mb,
@@ -189,6 +269,11 @@ def model(r: dict[str, Any]) -> dict[str, Any]:
         "total_s": total,
         "join_share": join_s / total,
         "gb_per_s": MODEL["archive_gb"] / total,
+        "pieces_per_segment": per_segment,
+        "piece_waves": piece_waves,
+        "piece_task_s": piece_task_s,
+        "pieces_total_s": pieces_total,
+        "pieces_gb_per_s": MODEL["archive_gb"] / pieces_total,
     }
 
 
@@ -217,9 +302,11 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         "local_all": "local validator, all cores",
         "dask_1": "dask, 1 worker",
         "dask_2": "dask, 2 workers",
+        "pieces_1": f"dask, 1 worker, {r['piece_mib']} MiB pieces",
+        "pieces_2": f"dask, 2 workers, {r['piece_mib']} MiB pieces",
     }
     rows = [(names[k], s, r["archive_mb"] / s) for k, s in r["median_s"].items()]
-    text = [head] + [f"  {n:<28} {s:8.2f} s  {mbs:8.0f} MB/s" for n, s, mbs in rows]
+    text = [head] + [f"  {n:<36} {s:8.2f} s  {mbs:8.0f} MB/s" for n, s, mbs in rows]
     md = [f"## {head}", "", "| validator | s | MB/s |", "|---|---:|---:|"]
     md += [f"| {n} | {s:.2f} | {mbs:.0f} |" for n, s, mbs in rows]
     checks = [
@@ -233,11 +320,36 @@ def render(r: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"  this run's own ceiling for a second core (local validator, all cores / one thread): {ceiling:.2f}x; "
         f"2 workers reach {r['scaling_2_over_1'] / ceiling:.0%} of it"
     )
+    rss = r["rss_growth_mb"]
+    checks.append(
+        f"  in pieces: 2 workers / 1 worker {r['pieces_2_over_1']:.2f}x; 1 worker / local on one thread "
+        f"{r['pieces_1_over_local_1']:.2f}x; {r['piece_tasks']} piece tasks"
+    )
+    checks.append(
+        f"  worker peak RSS growth: {rss['pieces_1']:.1f} MB (1 worker) / {rss['pieces_2']:.1f} MB (2 workers) "
+        f"with {r['piece_mib']} MiB pieces of {r['segment_mb']:.0f} MB segments; "
+        f"{rss['dask_1']:.1f} MB for whole segments (file://: an archived one streamed by the core, "
+        "the live one read whole)"
+    )
+    extra_tasks = r["piece_tasks"]  # pieces and merges, less the whole scans they replace
+    per_task = (r["median_s"]["pieces_1"] - r["median_s"]["dask_1"]) / max(1, extra_tasks) * 1000
+    checks.append(
+        f"  pieces cost {per_task:.1f} ms per extra task on one worker (scheduling; the pieces' own scans "
+        f"take what the whole segments' take)"
+    )
+    checks.append(
+        f"  worker peak RSS growth, one segment of {r['segment_mb']:.0f} MB in {r['piece_mib']} MiB pieces alone on a "
+        f"fresh worker: {r['piece_rss_mb']['file']:.1f} MB read by the core (file://, streamed), "
+        f"{r['piece_rss_mb']['range']:.1f} MB by fsspec range reads (object storage's way); the whole run's "
+        f"figures above include the pairing partitions (every intent and completion id / partitions)"
+    )
     model_line = (
         f"  model: {m['archive_gb']} GB in {m['segments']:,} segments of {m['segment_mb']:.0f} MB on "
         f"{m['workers']} workers: {m['waves']} waves x {m['task_s']:.2f} s per segment + pairing in "
         f"{m['partitions']} partitions {m['pair_s']:.2f} s + client join {m['join_s']:.2f} s = {m['total_s']:.0f} s "
-        f"({m['gb_per_s']:.2f} GB/s; join {m['join_share']:.1%})"
+        f"({m['gb_per_s']:.2f} GB/s; join {m['join_share']:.1%}); in {m['pieces_per_segment']:.0f} pieces per "
+        f"segment: {m['piece_waves']} waves x {m['piece_task_s']:.2f} s = {m['pieces_total_s']:.0f} s "
+        f"({m['pieces_gb_per_s']:.2f} GB/s)"
     )
     text += checks + [model_line]
     md += ["", *[c.strip() for c in checks], "", model_line.strip(), ""]

@@ -22,6 +22,9 @@ __all__ = [
     "scan_summary_split",
     "scan_file_summary_split",
     "pair_ops",
+    "scan_piece",
+    "scan_file_piece",
+    "merge_pieces",
     "resume_summary_split",
     "segment_checkpoints",
     "segment_name",
@@ -175,6 +178,30 @@ def scan_file_summary_split(
     check_bodies: bool = True,
     check_signatures: bool = True,
 ) -> tuple[bytes, list[bytes]]: ...
+def scan_piece(
+    path: _Path,
+    archived: bool,
+    data: bytes,
+    base: int,
+    total: int,
+    index: int,
+    piece_bytes: int,
+    head: bytes,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> bytes | None: ...
+def scan_file_piece(
+    path: _Path,
+    archived: bool,
+    total: int,
+    index: int,
+    piece_bytes: int,
+    keyring: list[str] | None = None,
+    check_bodies: bool = True,
+    check_signatures: bool = True,
+) -> bytes: ...
+def merge_pieces(pieces: list[bytes], parts: int) -> tuple[bytes, list[bytes]] | None: ...
 def pair_ops(segments: list[tuple[str, bytes]], part: int = 0, parts: int = 1, pending: list[str] = ...) -> bytes: ...
 def resume_summary_split(
     name: str,

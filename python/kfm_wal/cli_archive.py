@@ -84,9 +84,11 @@ def validate_url(
     fail_fast: bool,
     dask_address: str | None,
     refused: dict[str, bool],
+    piece_mb: int | None = None,
 ) -> int:
     """`kfm-wal validate URL`: the archive at URL verified read-only, on a Dask cluster with
-    `dask_address`; with a receipt, only what follows its checkpoint. `refused`: options that
+    `dask_address` (segments over `piece_mb` MiB in pieces; 0: whole); with a receipt, only what
+    follows its checkpoint. `refused`: options that
     need a local directory, and whether each was given."""
     given = [option for option, on in refused.items() if on]
     if given:
@@ -113,6 +115,8 @@ def validate_url(
 
             client: Any = distributed.connect(dask_address)
             try:
+                if piece_mb is not None:
+                    options["piece_bytes"] = piece_mb << 20 if piece_mb else None
                 report = distributed.verify(url, client, ring, **options)
             finally:
                 client.close()

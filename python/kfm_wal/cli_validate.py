@@ -95,6 +95,14 @@ ALL_ROOTS = ""
     metavar="ADDRESS",
     help="With a URL: verify its segments on this Dask cluster (tcp://scheduler:8786), one task per segment.",
 )
+@click.option(
+    "--piece-mb",
+    "piece_mb",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="With --dask: verify a segment larger than N MiB in pieces of N MiB, one task each, so a worker "
+    "holds about one piece (default 64; 0: one task per segment).",
+)
 def validate(
     log_dir: Path | str,
     keyring_file: Path | None,
@@ -109,10 +117,13 @@ def validate(
     tree_root: str | None,
     lineage_dir: Path | None,
     dask_address: str | None,
+    piece_mb: int | None,
 ) -> int:
     """Verify every byte of the log in DIR, or of the archive at URL (s3://, gs://, az://, file://,
     memory://), or of every stream of the log set a manifest SET.json names (and the links between
     them). Exit 0 if valid, 1 if not, 2 on usage errors."""
+    if piece_mb is not None and dask_address is None:
+        raise CliError("--piece-mb sets the pieces of a --dask run: give --dask ADDRESS too", "option --piece-mb")
     if isinstance(log_dir, Path) and log_dir.is_file():
         from .cli_logset import validate_set
 
@@ -132,6 +143,7 @@ def validate(
             max_errors=max_errors,
             fail_fast=fail_fast,
             dask_address=dask_address,
+            piece_mb=piece_mb,
             refused=refused,
         )
     if dask_address is not None:

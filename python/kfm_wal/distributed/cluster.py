@@ -1,9 +1,11 @@
-"""Verifying an archive on a Dask cluster: one task per segment, run where the workers are; each
-reads its segment from storage itself (the client never holds segment bytes) and returns the
-segment's summary and its intents and completions split by wal_id into partitions; one task per
-partition pairs them (worker to worker: the client never holds them either). The client joins the
-summaries and the partitions' counts and findings. Tasks that fail because a worker died are
-retried by Dask; a segment that cannot be read is one RemoteError naming it."""
+"""Verifying an archive on a Dask cluster: one task per segment (per piece of a segment larger
+than `piece_bytes`, its pieces merged by one more task: storage/pieces.py), run where the
+workers are; each reads its segment (or piece) from storage itself (the client never holds
+segment bytes) and returns the segment's summary and its intents and completions split by
+wal_id into partitions; one task per partition pairs them (worker to worker: the client never
+holds them either). The client joins the summaries and the partitions' counts and findings.
+Tasks that fail because a worker died are retried by Dask; a segment that cannot be read is
+one RemoteError naming it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RemoteError, UsageError
 from ..extras import needs
+from ..storage.pieces import DEFAULT_PIECE_BYTES, join_pieces, piece_count, scan_piece
 from ..storage.validate import ScanPlan, pair_partition, paired_names, scan_segment
 from ..storage.validate import verify as verify_segments
 
@@ -67,13 +70,15 @@ def verify(
     retries: int = 2,
     timeout: float = DEFAULT_TIMEOUT,
     partitions: int | None = None,
+    piece_bytes: int | None = DEFAULT_PIECE_BYTES,
 ) -> VerifyReport:
     """Verify the archive at `url` on the cluster of `client`: the report a local `verify` of the
     same bytes gives. `timeout`: seconds for all the scans together (RemoteError after).
     `receipt`: an incremental run, only the segments from the receipt's checkpoint on are scanned
     (`keep_pending` to write the next receipt), as `kfm_wal.verify` does.
     `partitions`: how many tasks pair the intents and completions (default: one per worker, at
-    most MAX_PARTITIONS)."""
+    most MAX_PARTITIONS). `piece_bytes`: a segment larger than this is verified in pieces of about
+    this size, each task reading only its range (None: one task per segment)."""
 
     cluster: Any = client  # distributed's API is untyped
 
@@ -81,17 +86,45 @@ def verify(
         segments = plan.segments
         n = len(segments)
         parts = partitions or max(1, min(MAX_PARTITIONS, len(cluster.scheduler_info().get("workers", {}))))
-        scans = cluster.map(
+        counts = [
+            1 if cp is not None else piece_count(s, piece_bytes)
+            for s, cp in zip(segments, plan.checkpoints(), strict=True)
+        ]
+        whole = [i for i, k in enumerate(counts) if k == 1]
+        whole_f = cluster.map(
             scan_segment,
-            [s.url for s in segments],
-            [s.name for s in segments],
-            [s.archived for s in segments],
-            [parts] * n,
-            plan.checkpoints(),
+            [segments[i].url for i in whole],
+            [segments[i].name for i in whole],
+            [segments[i].archived for i in whole],
+            [parts] * len(whole),
+            [plan.checkpoints()[i] for i in whole],
             pure=False,
             retries=retries,
             **args,
         )
+        split = [(i, k) for i, count in enumerate(counts) if count > 1 for k in range(count)]
+        pieces_f = cluster.map(
+            scan_piece,
+            [segments[i].url for i, _ in split],
+            [segments[i].name for i, _ in split],
+            [segments[i].archived for i, _ in split],
+            [k for _, k in split],
+            [piece_bytes] * len(split),
+            [segments[i].size for i, _ in split],
+            pure=False,
+            retries=retries,
+            **args,
+        )
+        by_segment: dict[int, Any] = dict(zip(whole, whole_f, strict=True))
+        own: dict[int, list[Any]] = {}
+        for (i, _), f in zip(split, pieces_f, strict=True):
+            own.setdefault(i, []).append(f)
+        for i, pieces in own.items():
+            s = segments[i]
+            by_segment[i] = cluster.submit(
+                join_pieces, s.url, s.name, s.archived, parts, *pieces, pure=False, retries=retries, **args
+            )
+        scans = [by_segment[i] for i in range(n)]
         summaries_f = cluster.map(_summary, scans, pure=False)
         names = paired_names(segments)
         # The shares are held here until the pairs are done: a future nobody holds is released,
@@ -101,7 +134,7 @@ def verify(
             cluster.submit(pair_partition, names, p, parts, plan.pending, *share, pure=False)
             for p, share in enumerate(shares)
         ]
-        futures = [*scans, *summaries_f, *(f for share in shares for f in share), *paired_f]
+        futures = [*pieces_f, *scans, *summaries_f, *(f for share in shares for f in share), *paired_f]
         try:
             # Each result waited for with what is left of the time: a cluster without workers, or
             # one that lost them all, would keep a plain gather waiting for ever.

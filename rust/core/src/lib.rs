@@ -26,6 +26,7 @@ mod log_stream;
 pub mod op_pairing;
 mod open_state;
 pub mod ops;
+pub mod piece_scan;
 mod pieces;
 pub mod pipeline;
 pub mod prepare;

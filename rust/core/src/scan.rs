@@ -116,7 +116,7 @@ type FactsOf<'a> = dyn Fn(u64) -> std::io::Result<Vec<LineFacts>> + Sync + 'a;
 
 /// `len`: the segment's size. `ahead`: where a split segment's second half starts, and how its
 /// facts are computed.
-fn scan_lines(
+pub(crate) fn scan_lines(
     file: &SegmentFile,
     lines: &mut (dyn LineFeed + Send),
     len: u64,

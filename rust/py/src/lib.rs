@@ -5,6 +5,7 @@ mod append_receipts;
 mod check;
 mod errors;
 mod pending;
+mod pieces;
 mod read;
 mod summary;
 mod writer;
@@ -19,6 +20,8 @@ mod _core {
     use super::check::{check_entry, holding_null, verify_signature};
     #[pymodule_export]
     use super::pending::Pending;
+    #[pymodule_export]
+    use super::pieces::{merge_pieces, scan_file_piece, scan_piece};
     #[pymodule_export]
     use super::read::{public_key, read_segment, salvage, segment_bytes, segments, verify_log};
     #[pymodule_export]
