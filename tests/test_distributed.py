@@ -220,3 +220,15 @@ def test_cli_receipts_of_an_archive_on_the_cluster(client: Any, tmp_path: Path) 
     assert again.exit_code == 0, again.stderr
     doc = json.loads(again.stdout)
     assert doc["incremental_from"] == 39 and doc["scanned_bytes"] < doc["bytes"]
+
+
+def test_pairing_partitions_grow_with_the_archive_not_past_the_workers_otherwise() -> None:
+    from kfm_wal.distributed import MAX_PARTITIONS, PAIRING_LOG_BYTES, pairing_partitions
+
+    assert pairing_partitions(0, 0) == 1
+    assert pairing_partitions(2, 10_000_000) == 2  # one per worker
+    assert pairing_partitions(64, 10_000_000) == MAX_PARTITIONS
+    # A large archive: one partition per PAIRING_LOG_BYTES, so no pairing task holds the ids of
+    # more than that much log, however many workers there are.
+    assert pairing_partitions(2, 5 * PAIRING_LOG_BYTES + 1) == 6
+    assert pairing_partitions(64, 100 * PAIRING_LOG_BYTES) == 100

@@ -6,6 +6,14 @@ the summaries joined on the client into the report a local validation gives. Nee
 from __future__ import annotations
 
 from ..storage.pieces import DEFAULT_PIECE_BYTES
-from .cluster import DEFAULT_TIMEOUT, MAX_PARTITIONS, connect, verify
+from .cluster import DEFAULT_TIMEOUT, MAX_PARTITIONS, PAIRING_LOG_BYTES, connect, pairing_partitions, verify
 
-__all__ = ["DEFAULT_PIECE_BYTES", "DEFAULT_TIMEOUT", "MAX_PARTITIONS", "connect", "verify"]
+__all__ = [
+    "DEFAULT_PIECE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "MAX_PARTITIONS",
+    "PAIRING_LOG_BYTES",
+    "connect",
+    "pairing_partitions",
+    "verify",
+]

@@ -28,7 +28,17 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
-MAX_PARTITIONS = 8  # pairing is cheap: more partitions would cost more tasks than they save
+MAX_PARTITIONS = 8  # pairing is cheap: more partitions would cost more tasks than they save...
+# ...except in memory: a partition holds the ids of its share of every intent and completion (about
+# 30 B each, some 30 MB per GiB of log), so a large archive gets one partition per this many bytes
+# and no pairing task's memory grows with the archive.
+PAIRING_LOG_BYTES = 1 << 30
+
+
+def pairing_partitions(workers: int, log_bytes: int) -> int:
+    """How many tasks pair intents with completions: one per worker (at most MAX_PARTITIONS), or
+    one per PAIRING_LOG_BYTES of log when that is more."""
+    return max(1, min(MAX_PARTITIONS, workers), -(-log_bytes // PAIRING_LOG_BYTES))
 
 
 def _summary(scanned: tuple[bytes, list[bytes]]) -> bytes:
@@ -77,15 +87,18 @@ def verify(
     `receipt`: an incremental run, only the segments from the receipt's checkpoint on are scanned
     (`keep_pending` to write the next receipt), as `kfm_wal.verify` does.
     `partitions`: how many tasks pair the intents and completions (default: one per worker, at
-    most MAX_PARTITIONS). `piece_bytes`: a segment larger than this is verified in pieces of about
-    this size, each task reading only its range (None: one task per segment)."""
+    most MAX_PARTITIONS, or one per PAIRING_LOG_BYTES of the segments scanned if that is more).
+    `piece_bytes`: a segment larger than this is verified in pieces of about this size, each task
+    reading only its range (None: one task per segment)."""
 
     cluster: Any = client  # distributed's API is untyped
 
     def on_cluster(plan: ScanPlan, args: dict[str, Any]) -> tuple[list[bytes], list[bytes]]:
         segments = plan.segments
         n = len(segments)
-        parts = partitions or max(1, min(MAX_PARTITIONS, len(cluster.scheduler_info().get("workers", {}))))
+        parts = partitions or pairing_partitions(
+            len(cluster.scheduler_info().get("workers", {})), sum(s.size for s in segments)
+        )
         counts = [
             1 if cp is not None else piece_count(s, piece_bytes)
             for s, cp in zip(segments, plan.checkpoints(), strict=True)
@@ -165,4 +178,12 @@ def verify(
     )
 
 
-__all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "MAX_PARTITIONS", "connect", "verify"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "MAX_PARTITIONS",
+    "PAIRING_LOG_BYTES",
+    "connect",
+    "pairing_partitions",
+    "verify",
+]
