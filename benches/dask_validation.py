@@ -38,7 +38,7 @@ import workload
 from harness import say
 
 MB = 1_000_000
-MB_BY_MODE = {"full": 1_000, "quick": 130, "check": 130}  # 64 MB segments: 16 and 3 of them
+MB_BY_MODE = {"full": 4_000, "quick": 130, "check": 130}  # 64 MB segments: 60 (multi-GB) and 3
 ROUNDS_BY_MODE = {"full": 3, "quick": 1, "check": 1}
 TARGET_SCALING = 1.7  # 2 workers / 1 worker, at least
 TARGET_JOIN_SHARE = 0.05  # join / total, under

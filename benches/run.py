@@ -52,7 +52,7 @@ What is measured, always next to peers measured in the same run on the same data
    14. opening a large log: Wal.open after a clean close on each validation archive, open time
        against log size (flat: largest / smallest <= 3x), set against one full verification
        (benches/open_time.py)
-   15. validation on a Dask cluster: an archive (1 GB; 130 MB in --check and --quick) validated
+   15. validation on a Dask cluster: an archive (4 GB; 130 MB in --check and --quick) validated
        from a file:// URL by 1 and 2 single-threaded Dask workers against the local validator on
        one thread and on all cores, the client's join timed apart, and a model of a 100 GB,
        1,000-segment archive on 32 workers (benches/dask_validation.py)
