@@ -21,6 +21,8 @@ from peers import KV_BEST
 TARGET_BATCH = 1_000  # the batch size the append_many targets are judged at
 NONLINEAR_LIMIT = 1.3  # per-MB validation cost at the largest archive / at the smallest
 RSS_TARGET_MB = 300  # another issue's target: peak RSS validating 4 GB
+VALIDATE_VS_SHA256 = 1.0  # full validation / one hashlib pass over the same bytes, at about 1 GB
+VALIDATE_TARGET_MB = 1_000
 
 
 @dataclass
@@ -92,6 +94,9 @@ def judge(results: dict[str, Any]) -> list[Target]:
                 r["paired"] if r else [],
             )
         )
+    validation = _validation_vs_sha256(results.get("validation"))
+    if validation is not None:
+        targets.append(validation)
     if "ops_writes" in results:
         ow = results["ops_writes"]
         j = ops_writes.judged(ow)
@@ -125,6 +130,25 @@ def judge(results: dict[str, Any]) -> list[Target]:
             op = ">=" if tid == "dask_2_over_1" else "<="
             targets.append(Target(tid, f"validation on a Dask cluster: {what}", op, goal, measured))
     return targets
+
+
+def _validation_vs_sha256(val: dict[str, Any] | None) -> Target | None:
+    """Full validation (hashes, seals, bodies, chain) against one SHA-256 pass over the same
+    bytes, on the archive nearest 1 GB of the run (none in a run without archives)."""
+    if not val or not val.get("sizes"):
+        return None
+    row = min(val["sizes"], key=lambda r: abs(r["mb"] - VALIDATE_TARGET_MB))
+    r = row["ratios"].get("kfm-wal verify / sha256 read+hash")
+    if r is None:
+        return None
+    return Target(
+        "validate_vs_sha256",
+        f"full validation, {row['mb']:,.0f} MB archive: kfm-wal verify / one SHA-256 pass over the same bytes (MB/s)",
+        ">=",
+        VALIDATE_VS_SHA256,
+        r["ratio_of_medians"],
+        r["paired"],
+    )
 
 
 def _sustained(tp: dict[str, Any], pl: dict[str, Any] | None, peer: str, b: str, goal: float) -> Target:
