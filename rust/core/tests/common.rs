@@ -10,6 +10,7 @@ use std::path::Path;
 
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::record::Kind;
+use kfm_wal_core::segment::{self, SegmentFile};
 use kfm_wal_core::{verify, AppendReceipt, Durability, LogReport, VerifyOptions, Writer, WriterOptions};
 
 pub fn key(n: u8) -> WriterKey {
@@ -54,4 +55,28 @@ pub fn tamper_body(bytes: &mut [u8], offset: u64) {
     let end = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
     let at = start + bytes[start..end].windows(8).position(|w| w == b"\"runner\"").unwrap() + 1;
     bytes[at] = b's';
+}
+
+/// A one-segment log of six batches of ten intents, each batch completed: the segment's file and
+/// bytes (the directory kept alive with them).
+pub fn completed_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let w =
+        Writer::create(dir.path(), key(3), WriterOptions { durability: Durability::None, ..WriterOptions::default() })
+            .unwrap();
+    for batch in 0..6 {
+        let receipts = append(&w, batch * 10, 10);
+        let done: Vec<Vec<u8>> = receipts
+            .iter()
+            .map(|r| {
+                format!(r#"{{"wal_id":"{}","status":"succeeded"}}"#, kfm_wal_core::body::format_uuid(r.wal_id))
+                    .into_bytes()
+            })
+            .collect();
+        w.append(Kind::Completion, &done).unwrap();
+    }
+    drop(w);
+    let seg = segment::list(dir.path()).unwrap().remove(0);
+    let bytes = std::fs::read(&seg.path).unwrap();
+    (dir, seg, bytes)
 }

@@ -10,35 +10,12 @@ use std::fs::File;
 
 use common::*;
 use kfm_wal_core::piece_scan::{self, Piece};
-use kfm_wal_core::record::Kind;
 use kfm_wal_core::scan::ScanOptions;
-use kfm_wal_core::segment::{self, SegmentFile};
-use kfm_wal_core::{segment_summary, Durability, Writer, WriterOptions};
+use kfm_wal_core::segment::SegmentFile;
+use kfm_wal_core::segment_summary;
 
 const OPTS: ScanOptions =
     ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
-
-fn log_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let w =
-        Writer::create(dir.path(), key(3), WriterOptions { durability: Durability::None, ..WriterOptions::default() })
-            .unwrap();
-    for batch in 0..6 {
-        let receipts = append(&w, batch * 10, 10);
-        let done: Vec<Vec<u8>> = receipts
-            .iter()
-            .map(|r| {
-                format!(r#"{{"wal_id":"{}","status":"succeeded"}}"#, kfm_wal_core::body::format_uuid(r.wal_id))
-                    .into_bytes()
-            })
-            .collect();
-        w.append(Kind::Completion, &done).unwrap();
-    }
-    drop(w);
-    let seg = segment::list(dir.path()).unwrap().remove(0);
-    let bytes = std::fs::read(&seg.path).unwrap();
-    (dir, seg, bytes)
-}
 
 /// Every piece of `bytes` (at `file`'s path) encoded, read from memory and from the file, which
 /// must agree; and the merge of them, if any.
@@ -69,7 +46,7 @@ fn whole(file: &SegmentFile, bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_valid_segment_merges_into_its_whole_summary_at_every_piece_size() {
-    let (_dir, file, bytes) = log_segment();
+    let (_dir, file, bytes) = completed_segment();
     let expected = whole(&file, &bytes);
     let mut sizes: Vec<u64> = (64..2048).step_by(61).collect();
     sizes.extend([4096, 10_000, bytes.len() as u64 - 1]);
@@ -82,7 +59,7 @@ fn a_valid_segment_merges_into_its_whole_summary_at_every_piece_size() {
 
 #[test]
 fn a_piece_asks_for_more_bytes_until_its_last_group_is_held() {
-    let (_dir, file, bytes) = log_segment();
+    let (_dir, file, bytes) = completed_segment();
     let total = bytes.len() as u64;
     let head_end = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
     let (index, piece_bytes) = (2u64, 700u64);
@@ -103,7 +80,7 @@ fn a_piece_asks_for_more_bytes_until_its_last_group_is_held() {
 
 #[test]
 fn damaged_segments_merge_only_into_their_whole_summary() {
-    let (dir, file, bytes) = log_segment();
+    let (dir, file, bytes) = completed_segment();
     let damaged = SegmentFile { path: dir.path().join("damaged").join(file.name()), ..file.clone() };
     std::fs::create_dir_all(damaged.path.parent().unwrap()).unwrap();
     let mut rng = fastrand::Rng::with_seed(17);

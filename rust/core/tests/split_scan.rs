@@ -5,10 +5,9 @@
 mod common;
 
 use common::*;
-use kfm_wal_core::record::{self, Kind};
+use kfm_wal_core::record;
 use kfm_wal_core::scan::{self, ScanOptions, SegmentBytes, SegmentScan};
-use kfm_wal_core::segment::{self, SegmentFile};
-use kfm_wal_core::{Durability, Writer, WriterOptions};
+use kfm_wal_core::segment::SegmentFile;
 
 /// Everything a scan reports, spelled out (`SegmentScan` has no Eq of its own).
 fn summary(s: &SegmentScan) -> String {
@@ -28,28 +27,6 @@ fn summary(s: &SegmentScan) -> String {
         s.tail.only_torn_lines,
         s.tail.findings
     )
-}
-
-fn log_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let w =
-        Writer::create(dir.path(), key(3), WriterOptions { durability: Durability::None, ..WriterOptions::default() })
-            .unwrap();
-    for batch in 0..6 {
-        let receipts = append(&w, batch * 10, 10);
-        let done: Vec<Vec<u8>> = receipts
-            .iter()
-            .map(|r| {
-                format!(r#"{{"wal_id":"{}","status":"succeeded"}}"#, kfm_wal_core::body::format_uuid(r.wal_id))
-                    .into_bytes()
-            })
-            .collect();
-        w.append(Kind::Completion, &done).unwrap();
-    }
-    drop(w);
-    let seg = segment::list(dir.path()).unwrap().remove(0);
-    let bytes = std::fs::read(&seg.path).unwrap();
-    (dir, seg, bytes)
 }
 
 /// One thread over the bytes in memory is the reference; a split scan, and the same bytes as an
@@ -73,7 +50,7 @@ fn assert_same(file: &SegmentFile, bytes: &[u8], what: &str) {
 
 #[test]
 fn valid_segment() {
-    let (_dir, file, bytes) = log_segment();
+    let (_dir, file, bytes) = completed_segment();
     let opts = ScanOptions { keyring: None, check_bodies: true, check_signatures: true, collect_records: false };
     let s = scan::scan_segment(&file, &SegmentBytes::Read(bytes.clone()), &opts, true);
     assert!(s.findings.is_empty() && s.tail.is_empty() && s.ops.len() == 120, "{}", summary(&s));
@@ -82,7 +59,7 @@ fn valid_segment() {
 
 #[test]
 fn bodies_the_fast_pass_refuses() {
-    let (_dir, file, bytes) = log_segment();
+    let (_dir, file, bytes) = completed_segment();
     let text = String::from_utf8(bytes).unwrap();
     // (from, to, whether `to` breaks a rule: an escape the fast pass leaves to serde may be valid)
     let cases = [
@@ -119,7 +96,7 @@ const OPTS: ScanOptions =
 
 #[test]
 fn random_damage() {
-    let (_dir, file, bytes) = log_segment();
+    let (_dir, file, bytes) = completed_segment();
     let mut rng = fastrand::Rng::with_seed(9);
     for round in 0..200 {
         let mut b = bytes.clone();
