@@ -24,7 +24,6 @@ import ops_writes
 from formatting import operation_rows
 from harness import paired_rounds, settle
 from kfm_wal import ops
-from stats import paired_ratio
 
 ROLLBACK = "rollback (ops.undo)"
 DIRECT = "direct unlink + dir fsync"
@@ -95,9 +94,7 @@ def run(
         root = d / "processed"
         root.mkdir(parents=True)
         dt = _rollback(d, root, work, batch) if name == ROLLBACK else _direct(root, work)
-        left = sorted(p.name for p in root.iterdir())
-        if left:
-            raise RuntimeError(f"{name}: {len(left)} file(s) left after rolling back, e.g. {left[0]}")
+        ops_writes.files_left(name, root, "rolling back")
         return dt
 
     times = paired_rounds(
@@ -110,15 +107,7 @@ def run(
         say=say,
         size=lambda r: f" ({ops_count:,} operations)",
     )
-    ratios = {f"{ROLLBACK} / {DIRECT}": paired_ratio(times[ROLLBACK], times[DIRECT])}
-    return {
-        "operations": ops_count,
-        "batch": batch,
-        "file_bytes": size,
-        "rounds": rounds,
-        "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
-        "time_ratio": ratios,
-    }
+    return ops_writes.operation_result(times, ops_count, ROLLBACK, DIRECT, batch=batch, file_bytes=size, rounds=rounds)
 
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -157,6 +157,24 @@ def rows_of(times: dict[str, list[float]], count: int, rate_key: str) -> dict[st
     return {name: {"seconds": _spread(ts), rate_key: _spread([count / t for t in ts])} for name, ts in times.items()}
 
 
+def operation_result(times: dict[str, list[float]], count: int, ours: str, floor: str, **fields: Any) -> dict[str, Any]:
+    """What an operation suite (undo, recovery, rollback, replay) reports: `count` operations, its
+    own `fields`, each peer's seconds and operations/s, and the time ratio of `ours` to `floor`."""
+    return {
+        "operations": count,
+        **fields,
+        "rows": rows_of(times, count, "ops_per_s"),
+        "time_ratio": {f"{ours} / {floor}": paired_ratio(times[ours], times[floor])},
+    }
+
+
+def files_left(name: str, root: Path, what: str) -> None:
+    """A peer that removes files left none in `root` (`what`: after what)."""
+    left = sorted(p.name for p in root.iterdir())
+    if left:
+        raise RuntimeError(f"{name}: {len(left)} file(s) left after {what}, e.g. {left[0]}")
+
+
 def _check(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
     """Every peer really wrote every file (checked after timing; a cheap spot check of contents)."""
     names = {p.name for p in root.iterdir() if not p.name.startswith(".")}

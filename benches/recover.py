@@ -29,7 +29,6 @@ from formatting import operation_rows
 from harness import paired_rounds, settle
 from kfm_wal import ops
 from kfm_wal.ops import durable
-from stats import paired_ratio
 
 RECOVER = "recover (ops.recover)"
 DIRECT = "direct unlink + dir fsync"
@@ -94,9 +93,7 @@ def run(
         root = d / "processed"
         root.mkdir(parents=True)
         dt = _recover(d, root, work) if name == RECOVER else _direct(root, work)
-        left = sorted(p.name for p in root.iterdir())
-        if left:
-            raise RuntimeError(f"{name}: {len(left)} file(s) left after recovery, e.g. {left[0]}")
+        ops_writes.files_left(name, root, "recovery")
         return dt
 
     times = paired_rounds(
@@ -109,13 +106,7 @@ def run(
         say=say,
         size=lambda r: f" ({ops_count:,} pending operations)",
     )
-    return {
-        "operations": ops_count,
-        "file_bytes": size,
-        "rounds": rounds,
-        "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
-        "time_ratio": {f"{RECOVER} / {DIRECT}": paired_ratio(times[RECOVER], times[DIRECT])},
-    }
+    return ops_writes.operation_result(times, ops_count, RECOVER, DIRECT, file_bytes=size, rounds=rounds)
 
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:

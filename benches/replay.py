@@ -30,7 +30,6 @@ from formatting import operation_rows
 from harness import paired_rounds, settle
 from kfm_wal import ops
 from kfm_wal import replay as kfm_replay
-from stats import paired_ratio
 
 REPLAY = "replay (kfm_wal.replay)"
 DIRECT = "direct write + fsync"
@@ -116,14 +115,7 @@ def run(
         size=lambda r: f" ({ops_count:,} operations)",
     )
     remove(made)
-    return {
-        "operations": ops_count,
-        "batch": batch,
-        "file_bytes": size,
-        "rounds": rounds,
-        "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
-        "time_ratio": {f"{REPLAY} / {DIRECT}": paired_ratio(times[REPLAY], times[DIRECT])},
-    }
+    return ops_writes.operation_result(times, ops_count, REPLAY, DIRECT, batch=batch, file_bytes=size, rounds=rounds)
 
 
 def judged(res: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from harness import paired_rounds, settle
 from kfm_wal import ops, rollback, snapshots
 from kfm_wal.governance import approve, default_policy
 from kfm_wal.keys import Keyring
-from stats import paired_ratio
 
 ROLLBACK = "rollback --to SNAPSHOT"
 DIRECT = "direct restore + fsync"
@@ -129,14 +128,7 @@ def run(
         say=say,
         size=lambda r: f" ({ops_count:,} operations)",
     )
-    return {
-        "operations": ops_count,
-        "batch": batch,
-        "file_bytes": size,
-        "rounds": rounds,
-        "rows": ops_writes.rows_of(times, ops_count, "ops_per_s"),
-        "time_ratio": {f"{ROLLBACK} / {DIRECT}": paired_ratio(times[ROLLBACK], times[DIRECT])},
-    }
+    return ops_writes.operation_result(times, ops_count, ROLLBACK, DIRECT, batch=batch, file_bytes=size, rounds=rounds)
 
 
 def render(res: dict[str, Any]) -> tuple[list[str], list[str]]:
