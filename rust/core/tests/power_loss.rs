@@ -147,6 +147,10 @@ struct Model {
     current: BTreeMap<PathBuf, usize>,
     durable: BTreeMap<PathBuf, usize>,
     journal: Vec<(PathBuf, Option<PathBuf>, usize)>, // (from or new path, rename target, inode)
+    /// Paths renamed away, to the inode they named. The sync stage holds the live segment open
+    /// and names it by the path it had: after a rotation archived it, a late fdatasync of that
+    /// handle is recorded under the old path and still syncs the same inode.
+    renamed_away: BTreeMap<PathBuf, usize>,
 }
 
 impl Model {
@@ -163,12 +167,14 @@ impl Model {
                 self.inodes[ino].1.extend_from_slice(bytes);
             }
             Op::SyncFile(p) => {
-                let ino = self.current[p];
+                let ino = self.current.get(p).or_else(|| self.renamed_away.get(p)).copied();
+                let ino = ino.unwrap_or_else(|| panic!("sync of {} which was never created", p.display()));
                 self.inodes[ino].0 = self.inodes[ino].1.clone();
             }
             Op::Rename(a, b) => {
                 let ino = self.current.remove(a).unwrap();
                 self.current.insert(b.clone(), ino);
+                self.renamed_away.insert(a.clone(), ino);
                 self.journal.push((a.clone(), Some(b.clone()), ino));
             }
             Op::SyncDir => self.commit_journal(self.journal.len()),
@@ -400,4 +406,24 @@ fn failing_any_call(workload: Workload, threads: usize, rng: &mut fastrand::Rng,
         model.synced_only_into(crash.path());
         check_state(crash.path(), &written(&ops), acked, &format!("power loss after I/O call {n} failed under {who}"));
     }
+}
+
+#[test]
+fn a_sync_recorded_after_its_segment_was_archived_syncs_that_segment() {
+    // The sync stage reads the live file and its path, releases its lock and syncs; a rotation
+    // in between archives the segment, so the recorded call names a path that no longer exists.
+    let (live, archived) = (PathBuf::from("wal-1.jsonl"), PathBuf::from("archive/wal-1.jsonl"));
+    let mut model = Model::default();
+    for op in [
+        Op::Create(live.clone()),
+        Op::Append(live.clone(), b"line\n".to_vec()),
+        Op::SyncDir,
+        Op::Rename(live.clone(), archived.clone()),
+        Op::SyncFile(live),
+        Op::SyncDir,
+    ] {
+        model.apply(&op);
+    }
+    let ino = model.durable[&archived];
+    assert_eq!(model.inodes[ino].0, b"line\n", "the late sync made the archived segment's bytes durable");
 }
