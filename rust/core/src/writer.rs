@@ -12,7 +12,7 @@ use crate::fsutil::{DirLock, Fs};
 use crate::hash;
 use crate::keys::WriterKey;
 use crate::log_settings::ArchiveCompression;
-use crate::log_state::{new_segment, LogState, WritePosition};
+use crate::log_state::{new_segment, GroupWrite, LogState, WritePosition};
 use crate::ops::OpsTable;
 use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
 use crate::prepare::{self, Prepared};
@@ -40,12 +40,13 @@ impl Stages for Core {
     /// The first stage: queue the request; the leader writes every queued request as one group
     /// (one write, one seal). Returns once this request's group is written, not yet synced.
     fn write(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
-        self.commits.submit(items, |batch| lock(&self.log).commit_group(batch))
+        self.commits.submit(items, |batch| lock(&self.log).commit_group(batch, GroupWrite::Pieces))
     }
 
-    /// `write` with no commit delay (the pipeline's write thread).
+    /// `write` with no commit delay (the pipeline's write thread), each group in one write: the
+    /// pipeline already overlaps this group's write with the previous one's sync.
     fn write_now(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
-        self.commits.submit_eager(items, |batch| lock(&self.log).commit_group(batch))
+        self.commits.submit_eager(items, |batch| lock(&self.log).commit_group(batch, GroupWrite::Whole))
     }
 
     /// The second stage: return once the seal `seal` is durable (at once below `fsync`).
