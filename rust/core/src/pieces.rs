@@ -8,6 +8,8 @@
 //! 357-374k -> 382-389k entries/s, batch 10,000 434-479k -> 530-584k. When the other core is
 //! saturated by another process the helper has to compete for it, and in runs made that way the
 //! gain was gone (or a small loss): it trades a thread spawn per large group for parallelism.
+//! The pipeline's write thread does not use it (`GroupWrite::Whole`): there the previous
+//! group's sync already overlaps this group's write, and the spawn and hand-offs only cost.
 //!
 //! Pieces are appended in the order they were handed over; writing stops at the first failed
 //! call and `finish` returns that error (the writer then poisons itself, as for any failed
