@@ -108,7 +108,7 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
         if c.name not in skipped
     ]
     bs = PIPELINED_BATCH
-    n = max(len(pool) // bs, 1) * bs
+    n = max(min(cfg.pipelined_entries, len(pool)) // bs, 1) * bs
     batches = [pool[i : i + bs] for i in range(0, n, bs)]
     encoded = kfm_wal.schema.encode(pool[:n])
     pre = [encoded[i : i + bs] for i in range(0, n, bs)]

@@ -25,6 +25,9 @@ class Config:
     name: str
     rounds: int  # measured rounds, after one discarded warm-up round
     batch_entries: dict[int, int]  # batch size -> entries appended per timed run
+    # sustained pipelined throughput (section 1b): entries per timed run, in batches of 1,000;
+    # long enough that filling and draining the pipeline is a small part of it
+    pipelined_entries: int
     latency_samples: int
     latency_warmup: int
     latency_chunks: int  # the samples are split in this many chunks to show the spread
@@ -56,6 +59,7 @@ class Config:
         (a log refuses a wal_id twice, so no run may reuse an entry)."""
         return max(
             max(self.batch_entries.values()),
+            self.pipelined_entries,
             self.latency_warmup + self.latency_samples,
             max(self.thread_counts) * max(self.thread_appends, self.kv_thread_appends),
         )
@@ -65,6 +69,7 @@ FULL = Config(
     name="full",
     rounds=7,
     batch_entries={1: 500, 100: 5_000, 1_000: 10_000, 10_000: 20_000},
+    pipelined_entries=100_000,
     latency_samples=1_000,
     latency_warmup=50,
     latency_chunks=5,
@@ -96,6 +101,7 @@ QUICK = Config(
     name="quick",
     rounds=2,
     batch_entries={1: 30, 100: 300, 1_000: 2_000, 10_000: 10_000},
+    pipelined_entries=10_000,
     latency_samples=150,
     latency_warmup=10,
     latency_chunks=3,
@@ -128,6 +134,7 @@ CHECK = Config(
     name="check",
     rounds=4,
     batch_entries={1: 30, 100: 500, 1_000: 3_000, 10_000: 10_000},
+    pipelined_entries=30_000,
     latency_samples=600,
     latency_warmup=20,
     latency_chunks=4,
