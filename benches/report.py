@@ -9,6 +9,7 @@ gate never overwrites the published figures.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ def render(results: dict[str, Any], judged: list[targets.Target]) -> tuple[str, 
         txt += t_lines
         md += m_lines
 
+    md = _numbered(md)
     if results["warnings"]:
         txt.append("Warnings:")
         md += ["## Warnings", ""]
@@ -118,6 +120,22 @@ def render(results: dict[str, Any], judged: list[targets.Target]) -> tuple[str, 
             md.append(f"- {wmsg}")
         md.append("")
     return "\n".join(txt), "\n".join(md)
+
+
+def _numbered(md: list[str]) -> list[str]:
+    """Number the sections' `## N. ` headings in report order: a mode leaves sections out and
+    suites were added over time, so the numbers the suites write are not their place here."""
+    out, n = [], 0
+    for line in md:
+        m = _SECTION_HEADING.match(line)
+        if m:
+            n += 1
+            line = f"## {n}. {line[m.end() :]}"
+        out.append(line)
+    return out
+
+
+_SECTION_HEADING = re.compile(r"## \d+\. ")
 
 
 def write(results: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> list[Path]:
