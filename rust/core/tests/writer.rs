@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use kfm_wal_core::record::Kind;
-use kfm_wal_core::{segment, Durability, RecoveryMode, WalError, Writer, WriterOptions};
+use kfm_wal_core::{segment, AppendReceipt, Durability, RecoveryMode, WalError, Writer, WriterOptions};
 
 #[test]
 fn create_append_verify_reopen() {
@@ -310,16 +310,41 @@ fn a_group_written_in_pieces_is_one_sealed_group_with_exact_offsets() {
     assert!(hook.0.load(std::sync::atomic::Ordering::Relaxed) >= 10, "the 40-entry group was not written in pieces");
     assert!(first.iter().all(|r| r.seal_seq == 43) && second.iter().all(|r| r.seal_seq == 47));
     drop(w);
-    let bytes = fs::read(dir.path().join(&*first[0].segment)).unwrap();
-    for r in first.iter().chain(&second) {
+    assert_each_receipt_names_its_line(dir.path(), first.iter().chain(&second));
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.intents, 43);
+}
+
+/// The pipeline's write thread writes a group in one write (the previous group's sync already
+/// overlaps it): no pieces, no early writeback, the same exact offsets.
+#[test]
+fn a_pipelined_group_is_written_whole_with_exact_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Arc::new(Writebacks::default());
+    let fs = kfm_wal_core::fsutil::Fs::with_hook(hook.clone()).with_write_chunk(1500);
+    let w = Writer::create_with(dir.path(), key(4), WriterOptions::default(), fs).unwrap();
+    let first = w.submit_owned(Kind::Intent, entries(0, 40)).unwrap().wait(None).unwrap().unwrap();
+    let second = append(&w, 100, 3);
+    assert_eq!(hook.0.load(std::sync::atomic::Ordering::Relaxed), 0, "the pipelined group was written in pieces");
+    assert!(first.iter().all(|r| r.seal_seq == 43) && second.iter().all(|r| r.seal_seq == 47));
+    drop(w);
+    assert_each_receipt_names_its_line(dir.path(), first.iter().chain(&second));
+    let rep = check(dir.path());
+    assert!(rep.ok(), "{:?}", rep.findings);
+    assert_eq!(rep.intents, 43);
+}
+
+fn assert_each_receipt_names_its_line<'a>(dir: &std::path::Path, receipts: impl Iterator<Item = &'a AppendReceipt>) {
+    let mut receipts = receipts.peekable();
+    let segment = receipts.peek().expect("receipts").segment.clone();
+    let bytes = fs::read(dir.join(&*segment)).unwrap();
+    for r in receipts {
         let line = &bytes[usize::try_from(r.offset).unwrap()..];
         let line = &line[..=line.iter().position(|&b| b == b'\n').unwrap()];
         let env = kfm_wal_core::record::parse(line).unwrap();
         assert_eq!((env.seq, env.claimed), (r.seq, r.hash), "receipt offset {} is not its record's line", r.offset);
     }
-    let rep = check(dir.path());
-    assert!(rep.ok(), "{:?}", rep.findings);
-    assert_eq!(rep.intents, 43);
 }
 
 /// A segment file name is not evidence: a forged first seq in the last one's name is reported,
