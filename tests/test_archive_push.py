@@ -7,7 +7,6 @@ error line, or a correct report."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import kfm_wal
 import orjson
 import pytest
 from clitools import assert_one_error_line, run
-from disttools import comparable, s3_endpoint
+from disttools import comparable
 from kfm_wal import keys
 from kfm_wal.errors import RemoteError
 from kfm_wal.storage import push
@@ -27,20 +26,6 @@ from waltools import build_log, make_entry
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
     return build_log(tmp_path / "log", keys.generate())
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    with s3_endpoint() as options:
-        yield options
-
-
-@pytest.fixture
-def s3_config(s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The endpoint as fsspec's configuration (what FSSPEC_S3_* environment variables set): how
-    the CLI is pointed at a bucket."""
-    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3))
-    return s3
 
 
 def test_push_then_validate_a_memory_url(log: Path) -> None:

@@ -3,29 +3,15 @@ a stream whose archive is gone from the bucket is set.stream_missing, not a hang
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
 from clitools import assert_one_error_line, run
-from disttools import s3_endpoint
 from kfm_wal import keys, logset
 from kfm_wal.storage import push
 from logsettools import codes, intent, new_stream, write_manifest
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    with s3_endpoint() as options:
-        yield options
-
-
-@pytest.fixture
-def s3_config(s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3))
-    return s3
 
 
 def test_a_stream_in_s3_and_a_link_to_it(tmp_path: Path, s3_config: dict[str, Any]) -> None:

@@ -4,32 +4,17 @@ S3 (moto on loopback); a damaged archive and --quarantine are one error line eac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pytest
 from clitools import assert_one_error_line, run
-from disttools import s3_endpoint
 from kfm_wal import replay
 from kfm_wal.ops import Delete, Move, Write
 from kfm_wal.ops import run as run_op
 from kfm_wal.replay import ReplayError
 from kfm_wal.storage import push
 from replaytools import META, Roots, sandbox_digests
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    with s3_endpoint() as options:
-        yield options
-
-
-@pytest.fixture
-def s3_config(s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3))
-    return s3
 
 
 @pytest.fixture

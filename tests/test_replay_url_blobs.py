@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
 from clitools import run
-from disttools import s3_endpoint
 from kfm_wal import demo, replay
 from kfm_wal.ops import Delete, Move, Write, graph, stac
 from kfm_wal.ops import run as run_op
@@ -26,18 +24,6 @@ from replaytools import META, Roots, sandbox_digests, triple
 from stactools import collection, item
 
 BIG = bytes(range(256)) * 40  # 10 KiB: stored as a blob, not inline
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    with s3_endpoint() as options:
-        yield options
-
-
-@pytest.fixture
-def s3_config(s3: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setitem(fsspec.config.conf, "s3", dict(s3))
-    return s3
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import orjson
 import pytest
 from clitools import assert_one_error_line, run
 from compacttools import build, segment_names
-from disttools import comparable, s3_endpoint
+from disttools import comparable
 from kfm_wal import Wal, _core
 from kfm_wal.errors import RemoteError
 from kfm_wal.storage import push
@@ -41,10 +40,11 @@ def compacted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return log, info
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict[str, Any]]:
-    with s3_endpoint() as options:
-        yield options
+def _pushed(log: Path, tmp: Path) -> Path:
+    """The whole log (the live segment with its checkpoint too) pushed to a `file://` bucket."""
+    bucket = tmp / "bucket"
+    push(log, bucket.as_uri(), include_live=True)
+    return bucket
 
 
 def _copy(log: Path, tmp: Path) -> Path:
@@ -121,8 +121,7 @@ def test_a_damaged_checkpoint_on_the_store_gives_the_directorys_findings(
     compacted: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     log, _ = compacted
-    bucket = tmp_path / "bucket"
-    push(log, bucket.as_uri(), include_live=True)
+    bucket = _pushed(log, tmp_path)
     (bucket / "MANIFEST.json").unlink()  # the manifest would refuse the other bytes first
     holder = _checkpoint_segment(log)
     obj = _object(bucket, log, holder)
@@ -143,8 +142,7 @@ def test_a_manifest_that_disagrees_on_checkpoints_is_one_error_line(
     compacted: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     log, _ = compacted
-    bucket = tmp_path / "bucket"
-    push(log, bucket.as_uri(), include_live=True)
+    bucket = _pushed(log, tmp_path)
     doc = orjson.loads((bucket / "MANIFEST.json").read_bytes())
     holder = _checkpoint_segment(log).name
     for s in doc["segments"]:
@@ -160,8 +158,7 @@ def test_a_segment_deleted_or_replaced_in_the_bucket_is_one_error_line(
     compacted: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     log, _ = compacted
-    bucket = tmp_path / "bucket"
-    push(log, bucket.as_uri(), include_live=True)
+    bucket = _pushed(log, tmp_path)
     holder = _checkpoint_segment(log)
     obj = _object(bucket, log, holder)
     obj.write_bytes(obj.read_bytes()[:-10])  # replaced by other (shorter) bytes
@@ -199,8 +196,7 @@ def test_a_receipt_taken_before_compaction_is_continued_by_the_archive(tmp_path:
     live_first = next(first for n, first, _, _ in _core.segments(log) if n == len(segment_names(log)))
     assert run("compact", log, "--before", live_first, "--apply").exit_code == 0
     assert old["segment"] not in segment_names(log)
-    bucket = tmp_path / "bucket"
-    push(log, bucket.as_uri(), include_live=True)
+    bucket = _pushed(log, tmp_path)
     local = run("validate", log, "--receipt", receipt, "--json")
     receipt.write_text(json.dumps(old))  # validate rewrote it: the same old receipt for the URL
     remote = run("validate", bucket.as_uri(), "--receipt", receipt, "--json")
@@ -243,8 +239,7 @@ def test_a_manifest_written_before_checkpoints_were_listed_is_still_read(
     compacted: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     log, _ = compacted
-    bucket = tmp_path / "bucket"
-    push(log, bucket.as_uri(), include_live=True)
+    bucket = _pushed(log, tmp_path)
     doc = orjson.loads((bucket / "MANIFEST.json").read_bytes())
     for s in doc["segments"]:
         del s["checkpoints"]
