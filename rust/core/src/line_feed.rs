@@ -17,16 +17,24 @@ pub trait LineFeed {
     fn position(&self) -> u64;
 }
 
-/// The lines of `bytes[start..end]`, offsets relative to `bytes`.
+/// The lines of `bytes[start..end]`, offsets relative to `bytes` plus `base` (where `bytes`
+/// starts in its segment: a piece's byte range held in memory).
 pub struct SliceLines<'b> {
     bytes: &'b [u8],
+    base: u64,
     pos: usize,
 }
 
 impl<'b> SliceLines<'b> {
     #[must_use]
     pub fn new(bytes: &'b [u8], start: usize) -> Self {
-        SliceLines { bytes, pos: start.min(bytes.len()) }
+        SliceLines { bytes, base: 0, pos: start.min(bytes.len()) }
+    }
+
+    /// The lines of `bytes`, which start at offset `base` of their segment.
+    #[must_use]
+    pub fn at(bytes: &'b [u8], base: u64) -> Self {
+        SliceLines { bytes, base, pos: 0 }
     }
 }
 
@@ -38,11 +46,11 @@ impl LineFeed for SliceLines<'_> {
         }
         let end = memchr::memchr(b'\n', &self.bytes[pos..]).map_or(self.bytes.len(), |i| pos + i + 1);
         self.pos = end;
-        Ok(Some((pos as u64, &self.bytes[pos..end])))
+        Ok(Some((self.base + pos as u64, &self.bytes[pos..end])))
     }
 
     fn position(&self) -> u64 {
-        self.pos as u64
+        self.base + self.pos as u64
     }
 }
 

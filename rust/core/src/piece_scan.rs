@@ -23,7 +23,7 @@ use std::fs::File;
 use std::io;
 
 use crate::hash::{self, Digest};
-use crate::line_feed::{line_start_after, FileLines, LineFeed};
+use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::record::{self, Kind};
 use crate::scan::{self, Boundary, ScanOptions, ScanStart, SegmentScan};
 use crate::segment::SegmentFile;
@@ -43,29 +43,6 @@ pub enum Piece {
     /// The piece's lines `[start, end)` scanned; `after`: the seal it started after (none for
     /// piece 0), the state its scan took on trust.
     Scanned { start: u64, end: u64, after: Option<Boundary>, scan: Box<SegmentScan> },
-}
-
-/// The lines of a byte range held in memory, offsets absolute in the segment.
-struct RangeLines<'b> {
-    bytes: &'b [u8],
-    base: u64,
-    pos: usize,
-}
-
-impl LineFeed for RangeLines<'_> {
-    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
-        let pos = self.pos;
-        if pos >= self.bytes.len() {
-            return Ok(None);
-        }
-        let end = memchr::memchr(b'\n', &self.bytes[pos..]).map_or(self.bytes.len(), |i| pos + i + 1);
-        self.pos = end;
-        Ok(Some((self.base + pos as u64, &self.bytes[pos..end])))
-    }
-
-    fn position(&self) -> u64 {
-        self.base + self.pos as u64
-    }
 }
 
 /// The seal a line is, as the boundary a scan resumed after it starts from. None: not a complete
@@ -285,7 +262,7 @@ pub fn scan_piece(
     };
     let from = start_state(file, start, after, head, opts);
     let bytes = &buf[scan::mem_index(start - base)..scan::mem_index(end - base)];
-    let mut lines = RangeLines { bytes, base: start, pos: 0 };
+    let mut lines = SliceLines::at(bytes, start);
     let scan =
         scan::scan_lines(file, &mut lines, end, &from, opts, None).expect("lines in memory are read without error");
     Piece::Scanned { start, end, after, scan: Box::new(scan) }

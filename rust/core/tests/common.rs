@@ -80,3 +80,21 @@ pub fn completed_segment() -> (tempfile::TempDir, SegmentFile, Vec<u8>) {
     let bytes = std::fs::read(&seg.path).unwrap();
     (dir, seg, bytes)
 }
+
+/// `bytes` with `edits` random one-byte changes (overwrite, an inserted newline, quote, brace,
+/// comma or zero, a removal), then, one time in two, cut somewhere in its second half.
+pub fn randomly_damaged(rng: &mut fastrand::Rng, bytes: &[u8], edits: std::ops::Range<usize>) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    for _ in 0..rng.usize(edits) {
+        let at = rng.usize(0..b.len());
+        match rng.u8(0..3) {
+            0 => b[at] = rng.u8(..),
+            1 => b.insert(at, [b'\n', b'"', b'{', b',', 0][rng.usize(0..5)]),
+            _ => _ = b.remove(at),
+        }
+    }
+    if rng.bool() {
+        b.truncate(rng.usize(b.len() / 2..b.len()));
+    }
+    b
+}

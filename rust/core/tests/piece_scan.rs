@@ -86,18 +86,7 @@ fn damaged_segments_merge_only_into_their_whole_summary() {
     let mut rng = fastrand::Rng::with_seed(17);
     let (mut merged_count, mut refused) = (0, 0);
     for round in 0..300 {
-        let mut b = bytes.clone();
-        for _ in 0..rng.usize(1..3) {
-            let at = rng.usize(0..b.len());
-            match rng.u8(0..3) {
-                0 => b[at] = rng.u8(..),
-                1 => b.insert(at, [b'\n', b'"', b'{', b',', 0][rng.usize(0..5)]),
-                _ => _ = b.remove(at),
-            }
-        }
-        if rng.bool() {
-            b.truncate(rng.usize(b.len() / 2..b.len()));
-        }
+        let b = randomly_damaged(&mut rng, &bytes, 1..3);
         std::fs::write(&damaged.path, &b).unwrap();
         let piece_bytes = rng.u64(64..3000);
         match pieces(&damaged, &b, piece_bytes).1 {

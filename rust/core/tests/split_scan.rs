@@ -99,18 +99,7 @@ fn random_damage() {
     let (_dir, file, bytes) = completed_segment();
     let mut rng = fastrand::Rng::with_seed(9);
     for round in 0..200 {
-        let mut b = bytes.clone();
-        for _ in 0..rng.usize(1..4) {
-            let at = rng.usize(0..b.len());
-            match rng.u8(0..3) {
-                0 => b[at] = rng.u8(..),
-                1 => b.insert(at, [b'\n', b'"', b'{', b',', 0][rng.usize(0..5)]),
-                _ => _ = b.remove(at),
-            }
-        }
-        if rng.bool() {
-            b.truncate(rng.usize(b.len() / 2..b.len()));
-        }
+        let b = randomly_damaged(&mut rng, &bytes, 1..4);
         assert_same(&file, &b, &format!("round {round}"));
     }
 }
