@@ -300,39 +300,38 @@ impl kfm_wal_core::fsutil::IoHook for Writebacks {
 
 #[test]
 fn a_group_written_in_pieces_is_one_sealed_group_with_exact_offsets() {
-    let dir = tempfile::tempdir().unwrap();
-    let hook = Arc::new(Writebacks::default());
-    let fs = kfm_wal_core::fsutil::Fs::with_hook(hook.clone()).with_write_chunk(1500);
-    let w = Writer::create_with(dir.path(), key(4), WriterOptions::default(), fs).unwrap();
-    let first = append(&w, 0, 40);
-    let second = append(&w, 100, 3);
-    assert_eq!(w.stats().groups, 2);
-    assert!(hook.0.load(std::sync::atomic::Ordering::Relaxed) >= 10, "the 40-entry group was not written in pieces");
-    assert!(first.iter().all(|r| r.seal_seq == 43) && second.iter().all(|r| r.seal_seq == 47));
-    drop(w);
-    assert_each_receipt_names_its_line(dir.path(), first.iter().chain(&second));
-    let rep = check(dir.path());
-    assert!(rep.ok(), "{:?}", rep.findings);
-    assert_eq!(rep.intents, 43);
+    let (writebacks, groups) = forty_then_three(|w| append(w, 0, 40));
+    assert_eq!(groups, 2);
+    assert!(writebacks >= 10, "the 40-entry group was not written in pieces");
 }
 
 /// The pipeline's write thread writes a group in one write (the previous group's sync already
 /// overlaps it): no pieces, no early writeback, the same exact offsets.
 #[test]
 fn a_pipelined_group_is_written_whole_with_exact_offsets() {
+    let (writebacks, _) =
+        forty_then_three(|w| w.submit_owned(Kind::Intent, entries(0, 40)).unwrap().wait(None).unwrap().unwrap());
+    assert_eq!(writebacks, 0, "the pipelined group was written in pieces");
+}
+
+/// A group of 40 intents written by `first` on a writer whose pieces are 1,500 bytes, then one of
+/// three by `append`: both sealed as one group each, every receipt's offset its record's line,
+/// the log valid. Returns the early writeback requests made and the groups written.
+fn forty_then_three(first: impl FnOnce(&Writer) -> Vec<AppendReceipt>) -> (usize, u64) {
     let dir = tempfile::tempdir().unwrap();
     let hook = Arc::new(Writebacks::default());
     let fs = kfm_wal_core::fsutil::Fs::with_hook(hook.clone()).with_write_chunk(1500);
     let w = Writer::create_with(dir.path(), key(4), WriterOptions::default(), fs).unwrap();
-    let first = w.submit_owned(Kind::Intent, entries(0, 40)).unwrap().wait(None).unwrap().unwrap();
+    let first = first(&w);
     let second = append(&w, 100, 3);
-    assert_eq!(hook.0.load(std::sync::atomic::Ordering::Relaxed), 0, "the pipelined group was written in pieces");
+    let groups = w.stats().groups;
     assert!(first.iter().all(|r| r.seal_seq == 43) && second.iter().all(|r| r.seal_seq == 47));
     drop(w);
     assert_each_receipt_names_its_line(dir.path(), first.iter().chain(&second));
     let rep = check(dir.path());
     assert!(rep.ok(), "{:?}", rep.findings);
     assert_eq!(rep.intents, 43);
+    (hook.0.load(std::sync::atomic::Ordering::Relaxed), groups)
 }
 
 fn assert_each_receipt_names_its_line<'a>(dir: &std::path::Path, receipts: impl Iterator<Item = &'a AppendReceipt>) {
