@@ -1,9 +1,15 @@
 //! The commit queue of group commit: appenders queue their batches; one of them becomes the
 //! leader, gathers a group by the commit-delay policy (`gather`) and commits every queued batch
 //! with one write and one seal, while the others wait for their answer.
+//!
+//! Waiting callers sleep on their own thread (park/unpark) and are woken only when there is
+//! something for them: their answer, or the leader's role. With many threads on few cores a
+//! shared condition variable woke every waiter at each group, and each useless wake-up was a
+//! context switch on the path of the callers the next group waits for.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -25,6 +31,8 @@ pub(crate) struct Request {
     pub ticket: u64,
     pub items: Vec<Prepared>,
     arrived: Instant,
+    /// The caller's thread, unparked when its answer is in or it is to lead.
+    caller: Thread,
 }
 
 #[derive(Default)]
@@ -46,11 +54,7 @@ const MAX_COMMIT_DELAY: Duration = Duration::from_millis(2);
 
 pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
-    /// Callers waiting for their group to be written (the leader has written a group).
-    wake: Condvar,
-    /// The leader gathering a group (one more caller has arrived). Apart from `wake`, so an
-    /// arrival wakes only the leader, not every caller waiting for its own group: with many
-    /// threads on few cores those useless wake-ups delayed the callers the leader waits for.
+    /// The leader gathering a group (one more caller has arrived): only the leader waits on it.
     arrived: Condvar,
     /// The sync stage's pace (how long syncs take, how many callers each acknowledged) drives
     /// the commit delay.
@@ -59,22 +63,27 @@ pub(crate) struct CommitQueue {
 
 impl CommitQueue {
     pub(crate) fn new(stage: Arc<SyncStage>) -> CommitQueue {
-        CommitQueue { queue: Mutex::new(Queue::default()), wake: Condvar::new(), arrived: Condvar::new(), stage }
+        CommitQueue { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), stage }
     }
 
     /// Queue a request; the caller that finds no leader becomes it, gathers a group (`gather`)
     /// and hands every queued request to `commit` at once (one write, one seal), which answers
-    /// each request by its ticket. Returns once this request's group is committed.
+    /// each request by its ticket. The leader then passes `settle` the group's last seal (to
+    /// make it durable) before it wakes the group's other callers: each of them then sleeps once
+    /// per append, not once for the write and again for the sync. Returns once this request's
+    /// group is written and settled; the answer says only that it is written.
     pub(crate) fn submit(
         &self,
         items: Vec<Prepared>,
         commit: impl FnMut(Vec<Request>) -> Committed,
+        settle: impl FnMut(u64),
     ) -> Result<Vec<AppendReceipt>> {
-        self.submit_as(items, true, commit)
+        self.submit_as(items, true, commit, Some(settle))
     }
 
     /// `submit` for the pipeline's write thread: as leader it writes what is queued at once, with
-    /// no commit delay. Its caller is not waiting to come back with more (the producer already
+    /// no commit delay, and answers without settling (the pipeline's acknowledgement thread waits
+    /// for durability). Its caller is not waiting to come back with more (the producer already
     /// queued the next batch behind it), so waiting for the running sync to end, or for other
     /// callers, would only serialise the write behind the sync it is meant to overlap.
     pub(crate) fn submit_eager(
@@ -82,7 +91,7 @@ impl CommitQueue {
         items: Vec<Prepared>,
         commit: impl FnMut(Vec<Request>) -> Committed,
     ) -> Result<Vec<AppendReceipt>> {
-        self.submit_as(items, false, commit)
+        self.submit_as(items, false, commit, None::<fn(u64)>)
     }
 
     fn submit_as(
@@ -90,11 +99,12 @@ impl CommitQueue {
         items: Vec<Prepared>,
         delay: bool,
         mut commit: impl FnMut(Vec<Request>) -> Committed,
+        mut settle: Option<impl FnMut(u64)>,
     ) -> Result<Vec<AppendReceipt>> {
         let mut q = lock(&self.queue);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        q.pending.push(Request { ticket, items, arrived: Instant::now() });
+        q.pending.push(Request { ticket, items, arrived: Instant::now(), caller: thread::current() });
         if q.leader {
             // A leader may be gathering a group: tell it one more caller is here.
             self.arrived.notify_one();
@@ -110,17 +120,38 @@ impl CommitQueue {
                 }
                 let batch = std::mem::take(&mut q.pending);
                 self.measure_return(&mut q, &batch);
+                let callers: Vec<(u64, Thread)> = batch.iter().map(|r| (r.ticket, r.caller.clone())).collect();
                 drop(q);
                 let started = Instant::now();
                 let results = commit(batch);
                 q = lock(&self.queue);
                 q.last_commit = started.elapsed();
                 q.leader = false;
+                // Callers that arrived during the write need a leader: wake one of them.
+                if let Some(next) = q.pending.first() {
+                    next.caller.unpark();
+                }
+                if let Some(settle) = settle.as_mut() {
+                    let last_seal = results.iter().filter_map(|(_, r)| r.as_ref().ok()?.last().map(|x| x.seal_seq)).max();
+                    if let Some(seal) = last_seal {
+                        drop(q);
+                        settle(seal);
+                        q = lock(&self.queue);
+                    }
+                }
                 q.done.extend(results);
-                self.wake.notify_all();
+                for (t, caller) in callers {
+                    if t != ticket {
+                        caller.unpark();
+                    }
+                }
                 continue;
             }
-            q = self.wake.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Woken when the answer is in or the leader's role is free; a spurious return from
+            // `park` only looks again.
+            drop(q);
+            thread::park();
+            q = lock(&self.queue);
         }
     }
 

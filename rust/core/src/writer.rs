@@ -38,9 +38,15 @@ struct Core {
 
 impl Stages for Core {
     /// The first stage: queue the request; the leader writes every queued request as one group
-    /// (one write, one seal). Returns once this request's group is written, not yet synced.
+    /// (one write, one seal) and takes it through the second stage before waking the group's
+    /// other callers (their own `make_durable` then returns at once, or with the failure).
     fn write(&self, items: Vec<Prepared>) -> Result<Vec<AppendReceipt>> {
-        self.commits.submit(items, |batch| lock(&self.log).commit_group(batch, GroupWrite::Pieces))
+        self.commits.submit(
+            items,
+            |batch| lock(&self.log).commit_group(batch, GroupWrite::Pieces),
+            // A failure is not lost: the stage keeps it and each caller's `make_durable` gets it.
+            |seal| drop(self.make_durable(seal)),
+        )
     }
 
     /// `write` with no commit delay (the pipeline's write thread), each group in one write: the
