@@ -132,7 +132,8 @@ impl CommitQueue {
                     next.caller.unpark();
                 }
                 if let Some(settle) = settle.as_mut() {
-                    let last_seal = results.iter().filter_map(|(_, r)| r.as_ref().ok()?.last().map(|x| x.seal_seq)).max();
+                    let last_seal =
+                        results.iter().filter_map(|(_, r)| r.as_ref().ok()?.last().map(|x| x.seal_seq)).max();
                     if let Some(seal) = last_seal {
                         drop(q);
                         settle(seal);
