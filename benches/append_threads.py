@@ -2,7 +2,8 @@
 kfm-wal `Wal` (whose group commit gathers the threads' entries), one SQLite connection shared under
 a lock, one LMDB environment (a synced write transaction per entry; LMDB serialises writers), one
 RocksDB (a put with sync=True per entry from each thread), one file written with write+fdatasync by
-every thread, and the ceiling of any group commit on this disk (one thread writing each group with
+every thread, a group commit written in Python with no CPU work (what N Python threads reach through
+one interpreter lock when the disk is the only cost), and the ceiling of any group commit on this disk (one thread writing each group with
 one fdatasync, no CPU work). LMDB and RocksDB append `Config.kv_thread_appends` entries per thread
 (fewer than the others in the short modes: LMDB's serialised synced transactions would otherwise
 dominate the run's time); every figure is a rate, entries/s."""
@@ -38,7 +39,7 @@ def commit_sizes(directory: Path) -> list[int]:
 
 
 GROUPED = "grouped write+fdatasync"
-THREAD_PEERS = ("kfm-wal", "sqlite", *peers.KV_PEERS, "raw write+fdatasync", GROUPED)
+THREAD_PEERS = ("kfm-wal", "sqlite", *peers.KV_PEERS, "raw write+fdatasync", peers.PythonGroupCommit.name, GROUPED)
 
 
 class ThreadPeer:
@@ -69,6 +70,9 @@ class ThreadPeer:
                 floor.write(data)
 
             self.append, self.close = write, floor.close
+        elif name == peers.PythonGroupCommit.name:
+            group_commit = peers.PythonGroupCommit(directory, line, seal)
+            self.append, self.close = group_commit.append, group_commit.close
         elif name == GROUPED:
             # The ceiling of group commit on this disk: what N threads' appends would cost if a
             # perfect group commit gathered one entry from each of them, with no CPU work at all:
@@ -207,6 +211,9 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         "every thread calling `put` with WriteOptions sync=True (RocksDB may gather concurrent writers into "
         "one WAL write and fdatasync). raw write+fdatasync: one file, every thread "
         "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync. "
+        f"{peers.PythonGroupCommit.name}: the same threads through a leader-based group commit written in "
+        "Python with no CPU work besides joining bytes (one os.write and one fdatasync per group, the "
+        "interpreter lock released): what N Python threads reach when the disk is the only cost. "
         f"{GROUPED}: the ceiling of any group commit on this disk, no CPU work at all: one thread writing "
         "N intent lines + one seal with one fdatasync per group; its `vs 1 thread` is the best 8-thread "
         "ratio a group commit can reach when a sync costs more the more bytes it carries. kfm-wal's "
