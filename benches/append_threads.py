@@ -2,11 +2,12 @@
 kfm-wal `Wal` (whose group commit gathers the threads' entries), one SQLite connection shared under
 a lock, one LMDB environment (a synced write transaction per entry; LMDB serialises writers), one
 RocksDB (a put with sync=True per entry from each thread), one file written with write+fdatasync by
-every thread, a group commit written in Python with no CPU work (what N Python threads reach through
-one interpreter lock when the disk is the only cost), and the ceiling of any group commit on this disk (one thread writing each group with
-one fdatasync, no CPU work). LMDB and RocksDB append `Config.kv_thread_appends` entries per thread
-(fewer than the others in the short modes: LMDB's serialised synced transactions would otherwise
-dominate the run's time); every figure is a rate, entries/s."""
+every thread, a leader-based group commit written in Python with no CPU work (the same interpreter
+lock to come back through, nothing hashed, signed or checked), and the ceiling of any group commit
+on this disk (one thread writing each group with one fdatasync, no CPU work). LMDB and RocksDB
+append `Config.kv_thread_appends` entries per thread (fewer than the others in the short modes:
+LMDB's serialised synced transactions would otherwise dominate the run's time); every figure is a
+rate, entries/s."""
 
 from __future__ import annotations
 
@@ -213,7 +214,8 @@ def render(results: dict[str, Any]) -> tuple[list[str], list[str]]:
         "writing as many bytes as one kfm-wal append (intent line + seal) then calling fdatasync. "
         f"{peers.PythonGroupCommit.name}: the same threads through a leader-based group commit written in "
         "Python with no CPU work besides joining bytes (one os.write and one fdatasync per group, the "
-        "interpreter lock released): what N Python threads reach when the disk is the only cost. "
+        "interpreter lock released) and no commit delay, so its groups settle near half the threads: "
+        "the callers' way back through one interpreter lock at no CPU cost, not a ceiling. "
         f"{GROUPED}: the ceiling of any group commit on this disk, no CPU work at all: one thread writing "
         "N intent lines + one seal with one fdatasync per group; its `vs 1 thread` is the best 8-thread "
         "ratio a group commit can reach when a sync costs more the more bytes it carries. kfm-wal's "
