@@ -1,6 +1,7 @@
 //! The file-system steps the format's crash safety rests on (docs/FORMAT.md section 7), in one
-//! place: appends, early writeback, fdatasync, directory fsync after create/rename, atomic create
-//! via temp + fsync + rename, and the writer lock. Every mutating call goes through `Fs`, whose
+//! place: writes at the end of the live segment's data, early writeback, fdatasync, recovery's
+//! truncation, directory fsync after create/rename, atomic create via temp + fsync + rename, and
+//! the writer lock. Every mutating call goes through `Fs`, whose
 //! optional hook lets tests record the exact sequence of operations (to build simulated
 //! power-loss states) or fail the Nth one.
 
@@ -16,8 +17,12 @@ use crate::error::{IoContext, Result, WalError};
 pub enum IoOp<'a> {
     /// Create (or truncate) a file.
     Create(&'a Path),
-    /// Append bytes to a file.
+    /// Append bytes to a file (a file being created: a temp file before its rename).
     Append(&'a Path, &'a [u8]),
+    /// Write bytes at an offset of a file (the live segment, at the end of its data).
+    WriteAt(&'a Path, u64, &'a [u8]),
+    /// Cut a file to a length (recovery cutting a segment's tail).
+    Truncate(&'a Path, u64),
     /// Ask the disk to start writing a file's appended bytes, without waiting: no durability
     /// (a power loss may still keep any prefix of what was not synced), but a failure is an I/O
     /// error like a failed write.
@@ -86,6 +91,21 @@ impl Fs {
     pub fn append(&self, mut file: &File, path: &Path, bytes: &[u8]) -> Result<()> {
         self.before(IoOp::Append(path, bytes), path)?;
         file.write_all(bytes).at(path)
+    }
+
+    /// Write `bytes` at `offset` of `file`. The writer tracks where the live segment's data ends
+    /// and writes there, rather than relying on `O_APPEND`: what it acknowledges is placed where
+    /// its receipts say, whatever else the file holds after it.
+    pub fn write_at(&self, file: &File, path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        self.before(IoOp::WriteAt(path, offset, bytes), path)?;
+        file.write_all_at(bytes, offset).at(path)
+    }
+
+    /// Cut `file` to `len` bytes (not durable until `sync_file`).
+    pub fn truncate(&self, file: &File, path: &Path, len: u64) -> Result<()> {
+        self.before(IoOp::Truncate(path, len), path)?;
+        file.set_len(len).at(path)
     }
 
     /// Start writing `len` bytes at `offset` of `file` to the disk and return at once (Linux

@@ -153,7 +153,7 @@ impl LogState {
         fs: Fs,
         at: WritePosition,
     ) -> Result<LogState> {
-        let file = Arc::new(OpenOptions::new().append(true).open(&at.segment_path).at(&at.segment_path)?);
+        let file = Arc::new(OpenOptions::new().write(true).open(&at.segment_path).at(&at.segment_path)?);
         let stage = Arc::new(SyncStage::new(fs.clone(), file.clone(), at.segment_path.clone(), at.next_seq - 1));
         let archiver = Archiver::new(log_settings::archive_compression(dir)?);
         Ok(LogState {
@@ -395,7 +395,7 @@ impl LogState {
             // Written, not synced: the sync stage makes it durable (docs/FORMAT.md section 7).
             match pieces {
                 Some(p) => p.finish(buf)?,
-                None => self.fs.append(&self.file, &path, &buf)?,
+                None => self.fs.write_at(&self.file, &path, self.segment_len, &buf)?,
             }
             Ok::<_, WalError>((receipts, sealed, bytes))
         })?;
@@ -417,7 +417,7 @@ impl LogState {
 
     fn write(&mut self, buf: &[u8]) -> Result<()> {
         let path = self.segment_path();
-        self.fs.append(&self.file, &path, buf)?;
+        self.fs.write_at(&self.file, &path, self.segment_len, buf)?;
         self.segment_len += buf.len() as u64;
         Ok(())
     }
@@ -457,7 +457,7 @@ impl LogState {
             &ts,
         )?;
         let path = self.dir.join(&name);
-        self.file = Arc::new(OpenOptions::new().append(true).open(&path).at(&path)?);
+        self.file = Arc::new(OpenOptions::new().write(true).open(&path).at(&path)?);
         self.segment_no = number;
         self.segment_name = name;
         self.segment_len = len;

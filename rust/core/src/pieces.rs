@@ -49,7 +49,7 @@ pub(crate) struct PieceWriter<'env> {
 
 impl PieceWriter<'_> {
     fn write(&mut self, piece: &[u8]) -> Result<()> {
-        self.fs.append(self.file, self.path, piece)?;
+        self.fs.write_at(self.file, self.path, self.offset, piece)?;
         if self.writeback {
             self.fs.start_writeback(self.file, self.path, self.offset, piece.len() as u64)?;
         }
@@ -144,7 +144,7 @@ mod tests {
                 return Err(std::io::Error::other("injected"));
             }
             self.seen.lock().unwrap().push(match op {
-                IoOp::Append(_, b) => format!("append {}", String::from_utf8_lossy(b)),
+                IoOp::Append(_, b) | IoOp::WriteAt(_, _, b) => format!("append {}", String::from_utf8_lossy(b)),
                 IoOp::Writeback(_) => "writeback".into(),
                 other => format!("{other:?}"),
             });

@@ -125,9 +125,9 @@ fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u
     let saved = saved_dir.join(format!("{name}.{offset}.tail"));
     // Always synced: the copy must be durable before the only other copy is cut.
     fs.write_atomic(&saved, &cut, true)?;
-    file.set_len(offset).at(segment)?;
+    fs.truncate(&file, segment, offset)?;
     if sync {
-        file.sync_all().at(segment)?;
+        fs.sync_file(&file, segment)?;
     }
     Ok(saved)
 }
