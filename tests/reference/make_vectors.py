@@ -20,6 +20,7 @@ This is the entry point; the parts, one concern each:
     vector_receipts        cases with their own keyring or a receipt; refused/ cases
     vector_decisions       time order, raw kinds, a header-only last segment, segment placement
     vector_zstd            compressed archived segments (.jsonl.zst)
+    vector_padding         kfm-wal/2 segments: zero padding and torn lines
     vector_streams         the header's optional stream id
     vector_open_state      a clean-close state beside a log (ignored by verifiers)
     vector_checkpoint      compacted logs anchored by a checkpoint (and not)
@@ -71,6 +72,7 @@ from vector_logs import (
     seg_path,
 )
 from vector_open_state import write_open_state_valid
+from vector_padding import write_padding_invalid, write_padding_valid
 from vector_readme import write_readme
 from vector_receipts import pending_of, write_receipt_cases
 from vector_signatures import write_signature_cases, write_signature_valid
@@ -146,6 +148,8 @@ def generate(out=DEFAULT_OUT):
     write_open_state_valid(valid, cases.basic, [fixed_uuid("intent-10")])
     write_checkpoint_valid(valid)
     write_checkpoint_invalid(cases)
+    write_padding_valid(valid)
+    write_padding_invalid(cases)
 
     write_readme(out, sorted(cases.made))
     return cases.made

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from ref_grammar import _OPERATION, _SHA, _UUID4, FORMAT
+from ref_grammar import _OPERATION, _SHA, _UUID4, FORMATS
 from ref_json import Signed
 from ref_keys import _key_matches, b64decode, key_id_of
 
@@ -95,7 +95,7 @@ def check_body(kind: str, b: dict) -> list:
     if kind == "header":
         members(_HEADER_MEMBERS, ("stream",))
         rule("stream", lambda v: isinstance(v, str) and _STREAM.fullmatch(v), "must match ^[a-z0-9][a-z0-9._-]{0,63}$")
-        rule("format", lambda v: v == FORMAT, f"must be {FORMAT!r}")
+        rule("format", lambda v: v in FORMATS, f"must be one of {FORMATS!r}")
         rule("log_id", lambda v: isinstance(v, str) and _UUID4.fullmatch(v), "must be a lowercase UUIDv4")
         rule("segment", lambda v: _is_int(v) and 0 <= v < _UINT64, "must be an integer")
         rule("public_key", lambda v: _key_matches(v, key_id_of(b64decode(v, 32) or b"")), "must be a public key")

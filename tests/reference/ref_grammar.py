@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 
 FORMAT = "kfm-wal/1"
+FORMAT_V2 = "kfm-wal/2"  # a segment that may end in zero padding (FORMAT.md section 2)
+FORMATS = (FORMAT, FORMAT_V2)
 ZERO = "0" * 64
 DEFAULT_MAX_RECORD_BYTES = 1_048_576
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1_048_576  # CHOICE: FORMAT.md names no default

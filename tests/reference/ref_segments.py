@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ref_grammar import _SEG_NAME
-from ref_lines import _split
+from ref_grammar import _SEG_NAME, FORMAT_V2
+from ref_lines import _parse_line, _split
 from ref_zstd import SUFFIX, decode
 
 
@@ -63,7 +63,35 @@ def _read_segments(d: str, err) -> list:
                 err(len(segs), name, len(data), None, "segment.compression", msg, phase=0)
                 segs.append(_Segment(name, number, first_seq, [], unreadable=True))
                 continue
-        segs.append(_Segment(name, number, first_seq, _split(data)))
+        segs.append(_Segment(name, number, first_seq, _split(_v2_data(data))))
     if not segs:  # not a log: a verifier refuses it (no report)
         raise FileNotFoundError(f"{d}: not a log (no segment file in it or in its archive/)")
     return segs
+
+
+def _is_v2(data: bytes) -> bool:
+    """FORMAT.md section 2: a segment is v2 when its line at offset 0 has a valid own hash, kind
+    `header`, and a JSON body whose `format` member is the string `kfm-wal/2` (whatever else the
+    header's body says: its other rules are judged as for any header)."""
+    nl = data.find(b"\n")
+    if nl < 0:
+        return False
+    first = _parse_line(0, data[: nl + 1])
+    return first.hash_ok and first.kind == "header" and first.obj is not None and first.obj.get("format") == FORMAT_V2
+
+
+def _v2_data(data: bytes) -> bytes:
+    """The bytes of a v2 segment that are judged (FORMAT.md section 2, "Padding" and "Torn
+    lines"): without its padding (the zero bytes that end it from a line boundary), and ending
+    with its first line that holds a zero byte, if one does (the lines after it are never
+    judged). Any other segment's bytes are returned as they are."""
+    if not _is_v2(data):
+        return data
+    end = len(data.rstrip(b"\0"))
+    if end < len(data) and end > 0 and data[end - 1 : end] == b"\n":
+        data = data[:end]
+    zero = data.find(b"\0")
+    if zero >= 0:
+        nl = data.find(b"\n", zero)
+        data = data[: len(data) if nl < 0 else nl + 1]
+    return data

@@ -63,8 +63,10 @@ class RefWriter:
         validate: bool = True,
         journal: bool = False,
         stream: str | None = None,
+        format_name: str = FORMAT,
     ):
         self.dir = os.fspath(dir)
+        self.format_name = format_name  # what each header's `format` says (kfm-wal/1 or /2)
         self.stream = stream  # the optional header member naming this writer's log in a log set
         self.archive = os.path.join(self.dir, "archive")
         self.log_id = str(log_id)
@@ -170,7 +172,7 @@ class RefWriter:
 
     def _header_body(self) -> dict:
         return {
-            "format": FORMAT,
+            "format": self.format_name,
             "log_id": self.log_id,
             "segment": self.segment,
             "key_id": self.key_id,

@@ -19,7 +19,7 @@ BASIC_MAX_SEGMENT_BYTES = 9600
 SMALL_MAX_RECORD_BYTES = 4096  # only for the record-too-large case
 
 
-def new_writer(d, seed=KEY_SEED, log_id=LOG_ID, max_record_bytes=ref.DEFAULT_MAX_RECORD_BYTES):
+def new_writer(d, seed=KEY_SEED, log_id=LOG_ID, max_record_bytes=ref.DEFAULT_MAX_RECORD_BYTES, format_name=ref.FORMAT):
     return ref.RefWriter(
         d,
         seed,
@@ -28,6 +28,7 @@ def new_writer(d, seed=KEY_SEED, log_id=LOG_ID, max_record_bytes=ref.DEFAULT_MAX
         max_segment_bytes=BASIC_MAX_SEGMENT_BYTES,
         max_record_bytes=max_record_bytes,
         journal=True,
+        format_name=format_name,
     )
 
 

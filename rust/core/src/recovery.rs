@@ -152,6 +152,17 @@ pub(crate) fn recover(
     if let Some(damage) = report.first_damage() {
         return Err(WalError::Corruption(Box::new(damage.clone())));
     }
+    if let Some(h) = report.last_header.as_ref().filter(|h| h.v2) {
+        // Readers judge kfm-wal/2 segments (padding, torn lines); this writer continues only the
+        // segments it writes itself, and would put its records after a v2 segment's padding.
+        return Err(WalError::InvalidArgument(format!(
+            "{}: segment {} is a {} segment: this writer continues {} segments only (nothing was written)",
+            dir.display(),
+            h.segment,
+            crate::body::FORMAT_V2,
+            crate::body::FORMAT
+        )));
+    }
     let in_force = report.key_in_force.as_ref().map(|k| k.key_id.clone()).unwrap_or_default();
     if in_force != key.public.key_id {
         return Err(WalError::KeyMismatch { expected: in_force, given: key.public.key_id.clone() });

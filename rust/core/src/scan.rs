@@ -127,13 +127,17 @@ pub(crate) fn scan_lines(
     let mut s = Scanner::new(file, opts, from, len);
     let start = lines.position();
     s.start_at(start);
+    // A resumed scan starts after the header: its version comes with the start.
+    let mut judged = Judged { v2: from.header.as_ref().is_some_and(|h| h.v2), end: None };
     let facts = match ahead.filter(|&(at, _)| at > start && at < len) {
         Some((at, facts_of)) => {
             let (first_half, facts) = rayon::join(
                 || -> std::io::Result<()> {
-                    while lines.position() < at {
+                    while lines.position() < at && judged.end.is_none() {
                         let Some((offset, line)) = lines.next_line()? else { break };
-                        s.line(line, offset, None);
+                        if judged.judge(line, offset) {
+                            s.line(line, offset, None);
+                        }
                     }
                     Ok(())
                 },
@@ -145,11 +149,54 @@ pub(crate) fn scan_lines(
         None => Vec::new(),
     };
     let mut facts = facts.iter();
-    while let Some((offset, line)) = lines.next_line()? {
+    while judged.end.is_none() {
+        let Some((offset, line)) = lines.next_line()? else { break };
         // Facts computed ahead are taken only for the line they were computed for: a file changed
         // underneath the two reads (it is not ours to control) cannot pair a line with another's.
         let ahead = facts.next().filter(|f| f.offset == offset);
-        s.line(line, offset, ahead);
+        if judged.judge(line, offset) {
+            s.line(line, offset, ahead);
+        }
     }
-    Ok(s.finish(len))
+    Ok(s.finish(judged.end.unwrap_or(len)))
+}
+
+/// Where a segment's judged bytes end (docs/FORMAT.md section 2, "Padding and torn lines"): in a
+/// v2 segment, before its padding, or after its first line holding a zero byte.
+struct Judged {
+    v2: bool,
+    /// Set once the judged bytes have ended: no line after this offset is judged.
+    end: Option<u64>,
+}
+
+impl Judged {
+    /// Whether `line` (at `offset`) is judged; records where the judged bytes end.
+    fn judge(&mut self, line: &[u8], offset: u64) -> bool {
+        if offset == 0 {
+            self.v2 = says_v2(line);
+        }
+        if !self.v2 || memchr::memchr(0, line).is_none() {
+            return true;
+        }
+        if line.last() != Some(&b'\n') && line.iter().all(|&b| b == 0) {
+            self.end = Some(offset); // padding: not part of the segment
+            return false;
+        }
+        self.end = Some(offset + line.len() as u64); // a torn line: the last one judged
+        true
+    }
+}
+
+/// A segment is v2 when its line at offset 0 has a valid own hash, kind `header`, and a JSON
+/// `format` member that is `kfm-wal/2`, whatever the header's other members say.
+fn says_v2(line: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Format {
+        format: Option<String>,
+    }
+    let Ok(env) = crate::record::parse(line) else { return false };
+    env.kind == Some(crate::record::Kind::Header)
+        && crate::hash::sha256(crate::record::hashed_part(line)) == env.claimed
+        && serde_json::from_slice::<Format>(&line[..line.len() - 1])
+            .is_ok_and(|f| f.format.as_deref() == Some(crate::body::FORMAT_V2))
 }

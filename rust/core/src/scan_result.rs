@@ -24,6 +24,8 @@ pub struct HeaderInfo {
     pub key: PublicKey,
     pub max_record_bytes: u64,
     pub max_segment_bytes: u64,
+    /// The header says `kfm-wal/2`.
+    pub v2: bool,
 }
 
 /// A sealed record's place in its segment, for readers.

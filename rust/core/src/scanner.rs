@@ -282,9 +282,15 @@ impl<'a, 'o> Scanner<'a, 'o> {
         let parsed = body::parse_line_body::<HeaderBody>(line)
             .map_err(|e| format!("header: {}: {}", e.field, e.message))
             .and_then(|h| {
-                if h.format != body::FORMAT {
-                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::FORMAT));
+                if h.format != body::FORMAT && h.format != body::FORMAT_V2 {
+                    return Err(format!(
+                        "unknown format {:?} (this reader knows {} and {})",
+                        h.format,
+                        body::FORMAT,
+                        body::FORMAT_V2
+                    ));
                 }
+                let v2 = h.format == body::FORMAT_V2;
                 if h.segment != self.file.number {
                     return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
                 }
@@ -302,6 +308,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
                     key,
                     max_record_bytes: h.max_record_bytes,
                     max_segment_bytes: h.max_segment_bytes,
+                    v2,
                 })
             });
         match parsed {
@@ -475,6 +482,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
     }
 
     pub(crate) fn finish(mut self, len: u64) -> SegmentScan {
+        self.out.bytes = len;
         for (offset, seq) in keys::verify_all(std::mem::take(&mut self.signatures)) {
             let f = self.finding(Code::SealSignature, offset, Some(seq), "seal signature does not verify");
             self.out.findings.push(f);

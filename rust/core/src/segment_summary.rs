@@ -16,7 +16,7 @@ use crate::scan::{self, Boundary, HeaderInfo, OpEvent, ScanOptions, SegmentScan,
 use crate::segment::SegmentFile;
 use crate::timestamp::{self, Timestamp};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Scan one whole segment held in memory, alone: the same scanner the local verifier runs on
 /// each segment, on one thread (a distributed worker is given one segment per task). `raw`: the
@@ -46,6 +46,7 @@ pub fn encode(s: &SegmentScan) -> Vec<u8> {
         w.key(&h.key);
         w.uint(h.max_record_bytes);
         w.uint(h.max_segment_bytes);
+        w.bool(h.v2);
     });
     w.opt(s.first.as_ref(), |w, (seq, prev, ts)| {
         w.uint(*seq);
@@ -110,6 +111,7 @@ pub fn decode(bytes: &[u8]) -> Option<SegmentScan> {
             key: r.key()?,
             max_record_bytes: r.uint()?,
             max_segment_bytes: r.uint()?,
+            v2: r.bool()?,
         })
     })?;
     let first = r.opt(|r| Some((r.uint()?, r.digest()?, r.timestamp()?)))?;

@@ -363,3 +363,29 @@ fn a_forged_first_seq_in_a_file_name_is_reported_not_trusted() {
     assert!(!rep.ok());
     assert!(rep.findings.iter().any(|f| f.message.contains("file name says first seq")), "{:?}", rep.findings);
 }
+
+#[test]
+fn a_kfm_wal_2_live_segment_is_read_but_not_continued() {
+    // The vector's live segment ends in padding: the verifier judges it valid, and a writer that
+    // does not write kfm-wal/2 refuses to open it rather than append after the padding.
+    let vector = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/vectors/valid/padded-live-segment");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for sub in ["", "archive"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(vector.join(sub)).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_file() && path.extension().is_some_and(|x| x == "jsonl") {
+                let to = dir.path().join(sub).join(path.file_name().unwrap());
+                std::fs::copy(&path, &to).unwrap();
+                files.push((to.clone(), std::fs::read(&to).unwrap()));
+            }
+        }
+    }
+    assert!(check(dir.path()).ok());
+    let err = Writer::open(dir.path(), key(1), RecoveryMode::TolerateTail, Durability::Fsync).err().unwrap();
+    assert!(matches!(err, WalError::InvalidArgument(_)) && err.to_string().contains("kfm-wal/2"), "{err}");
+    for (path, bytes) in files {
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{} changed", path.display());
+    }
+}
