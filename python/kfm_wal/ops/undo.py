@@ -15,7 +15,7 @@ from . import files
 from .blobs import BlobStore
 from .contents import Contents, inline_budget
 from .digests import first_difference
-from .errors import NotUndoableError, StateChangedError
+from .errors import NotUndoableError, PathEscapeError, PlanError, StateChangedError
 from .governed import admit
 from .kinds import MIXED_FORMAT, Context, Reopened, get_kind
 from .lookup import index_of
@@ -191,7 +191,14 @@ def _planned_mixed(
                     raise NotUndoableError(f"{wal_id}: two {key} parts; undo it by hand")
                 setattr(ctx, key, value)
         actions.extend(reopened[p].undo_actions([step]))
-    prepared = _plan(OperationSpec(actions, **rollback), ctx)
+    try:
+        prepared = _plan(OperationSpec(actions, **rollback), ctx)
+    except PathEscapeError:
+        raise
+    except PlanError as e:
+        # A reversal step that cannot run (a file it deletes is gone, as after an earlier undo):
+        # the state is not the one the operation left, which is this refusal, not a usage error.
+        raise _refused(wal, wal_id, "the state changed", ("", str(e))) from None
     expects = reversal["expects"]
     diff = first_difference(
         {k: expects[k] for k in prepared.plan.pre if k in expects},
