@@ -480,10 +480,7 @@ pub fn check_completion(json: &[u8], ctx: Context) -> Result<CompletionFacts, Fi
     Ok(CompletionFacts { wal_id })
 }
 
-pub const FORMAT: &str = "kfm-wal/1";
-/// A segment that may end in zero padding and whose first line holding a zero byte ends what is
-/// judged (docs/FORMAT.md section 2, "Padding and torn lines").
-pub const FORMAT_V2: &str = "kfm-wal/2";
+pub use crate::format_version::{is_v2, FORMAT, FORMAT_V2, KNOWN_FORMATS};
 
 pub fn parse_line_body<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Result<T, FieldError> {
     parse(line)

@@ -12,6 +12,7 @@ mod commit_queue;
 pub mod durability;
 pub mod error;
 pub mod finding;
+pub mod format_version;
 pub mod fsutil;
 pub mod hash;
 mod json_cursor;

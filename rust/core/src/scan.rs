@@ -158,7 +158,10 @@ pub(crate) fn scan_lines(
             s.line(line, offset, ahead);
         }
     }
-    Ok(s.finish(judged.end.unwrap_or(len)))
+    let end = judged.end.unwrap_or(len);
+    let mut out = s.finish(end);
+    out.bytes = end; // a v2 segment's padding and what follows a torn line are not scanned bytes
+    Ok(out)
 }
 
 /// Where a segment's judged bytes end (docs/FORMAT.md section 2, "Padding and torn lines"): in a

@@ -282,15 +282,9 @@ impl<'a, 'o> Scanner<'a, 'o> {
         let parsed = body::parse_line_body::<HeaderBody>(line)
             .map_err(|e| format!("header: {}: {}", e.field, e.message))
             .and_then(|h| {
-                if h.format != body::FORMAT && h.format != body::FORMAT_V2 {
-                    return Err(format!(
-                        "unknown format {:?} (this reader knows {} and {})",
-                        h.format,
-                        body::FORMAT,
-                        body::FORMAT_V2
-                    ));
-                }
-                let v2 = h.format == body::FORMAT_V2;
+                let Some(v2) = body::is_v2(&h.format) else {
+                    return Err(format!("unknown format {:?} (this reader knows {})", h.format, body::KNOWN_FORMATS));
+                };
                 if h.segment != self.file.number {
                     return Err(format!("header says segment {}, file name says {}", h.segment, self.file.number));
                 }
@@ -482,7 +476,6 @@ impl<'a, 'o> Scanner<'a, 'o> {
     }
 
     pub(crate) fn finish(mut self, len: u64) -> SegmentScan {
-        self.out.bytes = len;
         for (offset, seq) in keys::verify_all(std::mem::take(&mut self.signatures)) {
             let f = self.finding(Code::SealSignature, offset, Some(seq), "seal signature does not verify");
             self.out.findings.push(f);
