@@ -71,13 +71,20 @@ def _read_segments(d: str, err) -> list:
 
 def _is_v2(data: bytes) -> bool:
     """FORMAT.md section 2: a segment is v2 when its line at offset 0 has a valid own hash, kind
-    `header`, and a JSON body whose `format` member is the string `kfm-wal/2` (whatever else the
+    `header`, and a JSON body whose `format` member, present once, is `kfm-wal/2` (whatever else the
     header's body says: its other rules are judged as for any header)."""
     nl = data.find(b"\n")
     if nl < 0:
         return False
     first = _parse_line(0, data[: nl + 1])
-    return first.hash_ok and first.kind == "header" and first.obj is not None and first.obj.get("format") == FORMAT_V2
+    obj = first.obj
+    return (
+        first.hash_ok
+        and first.kind == "header"
+        and obj is not None
+        and obj.get("format") == FORMAT_V2
+        and "format" not in obj.repeated  # a repeated `format` member says no one version
+    )
 
 
 def _v2_data(data: bytes) -> bytes:

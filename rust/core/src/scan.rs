@@ -191,7 +191,8 @@ impl Judged {
 }
 
 /// A segment is v2 when its line at offset 0 has a valid own hash, kind `header`, and a JSON
-/// `format` member that is `kfm-wal/2`, whatever the header's other members say.
+/// `format` member, present once, that is `kfm-wal/2`, whatever the header's other members say
+/// (a repeated member is a deserialisation error here, so it says no one version).
 fn says_v2(line: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Format {
