@@ -22,10 +22,12 @@ from kfm_wal import (
     NotALogError,
     RecordTooLargeError,
     SchemaError,
+    UsageError,
     Wal,
     keys,
     verify,
 )
+from kfm_wal.wal import DEFAULT_PREALLOCATE_BYTES
 from waltools import live_segment, make_entry
 
 
@@ -70,7 +72,12 @@ def test_round_trip(wal: Wal, log_dir: Path) -> None:
 
 def test_every_line_is_the_format(wal: Wal, log_dir: Path) -> None:
     wal.append(make_entry())
-    for line in live_segment(log_dir).read_bytes().splitlines(keepends=True):
+    data = live_segment(log_dir).read_bytes()
+    # While the writer is open, its live segment's data is followed by zero padding (FORMAT.md
+    # section 2); a clean close cuts it.
+    data, padding = data.rstrip(b"\0"), len(data) - len(data.rstrip(b"\0"))
+    assert data.endswith(b"\n") and padding > 0
+    for line in data.splitlines(keepends=True):
         doc = orjson.loads(line)
         assert list(doc)[:4] == ["seq", "prev", "kind", "timestamp"] and list(doc)[-1] == "hash"
         assert line.endswith(b'"}\n') and b'"hash":"sha256:' in line[-82:]
@@ -387,3 +394,23 @@ def test_follow_without_start_sees_only_new_records(wal: Wal, log_dir: Path) -> 
     later = wal.append(make_entry(1))
     rec = next(stream)
     assert (rec.seq, rec.kind) == (later.seq, "intent")
+
+
+def test_preallocation_is_a_writer_setting(tmp_path: Path, key: keys.SigningKey) -> None:
+    with pytest.raises(UsageError, match="preallocate_bytes must be >= 0, got -1"):
+        Wal.create(tmp_path / "refused", key, preallocate_bytes=-1)
+    assert not (tmp_path / "refused").exists(), "a refused setting creates nothing"
+    sizes = {}
+    for pre in (0, DEFAULT_PREALLOCATE_BYTES):
+        with Wal.create(tmp_path / str(pre), key, preallocate_bytes=pre) as w:
+            w.append(make_entry())
+            sizes[pre] = live_segment(tmp_path / str(pre)).stat().st_size
+        data = live_segment(tmp_path / str(pre)).read_bytes()
+        assert data.endswith(b"\n") and b"\0" not in data, "a clean close leaves no padding"
+        assert kfm_wal.verify(tmp_path / str(pre)).ok
+    assert sizes[DEFAULT_PREALLOCATE_BYTES] >= sizes[0] + DEFAULT_PREALLOCATE_BYTES // 2
+    with pytest.raises(UsageError, match="preallocate_bytes"):
+        Wal.open(tmp_path / "0", key, preallocate_bytes=-5)
+    with Wal.open(tmp_path / "0", key, preallocate_bytes=DEFAULT_PREALLOCATE_BYTES) as w:
+        w.append(make_entry())
+        assert b"\0" in live_segment(tmp_path / "0").read_bytes(), "padded from the reopened writer on"

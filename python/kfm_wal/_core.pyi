@@ -37,10 +37,12 @@ __all__ = [
     "Batch",
     "PyWriter",
     "FORMAT",
+    "DEFAULT_PREALLOCATE_BYTES",
     "__version__",
 ]
 
 FORMAT: str
+DEFAULT_PREALLOCATE_BYTES: int
 __version__: str
 
 # Paths: the binding takes anything os.fspath accepts.
@@ -114,6 +116,7 @@ class PyWriter:
     @property
     def archive_compression(self) -> str: ...
     def set_archive_compression(self, value: str) -> None: ...
+    def set_preallocate_bytes(self, bytes: int) -> None: ...
     def wait_for_archive(self) -> str | None: ...
     @property
     def opened(self) -> tuple[int | None, int]: ...

@@ -32,9 +32,17 @@ DEFAULT_MAX_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
 # Bytes of submitted batches not yet durable before `Wal.submit` blocks.
 DEFAULT_MAX_IN_FLIGHT_BYTES = 64 << 20
+# How far ahead of its data the live segment is kept filled with zeros (durability "fsync").
+DEFAULT_PREALLOCATE_BYTES: int = _core.DEFAULT_PREALLOCATE_BYTES
 # Batches from this size are encoded and handed to the core in chunks of _STREAM_CHUNK entries.
 _STREAM_FROM = 512
 _STREAM_CHUNK = 256
+
+
+def _check_preallocate(preallocate_bytes: int) -> None:
+    """Refused before anything is created or opened."""
+    if preallocate_bytes < 0:
+        raise UsageError(f"preallocate_bytes must be >= 0, got {preallocate_bytes}")
 
 
 def _key(key: SigningKey) -> bytes:
@@ -73,27 +81,38 @@ class Wal:
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         archive_compression: ArchiveCompression = "none",
         stream: str | None = None,
+        preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
     ) -> Wal:
         """Create a new log in `path` (created if missing; must not already hold a log).
         `stream` names this writer's log in a log set (every segment header carries it; see
         `kfm_wal.logset`).
         `max_in_flight_bytes` bounds what `submit` has handed over and is not yet durable.
         `archive_compression="zstd"` compresses each rotated segment once it is sealed and archived
-        (the log's setting, kept in `settings.json`; readers read either form)."""
+        (the log's setting, kept in `settings.json`; readers read either form).
+        `preallocate_bytes`: with durability "fsync", how far ahead of its data the live segment is
+        kept filled with zeros, so that a small append's fdatasync does not change the file's size
+        (docs/FORMAT.md section 7, "Preallocation"); 0 turns it off (copy-on-write file systems
+        gain nothing from it)."""
+        _check_preallocate(preallocate_bytes)
         writer = _core.PyWriter.create(
             Path(path), _key(key), max_segment_bytes, max_record_bytes, durability, max_in_flight_bytes, stream
         )
-        return cls._with_setting(writer, archive_compression if archive_compression != "none" else None)
+        compression = archive_compression if archive_compression != "none" else None
+        return cls._with_setting(writer, compression, preallocate_bytes)
 
     @classmethod
-    def _with_setting(cls, writer: _core.PyWriter, archive_compression: ArchiveCompression | None) -> Wal:
-        """The open writer, with the log's archive compression changed first if asked."""
-        if archive_compression is not None:
-            try:
+    def _with_setting(
+        cls, writer: _core.PyWriter, archive_compression: ArchiveCompression | None, preallocate_bytes: int
+    ) -> Wal:
+        """The open writer, with its preallocation set and the log's archive compression changed
+        first if asked."""
+        try:
+            writer.set_preallocate_bytes(preallocate_bytes)
+            if archive_compression is not None:
                 writer.set_archive_compression(archive_compression)
-            except BaseException:
-                writer.close()
-                raise
+        except BaseException:
+            writer.close()
+            raise
         return cls(writer)
 
     @classmethod
@@ -108,6 +127,7 @@ class Wal:
         max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
         archive_compression: ArchiveCompression | None = None,
         verify: OpenVerify = "since-close",
+        preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
     ) -> Wal:
         """Open an existing log for writing, verified first: after a clean close, only the live
         segment and what followed the close are read (history before it is vouched for by the
@@ -121,13 +141,15 @@ class Wal:
         - "salvage": as "tolerate-tail", but on damage copy every verifiable record before it into
           a new log at `salvage_to` and open that one; the damaged log is left untouched.
 
-        `max_in_flight_bytes` as for `create`. `archive_compression` changes the log's setting (None
-        keeps it); with "zstd", archived segments still plain are compressed in the background.
+        `max_in_flight_bytes` and `preallocate_bytes` as for `create`. `archive_compression` changes
+        the log's setting (None keeps it); with "zstd", archived segments still plain are
+        compressed in the background.
         """
+        _check_preallocate(preallocate_bytes)
         flight = max_in_flight_bytes
         if recovery != "salvage":
             writer = _core.PyWriter.open(Path(path), _key(key), recovery, durability, flight, verify)
-            return cls._with_setting(writer, archive_compression)
+            return cls._with_setting(writer, archive_compression, preallocate_bytes)
         if salvage_to is None:
             raise UsageError('recovery="salvage" needs salvage_to, the directory for the salvaged copy')
         try:  # salvaging is about damage anywhere: everything is verified
@@ -135,7 +157,7 @@ class Wal:
         except CorruptionError:
             salvage(path, salvage_to)
             writer = _core.PyWriter.open(Path(salvage_to), _key(key), "tolerate-tail", durability, flight)
-        return cls._with_setting(writer, archive_compression)
+        return cls._with_setting(writer, archive_compression, preallocate_bytes)
 
     # -- writing ---------------------------------------------------------------------------
 

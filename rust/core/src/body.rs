@@ -480,7 +480,7 @@ pub fn check_completion(json: &[u8], ctx: Context) -> Result<CompletionFacts, Fi
     Ok(CompletionFacts { wal_id })
 }
 
-pub use crate::format_version::{is_v2, FORMAT, FORMAT_V2, KNOWN_FORMATS};
+pub use crate::format_version::{is_v2, FORMAT, FORMAT_V1, FORMAT_V2, KNOWN_FORMATS};
 
 pub fn parse_line_body<'de, T: Deserialize<'de>>(line: &'de [u8]) -> Result<T, FieldError> {
     parse(line)

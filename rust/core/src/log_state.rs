@@ -12,7 +12,8 @@ use crate::durability::WriterOptions;
 use crate::error::{IoContext, Result, WalError};
 use crate::fsutil::{DirLock, Fs};
 use crate::hash::Digest;
-use crate::keys::{self, WriterKey};
+use crate::keys::WriterKey;
+use crate::live_padding::LivePadding;
 use crate::log_settings::{self, ArchiveCompression};
 use crate::open_state;
 use crate::ops::{OpConflict, OpsTable};
@@ -21,6 +22,7 @@ use crate::prepare::Prepared;
 use crate::receipt::{AppendReceipt, Head, WriterStats};
 use crate::record::{self, Kind};
 use crate::segment;
+use crate::segment_create::{new_segment, write_seal};
 use crate::sync_stage::SyncStage;
 use crate::timestamp::{self, Timestamp};
 
@@ -31,7 +33,13 @@ pub(crate) struct WritePosition {
     /// Where the segment is: normally the live directory; in `archive/` only when the log ends
     /// with a closed segment whose successor a crash never created (the writer creates it).
     pub segment_path: PathBuf,
+    /// Where the segment's data ends: the writer writes there.
     pub segment_len: u64,
+    /// The segment file's size: its data, then (in a `kfm-wal/2` segment) zero padding.
+    pub file_len: u64,
+    /// The segment's header says `kfm-wal/2`: zeros after its data are padding (docs/FORMAT.md
+    /// section 2), so the writer may fill space ahead of its data.
+    pub v2: bool,
     /// Length of the segment right after its header and first seal: a segment no longer than
     /// this holds nothing worth rotating.
     pub segment_base_len: u64,
@@ -70,7 +78,10 @@ pub(crate) struct LogState {
     file: Arc<File>,
     segment_no: u64,
     segment_name: String,
+    /// Where the live segment's data ends (the next group is written there).
     segment_len: u64,
+    /// The zeros kept ahead of the live segment's data.
+    padding: LivePadding,
     /// Length of the segment right after its header and first seal: a segment no longer than
     /// this holds nothing worth rotating.
     segment_base_len: u64,
@@ -89,58 +100,6 @@ pub(crate) struct LogState {
     archiver: Archiver,
     /// Keys revoked at the head (for the clean-close state).
     pub(crate) revoked: Vec<String>,
-}
-
-/// Write a new segment (header + seal) atomically: temp file, fsync, rename, fsync dir.
-/// Returns its name, length and the hash of its seal.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn new_segment(
-    fs: &Fs,
-    dir: &Path,
-    log_id: &str,
-    stream: Option<&str>,
-    key: &WriterKey,
-    opts: &WriterOptions,
-    number: u64,
-    first_seq: u64,
-    prev: &Digest,
-    ts: &Timestamp,
-) -> Result<(String, u64, Digest)> {
-    let name = segment::name(number, first_seq);
-    let mut header = format!(
-        r#""format":"{}","log_id":"{log_id}","segment":{number},"key_id":"{}","public_key":"{}","max_record_bytes":{},"max_segment_bytes":{}"#,
-        crate::body::FORMAT,
-        key.public.key_id,
-        key.public.to_base64(),
-        opts.max_record_bytes,
-        opts.max_segment_bytes
-    );
-    if let Some(stream) = stream {
-        // A checked stream id needs no JSON escaping.
-        header.push_str(r#","stream":""#);
-        header.push_str(stream);
-        header.push('"');
-    }
-    let mut buf = Vec::with_capacity(1024);
-    let h = record::write(&mut buf, first_seq, prev, Kind::Header, ts, header.as_bytes());
-    let seal = write_seal(&mut buf, key, log_id, first_seq + 1, &h, ts, false);
-    fs.write_atomic(&dir.join(&name), &buf, opts.durability.syncs())?;
-    Ok((name, buf.len() as u64, seal))
-}
-
-fn write_seal(
-    buf: &mut Vec<u8>,
-    key: &WriterKey,
-    log_id: &str,
-    seq: u64,
-    prev: &Digest,
-    ts: &Timestamp,
-    closes: bool,
-) -> Digest {
-    let sig = key.sign(&keys::seal_message(log_id, seq, ts, prev, closes));
-    let members =
-        format!(r#""closes":{closes},"key_id":"{}","signature":"{}""#, key.public.key_id, keys::encode_signature(&sig));
-    record::write(buf, seq, prev, Kind::Seal, ts, members.as_bytes())
 }
 
 impl LogState {
@@ -166,6 +125,7 @@ impl LogState {
             segment_no: at.segment_no,
             segment_name: at.segment_name,
             segment_len: at.segment_len,
+            padding: LivePadding::new(at.file_len, at.segment_len, at.v2),
             segment_base_len: at.segment_base_len,
             next_seq: at.next_seq,
             head: at.head,
@@ -200,8 +160,10 @@ impl LogState {
         self.archiver.wait();
         // A clean close: the next writer may open from here without re-reading history. Not
         // after a failure, and a failure to write it only costs the next open a full verification.
+        // The padding goes first: a closed log's live segment ends with its head seal, as the
+        // state's check of it expects, and holds no zeros nobody will write into.
         if self.poisoned.is_none() && self.stage.failed().is_none() {
-            let _ = self.write_open_state();
+            let _ = self.trim_padding(true).and_then(|()| self.write_open_state());
         }
         self.lock = None;
     }
@@ -341,6 +303,8 @@ impl LogState {
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
+        let path = self.segment_path();
+        self.padding.fill(&self.fs, &self.file, &path, self.segment_len, estimate, &self.opts)?;
         let ts = self.clock();
         let count: usize = admitted.iter().map(|r| r.items.len()).sum();
         let seal_seq = self.next_seq + count as u64;
@@ -400,6 +364,7 @@ impl LogState {
             Ok::<_, WalError>((receipts, sealed, bytes))
         })?;
         self.segment_len += bytes;
+        self.padding.written_to(self.segment_len);
         self.head = sealed;
         self.next_seq = seal_seq + 1;
         self.stage.written(seal_seq, admitted.len());
@@ -411,6 +376,18 @@ impl LogState {
         Ok(receipts)
     }
 
+    /// Cut the zeros after the live segment's data (`LivePadding::trim`).
+    fn trim_padding(&mut self, sync: bool) -> Result<()> {
+        let path = self.segment_path();
+        self.padding.trim(&self.fs, &self.file, &path, self.segment_len, sync && self.opts.durability.syncs())
+    }
+
+    /// How far ahead of its data the live segment is kept filled with zeros from the next group
+    /// on (0: not at all; the zeros already there stay until rotation or close).
+    pub(crate) fn set_preallocate_bytes(&mut self, bytes: u64) {
+        self.opts.preallocate_bytes = bytes;
+    }
+
     fn segment_path(&self) -> PathBuf {
         self.dir.join(&self.segment_name)
     }
@@ -419,6 +396,7 @@ impl LogState {
         let path = self.segment_path();
         self.fs.write_at(&self.file, &path, self.segment_len, buf)?;
         self.segment_len += buf.len() as u64;
+        self.padding.written_to(self.segment_len);
         Ok(())
     }
 
@@ -429,8 +407,10 @@ impl LogState {
         let seq = self.next_seq;
         let sealed = write_seal(&mut buf, &self.key, &self.log_id, seq, &self.head, &ts, true);
         self.write(&buf)?;
+        self.trim_padding(false)?;
         // This sync also covers every group written before it that the sync stage has not
-        // synced yet: the segment is closed durably before its successor exists.
+        // synced yet, and the cut padding: the segment is closed durably before its successor
+        // exists.
         if self.opts.durability.syncs() {
             self.fs.sync_file(&self.file, &self.segment_path())?;
         }
@@ -441,6 +421,8 @@ impl LogState {
 
     /// Steps 2 and 3 of rotation (docs/FORMAT.md section 7).
     pub(crate) fn start_next_segment(&mut self) -> Result<()> {
+        // A rotation a crash interrupted may have left the closed segment's padding.
+        self.trim_padding(true)?;
         let ts = self.clock();
         let old_name = self.segment_name.clone();
         let number = self.segment_no + 1;
@@ -461,6 +443,7 @@ impl LogState {
         self.segment_no = number;
         self.segment_name = name;
         self.segment_len = len;
+        self.padding = LivePadding::created(len);
         self.segment_base_len = len;
         self.head = head;
         self.next_seq += 2;

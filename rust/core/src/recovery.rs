@@ -114,12 +114,17 @@ fn remove_stale_temps(dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<()> {
     Ok(())
 }
 
-/// Copy `len` bytes at `offset` of `segment` into `recovered/`, durably, then cut them off.
+/// Copy the tail's `len` bytes at `offset` of `segment` into `recovered/` (without their final
+/// zeros), durably, then cut the file there (a `kfm-wal/2` segment's padding after the tail goes
+/// with it: the writer fills again).
 fn cut_tail(fs: &Fs, dir: &Path, segment: &Path, name: &str, offset: u64, len: u64, sync: bool) -> Result<PathBuf> {
     let mut file = OpenOptions::new().read(true).write(true).open(segment).at(segment)?;
     let mut cut = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.seek(SeekFrom::Start(offset)).at(segment)?;
-    file.read_to_end(&mut cut).at(segment)?;
+    (&mut file).take(len).read_to_end(&mut cut).at(segment)?;
+    // A torn line written into padding runs on in zeros to the end of the file: the copy keeps
+    // what was written (the note still counts every byte cut).
+    cut.truncate(cut.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1));
     let saved_dir = dir.join(segment::RECOVERED);
     fs.create_dir_durable(&saved_dir)?;
     let saved = saved_dir.join(format!("{name}.{offset}.tail"));
@@ -152,23 +157,18 @@ pub(crate) fn recover(
     if let Some(damage) = report.first_damage() {
         return Err(WalError::Corruption(Box::new(damage.clone())));
     }
-    if let Some(h) = report.last_header.as_ref().filter(|h| h.v2) {
-        // Readers judge kfm-wal/2 segments (padding, torn lines); this writer continues only the
-        // segments it writes itself, and would put its records after a v2 segment's padding.
-        return Err(WalError::InvalidArgument(format!(
-            "{}: segment {} is a {} segment: this writer continues {} segments only (nothing was written)",
-            dir.display(),
-            h.segment,
-            crate::body::FORMAT_V2,
-            crate::body::FORMAT
-        )));
-    }
     let in_force = report.key_in_force.as_ref().map(|k| k.key_id.clone()).unwrap_or_default();
     if in_force != key.public.key_id {
         return Err(WalError::KeyMismatch { expected: in_force, given: key.public.key_id.clone() });
     }
     let last = report.segments.last().cloned().ok_or_else(|| WalError::NotALog(dir.to_path_buf()))?;
-    let mut segment_len = fs::metadata(&last.path).at(&last.path)?.len();
+    let v2 = report.last_header.as_ref().is_some_and(|h| h.v2);
+    let file_len = fs::metadata(&last.path).at(&last.path)?.len();
+    // A kfm-wal/2 segment's data ends where its padding starts (a compressed one is closed and
+    // was cut back to its data, or holds padding no writer will write into).
+    let mut segment_len =
+        if v2 && !last.is_compressed() { crate::segment_bytes::padding_start(&last.path, file_len)? } else { file_len };
+    let mut file_len = file_len;
     if let Some(tail) = &report.tail {
         // A compressed segment is never cut (it is closed and archived before it is compressed).
         if mode == RecoveryMode::Strict || tail.segment.is_compressed() {
@@ -183,6 +183,7 @@ pub(crate) fn recover(
             saved_to: Some(saved),
         });
         segment_len = tail.offset;
+        file_len = tail.offset;
     }
     let head = report.head.ok_or_else(|| {
         WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display()))
@@ -216,6 +217,8 @@ pub(crate) fn recover(
             segment_name: last.name(),
             segment_path: last.path.clone(),
             segment_len,
+            file_len,
+            v2,
             segment_base_len: if only_header_and_seal { segment_len } else { 0 },
             next_seq: head.seq + 1,
             head: head.hash,

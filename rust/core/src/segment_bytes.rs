@@ -194,3 +194,25 @@ fn read_whole(mut file: File) -> io::Result<SegmentBytes> {
     }
     Ok(SegmentBytes::Copied(buf, len))
 }
+
+/// Where a `kfm-wal/2` segment's padding starts (docs/FORMAT.md section 2): the start of the file's
+/// final run of zero bytes when the byte before it is a newline, else `len` (no padding). Read
+/// backwards from `len`, a piece at a time: the padding is never read whole.
+pub fn padding_start(path: &Path, len: u64) -> Result<u64> {
+    use std::os::unix::fs::FileExt as _;
+    const PIECE: u64 = 64 << 10;
+    let file = File::open(path).at(path)?;
+    let mut buf = vec![0u8; usize::try_from(PIECE.min(len)).unwrap_or(0)];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(PIECE);
+        let piece = &mut buf[..usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(piece, start).at(path)?;
+        if let Some(last) = piece.iter().rposition(|&b| b != 0) {
+            let zeros_from = start + last as u64 + 1;
+            return Ok(if zeros_from < len && piece[last] == b'\n' { zeros_from } else { len });
+        }
+        end = start;
+    }
+    Ok(len)
+}

@@ -12,7 +12,7 @@ use crate::fsutil::{DirLock, Fs};
 use crate::hash;
 use crate::keys::WriterKey;
 use crate::log_settings::ArchiveCompression;
-use crate::log_state::{new_segment, GroupWrite, LogState, WritePosition};
+use crate::log_state::{GroupWrite, LogState, WritePosition};
 use crate::ops::OpsTable;
 use crate::pipeline::{Pipeline, Stages, DEFAULT_MAX_IN_FLIGHT_BYTES};
 use crate::prepare::{self, Prepared};
@@ -20,6 +20,7 @@ use crate::record::Kind;
 pub use crate::recovery::OpenVerify;
 use crate::recovery::{self, OpenScan, RecoveryMode, RecoveryNote};
 use crate::segment;
+use crate::segment_create::new_segment;
 use crate::sync_stage::SyncStage;
 use crate::timestamp;
 
@@ -117,6 +118,8 @@ impl Writer {
             segment_path: dir.join(&name),
             segment_name: name,
             segment_len: len,
+            file_len: len,
+            v2: true,
             segment_base_len: len,
             next_seq: 3,
             head,
@@ -153,8 +156,12 @@ impl Writer {
         }
         let lock = DirLock::acquire(dir)?;
         let r = recovery::recover(&fs, dir, &key, mode, durability, verify)?;
-        let opts =
-            WriterOptions { max_segment_bytes: r.max_segment_bytes, max_record_bytes: r.max_record_bytes, durability };
+        let opts = WriterOptions {
+            max_segment_bytes: r.max_segment_bytes,
+            max_record_bytes: r.max_record_bytes,
+            durability,
+            ..WriterOptions::default()
+        };
         let live = r.position.segment_path.clone();
         let mut state = LogState::opened(dir, r.log_id, key, opts, lock, fs, r.position)?;
         state.revoked = r.revoked;
@@ -339,6 +346,15 @@ impl Writer {
 
     /// Change how rotated segments are archived, durably, for this writer and every later one.
     /// With zstd, the archived segments still plain are compressed in the background.
+    /// How far ahead of its data the live segment is kept filled with zeros (durability `fsync`
+    /// only; `WriterOptions::preallocate_bytes`, default 1 MiB); 0 turns it off, for file systems
+    /// where writing into zeros saves nothing (copy-on-write ones).
+    pub fn set_preallocate_bytes(&self, bytes: u64) -> Result<()> {
+        self.refuse_if_stopped()?;
+        lock(&self.core.log).set_preallocate_bytes(bytes);
+        Ok(())
+    }
+
     pub fn set_archive_compression(&self, c: ArchiveCompression) -> Result<()> {
         self.refuse_if_stopped()?;
         lock(&self.core.log).set_archive_compression(c)

@@ -31,7 +31,7 @@ pub fn entries(from: usize, n: usize) -> Vec<Vec<u8>> {
 }
 
 pub fn small_segments() -> WriterOptions {
-    WriterOptions { max_segment_bytes: 16 * 1024, max_record_bytes: 8 * 1024, durability: Durability::Fsync }
+    WriterOptions { max_segment_bytes: 16 * 1024, max_record_bytes: 8 * 1024, ..WriterOptions::default() }
 }
 
 pub fn append(w: &Writer, from: usize, n: usize) -> Vec<AppendReceipt> {

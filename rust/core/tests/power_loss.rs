@@ -21,7 +21,7 @@ use kfm_wal_core::record::Kind;
 use kfm_wal_core::{reader, Durability, RecoveryMode, WalError, Writer, WriterOptions};
 
 fn opts() -> WriterOptions {
-    WriterOptions { max_segment_bytes: 6 * 1024, max_record_bytes: 4 * 1024, durability: Durability::Fsync }
+    WriterOptions { max_segment_bytes: 6 * 1024, max_record_bytes: 4 * 1024, ..WriterOptions::default() }
 }
 
 /// Run a random workload on a recorded writer. Returns the op log (and leaves the real files).

@@ -26,8 +26,12 @@ impl Drop for Stop<'_> {
 /// A log of several archived segments and a live one, with nothing writing to it.
 fn log() -> (tempfile::TempDir, Vec<(PathBuf, Vec<u8>)>) {
     let dir = tempfile::tempdir().unwrap();
-    let opts =
-        WriterOptions { max_segment_bytes: 192 * 1024, max_record_bytes: 8 * 1024, durability: Durability::None };
+    let opts = WriterOptions {
+        max_segment_bytes: 192 * 1024,
+        max_record_bytes: 8 * 1024,
+        durability: Durability::None,
+        ..WriterOptions::default()
+    };
     let w = Writer::create(dir.path(), key(2), opts).unwrap();
     for batch in 0..40 {
         w.append(Kind::Intent, &entries(batch * 50, 50)).unwrap();

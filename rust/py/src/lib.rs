@@ -36,6 +36,7 @@ mod _core {
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
         use pyo3::types::PyModuleMethods as _;
         m.add("FORMAT", kfm_wal_core::body::FORMAT)?;
+        m.add("DEFAULT_PREALLOCATE_BYTES", kfm_wal_core::DEFAULT_PREALLOCATE_BYTES)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }

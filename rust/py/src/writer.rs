@@ -101,7 +101,12 @@ impl PyWriter {
         stream: Option<String>,
     ) -> PyResult<PyWriter> {
         let key = writer_key(seed)?;
-        let opts = WriterOptions { max_segment_bytes, max_record_bytes, durability: self::durability(durability)? };
+        let opts = WriterOptions {
+            max_segment_bytes,
+            max_record_bytes,
+            durability: self::durability(durability)?,
+            ..WriterOptions::default()
+        };
         let inner =
             py.detach(move || Writer::create_stream(&path, key, opts, stream.as_deref(), Fs::default())).py()?;
         Ok(PyWriter { inner: inner.with_max_in_flight_bytes(max_in_flight_bytes) })
@@ -161,6 +166,11 @@ impl PyWriter {
 
     /// Change how rotated segments are archived ("none" or "zstd"), durably; with zstd, the
     /// archived segments still plain are compressed in the background.
+    /// How far ahead of its data the live segment is kept filled with zeros (0: not at all).
+    fn set_preallocate_bytes(&self, bytes: u64) -> PyResult<()> {
+        self.inner.set_preallocate_bytes(bytes).py()
+    }
+
     fn set_archive_compression(&self, py: Python<'_>, value: &str) -> PyResult<()> {
         let c = ArchiveCompression::parse(value)
             .ok_or_else(|| usage(format!("archive_compression must be none or zstd, got {value:?}")))?;

@@ -1,9 +1,10 @@
 //! The file system as the power-loss tests see it: a hook that records every mutating call a
 //! writer (or a recovery) makes, and a model that replays them into the states a power loss could
 //! leave. What was synced survives; of each file's changes since its last sync (writes at offsets,
-//! truncations) an arbitrary prefix survives, the last write possibly torn, and the bytes past the
-//! synced length may be garbled or zero-filled; directory changes survive only as far as an
-//! ordered journal prefix made them durable.
+//! truncations) an arbitrary prefix survives, the last write possibly torn, sometimes with some
+//! of the writes after it (out of order), and the bytes past the synced length may be garbled or
+//! zero-filled; directory changes survive only as far as an ordered journal prefix made them
+//! durable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -220,6 +221,17 @@ impl Model {
             }
             if let Some(Change::Write(at, data)) = inode.pending.get(kept) {
                 Change::Write(*at, data[..rng.usize(0..=data.len())].to_vec()).apply_to(&mut bytes);
+            }
+            // Out of order: later writes (up to the next truncation) may survive when this one
+            // did not, as pages written back in another order do; in a segment filled ahead with
+            // zeros this leaves zeros, then a later group with its own valid seal.
+            if rng.u8(0..3) == 0 {
+                let later = inode.pending.iter().skip(kept + 1);
+                for change in later.take_while(|c| matches!(c, Change::Write(..))) {
+                    if rng.bool() {
+                        change.apply_to(&mut bytes);
+                    }
+                }
             }
             let synced = inode.durable.len().min(bytes.len());
             let unsynced = &mut bytes[synced..];
