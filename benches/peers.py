@@ -105,8 +105,8 @@ class KfmWal:
     def append_many(self, entries: Entries) -> None:
         self.wal.append_many(entries)
 
-    def append(self, entry: Mapping[str, Any]) -> None:
-        self.wal.append(entry)
+    def append(self, entry: Mapping[str, Any]) -> kfm_wal.Receipt:
+        return self.wal.append(entry)
 
     def close(self) -> None:
         self.wal.close()
@@ -302,6 +302,39 @@ class RawFloor:
 
     def append_many(self, entries: Entries) -> None:
         self.write(self.payload(len(entries) * self.line_bytes + self.seal_bytes))
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class RawIntoZeros:
+    """os.pwrite of a given number of bytes into a file already filled with zeros ahead of them,
+    + os.fdatasync: the floor for a write that leaves the file's size unchanged, as kfm-wal's
+    writes into its preallocated live segment do (the zeros, `ahead` bytes at a time, are written
+    outside the timed call)."""
+
+    name = "raw pwrite into zeros+fdatasync"
+
+    def __init__(self, directory: str | os.PathLike[str], ahead: int = 1 << 20) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=False)
+        self.fd = os.open(self.directory / "floor.bin", os.O_RDWR | os.O_CREAT, 0o644)
+        self.ahead, self.end, self.filled = ahead, 0, 0
+
+    def fill(self, nbytes: int) -> None:
+        """Untimed: make sure `nbytes` more fit into zeros already durable."""
+        if self.end + nbytes > self.filled:
+            os.pwrite(self.fd, bytes(self.ahead), self.filled)
+            self.filled += self.ahead
+            os.fdatasync(self.fd)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self.fd, view, self.end)
+            self.end += n
+            view = view[n:]
+        os.fdatasync(self.fd)
 
     def close(self) -> None:
         os.close(self.fd)
