@@ -397,7 +397,7 @@ def test_follow_without_start_sees_only_new_records(wal: Wal, log_dir: Path) -> 
 
 
 def test_preallocation_is_a_writer_setting(tmp_path: Path, key: keys.SigningKey) -> None:
-    with pytest.raises(UsageError, match="preallocate_bytes must be >= 0, got -1"):
+    with pytest.raises(UsageError, match="preallocate_bytes must be >= 0 and < 2[*][*]64, got -1"):
         Wal.create(tmp_path / "refused", key, preallocate_bytes=-1)
     assert not (tmp_path / "refused").exists(), "a refused setting creates nothing"
     sizes = {}
@@ -411,6 +411,10 @@ def test_preallocation_is_a_writer_setting(tmp_path: Path, key: keys.SigningKey)
     assert sizes[DEFAULT_PREALLOCATE_BYTES] >= sizes[0] + DEFAULT_PREALLOCATE_BYTES // 2
     with pytest.raises(UsageError, match="preallocate_bytes"):
         Wal.open(tmp_path / "0", key, preallocate_bytes=-5)
+    with pytest.raises(UsageError, match="preallocate_bytes"):
+        Wal.open(tmp_path / "0", key, preallocate_bytes=2**64)
+    with Wal.open(tmp_path / "0", key, preallocate_bytes=2**64 - 1) as w:
+        w.append(make_entry())  # bounded by max_segment_bytes
     with Wal.open(tmp_path / "0", key, preallocate_bytes=DEFAULT_PREALLOCATE_BYTES) as w:
         w.append(make_entry())
         assert b"\0" in live_segment(tmp_path / "0").read_bytes(), "padded from the reopened writer on"

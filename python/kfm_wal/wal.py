@@ -41,8 +41,8 @@ _STREAM_CHUNK = 256
 
 def _check_preallocate(preallocate_bytes: int) -> None:
     """Refused before anything is created or opened."""
-    if preallocate_bytes < 0:
-        raise UsageError(f"preallocate_bytes must be >= 0, got {preallocate_bytes}")
+    if not 0 <= preallocate_bytes < 2**64:
+        raise UsageError(f"preallocate_bytes must be >= 0 and < 2**64, got {preallocate_bytes}")
 
 
 def _key(key: SigningKey) -> bytes:

@@ -56,10 +56,10 @@ impl LivePadding {
             return Ok(());
         }
         let need = segment_len + estimate;
-        if self.file_len >= need + ahead / 4 {
+        if self.file_len >= need.saturating_add(ahead / 4) {
             return Ok(());
         }
-        let target = (need + ahead).min(opts.max_segment_bytes);
+        let target = need.saturating_add(ahead).min(opts.max_segment_bytes);
         let from = self.file_len.max(segment_len);
         if target <= from {
             return Ok(());
