@@ -308,7 +308,6 @@ impl LogState {
         let ts = self.clock();
         let count: usize = admitted.iter().map(|r| r.items.len()).sum();
         let seal_seq = self.next_seq + count as u64;
-        let path = self.segment_path();
         let (receipts, sealed, bytes) = std::thread::scope(|scope| {
             // A group larger than one piece is written a piece at a time as it is chained (see
             // `pieces`), so the buffer holds one piece, not the group.

@@ -163,13 +163,8 @@ pub(crate) fn recover(
     }
     let last = report.segments.last().cloned().ok_or_else(|| WalError::NotALog(dir.to_path_buf()))?;
     let v2 = report.last_header.as_ref().is_some_and(|h| h.v2);
-    let file_len = fs::metadata(&last.path).at(&last.path)?.len();
-    // A kfm-wal/2 segment's data ends where its padding starts (a compressed one is closed and
-    // was cut back to its data, or holds padding no writer will write into).
-    let mut segment_len =
-        if v2 && !last.is_compressed() { crate::segment_bytes::padding_start(&last.path, file_len)? } else { file_len };
-    let mut file_len = file_len;
-    if let Some(tail) = &report.tail {
+    // Where the last segment's data ends (the writer writes there) and the file's size.
+    let (segment_len, file_len) = if let Some(tail) = &report.tail {
         // A compressed segment is never cut (it is closed and archived before it is compressed).
         if mode == RecoveryMode::Strict || tail.segment.is_compressed() {
             return Err(WalError::Corruption(Box::new(tail.finding.clone())));
@@ -182,9 +177,18 @@ pub(crate) fn recover(
             bytes: tail.len,
             saved_to: Some(saved),
         });
-        segment_len = tail.offset;
-        file_len = tail.offset;
-    }
+        (tail.offset, tail.offset) // the cut took any padding with it
+    } else {
+        let file_len = fs::metadata(&last.path).at(&last.path)?.len();
+        // A kfm-wal/2 segment's data ends where its padding starts (a compressed one is closed
+        // and was cut back to its data, or holds padding no writer will write into).
+        let data_end = if v2 && !last.is_compressed() {
+            crate::segment_bytes::padding_start(&last.path, file_len)?
+        } else {
+            file_len
+        };
+        (data_end, file_len)
+    };
     let head = report.head.ok_or_else(|| {
         WalError::InvalidArgument(format!("{}: no sealed record in the last segment", last.path.display()))
     })?;

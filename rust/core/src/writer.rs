@@ -344,8 +344,6 @@ impl Writer {
         lock(&self.core.log).archive_compression()
     }
 
-    /// Change how rotated segments are archived, durably, for this writer and every later one.
-    /// With zstd, the archived segments still plain are compressed in the background.
     /// How far ahead of its data the live segment is kept filled with zeros (durability `fsync`
     /// only; `WriterOptions::preallocate_bytes`, default 1 MiB); 0 turns it off, for file systems
     /// where writing into zeros saves nothing (copy-on-write ones).
@@ -355,6 +353,8 @@ impl Writer {
         Ok(())
     }
 
+    /// Change how rotated segments are archived, durably, for this writer and every later one.
+    /// With zstd, the archived segments still plain are compressed in the background.
     pub fn set_archive_compression(&self, c: ArchiveCompression) -> Result<()> {
         self.refuse_if_stopped()?;
         lock(&self.core.log).set_archive_compression(c)
