@@ -145,6 +145,18 @@ def encode(entries: Iterable[Mapping[str, Any]], first: int = 0) -> list[bytes]:
     return out
 
 
+def encode_array(entries: list[Mapping[str, Any]]) -> bytes | None:
+    """The entries as one compact JSON array, in one orjson call (the core splits it, see
+    `Batch.add_array`): cheaper than a call and a buffer per entry. None when the chunk must take
+    `encode`'s path instead, which finds and names the entry: one orjson refuses, or a `null`
+    anywhere (it may have been a NaN)."""
+    try:
+        data = orjson.dumps(entries, option=_OPTIONS)
+    except TypeError:
+        return None
+    return None if _core.holding_null([data]) else data
+
+
 def _encode_one(index: int, entry: object) -> bytes:
     """Encode one entry, or say precisely why it cannot be (the slow path)."""
     if isinstance(entry, Mapping) and not isinstance(entry, dict):
@@ -176,4 +188,4 @@ def refine(err: SchemaError, entries: list[Mapping[str, Any]]) -> SchemaError:
     return _fail(err.index, *found) if found else err
 
 
-__all__ = ["check", "encode", "entry_schema", "explain", "is_valid", "refine"]
+__all__ = ["check", "encode", "encode_array", "entry_schema", "explain", "is_valid", "refine"]

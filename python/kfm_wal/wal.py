@@ -232,7 +232,12 @@ class Wal:
         this thread encodes the next one; it is still one group commit."""
         batch = self._writer.batch(kind)
         for first in range(0, len(entries), _STREAM_CHUNK):
-            batch.add(schema.encode(entries[first : first + _STREAM_CHUNK], first))
+            chunk = entries[first : first + _STREAM_CHUNK]
+            array = schema.encode_array(chunk)
+            if array is None:
+                batch.add(schema.encode(chunk, first))
+            else:
+                batch.add_array(array, len(chunk))
         return batch
 
     # -- reading ---------------------------------------------------------------------------

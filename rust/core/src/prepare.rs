@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::body::{self, Context};
 use crate::body_accept;
+use crate::entry_array;
 use crate::error::{Result, WalError};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
@@ -329,6 +330,30 @@ impl Streamed {
         self.next_index += entries.len();
         rayon::spawn(move || {
             let _ = tx.send(prepare_chunk(kind, &entries, max, first));
+        });
+        self.chunks.push(rx);
+    }
+
+    /// Start preparing the next chunk, given as one compact JSON array of `count` entries (one
+    /// encoder call for the chunk, see `entry_array`), on the thread pool; returns at once. An
+    /// array that does not split into `count` elements fails the batch.
+    pub fn push_array<B: AsRef<[u8]> + Send + Sync + 'static>(&mut self, array: B, count: usize) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
+        self.next_index += count;
+        rayon::spawn(move || {
+            let data = array.as_ref();
+            let result = match entry_array::split_array(data) {
+                Some(ranges) if ranges.len() == count => {
+                    let entries: Vec<&[u8]> = ranges.into_iter().map(|r| &data[r]).collect();
+                    prepare_chunk(kind, &entries, max, first)
+                }
+                _ => Err(WalError::InvalidArgument(format!(
+                    "entries {first} to {}: not one JSON array of {count} entries",
+                    first + count
+                ))),
+            };
+            let _ = tx.send(result);
         });
         self.chunks.push(rx);
     }

@@ -44,6 +44,13 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Hand a chunk to the batch, unless it was already committed.
+    fn open_batch(&self, add: impl FnOnce(&mut Streamed)) -> PyResult<()> {
+        let mut guard = self.streamed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        add(guard.as_mut().ok_or_else(|| usage("this batch was already committed"))?);
+        Ok(())
+    }
+
     fn take(&self) -> PyResult<Streamed> {
         self.streamed
             .lock()
@@ -57,10 +64,13 @@ impl Batch {
 impl Batch {
     /// Hand over the next chunk of compact JSON entries; their checks start in the background.
     fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
-        let mut guard = self.streamed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let streamed = guard.as_mut().ok_or_else(|| usage("this batch was already committed"))?;
-        streamed.push(entries);
-        Ok(())
+        self.open_batch(|streamed| streamed.push(entries))
+    }
+
+    /// Hand over the next chunk as one compact JSON array of `count` entries (one encoder call
+    /// for the chunk); their checks start in the background.
+    fn add_array(&self, array: PyBackedBytes, count: usize) -> PyResult<()> {
+        self.open_batch(|streamed| streamed.push_array(array, count))
     }
 
     /// Commit every chunk as one group; returns when durable (or the first bad entry's error).
