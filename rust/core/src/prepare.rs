@@ -38,18 +38,40 @@ impl Prepared {
 /// A caller's entries, kept alive until they are written (a batch handed over by value).
 trait Entries: Send + Sync {
     fn entry(&self, index: usize) -> &[u8];
+    fn count(&self) -> usize;
 }
 
 impl<B: AsRef<[u8]> + Send + Sync> Entries for Vec<B> {
     fn entry(&self, index: usize) -> &[u8] {
         self[index].as_ref()
     }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A chunk handed over as one JSON array, with where its elements are (`entry_array`).
+struct ArrayEntries<B> {
+    array: B,
+    elements: Vec<Range<usize>>,
+}
+
+impl<B: AsRef<[u8]> + Send + Sync> Entries for ArrayEntries<B> {
+    fn entry(&self, index: usize) -> &[u8] {
+        &self.array.as_ref()[self.elements[index].clone()]
+    }
+
+    fn count(&self) -> usize {
+        self.elements.len()
+    }
 }
 
 /// Where an entry's body members are. Not in a buffer per entry: allocating a thousand small
 /// buffers and freeing them on the commit leader's thread was a visible part of its time.
 /// - `Shared`: inside the caller's entry itself, kept alive until written (a batch handed
-///   over whole: its entries live as long as the call anyway).
+///   over whole: its entries live as long as the call anyway; a chunk handed over as one
+///   array: the array is no larger than a copy of its members would be).
 /// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
 ///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
 ///   it encodes the next chunks, and their memory reused, not held until the commit).
@@ -253,9 +275,19 @@ pub fn prepare_owned<B: AsRef<[u8]> + Send + Sync + 'static>(
     entries: Vec<B>,
     max_record_bytes: usize,
 ) -> Result<Vec<Prepared>> {
-    let shared: Arc<Vec<B>> = Arc::new(entries);
-    let source: Arc<dyn Entries> = shared.clone();
-    check_all(kind, &shared, max_record_bytes, 0, |index, body, wal_id| {
+    prepare_shared(kind, entries, max_record_bytes, 0)
+}
+
+/// `prepare_owned` for any entries handed over by value; `first` as in `check_all`.
+fn prepare_shared(
+    kind: Kind,
+    entries: impl Entries + 'static,
+    max_record_bytes: usize,
+    first: usize,
+) -> Result<Vec<Prepared>> {
+    let source: Arc<dyn Entries> = Arc::new(entries);
+    let each: Vec<&[u8]> = (0..source.count()).map(|i| source.entry(i)).collect();
+    check_all(kind, &each, max_record_bytes, first, |index, body, wal_id| {
         let members = match body {
             Body::Within(range) => Members::Shared { entries: source.clone(), index, range },
             Body::Built(bytes) => Members::Owned(bytes),
@@ -344,13 +376,11 @@ impl Streamed {
         rayon::spawn(move || {
             let data = array.as_ref();
             let result = match entry_array::split_array(data) {
-                Some(ranges) if ranges.len() == count => {
-                    let entries: Vec<&[u8]> = ranges.into_iter().map(|r| &data[r]).collect();
-                    prepare_chunk(kind, &entries, max, first)
+                Some(elements) if elements.len() == count => {
+                    prepare_shared(kind, ArrayEntries { array, elements }, max, first)
                 }
                 _ => Err(WalError::InvalidArgument(format!(
-                    "entries {first} to {}: not one JSON array of {count} entries",
-                    first + count
+                    "the chunk from entry {first}: not one JSON array of {count} entries"
                 ))),
             };
             let _ = tx.send(result);

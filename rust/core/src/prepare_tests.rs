@@ -215,3 +215,51 @@ fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
         other => panic!("expected the schema error of entry 700, got {other:?}"),
     }
 }
+
+/// Chunks as JSON arrays: `[e0,e1,..]` as one buffer, the way the Python layer hands them over.
+fn as_array(chunk: &[Vec<u8>]) -> Vec<u8> {
+    [b"[".as_slice(), &chunk.join(b",".as_slice()), b"]"].concat()
+}
+
+#[test]
+fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
+    let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
+    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    for chunk in entries.chunks(256) {
+        s.push_array(as_array(chunk), chunk.len());
+    }
+    assert_eq!(s.len(), 1500);
+    let arrays = s.finish().unwrap();
+    let whole = prepare(Kind::Intent, &entries, 1 << 20).unwrap();
+    let strip = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap()..].to_vec();
+    assert_eq!(arrays.len(), whole.len());
+    assert!(arrays.iter().zip(&whole).all(|(a, b)| strip(a) == strip(b)));
+    // An entry with its own id is kept where it is in the array, not copied.
+    let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
+    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    s.push_array(as_array(&[with_id]), 1);
+    assert!(matches!(s.finish().unwrap()[0].members, Members::Shared { .. }));
+
+    // The first bad entry names its index in the whole batch, whichever chunk it is in.
+    let mut bad = entries.clone();
+    bad[700] = b"{\"tier\":1}".to_vec();
+    bad[1400] = b"7".to_vec();
+    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    for chunk in bad.chunks(256) {
+        s.push_array(as_array(chunk), chunk.len());
+    }
+    match s.finish() {
+        Err(WalError::Schema { index, .. }) => assert_eq!(index, 700),
+        other => panic!("expected the schema error of entry 700, got {other:?}"),
+    }
+    // An array that does not hold as many entries as announced fails the batch, naming the chunk.
+    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    s.push_array(as_array(&entries[..256]), 256);
+    s.push_array(as_array(&entries[256..300]), 45);
+    match s.finish() {
+        Err(WalError::InvalidArgument(m)) => {
+            assert!(m.contains("the chunk from entry 256: not one JSON array of 45 entries"), "{m}")
+        }
+        other => panic!("expected the chunk to be refused, got {other:?}"),
+    }
+}
