@@ -101,10 +101,10 @@ CHUNK = kfm_wal.wal._STREAM_CHUNK  # how Wal.submit hands a batch of 1,000 over:
 
 def encode_only(batch: list[dict[str, Any]]) -> None:
     """What the producer's thread does of a submit: encode each chunk with one orjson call as one
-    JSON array (the per-entry path only for chunks holding a null or an entry orjson refuses)."""
+    JSON array (the per-entry path only for a chunk holding an entry orjson refuses)."""
     for first in range(0, len(batch), CHUNK):
         chunk = batch[first : first + CHUNK]
-        if kfm_wal.schema.encode_array(chunk) is None:
+        if kfm_wal.schema.encode_array(chunk, first) is None:
             kfm_wal.schema.encode(chunk, first)
 
 

@@ -1,7 +1,8 @@
 """Large batches go to the core one chunk at a time, each chunk encoded by one orjson call as one
 JSON array that the core splits (`schema.encode_array`, `Batch.add_array`). What is written must be
 exactly what a call per entry would have written, whatever the strings hold; chunks that cannot
-take that path (a `null`, an entry orjson refuses) take the per-entry one inside the same batch."""
+take that path (an entry orjson refuses) take the per-entry one inside the same batch; entries
+holding a `null` are walked for a NaN or Infinity orjson would have written as null."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kfm_wal import SchemaError, UsageError, Wal, keys, schema, verify
+from kfm_wal import SchemaError, UsageError, Wal, _core, keys, schema, verify
 from waltools import make_entry
 
 BIG = 600  # from 512 entries a batch goes over in chunks of 256
@@ -33,12 +34,20 @@ def _written_as_encoded(log_dir: Path, batch: list[dict[str, Any]]) -> None:
         assert orjson.dumps(entry, option=orjson.OPT_STRICT_INTEGER)[1:-1] + b"," in line
 
 
-def test_a_chunk_of_plain_entries_takes_the_array_path() -> None:
+def test_a_chunk_takes_the_array_path_unless_orjson_refuses_an_entry() -> None:
     chunk = [make_entry(i) for i in range(256)]
+    chunk[7] = make_entry(7, payload={"blob": None, "n": [None]})
     data = schema.encode_array(chunk)
     assert data is not None and data == b"[" + b",".join(schema.encode(chunk)) + b"]"
-    assert schema.encode_array([*chunk, {"x": None}]) is None, "a null may hide a NaN: per entry"
     assert schema.encode_array([*chunk, {"x": object()}]) is None, "orjson refuses it: per entry"
+    # orjson writes NaN and Infinity as null: the entries holding a null are walked for them.
+    chunk[200] = make_entry(200, payload={"ok": None, "x": [1.5, math.nan]})
+    with pytest.raises(SchemaError) as e:
+        schema.encode_array(chunk, first=512)
+    assert (e.value.index, e.value.field) == (712, "payload.x[1]")
+    assert _core.array_holding_null(b'[{"a":null},{"b":1},["null"]]') == [0, 2]
+    assert _core.array_holding_null(b'[{"a":1}]') == []
+    assert _core.array_holding_null(b'[{"a":null}') is None
 
 
 TRICKY = ['"},{"', "\\", '\\"', "],[", "é\u2028\U0001f600", "\n\t\x00", '\\\\"]}', "{" * 70, "x" * 63 + "\\"]
@@ -60,7 +69,7 @@ def test_strings_that_look_like_structure_are_written_as_they_are(tmp_path: Path
 
 def test_chunks_of_either_path_mix_in_one_batch(tmp_path: Path, key: keys.SigningKey) -> None:
     batch = [make_entry(i) for i in range(1_100)]
-    batch[300] = make_entry(300, payload={"blob": None})  # second chunk: per entry
+    batch[300] = make_entry(300, payload={"blob": None})  # second chunk: its nulls walked
     batch[900] = UserDict(make_entry(900))  # a Mapping orjson will not encode: per entry
     with Wal.create(tmp_path / "log", key) as wal:
         receipts = wal.append_many(batch)
@@ -73,7 +82,12 @@ def test_chunks_of_either_path_mix_in_one_batch(tmp_path: Path, key: keys.Signin
     [
         (5, ["not", "an", "object"], "", "is not of type 'object'"),  # first chunk, array path
         (700, 12, "", "is not of type 'object'"),  # a later chunk
-        (520, make_entry(520, payload={"x": -math.inf}), "payload.x", "JSON has no NaN/Infinity"),  # per-entry path
+        (
+            520,
+            make_entry(520, payload={"x": -math.inf}),
+            "payload.x",
+            "JSON has no NaN/Infinity",
+        ),  # found walking nulls
     ],
 )
 def test_a_bad_entry_in_an_array_chunk_is_named_by_its_index(

@@ -145,16 +145,24 @@ def encode(entries: Iterable[Mapping[str, Any]], first: int = 0) -> list[bytes]:
     return out
 
 
-def encode_array(entries: list[Mapping[str, Any]]) -> bytes | None:
+def encode_array(entries: list[Mapping[str, Any]], first: int = 0) -> bytes | None:
     """The entries as one compact JSON array, in one orjson call (the core splits it, see
-    `Batch.add_array`): cheaper than a call and a buffer per entry. None when the chunk must take
-    `encode`'s path instead, which finds and names the entry: one orjson refuses, or a `null`
-    anywhere (it may have been a NaN)."""
+    `Batch.add_array`): cheaper than a call and a buffer per entry. The entries holding a `null`
+    are walked for a NaN or Infinity, as `encode` does (SchemaError naming `first` + its index).
+    None when the chunk must take `encode`'s path, which finds and names the entry: one orjson
+    refuses."""
     try:
         data = orjson.dumps(entries, option=_OPTIONS)
     except TypeError:
         return None
-    return None if _core.holding_null([data]) else data
+    holding = _core.array_holding_null(data)
+    if holding is None:
+        return None
+    for index in holding:
+        found = _unencodable(entries[index], [])
+        if found:
+            raise _fail(first + index, *found)
+    return data
 
 
 def _encode_one(index: int, entry: object) -> bytes:

@@ -233,7 +233,7 @@ class Wal:
         batch = self._writer.batch(kind)
         for first in range(0, len(entries), _STREAM_CHUNK):
             chunk = entries[first : first + _STREAM_CHUNK]
-            array = schema.encode_array(chunk)
+            array = schema.encode_array(chunk, first)
             if array is None:
                 batch.add(schema.encode(chunk, first))
             else:

@@ -23,14 +23,13 @@ use std::ops::Range;
 pub fn split_array(data: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut split = Split { elements: Vec::new(), depth: 0, start: 1, closed: false };
     let (mut in_string, mut escape_carry) = (0u64, false);
-    let mut blocks = data.chunks_exact(64);
+    let (blocks, rest) = data.as_chunks::<64>();
     let mut base = 0;
-    for block in &mut blocks {
-        let marks = classify(block.try_into().expect("64 bytes"));
+    for block in blocks {
+        let marks = classify(block);
         split.visit(data, base, structural_outside_strings(marks, &mut in_string, &mut escape_carry))?;
         base += 64;
     }
-    let rest = blocks.remainder();
     if !rest.is_empty() {
         // Padded with spaces: neither a quote, a backslash nor structural.
         let mut last = [b' '; 64];

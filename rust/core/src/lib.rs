@@ -10,7 +10,7 @@ mod body_fast;
 pub mod checkpoint;
 mod commit_queue;
 pub mod durability;
-mod entry_array;
+pub mod entry_array;
 pub mod error;
 pub mod finding;
 pub mod format_version;

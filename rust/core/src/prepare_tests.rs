@@ -258,7 +258,7 @@ fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
     s.push_array(as_array(&entries[256..300]), 45);
     match s.finish() {
         Err(WalError::InvalidArgument(m)) => {
-            assert!(m.contains("the chunk from entry 256: not one JSON array of 45 entries"), "{m}")
+            assert!(m.contains("the chunk from entry 256: not one JSON array of 45 entries"), "{m}");
         }
         other => panic!("expected the chunk to be refused, got {other:?}"),
     }

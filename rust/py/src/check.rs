@@ -25,6 +25,28 @@ pub fn holding_null(entries: Vec<pyo3::pybacked::PyBackedBytes>) -> Vec<usize> {
     entries.into_iter().enumerate().filter(|(_, e)| finder.find(e).is_some()).map(|(i, _)| i).collect()
 }
 
+/// `holding_null` for a chunk encoded as one JSON array: the positions of its elements that
+/// contain `null`. The whole array is searched first, and only an array holding a `null` is split
+/// (None when it does not split: not one JSON array).
+#[pyfunction]
+pub fn array_holding_null(py: Python<'_>, array: &[u8]) -> Option<Vec<usize>> {
+    py.detach(|| {
+        let finder = memchr::memmem::Finder::new(b"null");
+        if finder.find(array).is_none() {
+            return Some(Vec::new());
+        }
+        let elements = kfm_wal_core::entry_array::split_array(array)?;
+        Some(
+            elements
+                .into_iter()
+                .enumerate()
+                .filter(|(_, r)| finder.find(&array[r.clone()]).is_some())
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    })
+}
+
 /// Whether `signature` (base64) is a valid Ed25519 signature of `message` by `public_key`
 /// (base64), by the rules seals are verified with (FORMAT.md section 5: strict base64, strict
 /// point decoding, small-order points refused, S below L, the cofactored equation).

@@ -17,7 +17,7 @@ mod _core {
     #[pymodule_export]
     use super::append_receipts::{Receipt, ReceiptIter, Receipts};
     #[pymodule_export]
-    use super::check::{check_entry, holding_null, verify_signature};
+    use super::check::{array_holding_null, check_entry, holding_null, verify_signature};
     #[pymodule_export]
     use super::pending::Pending;
     #[pymodule_export]
