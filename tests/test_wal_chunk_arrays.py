@@ -55,15 +55,14 @@ TRICKY = ['"},{"', "\\", '\\"', "],[", "é\u2028\U0001f600", "\n\t\x00", '\\\\"]
 
 def test_strings_that_look_like_structure_are_written_as_they_are(tmp_path: Path, key: keys.SigningKey) -> None:
     batch = [make_entry(i, payload={"text": TRICKY[i % len(TRICKY)] * (1 + i % 5), "i": i}) for i in range(BIG)]
+    submitted = [make_entry(BIG + i, payload={"t": TRICKY[i % len(TRICKY)]}) for i in range(BIG)]
     with Wal.create(tmp_path / "log", key) as wal:
         receipts = wal.append_many(batch)
         assert len({r.seal_seq for r in receipts}) == 1, "one group commit"
         assert [rec.body["payload"] for rec in wal.records(kind="intent")] == [e["payload"] for e in batch]
-        pending = wal.submit([make_entry(BIG + i, payload={"t": TRICKY[i % len(TRICKY)]}) for i in range(BIG)])
+        pending = wal.submit(submitted)
         assert len(pending.result()) == BIG
-    _written_as_encoded(
-        tmp_path / "log", batch + [make_entry(BIG + i, payload={"t": TRICKY[i % len(TRICKY)]}) for i in range(BIG)]
-    )
+    _written_as_encoded(tmp_path / "log", batch + submitted)
     assert verify(tmp_path / "log").ok
 
 

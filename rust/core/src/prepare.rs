@@ -357,33 +357,35 @@ impl Streamed {
 
     /// Start preparing the next chunk on the thread pool; returns at once.
     pub fn push<B: AsRef<[u8]> + Send + Sync + 'static>(&mut self, entries: Vec<B>) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
-        self.next_index += entries.len();
-        rayon::spawn(move || {
-            let _ = tx.send(prepare_chunk(kind, &entries, max, first));
-        });
-        self.chunks.push(rx);
+        self.spawn_chunk(entries.len(), move |kind, max, first| prepare_chunk(kind, &entries, max, first));
     }
 
     /// Start preparing the next chunk, given as one compact JSON array of `count` entries (one
     /// encoder call for the chunk, see `entry_array`), on the thread pool; returns at once. An
     /// array that does not split into `count` elements fails the batch.
     pub fn push_array<B: AsRef<[u8]> + Send + Sync + 'static>(&mut self, array: B, count: usize) {
+        self.spawn_chunk(count, move |kind, max, first| match entry_array::split_array(array.as_ref()) {
+            Some(elements) if elements.len() == count => {
+                prepare_shared(kind, ArrayEntries { array, elements }, max, first)
+            }
+            _ => Err(WalError::InvalidArgument(format!(
+                "the chunk from entry {first}: not one JSON array of {count} entries"
+            ))),
+        });
+    }
+
+    /// Run `prepare(kind, max_record_bytes, first)` for the next chunk of `count` entries on the
+    /// thread pool, its answer kept for `finish`.
+    fn spawn_chunk(
+        &mut self,
+        count: usize,
+        prepare: impl FnOnce(Kind, usize, usize) -> Result<Vec<Prepared>> + Send + 'static,
+    ) {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
         self.next_index += count;
         rayon::spawn(move || {
-            let data = array.as_ref();
-            let result = match entry_array::split_array(data) {
-                Some(elements) if elements.len() == count => {
-                    prepare_shared(kind, ArrayEntries { array, elements }, max, first)
-                }
-                _ => Err(WalError::InvalidArgument(format!(
-                    "the chunk from entry {first}: not one JSON array of {count} entries"
-                ))),
-            };
-            let _ = tx.send(result);
+            let _ = tx.send(prepare(kind, max, first));
         });
         self.chunks.push(rx);
     }
