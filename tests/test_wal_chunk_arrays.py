@@ -107,14 +107,18 @@ def test_a_bad_entry_in_an_array_chunk_is_named_by_its_index(
 
 def test_an_array_that_is_not_what_it_claims_fails_the_batch(tmp_path: Path, key: keys.SigningKey) -> None:
     """The private hand-over refuses a chunk whose array does not hold `count` entries (or is
-    no array at all); the batch writes nothing and the writer goes on."""
+    no array at all), whether chunks are checked in the background or by the caller, committed
+    or submitted; the batch writes nothing and the writer goes on."""
     with Wal.create(tmp_path / "log", key) as wal:
-        for array, count in ((schema.encode_array([make_entry(1), make_entry(2)]), 3), (b'[{"a":1}', 1)):
-            batch = wal._writer.batch("intent")
-            assert array is not None
-            batch.add_array(array, count)
-            with pytest.raises(UsageError, match=f"not one JSON array of {count} entries"):
-                batch.commit()
+        for background in (True, False):
+            for array, count in ((schema.encode_array([make_entry(1), make_entry(2)]), 3), (b'[{"a":1}', 1)):
+                assert array is not None
+                for hand_over in ("commit", "submit"):
+                    batch = wal._writer.batch("intent", background)
+                    batch.add_array(array, count)
+                    with pytest.raises(UsageError, match=f"not one JSON array of {count} entries"):
+                        getattr(batch, hand_over)()
+                    assert wal.head[0] == 2, "nothing of the batch was written"
         assert len(wal.append_many([make_entry(i) for i in range(BIG)])) == BIG
     assert verify(tmp_path / "log").ok
 

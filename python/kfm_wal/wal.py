@@ -215,7 +215,7 @@ class Wal:
         try:
             if len(entries) < _STREAM_FROM:
                 return self._writer.append(kind, schema.encode(entries))
-            return self._chunked(kind, entries).commit()
+            return self._chunked(kind, entries, background=True).commit()
         except SchemaError as e:
             raise _refined(kind, e, entries) from None
 
@@ -223,14 +223,16 @@ class Wal:
         try:
             if len(entries) < _STREAM_FROM:
                 return self._writer.submit(kind, schema.encode(entries))
-            return self._chunked(kind, entries).submit()
+            return self._chunked(kind, entries, background=False).submit()
         except SchemaError as e:
             raise _refined(kind, e, entries) from None
 
-    def _chunked(self, kind: str, entries: list[Mapping[str, Any]]) -> _core.Batch:
-        """A large batch handed over in chunks: the core checks each chunk on another core while
-        this thread encodes the next one; it is still one group commit."""
-        batch = self._writer.batch(kind)
+    def _chunked(self, kind: str, entries: list[Mapping[str, Any]], *, background: bool) -> _core.Batch:
+        """A large batch handed over in chunks, still one group commit. `background`: the core
+        checks each chunk on another core while this thread encodes the next one (a commit,
+        waited for: the other core is idle); else this thread checks it, detached, before
+        encoding the next (a submit: the other core is busy with the batches in flight)."""
+        batch = self._writer.batch(kind, background)
         for first in range(0, len(entries), _STREAM_CHUNK):
             chunk = entries[first : first + _STREAM_CHUNK]
             array = schema.encode_array(chunk, first)

@@ -188,10 +188,19 @@ fn handed_over_entries_keep_their_members_in_place_streamed_chunks_share_one_buf
     }
 }
 
+/// Both places to check chunks: the same answers, the same first error.
+const CHECKS: [ChunkChecks; 2] = [ChunkChecks::Background, ChunkChecks::Caller];
+
 #[test]
 fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
+    for checks in CHECKS {
+        streamed_chunks_match_one_batch(checks);
+    }
+}
+
+fn streamed_chunks_match_one_batch(checks: ChunkChecks) {
     let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     for chunk in entries.chunks(256) {
         s.push(chunk.to_vec());
     }
@@ -206,7 +215,7 @@ fn streamed_chunks_match_one_batch_and_name_the_batch_index() {
     let mut bad = entries.clone();
     bad[700] = b"{\"tier\":1}".to_vec();
     bad[1400] = b"[]".to_vec();
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     for chunk in bad.chunks(256) {
         s.push(chunk.to_vec());
     }
@@ -223,8 +232,14 @@ fn as_array(chunk: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
+    for checks in CHECKS {
+        array_chunks_prepare_as_lists_do(checks);
+    }
+}
+
+fn array_chunks_prepare_as_lists_do(checks: ChunkChecks) {
     let entries: Vec<Vec<u8>> = (0..1500).map(entry).collect();
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     for chunk in entries.chunks(256) {
         s.push_array(as_array(chunk), chunk.len());
     }
@@ -236,7 +251,7 @@ fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
     assert!(arrays.iter().zip(&whole).all(|(a, b)| strip(a) == strip(b)));
     // An entry with its own id is kept where it is in the array, not copied.
     let with_id = [format!(r#"{{"wal_id":"{ID}","#).as_bytes(), &entry(3)[1..]].concat();
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     s.push_array(as_array(&[with_id]), 1);
     assert!(matches!(s.finish().unwrap()[0].members, Members::Shared { .. }));
 
@@ -244,7 +259,7 @@ fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
     let mut bad = entries.clone();
     bad[700] = b"{\"tier\":1}".to_vec();
     bad[1400] = b"7".to_vec();
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     for chunk in bad.chunks(256) {
         s.push_array(as_array(chunk), chunk.len());
     }
@@ -253,7 +268,7 @@ fn array_chunks_prepare_as_lists_do_members_left_in_the_array() {
         other => panic!("expected the schema error of entry 700, got {other:?}"),
     }
     // An array that does not hold as many entries as announced fails the batch, naming the chunk.
-    let mut s = Streamed::new(Kind::Intent, 1 << 20);
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
     s.push_array(as_array(&entries[..256]), 256);
     s.push_array(as_array(&entries[256..300]), 45);
     match s.finish() {

@@ -257,11 +257,12 @@ impl Writer {
         self.commit(items)
     }
 
-    /// Start a batch handed over in chunks, each checked in the background as it arrives;
-    /// `append_streamed` commits it as `append` would the whole batch.
+    /// Start a batch handed over in chunks, each checked as it arrives (where `checks` says);
+    /// `append_streamed` commits it as `append` would the whole batch, `submit_streamed`
+    /// submits it.
     #[must_use]
-    pub fn stream(&self, kind: Kind) -> prepare::Streamed {
-        prepare::Streamed::new(kind, self.max_record_bytes)
+    pub fn stream(&self, kind: Kind, checks: prepare::ChunkChecks) -> prepare::Streamed {
+        prepare::Streamed::new(kind, self.max_record_bytes, checks)
     }
 
     pub fn append_streamed(&self, batch: prepare::Streamed) -> Result<Vec<AppendReceipt>> {

@@ -9,7 +9,7 @@ use kfm_wal_core::fsutil::Fs;
 use kfm_wal_core::keys::WriterKey;
 use kfm_wal_core::log_settings::ArchiveCompression;
 use kfm_wal_core::pipeline::DEFAULT_MAX_IN_FLIGHT_BYTES;
-use kfm_wal_core::prepare::Streamed;
+use kfm_wal_core::prepare::{ChunkChecks, Streamed};
 use kfm_wal_core::record::Kind;
 use kfm_wal_core::{hash, timestamp, Durability, OpenVerify, RecoveryMode, Writer, WriterOptions};
 use pyo3::prelude::*;
@@ -62,15 +62,17 @@ impl Batch {
 
 #[pymethods]
 impl Batch {
-    /// Hand over the next chunk of compact JSON entries; their checks start in the background.
-    fn add(&self, entries: Vec<PyBackedBytes>) -> PyResult<()> {
-        self.open_batch(|streamed| streamed.push(entries))
+    /// Hand over the next chunk of compact JSON entries; they are checked in the background or
+    /// before this returns (`PyWriter.batch`). Detached either way, the batch's lock taken and
+    /// released inside (so no thread waits for it while holding the interpreter).
+    fn add(&self, py: Python<'_>, entries: Vec<PyBackedBytes>) -> PyResult<()> {
+        py.detach(|| self.open_batch(|streamed| streamed.push(entries)))
     }
 
     /// Hand over the next chunk as one compact JSON array of `count` entries (one encoder call
-    /// for the chunk); their checks start in the background.
-    fn add_array(&self, array: PyBackedBytes, count: usize) -> PyResult<()> {
-        self.open_batch(|streamed| streamed.push_array(array, count))
+    /// for the chunk), checked as `add`'s are.
+    fn add_array(&self, py: Python<'_>, array: PyBackedBytes, count: usize) -> PyResult<()> {
+        py.detach(|| self.open_batch(|streamed| streamed.push_array(array, count)))
     }
 
     /// Commit every chunk as one group; returns when durable (or the first bad entry's error).
@@ -160,11 +162,16 @@ impl PyWriter {
         Ok(Pending::new(pending))
     }
 
-    /// A batch to hand over in chunks (`Batch.add`), checked in the background while the caller
-    /// encodes the next chunk, and committed as one group (`Batch.commit`).
-    fn batch(slf: Bound<'_, Self>, kind: &str) -> PyResult<Batch> {
+    /// A batch to hand over in chunks (`Batch.add`) and commit (`Batch.commit`) or submit
+    /// (`Batch.submit`) as one group. `background`: each chunk is checked on the thread pool
+    /// while the caller encodes the next (for a commit: the other cores are idle), else on the
+    /// caller's thread before `add` returns (for a submit: the other cores are busy with the
+    /// batches in flight).
+    #[pyo3(signature = (kind, background = true))]
+    fn batch(slf: Bound<'_, Self>, kind: &str, background: bool) -> PyResult<Batch> {
         let kind = self::kind(kind)?;
-        let streamed = slf.get().inner.stream(kind);
+        let checks = if background { ChunkChecks::Background } else { ChunkChecks::Caller };
+        let streamed = slf.get().inner.stream(kind, checks);
         Ok(Batch { writer: slf.unbind(), streamed: Mutex::new(Some(streamed)) })
     }
 
