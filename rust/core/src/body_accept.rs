@@ -27,7 +27,10 @@ mod members {
     use crate::body;
     use crate::json_cursor::Cursor;
 
-    pub(super) fn intent(mut c: Cursor) -> Option<u128> {
+    /// Accepted with its `wal_id`, or without one (only an entry may lack it: the writer then
+    /// assigns one, as the serde check allows in `Context::Entry`); None when unsure.
+    #[allow(clippy::option_option, reason = "unsure, or accepted with or without a wal_id")]
+    pub(super) fn intent(mut c: Cursor) -> Option<Option<u128>> {
         const WAL_ID: u16 = 1;
         const OPERATION: u16 = 1 << 1;
         const ACTOR: u16 = 1 << 2;
@@ -76,7 +79,7 @@ mod members {
             c.end_member()?;
         }
         let tier_ok = tier < 4 || (tier == 4 && operation == b"rollback");
-        (seen == ALL && tier_ok).then_some(wal_id)
+        (seen | WAL_ID == ALL && tier_ok).then_some((seen & WAL_ID != 0).then_some(wal_id))
     }
 
     pub(super) fn completion(mut c: Cursor) -> Option<u128> {
@@ -115,11 +118,14 @@ mod members {
 
 /// The `wal_id` of an intent line that satisfies every schema rule, or None when unsure.
 pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
-    members::intent(Cursor::for_body(line, env, timestamp_ok, index)?)
+    // A line without a wal_id is refused: left to the serde check, which says so.
+    members::intent(Cursor::for_body(line, env, timestamp_ok, index)?)?
 }
 
-/// `intent` for a caller's entry, its members `entry[members]` read in place (the writer's check).
-pub fn intent_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
+/// `intent` for a caller's entry, its members `entry[members]` read in place (the writer's check):
+/// accepted with its `wal_id`, or without one (the writer assigns it).
+#[allow(clippy::option_option, reason = "unsure, or accepted with or without a wal_id")]
+pub fn intent_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<Option<u128>> {
     members::intent(Cursor::for_entry(entry, members, index)?)
 }
 
