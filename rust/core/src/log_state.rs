@@ -294,12 +294,9 @@ impl LogState {
     }
 
     fn write_group(&mut self, admitted: &[Request], how: GroupWrite) -> Result<Vec<AppendReceipt>> {
-        let estimate: u64 = admitted
-            .iter()
-            .flat_map(|r| &r.items)
-            .map(|i| record::line_len_bound(i.members().len()) as u64)
-            .sum::<u64>()
-            + 512;
+        let estimate: u64 =
+            admitted.iter().flat_map(|r| &r.items).map(|i| record::line_len_bound(i.body_len()) as u64).sum::<u64>()
+                + 512;
         if self.segment_len > self.segment_base_len && self.segment_len + estimate > self.opts.max_segment_bytes {
             self.rotate()?;
         }
@@ -341,7 +338,7 @@ impl LogState {
                     handed += len;
                 }
                 let offset = self.segment_len + handed + buf.len() as u64;
-                head = record::write(&mut buf, seq, &head, item.kind, &ts, item.members());
+                head = record::write_with_id(&mut buf, seq, &head, item.kind, &ts, item.assigned_id(), item.members());
                 receipts.push(AppendReceipt {
                     seq,
                     hash: head,

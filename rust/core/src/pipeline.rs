@@ -161,7 +161,7 @@ impl Pipeline {
     /// larger than the bound alone waits until nothing else is in flight), then queues it and
     /// returns its handle. `Closed` once `close` has started.
     pub(crate) fn submit<S: Stages>(self: &Arc<Self>, stages: &Arc<S>, items: Vec<Prepared>) -> Result<Pending> {
-        let bytes = items.iter().map(|p| p.members().len() as u64 + RECORD_OVERHEAD).sum::<u64>();
+        let bytes = items.iter().map(|p| p.body_len() as u64 + RECORD_OVERHEAD).sum::<u64>();
         let mut f = lock(&self.flight);
         loop {
             if f.closed {

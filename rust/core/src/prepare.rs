@@ -21,10 +21,18 @@ pub struct Prepared {
     members: Members,
     /// Intent: its own id. Completion: the id of the intent it completes.
     pub wal_id: u128,
+    /// The writer assigned `wal_id` (the caller's intent had none): the record's body is
+    /// `"wal_id":"<id>",` followed by `members`, written so by the line builder rather than
+    /// copied into a buffer of its own per entry.
+    assigned: bool,
 }
 
+/// Bytes of an assigned id's member: `"wal_id":"` + 36 + `",`.
+pub const ASSIGNED_ID_LEN: usize = 48;
+
 impl Prepared {
-    /// Body members, without braces and without a trailing comma.
+    /// The caller's body members, without braces and without a trailing comma (without the
+    /// assigned id's member, see `assigned_id`).
     #[must_use]
     pub fn members(&self) -> &[u8] {
         match &self.members {
@@ -32,6 +40,18 @@ impl Prepared {
             Members::Arena { arena, range } => &arena[range.clone()],
             Members::Owned(bytes) => bytes,
         }
+    }
+
+    /// The id the writer assigned, to be written as the body's first member before `members`.
+    #[must_use]
+    pub fn assigned_id(&self) -> Option<u128> {
+        self.assigned.then_some(self.wal_id)
+    }
+
+    /// Bytes of the record's body members: `members`, and the assigned id's member if any.
+    #[must_use]
+    pub fn body_len(&self) -> usize {
+        self.members().len() + if self.assigned { ASSIGNED_ID_LEN } else { 0 }
     }
 }
 
@@ -75,7 +95,7 @@ impl<B: AsRef<[u8]> + Send + Sync> Entries for ArrayEntries<B> {
 /// - `Arena`: copied into one buffer per chunk of a streamed batch, so that the chunk's entries
 ///   are released as soon as they are checked (the Python layer's encoded bytes are freed while
 ///   it encodes the next chunks, and their memory reused, not held until the commit).
-/// - `Owned`: a buffer of its own, when the writer added the `wal_id` or the entries were lent.
+/// - `Owned`: a buffer of its own, when the entries were lent.
 #[derive(Clone)]
 enum Members {
     Shared { entries: Arc<dyn Entries>, index: usize, range: Range<usize> },
@@ -93,10 +113,11 @@ impl std::fmt::Debug for Members {
     }
 }
 
-/// An entry's members as `prepare_one` found them: where they are in the entry, or built anew.
-enum Body {
-    Within(Range<usize>),
-    Built(Vec<u8>),
+/// An entry's members as `prepare_one` found them: where they are in the entry, and whether
+/// the writer assigned its `wal_id` (`Prepared::assigned_id`).
+struct Body {
+    members: Range<usize>,
+    assigned: bool,
 }
 
 const PARALLEL_FROM: usize = 512;
@@ -132,15 +153,9 @@ fn accept(kind: Kind, entry: &[u8], members: Range<usize>, quotes: &mut QuoteInd
     }
 }
 
-/// An intent's members with a new `wal_id` put first (the writer assigns ids the caller left out).
-fn with_new_id(members: &[u8]) -> (Body, u128) {
-    let id = uuid::Uuid::new_v4();
-    let mut m = Vec::with_capacity(members.len() + 48);
-    m.extend_from_slice(b"\"wal_id\":\"");
-    m.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-    m.extend_from_slice(b"\",");
-    m.extend_from_slice(members);
-    (Body::Built(m), id.as_u128())
+/// An intent's members and the `wal_id` the writer gives it when the caller left it out.
+fn with_new_id(members: Range<usize>) -> (Body, u128) {
+    (Body { members, assigned: true }, uuid::Uuid::new_v4().as_u128())
 }
 
 fn prepare_one(
@@ -159,7 +174,6 @@ fn prepare_one(
     }
     let within = trimmed(&json[1..json.len() - 1]);
     let members = (outer.start + 1 + within.start)..(outer.start + 1 + within.end);
-    let inner = &entry[members.clone()];
     // A raw newline can only be whitespace between tokens (JSON strings cannot hold one), and
     // it would split the record: entries must be compact. An entry the acceptor takes has no
     // control character from its members to its closing brace (it refuses them), so only the
@@ -170,8 +184,8 @@ fn prepare_one(
             return Err(schema("", "entry must be compact JSON without line breaks"));
         }
         let (body, wal_id) = match wal_id {
-            Some(id) => (Body::Within(members), id),
-            None => with_new_id(inner),
+            Some(id) => (Body { members, assigned: false }, id),
+            None => with_new_id(members),
         };
         return sized(index, body, wal_id, max_record_bytes);
     }
@@ -187,13 +201,13 @@ fn prepare_one(
         Kind::Intent => {
             let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
             match facts.wal_id {
-                Some(id) => (Body::Within(members), id),
-                None => with_new_id(inner),
+                Some(id) => (Body { members, assigned: false }, id),
+                None => with_new_id(members),
             }
         }
         Kind::Completion => {
             let facts = body::check_completion(json, Context::Entry).map_err(to_schema)?;
-            (Body::Within(members), facts.wal_id)
+            (Body { members, assigned: false }, facts.wal_id)
         }
         other => {
             return Err(WalError::InvalidArgument(format!(
@@ -236,10 +250,7 @@ fn nesting_depth(json: &[u8]) -> usize {
 }
 
 fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {
-    let len = match &body {
-        Body::Within(range) => range.len(),
-        Body::Built(bytes) => bytes.len(),
-    };
+    let len = body.members.len() + if body.assigned { ASSIGNED_ID_LEN } else { 0 };
     let size = record::line_len_bound(len);
     if size > max_record_bytes {
         return Err(WalError::TooLarge { index, size, limit: max_record_bytes });
@@ -270,12 +281,11 @@ where
 /// Check and prepare a batch lent by the caller (the members are copied); the first bad entry
 /// (lowest index) fails the whole batch.
 pub fn prepare<B: AsRef<[u8]> + Sync>(kind: Kind, entries: &[B], max_record_bytes: usize) -> Result<Vec<Prepared>> {
-    check_all(kind, entries, max_record_bytes, 0, |i, body, wal_id| {
-        let members = match body {
-            Body::Within(range) => Members::Owned(entries[i].as_ref()[range].to_vec()),
-            Body::Built(bytes) => Members::Owned(bytes),
-        };
-        Prepared { kind, members, wal_id }
+    check_all(kind, entries, max_record_bytes, 0, |i, body, wal_id| Prepared {
+        kind,
+        members: Members::Owned(entries[i].as_ref()[body.members].to_vec()),
+        wal_id,
+        assigned: body.assigned,
     })
 }
 
@@ -298,12 +308,11 @@ fn prepare_shared(
 ) -> Result<Vec<Prepared>> {
     let source: Arc<dyn Entries> = Arc::new(entries);
     let each: Vec<&[u8]> = (0..source.count()).map(|i| source.entry(i)).collect();
-    check_all(kind, &each, max_record_bytes, first, |index, body, wal_id| {
-        let members = match body {
-            Body::Within(range) => Members::Shared { entries: source.clone(), index, range },
-            Body::Built(bytes) => Members::Owned(bytes),
-        };
-        Prepared { kind, members, wal_id }
+    check_all(kind, &each, max_record_bytes, first, |index, body, wal_id| Prepared {
+        kind,
+        members: Members::Shared { entries: source.clone(), index, range: body.members },
+        wal_id,
+        assigned: body.assigned,
     })
 }
 
@@ -316,26 +325,24 @@ fn prepare_chunk<B: AsRef<[u8]> + Sync>(
     first: usize,
 ) -> Result<Vec<Prepared>> {
     let checked = check_all(kind, entries, max_record_bytes, first, |index, body, wal_id| (index, body, wal_id))?;
-    let size = checked.iter().map(|(_, body, _)| if let Body::Within(range) = body { range.len() } else { 0 }).sum();
+    let size = checked.iter().map(|(_, body, _)| body.members.len()).sum();
     let mut arena = Vec::with_capacity(size);
     let mut placed = Vec::with_capacity(checked.len());
     for (index, body, wal_id) in checked {
-        let members = match body {
-            Body::Within(range) => {
-                let at = arena.len();
-                arena.extend_from_slice(&entries[index].as_ref()[range]);
-                Ok(at..arena.len())
-            }
-            Body::Built(bytes) => Err(bytes),
-        };
-        placed.push((members, wal_id));
+        let at = arena.len();
+        arena.extend_from_slice(&entries[index].as_ref()[body.members]);
+        placed.push((at..arena.len(), wal_id, body.assigned));
     }
     let arena: Arc<[u8]> = arena.into();
-    let members = |placed: std::result::Result<Range<usize>, Vec<u8>>| match placed {
-        Ok(range) => Members::Arena { arena: arena.clone(), range },
-        Err(bytes) => Members::Owned(bytes),
-    };
-    Ok(placed.into_iter().map(|(placed, wal_id)| Prepared { kind, members: members(placed), wal_id }).collect())
+    Ok(placed
+        .into_iter()
+        .map(|(range, wal_id, assigned)| Prepared {
+            kind,
+            members: Members::Arena { arena: arena.clone(), range },
+            wal_id,
+            assigned,
+        })
+        .collect())
 }
 
 /// Where the chunks of a `Streamed` batch are checked.

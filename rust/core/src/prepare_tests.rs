@@ -171,23 +171,24 @@ fn handed_over_entries_keep_their_members_in_place_streamed_chunks_share_one_buf
         let owned = prepare_owned(kind, vec![entry.clone()], 1 << 20).unwrap();
         let chunk = prepare_chunk(kind, &[entry.clone(), entry.clone()], 1 << 20, 0).unwrap();
         let (lent, owned) = (&lent[0], &owned[0]);
-        if let Members::Arena { arena, .. } = &chunk[0].members {
-            // Both entries' members in one buffer, in order.
-            assert_eq!(&arena[..], [chunk[0].members(), chunk[1].members()].concat().as_slice());
-            assert_eq!((chunk[0].members(), chunk[0].wal_id), (owned.members(), owned.wal_id));
-        } else {
-            assert!(matches!(chunk[0].members, Members::Owned(_)), "{:?}", chunk[0].members);
+        // Every way keeps the caller's members as they are: in the entry, one buffer per chunk
+        // (both entries' members in it, in order), or a copy of a lent entry.
+        let Members::Arena { arena, .. } = &chunk[0].members else { panic!("{:?}", chunk[0].members) };
+        assert_eq!(&arena[..], [chunk[0].members(), chunk[1].members()].concat().as_slice());
+        assert!(matches!(owned.members, Members::Shared { .. }));
+        assert!(matches!(lent.members, Members::Owned(_)));
+        let json = &entry[trimmed(&entry)];
+        let members = &json[1..json.len() - 1][trimmed(&json[1..json.len() - 1])];
+        for p in [lent, owned, &chunk[0], &chunk[1]] {
+            assert_eq!(p.members(), members);
         }
-        if lent.members().starts_with(b"\"wal_id\":\"") && !entry.windows(8).any(|w| w == b"\"wal_id\"") {
-            // Assigned ids differ; the rest is the entry's members.
-            let tail = |p: &Prepared| p.members()[p.members().iter().position(|&b| b == b',').unwrap() + 1..].to_vec();
-            assert_eq!(tail(lent), tail(owned));
-            assert!(matches!(owned.members, Members::Owned(_)));
+        if entry.windows(8).any(|w| w == b"\"wal_id\"") {
+            assert!([lent, owned, &chunk[0]].iter().all(|p| p.wal_id == owned.wal_id && p.assigned_id().is_none()));
         } else {
-            assert_eq!((lent.members(), lent.wal_id), (owned.members(), owned.wal_id));
-            assert!(matches!(owned.members, Members::Shared { .. }));
-            let json = &entry[trimmed(&entry)];
-            assert_eq!(owned.members(), &json[1..json.len() - 1][trimmed(&json[1..json.len() - 1])]);
+            // An id the writer assigned: one per entry, written before the members.
+            let ids = [lent, owned, &chunk[0], &chunk[1]].map(|p| p.assigned_id().unwrap());
+            assert!(ids.iter().enumerate().all(|(i, a)| ids[i + 1..].iter().all(|b| a != b)), "{ids:?}");
+            assert_eq!(owned.body_len(), members.len() + ASSIGNED_ID_LEN);
         }
     }
 }

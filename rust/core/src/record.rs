@@ -121,8 +121,22 @@ pub fn parse(line: &[u8]) -> Result<Envelope<'_>, LineError> {
 /// JSON object members without braces and without a trailing comma; the caller guarantees
 /// they are valid JSON members (see `body`).
 pub fn write(out: &mut Vec<u8>, seq: u64, prev: &Digest, kind: Kind, ts: &Timestamp, members: &[u8]) -> Digest {
+    write_with_id(out, seq, prev, kind, ts, None, members)
+}
+
+/// `write`, with `"wal_id":"<id>",` as the body's first member when `id` is given (an id the
+/// writer assigned to an entry that had none; `members` must not hold a `wal_id` then).
+pub fn write_with_id(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev: &Digest,
+    kind: Kind,
+    ts: &Timestamp,
+    id: Option<u128>,
+    members: &[u8],
+) -> Digest {
     let start = out.len();
-    out.reserve(members.len() + 256);
+    out.reserve(members.len() + 256 + 48);
     out.extend_from_slice(P_SEQ);
     out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(P_PREV);
@@ -132,6 +146,13 @@ pub fn write(out: &mut Vec<u8>, seq: u64, prev: &Digest, kind: Kind, ts: &Timest
     out.extend_from_slice(P_TS);
     out.extend_from_slice(ts);
     out.extend_from_slice(P_BODY);
+    if let Some(id) = id {
+        out.extend_from_slice(b"\"wal_id\":\"");
+        out.extend_from_slice(
+            uuid::Uuid::from_u128(id).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes(),
+        );
+        out.extend_from_slice(b"\",");
+    }
     out.extend_from_slice(members);
     out.push(b',');
     let digest = hash::sha256(&out[start..]);
