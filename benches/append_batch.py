@@ -94,6 +94,14 @@ class KfmCorePipelined(KfmPipelined):
             self.in_flight.popleft().result()
 
 
+class KfmPipelinedAssignedIds(KfmPipelined):
+    """Diagnostic: the same producer handing over the same entries without their `wal_id` (the
+    writer assigns one), as ETL jobs that leave ids to the log do; its ratio to the pipelined
+    figure shows whether such entries still take the writer's fast check."""
+
+    name = "kfm-wal pipelined, ids assigned by the writer"
+
+
 PIPELINED_BATCH = 1_000
 ENCODE_ONLY = "encoding alone (orjson, one call per chunk)"
 CHUNK = kfm_wal.wal._STREAM_CHUNK  # how Wal.submit hands a batch of 1,000 over: chunks of this many
@@ -114,7 +122,15 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
     skipped = peers.missing()
     contenders: list[Any] = [
         c
-        for c in (KfmPipelined, peers.KfmWal, peers.Lmdb, peers.RocksDB, peers.RawFloor, KfmCorePipelined)
+        for c in (
+            KfmPipelined,
+            peers.KfmWal,
+            peers.Lmdb,
+            peers.RocksDB,
+            peers.RawFloor,
+            KfmCorePipelined,
+            KfmPipelinedAssignedIds,
+        )
         if c.name not in skipped
     ]
     bs = PIPELINED_BATCH
@@ -122,6 +138,8 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
     batches = [pool[i : i + bs] for i in range(0, n, bs)]
     encoded = kfm_wal.schema.encode(pool[:n])
     pre = [encoded[i : i + bs] for i in range(0, n, bs)]
+    unnamed = [[{k: v for k, v in e.items() if k != "wal_id"} for e in b] for b in batches]
+    inputs: dict[type, list[Any]] = {KfmCorePipelined: pre, KfmPipelinedAssignedIds: unnamed}
     raw: dict[str, list[float]] = {c.name: [] for c in contenders}
     raw[ENCODE_ONLY] = []
     for r in range(cfg.rounds + 1):
@@ -142,7 +160,7 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
                 peer = cls(d)
             settle()
             t0 = time.perf_counter()
-            for b in pre if cls is KfmCorePipelined else batches:
+            for b in inputs.get(cls, batches):
                 peer.append_many(b)
             if isinstance(peer, KfmPipelined):
                 peer.drain()
@@ -153,9 +171,13 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
                 raw[cls.name].append(len(batches) * bs / dt)
     kv = peers.kv_best({name: raw[name] for name in peers.KV_PEERS if name in raw})
     ratios = {}
-    for diag in (KfmCorePipelined.name, ENCODE_ONLY):
-        pr = stats.paired_ratio(raw[diag], raw[peers.RawFloor.name])
-        ratios[f"{diag} (diagnostic)/{peers.RawFloor.name}"] = {
+    for diag, other in (
+        (KfmCorePipelined.name, peers.RawFloor.name),
+        (ENCODE_ONLY, peers.RawFloor.name),
+        (KfmPipelinedAssignedIds.name, KfmPipelined.name),
+    ):
+        pr = stats.paired_ratio(raw[diag], raw[other])
+        ratios[f"{diag} (diagnostic)/{other}"] = {
             k: pr[k] for k in ("ratio_of_medians", "paired_min", "paired_max", "paired")
         }
     for other, series in (

@@ -22,6 +22,10 @@ flight, section 1b of the report) against the raw write+fdatasync floor of the s
 against the better of LMDB and RocksDB: the sustained-throughput targets of benches/targets.py.
 Both swing with the disk's fsync latency; `pipelined.b1000.vs_append_many` (the same writer
 waiting for each batch) swings less, and it is the one that fails when batches stop overlapping.
+`pipelined.b1000.assigned_ids` is the same producer handing over the same entries without their
+`wal_id` (the writer assigns one) against the entries with theirs: kfm-wal against itself on the
+same disk, ~1x while such entries take the writer's fast check (they once went to the serde
+check: ~0.4x).
 
 The figures against "the better of LMDB and RocksDB" (`*.vs_kv_best`) need an optional peer:
 when neither `lmdb` nor `rocksdict` is installed they are SKIPped with a note (not failed), so the
@@ -73,6 +77,9 @@ class Figure:
 
 def _tp(peer: str, batch: int) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda r: r["throughput"]["ratios"][f"kfm-wal/{peer}"][str(batch)]
+
+
+ASSIGNED_IDS = "kfm-wal pipelined, ids assigned by the writer (diagnostic)/kfm-wal pipelined"
 
 
 def _pipelined(peer: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -146,6 +153,13 @@ FIGURES: tuple[Figure, ...] = (
         "sustained durable throughput, batches of 1,000: kfm-wal pipelined (Wal.submit) / kfm-wal append_many",
         "higher",
         _pipelined("kfm-wal"),
+    ),
+    Figure(
+        "pipelined.b1000.assigned_ids",
+        "sustained durable throughput, batches of 1,000, pipelined (Wal.submit): entries without a wal_id "
+        "(the writer assigns it) / the same entries with theirs",
+        "higher",
+        lambda r: r["throughput"]["pipelined"]["ratios"][ASSIGNED_IDS],
     ),
     Figure("append.p50.vs_raw", "single durable append p50: kfm-wal / raw write+fdatasync", "lower", _latency("p50")),
     Figure(
