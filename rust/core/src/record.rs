@@ -188,6 +188,20 @@ mod tests {
     }
 
     #[test]
+    fn an_assigned_id_is_written_first_and_hashed() {
+        let ts = *b"2026-01-01T00:00:00.000000Z";
+        let id = 0x3f2b_8c1e_5d4a_4e6b_9c7d_0a1b_2c3d_4e5f_u128;
+        let (mut with_id, mut spelled) = (Vec::new(), Vec::new());
+        let h = write_with_id(&mut with_id, 3, &hash::ZERO, Kind::Intent, &ts, Some(id), br#""a":1"#);
+        let members = br#""wal_id":"3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f","a":1"#;
+        // The same line as the id spelled by the caller, so the same hash.
+        assert_eq!(write(&mut spelled, 3, &hash::ZERO, Kind::Intent, &ts, members), h);
+        assert_eq!(with_id, spelled);
+        assert_eq!(members.len() - br#""a":1"#.len(), crate::prepare::ASSIGNED_ID_LEN);
+        assert_eq!(parse(&with_id).unwrap().claimed, h);
+    }
+
+    #[test]
     fn rejects_shapes() {
         let ts = *b"2026-01-01T00:00:00.000000Z";
         let mut out = Vec::new();
