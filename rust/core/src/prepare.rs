@@ -30,6 +30,11 @@ pub struct Prepared {
 /// Bytes of an assigned id's member: `"wal_id":"` + 36 + `",`.
 pub const ASSIGNED_ID_LEN: usize = 48;
 
+/// Bytes of a record's body members: the caller's, and the assigned id's member if any.
+fn body_len(members: usize, assigned: bool) -> usize {
+    members + if assigned { ASSIGNED_ID_LEN } else { 0 }
+}
+
 impl Prepared {
     /// The caller's body members, without braces and without a trailing comma (without the
     /// assigned id's member, see `assigned_id`).
@@ -51,7 +56,7 @@ impl Prepared {
     /// Bytes of the record's body members: `members`, and the assigned id's member if any.
     #[must_use]
     pub fn body_len(&self) -> usize {
-        self.members().len() + if self.assigned { ASSIGNED_ID_LEN } else { 0 }
+        body_len(self.members().len(), self.assigned)
     }
 }
 
@@ -250,8 +255,7 @@ fn nesting_depth(json: &[u8]) -> usize {
 }
 
 fn sized(index: usize, body: Body, wal_id: u128, max_record_bytes: usize) -> Result<(Body, u128)> {
-    let len = body.members.len() + if body.assigned { ASSIGNED_ID_LEN } else { 0 };
-    let size = record::line_len_bound(len);
+    let size = record::line_len_bound(body_len(body.members.len(), body.assigned));
     if size > max_record_bytes {
         return Err(WalError::TooLarge { index, size, limit: max_record_bytes });
     }
