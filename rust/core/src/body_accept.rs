@@ -30,7 +30,7 @@ mod members {
     /// Accepted with its `wal_id`, or without one (only an entry may lack it: the writer then
     /// assigns one, as the serde check allows in `Context::Entry`); None when unsure.
     #[allow(clippy::option_option, reason = "unsure, or accepted with or without a wal_id")]
-    pub(super) fn intent(mut c: Cursor) -> Option<Option<u128>> {
+    pub(super) fn intent(c: &mut Cursor) -> Option<Option<u128>> {
         const WAL_ID: u16 = 1;
         const OPERATION: u16 = 1 << 1;
         const ACTOR: u16 = 1 << 2;
@@ -67,14 +67,14 @@ mod members {
                         return None;
                     }
                 }
-                ACTOR => actor(&mut c)?,
+                ACTOR => actor(c)?,
                 PRE | POST => c.state_hash()?,
                 PAYLOAD => c.object(|c, _| c.value())?,
-                REVERSAL => reversal(&mut c)?,
+                REVERSAL => reversal(c)?,
                 TIER => tier = c.small_uint()?,
-                GOVERNANCE => governance(&mut c)?,
+                GOVERNANCE => governance(c)?,
                 LINEAGE => c.array(|c| non_empty(c.string()?.0))?,
-                _ => telemetry(&mut c)?,
+                _ => telemetry(c)?,
             }
             c.end_member()?;
         }
@@ -82,7 +82,7 @@ mod members {
         (seen | WAL_ID == ALL && tier_ok).then_some((seen & WAL_ID != 0).then_some(wal_id))
     }
 
-    pub(super) fn completion(mut c: Cursor) -> Option<u128> {
+    pub(super) fn completion(c: &mut Cursor) -> Option<u128> {
         const WAL_ID: u8 = 1;
         const STATUS: u8 = 1 << 1;
         const POST: u8 = 1 << 2;
@@ -119,24 +119,40 @@ mod members {
 /// The `wal_id` of an intent line that satisfies every schema rule, or None when unsure.
 pub fn intent(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
     // A line without a wal_id is refused: left to the serde check, which says so.
-    members::intent(Cursor::for_body(line, env, timestamp_ok, index)?)?
+    members::intent(&mut Cursor::for_body(line, env, timestamp_ok, index)?)?
 }
 
 /// `intent` for a caller's entry, its members `entry[members]` read in place (the writer's check):
 /// accepted with its `wal_id`, or without one (the writer assigns it).
 #[allow(clippy::option_option, reason = "unsure, or accepted with or without a wal_id")]
 pub fn intent_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<Option<u128>> {
-    members::intent(Cursor::for_entry(entry, members, index)?)
+    members::intent(&mut Cursor::for_entry(entry, members, index)?)
+}
+
+/// `intent_entry` for the element of a chunk's JSON array whose `{` is at `data[start]`
+/// (`Cursor::for_element`): accepted with where it ends (just past its `}`) and its `wal_id`.
+#[allow(clippy::option_option, reason = "unsure, or accepted with or without a wal_id")]
+pub fn intent_element(data: &[u8], start: usize, index: &QuoteIndex) -> Option<(usize, Option<u128>)> {
+    let mut c = Cursor::for_element(data, start, index)?;
+    let wal_id = members::intent(&mut c)?;
+    Some((c.end(), wal_id))
+}
+
+/// `completion_entry` for an element of a chunk's JSON array, as `intent_element`.
+pub fn completion_element(data: &[u8], start: usize, index: &QuoteIndex) -> Option<(usize, u128)> {
+    let mut c = Cursor::for_element(data, start, index)?;
+    let wal_id = members::completion(&mut c)?;
+    Some((c.end(), wal_id))
 }
 
 /// The `wal_id` of a completion line that satisfies every schema rule, or None when unsure.
 pub fn completion(line: &[u8], env: &Envelope, timestamp_ok: bool, index: &mut QuoteIndex) -> Option<u128> {
-    members::completion(Cursor::for_body(line, env, timestamp_ok, index)?)
+    members::completion(&mut Cursor::for_body(line, env, timestamp_ok, index)?)
 }
 
 /// `completion` for a caller's entry, its members `entry[members]` read in place.
 pub fn completion_entry(entry: &[u8], members: Range<usize>, index: &mut QuoteIndex) -> Option<u128> {
-    members::completion(Cursor::for_entry(entry, members, index)?)
+    members::completion(&mut Cursor::for_entry(entry, members, index)?)
 }
 
 fn one_of(text: &[u8], allowed: &[&str]) -> Option<()> {

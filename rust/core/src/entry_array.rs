@@ -2,7 +2,9 @@
 //! large batch with one encoder call (`[{..},{..},..]`) rather than one call and one buffer per
 //! entry: that call is cheaper, and a thousand small buffers allocated and freed per batch made the
 //! allocator give memory back to the system and fault it in again on every batch. The core then
-//! finds where each element starts and ends and checks every element as the entry it is.
+//! finds where each element starts and ends and checks every element as the entry it is. (The
+//! writer first tries `array_accept`, which does both in one walk; this split is for the arrays
+//! that walk is unsure of.)
 //!
 //! The split reads 64 bytes at a time: which bytes are quotes, backslashes and structural
 //! characters (`{ } [ ] ,`), which quotes are escaped, and, by a prefix XOR of the unescaped

@@ -10,6 +10,9 @@ use crate::record::Envelope;
 /// whose recursion limit (128) refuses some of them.
 const MAX_DEPTH: u32 = 64;
 
+/// `Cursor::end` of an element whose closing brace is not read yet.
+const OPEN_END: usize = usize::MAX;
+
 /// `body::parse_uuid_v4` for the one spelling it accepts (36 characters, lowercase, hyphens
 /// at 8, 13, 18 and 23, version 4, RFC 4122 variant), without going through `&str`: the 32
 /// digits are decoded by the digest decoder (padded to its 64), a few dozen instructions
@@ -42,7 +45,8 @@ pub(crate) struct Cursor<'a> {
     b: &'a [u8],
     quotes: &'a QuoteIndex,
     i: usize,
-    /// Just past the body's closing comma (a line) or the entry's closing brace (an entry).
+    /// Just past the body's closing comma (a line) or the entry's closing brace (an entry);
+    /// `OPEN_END` until an element's closing brace is read (`for_element`).
     end: usize,
     /// What follows the last top-level member: `,` in a line's body, `}` in an entry.
     close: u8,
@@ -107,6 +111,21 @@ impl<'a> Cursor<'a> {
             }
         }
         Some(Cursor { b, quotes, i: start, end, close: b'}', depth: 1 })
+    }
+
+    /// The members of the entry whose `{` is at `data[start]`, an element of a chunk's JSON
+    /// array (`array_accept`), indexed with the whole array: its end is not known beforehand
+    /// but found by the walk, at the first `}` after a top-level member (`end`). The same rules
+    /// as `for_entry`; the caller checked the array's bytes as `for_entry` checks an entry's.
+    #[inline]
+    pub(crate) fn for_element(data: &'a [u8], start: usize, quotes: &'a QuoteIndex) -> Option<Cursor<'a>> {
+        (data.get(start) == Some(&b'{')).then_some(())?;
+        Some(Cursor { b: data, quotes, i: start + 1, end: OPEN_END, close: b'}', depth: 1 })
+    }
+
+    /// Just past the members' closing brace or comma, once found (`for_element`: once read).
+    pub(crate) fn end(&self) -> usize {
+        self.end
     }
 
     pub(crate) fn done(&self) -> bool {
@@ -192,6 +211,18 @@ impl<'a> Cursor<'a> {
     /// members (a line body's comma, an entry's brace).
     #[inline]
     pub(crate) fn end_member(&mut self) -> Option<()> {
+        if self.end == OPEN_END {
+            // An element's members: a comma goes on, its brace ends them.
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    self.end = self.i;
+                }
+                _ => return None,
+            }
+            return Some(());
+        }
         self.eat(if self.i + 1 == self.end { self.close } else { b',' })?;
         (self.i <= self.end).then_some(())
     }

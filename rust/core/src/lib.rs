@@ -3,6 +3,7 @@
 //! layer over this one, and `cargo test` exercises it alone.
 
 mod archive;
+mod array_accept;
 mod batch_verify;
 pub mod body;
 mod body_accept;

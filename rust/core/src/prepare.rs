@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::array_accept::{self, Accepted};
 use crate::body::{self, Context};
 use crate::body_accept;
 use crate::entry_array;
@@ -312,12 +313,57 @@ fn prepare_shared(
 ) -> Result<Vec<Prepared>> {
     let source: Arc<dyn Entries> = Arc::new(entries);
     let each: Vec<&[u8]> = (0..source.count()).map(|i| source.entry(i)).collect();
-    check_all(kind, &each, max_record_bytes, first, |index, body, wal_id| Prepared {
+    check_all(kind, &each, max_record_bytes, first, |index, body, wal_id| shared(kind, &source, index, body, wal_id))
+}
+
+/// Entry `index` of `source`, prepared: its members stay in it.
+fn shared(kind: Kind, source: &Arc<dyn Entries>, index: usize, body: Body, wal_id: u128) -> Prepared {
+    Prepared {
         kind,
         members: Members::Shared { entries: source.clone(), index, range: body.members },
         wal_id,
         assigned: body.assigned,
-    })
+    }
+}
+
+/// `prepare_shared` for a chunk given as one JSON array of `count` entries: checked in one walk
+/// (`array_accept`) when every element is one the acceptor takes, else split and checked
+/// element by element. An array that does not split into `count` elements fails the batch.
+fn prepare_array<B: AsRef<[u8]> + Send + Sync + 'static>(
+    kind: Kind,
+    array: B,
+    count: usize,
+    max_record_bytes: usize,
+    first: usize,
+) -> Result<Vec<Prepared>> {
+    if let Some(accepted) = array_accept::accept_array(kind, array.as_ref(), count) {
+        let mut elements = Vec::with_capacity(count);
+        let mut checked = Vec::with_capacity(count);
+        for (i, Accepted { element, wal_id }) in accepted.into_iter().enumerate() {
+            // The members lie between the element's braces (the acceptor read no whitespace).
+            let members = 1..element.len() - 1;
+            let (body, wal_id) = match wal_id {
+                Some(id) => (Body { members, assigned: false }, id),
+                None => with_new_id(members),
+            };
+            checked.push(sized(first + i, body, wal_id, max_record_bytes)?);
+            elements.push(element);
+        }
+        let source: Arc<dyn Entries> = Arc::new(ArrayEntries { array, elements });
+        return Ok(checked
+            .into_iter()
+            .enumerate()
+            .map(|(index, (body, wal_id))| shared(kind, &source, index, body, wal_id))
+            .collect());
+    }
+    match entry_array::split_array(array.as_ref()) {
+        Some(elements) if elements.len() == count => {
+            prepare_shared(kind, ArrayEntries { array, elements }, max_record_bytes, first)
+        }
+        _ => Err(WalError::InvalidArgument(format!(
+            "the chunk from entry {first}: not one JSON array of {count} entries"
+        ))),
+    }
 }
 
 /// `prepare` for one chunk of a streamed batch: the members of its entries are copied into one
@@ -401,14 +447,7 @@ impl Streamed {
     /// call for the chunk, see `entry_array`). An array that does not split into `count`
     /// elements fails the batch.
     pub fn push_array<B: AsRef<[u8]> + Send + Sync + 'static>(&mut self, array: B, count: usize) {
-        self.spawn_chunk(count, move |kind, max, first| match entry_array::split_array(array.as_ref()) {
-            Some(elements) if elements.len() == count => {
-                prepare_shared(kind, ArrayEntries { array, elements }, max, first)
-            }
-            _ => Err(WalError::InvalidArgument(format!(
-                "the chunk from entry {first}: not one JSON array of {count} entries"
-            ))),
-        });
+        self.spawn_chunk(count, move |kind, max, first| prepare_array(kind, array, count, max, first));
     }
 
     /// Run `prepare(kind, max_record_bytes, first)` for the next chunk of `count` entries where
