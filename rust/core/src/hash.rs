@@ -42,15 +42,42 @@ fn compress(state: &mut [u32; 8], blocks: &[u8]) {
     sha2::compress256(state, blocks);
 }
 
-/// Append the 64 lowercase hex digits of `digest` to `out`.
-///
-/// # Panics
-///
-/// Never: the space made is exactly what 32 bytes take in hex.
+/// Append the 64 lowercase hex digits of `digest` to `out`. Twice per record the writer builds
+/// (`prev` and `hash`): 16 bytes a step with SSE2 (part of every x86-64 CPU), a few times faster
+/// than a table lookup per nibble; elsewhere the hex crate.
 pub fn push_hex(out: &mut Vec<u8>, digest: &Digest) {
-    let start = out.len();
-    out.resize(start + 64, 0);
-    hex::encode_to_slice(digest, &mut out[start..]).expect("64-byte buffer for 32-byte digest");
+    #[cfg(target_arch = "x86_64")]
+    out.extend_from_slice(&hex_sse2(digest));
+    #[cfg(not(target_arch = "x86_64"))]
+    out.extend_from_slice(hex::encode(digest).as_bytes());
+}
+
+/// The 64 lowercase hex digits of `digest`: each nibble `n` becomes `'0' + n`, plus 39 (the
+/// distance from `'9' + 1` to `'a'`) where `n > 9`, the high and low nibbles then interleaved.
+#[cfg(target_arch = "x86_64")]
+fn hex_sse2(digest: &Digest) -> [u8; 64] {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_set1_epi8, _mm_srli_epi16,
+        _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    };
+    let mut out = [0u8; 64];
+    // SAFETY: SSE2 is in the x86-64 baseline; each load reads 16 bytes inside `digest`, each
+    // store writes 16 bytes inside `out`.
+    unsafe {
+        let ascii = |n: __m128i| {
+            let letter = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+            _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0'.cast_signed())), letter)
+        };
+        for half in 0..2 {
+            let v = _mm_loadu_si128(digest.as_ptr().add(16 * half).cast());
+            let low = _mm_set1_epi8(0x0F);
+            let (high, low) = (ascii(_mm_and_si128(_mm_srli_epi16(v, 4), low)), ascii(_mm_and_si128(v, low)));
+            let at = out.as_mut_ptr().add(32 * half);
+            _mm_storeu_si128(at.cast(), _mm_unpacklo_epi8(high, low));
+            _mm_storeu_si128(at.add(16).cast(), _mm_unpackhi_epi8(high, low));
+        }
+    }
+    out
 }
 
 #[must_use]
@@ -227,6 +254,18 @@ mod tests {
     fn known_answer() {
         // FIPS 180-2 "abc"
         assert_eq!(hex::encode(sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn push_hex_writes_what_the_hex_crate_does() {
+        let mut rng = fastrand::Rng::with_seed(22);
+        let mut digests = vec![ZERO, [0xFF; 32], core::array::from_fn(|i| u8::try_from(i * 8).unwrap())];
+        digests.extend((0..2000).map(|_| core::array::from_fn(|_| rng.u8(..))));
+        for d in digests {
+            let mut v = b"x".to_vec();
+            push_hex(&mut v, &d);
+            assert_eq!(v, [b"x".as_slice(), hex::encode(d).as_bytes()].concat());
+        }
     }
 
     #[test]
