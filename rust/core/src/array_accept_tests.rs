@@ -4,6 +4,7 @@
 use super::*;
 use crate::entry_array::split_array;
 use crate::prepare::prepare;
+use crate::test_mutations::mutate;
 
 const ID: &str = "3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f";
 
@@ -88,21 +89,7 @@ fn accepts_nothing_the_split_then_check_path_would_not() {
     for (kind, entries) in &bases {
         let base = array(entries);
         for _ in 0..20_000 {
-            let mut m = base.clone();
-            for _ in 0..rng.usize(1..4) {
-                let at = rng.usize(..m.len());
-                match rng.u8(..4) {
-                    0 => m[at] = b"\"\\{}[]:, \t0a-.eEn"[rng.usize(..17)],
-                    1 => _ = m.remove(at),
-                    2 => m.insert(at, rng.u8(..)),
-                    // A piece of the array doubled: whole members, elements, strings.
-                    _ => {
-                        let end = (at + rng.usize(1..120)).min(m.len());
-                        let piece = m[at..end].to_vec();
-                        m.splice(at..at, piece);
-                    }
-                }
-            }
+            let m = mutate(&mut rng, &base, b"\"\\{}[]:, \t0a-.eEn", true);
             for count in [entries.len() - 1, entries.len(), entries.len() + 1] {
                 accepted += usize::from(assert_agrees(*kind, &m, count));
             }

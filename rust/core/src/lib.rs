@@ -51,6 +51,8 @@ pub mod signature_rules;
 pub mod summary_join;
 pub mod summary_resume;
 mod sync_stage;
+#[cfg(test)]
+mod test_mutations;
 pub mod timestamp;
 pub mod verify;
 pub mod writer;
