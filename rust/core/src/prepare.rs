@@ -159,9 +159,13 @@ fn accept(kind: Kind, entry: &[u8], members: Range<usize>, quotes: &mut QuoteInd
     }
 }
 
-/// An intent's members and the `wal_id` the writer gives it when the caller left it out.
-fn with_new_id(members: Range<usize>) -> (Body, u128) {
-    (Body { members, assigned: true }, uuid::Uuid::new_v4().as_u128())
+/// An entry's members and its `wal_id`: the caller's, or (an intent that left it out) the one
+/// the writer gives it.
+fn with_id(members: Range<usize>, wal_id: Option<u128>) -> (Body, u128) {
+    match wal_id {
+        Some(id) => (Body { members, assigned: false }, id),
+        None => (Body { members, assigned: true }, uuid::Uuid::new_v4().as_u128()),
+    }
 }
 
 fn prepare_one(
@@ -189,10 +193,7 @@ fn prepare_one(
         if newline(&entry[outer.start..members.start]) {
             return Err(schema("", "entry must be compact JSON without line breaks"));
         }
-        let (body, wal_id) = match wal_id {
-            Some(id) => (Body { members, assigned: false }, id),
-            None => with_new_id(members),
-        };
+        let (body, wal_id) = with_id(members, wal_id);
         return sized(index, body, wal_id, max_record_bytes);
     }
     if newline(json) {
@@ -204,13 +205,7 @@ fn prepare_one(
     }
     let to_schema = |e: body::FieldError| WalError::Schema { index, field: e.field, message: e.message };
     let (body, wal_id) = match kind {
-        Kind::Intent => {
-            let facts = body::check_intent(json, Context::Entry).map_err(to_schema)?;
-            match facts.wal_id {
-                Some(id) => (Body { members, assigned: false }, id),
-                None => with_new_id(members),
-            }
-        }
+        Kind::Intent => with_id(members, body::check_intent(json, Context::Entry).map_err(to_schema)?.wal_id),
         Kind::Completion => {
             let facts = body::check_completion(json, Context::Entry).map_err(to_schema)?;
             (Body { members, assigned: false }, facts.wal_id)
@@ -342,10 +337,7 @@ fn prepare_array<B: AsRef<[u8]> + Send + Sync + 'static>(
         for (i, Accepted { element, wal_id }) in accepted.into_iter().enumerate() {
             // The members lie between the element's braces (the acceptor read no whitespace).
             let members = 1..element.len() - 1;
-            let (body, wal_id) = match wal_id {
-                Some(id) => (Body { members, assigned: false }, id),
-                None => with_new_id(members),
-            };
+            let (body, wal_id) = with_id(members, wal_id);
             checked.push(sized(first + i, body, wal_id, max_record_bytes)?);
             elements.push(element);
         }
