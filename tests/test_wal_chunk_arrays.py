@@ -111,7 +111,8 @@ def test_an_array_that_is_not_what_it_claims_fails_the_batch(tmp_path: Path, key
     or submitted; the batch writes nothing and the writer goes on."""
     with Wal.create(tmp_path / "log", key) as wal:
         for background in (True, False):
-            for array, count in ((schema.encode_array([make_entry(1), make_entry(2)]), 3), (b'[{"a":1}', 1)):
+            two = schema.encode_array([make_entry(1), make_entry(2)])
+            for array, count in ((two, 3), (two, 2**64 - 1), (b'[{"a":1}', 1)):
                 assert array is not None
                 for hand_over in ("commit", "submit"):
                     batch = wal._writer.batch("intent", background)

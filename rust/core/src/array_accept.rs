@@ -36,7 +36,9 @@ pub(crate) fn accept_array(kind: Kind, data: &[u8], count: usize) -> Option<Vec<
     if !quotes.build(data, 0) && (data.iter().any(|&b| b < 0x20) || std::str::from_utf8(data).is_err()) {
         return None;
     }
-    let mut accepted = Vec::with_capacity(count);
+    // `count` is the caller's word, judged only at the end: room for no more elements than the
+    // array can hold (each at least `{}` and a comma).
+    let mut accepted = Vec::with_capacity(count.min(data.len() / 3 + 1));
     let mut start = 1;
     loop {
         let (end, wal_id) = match kind {

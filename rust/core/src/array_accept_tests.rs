@@ -64,6 +64,7 @@ fn walks_whole_arrays_of_every_kind_of_entry() {
         (Kind::Intent, [b" ", &array(&intents)[..]].concat(), 5),
         (Kind::Intent, format!("[{}, {}]", intents[0], intents[1]).into_bytes(), 2),
         (Kind::Intent, b"[]".to_vec(), 0),
+        (Kind::Intent, array(&intents), usize::MAX),
     ] {
         assert!(accept_array(kind, &data, count).is_none(), "{kind:?} {count} {}", String::from_utf8_lossy(&data));
     }

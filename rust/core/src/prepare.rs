@@ -452,7 +452,7 @@ impl Streamed {
     ) {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (kind, max, first) = (self.kind, self.max_record_bytes, self.next_index);
-        self.next_index += count;
+        self.next_index = self.next_index.saturating_add(count);
         match self.checks {
             ChunkChecks::Caller => {
                 let _ = tx.send(prepare(kind, max, first));
@@ -467,9 +467,14 @@ impl Streamed {
     /// Wait for every chunk; chunks are joined in order, so the first error met is the lowest
     /// index's.
     pub fn finish(self) -> Result<Vec<Prepared>> {
-        let mut out = Vec::with_capacity(self.next_index);
+        let mut chunks = Vec::with_capacity(self.chunks.len());
         for rx in self.chunks {
-            let chunk = rx.recv().map_err(|_| WalError::InvalidArgument("a chunk's preparation was lost".into()))??;
+            chunks.push(rx.recv().map_err(|_| WalError::InvalidArgument("a chunk's preparation was lost".into()))??);
+        }
+        // Sized by what the chunks hold, not by the counts announced (a caller's word, which a
+        // chunk that fails may have overstated).
+        let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
             out.extend(chunk);
         }
         Ok(out)

@@ -274,4 +274,8 @@ fn array_chunks_prepare_as_lists_do(checks: ChunkChecks) {
         }
         other => panic!("expected the chunk to be refused, got {other:?}"),
     }
+    // However many it announces: nothing is set aside for entries the array cannot hold.
+    let mut s = Streamed::new(Kind::Intent, 1 << 20, checks);
+    s.push_array(as_array(&entries[..3]), usize::MAX);
+    assert!(matches!(s.finish(), Err(WalError::InvalidArgument(_))));
 }
