@@ -3,7 +3,8 @@
 //! `{` to the `}` that closes it, and the next element starts after the comma there. Splitting
 //! the array first (a pass over every byte to find its top-level commas) and then checking each
 //! element (a second pass, and a quote index built per element) did the same reading twice; the
-//! split and the per-element index were a third of the checks' time on the producer's thread.
+//! split and the per-element index were about two fifths of the checks' time on the producer's
+//! thread (perf, AMD EPYC: 7.9% of all samples, the rest of the checks 10.5%).
 //!
 //! It can only accept, as the acceptor can: an array it is unsure of anywhere (an element the
 //! acceptor leaves to serde, a byte outside the array's grammar, another count) yields None, and
