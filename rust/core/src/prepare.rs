@@ -28,8 +28,7 @@ pub struct Prepared {
     assigned: bool,
 }
 
-/// Bytes of an assigned id's member: `"wal_id":"` + 36 + `",`.
-pub const ASSIGNED_ID_LEN: usize = 48;
+pub use crate::record::ASSIGNED_ID_LEN;
 
 /// Bytes of a record's body members: the caller's, and the assigned id's member if any.
 fn body_len(members: usize, assigned: bool) -> usize {

@@ -124,6 +124,9 @@ pub fn write(out: &mut Vec<u8>, seq: u64, prev: &Digest, kind: Kind, ts: &Timest
     write_with_id(out, seq, prev, kind, ts, None, members)
 }
 
+/// Bytes of the member `write_with_id` puts first for an assigned id: `"wal_id":"` + 36 + `",`.
+pub const ASSIGNED_ID_LEN: usize = 48;
+
 /// `write`, with `"wal_id":"<id>",` as the body's first member when `id` is given (an id the
 /// writer assigned to an entry that had none; `members` must not hold a `wal_id` then).
 pub fn write_with_id(
@@ -136,7 +139,7 @@ pub fn write_with_id(
     members: &[u8],
 ) -> Digest {
     let start = out.len();
-    out.reserve(members.len() + 256 + 48);
+    out.reserve(members.len() + 256 + ASSIGNED_ID_LEN);
     out.extend_from_slice(P_SEQ);
     out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(P_PREV);
@@ -197,7 +200,7 @@ mod tests {
         // The same line as the id spelled by the caller, so the same hash.
         assert_eq!(write(&mut spelled, 3, &hash::ZERO, Kind::Intent, &ts, members), h);
         assert_eq!(with_id, spelled);
-        assert_eq!(members.len() - br#""a":1"#.len(), crate::prepare::ASSIGNED_ID_LEN);
+        assert_eq!(members.len() - br#""a":1"#.len(), ASSIGNED_ID_LEN);
         assert_eq!(parse(&with_id).unwrap().claimed, h);
     }
 
