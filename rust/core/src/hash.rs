@@ -14,13 +14,29 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     let whole = bytes.len() / 64 * 64;
     let mut state = H0;
     compress(&mut state, &bytes[..whole]);
-    let rest = &bytes[whole..];
+    let (tail, tail_len) = padded_tail(bytes);
+    compress(&mut state, &tail[..tail_len]);
+    digest_of(state)
+}
+
+pub(crate) const H0: [u32; 8] =
+    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
+
+/// The last one or two blocks of the message `bytes`: the bytes after its whole blocks, the
+/// `0x80` marker, zeros, and the message's length in bits (FIPS 180-4 5.1.1); and their length
+/// (64 or 128).
+pub(crate) fn padded_tail(bytes: &[u8]) -> ([u8; 128], usize) {
+    let rest = &bytes[bytes.len() / 64 * 64..];
     let mut tail = [0u8; 128];
     tail[..rest.len()].copy_from_slice(rest);
     tail[rest.len()] = 0x80;
     let tail_len = if rest.len() < 56 { 64 } else { 128 };
     tail[tail_len - 8..tail_len].copy_from_slice(&(bytes.len() as u64 * 8).to_be_bytes());
-    compress(&mut state, &tail[..tail_len]);
+    (tail, tail_len)
+}
+
+/// The digest of a final state: its words, big-endian.
+pub(crate) fn digest_of(state: [u32; 8]) -> Digest {
     let mut out = ZERO;
     for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
@@ -28,11 +44,8 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     out
 }
 
-const H0: [u32; 8] =
-    [0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19];
-
 /// SHA-256 compression of whole 64-byte blocks (sha2's, SHA-NI where the CPU has it).
-fn compress(state: &mut [u32; 8], blocks: &[u8]) {
+pub(crate) fn compress(state: &mut [u32; 8], blocks: &[u8]) {
     use sha2::digest::{consts::U64, generic_array::GenericArray};
     debug_assert_eq!(blocks.len() % 64, 0);
     // SAFETY: GenericArray<u8, U64> is #[repr(transparent)] over [u8; 64] (size 64, align 1),

@@ -17,6 +17,7 @@ pub mod finding;
 pub mod format_version;
 pub mod fsutil;
 pub mod hash;
+mod hash_pair;
 mod json_cursor;
 pub mod keys;
 mod line_facts;

@@ -10,6 +10,7 @@ use std::io;
 
 use crate::body_accept;
 use crate::hash::{self, Digest};
+use crate::hash_pair;
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
@@ -24,6 +25,22 @@ pub struct LineFacts {
     pub hash: Digest,
     /// The fast body pass's verdict for an intent or completion (None: unsure, or another kind).
     pub op: Option<u128>,
+}
+
+/// What was computed of a line before the scanner reads it: its hash (hashed together with the
+/// next line, or ahead on another thread), and the fast body pass's verdict when computed ahead.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known {
+    pub hash: Option<Digest>,
+    /// Some: computed ahead (the verdict, None for unsure); None: not computed.
+    #[allow(clippy::option_option, reason = "not computed ahead, or computed: the fast verdict (None: unsure)")]
+    pub op: Option<Option<u128>>,
+}
+
+impl From<&LineFacts> for Known {
+    fn from(f: &LineFacts) -> Self {
+        Known { hash: Some(f.hash), op: Some(f.op) }
+    }
 }
 
 /// Pieces a split segment's second half is cut into.
@@ -83,20 +100,34 @@ pub fn of_lines(bytes: &[u8], from: usize, check_bodies: bool) -> Vec<LineFacts>
 fn of_feed(feed: &mut dyn LineFeed, check_bodies: bool, len: usize) -> io::Result<Vec<LineFacts>> {
     let mut quotes = QuoteIndex::default();
     let mut out = Vec::with_capacity(len / 512);
-    while let Some((offset, line)) = feed.next_line()? {
-        let hash = hash::sha256(record::hashed_part(line));
-        let op = match record::parse(line) {
-            Ok(env) if check_bodies => {
-                let timestamp_ok = timestamp::is_valid(env.timestamp);
-                match env.kind {
-                    Some(Kind::Intent) => body_accept::intent(line, &env, timestamp_ok, &mut quotes),
-                    Some(Kind::Completion) => body_accept::completion(line, &env, timestamp_ok, &mut quotes),
-                    _ => None,
-                }
+    loop {
+        match feed.next_two()? {
+            (Some((o1, l1)), Some((o2, l2))) => {
+                let (h1, h2) = hash_pair::sha256_pair(record::hashed_part(l1), record::hashed_part(l2));
+                out.push(facts(o1, l1, h1, check_bodies, &mut quotes));
+                out.push(facts(o2, l2, h2, check_bodies, &mut quotes));
             }
-            _ => None,
-        };
-        out.push(LineFacts { offset, hash, op });
+            (Some((offset, line)), None) => {
+                let hash = hash::sha256(record::hashed_part(line));
+                out.push(facts(offset, line, hash, check_bodies, &mut quotes));
+            }
+            (None, _) => return Ok(out),
+        }
     }
-    Ok(out)
+}
+
+/// The facts of one line, its hash already computed.
+fn facts(offset: u64, line: &[u8], hash: Digest, check_bodies: bool, quotes: &mut QuoteIndex) -> LineFacts {
+    let op = match record::parse(line) {
+        Ok(env) if check_bodies => {
+            let timestamp_ok = timestamp::is_valid(env.timestamp);
+            match env.kind {
+                Some(Kind::Intent) => body_accept::intent(line, &env, timestamp_ok, quotes),
+                Some(Kind::Completion) => body_accept::completion(line, &env, timestamp_ok, quotes),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    LineFacts { offset, hash, op }
 }

@@ -8,11 +8,18 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+/// A line's offset in its segment, and its bytes.
+pub type Line<'a> = (u64, &'a [u8]);
+
 /// Lines in order, each with its byte offset in the segment; the last line may lack its `\n`
 /// (a torn tail). A lending iterator: a line is valid until the next call.
 pub trait LineFeed {
     /// The next line and its offset, None after the last.
-    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>>;
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>>;
+    /// The next two lines, so that they can be hashed together (`hash_pair`). The second is
+    /// None after the last line, and where holding both would grow a buffer (it is then the
+    /// first of the next call).
+    fn next_two(&mut self) -> io::Result<(Option<Line<'_>>, Option<Line<'_>>)>;
     /// Offset of the line `next_line` returns next (the end when there is none).
     fn position(&self) -> u64;
 }
@@ -38,15 +45,29 @@ impl<'b> SliceLines<'b> {
     }
 }
 
+impl SliceLines<'_> {
+    /// The end of the line starting at `pos` (None: no bytes left there).
+    fn line_end(&self, pos: usize) -> Option<usize> {
+        (pos < self.bytes.len())
+            .then(|| memchr::memchr(b'\n', &self.bytes[pos..]).map_or(self.bytes.len(), |i| pos + i + 1))
+    }
+}
+
 impl LineFeed for SliceLines<'_> {
-    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         let pos = self.pos;
-        if pos >= self.bytes.len() {
-            return Ok(None);
-        }
-        let end = memchr::memchr(b'\n', &self.bytes[pos..]).map_or(self.bytes.len(), |i| pos + i + 1);
+        let Some(end) = self.line_end(pos) else { return Ok(None) };
         self.pos = end;
         Ok(Some((self.base + pos as u64, &self.bytes[pos..end])))
+    }
+
+    fn next_two(&mut self) -> io::Result<(Option<Line<'_>>, Option<Line<'_>>)> {
+        let start = self.pos;
+        let Some(mid) = self.line_end(start) else { return Ok((None, None)) };
+        let end = self.line_end(mid);
+        self.pos = end.unwrap_or(mid);
+        let at = |from: usize| self.base + from as u64;
+        Ok((Some((at(start), &self.bytes[start..mid])), end.map(|end| (at(mid), &self.bytes[mid..end]))))
     }
 
     fn position(&self) -> u64 {
@@ -122,25 +143,48 @@ pub fn line_start_after(file: &File, at: u64, end: u64) -> io::Result<u64> {
     Ok(lines.position())
 }
 
-impl LineFeed for FileLines<'_> {
-    fn next_line(&mut self) -> io::Result<Option<(u64, &[u8])>> {
+impl FileLines<'_> {
+    /// Where the line starting `skip` bytes past `lo` ends (an index into `buf`), reading more
+    /// as needed; None when no byte is left there. A refill moves the bytes from `lo` on to the
+    /// front, which is why the start is given relative to `lo`. Without `may_grow`, also None
+    /// when the line does not end inside the buffer at its present size.
+    fn line_end(&mut self, skip: usize, may_grow: bool) -> io::Result<Option<usize>> {
         loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.searched..self.hi]) {
-                let (start, end) = (self.lo, self.searched + i + 1);
-                (self.lo, self.searched) = (end, end);
-                return Ok(Some((self.at + start as u64, &self.buf[start..end])));
+            let from = self.searched.max(self.lo + skip);
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[from..self.hi]) {
+                return Ok(Some(from + i + 1));
             }
             self.searched = self.hi;
+            if !may_grow && self.lo == 0 && self.hi == self.buf.len() {
+                return Ok(None);
+            }
             if self.eof || !self.refill()? {
                 // No newline up to the end: what is left is a last, torn line.
-                if self.lo == self.hi {
-                    return Ok(None);
-                }
-                let start = self.lo;
-                (self.lo, self.searched) = (self.hi, self.hi);
-                return Ok(Some((self.at + start as u64, &self.buf[start..self.hi])));
+                return Ok((self.lo + skip < self.hi).then_some(self.hi));
             }
         }
+    }
+}
+
+impl LineFeed for FileLines<'_> {
+    fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        let Some(end) = self.line_end(0, true)? else { return Ok(None) };
+        let start = self.lo;
+        (self.lo, self.searched) = (end, end);
+        Ok(Some((self.at + start as u64, &self.buf[start..end])))
+    }
+
+    fn next_two(&mut self) -> io::Result<(Option<Line<'_>>, Option<Line<'_>>)> {
+        let Some(first_end) = self.line_end(0, true)? else { return Ok((None, None)) };
+        let skip = first_end - self.lo;
+        self.searched = first_end;
+        let end = self.line_end(skip, false)?;
+        // Indexes after the second search: it may have moved the bytes to the front.
+        let (start, mid) = (self.lo, self.lo + skip);
+        self.lo = end.unwrap_or(mid);
+        self.searched = self.searched.max(self.lo);
+        let at = |from: usize| self.at + from as u64;
+        Ok((Some((at(start), &self.buf[start..mid])), end.map(|end| (at(mid), &self.buf[mid..end]))))
     }
 
     fn position(&self) -> u64 {
@@ -160,6 +204,30 @@ mod tests {
             assert_eq!(feed.position(), at + line.len() as u64);
             out.push((at, line));
         }
+        out
+    }
+
+    /// The lines `feed` gives when asked for one or two at a time, as `pick` chooses.
+    fn collect_mixed(feed: &mut dyn LineFeed, pick: &mut fastrand::Rng) -> Vec<(u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        loop {
+            if pick.bool() {
+                let Some((at, line)) = feed.next_line().unwrap() else { break };
+                out.push((at, line.to_vec()));
+                continue;
+            }
+            let (first, second) = feed.next_two().unwrap();
+            let Some((at, line)) = first else { break };
+            let mut last = (at, line.to_vec());
+            out.push(last.clone());
+            if let Some((at, line)) = second {
+                assert_eq!(at, last.0 + last.1.len() as u64, "the second line follows the first");
+                last = (at, line.to_vec());
+                out.push(last.clone());
+            }
+            assert_eq!(feed.position(), last.0 + last.1.len() as u64);
+        }
+        assert_eq!(feed.next_two().unwrap(), (None, None));
         out
     }
 
@@ -190,6 +258,14 @@ mod tests {
             let want = collect(&mut SliceLines::new(&bytes, start));
             let got = collect(&mut FileLines::new(&file, start as u64, bytes.len() as u64));
             assert_eq!(got, want, "case {case}");
+            // Two at a time (mixed with one at a time), whether or not the buffer holds both.
+            let len = bytes.len() as u64;
+            let mut pick = fastrand::Rng::with_seed(case);
+            assert_eq!(collect_mixed(&mut FileLines::new(&file, start as u64, len), &mut pick), want, "case {case}");
+            assert_eq!(collect_mixed(&mut SliceLines::new(&bytes, start), &mut pick), want, "case {case}");
+            let small = rng.usize(1..600);
+            let got = collect_mixed(&mut FileLines::with_buffer(&file, start as u64, len, small), &mut pick);
+            assert_eq!(got, want, "case {case}, buffer {small}");
             // A bound inside the file ends the lines there, as if the file ended there.
             if let Some(&(at, _)) = want.get(want.len() / 2) {
                 let cut = collect(&mut FileLines::new(&file, start as u64, at));
@@ -227,5 +303,10 @@ mod tests {
         file.write_all(b"one\ntwo\nthr").unwrap();
         let got = collect(&mut FileLines::new(&file, 0, 1000));
         assert_eq!(got, vec![(0, b"one\n".to_vec()), (4, b"two\n".to_vec()), (8, b"thr".to_vec())]);
+        // Two at a time: a pair, then the torn last line alone.
+        let mut lines = FileLines::new(&file, 0, 1000);
+        assert_eq!(lines.next_two().unwrap(), (Some((0, b"one\n".as_slice())), Some((4, b"two\n".as_slice()))));
+        assert_eq!(lines.next_two().unwrap(), (Some((8, b"thr".as_slice())), None));
+        assert_eq!(lines.next_two().unwrap(), (None, None));
     }
 }

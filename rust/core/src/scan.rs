@@ -6,8 +6,10 @@
 use std::fs::File;
 
 use crate::error::{IoContext, Result};
-use crate::line_facts::{self, LineFacts};
+use crate::hash_pair;
+use crate::line_facts::{self, Known, LineFacts};
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
+use crate::record;
 use crate::scanner::Scanner;
 use crate::segment::SegmentFile;
 
@@ -131,37 +133,53 @@ pub(crate) fn scan_lines(
     let mut judged = Judged { v2: from.header.as_ref().is_some_and(|h| h.v2), end: None };
     let facts = match ahead.filter(|&(at, _)| at > start && at < len) {
         Some((at, facts_of)) => {
-            let (first_half, facts) = rayon::join(
-                || -> std::io::Result<()> {
-                    while lines.position() < at && judged.end.is_none() {
-                        let Some((offset, line)) = lines.next_line()? else { break };
-                        if judged.judge(line, offset) {
-                            s.line(line, offset, None);
-                        }
-                    }
-                    Ok(())
-                },
-                || facts_of(at),
-            );
+            let (first_half, facts) = rayon::join(|| scan_in_pairs(lines, &mut judged, &mut s, at), || facts_of(at));
             first_half?;
             facts?
         }
         None => Vec::new(),
     };
-    let mut facts = facts.iter();
+    if facts.is_empty() {
+        scan_in_pairs(lines, &mut judged, &mut s, u64::MAX)?;
+    }
+    let mut facts = facts.iter().peekable();
     while judged.end.is_none() {
         let Some((offset, line)) = lines.next_line()? else { break };
         // Facts computed ahead are taken only for the line they were computed for: a file changed
         // underneath the two reads (it is not ours to control) cannot pair a line with another's.
-        let ahead = facts.next().filter(|f| f.offset == offset);
+        // (The first half's last pair may have read the first line the facts start at.)
+        while facts.next_if(|f| f.offset < offset).is_some() {}
+        let known = facts.next_if(|f| f.offset == offset).map_or_else(Known::default, Known::from);
         if judged.judge(line, offset) {
-            s.line(line, offset, ahead);
+            s.line(line, offset, known);
         }
     }
     let end = judged.end.unwrap_or(len);
     let mut out = s.finish(end);
     out.bytes = end; // a v2 segment's padding and what follows a torn line are not scanned bytes
     Ok(out)
+}
+
+/// Scan lines until the judged bytes end or the next line starts at or after `until`, two lines
+/// at a time where there are two: hashed together (`hash_pair`), then scanned in order.
+fn scan_in_pairs(lines: &mut dyn LineFeed, judged: &mut Judged, s: &mut Scanner, until: u64) -> std::io::Result<()> {
+    while judged.end.is_none() && lines.position() < until {
+        let (first, second) = lines.next_two()?;
+        let Some((o1, l1)) = first else { break };
+        if !judged.judge(l1, o1) {
+            break;
+        }
+        // The second line is judged only where the first left the judged bytes going on.
+        match second.filter(|&(o2, l2)| judged.end.is_none() && judged.judge(l2, o2)) {
+            Some((o2, l2)) => {
+                let (h1, h2) = hash_pair::sha256_pair(record::hashed_part(l1), record::hashed_part(l2));
+                s.line(l1, o1, Known { hash: Some(h1), op: None });
+                s.line(l2, o2, Known { hash: Some(h2), op: None });
+            }
+            None => s.line(l1, o1, Known::default()),
+        }
+    }
+    Ok(())
 }
 
 /// Where a segment's judged bytes end (docs/FORMAT.md section 2, "Padding and torn lines"): in a
@@ -198,9 +216,9 @@ fn says_v2(line: &[u8]) -> bool {
     struct Format {
         format: Option<String>,
     }
-    let Ok(env) = crate::record::parse(line) else { return false };
-    env.kind == Some(crate::record::Kind::Header)
-        && crate::hash::sha256(crate::record::hashed_part(line)) == env.claimed
+    let Ok(env) = record::parse(line) else { return false };
+    env.kind == Some(record::Kind::Header)
+        && crate::hash::sha256(record::hashed_part(line)) == env.claimed
         && serde_json::from_slice::<Format>(&line[..line.len() - 1])
             .is_ok_and(|f| f.format.as_deref() == Some(crate::body::FORMAT_V2))
 }

@@ -9,7 +9,7 @@ use crate::body_accept;
 use crate::finding::{Code, Finding};
 use crate::hash::{self, Digest};
 use crate::keys::{self, PendingSignature, PublicKey};
-use crate::line_facts::LineFacts;
+use crate::line_facts::Known;
 use crate::quote_index::QuoteIndex;
 use crate::record::{self, Kind};
 use crate::scan_result::{Boundary, HeaderInfo, OpEvent, RecordRef, SegmentScan, Tail};
@@ -157,9 +157,9 @@ impl<'a, 'o> Scanner<'a, 'o> {
         self.resync = true;
     }
 
-    /// `ahead`: this line's facts, when they were computed on another thread.
+    /// `known`: what was computed of this line before (its hash, the fast body verdict).
     #[allow(clippy::too_many_lines, reason = "the envelope rules of one line, in the order docs/FORMAT.md states them")]
-    pub(crate) fn line(&mut self, line: &[u8], offset: u64, ahead: Option<&LineFacts>) {
+    pub(crate) fn line(&mut self, line: &[u8], offset: u64, known: Known) {
         let env = match record::parse(line) {
             Ok(env) => env,
             Err(record::LineError(why)) => {
@@ -167,7 +167,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
                 return self.bad_line(Code::RecordMalformed, offset, why.to_owned());
             }
         };
-        let computed = ahead.map_or_else(|| hash::sha256(record::hashed_part(line)), |f| f.hash);
+        let computed = known.hash.unwrap_or_else(|| hash::sha256(record::hashed_part(line)));
         if computed != env.claimed {
             return self.bad_line(Code::RecordHash, offset, "record hash does not match its bytes".to_owned());
         }
@@ -267,7 +267,7 @@ impl<'a, 'o> Scanner<'a, 'o> {
         match kind {
             Kind::Header => self.header_line(line, offset, env.seq),
             Kind::Intent | Kind::Completion => {
-                self.op_line(line, &env, timestamp_ok, offset, kind, ahead.map(|f| f.op));
+                self.op_line(line, &env, timestamp_ok, offset, kind, known.op);
             }
             Kind::Key => self.key_line(line, offset, env.seq),
             Kind::Seal => self.seal_line(line, offset, env.seq, env.prev, &ts, computed),
