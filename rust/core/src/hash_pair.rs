@@ -37,6 +37,7 @@ fn has_sha_ni() -> bool {
 
 /// A message as the blocks its compression reads: its whole 64-byte blocks in place, then its
 /// padded tail (one or two blocks) from a copy.
+#[cfg(target_arch = "x86_64")]
 struct Lane<'m> {
     whole: &'m [u8],
     tail: [u8; 128],
@@ -44,6 +45,7 @@ struct Lane<'m> {
     blocks: usize,
 }
 
+#[cfg(target_arch = "x86_64")]
 impl<'m> Lane<'m> {
     fn new(message: &'m [u8]) -> Self {
         let whole = &message[..message.len() / 64 * 64];
