@@ -101,18 +101,25 @@ fn of_feed(feed: &mut dyn LineFeed, check_bodies: bool, len: usize) -> io::Resul
     let mut quotes = QuoteIndex::default();
     let mut out = Vec::with_capacity(len / 512);
     loop {
-        match feed.next_two()? {
-            (Some((o1, l1)), Some((o2, l2))) => {
-                let (h1, h2) = hash_pair::sha256_pair(record::hashed_part(l1), record::hashed_part(l2));
-                out.push(facts(o1, l1, h1, check_bodies, &mut quotes));
-                out.push(facts(o2, l2, h2, check_bodies, &mut quotes));
-            }
-            (Some((offset, line)), None) => {
-                let hash = hash::sha256(record::hashed_part(line));
-                out.push(facts(offset, line, hash, check_bodies, &mut quotes));
-            }
-            (None, _) => return Ok(out),
+        let (first, second) = feed.next_two()?;
+        let Some((offset, line)) = first else { return Ok(out) };
+        let (hash, second_hash) = record_hashes(line, second.map(|(_, l)| l));
+        out.push(facts(offset, line, hash, check_bodies, &mut quotes));
+        if let (Some((offset, line)), Some(hash)) = (second, second_hash) {
+            out.push(facts(offset, line, hash, check_bodies, &mut quotes));
         }
+    }
+}
+
+/// The record hashes of a line and, when given, of the line after it: the two hashed together
+/// (`hash_pair`). Meaningless for a line `record::parse` refuses, as `LineFacts::hash` is.
+pub fn record_hashes(first: &[u8], second: Option<&[u8]>) -> (Digest, Option<Digest>) {
+    match second {
+        Some(second) => {
+            let (a, b) = hash_pair::sha256_pair(record::hashed_part(first), record::hashed_part(second));
+            (a, Some(b))
+        }
+        None => (hash::sha256(record::hashed_part(first)), None),
     }
 }
 

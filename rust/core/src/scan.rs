@@ -6,7 +6,6 @@
 use std::fs::File;
 
 use crate::error::{IoContext, Result};
-use crate::hash_pair;
 use crate::line_facts::{self, Known, LineFacts};
 use crate::line_feed::{line_start_after, FileLines, LineFeed, SliceLines};
 use crate::record;
@@ -161,7 +160,8 @@ pub(crate) fn scan_lines(
 }
 
 /// Scan lines until the judged bytes end or the next line starts at or after `until`, two lines
-/// at a time where there are two: hashed together (`hash_pair`), then scanned in order.
+/// at a time where there are two: hashed together (`line_facts::record_hashes`), then scanned
+/// in order.
 fn scan_in_pairs(lines: &mut dyn LineFeed, judged: &mut Judged, s: &mut Scanner, until: u64) -> std::io::Result<()> {
     while judged.end.is_none() && lines.position() < until {
         let (first, second) = lines.next_two()?;
@@ -170,13 +170,11 @@ fn scan_in_pairs(lines: &mut dyn LineFeed, judged: &mut Judged, s: &mut Scanner,
             break;
         }
         // The second line is judged only where the first left the judged bytes going on.
-        match second.filter(|&(o2, l2)| judged.end.is_none() && judged.judge(l2, o2)) {
-            Some((o2, l2)) => {
-                let (h1, h2) = hash_pair::sha256_pair(record::hashed_part(l1), record::hashed_part(l2));
-                s.line(l1, o1, Known { hash: Some(h1), op: None });
-                s.line(l2, o2, Known { hash: Some(h2), op: None });
-            }
-            None => s.line(l1, o1, Known::default()),
+        let second = second.filter(|&(o2, l2)| judged.end.is_none() && judged.judge(l2, o2));
+        let (h1, h2) = line_facts::record_hashes(l1, second.map(|(_, l)| l));
+        s.line(l1, o1, Known { hash: Some(h1), op: None });
+        if let (Some((o2, l2)), Some(h2)) = (second, h2) {
+            s.line(l2, o2, Known { hash: Some(h2), op: None });
         }
     }
     Ok(())
