@@ -215,10 +215,6 @@ impl LogState {
         self.archiver.wait();
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     pub(crate) fn poisoned(&self) -> Option<String> {
         self.poisoned.clone()
     }

@@ -4,6 +4,7 @@
 //! `archive/`, and poisoning after the first failed write or sync.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::commit_queue::{lock, CommitQueue};
@@ -35,6 +36,10 @@ struct Core {
     /// Where written groups become durable (only used at durability `fsync`).
     stage: Arc<SyncStage>,
     syncs: bool,
+    /// `close` has started. Kept outside `log`, which the commit leader holds while it chains
+    /// and writes a whole group: a submit that took `log` only to ask whether the writer is
+    /// closed waited for that group, and the pipeline's producer with it.
+    closed: AtomicBool,
 }
 
 impl Stages for Core {
@@ -196,6 +201,7 @@ impl Writer {
                 syncs: state.opts.durability.syncs(),
                 commits: CommitQueue::new(state.stage.clone()),
                 log: Mutex::new(state),
+                closed: AtomicBool::new(false),
             }),
             pipeline: Pipeline::new(DEFAULT_MAX_IN_FLIGHT_BYTES),
             recovery,
@@ -316,11 +322,13 @@ impl Writer {
     }
 
     /// A submit to a poisoned or closed writer fails at once and hands nothing over.
+    /// Without taking `log` (see `Core::closed`): every failed write poisons the sync stage
+    /// too (`LogState::commit_group`), so the stage alone knows whether the writer is poisoned.
     fn refuse_if_stopped(&self) -> Result<()> {
-        if let Some(why) = self.poisoned() {
+        if let Some(why) = self.core.stage.failed() {
             return Err(WalError::Poisoned(why));
         }
-        if lock(&self.core.log).is_closed() {
+        if self.core.closed.load(Ordering::Acquire) {
             return Err(WalError::Closed);
         }
         Ok(())
@@ -329,6 +337,7 @@ impl Writer {
     /// Stop writing and release the directory lock: later appends and submits fail with
     /// `Closed`. Batches submitted before resolve first (durable, or failed): close waits.
     pub fn close(&self) {
+        self.core.closed.store(true, Ordering::Release);
         self.pipeline.close();
         lock(&self.core.log).close();
     }

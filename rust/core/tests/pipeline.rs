@@ -171,3 +171,82 @@ fn submits_from_many_threads_and_below_fsync_all_resolve_in_submit_order() {
         assert_eq!(check(dir.path()).intents, 4 * 10 * 5);
     }
 }
+
+/// Holds the live segment's group writes (made while the commit leader holds the log) until
+/// `release`, telling `entered` when one is held.
+struct HoldWrites {
+    held: std::sync::Mutex<bool>,
+    released: std::sync::Condvar,
+    entered: std::sync::mpsc::SyncSender<()>,
+    armed: AtomicBool,
+}
+
+impl IoHook for HoldWrites {
+    fn before(&self, op: IoOp<'_>) -> io::Result<()> {
+        if self.armed.load(Ordering::SeqCst) && matches!(op, IoOp::WriteAt(..)) {
+            let _ = self.entered.try_send(());
+            let mut held = self.held.lock().unwrap();
+            while *held {
+                held = self.released.wait(held).unwrap();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_submit_does_not_wait_for_the_group_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entered, held_now) = std::sync::mpsc::sync_channel(1);
+    let hook = Arc::new(HoldWrites {
+        held: std::sync::Mutex::new(true),
+        released: std::sync::Condvar::new(),
+        entered,
+        armed: AtomicBool::new(false),
+    });
+    let w = Writer::create_with(dir.path(), key(1), fsync(), Fs::with_hook(hook.clone())).unwrap();
+    hook.armed.store(true, Ordering::SeqCst);
+    let first = w.submit_owned(Kind::Intent, entries(0, 5)).unwrap();
+    held_now.recv_timeout(Duration::from_secs(30)).expect("the first group's write started");
+    // The write thread now holds the log mid-group. The next submit must hand its batch over
+    // and return: the producer prepares batch N+1 while batch N is written.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| tx.send(w.submit_owned(Kind::Intent, entries(100, 5)).map(|_| ())).unwrap());
+        let answer = rx.recv_timeout(Duration::from_secs(10));
+        *hook.held.lock().unwrap() = false;
+        hook.released.notify_all();
+        assert!(matches!(answer, Ok(Ok(()))), "submit waited for the group being written: {answer:?}");
+    });
+    assert_eq!(first.wait(None).unwrap().unwrap().len(), 5);
+    drop(w);
+    assert!(check(dir.path()).ok());
+}
+
+/// Fails every write of the live segment once `armed`.
+struct FailWrites(AtomicBool);
+
+impl IoHook for FailWrites {
+    fn before(&self, op: IoOp<'_>) -> io::Result<()> {
+        if self.0.load(Ordering::SeqCst) && matches!(op, IoOp::WriteAt(..)) {
+            return Err(io::Error::other("injected write failure"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn after_a_failed_write_a_submit_is_refused_with_the_write_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Arc::new(FailWrites(AtomicBool::new(false)));
+    let w = Writer::create_with(dir.path(), key(1), fsync(), Fs::with_hook(hook.clone())).unwrap();
+    assert!(w.submit_owned(Kind::Intent, entries(0, 5)).unwrap().wait(None).unwrap().is_ok());
+    hook.0.store(true, Ordering::SeqCst);
+    let failed = w.submit_owned(Kind::Intent, entries(100, 5)).unwrap().wait(None).unwrap();
+    assert!(matches!(failed, Err(WalError::Poisoned(_))), "{failed:?}");
+    match w.submit_owned(Kind::Intent, entries(200, 1)) {
+        Err(WalError::Poisoned(why)) => assert!(why.contains("injected write failure"), "{why}"),
+        other => panic!("a submit after a failed write: {:?}", other.map(|_| ())),
+    }
+    assert!(w.poisoned().is_some_and(|why| why.contains("injected write failure")));
+}
