@@ -8,7 +8,9 @@ better of LMDB and RocksDB (per round, whichever of the two was faster).
 
 Next to it, "sustained durable throughput, batches of 1,000, pipelined": one producer submitting
 batches of 1,000 with `Wal.submit` and keeping a few in flight (each acknowledged once durable),
-against append_many, LMDB, RocksDB and the raw floor at the same batch size.
+against append_many, LMDB, RocksDB and the raw floor at the same batch size; and, as diagnostics,
+the same producer with durability "none" (the writer's measured CPU ceiling on this machine: what
+the durable figure could reach if the disk cost nothing) and the ratio of the durable figure to it.
 
 Also the calibration the other append suites share: how many bytes kfm-wal writes per intent line
 and per seal line, so that the raw floor writes exactly as much as kfm-wal does.
@@ -102,6 +104,19 @@ class KfmPipelinedAssignedIds(KfmPipelined):
     name = "kfm-wal pipelined, ids assigned by the writer"
 
 
+class KfmPipelinedNoSync(KfmPipelined):
+    """Diagnostic: the same producer and writer with durability "none" (no fdatasync at all), so
+    nothing waits for the disk: the measured ceiling of the writer's own CPU work (encoding,
+    checks, chaining, hashing, signing, the kernel's copy) on this machine. The durable figure can
+    only come near it; its ratio to the raw floor is the most the pipelined target can reach here."""
+
+    name = "kfm-wal pipelined, no fdatasync (CPU ceiling)"
+
+    def __init__(self, directory: Path) -> None:
+        peers.KfmWal.__init__(self, directory, durability="none")
+        self.in_flight = deque()
+
+
 PIPELINED_BATCH = 1_000
 ENCODE_ONLY = "encoding alone (orjson, one call per chunk)"
 CHUNK = kfm_wal.wal._STREAM_CHUNK  # how Wal.submit hands a batch of 1,000 over: chunks of this many
@@ -130,6 +145,7 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
             peers.RawFloor,
             KfmCorePipelined,
             KfmPipelinedAssignedIds,
+            KfmPipelinedNoSync,
         )
         if c.name not in skipped
     ]
@@ -175,6 +191,8 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
         (KfmCorePipelined.name, peers.RawFloor.name),
         (ENCODE_ONLY, peers.RawFloor.name),
         (KfmPipelinedAssignedIds.name, KfmPipelined.name),
+        (KfmPipelinedNoSync.name, peers.RawFloor.name),
+        (KfmPipelined.name, KfmPipelinedNoSync.name),
     ):
         pr = stats.paired_ratio(raw[diag], raw[other])
         ratios[f"{diag} (diagnostic)/{other}"] = {
