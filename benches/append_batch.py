@@ -70,8 +70,8 @@ class KfmPipelined(peers.KfmWal):
     name = "kfm-wal pipelined"
     DEPTH = 3
 
-    def __init__(self, directory: Path) -> None:
-        super().__init__(directory)
+    def __init__(self, directory: Path, durability: kfm_wal.wal.Durability = "fsync") -> None:
+        super().__init__(directory, durability)
         self.in_flight: deque[kfm_wal.wal.Pending] = deque()
 
     def append_many(self, entries: Sequence[Any]) -> None:
@@ -113,8 +113,7 @@ class KfmPipelinedNoSync(KfmPipelined):
     name = "kfm-wal pipelined, no fdatasync (CPU ceiling)"
 
     def __init__(self, directory: Path) -> None:
-        peers.KfmWal.__init__(self, directory, durability="none")
-        self.in_flight = deque()
+        super().__init__(directory, durability="none")
 
 
 PIPELINED_BATCH = 1_000

@@ -110,13 +110,36 @@ fn the_bound_on_bytes_in_flight_holds_submit_back_without_deadlock() {
     assert!(handles.iter().all(|h| h.wait(None).unwrap().is_ok()));
 }
 
-/// Fails every fdatasync once `armed`.
-struct FailSyncs(AtomicBool);
+/// Once armed, fails every call `which` picks, with `message`.
+struct FailCalls {
+    armed: AtomicBool,
+    which: fn(&IoOp<'_>) -> bool,
+    message: &'static str,
+}
 
-impl IoHook for FailSyncs {
+impl FailCalls {
+    fn syncs() -> Arc<FailCalls> {
+        Arc::new(FailCalls {
+            armed: AtomicBool::new(false),
+            which: |op| matches!(op, IoOp::SyncFile(_)),
+            message: "injected sync failure",
+        })
+    }
+
+    /// The live segment's writes.
+    fn writes() -> Arc<FailCalls> {
+        Arc::new(FailCalls {
+            armed: AtomicBool::new(false),
+            which: |op| matches!(op, IoOp::WriteAt(..)),
+            message: "injected write failure",
+        })
+    }
+}
+
+impl IoHook for FailCalls {
     fn before(&self, op: IoOp<'_>) -> io::Result<()> {
-        if self.0.load(Ordering::SeqCst) && matches!(op, IoOp::SyncFile(_)) {
-            return Err(io::Error::other("injected sync failure"));
+        if self.armed.load(Ordering::SeqCst) && (self.which)(&op) {
+            return Err(io::Error::other(self.message));
         }
         Ok(())
     }
@@ -125,11 +148,11 @@ impl IoHook for FailSyncs {
 #[test]
 fn after_a_failed_sync_nothing_is_acknowledged_and_a_submit_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let hook = Arc::new(FailSyncs(AtomicBool::new(false)));
+    let hook = FailCalls::syncs();
     let w = Writer::create_with(dir.path(), key(1), fsync(), Fs::with_hook(hook.clone())).unwrap();
     let ok = w.submit_owned(Kind::Intent, entries(0, 5)).unwrap();
     assert!(ok.wait(None).unwrap().is_ok());
-    hook.0.store(true, Ordering::SeqCst);
+    hook.armed.store(true, Ordering::SeqCst);
     // Submitted before the failure is known: the handle fails; after: submit itself fails.
     for b in 0..4 {
         match w.submit_owned(Kind::Intent, entries(100 + b, 1)) {
@@ -223,25 +246,13 @@ fn a_submit_does_not_wait_for_the_group_being_written() {
     assert!(check(dir.path()).ok());
 }
 
-/// Fails every write of the live segment once `armed`.
-struct FailWrites(AtomicBool);
-
-impl IoHook for FailWrites {
-    fn before(&self, op: IoOp<'_>) -> io::Result<()> {
-        if self.0.load(Ordering::SeqCst) && matches!(op, IoOp::WriteAt(..)) {
-            return Err(io::Error::other("injected write failure"));
-        }
-        Ok(())
-    }
-}
-
 #[test]
 fn after_a_failed_write_a_submit_is_refused_with_the_write_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let hook = Arc::new(FailWrites(AtomicBool::new(false)));
+    let hook = FailCalls::writes();
     let w = Writer::create_with(dir.path(), key(1), fsync(), Fs::with_hook(hook.clone())).unwrap();
     assert!(w.submit_owned(Kind::Intent, entries(0, 5)).unwrap().wait(None).unwrap().is_ok());
-    hook.0.store(true, Ordering::SeqCst);
+    hook.armed.store(true, Ordering::SeqCst);
     let failed = w.submit_owned(Kind::Intent, entries(100, 5)).unwrap().wait(None).unwrap();
     assert!(matches!(failed, Err(WalError::Poisoned(_))), "{failed:?}");
     match w.submit_owned(Kind::Intent, entries(200, 1)) {
