@@ -89,7 +89,6 @@ pub(crate) struct LogState {
     head: Digest,
     last_ts: Timestamp,
     ops: OpsTable,
-    poisoned: Option<String>,
     closed: bool,
     /// Held until `close`; the kernel also drops it if the process dies.
     lock: Option<DirLock>,
@@ -131,7 +130,6 @@ impl LogState {
             head: at.head,
             last_ts: at.last_ts,
             ops: at.ops,
-            poisoned: None,
             closed: false,
             lock: Some(lock),
             fs,
@@ -162,7 +160,7 @@ impl LogState {
         // after a failure, and a failure to write it only costs the next open a full verification.
         // The padding goes first: a closed log's live segment ends with its head seal, as the
         // state's check of it expects, and holds no zeros nobody will write into.
-        if self.poisoned.is_none() && self.stage.failed().is_none() {
+        if self.stage.failed().is_none() {
             let _ = self.trim_padding(true).and_then(|()| self.write_open_state());
         }
         self.lock = None;
@@ -215,10 +213,6 @@ impl LogState {
         self.archiver.wait();
     }
 
-    pub(crate) fn poisoned(&self) -> Option<String> {
-        self.poisoned.clone()
-    }
-
     /// Records and groups written (the sync stage counts the syncs).
     pub(crate) fn stats(&self) -> WriterStats {
         self.stats
@@ -258,7 +252,7 @@ impl LogState {
         if self.closed {
             return batch.into_iter().map(|r| (r.ticket, Err(WalError::Closed))).collect();
         }
-        if let Some(why) = self.poisoned.clone().or_else(|| self.stage.failed()) {
+        if let Some(why) = self.stage.failed() {
             return batch.into_iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))).collect();
         }
         let mut results = Vec::with_capacity(batch.len());
@@ -280,8 +274,9 @@ impl LogState {
                 }
             }
             Err(e) => {
+                // The sync stage is the one record of the poisoning: it stops every later sync,
+                // and submits and `Writer::poisoned` read it without this state's lock.
                 let why = e.to_string();
-                self.poisoned = Some(why.clone());
                 self.stage.fail(&why);
                 results.extend(admitted.iter().map(|r| (r.ticket, Err(WalError::Poisoned(why.clone())))));
             }

@@ -321,11 +321,10 @@ impl Writer {
         self.pipeline.submit(&self.core, items)
     }
 
-    /// A submit to a poisoned or closed writer fails at once and hands nothing over.
-    /// Without taking `log` (see `Core::closed`): every failed write poisons the sync stage
-    /// too (`LogState::commit_group`), so the stage alone knows whether the writer is poisoned.
+    /// A submit to a poisoned or closed writer fails at once and hands nothing over. Without
+    /// taking `log` (see `Core::closed`).
     fn refuse_if_stopped(&self) -> Result<()> {
-        if let Some(why) = self.core.stage.failed() {
+        if let Some(why) = self.poisoned() {
             return Err(WalError::Poisoned(why));
         }
         if self.core.closed.load(Ordering::Acquire) {
@@ -342,10 +341,11 @@ impl Writer {
         lock(&self.core.log).close();
     }
 
-    /// Why the writer acknowledges nothing any more (a failed write or sync), if it does not.
+    /// Why the writer acknowledges nothing any more (a failed write or sync), if it does not:
+    /// the sync stage records both (a failed write fails the stage, `LogState::commit_group`).
     #[must_use]
     pub fn poisoned(&self) -> Option<String> {
-        lock(&self.core.log).poisoned().or_else(|| self.core.stage.failed())
+        self.core.stage.failed()
     }
 
     /// How rotated segments are archived (the log's setting, `DIR/settings.json`).
