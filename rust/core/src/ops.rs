@@ -2,13 +2,18 @@
 //! verifier (pairing intents with completions) and the writer (refusing a duplicate id or a
 //! completion of an unknown or completed intent).
 //!
-//! Two sets of u128 rather than a map to a state: ~19 bytes per intent instead of ~37, which is
-//! what keeps validating a multi-gigabyte archive within a few hundred MB. The ids are random
-//! (`UUIDv4`), so a fast non-cryptographic hash is enough.
+//! One map from an id to whether it is pending, the id kept as 16 unaligned bytes: a slot is 17
+//! bytes and a control byte, whatever the mix of pending and completed, which is what keeps
+//! validating a multi-gigabyte archive within a few hundred MB (a `u128` key is 16-byte aligned
+//! and would make each slot 32). One map rather than a set of ids and a set of pending ones:
+//! the ids are random (`UUIDv4`), so in a large table each probe is likely a cache miss, and an
+//! intent now costs one probe instead of two (the write thread's inserts were ~8% of its time,
+//! perf on AMD EPYC). The ids being random, a fast non-cryptographic hash is enough.
 
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 /// The ids of intents before a trusted point of the log (a clean close, docs/FORMAT.md section
 /// 7), sorted: loaded the first time they are asked for, so that opening does not pay for them.
@@ -61,10 +66,31 @@ pub enum OpConflict {
     AlreadyCompleted,
 }
 
+/// An intent's id as a key of one-byte alignment (see the module's note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Id([u8; 16]);
+
+impl Id {
+    fn of(id: u128) -> Id {
+        Id(id.to_ne_bytes())
+    }
+
+    fn get(self) -> u128 {
+        u128::from_ne_bytes(self.0)
+    }
+}
+
+impl Hash for Id {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(self.get());
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct OpsTable {
-    seen: FxHashSet<u128>,
-    pending: FxHashSet<u128>,
+    /// Every intent seen, and whether it is still pending.
+    ids: FxHashMap<Id, bool>,
+    pending: usize,
     /// Intents before a trusted point, all completed or in `pending` (a writer opened from a
     /// clean close): consulted, never changed.
     prior: Option<Arc<PriorIds>>,
@@ -73,53 +99,66 @@ pub struct OpsTable {
 impl OpsTable {
     #[must_use]
     pub fn state(&self, id: u128) -> Option<OpState> {
-        if self.pending.contains(&id) {
-            Some(OpState::Pending)
-        } else if self.seen.contains(&id) || self.in_prior(id) {
-            Some(OpState::Completed)
-        } else {
-            None
+        match self.ids.get(&Id::of(id)) {
+            Some(true) => Some(OpState::Pending),
+            Some(false) => Some(OpState::Completed),
+            None => self.in_prior(id).then_some(OpState::Completed),
         }
     }
 
     pub fn intent(&mut self, id: u128) -> Result<(), OpConflict> {
-        if self.in_prior(id) || !self.seen.insert(id) {
+        if self.in_prior(id) {
             return Err(OpConflict::DuplicateIntent);
         }
-        self.pending.insert(id);
-        Ok(())
+        match self.ids.entry(Id::of(id)) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(OpConflict::DuplicateIntent),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(true);
+                self.pending += 1;
+                Ok(())
+            }
+        }
     }
 
     pub fn complete(&mut self, id: u128) -> Result<(), OpConflict> {
-        if self.pending.remove(&id) {
-            Ok(())
-        } else if self.seen.contains(&id) || self.in_prior(id) {
-            Err(OpConflict::AlreadyCompleted)
-        } else {
-            Err(OpConflict::UnknownIntent)
+        match self.ids.get_mut(&Id::of(id)) {
+            Some(pending @ true) => {
+                *pending = false;
+                self.pending -= 1;
+                Ok(())
+            }
+            Some(false) => Err(OpConflict::AlreadyCompleted),
+            None if self.prior.as_ref().is_some_and(|p| p.contains(id)) => Err(OpConflict::AlreadyCompleted),
+            None => Err(OpConflict::UnknownIntent),
         }
     }
 
     /// Take back a successful `intent(id)` (`was_intent`) or `complete(id)`.
     pub fn undo(&mut self, id: u128, was_intent: bool) {
         if was_intent {
-            self.seen.remove(&id);
-            self.pending.remove(&id);
+            if self.ids.remove(&Id::of(id)) == Some(true) {
+                self.pending -= 1;
+            }
         } else {
-            self.pending.insert(id);
+            self.mark_pending(id);
         }
     }
 
     /// Room for `more` intents without growing.
     pub fn reserve(&mut self, more: usize) {
-        self.seen.reserve(more);
+        self.ids.reserve(more);
     }
 
     /// Intents known pending without the rest of history (from a verification receipt).
     pub fn assume_pending(&mut self, ids: impl IntoIterator<Item = u128>) {
         for id in ids {
-            self.seen.insert(id);
-            self.pending.insert(id);
+            self.mark_pending(id);
+        }
+    }
+
+    fn mark_pending(&mut self, id: u128) {
+        if self.ids.insert(Id::of(id), true) != Some(true) {
+            self.pending += 1;
         }
     }
 
@@ -135,7 +174,7 @@ impl OpsTable {
     /// Every intent id, sorted (the prior ones included).
     #[must_use]
     pub fn all_ids(&self) -> Vec<u128> {
-        let mut ids: Vec<u128> = self.seen.iter().copied().collect();
+        let mut ids: Vec<u128> = self.seen().collect();
         ids.sort_unstable();
         if let Some(prior) = &self.prior {
             let prior = prior.ids();
@@ -160,22 +199,101 @@ impl OpsTable {
 
     /// Every intent id seen (not the prior ones).
     pub fn seen(&self) -> impl Iterator<Item = u128> + '_ {
-        self.seen.iter().copied()
+        self.ids.keys().map(|id| id.get())
     }
 
     pub fn pending(&self) -> impl Iterator<Item = u128> + '_ {
-        self.pending.iter().copied()
+        self.ids.iter().filter(|(_, pending)| **pending).map(|(id, _)| id.get())
     }
 
     #[must_use]
     pub fn pending_count(&self) -> usize {
-        self.pending.len()
+        self.pending
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// One call on the table, with ids from a small range so that calls meet.
+    #[derive(Debug, Clone)]
+    enum Call {
+        Intent(u128),
+        Complete(u128),
+        UndoIntent(u128),
+        UndoComplete(u128),
+        AssumePending(u128),
+    }
+
+    fn call() -> impl Strategy<Value = Call> {
+        let id = 0..12u128;
+        prop_oneof![
+            id.clone().prop_map(Call::Intent),
+            id.clone().prop_map(Call::Complete),
+            id.clone().prop_map(Call::UndoIntent),
+            id.clone().prop_map(Call::UndoComplete),
+            id.prop_map(Call::AssumePending),
+        ]
+    }
+
+    proptest! {
+        /// The table answers as a plain map from id to pending would, through any sequence of
+        /// calls (an undo only ever follows its own call's success, as the writer makes it).
+        #[test]
+        fn agrees_with_a_map_of_states(calls in proptest::collection::vec(call(), 0..80)) {
+            let mut table = OpsTable::default();
+            let mut model: BTreeMap<u128, bool> = BTreeMap::new();
+            for c in calls {
+                match c {
+                    Call::Intent(id) => {
+                        let want = if model.contains_key(&id) { Err(OpConflict::DuplicateIntent) } else { Ok(()) };
+                        prop_assert_eq!(table.intent(id), want);
+                        model.entry(id).or_insert(true);
+                    }
+                    Call::Complete(id) => {
+                        let want = match model.get(&id) {
+                            Some(true) => Ok(()),
+                            Some(false) => Err(OpConflict::AlreadyCompleted),
+                            None => Err(OpConflict::UnknownIntent),
+                        };
+                        prop_assert_eq!(table.complete(id), want);
+                        model.entry(id).and_modify(|p| *p = false);
+                    }
+                    Call::UndoIntent(id) => {
+                        if model.get(&id) == Some(&true) {
+                            table.undo(id, true);
+                            model.remove(&id);
+                        }
+                    }
+                    Call::UndoComplete(id) => {
+                        if model.get(&id) == Some(&false) {
+                            table.undo(id, false);
+                            model.insert(id, true);
+                        }
+                    }
+                    Call::AssumePending(id) => {
+                        table.assume_pending([id]);
+                        model.insert(id, true);
+                    }
+                }
+                for id in 0..12u128 {
+                    let want = model.get(&id).map(|&p| if p { OpState::Pending } else { OpState::Completed });
+                    prop_assert_eq!(table.state(id), want);
+                }
+                let mut pending: Vec<u128> = table.pending().collect();
+                pending.sort_unstable();
+                let want: Vec<u128> = model.iter().filter(|(_, p)| **p).map(|(id, _)| *id).collect();
+                prop_assert_eq!(table.pending_count(), want.len());
+                prop_assert_eq!(pending, want);
+                prop_assert_eq!(table.all_ids(), model.keys().copied().collect::<Vec<_>>());
+            }
+        }
+    }
 
     #[test]
     fn lifecycle_and_conflicts() {
