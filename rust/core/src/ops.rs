@@ -70,6 +70,9 @@ pub enum OpConflict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Id([u8; 16]);
 
+// The slot size the module's note counts on.
+const _: () = assert!(std::mem::size_of::<(Id, bool)>() == 17);
+
 impl Id {
     fn of(id: u128) -> Id {
         Id(id.to_ne_bytes())
@@ -90,8 +93,9 @@ impl Hash for Id {
 pub struct OpsTable {
     /// Every intent seen, and whether it is still pending.
     ids: FxHashMap<Id, bool>,
+    /// How many of `ids` are pending, kept so that counting them does not walk the table.
     pending: usize,
-    /// Intents before a trusted point, all completed or in `pending` (a writer opened from a
+    /// Intents before a trusted point, all completed or pending in `ids` (a writer opened from a
     /// clean close): consulted, never changed.
     prior: Option<Arc<PriorIds>>,
 }
