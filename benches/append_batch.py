@@ -10,7 +10,8 @@ Next to it, "sustained durable throughput, batches of 1,000, pipelined": one pro
 batches of 1,000 with `Wal.submit` and keeping a few in flight (each acknowledged once durable),
 against append_many, LMDB, RocksDB and the raw floor at the same batch size; and, as diagnostics,
 the same producer with durability "none" (the writer's measured CPU ceiling on this machine: what
-the durable figure could reach if the disk cost nothing) and the ratio of the durable figure to it.
+the durable figure could reach if the disk cost nothing) and the ratio of the durable figure to it,
+and the same producer keeping 8 batches in flight instead of 3 (how much of the gap is waiting).
 
 Also the calibration the other append suites share: how many bytes kfm-wal writes per intent line
 and per seal line, so that the raw floor writes exactly as much as kfm-wal does.
@@ -121,6 +122,16 @@ class KfmPipelinedNoSync(KfmPipelined):
         super().__init__(directory, durability="none")
 
 
+class KfmPipelinedDeep(KfmPipelined):
+    """Diagnostic: the same producer keeping up to 8 batches in flight instead of 3, bounded
+    otherwise only by the writer's bytes in flight. With 3, a stall anywhere (the host's jitter, a
+    slow sync) soon has the producer waiting for the oldest batch; its ratio to the judged figure
+    shows how much of the gap to the raw floor is that waiting rather than the writer's work."""
+
+    name = "kfm-wal pipelined, 8 in flight"
+    DEPTH = 8
+
+
 PIPELINED_BATCH = 1_000
 ENCODE_ONLY = "encoding alone (orjson, one call per chunk)"
 CHUNK = kfm_wal.wal._STREAM_CHUNK  # how Wal.submit hands a batch of 1,000 over: chunks of this many
@@ -161,6 +172,7 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
             KfmCorePipelined,
             KfmPipelinedAssignedIds,
             KfmPipelinedNoSync,
+            KfmPipelinedDeep,
         )
         if c.name not in skipped
     ]
@@ -207,6 +219,8 @@ def run_pipelined(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, lin
         (KfmPipelinedAssignedIds.name, KfmPipelined.name),
         (KfmPipelinedNoSync.name, peers.RawFloor.name),
         (KfmPipelined.name, KfmPipelinedNoSync.name),
+        (KfmPipelinedDeep.name, peers.RawFloor.name),
+        (KfmPipelinedDeep.name, KfmPipelined.name),
     ):
         pr = stats.paired_ratio(raw[diag], raw[other])
         ratios[f"{diag} (diagnostic)/{other}"] = {
