@@ -15,6 +15,9 @@ What is measured, always next to peers measured in the same run on the same data
        reference writer, SQLite (WAL, synchronous=FULL), LMDB (a synced write transaction per
        batch), RocksDB (a WriteBatch per batch, written with sync=True), raw write+fdatasync of the
        same bytes; every kfm-wal figure also as a ratio to the better of LMDB and RocksDB
+   1b. the same at batches of 1,000, pipelined (Wal.submit, 3 batches in flight), with its
+       diagnostics and each contender's CPU per entry: the judged figure's CPU bound (the rate
+       with every core busy with its work) says what this machine allows it
     2. single durable append latency p50/p90/p99: kfm-wal and raw write+fdatasync, interleaved
     3. N threads (1, 2, 4, 8, 16) each appending single entries durably: one kfm-wal Wal, one
        SQLite connection (shared, under a lock), one LMDB environment (a synced write transaction
