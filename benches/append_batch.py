@@ -78,11 +78,7 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
             pre = [encoded[i : i + bs] for i in range(0, n, bs)]
             for cls in rotated(contenders, r + j):
                 d = scratch.fresh(f"tp-{cls.name}-{bs}")
-                if cls is peers.RawFloor:
-                    peer = cls(d, line_bytes=line, seal_bytes=seal)
-                    peer.prepare([bs])
-                else:
-                    peer = cls(d)
+                peer = peers.open_contender(cls, d, line, seal, [bs])
                 work = pre if cls is KfmCoreOnly else batches
                 settle()
                 t0 = time.perf_counter()

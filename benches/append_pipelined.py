@@ -165,11 +165,7 @@ def run(cfg: Config, pool: list[dict[str, Any]], scratch: Scratch, line: int, se
             cpu[ENCODE_ONLY].append(time.process_time() - c0)
         for cls in rotated(contenders, r):
             d = scratch.fresh(f"pl-{cls.name}")
-            if cls is peers.RawFloor:
-                peer = cls(d, line_bytes=line, seal_bytes=seal)
-                peer.prepare([bs])
-            else:
-                peer = cls(d)
+            peer = peers.open_contender(cls, d, line, seal, [bs])
             settle()
             t0, c0 = time.perf_counter(), time.process_time()
             for b in inputs.get(cls, batches):

@@ -307,6 +307,17 @@ class RawFloor:
         os.close(self.fd)
 
 
+def open_contender(cls: Any, directory: Path, line: int, seal: int, batch_sizes: Sequence[int]) -> Any:
+    """A contender of the batch suites, opened in `directory`: the raw floor writing kfm-wal's line
+    and seal sizes, its payloads for `batch_sizes` built now (outside any timed call); any other
+    contender as its class makes it."""
+    if cls is RawFloor:
+        floor = RawFloor(directory, line_bytes=line, seal_bytes=seal)
+        floor.prepare(batch_sizes)
+        return floor
+    return cls(directory)
+
+
 class RawIntoZeros:
     """os.pwrite of a given number of bytes into a file already filled with zeros ahead of them,
     + os.fdatasync: the floor for a write that leaves the file's size unchanged, as kfm-wal's
@@ -408,5 +419,6 @@ __all__ = [
     "log_bytes",
     "log_files",
     "missing",
+    "open_contender",
     "record_lines",
 ]
