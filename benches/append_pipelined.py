@@ -7,8 +7,8 @@ the durable figure could reach if the disk cost nothing) and the durable figure'
 same producer keeping 8 batches in flight instead of 3 (how much of the gap is waiting); the core
 fed pre-encoded chunks (what orjson costs the producer); and each contender's CPU time, from which
 its CPU bound follows: the rate it would reach with every core of the machine busy with its work
-and nothing else, waits included at no cost. A contender whose bound is below a target cannot meet
-it on this machine, whatever the scheduling.
+and no time lost to waiting. A contender whose bound is below a target cannot meet it on this
+machine, whatever the scheduling.
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ class KfmPipelinedNoSync(KfmPipelined):
     """Diagnostic: the same producer and writer with durability "none" (no fdatasync at all), so
     nothing waits for the disk: the measured ceiling of the writer's own CPU work (encoding,
     checks, chaining, hashing, signing, the kernel's copy) on this machine. The durable figure can
-    only come near it; its ratio to the raw floor is the most the pipelined target can reach here."""
+    only come near it. A loose bound: the kernel writes the pages back later, outside the run,
+    where a durable run pays for it in its syncs; `CPU_BOUND` counts that work too."""
 
     name = "kfm-wal pipelined, no fdatasync (CPU ceiling)"
 
