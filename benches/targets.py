@@ -195,8 +195,8 @@ def _pipelined_ceiling(pl: dict[str, Any] | None) -> str | None:
 
 def _threads_ceiling(th: dict[str, Any]) -> str | None:
     """What the same 8 threads reach through one interpreter lock at no CPU cost (section 3)."""
-    peers = th.get("peers", {})
-    python_gc, grouped = (peers.get(n, {}).get("8") for n in (PYTHON_GROUP_COMMIT, GROUPED))
+    by_peer = th.get("peers", {})
+    python_gc, grouped = (by_peer.get(n, {}).get("8") for n in (PYTHON_GROUP_COMMIT, GROUPED))
     ours = th.get("ratios", {}).get(f"kfm-wal/{PYTHON_GROUP_COMMIT}", {}).get("8")
     if not (python_gc and grouped and ours):
         return None
